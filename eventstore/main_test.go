@@ -1,0 +1,66 @@
+package eventstore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "eventstore")) }
+
+// setup returns a store on the package database. Tests isolate themselves with fresh stream ids;
+// tests that read the global log use newStore on a database of their own.
+func setup(t *testing.T) *eventstore.Store {
+	t.Helper()
+	s, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newStore(t *testing.T, opts eventstore.Options) *eventstore.Store {
+	t.Helper()
+	s, err := eventstore.New(pgtest.Open(t, pgtest.NewDatabase(t)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func streamID(prefix string) string { return prefix + "-" + uuid.NewString() }
+
+func event(typ string, n int) eventstore.EventData {
+	data, _ := json.Marshal(map[string]any{"n": n, "text": fmt.Sprintf("event %d ✓", n)})
+	return eventstore.EventData{
+		ID:            uuid.New(),
+		Type:          typ,
+		SchemaVersion: 1,
+		Data:          data,
+		Metadata: eventstore.Metadata{
+			Actor:         "user-1",
+			CorrelationID: uuid.New(),
+			CausationID:   uuid.New(),
+			WorkspaceID:   uuid.New(),
+			RequestID:     "req-1",
+		},
+	}
+}
+
+func events(n int) []eventstore.EventData {
+	out := make([]eventstore.EventData, n)
+	for i := range out {
+		out[i] = event("test.happened", i+1)
+	}
+	return out
+}
+
+func one(id string, exp eventstore.ExpectedVersion, evs ...eventstore.EventData) eventstore.StreamAppend {
+	return eventstore.StreamAppend{StreamID: id, StreamType: "test", Expected: exp, Events: evs}
+}

@@ -1,0 +1,95 @@
+package eventstore
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Notifier turns the NOTIFYs that appends send at commit into wake-ups for in-process readers. It
+// holds one connection in LISTEN for the whole process, however many readers there are.
+//
+// A wake-up is only a hint to read again from one's checkpoint: wake-ups coalesce, and after a lost
+// connection every reader is woken once because notifications may have been missed meanwhile.
+// Readers still poll on a slow timer as a fallback (an event appended by a writer that does not
+// notify, or a notification lost with a connection).
+type Notifier struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	subs map[chan struct{}]struct{}
+}
+
+// NewNotifier returns a notifier; start it with Run.
+func NewNotifier(pool *pgxpool.Pool, log *slog.Logger) *Notifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Notifier{pool: pool, log: log, subs: map[chan struct{}]struct{}{}}
+}
+
+// Subscribe returns a channel that receives a value after events commit, and a function that
+// unsubscribes. The channel has room for one pending wake-up; more coalesce into it.
+func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	n.subs[ch] = struct{}{}
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		delete(n.subs, ch)
+		n.mu.Unlock()
+	}
+}
+
+func (n *Notifier) wakeAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run listens until ctx is done, reconnecting with backoff when the connection fails.
+func (n *Notifier) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := n.listen(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.log.Warn("event notifier connection lost; reconnecting", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (n *Notifier) listen(ctx context.Context) error {
+	conn, err := n.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection's session state (LISTEN) must not go back to the pool.
+	defer conn.Hijack().Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		return err
+	}
+	n.wakeAll() // anything committed while we were not listening
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		n.wakeAll()
+	}
+}

@@ -1,0 +1,138 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// MaxBatch caps one read; callers page with the last event's version or global position.
+const MaxBatch = 10_000
+
+const eventColumns = `position, transaction_id::text::bigint, stream_id, stream_type, stream_version, event_id,
+	event_type, schema_version, data, metadata, recorded_at, prev_hash, hash`
+
+// ReadStream returns up to limit events of a stream, from version from (inclusive) upwards.
+// A stream with no events returns an empty slice, not an error.
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, limit int) ([]RecordedEvent, error) {
+	// served by events_stream_version_key
+	return s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3`,
+		streamID, from, clampLimit(limit))
+}
+
+// ReadStreamBackward returns up to limit events of a stream, from version from (inclusive) downwards;
+// from < 0 starts at the stream's last event.
+func (s *Store) ReadStreamBackward(ctx context.Context, streamID string, from int64, limit int) ([]RecordedEvent, error) {
+	if from < 0 {
+		from = math.MaxInt64
+	}
+	// served by events_stream_version_key (scanned backwards)
+	return s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3`,
+		streamID, from, clampLimit(limit))
+}
+
+// ReadAll returns up to limit events that follow after in the commit-safe global order.
+//
+// Events are ordered by (transaction_id, position) and only transactions older than the oldest one
+// still running are read. Every transaction below that horizon has finished, so no event can later
+// appear before a position already returned: a reader that resumes from the last event it saw never
+// skips an event whose transaction committed late, and never sees one twice. The price is that a
+// long-running transaction anywhere in the cluster holds readers back until it ends.
+//
+// Why not "position > last": positions are taken when a transaction inserts, not when it commits.
+// A transaction that took position 7 and commits after another committed 8 would be skipped by a
+// reader that had already moved past 8 (see TestReadAllNeverSkipsLateCommits).
+func (s *Store) ReadAll(ctx context.Context, after GlobalPosition, limit int) ([]RecordedEvent, error) {
+	return s.ReadAllOn(ctx, s.pool, after, limit)
+}
+
+// ReadAllOn is ReadAll on the given querier (a transaction in which a reader also writes its
+// checkpoint, for example).
+func (s *Store) ReadAllOn(ctx context.Context, q Querier, after GlobalPosition, limit int) ([]RecordedEvent, error) {
+	if after.TransactionID > math.MaxInt64 {
+		return nil, fmt.Errorf("read all: transaction id %d out of range", after.TransactionID)
+	}
+	// served by events_global_order_idx
+	return s.query(ctx, q, `SELECT `+eventColumns+` FROM events
+		WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
+		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY transaction_id, position LIMIT $3`,
+		int64(after.TransactionID), after.Position, clampLimit(limit))
+}
+
+// StreamVersion returns a stream's current version, or ErrNotFound.
+func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
+	var v int64
+	// served by streams_pkey
+	err := s.pool.QueryRow(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("stream %s: %w", streamID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stream version of %s: %w", streamID, err)
+	}
+	return v, nil
+}
+
+// Head returns the global position of the last event a reader can see now, or the zero position.
+func (s *Store) Head(ctx context.Context) (GlobalPosition, error) {
+	var p GlobalPosition
+	var tx, pos *int64
+	// served by events_global_order_idx (backward scan from the horizon)
+	err := s.pool.QueryRow(ctx, `SELECT transaction_id::text::bigint, position FROM events
+		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&tx, &pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("head: %w", err)
+	}
+	return GlobalPosition{TransactionID: uint64(*tx), Position: *pos}, nil
+}
+
+func (s *Store) query(ctx context.Context, q Querier, sql string, args ...any) ([]RecordedEvent, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []RecordedEvent
+	for rows.Next() {
+		var (
+			e    RecordedEvent
+			txID int64
+			meta []byte
+			sv   int32
+		)
+		if err := rows.Scan(&e.Position, &txID, &e.StreamID, &e.StreamType, &e.StreamVersion, &e.ID,
+			&e.Type, &sv, &e.Data, &meta, &e.RecordedAt, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("read events: scan: %w", err)
+		}
+		e.TransactionID = uint64(txID)
+		e.SchemaVersion = int(sv)
+		if err := unmarshalMetadata(meta, &e.Metadata); err != nil {
+			return nil, fmt.Errorf("read event %s: %w", e.ID, err)
+		}
+		if err := s.upcasters.apply(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+func clampLimit(limit int) int {
+	if limit <= 0 || limit > MaxBatch {
+		return MaxBatch
+	}
+	return limit
+}

@@ -1,0 +1,188 @@
+// Package pgtest gives tests a real PostgreSQL: each test package gets its own migrated database,
+// and tests that need a log nobody else writes to (global reads, NOTIFY) get a fresh one of their
+// own. Databases are cloned from a migrated template, so a new one costs a file copy, not a migration.
+//
+// The server is the one named by TEST_DATABASE_URL (any database on it: it is only used to create and
+// drop others), else DATABASE_URL, else the local default postgres://postgres@127.0.0.1:5432/postgres.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/internal/database"
+)
+
+const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+var (
+	adminURL string
+	template string // migrated template database of this test binary
+	pkgURL   string
+
+	poolOnce sync.Once
+	pool     *pgxpool.Pool
+	poolErr  error
+)
+
+// Run creates this package's databases, runs the tests and drops them. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "eventstore")) }
+func Run(m *testing.M, pkg string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adminURL = serverURL()
+	suffix := randomSuffix()
+	template = "tf_test_" + pkg + "_tmpl_" + suffix
+	if err := createDatabase(ctx, template, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	defer dropDatabase(template)
+	if err := migrate(ctx, withDatabase(adminURL, template)); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	name := "tf_test_" + pkg + "_" + suffix
+	if err := createDatabase(ctx, name, template); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	defer dropDatabase(name)
+	pkgURL = withDatabase(adminURL, name)
+
+	code := m.Run()
+	if pool != nil {
+		pool.Close()
+	}
+	return code
+}
+
+// URL is the connection string of the package's database.
+func URL() string { return pkgURL }
+
+// Pool returns the package's shared pool, opened once.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	poolOnce.Do(func() {
+		pool, poolErr = database.Open(context.Background(), pkgURL, nil)
+	})
+	if poolErr != nil {
+		t.Fatalf("pgtest: open pool: %v", poolErr)
+	}
+	return pool
+}
+
+// NewDatabase creates a fresh migrated database for one test and drops it at cleanup. It returns
+// its connection string; open pools on it with Open so they are closed before the drop.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := "tf_test_" + strings.TrimPrefix(template, "tf_test_") + "_" + randomSuffix()
+	name = strings.Replace(name, "_tmpl_", "_", 1)
+	if len(name) > 63 {
+		name = name[len(name)-63:]
+	}
+	if err := createDatabase(ctx, name, template); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { dropDatabase(name) })
+	return withDatabase(adminURL, name)
+}
+
+// Open opens a pool on url that is closed at the test's cleanup (before NewDatabase drops it).
+func Open(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	p, err := database.Open(context.Background(), url, nil)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func serverURL() string {
+	for _, k := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return defaultURL
+}
+
+func withDatabase(url, name string) string {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: bad server url: %v", err))
+	}
+	// Rebuild as a keyword/value string: it carries host, port, user and password whatever form
+	// the original url had.
+	var b strings.Builder
+	fmt.Fprintf(&b, "host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, cfg.User, name)
+	if cfg.Password != "" {
+		fmt.Fprintf(&b, " password='%s'", strings.ReplaceAll(cfg.Password, "'", `\'`))
+	}
+	return b.String()
+}
+
+func createDatabase(ctx context.Context, name, from string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w (set TEST_DATABASE_URL)", adminURL, err)
+	}
+	defer conn.Close(ctx)
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if from != "" {
+		sql += " TEMPLATE " + pgx.Identifier{from}.Sanitize()
+	}
+	// CREATE DATABASE ... TEMPLATE fails while another session is copying the same template.
+	for attempt := 0; ; attempt++ {
+		_, err = conn.Exec(ctx, sql)
+		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func dropDatabase(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}
+
+func migrate(ctx context.Context, url string) error {
+	p, err := database.Open(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = database.Migrate(ctx, p, nil)
+	return err
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

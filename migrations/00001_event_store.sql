@@ -1,0 +1,282 @@
+-- The event store: streams, the immutable events log, snapshots.
+--
+-- Why a streams table: it holds each stream's head (version and last hash), so an append locks one
+-- small row to check the expected version and chain the hash without scanning the events index. The
+-- row lock also serialises concurrent writers of one stream: the loser re-checks the version after the
+-- winner commits and fails with a conflict instead of a unique violation halfway through its insert.
+
+-- +goose Up
+CREATE TABLE streams (
+    stream_id   text PRIMARY KEY,
+    stream_type text NOT NULL,
+    version     bigint NOT NULL DEFAULT 0 CHECK (version >= 0),
+    -- hash of the stream's last event; the empty string is the chain's genesis
+    last_hash   bytea NOT NULL DEFAULT ''::bytea,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE events (
+    position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The committing transaction. Global readers order by (transaction_id, position) and read only
+    -- below pg_snapshot_xmin, which never skips an event whose transaction commits late.
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    stream_id      text NOT NULL,
+    stream_type    text NOT NULL,
+    stream_version bigint NOT NULL CHECK (stream_version > 0),
+    event_id       uuid NOT NULL,
+    event_type     text NOT NULL,
+    schema_version int NOT NULL CHECK (schema_version > 0),
+    data           jsonb NOT NULL,
+    metadata       jsonb NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    prev_hash      bytea NOT NULL,
+    hash           bytea NOT NULL,
+    -- serves ReadStream forward and backward, and guards against holes and duplicates in a stream
+    CONSTRAINT events_stream_version_key UNIQUE (stream_id, stream_version),
+    -- serves idempotent re-appends (lookup by event id)
+    CONSTRAINT events_event_id_key UNIQUE (event_id)
+);
+
+-- serves ReadAll: the commit-safe global order
+CREATE INDEX events_global_order_idx ON events (transaction_id, position);
+
+-- Events are immutable: the database refuses UPDATE, DELETE and TRUNCATE, whoever asks. A superuser
+-- can still disable the trigger; the per-stream hash chain is what exposes such an edit.
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_events_immutable() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events are immutable: % refused', TG_OP USING ERRCODE = 'TF403';
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER events_immutable_rows BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION taskforge_events_immutable();
+CREATE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION taskforge_events_immutable();
+
+-- The hash of one event: sha256(prev_hash || content), where content is each field as
+-- "<byte length>:<utf-8 text>" so that no two field lists share an encoding. jsonb's text form is
+-- canonical (keys sorted, whitespace fixed), and recorded_at is taken in microseconds since the
+-- epoch, so eventstore.Verify recomputes the same bytes in Go from what it reads back.
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_event_hash(
+    prev_hash bytea, stream_id text, stream_version bigint, event_id uuid, event_type text,
+    schema_version int, recorded_at timestamptz, data jsonb, metadata jsonb
+) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT sha256(prev_hash || convert_to(
+        octet_length(stream_id) || ':' || stream_id ||
+        octet_length(stream_version::text) || ':' || stream_version::text ||
+        octet_length(event_id::text) || ':' || event_id::text ||
+        octet_length(event_type) || ':' || event_type ||
+        octet_length(schema_version::text) || ':' || schema_version::text ||
+        octet_length(((extract(epoch FROM recorded_at) * 1000000)::bigint)::text) || ':' ||
+            ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text ||
+        octet_length(data::text) || ':' || data::text ||
+        octet_length(metadata::text) || ':' || metadata::text,
+        'UTF8'))
+$$;
+-- +goose StatementEnd
+
+-- taskforge_append appends events to one or several streams in the caller's transaction, in one
+-- round trip. Streams must be passed sorted by id (eventstore does it) so that concurrent
+-- multi-stream appends lock rows in the same order and cannot deadlock.
+--
+-- Expected-version modes: 0 any, 1 no stream, 2 stream exists, 3 exact (p_expected). A stream with
+-- no events in this call is only checked (and share-locked until commit), which lets a command
+-- assert the version of a stream it read but does not write.
+--
+-- Errors: SQLSTATE TF409 is a version conflict, DETAIL holds {"stream_id","current"} as JSON;
+-- TF422 is a malformed request (event ids partly known, reused for other content, stream type
+-- mismatch).
+--
+-- Re-appending event ids that are all stored returns the original rows with replayed = true and
+-- changes nothing.
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_append(
+    p_stream_ids        text[],
+    p_stream_types      text[],
+    p_modes             smallint[],
+    p_expected          bigint[],
+    p_event_streams     int[],      -- for each event, the 1-based index of its stream
+    p_event_ids         uuid[],
+    p_event_types       text[],
+    p_schema_versions   int[],
+    p_data              jsonb[],
+    p_metadata          jsonb[],
+    p_notify            boolean
+) RETURNS TABLE (
+    stream_id      text,
+    stream_version bigint,
+    event_id       uuid,
+    "position"     bigint,
+    transaction_id bigint,
+    recorded_at    timestamptz,
+    replayed       boolean
+)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    n_streams  int := coalesce(array_length(p_stream_ids, 1), 0);
+    n_events   int := coalesce(array_length(p_event_ids, 1), 0);
+    v_now      timestamptz := now();
+    v_known    int;
+    v_cur      bigint;
+    v_hash     bytea;
+    v_type     text;
+    v_writes   int[];
+    v_versions bigint[];
+    v_hashes   bytea[];
+    e_versions bigint[];
+    e_prev     bytea[];
+    e_hash     bytea[];
+    s          int;
+    e          int;
+BEGIN
+    IF n_events > 0 THEN
+        SELECT count(*) INTO v_known FROM events ev WHERE ev.event_id = ANY (p_event_ids);
+        IF v_known > 0 THEN
+            IF v_known <> n_events OR EXISTS (
+                SELECT 1
+                FROM unnest(p_event_ids, p_event_streams, p_event_types) AS x(id, s, t)
+                JOIN events ev ON ev.event_id = x.id
+                WHERE ev.stream_id <> p_stream_ids[x.s] OR ev.event_type <> x.t
+            ) THEN
+                RAISE EXCEPTION 'event ids already used by other events'
+                    USING ERRCODE = 'TF422', DETAIL = 'duplicate_event_id';
+            END IF;
+            RETURN QUERY
+                SELECT ev.stream_id, ev.stream_version, ev.event_id, ev.position,
+                       ev.transaction_id::text::bigint, ev.recorded_at, true
+                FROM events ev WHERE ev.event_id = ANY (p_event_ids) ORDER BY ev.position;
+            RETURN;
+        END IF;
+    END IF;
+
+    v_writes := array_fill(0, ARRAY[n_streams]);
+    FOR e IN 1 .. n_events LOOP
+        v_writes[p_event_streams[e]] := v_writes[p_event_streams[e]] + 1;
+    END LOOP;
+    v_versions := array_fill(0::bigint, ARRAY[n_streams]);
+    v_hashes := array_fill(''::bytea, ARRAY[n_streams]);
+
+    FOR s IN 1 .. n_streams LOOP
+        IF v_writes[s] = 0 THEN
+            SELECT st.version INTO v_cur FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR SHARE;
+        ELSE
+            SELECT st.version, st.last_hash, st.stream_type INTO v_cur, v_hash, v_type
+            FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR UPDATE;
+        END IF;
+
+        IF NOT FOUND THEN
+            v_cur := 0;
+            IF p_modes[s] = 2 OR (p_modes[s] = 3 AND p_expected[s] <> 0) THEN
+                RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
+                    DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', 0)::text;
+            END IF;
+            IF v_writes[s] > 0 THEN
+                -- Blocks while a concurrent transaction holds the same new stream id, then does
+                -- nothing if that one committed.
+                INSERT INTO streams (stream_id, stream_type) VALUES (p_stream_ids[s], p_stream_types[s])
+                ON CONFLICT (stream_id) DO NOTHING;
+                IF FOUND THEN
+                    v_hash := ''::bytea;
+                    v_type := p_stream_types[s];
+                ELSE
+                    SELECT st.version, st.last_hash, st.stream_type INTO v_cur, v_hash, v_type
+                    FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR UPDATE;
+                    IF p_modes[s] <> 0 THEN
+                        RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
+                            DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', v_cur)::text;
+                    END IF;
+                END IF;
+            END IF;
+        ELSIF (p_modes[s] = 1 AND v_cur > 0)
+           OR (p_modes[s] = 2 AND v_cur = 0)
+           OR (p_modes[s] = 3 AND v_cur <> p_expected[s]) THEN
+            RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
+                DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', v_cur)::text;
+        END IF;
+
+        IF v_writes[s] > 0 AND v_type <> p_stream_types[s] THEN
+            RAISE EXCEPTION 'stream % has type %, not %', p_stream_ids[s], v_type, p_stream_types[s]
+                USING ERRCODE = 'TF422', DETAIL = 'stream_type_mismatch';
+        END IF;
+        v_versions[s] := v_cur;
+        v_hashes[s] := v_hash;
+    END LOOP;
+
+    IF n_events = 0 THEN
+        RETURN QUERY SELECT p_stream_ids[i], v_versions[i], NULL::uuid, NULL::bigint, NULL::bigint,
+                            NULL::timestamptz, false
+                     FROM generate_series(1, n_streams) AS i;
+        RETURN;
+    END IF;
+
+    -- Number the events and chain their hashes, stream by stream, in the order given.
+    e_versions := array_fill(0::bigint, ARRAY[n_events]);
+    e_prev := array_fill(''::bytea, ARRAY[n_events]);
+    e_hash := array_fill(''::bytea, ARRAY[n_events]);
+    FOR e IN 1 .. n_events LOOP
+        s := p_event_streams[e];
+        v_versions[s] := v_versions[s] + 1;
+        e_versions[e] := v_versions[s];
+        e_prev[e] := v_hashes[s];
+        v_hashes[s] := taskforge_event_hash(v_hashes[s], p_stream_ids[s], v_versions[s], p_event_ids[e],
+            p_event_types[e], p_schema_versions[e], v_now, p_data[e], p_metadata[e]);
+        e_hash[e] := v_hashes[s];
+    END LOOP;
+
+    FOR s IN 1 .. n_streams LOOP
+        IF v_writes[s] > 0 THEN
+            UPDATE streams SET version = v_versions[s], last_hash = v_hashes[s], updated_at = v_now
+            WHERE stream_id = p_stream_ids[s];
+        END IF;
+    END LOOP;
+
+    IF p_notify THEN
+        -- Delivered at commit; the payload is only a hint, readers re-read from their checkpoint.
+        PERFORM pg_notify('taskforge_events', '');
+    END IF;
+
+    RETURN QUERY
+        WITH ins AS (
+            INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type,
+                                schema_version, data, metadata, recorded_at, prev_hash, hash)
+            SELECT p_stream_ids[x.s], p_stream_types[x.s], x.v, x.id, x.t, x.sv, x.d, x.m, v_now, x.ph, x.h
+            FROM unnest(p_event_streams, e_versions, p_event_ids, p_event_types, p_schema_versions,
+                        p_data, p_metadata, e_prev, e_hash)
+                 WITH ORDINALITY AS x(s, v, id, t, sv, d, m, ph, h, ord)
+            ORDER BY x.ord
+            RETURNING events.stream_id, events.stream_version, events.event_id, events.position,
+                      events.transaction_id::text::bigint AS transaction_id, events.recorded_at
+        )
+        SELECT ins.stream_id, ins.stream_version, ins.event_id, ins.position, ins.transaction_id,
+               ins.recorded_at, false FROM ins
+        UNION ALL
+        SELECT p_stream_ids[i], v_versions[i], NULL::uuid, NULL::bigint, NULL::bigint, NULL::timestamptz, false
+        FROM generate_series(1, n_streams) AS i;
+END;
+$$;
+-- +goose StatementEnd
+
+-- Latest snapshot per stream. schema_version is the snapshot format's version: a reader that expects
+-- another one ignores the row and folds from the start.
+CREATE TABLE snapshots (
+    stream_id      text PRIMARY KEY,
+    schema_version int NOT NULL,
+    stream_version bigint NOT NULL CHECK (stream_version > 0),
+    data           jsonb NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- +goose Down
+DROP TABLE snapshots;
+DROP FUNCTION taskforge_append;
+DROP FUNCTION taskforge_event_hash;
+DROP TABLE events;
+DROP FUNCTION taskforge_events_immutable;
+DROP TABLE streams;
