@@ -1,10 +1,14 @@
 package eventstore_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/google/uuid"
 
@@ -63,4 +67,21 @@ func events(n int) []eventstore.EventData {
 
 func one(id string, exp eventstore.ExpectedVersion, evs ...eventstore.EventData) eventstore.StreamAppend {
 	return eventstore.StreamAppend{StreamID: id, StreamType: "test", Expected: exp, Events: evs}
+}
+
+// readAllEventually reads the global log from the start until it holds want events. ReadAll only
+// returns events below the oldest transaction running anywhere in the cluster, and other test
+// packages run transactions on the same server, so a fresh commit may take a moment to show.
+func readAllEventually(t *testing.T, es *eventstore.Store, want int) []eventstore.RecordedEvent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := es.ReadAll(context.Background(), eventstore.GlobalPosition{}, 0)
+		require.NoError(t, err)
+		if len(got) >= want || time.Now().After(deadline) {
+			require.Len(t, got, want)
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

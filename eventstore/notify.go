@@ -76,18 +76,19 @@ func (n *Notifier) Run(ctx context.Context) error {
 }
 
 func (n *Notifier) listen(ctx context.Context) error {
-	conn, err := n.pool.Acquire(ctx)
+	pooled, err := n.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	// The connection's session state (LISTEN) must not go back to the pool.
-	defer conn.Hijack().Close(context.WithoutCancel(ctx))
+	conn := pooled.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 		return err
 	}
 	n.wakeAll() // anything committed while we were not listening
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
 		n.wakeAll()
