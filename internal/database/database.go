@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,17 +20,26 @@ import (
 	"github.com/taskforge/taskforge/migrations"
 )
 
+// PoolOptions tune a pool beyond what the url says. Zero values keep the url's (or pgx's) settings.
+type PoolOptions struct {
+	MaxConns int32
+	Tracer   pgx.QueryTracer
+}
+
 // Open parses url, connects a pool and checks that the server answers.
 //
 // The query exec mode stays pgx's default (cache_statement). DESIGN.md records that the exec and
 // simple_protocol modes encode []byte as bytea and break jsonb parameters.
-func Open(ctx context.Context, url string, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	if tracer != nil {
-		cfg.ConnConfig.Tracer = tracer
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -91,6 +102,64 @@ func WithTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) (err err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// WithDatabaseName returns url pointing at database name on the same server, as a keyword/value
+// connection string that keeps host, port, user and password whatever form url had.
+func WithDatabaseName(url, name string) (string, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return "", fmt.Errorf("parse database url: %w", err)
+	}
+	quote := func(v string) string {
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	}
+	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s", quote(cfg.Host), cfg.Port, quote(cfg.User), quote(name))
+	if cfg.Password != "" {
+		s += " password=" + quote(cfg.Password)
+	}
+	if cfg.TLSConfig == nil {
+		s += " sslmode=disable"
+	}
+	return s, nil
+}
+
+// CreateDatabase creates database name on the server of adminURL, as a copy of template if given.
+func CreateDatabase(ctx context.Context, adminURL, name, template string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to server: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	// CREATE DATABASE ... TEMPLATE fails while another session copies the same template: retry.
+	for attempt := 0; ; attempt++ {
+		_, err = conn.Exec(ctx, sql)
+		if err == nil || attempt == 100 || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// DropDatabase drops database name, disconnecting its sessions.
+func DropDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to server: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
 }

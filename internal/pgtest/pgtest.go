@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/internal/database"
@@ -75,7 +74,7 @@ func URL() string { return pkgURL }
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	poolOnce.Do(func() {
-		pool, poolErr = database.Open(context.Background(), pkgURL, nil)
+		pool, poolErr = database.Open(context.Background(), pkgURL, database.PoolOptions{MaxConns: 32})
 	})
 	if poolErr != nil {
 		t.Fatalf("pgtest: open pool: %v", poolErr)
@@ -104,7 +103,7 @@ func NewDatabase(t testing.TB) string {
 // Open opens a pool on url that is closed at the test's cleanup (before NewDatabase drops it).
 func Open(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
-	p, err := database.Open(context.Background(), url, nil)
+	p, err := database.Open(context.Background(), url, database.PoolOptions{MaxConns: 32})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -122,40 +121,16 @@ func serverURL() string {
 }
 
 func withDatabase(url, name string) string {
-	cfg, err := pgx.ParseConfig(url)
+	u, err := database.WithDatabaseName(url, name)
 	if err != nil {
 		panic(fmt.Sprintf("pgtest: bad server url: %v", err))
 	}
-	// Rebuild as a keyword/value string: it carries host, port, user and password whatever form
-	// the original url had.
-	var b strings.Builder
-	fmt.Fprintf(&b, "host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, cfg.User, name)
-	if cfg.Password != "" {
-		fmt.Fprintf(&b, " password='%s'", strings.ReplaceAll(cfg.Password, "'", `\'`))
-	}
-	return b.String()
+	return u
 }
 
 func createDatabase(ctx context.Context, name, from string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w (set TEST_DATABASE_URL)", adminURL, err)
-	}
-	defer conn.Close(ctx)
-	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if from != "" {
-		sql += " TEMPLATE " + pgx.Identifier{from}.Sanitize()
-	}
-	// CREATE DATABASE ... TEMPLATE fails while another session is copying the same template.
-	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, sql)
-		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "being accessed by other users") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+	if err := database.CreateDatabase(ctx, adminURL, name, from); err != nil {
+		return fmt.Errorf("%w (is PostgreSQL running? set TEST_DATABASE_URL)", err)
 	}
 	return nil
 }
@@ -163,16 +138,11 @@ func createDatabase(ctx context.Context, name, from string) error {
 func dropDatabase(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	_ = database.DropDatabase(ctx, adminURL, name)
 }
 
 func migrate(ctx context.Context, url string) error {
-	p, err := database.Open(ctx, url, nil)
+	p, err := database.Open(ctx, url, database.PoolOptions{})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// BatchSize is the number of events per call in the batch cases.
+const BatchSize = 100
+
+// Append measures event store appends against a plain INSERT into a table of the same shape
+// (same columns, defaults, identity and indexes), alternating the cases round by round so that
+// both see the same machine.
+//
+//	baseline_insert        one INSERT of one row, autocommit
+//	append                 one event, exact expected version, own stream per writer
+//	baseline_insert_batch  one INSERT of 100 rows, autocommit
+//	append_batch           100 events in one append, exact expected version
+func Append(ctx context.Context, o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(slices.Max(o.Writers)+2))
+	if err != nil {
+		return err
+	}
+	defer drop()
+	if _, err := pool.Exec(ctx, `CREATE TABLE bench_baseline (LIKE events INCLUDING ALL)`); err != nil {
+		return fmt.Errorf("baseline table: %w", err)
+	}
+	es, err := eventstore.New(pool, eventstore.Options{})
+	if err != nil {
+		return err
+	}
+	w := newAppendWorkload(pool, es)
+
+	type bcase struct {
+		name, baseline string
+		fn             func(run string) op
+	}
+	cases := []bcase{
+		{name: "baseline_insert", fn: w.baselineInsert},
+		{name: "append", baseline: "baseline_insert", fn: w.append},
+		{name: "baseline_insert_batch", fn: w.baselineBatch},
+		{name: "append_batch", baseline: "baseline_insert_batch", fn: w.appendBatch},
+	}
+	var out []Result
+	for _, writers := range o.Writers {
+		rounds := map[string][]Result{}
+		for round := range o.Rounds {
+			for _, c := range cases {
+				run := fmt.Sprintf("%s-%d-%d", c.name, writers, round)
+				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
+				if err != nil {
+					return err
+				}
+				rounds[c.name] = append(rounds[c.name], r)
+			}
+		}
+		med := map[string]Result{}
+		for _, c := range cases {
+			r := median(rounds[c.name])
+			if c.baseline != "" {
+				r.compareWith(med[c.baseline])
+			}
+			med[c.name] = r
+			out = append(out, r)
+		}
+	}
+	return print(o, out)
+}
+
+type appendWorkload struct {
+	pool *pgxpool.Pool
+	es   *eventstore.Store
+	data json.RawMessage
+	meta eventstore.Metadata
+}
+
+func newAppendWorkload(pool *pgxpool.Pool, es *eventstore.Store) *appendWorkload {
+	// A task.created-sized payload.
+	data, _ := json.Marshal(map[string]any{
+		"task_id": uuid.New(), "project_id": uuid.New(), "number": 42, "key": "TF-42",
+		"title": "Ship the read-your-writes consistency token", "priority": "high",
+		"labels": []string{"backend", "api"}, "status": "todo",
+	})
+	return &appendWorkload{pool: pool, es: es, data: data, meta: eventstore.Metadata{
+		Actor: "user-bench", CorrelationID: uuid.New(), CausationID: uuid.New(), WorkspaceID: uuid.New(), RequestID: "bench",
+	}}
+}
+
+func (a *appendWorkload) event() eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: "task.created", SchemaVersion: 1, Data: a.data, Metadata: a.meta}
+}
+
+const baselineSQL = `INSERT INTO bench_baseline (stream_id, stream_type, stream_version, event_id, event_type,
+	schema_version, data, metadata, prev_hash, hash)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
+	                     $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[])`
+
+const baselineOneSQL = `INSERT INTO bench_baseline (stream_id, stream_type, stream_version, event_id, event_type,
+	schema_version, data, metadata, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)`
+
+func (a *appendWorkload) baselineInsert(run string) op {
+	meta, _ := json.Marshal(a.meta)
+	return func(ctx context.Context, w, i int) (int, error) {
+		stream := fmt.Sprintf("%s-%d", run, w)
+		h := sha256.Sum256([]byte(stream))
+		_, err := a.pool.Exec(ctx, baselineOneSQL, stream, "task", int64(i+1), uuid.New(), "task.created", 1,
+			string(a.data), string(meta), h[:], h[:])
+		return 1, err
+	}
+}
+
+func (a *appendWorkload) baselineBatch(run string) op {
+	meta, _ := json.Marshal(a.meta)
+	return func(ctx context.Context, w, i int) (int, error) {
+		stream := fmt.Sprintf("%s-%d", run, w)
+		h := sha256.Sum256([]byte(stream))
+		var (
+			types, datas, metas []string
+			streams, stypes     []string
+			versions            []int64
+			eids                []uuid.UUID
+			svs                 []int32
+			hashes              [][]byte
+		)
+		for k := range BatchSize {
+			streams, stypes = append(streams, stream), append(stypes, "task")
+			versions = append(versions, int64(i*BatchSize+k+1))
+			eids = append(eids, uuid.New())
+			types, svs = append(types, "task.created"), append(svs, 1)
+			datas, metas = append(datas, string(a.data)), append(metas, string(meta))
+			hashes = append(hashes, h[:])
+		}
+		_, err := a.pool.Exec(ctx, baselineSQL, streams, stypes, versions, eids, types, svs, datas, metas, hashes, hashes)
+		return BatchSize, err
+	}
+}
+
+func (a *appendWorkload) append(run string) op {
+	return func(ctx context.Context, w, i int) (int, error) {
+		_, err := a.es.Append(ctx, eventstore.StreamAppend{
+			StreamID: fmt.Sprintf("%s-%d", run, w), StreamType: "task",
+			Expected: eventstore.Exact(int64(i)), Events: []eventstore.EventData{a.event()},
+		})
+		return 1, err
+	}
+}
+
+func (a *appendWorkload) appendBatch(run string) op {
+	return func(ctx context.Context, w, i int) (int, error) {
+		evs := make([]eventstore.EventData, BatchSize)
+		for k := range evs {
+			evs[k] = a.event()
+		}
+		_, err := a.es.Append(ctx, eventstore.StreamAppend{
+			StreamID: fmt.Sprintf("%s-%d", run, w), StreamType: "task",
+			Expected: eventstore.Exact(int64(i * BatchSize)), Events: evs,
+		})
+		return BatchSize, err
+	}
+}

@@ -1,0 +1,123 @@
+// Package cli owns the taskforge command line: one function per subcommand, each parsing its flags
+// into an options struct that validates itself. Configuration shared with the service comes from
+// the environment (internal/config).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskforge/taskforge/internal/bench"
+	"github.com/taskforge/taskforge/internal/config"
+	"github.com/taskforge/taskforge/internal/database"
+)
+
+const usage = `taskforge — event-sourced task tracker backend
+
+Usage:
+  taskforge serve                 migrate, then serve HTTP (health, readiness, metrics)
+  taskforge migrate               apply pending database migrations and exit
+  taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
+  taskforge help
+
+Configuration comes from the environment: DATABASE_URL, HTTP_ADDR, LOG_LEVEL, LOG_FORMAT,
+SHUTDOWN_TIMEOUT (see README.md).
+`
+
+// errUsage marks errors that should print the usage text.
+var errUsage = errors.New("usage")
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "%v\n\n%s", err, usage)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "taskforge:", err)
+		return 1
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command", errUsage)
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, args[1:], stderr)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "bench":
+		return benchCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	log := cfg.Logger()
+	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	results, err := database.Migrate(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, r := range results {
+		fmt.Fprintf(stdout, "applied %s in %s\n", r.Source.Path, r.Duration.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: bench needs a workload: append", errUsage)
+	}
+	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.Options{DatabaseURL: cfg.DatabaseURL, Out: stdout}
+	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of one measurement")
+	fs.IntVar(&o.Rounds, "rounds", 3, "measurements per case (alternated with the baseline); the median is reported")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	writers := fs.String("writers", "1,8", "comma-separated concurrency levels")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	for _, w := range strings.Split(*writers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil {
+			return fmt.Errorf("%w: --writers: %q is not a number", errUsage, w)
+		}
+		o.Writers = append(o.Writers, n)
+	}
+	switch args[0] {
+	case "append":
+		return bench.Append(ctx, o)
+	default:
+		return fmt.Errorf("%w: unknown benchmark %q", errUsage, args[0])
+	}
+}

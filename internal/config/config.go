@@ -1,0 +1,63 @@
+// Package config reads the service's configuration from the environment, with defaults that work
+// on a developer machine.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultDatabaseURL is the local PostgreSQL that `make run` uses when DATABASE_URL is unset.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/taskforge?sslmode=disable"
+
+// Config is the service configuration.
+type Config struct {
+	DatabaseURL     string        // DATABASE_URL
+	HTTPAddr        string        // HTTP_ADDR, default :8080
+	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
+	LogFormat       string        // LOG_FORMAT: text or json (default text)
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
+}
+
+// FromEnv reads the configuration; it fails on values that are present but invalid.
+func FromEnv() (Config, error) {
+	c := Config{
+		DatabaseURL:     getenv("DATABASE_URL", DefaultDatabaseURL),
+		HTTPAddr:        getenv("HTTP_ADDR", ":8080"),
+		LogFormat:       strings.ToLower(getenv("LOG_FORMAT", "text")),
+		ShutdownTimeout: 15 * time.Second,
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(getenv("LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("LOG_FORMAT: want text or json, got %q", c.LogFormat)
+	}
+	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("SHUTDOWN_TIMEOUT: want a positive duration such as 15s, got %q", v)
+		}
+		c.ShutdownTimeout = d
+	}
+	return c, nil
+}
+
+// Logger builds the structured logger the configuration asks for.
+func (c Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
