@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -135,4 +136,33 @@ func clampLimit(limit int) int {
 		return MaxBatch
 	}
 	return limit
+}
+
+// FindAppend returns the result of the append that stored the given event ids, and whether it
+// exists. Command handlers with an idempotency key call it before deciding again: a repeated
+// command must return the first result even when deciding again would produce other events.
+func (s *Store) FindAppend(ctx context.Context, ids []uuid.UUID) (AppendResult, bool, error) {
+	// served by events_event_id_key
+	rows, err := s.pool.Query(ctx, `SELECT stream_id, stream_version, event_id, position,
+		transaction_id::text::bigint, recorded_at FROM events WHERE event_id = ANY ($1) ORDER BY position`, ids)
+	if err != nil {
+		return AppendResult{}, false, fmt.Errorf("find append: %w", err)
+	}
+	res := AppendResult{Streams: map[string]int64{}, Replayed: true}
+	for rows.Next() {
+		var e AppendedEvent
+		var tx int64
+		if err := rows.Scan(&e.StreamID, &e.StreamVersion, &e.ID, &e.Position, &tx, &e.RecordedAt); err != nil {
+			rows.Close()
+			return AppendResult{}, false, fmt.Errorf("find append: %w", err)
+		}
+		res.Events = append(res.Events, e)
+		res.Streams[e.StreamID] = max(res.Streams[e.StreamID], e.StreamVersion)
+		res.TransactionID = uint64(tx)
+		res.LastPosition = max(res.LastPosition, e.Position)
+	}
+	if err := rows.Err(); err != nil {
+		return AppendResult{}, false, fmt.Errorf("find append: %w", err)
+	}
+	return res, len(res.Events) > 0, nil
 }
