@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -92,5 +93,57 @@ func (n *Notifier) listen(ctx context.Context) error {
 			return err
 		}
 		n.wakeAll()
+	}
+}
+
+// commitNotifier sends NOTIFY after Append's own transactions commit.
+//
+// Why not NOTIFY inside the append: PostgreSQL serialises the commits of all transactions that
+// notify (a database-wide lock is held from pre-commit until the commit record is flushed), which
+// measured here cut 8-writer append throughput to that of a single writer. A NOTIFY sent on its own
+// holds that lock only briefly (its transaction has no xid and writes no commit record), and
+// concurrent appends share one: while a NOTIFY is in flight, later commits only mark one more as due.
+type commitNotifier struct {
+	pool  *pgxpool.Pool
+	state atomic.Int32 // notifierIdle, notifierRunning or notifierPending
+}
+
+const (
+	notifierIdle int32 = iota
+	notifierRunning
+	notifierPending // running, and another NOTIFY is due when the current one is done
+)
+
+func (n *commitNotifier) signal() {
+	for {
+		switch n.state.Load() {
+		case notifierIdle:
+			if n.state.CompareAndSwap(notifierIdle, notifierRunning) {
+				go n.run()
+				return
+			}
+		case notifierRunning:
+			if n.state.CompareAndSwap(notifierRunning, notifierPending) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// run sends NOTIFYs until none is due, then exits: an idle store keeps no goroutine.
+func (n *commitNotifier) run() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A lost NOTIFY only delays readers until their next poll; there is no one to report to.
+		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
+		cancel()
+		if n.state.CompareAndSwap(notifierPending, notifierRunning) {
+			continue
+		}
+		if n.state.CompareAndSwap(notifierRunning, notifierIdle) {
+			return
+		}
 	}
 }

@@ -38,6 +38,7 @@ type Store struct {
 	pool      *pgxpool.Pool
 	upcasters *Upcasters
 	metrics   *Metrics
+	notifier  *commitNotifier
 }
 
 // New returns a store over pool. The schema comes from the migrations package.
@@ -49,49 +50,65 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if up == nil {
 		up = NewUpcasters()
 	}
-	return &Store{pool: pool, upcasters: up, metrics: opts.Metrics}, nil
+	return &Store{pool: pool, upcasters: up, metrics: opts.Metrics, notifier: &commitNotifier{pool: pool}}, nil
 }
 
 // Pool returns the store's pool, for callers that run their own transactions around AppendTx.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const appendSQL = `SELECT stream_id, stream_version, event_id, position, transaction_id, recorded_at, replayed
-FROM taskforge_append($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb[], $10::jsonb[], true)`
+const appendSQL = `SELECT stream_versions, event_versions, positions, transaction_id, recorded_at, replayed
+FROM taskforge_append($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb[], $10::jsonb[], $11, $12)`
 
 // Append writes events to one or several streams atomically in a transaction of its own: either
 // every stream is at its expected version and every event is stored, or nothing is.
 //
-// It runs as one statement in one round trip (the transaction is the statement's implicit one), which
-// is why a single-event append costs about what a plain INSERT does.
+// It is one statement in one round trip (the transaction is the statement's implicit one), so a
+// single-event append costs little more than a plain INSERT. Readers are woken by a NOTIFY sent just
+// after the commit, coalesced across concurrent appends (see commitNotifier).
 //
 // Appending event ids that are all stored already returns the original result with Replayed set.
 // That also holds when the same ids race: the loser's conflict is turned into the winner's result.
 func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResult, error) {
 	start := time.Now()
-	res, err := s.appendOn(ctx, s.pool, appends)
-	if err != nil && (errors.Is(err, ErrConcurrency) || isUniqueViolation(err)) && hasEvents(appends) {
-		// A concurrent append of the same event ids may have won: if so, replay its result.
-		if known, kerr := s.anyEventStored(ctx, appends); kerr == nil && known {
-			res, err = s.appendOn(ctx, s.pool, appends)
+	args, err := buildAppendArgs(appends)
+	if err == nil {
+		var res AppendResult
+		res, err = s.appendOn(ctx, s.pool, appends, args, false, false)
+		if err != nil && (errors.Is(err, ErrConcurrency) || isUniqueViolation(err)) && len(args.eventIDs) > 0 {
+			// Perhaps these ids are stored already (a retried request, or a concurrent twin that
+			// won): run again with the known-ids check, which replays the original result.
+			res, err = s.appendOn(ctx, s.pool, appends, args, true, false)
+		}
+		if err == nil {
+			if !res.Replayed && len(res.Events) > 0 {
+				s.notifier.signal()
+			}
+			s.metrics.observeAppend(start, res, nil)
+			return res, nil
 		}
 	}
-	s.metrics.observeAppend(start, res, err)
-	return res, err
+	s.metrics.observeAppend(start, AppendResult{}, err)
+	return AppendResult{}, err
 }
 
 // AppendTx is Append inside the caller's transaction: the events commit or roll back with it, and
-// NOTIFY fires at its commit. A conflict aborts the caller's transaction, as any failed statement does.
+// the NOTIFY is sent inside it (PostgreSQL delivers it at commit). A conflict aborts the caller's
+// transaction, as any failed statement does.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, appends ...StreamAppend) (AppendResult, error) {
 	if tx == nil {
 		return AppendResult{}, errors.New("eventstore: nil transaction")
 	}
 	start := time.Now()
-	res, err := s.appendOn(ctx, tx, appends)
+	args, err := buildAppendArgs(appends)
+	var res AppendResult
+	if err == nil {
+		res, err = s.appendOn(ctx, tx, appends, args, true, true)
+	}
 	s.metrics.observeAppend(start, res, err)
 	return res, err
 }
 
-// appendArgs are taskforge_append's array parameters.
+// appendArgs are taskforge_append's array parameters, streams sorted by id.
 type appendArgs struct {
 	streamIDs, streamTypes []string
 	modes                  []int16
@@ -101,56 +118,37 @@ type appendArgs struct {
 	eventTypes             []string
 	schemaVersions         []int32
 	data, metadata         []string
+	eventStreamIDs         []string // each event's stream id, for the result
 }
 
-func (s *Store) appendOn(ctx context.Context, q Querier, appends []StreamAppend) (AppendResult, error) {
-	args, err := buildAppendArgs(appends)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	rows, err := q.Query(ctx, appendSQL, args.streamIDs, args.streamTypes, args.modes, args.expected,
-		args.eventStreams, args.eventIDs, args.eventTypes, args.schemaVersions, args.data, args.metadata)
+func (s *Store) appendOn(ctx context.Context, q Querier, appends []StreamAppend, args appendArgs, checkKnown, notify bool) (AppendResult, error) {
+	var (
+		streamVersions, eventVersions, positions []int64
+		txID                                     *int64
+		recorded                                 time.Time
+		res                                      AppendResult
+	)
+	err := q.QueryRow(ctx, appendSQL, args.streamIDs, args.streamTypes, args.modes, args.expected,
+		args.eventStreams, args.eventIDs, args.eventTypes, args.schemaVersions, args.data, args.metadata,
+		checkKnown, notify).Scan(&streamVersions, &eventVersions, &positions, &txID, &recorded, &res.Replayed)
 	if err != nil {
 		return AppendResult{}, translateAppendError(appends, err)
 	}
-	res := AppendResult{Streams: make(map[string]int64, len(appends))}
-	byID := make(map[uuid.UUID]AppendedEvent, len(args.eventIDs))
-	for rows.Next() {
-		var (
-			streamID string
-			version  int64
-			eventID  *uuid.UUID
-			position *int64
-			txID     *int64
-			recorded *time.Time
-			replayed bool
-		)
-		if err := rows.Scan(&streamID, &version, &eventID, &position, &txID, &recorded, &replayed); err != nil {
-			rows.Close()
-			return AppendResult{}, fmt.Errorf("append: scan: %w", err)
-		}
-		if eventID == nil { // a stream row: the stream's version after the append
-			res.Streams[streamID] = version
-			continue
-		}
-		byID[*eventID] = AppendedEvent{ID: *eventID, StreamID: streamID, StreamVersion: version, Position: *position, RecordedAt: *recorded}
+	if len(eventVersions) != len(args.eventIDs) || len(positions) != len(args.eventIDs) || len(streamVersions) != len(args.streamIDs) {
+		return AppendResult{}, fmt.Errorf("append: result has %d versions and %d positions for %d events",
+			len(eventVersions), len(positions), len(args.eventIDs))
+	}
+	res.Streams = make(map[string]int64, len(args.streamIDs))
+	for i, id := range args.streamIDs {
+		res.Streams[id] = streamVersions[i]
+	}
+	if txID != nil {
 		res.TransactionID = uint64(*txID)
-		res.LastPosition = max(res.LastPosition, *position)
-		res.Replayed = replayed
-		if replayed {
-			res.Streams[streamID] = max(res.Streams[streamID], version)
-		}
 	}
-	if err := rows.Err(); err != nil {
-		return AppendResult{}, translateAppendError(appends, err)
-	}
-	if res.Replayed {
-		// Streams only checked by the original append report the version they were checked at.
-		for _, a := range appends {
-			if _, ok := res.Streams[a.StreamID]; !ok && a.Expected.mode == modeExact {
-				res.Streams[a.StreamID] = a.Expected.version
-			}
-		}
+	byID := make(map[uuid.UUID]AppendedEvent, len(args.eventIDs))
+	for i, id := range args.eventIDs {
+		byID[id] = AppendedEvent{ID: id, StreamID: args.eventStreamIDs[i], StreamVersion: eventVersions[i], Position: positions[i], RecordedAt: recorded}
+		res.LastPosition = max(res.LastPosition, positions[i])
 	}
 	res.Events = make([]AppendedEvent, 0, len(args.eventIDs))
 	for _, a := range appends { // the caller's order, not the lock order
@@ -206,6 +204,7 @@ func buildAppendArgs(appends []StreamAppend) (appendArgs, error) {
 				sv = 1
 			}
 			a.eventStreams = append(a.eventStreams, int32(i+1))
+			a.eventStreamIDs = append(a.eventStreamIDs, sa.StreamID)
 			a.eventIDs = append(a.eventIDs, ev.ID)
 			a.eventTypes = append(a.eventTypes, ev.Type)
 			a.schemaVersions = append(a.schemaVersions, int32(sv))
@@ -214,28 +213,6 @@ func buildAppendArgs(appends []StreamAppend) (appendArgs, error) {
 		}
 	}
 	return a, nil
-}
-
-func hasEvents(appends []StreamAppend) bool {
-	for _, a := range appends {
-		if len(a.Events) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Store) anyEventStored(ctx context.Context, appends []StreamAppend) (bool, error) {
-	var ids []uuid.UUID
-	for _, a := range appends {
-		for _, e := range a.Events {
-			ids = append(ids, e.ID)
-		}
-	}
-	var found bool
-	// served by events_event_id_key
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ANY ($1))`, ids).Scan(&found)
-	return found, err
 }
 
 // translateAppendError turns the SQL function's error codes into the store's typed errors.

@@ -61,23 +61,29 @@ CREATE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON events
 -- "<byte length>:<utf-8 text>" so that no two field lists share an encoding. jsonb's text form is
 -- canonical (keys sorted, whitespace fixed), and recorded_at is taken in microseconds since the
 -- epoch, so eventstore.Verify recomputes the same bytes in Go from what it reads back.
+-- PL/pgSQL rather than SQL: called from taskforge_append it runs about 3x faster (a SQL function that
+-- is not inlined is set up anew on every call).
 -- +goose StatementBegin
 CREATE FUNCTION taskforge_event_hash(
     prev_hash bytea, stream_id text, stream_version bigint, event_id uuid, event_type text,
     schema_version int, recorded_at timestamptz, data jsonb, metadata jsonb
 ) RETURNS bytea
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT sha256(prev_hash || convert_to(
-        octet_length(stream_id) || ':' || stream_id ||
-        octet_length(stream_version::text) || ':' || stream_version::text ||
-        octet_length(event_id::text) || ':' || event_id::text ||
-        octet_length(event_type) || ':' || event_type ||
-        octet_length(schema_version::text) || ':' || schema_version::text ||
-        octet_length(((extract(epoch FROM recorded_at) * 1000000)::bigint)::text) || ':' ||
-            ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text ||
-        octet_length(data::text) || ':' || data::text ||
-        octet_length(metadata::text) || ':' || metadata::text,
-        'UTF8'))
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    v  text := stream_version::text;
+    id text := event_id::text;
+    sv text := schema_version::text;
+    t  text := ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text;
+    d  text := data::text;
+    m  text := metadata::text;
+BEGIN
+    RETURN sha256(prev_hash || convert_to(
+        octet_length(stream_id) || ':' || stream_id || octet_length(v) || ':' || v ||
+        octet_length(id) || ':' || id || octet_length(event_type) || ':' || event_type ||
+        octet_length(sv) || ':' || sv || octet_length(t) || ':' || t ||
+        octet_length(d) || ':' || d || octet_length(m) || ':' || m,
+        'UTF8'));
+END;
 $$;
 -- +goose StatementEnd
 
@@ -90,11 +96,15 @@ $$;
 -- assert the version of a stream it read but does not write.
 --
 -- Errors: SQLSTATE TF409 is a version conflict, DETAIL holds {"stream_id","current"} as JSON;
--- TF422 is a malformed request (event ids partly known, reused for other content, stream type
--- mismatch).
+-- TF422 is a malformed request (event ids reused for other events, stream type mismatch); 23505
+-- on events_event_id_key means the same event ids were appended concurrently.
 --
--- Re-appending event ids that are all stored returns the original rows with replayed = true and
--- changes nothing.
+-- With p_check_known, event ids that are all stored already return the original append
+-- (replayed = true) and nothing changes. The check costs an index probe per event, so the hot path
+-- skips it and eventstore re-runs the call with it only after a conflict or a duplicate id.
+--
+-- Returns one row: each stream's version after the append (in p_stream_ids order), each event's
+-- stream version and position (in p_event_ids order), the transaction id and the recorded time.
 -- +goose StatementBegin
 CREATE FUNCTION taskforge_append(
     p_stream_ids        text[],
@@ -107,36 +117,33 @@ CREATE FUNCTION taskforge_append(
     p_schema_versions   int[],
     p_data              jsonb[],
     p_metadata          jsonb[],
-    p_notify            boolean
-) RETURNS TABLE (
-    stream_id      text,
-    stream_version bigint,
-    event_id       uuid,
-    "position"     bigint,
-    transaction_id bigint,
-    recorded_at    timestamptz,
-    replayed       boolean
+    p_check_known       boolean,
+    p_notify            boolean,
+    OUT stream_versions bigint[],
+    OUT event_versions  bigint[],
+    OUT positions       bigint[],
+    OUT transaction_id  bigint,
+    OUT recorded_at     timestamptz,
+    OUT replayed        boolean
 )
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
     n_streams  int := coalesce(array_length(p_stream_ids, 1), 0);
     n_events   int := coalesce(array_length(p_event_ids, 1), 0);
-    v_now      timestamptz := now();
     v_known    int;
     v_cur      bigint;
     v_hash     bytea;
     v_type     text;
     v_writes   int[];
-    v_versions bigint[];
     v_hashes   bytea[];
-    e_versions bigint[];
     e_prev     bytea[];
     e_hash     bytea[];
     s          int;
     e          int;
 BEGIN
-    IF n_events > 0 THEN
+    recorded_at := now();
+    replayed := false;
+    IF p_check_known AND n_events > 0 THEN
         SELECT count(*) INTO v_known FROM events ev WHERE ev.event_id = ANY (p_event_ids);
         IF v_known > 0 THEN
             IF v_known <> n_events OR EXISTS (
@@ -148,10 +155,17 @@ BEGIN
                 RAISE EXCEPTION 'event ids already used by other events'
                     USING ERRCODE = 'TF422', DETAIL = 'duplicate_event_id';
             END IF;
-            RETURN QUERY
-                SELECT ev.stream_id, ev.stream_version, ev.event_id, ev.position,
-                       ev.transaction_id::text::bigint, ev.recorded_at, true
-                FROM events ev WHERE ev.event_id = ANY (p_event_ids) ORDER BY ev.position;
+            SELECT array_agg(ev.stream_version ORDER BY x.ord), array_agg(ev.position ORDER BY x.ord),
+                   max(ev.transaction_id::text::bigint), min(ev.recorded_at)
+            INTO event_versions, positions, transaction_id, recorded_at
+            FROM unnest(p_event_ids) WITH ORDINALITY AS x(id, ord) JOIN events ev ON ev.event_id = x.id;
+            SELECT array_agg(coalesce(
+                       (SELECT max(ev.stream_version) FROM events ev
+                        WHERE ev.event_id = ANY (p_event_ids) AND ev.stream_id = sid),
+                       CASE WHEN p_modes[i] = 3 THEN p_expected[i] END) ORDER BY i)
+            INTO stream_versions
+            FROM unnest(p_stream_ids) WITH ORDINALITY AS y(sid, i);
+            replayed := true;
             RETURN;
         END IF;
     END IF;
@@ -160,7 +174,7 @@ BEGIN
     FOR e IN 1 .. n_events LOOP
         v_writes[p_event_streams[e]] := v_writes[p_event_streams[e]] + 1;
     END LOOP;
-    v_versions := array_fill(0::bigint, ARRAY[n_streams]);
+    stream_versions := array_fill(0::bigint, ARRAY[n_streams]);
     v_hashes := array_fill(''::bytea, ARRAY[n_streams]);
 
     FOR s IN 1 .. n_streams LOOP
@@ -181,7 +195,7 @@ BEGIN
                 -- Blocks while a concurrent transaction holds the same new stream id, then does
                 -- nothing if that one committed.
                 INSERT INTO streams (stream_id, stream_type) VALUES (p_stream_ids[s], p_stream_types[s])
-                ON CONFLICT (stream_id) DO NOTHING;
+                ON CONFLICT DO NOTHING;
                 IF FOUND THEN
                     v_hash := ''::bytea;
                     v_type := p_stream_types[s];
@@ -205,60 +219,63 @@ BEGIN
             RAISE EXCEPTION 'stream % has type %, not %', p_stream_ids[s], v_type, p_stream_types[s]
                 USING ERRCODE = 'TF422', DETAIL = 'stream_type_mismatch';
         END IF;
-        v_versions[s] := v_cur;
+        stream_versions[s] := v_cur;
         v_hashes[s] := v_hash;
     END LOOP;
 
     IF n_events = 0 THEN
-        RETURN QUERY SELECT p_stream_ids[i], v_versions[i], NULL::uuid, NULL::bigint, NULL::bigint,
-                            NULL::timestamptz, false
-                     FROM generate_series(1, n_streams) AS i;
         RETURN;
     END IF;
 
     -- Number the events and chain their hashes, stream by stream, in the order given.
-    e_versions := array_fill(0::bigint, ARRAY[n_events]);
+    event_versions := array_fill(0::bigint, ARRAY[n_events]);
     e_prev := array_fill(''::bytea, ARRAY[n_events]);
     e_hash := array_fill(''::bytea, ARRAY[n_events]);
     FOR e IN 1 .. n_events LOOP
         s := p_event_streams[e];
-        v_versions[s] := v_versions[s] + 1;
-        e_versions[e] := v_versions[s];
+        stream_versions[s] := stream_versions[s] + 1;
+        event_versions[e] := stream_versions[s];
         e_prev[e] := v_hashes[s];
-        v_hashes[s] := taskforge_event_hash(v_hashes[s], p_stream_ids[s], v_versions[s], p_event_ids[e],
-            p_event_types[e], p_schema_versions[e], v_now, p_data[e], p_metadata[e]);
+        v_hashes[s] := taskforge_event_hash(v_hashes[s], p_stream_ids[s], stream_versions[s], p_event_ids[e],
+            p_event_types[e], p_schema_versions[e], recorded_at, p_data[e], p_metadata[e]);
         e_hash[e] := v_hashes[s];
     END LOOP;
 
     FOR s IN 1 .. n_streams LOOP
         IF v_writes[s] > 0 THEN
-            UPDATE streams SET version = v_versions[s], last_hash = v_hashes[s], updated_at = v_now
-            WHERE stream_id = p_stream_ids[s];
+            UPDATE streams SET version = stream_versions[s], last_hash = v_hashes[s], updated_at = recorded_at
+            WHERE streams.stream_id = p_stream_ids[s];
         END IF;
     END LOOP;
 
-    IF p_notify THEN
-        -- Delivered at commit; the payload is only a hint, readers re-read from their checkpoint.
-        PERFORM pg_notify('taskforge_events', '');
-    END IF;
-
-    RETURN QUERY
+    IF n_events = 1 THEN
+        -- The common case, without the unnest plan (measured at half the cost of the batch form).
+        INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type,
+                            schema_version, data, metadata, recorded_at, prev_hash, hash)
+        VALUES (p_stream_ids[p_event_streams[1]], p_stream_types[p_event_streams[1]], event_versions[1],
+                p_event_ids[1], p_event_types[1], p_schema_versions[1], p_data[1], p_metadata[1],
+                recorded_at, e_prev[1], e_hash[1])
+        RETURNING ARRAY[events.position] INTO positions;
+    ELSE
+        -- Identity values follow the SELECT's order, so sorted positions are in p_event_ids order.
         WITH ins AS (
             INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type,
                                 schema_version, data, metadata, recorded_at, prev_hash, hash)
-            SELECT p_stream_ids[x.s], p_stream_types[x.s], x.v, x.id, x.t, x.sv, x.d, x.m, v_now, x.ph, x.h
-            FROM unnest(p_event_streams, e_versions, p_event_ids, p_event_types, p_schema_versions,
+            SELECT p_stream_ids[x.s], p_stream_types[x.s], x.v, x.id, x.t, x.sv, x.d, x.m, recorded_at, x.ph, x.h
+            FROM unnest(p_event_streams, event_versions, p_event_ids, p_event_types, p_schema_versions,
                         p_data, p_metadata, e_prev, e_hash)
                  WITH ORDINALITY AS x(s, v, id, t, sv, d, m, ph, h, ord)
             ORDER BY x.ord
-            RETURNING events.stream_id, events.stream_version, events.event_id, events.position,
-                      events.transaction_id::text::bigint AS transaction_id, events.recorded_at
+            RETURNING events.position
         )
-        SELECT ins.stream_id, ins.stream_version, ins.event_id, ins.position, ins.transaction_id,
-               ins.recorded_at, false FROM ins
-        UNION ALL
-        SELECT p_stream_ids[i], v_versions[i], NULL::uuid, NULL::bigint, NULL::bigint, NULL::timestamptz, false
-        FROM generate_series(1, n_streams) AS i;
+        SELECT array_agg(ins.position ORDER BY ins.position) INTO positions FROM ins;
+    END IF;
+    transaction_id := pg_current_xact_id()::text::bigint;
+
+    IF p_notify THEN
+        -- Delivered at commit; the payload is empty: readers re-read from their checkpoint.
+        PERFORM pg_notify('taskforge_events', '');
+    END IF;
 END;
 $$;
 -- +goose StatementEnd
