@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "eventstore")) }
 
 // setup returns a store on the package database. Tests isolate themselves with fresh stream ids;
 // tests that read the global log use newStore on a database of their own.
-func setup(t *testing.T) *eventstore.Store {
+func setup(t testing.TB) *eventstore.Store {
 	t.Helper()
 	s, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
 	if err != nil {
@@ -29,7 +29,7 @@ func setup(t *testing.T) *eventstore.Store {
 	return s
 }
 
-func newStore(t *testing.T, opts eventstore.Options) *eventstore.Store {
+func newStore(t testing.TB, opts eventstore.Options) *eventstore.Store {
 	t.Helper()
 	s, err := eventstore.New(pgtest.Open(t, pgtest.NewDatabase(t)), opts)
 	if err != nil {

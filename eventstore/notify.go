@@ -101,8 +101,9 @@ func (n *Notifier) listen(ctx context.Context) error {
 // Why not NOTIFY inside the append: PostgreSQL serialises the commits of all transactions that
 // notify (a database-wide lock is held from pre-commit until the commit record is flushed), which
 // measured here cut 8-writer append throughput to that of a single writer. A NOTIFY sent on its own
-// holds that lock only briefly (its transaction has no xid and writes no commit record), and
-// concurrent appends share one: while a NOTIFY is in flight, later commits only mark one more as due.
+// holds that lock only briefly: its transaction commits with synchronous_commit off (nothing durable
+// depends on it, so it does not wait for a WAL flush), and concurrent appends share one: while a
+// NOTIFY is in flight, later commits only mark one more as due.
 type commitNotifier struct {
 	pool  *pgxpool.Pool
 	state atomic.Int32 // notifierIdle, notifierRunning or notifierPending
@@ -113,6 +114,10 @@ const (
 	notifierRunning
 	notifierPending // running, and another NOTIFY is due when the current one is done
 )
+
+// notifySQL runs as one implicit transaction; set_config(..., true) lasts until its commit, which
+// is when synchronous_commit is read.
+const notifySQL = `SELECT set_config('synchronous_commit', 'off', true), pg_notify('` + NotifyChannel + `', '')`
 
 func (n *commitNotifier) signal() {
 	for {
@@ -137,7 +142,7 @@ func (n *commitNotifier) run() {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// A lost NOTIFY only delays readers until their next poll; there is no one to report to.
-		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
+		_, _ = n.pool.Exec(ctx, notifySQL)
 		cancel()
 		if n.state.CompareAndSwap(notifierPending, notifierRunning) {
 			continue

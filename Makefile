@@ -1,0 +1,40 @@
+# Taskforge. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/taskforge
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/taskforge
+	$(GO) build -o $(BIN) ./cmd/taskforge
+
+.PHONY: run
+run: build ## migrate and serve against DATABASE_URL, or a local PostgreSQL found or started
+	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && \
+	  echo "taskforge: using $$url" && \
+	  DATABASE_URL="$$url" ./$(BIN) serve
+
+.PHONY: test
+test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL
+	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
+	  echo "taskforge: testing against $$url" && \
+	  TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
+
+.PHONY: bench
+bench: build ## event store benchmarks against a scratch database (JSON=1 for JSON lines)
+	@url=$$(scripts/postgres.sh DATABASE_URL postgres) && \
+	  DATABASE_URL="$$url" ./$(BIN) bench append $(if $(JSON),--json)
+
+.PHONY: migrate
+migrate: build ## apply pending migrations to DATABASE_URL (or the local database)
+	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && DATABASE_URL="$$url" ./$(BIN) migrate
+
+.PHONY: check
+check: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
