@@ -28,8 +28,8 @@ func BenchmarkBaselineInsert(b *testing.B) {
 		stream := fmt.Sprintf("base-%d", writer.Add(1))
 		for v := int64(1); pb.Next(); v++ {
 			_, err := es.Pool().Exec(ctx, `INSERT INTO baseline (stream_id, stream_type, stream_version, event_id,
-				event_type, schema_version, data, metadata, prev_hash, hash)
-				VALUES ($1, 'test', $2, $3, 'test.happened', 1, $4::jsonb, '{}', '', '')`,
+				event_type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+				VALUES ($1, 'test', $2, $3, 'test.happened', 1, $4::json, '{}', now(), '', '')`,
 				stream, v, uuid.New(), `{"n":1,"text":"event"}`)
 			if err != nil {
 				b.Fatal(err)

@@ -83,7 +83,7 @@ func TestHashChainDetectsTampering(t *testing.T) {
 	// 2. Payload edited and its hash recomputed: the next event's prev_hash gives it away.
 	tamper(t, es, `UPDATE events SET data = '{"n": 99}',
 		hash = taskforge_event_hash(prev_hash, stream_id, stream_version, event_id, event_type, schema_version,
-		                            recorded_at, '{"n": 99}'::jsonb, metadata)
+		                            recorded_at, '{"n": 99}'::json, metadata)
 		WHERE stream_id = $1 AND stream_version = 3`, rechained)
 	// 3. An event deleted: a hole in the versions.
 	tamper(t, es, `DELETE FROM events WHERE stream_id = $1 AND stream_version = 4`, deleted)

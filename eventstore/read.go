@@ -20,9 +20,15 @@ const eventColumns = `position, transaction_id::text::bigint, stream_id, stream_
 // A stream with no events returns an empty slice, not an error.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, limit int) ([]RecordedEvent, error) {
 	// served by events_stream_version_key
-	return s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
+	evs, err := s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
 		WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3`,
 		streamID, from, clampLimit(limit))
+	if len(evs) > 0 {
+		// A command that loaded the stream appends at its last version next: remember its hash.
+		last := evs[len(evs)-1]
+		s.heads.put(streamID, last.StreamVersion, last.Hash, last.StreamType)
+	}
+	return evs, err
 }
 
 // ReadStreamBackward returns up to limit events of a stream, from version from (inclusive) downwards;
@@ -32,9 +38,13 @@ func (s *Store) ReadStreamBackward(ctx context.Context, streamID string, from in
 		from = math.MaxInt64
 	}
 	// served by events_stream_version_key (scanned backwards)
-	return s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
+	evs, err := s.query(ctx, s.pool, `SELECT `+eventColumns+` FROM events
 		WHERE stream_id = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3`,
 		streamID, from, clampLimit(limit))
+	if len(evs) > 0 {
+		s.heads.put(streamID, evs[0].StreamVersion, evs[0].Hash, evs[0].StreamType)
+	}
+	return evs, err
 }
 
 // ReadAll returns up to limit events that follow after in the commit-safe global order.
@@ -118,6 +128,7 @@ func (s *Store) query(ctx context.Context, q Querier, sql string, args ...any) (
 		}
 		e.TransactionID = uint64(txID)
 		e.SchemaVersion = int(sv)
+		e.RecordedAt = e.RecordedAt.UTC()
 		if err := unmarshalMetadata(meta, &e.Metadata); err != nil {
 			return nil, fmt.Errorf("read event %s: %w", e.ID, err)
 		}
@@ -157,6 +168,7 @@ func (s *Store) FindAppend(ctx context.Context, ids []uuid.UUID) (AppendResult, 
 			rows.Close()
 			return AppendResult{}, false, fmt.Errorf("find append: %w", err)
 		}
+		e.RecordedAt = e.RecordedAt.UTC()
 		res.Events = append(res.Events, e)
 		res.Streams[e.StreamID] = max(res.Streams[e.StreamID], e.StreamVersion)
 		res.TransactionID = uint64(tx)

@@ -45,7 +45,7 @@ type Report struct {
 
 // EventHash is the chain link of one event: sha256(prev || content), content being each field as
 // "<byte length>:<text>". It mirrors the SQL function taskforge_event_hash; data and metadata are
-// the jsonb values' canonical text as PostgreSQL prints them.
+// the json text exactly as appended (the columns are json, stored verbatim).
 func EventHash(prev []byte, streamID string, version int64, id uuid.UUID, eventType string,
 	schemaVersion int, recordedAt time.Time, data, metadata []byte) []byte {
 	h := sha256.New()

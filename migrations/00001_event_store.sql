@@ -20,9 +20,14 @@ CREATE TABLE events (
     event_id       uuid NOT NULL,
     event_type     text NOT NULL,
     schema_version int NOT NULL CHECK (schema_version > 0),
-    data           jsonb NOT NULL,
-    metadata       jsonb NOT NULL,
-    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    -- json, not jsonb: the exact bytes the appender sent are kept, so the hash chain (computed in
+    -- Go on the hot path) covers what is stored, and an audit export reproduces it byte for byte.
+    -- Readers decode payloads in Go; nothing queries inside them.
+    data           json NOT NULL,
+    metadata       json NOT NULL,
+    -- the appending process's clock, in microseconds (the hash covers it, so it is chosen before
+    -- the INSERT); positions, not times, order events
+    recorded_at    timestamptz NOT NULL,
     prev_hash      bytea NOT NULL,
     hash           bytea NOT NULL,
     -- serves ReadStream forward and backward, and guards against holes and duplicates in a stream
@@ -51,15 +56,15 @@ CREATE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION taskforge_events_immutable();
 
 -- The hash of one event: sha256(prev_hash || content), where content is each field as
--- "<byte length>:<utf-8 text>" so that no two field lists share an encoding. jsonb's text form is
--- canonical (keys sorted, whitespace fixed), and recorded_at is taken in microseconds since the
--- epoch, so eventstore.Verify recomputes the same bytes in Go from what it reads back.
+-- "<byte length>:<utf-8 text>" so that no two field lists share an encoding. data and metadata are
+-- json (stored verbatim) and recorded_at is taken in microseconds since the epoch, so eventstore
+-- computes the same bytes in Go (EventHash), both to append and to verify.
 -- PL/pgSQL rather than SQL: called from taskforge_append it runs about 3x faster (a SQL function that
 -- is not inlined is set up anew on every call).
 -- +goose StatementBegin
 CREATE FUNCTION taskforge_event_hash(
     prev_hash bytea, stream_id text, stream_version bigint, event_id uuid, event_type text,
-    schema_version int, recorded_at timestamptz, data jsonb, metadata jsonb
+    schema_version int, recorded_at timestamptz, data json, metadata json
 ) RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
@@ -109,8 +114,12 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT hashtextextended('taskf
 -- (replayed = true) and nothing changes. The check costs an index probe per event, so the hot path
 -- skips it and eventstore re-runs the call with it only after a conflict or a duplicate id.
 --
--- Returns one row: each stream's version after the append (in p_stream_ids order), each event's
--- stream version and position (in p_event_ids order), the transaction id and the recorded time.
+-- This is the general path. eventstore appends with a plain INSERT instead when it knows the hash
+-- of every written stream's expected version (see fastAppendSQL in eventstore/store.go).
+--
+-- Returns one row: each stream's version and head hash after the append (in p_stream_ids order),
+-- each event's stream version and position (in p_event_ids order), the transaction id and the
+-- recorded time.
 -- +goose StatementBegin
 CREATE FUNCTION taskforge_append(
     p_stream_ids        text[],
@@ -121,11 +130,13 @@ CREATE FUNCTION taskforge_append(
     p_event_ids         uuid[],
     p_event_types       text[],
     p_schema_versions   int[],
-    p_data              jsonb[],
-    p_metadata          jsonb[],
+    p_data              json[],
+    p_metadata          json[],
+    p_recorded_at       timestamptz,
     p_check_known       boolean,
     p_notify            boolean,
     OUT stream_versions bigint[],
+    OUT stream_hashes   bytea[],
     OUT event_versions  bigint[],
     OUT positions       bigint[],
     OUT transaction_id  bigint,
@@ -147,7 +158,7 @@ DECLARE
     s          int;
     e          int;
 BEGIN
-    recorded_at := now();
+    recorded_at := p_recorded_at;
     replayed := false;
     IF p_check_known AND n_events > 0 THEN
         SELECT count(*) INTO v_known FROM events ev WHERE ev.event_id = ANY (p_event_ids);
@@ -212,6 +223,7 @@ BEGIN
     END LOOP;
 
     IF n_events = 0 THEN
+        stream_hashes := v_hashes;
         RETURN;
     END IF;
 
@@ -228,6 +240,7 @@ BEGIN
             p_event_types[e], p_schema_versions[e], recorded_at, p_data[e], p_metadata[e]);
         e_hash[e] := v_hashes[s];
     END LOOP;
+    stream_hashes := v_hashes;
 
     IF n_events = 1 THEN
         -- The common case, without the unnest plan (measured at half the cost of the batch form).

@@ -102,12 +102,13 @@ func (a *appendWorkload) event() eventstore.EventData {
 }
 
 const baselineSQL = `INSERT INTO bench_baseline (stream_id, stream_type, stream_version, event_id, event_type,
-	schema_version, data, metadata, prev_hash, hash)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
-	                     $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[])`
+	schema_version, data, metadata, prev_hash, hash, recorded_at)
+	SELECT *, now() FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
+	                     $7::json[], $8::json[], $9::bytea[], $10::bytea[])`
 
 const baselineOneSQL = `INSERT INTO bench_baseline (stream_id, stream_type, stream_version, event_id, event_type,
-	schema_version, data, metadata, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)`
+	schema_version, data, metadata, prev_hash, hash, recorded_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10, now())`
 
 func (a *appendWorkload) baselineInsert(run string) op {
 	meta, _ := json.Marshal(a.meta)
