@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -367,4 +368,77 @@ func TestAppendTxCommitsAndRollsBackWithTheCaller(t *testing.T) {
 	v, err := es.StreamVersion(ctx, id)
 	require.NoError(t, err)
 	require.EqualValues(t, 3, v)
+}
+
+// Two processes (two stores, two head caches) writing one stream: each one's cache goes stale and
+// the conflict still reports the current version.
+func TestTwoStoresOnOneStream(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t), setup(t)
+	ctx := context.Background()
+	id := streamID("two")
+	_, err := a.Append(ctx, one(id, eventstore.NoStream(), events(1)...))
+	require.NoError(t, err)
+	_, err = b.ReadStream(ctx, id, 1, 0) // b now knows version 1
+	require.NoError(t, err)
+	_, err = a.Append(ctx, one(id, eventstore.Exact(1), events(1)...)) // a moves to 2
+	require.NoError(t, err)
+
+	_, err = b.Append(ctx, one(id, eventstore.Exact(1), events(1)...))
+	var ce *eventstore.ConflictError
+	require.ErrorAs(t, err, &ce)
+	require.EqualValues(t, 2, ce.Current)
+	for v := int64(2); v < 12; v++ { // alternate writers, each appending at the version it was told
+		w := a
+		if v%2 == 0 {
+			w = b
+		}
+		_, err := w.Append(ctx, one(id, eventstore.Exact(v), events(1)...))
+		require.NoError(t, err)
+	}
+	r, err := a.Verify(ctx, id)
+	require.NoError(t, err)
+	require.Nil(t, r.Break)
+	require.EqualValues(t, 12, r.Events)
+}
+
+// A version assertion (a stream checked without events) holds until its transaction ends: a
+// writer of that stream waits for it, whichever append path it takes.
+func TestVersionAssertionHoldsUntilCommit(t *testing.T) {
+	t.Parallel()
+	es := setup(t)
+	ctx := context.Background()
+	ws, task := streamID("ws"), streamID("task")
+	_, err := es.Append(ctx, one(ws, eventstore.NoStream(), events(1)...))
+	require.NoError(t, err)
+
+	tx, err := es.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	_, err = es.AppendTx(ctx, tx, one(ws, eventstore.Exact(1)), one(task, eventstore.NoStream(), events(1)...))
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		// The store knows ws's hash at version 1: this is the fast path.
+		_, err := es.Append(ctx, one(ws, eventstore.Exact(1), event("ws.renamed", 2)))
+		done <- err
+	}()
+	// Wait until the writer is blocked on the stream's advisory lock, then commit.
+	require.Eventually(t, func() bool {
+		var waiting bool
+		_ = es.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory')`).Scan(&waiting)
+		return waiting
+	}, 10*time.Second, 5*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the writer did not wait for the assertion: %v", err)
+	default:
+	}
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-done)
+	v, err := es.StreamVersion(ctx, ws)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, v)
 }
