@@ -43,7 +43,11 @@
 // # Rules that need the command's help
 //
 //   - Removing a member (workspace.member_removed) must be followed by
-//     Task.UnassignBecauseMemberRemoved on each task assigned to them.
+//     Task.UnassignBecauseMemberRemoved on each task assigned to them. The
+//     command finds those tasks in the member's Assignments, an index stream
+//     (member-<workspace>-<user>) that every assignee change updates in the
+//     same append (IndexAssignments) and that the removal empties
+//     (Assignments.Release).
 //   - Project.DefineWorkflow cannot know which statuses tasks use: before
 //     removing a status, the command must check that no task is in it.
 //

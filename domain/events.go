@@ -102,6 +102,10 @@ func registrations() []registration {
 		entry[TaskCommentDeleted](EventTaskCommentDeleted, 1),
 		entry[TaskArchived](EventTaskArchived, 1),
 		entry[TaskRestored](EventTaskRestored, 1),
+
+		entry[MemberTaskAssigned](EventMemberTaskAssigned, 1),
+		entry[MemberTaskUnassigned](EventMemberTaskUnassigned, 1),
+		entry[MemberAssignmentsReleased](EventMemberAssignmentsReleased, 1),
 	}
 }
 
@@ -188,11 +192,12 @@ func (r *Registry) Types() []string {
 // WebhookEventTypes returns the event types a workspace webhook may
 // subscribe to, sorted: the workspace, project and task events. Webhook
 // configuration carries secrets and is never delivered; user events belong
-// to no workspace.
+// to no workspace; member assignment-index events repeat task events.
 func WebhookEventTypes() []string {
 	var types []string
 	for _, reg := range registrations() {
-		if !strings.HasPrefix(reg.name, "webhook.") && !strings.HasPrefix(reg.name, "user.") {
+		if !strings.HasPrefix(reg.name, "webhook.") && !strings.HasPrefix(reg.name, "user.") &&
+			!strings.HasPrefix(reg.name, StreamTypeMember+".") {
 			types = append(types, reg.name)
 		}
 	}

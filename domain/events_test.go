@@ -27,6 +27,7 @@ func allEvents() []Event {
 		TaskDueDateChanged{}, TaskLabelsChanged{}, TaskStatusChanged{}, TaskAssigned{}, TaskUnassigned{},
 		TaskReordered{}, TaskCommentAdded{}, TaskCommentEdited{}, TaskCommentDeleted{},
 		TaskArchived{}, TaskRestored{},
+		MemberTaskAssigned{}, MemberTaskUnassigned{}, MemberAssignmentsReleased{},
 	}
 }
 
@@ -52,7 +53,7 @@ func TestRegistryKnowsEveryEvent(t *testing.T) {
 	}
 }
 
-var eventNamePattern = regexp.MustCompile(`^(user|workspace|webhook|project|task)\.[a-z]+(_[a-z]+)*$`)
+var eventNamePattern = regexp.MustCompile(`^(user|workspace|webhook|project|task|member)\.[a-z]+(_[a-z]+)*$`)
 
 func TestEventNamesAreStable(t *testing.T) {
 	t.Parallel()
@@ -242,11 +243,11 @@ func TestWebhookEventTypes(t *testing.T) {
 		t.Fatalf("WebhookEventTypes = %v", types)
 	}
 	for _, typ := range types {
-		if strings.HasPrefix(typ, "webhook.") || strings.HasPrefix(typ, "user.") {
+		if strings.HasPrefix(typ, "webhook.") || strings.HasPrefix(typ, "user.") || strings.HasPrefix(typ, "member.") {
 			t.Fatalf("%s must not be deliverable", typ)
 		}
 	}
-	if len(types) != len(NewRegistry().Types())-5 {
-		t.Fatalf("want every type but the webhook and user ones, got %d", len(types))
+	if len(types) != len(NewRegistry().Types())-8 {
+		t.Fatalf("want every type but the webhook, user and member ones, got %d", len(types))
 	}
 }

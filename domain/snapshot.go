@@ -14,11 +14,31 @@ var ErrSnapshotIncompatible = errors.New("snapshot format is not the current one
 // Snapshot formats: bump one whenever the matching state struct changes shape,
 // so that old snapshots are ignored rather than misread.
 const (
-	userSnapshotFormat      = 1
-	workspaceSnapshotFormat = 1
-	projectSnapshotFormat   = 1
-	taskSnapshotFormat      = 1
+	userSnapshotFormat              = 1
+	workspaceSnapshotFormat         = 1
+	projectSnapshotFormat           = 1
+	taskSnapshotFormat              = 1
+	memberAssignmentsSnapshotFormat = 1
 )
+
+// SnapshotFormat returns the current snapshot format of an aggregate's
+// stream type, which the event store keeps as the snapshot's schema version
+// so that snapshots in an older format are not even loaded.
+func SnapshotFormat(streamType string) (int, bool) {
+	switch streamType {
+	case StreamTypeUser:
+		return userSnapshotFormat, true
+	case StreamTypeWorkspace:
+		return workspaceSnapshotFormat, true
+	case StreamTypeProject:
+		return projectSnapshotFormat, true
+	case StreamTypeTask:
+		return taskSnapshotFormat, true
+	case StreamTypeMember:
+		return memberAssignmentsSnapshotFormat, true
+	}
+	return 0, false
+}
 
 type snapshotEnvelope struct {
 	Kind   string          `json:"kind"`

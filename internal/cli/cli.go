@@ -26,8 +26,8 @@ Usage:
   taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
   taskforge help
 
-Configuration comes from the environment: DATABASE_URL, HTTP_ADDR, LOG_LEVEL, LOG_FORMAT,
-SHUTDOWN_TIMEOUT (see README.md).
+Configuration comes from the environment: DATABASE_URL, HTTP_ADDR, DB_MAX_CONNS, LOG_LEVEL,
+LOG_FORMAT, SHUTDOWN_TIMEOUT (see README.md).
 `
 
 // errUsage marks errors that should print the usage text.

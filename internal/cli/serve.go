@@ -30,7 +30,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	}
 	log := cfg.Logger()
 
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{})
+	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -44,12 +44,17 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 
 	reg := observability.NewRegistry()
 	reg.MustRegister(observability.NewPoolCollector(pool))
-	if _, err := eventstore.New(pool, eventstore.Options{Metrics: eventstore.NewMetrics(reg)}); err != nil {
+	notifier := eventstore.NewNotifier(pool, log)
+	if _, err := eventstore.New(pool, eventstore.Options{
+		Metrics:  eventstore.NewMetrics(reg),
+		OnCommit: notifier.Wake,
+	}); err != nil {
 		return err
 	}
 	srv := server.New(cfg.HTTPAddr, log, pool, reg)
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, cfg.ShutdownTimeout, nil) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,6 +17,7 @@ const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/taskforge?sslmode
 // Config is the service configuration.
 type Config struct {
 	DatabaseURL     string        // DATABASE_URL
+	DBMaxConns      int32         // DB_MAX_CONNS, default 16 (pgx's own default is 4 on 2 cores)
 	HTTPAddr        string        // HTTP_ADDR, default :8080
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
 	LogFormat       string        // LOG_FORMAT: text or json (default text)
@@ -29,6 +31,14 @@ func FromEnv() (Config, error) {
 		HTTPAddr:        getenv("HTTP_ADDR", ":8080"),
 		LogFormat:       strings.ToLower(getenv("LOG_FORMAT", "text")),
 		ShutdownTimeout: 15 * time.Second,
+		DBMaxConns:      16,
+	}
+	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("DB_MAX_CONNS: want a number from 1 to 1000, got %q", v)
+		}
+		c.DBMaxConns = int32(n)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(getenv("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)

@@ -1,0 +1,65 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// RegisterUser records the caller's profile (from their token) once.
+type RegisterUser struct {
+	Actor          domain.Actor
+	IdempotencyKey string
+}
+
+func (RegisterUser) CommandName() string      { return "register_user" }
+func (c RegisterUser) ActorID() domain.UserID { return c.Actor.UserID }
+
+// UserResult is the user a command changed, like Result for user streams.
+type UserResult struct {
+	UserID   domain.UserID
+	Version  int64
+	Position eventstore.GlobalPosition
+}
+
+func userResult(id domain.UserID, res eventstore.AppendResult) UserResult {
+	r := result(uuid.Nil, domain.UserStream(id), res)
+	return UserResult{UserID: id, Version: r.Version, Position: r.Position}
+}
+
+type RegisterUserHandler struct{ rt *Runtime }
+
+func NewRegisterUserHandler(rt *Runtime) (*RegisterUserHandler, error) {
+	if rt == nil {
+		return nil, errNilRuntime
+	}
+	return &RegisterUserHandler{rt: rt}, nil
+}
+
+// Handle returns CONFLICT when the user is registered already.
+func (h *RegisterUserHandler) Handle(ctx context.Context, cmd RegisterUser) (UserResult, error) {
+	inv, err := invoke(cmd, cmd.IdempotencyKey, "")
+	if err != nil {
+		return UserResult{}, err
+	}
+	stream := domain.UserStream(cmd.Actor.UserID)
+	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
+		events, err := domain.RegisterUser(cmd.Actor, h.rt.now())
+		if err != nil {
+			return decision{}, err
+		}
+		if _, err := h.rt.loadUser(ctx, cmd.Actor.UserID); err == nil {
+			return decision{}, domain.Conflict("you are registered already")
+		} else if domain.CodeOf(err) != domain.CodeNotFound {
+			return decision{}, err
+		}
+		return decision{writes: []write{newStreamWrite(stream, domain.StreamTypeUser, events)}}, nil
+	}})
+	if err != nil {
+		return UserResult{}, err
+	}
+	return userResult(cmd.Actor.UserID, res), nil
+}

@@ -1,0 +1,39 @@
+package config
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFromEnvDefaultsAndValidation(t *testing.T) {
+	for _, k := range []string{"DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "DB_MAX_CONNS"} {
+		t.Setenv(k, "")
+	}
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseURL)
+	require.Equal(t, ":8080", c.HTTPAddr)
+	require.Equal(t, slog.LevelInfo, c.LogLevel)
+	require.Equal(t, 15*time.Second, c.ShutdownTimeout)
+	require.EqualValues(t, 16, c.DBMaxConns)
+
+	t.Setenv("LOG_LEVEL", "debug")
+	t.Setenv("SHUTDOWN_TIMEOUT", "3s")
+	t.Setenv("DB_MAX_CONNS", "40")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, slog.LevelDebug, c.LogLevel)
+	require.Equal(t, 3*time.Second, c.ShutdownTimeout)
+	require.EqualValues(t, 40, c.DBMaxConns)
+
+	for k, v := range map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "-1s", "DB_MAX_CONNS": "many"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			_, err := FromEnv()
+			require.ErrorContains(t, err, k)
+		})
+	}
+}
