@@ -65,9 +65,9 @@
 //     even when empty) and every indexed task at its exact version
 //     (task.unassigned).
 //
-// Both appends write the index, so its stream row serializes them (the
-// store locks streams in id order, and member-… sorts first; a new stream's
-// row insert blocks on a concurrent one). If the assignment commits first,
+// Both appends write the index, so the store's per-stream write lock
+// serializes them (locks are taken in stream id order, and the head is read
+// only once the lock is held). If the assignment commits first,
 // the index version the removal read is stale: it conflicts, reloads the
 // index (now holding the task) and unassigns it. If the removal commits
 // first, the assignment's workspace assertion fails: it reloads, the
