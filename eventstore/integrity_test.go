@@ -1,9 +1,12 @@
 package eventstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -191,4 +194,49 @@ func TestUpcastersConvertOnReadOnly(t *testing.T) {
 	r, err := es.Verify(ctx, id)
 	require.NoError(t, err)
 	require.Nil(t, r.Break)
+}
+
+func TestExportVerifiesOffline(t *testing.T) {
+	t.Parallel()
+	es := newStore(t, eventstore.Options{})
+	ctx := context.Background()
+	a, b := streamID("exp-a"), streamID("exp-b")
+	pretty := event("test.pretty", 1)
+	pretty.Data = json.RawMessage("{\n  \"html\": \"<b>&</b>\",\n  \"n\": [1, 2.50]\n}")
+	_, err := es.Append(ctx, one(a, eventstore.NoStream(), pretty, event("test.other", 2)))
+	require.NoError(t, err)
+	_, err = es.Append(ctx, one(b, eventstore.NoStream(), events(3)...))
+	require.NoError(t, err)
+	readAllEventually(t, es, 5)
+
+	var buf bytes.Buffer
+	n, err := es.Export(ctx, &buf, eventstore.ExportFilter{})
+	require.NoError(t, err)
+	require.EqualValues(t, 5, n)
+	require.Equal(t, 5, strings.Count(buf.String(), "\n"), "one event per line")
+	rep, err := eventstore.VerifyExport(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	require.Empty(t, rep.Breaks)
+	require.EqualValues(t, 2, rep.Streams)
+
+	// Filters.
+	buf.Reset()
+	n, err = es.Export(ctx, &buf, eventstore.ExportFilter{StreamID: a, Types: []string{"test.other"}})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	buf.Reset()
+	n, err = es.Export(ctx, &buf, eventstore.ExportFilter{Since: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	// An edited line breaks the chain.
+	buf.Reset()
+	_, err = es.Export(ctx, &buf, eventstore.ExportFilter{})
+	require.NoError(t, err)
+	edited := strings.Replace(buf.String(), `<b>&</b>`, `<i>&</i>`, 1)
+	rep, err = eventstore.VerifyExport(strings.NewReader(edited))
+	require.NoError(t, err)
+	require.Len(t, rep.Breaks, 1)
+	require.Equal(t, a, rep.Breaks[0].StreamID)
+	require.EqualValues(t, 1, rep.Breaks[0].Version)
 }

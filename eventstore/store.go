@@ -362,12 +362,15 @@ func (s *Store) buildAppendArgs(appends []StreamAppend) (appendArgs, error) {
 			if ev.ID == uuid.Nil {
 				return appendArgs{}, fmt.Errorf("%w: event %s on %s has no id", ErrInvalidAppend, ev.Type, sa.StreamID)
 			}
-			data := ev.Data
-			if len(data) == 0 {
-				data = json.RawMessage("{}")
-			}
-			if !json.Valid(data) {
-				return appendArgs{}, fmt.Errorf("%w: event %s data is not JSON", ErrInvalidAppend, ev.ID)
+			data := []byte("{}")
+			if len(ev.Data) > 0 {
+				// Stored compacted: one canonical byte form, which an NDJSON export reproduces
+				// exactly (see Export), so its hashes verify offline.
+				var buf bytes.Buffer
+				if err := json.Compact(&buf, ev.Data); err != nil {
+					return appendArgs{}, fmt.Errorf("%w: event %s data is not JSON", ErrInvalidAppend, ev.ID)
+				}
+				data = buf.Bytes()
 			}
 			if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
 				return appendArgs{}, fmt.Errorf("%w: event %s data is not valid UTF-8 text", ErrInvalidAppend, ev.ID)

@@ -24,6 +24,10 @@ Usage:
   taskforge serve                 migrate, then serve HTTP (health, readiness, metrics)
   taskforge migrate               apply pending database migrations and exit
   taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
+  taskforge events export [--stream ID] [--type T,…] [--since T] [--until T]
+                                  NDJSON export of the log, in commit order, verifiable offline
+  taskforge events verify [--stream ID | --file EXPORT]
+                                  recompute hash chains; exit code 1 on a broken chain
   taskforge help
 
 Configuration comes from the environment: DATABASE_URL, HTTP_ADDR, DB_MAX_CONNS, LOG_LEVEL,
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, cfg, stdout)
 	case "bench":
 		return benchCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "events":
+		return eventsCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

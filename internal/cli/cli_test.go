@@ -3,12 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
@@ -48,4 +54,49 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	code, out, errOut := runCLI("migrate")
 	require.Equal(t, 0, code, errOut)
 	require.True(t, strings.Contains(out, "up to date"), out)
+}
+
+func TestEventsExportAndVerify(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	t.Setenv("DATABASE_URL", url)
+	ctx := context.Background()
+	es, err := eventstore.New(pgtest.Open(t, url), eventstore.Options{})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := es.Append(ctx, eventstore.StreamAppend{StreamID: fmt.Sprintf("s-%d", i), StreamType: "test",
+			Expected: eventstore.NoStream(), Events: []eventstore.EventData{
+				{ID: uuid.New(), Type: "test.one", Data: json.RawMessage(`{"a":1}`)},
+				{ID: uuid.New(), Type: "test.two", Data: json.RawMessage(`{"b":2}`)},
+			}})
+		require.NoError(t, err)
+	}
+	// The log is read below the oldest running transaction on the server: wait for ours.
+	var out string
+	require.Eventually(t, func() bool {
+		var code int
+		code, out, _ = runCLI("events", "export")
+		return code == 0 && strings.Count(out, "\n") == 6
+	}, 30*time.Second, 20*time.Millisecond)
+
+	code, verifyOut, _ := runCLI("events", "verify")
+	require.Equal(t, 0, code, verifyOut)
+	require.Contains(t, verifyOut, "streams 3, events 6")
+	require.Contains(t, verifyOut, "digest ")
+
+	file := filepath.Join(t.TempDir(), "export.ndjson")
+	require.NoError(t, os.WriteFile(file, []byte(out), 0o600))
+	code, verifyOut, _ = runCLI("events", "verify", "--file", file)
+	require.Equal(t, 0, code, verifyOut)
+
+	code, typed, _ := runCLI("events", "export", "--type", "test.two", "--stream", "s-1")
+	require.Equal(t, 0, code)
+	require.Equal(t, 1, strings.Count(typed, "\n"))
+
+	_, err = es.Pool().Exec(ctx, `BEGIN; SET LOCAL session_replication_role = replica;
+		UPDATE events SET data = '{"a":2}' WHERE stream_id = 's-1' AND stream_version = 1; COMMIT`)
+	require.NoError(t, err)
+	code, verifyOut, errOut := runCLI("events", "verify")
+	require.Equal(t, 1, code, "a broken chain fails the command")
+	require.Contains(t, verifyOut, "BROKEN s-1@1")
+	require.Contains(t, errOut, "hash chain broken")
 }
