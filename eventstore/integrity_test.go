@@ -240,3 +240,23 @@ func TestExportVerifiesOffline(t *testing.T) {
 	require.Equal(t, a, rep.Breaks[0].StreamID)
 	require.EqualValues(t, 1, rep.Breaks[0].Version)
 }
+
+// After a dump is restored into a new cluster, stored transaction ids can be ahead of the server's.
+func TestCheckTransactionIDsRefusesALogAheadOfTheServer(t *testing.T) {
+	t.Parallel()
+	es := newStore(t, eventstore.Options{})
+	ctx := context.Background()
+	require.NoError(t, es.CheckTransactionIDs(ctx), "an empty log is fine")
+	_, err := es.Append(ctx, one(streamID("xid"), eventstore.NoStream(), events(1)...))
+	require.NoError(t, err)
+	require.NoError(t, es.CheckTransactionIDs(ctx))
+
+	// What a restored log looks like: a transaction id from the old cluster's future.
+	_, err = es.Pool().Exec(ctx, `INSERT INTO events (transaction_id, stream_id, stream_type, stream_version,
+		event_id, event_type, schema_version, data, metadata, recorded_at, prev_hash, hash)
+		VALUES ('90000000000'::xid8, 'restored', 'test', 1, gen_random_uuid(), 'test.old', 1, '{}', '{}', now(), '', '')`)
+	require.NoError(t, err)
+	err = es.CheckTransactionIDs(ctx)
+	require.ErrorIs(t, err, eventstore.ErrTransactionIDsBehind)
+	require.Contains(t, err.Error(), "pg_resetwal -e 20 -x")
+}

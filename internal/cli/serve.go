@@ -45,11 +45,15 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	reg := observability.NewRegistry()
 	reg.MustRegister(observability.NewPoolCollector(pool))
 	notifier := eventstore.NewNotifier(pool, log)
-	if _, err := eventstore.New(pool, eventstore.Options{
+	es, err := eventstore.New(pool, eventstore.Options{
 		Metrics:  eventstore.NewMetrics(reg),
 		OnCommit: notifier.Wake,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	if err := es.CheckTransactionIDs(ctx); err != nil {
+		return err // a restored dump: appending now would hide new events from every reader
 	}
 	srv := server.New(cfg.HTTPAddr, log, pool, reg)
 

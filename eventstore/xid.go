@@ -1,0 +1,33 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrTransactionIDsBehind says that the server hands out transaction ids below ones already stored
+// in the log, which happens after a dump is restored into a new cluster. Appending then would put
+// new events before old ones in the global order, where every reader's checkpoint has already
+// passed: they would never be read. Refusing to start is the safe answer.
+var ErrTransactionIDsBehind = errors.New("eventstore: the server's transaction ids are behind the log's")
+
+// CheckTransactionIDs returns ErrTransactionIDsBehind (with the recovery command) when the next
+// transaction id the server will assign is not above every transaction id stored in events.
+// `taskforge serve` runs it at start-up; it consumes no transaction id itself.
+func (s *Store) CheckTransactionIDs(ctx context.Context) error {
+	var maxStored, next *int64
+	// served by events_global_order_idx (backward, one row)
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT transaction_id::text::bigint FROM events
+		ORDER BY transaction_id DESC LIMIT 1), pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&maxStored, &next)
+	if err != nil {
+		return fmt.Errorf("check transaction ids: %w", err)
+	}
+	if maxStored == nil || *next > *maxStored {
+		return nil
+	}
+	want := *maxStored + 1_000_000 // headroom for transactions that ran meanwhile
+	return fmt.Errorf("%w: the log holds transaction id %d, the server is at %d. Stop PostgreSQL and run "+
+		"`pg_resetwal -e %d -x %d <data directory>` to move the server past the log, then start again",
+		ErrTransactionIDsBehind, *maxStored, *next, want>>32, want&0xFFFFFFFF)
+}
