@@ -17,7 +17,11 @@ build: ## build bin/taskforge
 run: build ## migrate and serve against DATABASE_URL, or a local PostgreSQL found or started
 	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && \
 	  echo "taskforge: using $$url" && \
-	  DATABASE_URL="$$url" ./$(BIN) serve
+	  DATABASE_URL="$$url" JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) serve
+
+.PHONY: token
+token: build ## mint a development token: make token ID=alice EMAIL=alice@example.com NAME=Alice
+	@JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) token --user "$(ID)" --email "$(EMAIL)" --name "$(NAME)"
 
 .PHONY: test
 test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL

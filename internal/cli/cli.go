@@ -28,6 +28,8 @@ Usage:
                                   NDJSON export of the log, in commit order, verifiable offline
   taskforge events verify [--stream ID | --file EXPORT]
                                   recompute hash chains; exit code 1 on a broken chain
+  taskforge token --user ID [--email E] [--name N] [--ttl 24h]
+                                  mint a development bearer token signed with JWT_SECRET
   taskforge help
 
 Configuration comes from the environment: DATABASE_URL, HTTP_ADDR, DB_MAX_CONNS, LOG_LEVEL,
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
@@ -99,4 +100,23 @@ func TestEventsExportAndVerify(t *testing.T) {
 	require.Equal(t, 1, code, "a broken chain fails the command")
 	require.Contains(t, verifyOut, "BROKEN s-1@1")
 	require.Contains(t, errOut, "hash chain broken")
+}
+
+func TestTokenMintsAVerifiableToken(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	t.Setenv("JWT_SECRET", secret)
+	code, out, errOut := runCLI("token", "--user", "u-7", "--email", "u7@example.com", "--name", "Seven")
+	require.Equal(t, 0, code, errOut)
+	v, err := auth.NewVerifier(auth.Config{HS256Secret: []byte(secret)})
+	require.NoError(t, err)
+	p, err := v.Verify(context.Background(), strings.TrimSpace(out))
+	require.NoError(t, err)
+	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven"}, p)
+
+	code, _, _ = runCLI("token")
+	require.Equal(t, 2, code, "--user is required")
+	t.Setenv("JWT_SECRET", "")
+	code, _, errOut = runCLI("token", "--user", "u-7")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "JWT_SECRET")
 }

@@ -22,6 +22,10 @@ type Config struct {
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
 	LogFormat       string        // LOG_FORMAT: text or json (default text)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
+	JWTSecret       string        // JWT_SECRET: HS256 key (≥ 32 bytes) for tokens this service mints
+	JWKSURL         string        // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
+	JWTIssuer       string        // JWT_ISSUER: required iss claim, when set
+	JWTAudience     string        // JWT_AUDIENCE: required aud claim, when set
 }
 
 // FromEnv reads the configuration; it fails on values that are present but invalid.
@@ -32,6 +36,13 @@ func FromEnv() (Config, error) {
 		LogFormat:       strings.ToLower(getenv("LOG_FORMAT", "text")),
 		ShutdownTimeout: 15 * time.Second,
 		DBMaxConns:      16,
+		JWTSecret:       os.Getenv("JWT_SECRET"),
+		JWKSURL:         os.Getenv("JWT_JWKS_URL"),
+		JWTIssuer:       os.Getenv("JWT_ISSUER"),
+		JWTAudience:     os.Getenv("JWT_AUDIENCE"),
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		return c, fmt.Errorf("JWT_SECRET: want at least 32 bytes, got %d", len(c.JWTSecret))
 	}
 	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
