@@ -5,10 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
@@ -55,7 +65,15 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err := es.CheckTransactionIDs(ctx); err != nil {
 		return err // a restored dump: appending now would hide new events from every reader
 	}
+	api, err := newAPI(cfg, log, es, reg)
+	if err != nil {
+		return err
+	}
 	srv := server.New(cfg.HTTPAddr, log, pool, reg)
+	srv.Handle("/", api)
+	if cfg.GraphQLPlayground {
+		log.Info("GraphQL playground", "url", "http://"+displayAddr(cfg.HTTPAddr)+"/")
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
@@ -63,4 +81,44 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// newAPI builds the GraphQL API over the command handlers.
+func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry) (http.Handler, error) {
+	verifier, err := auth.NewVerifier(auth.Config{
+		HS256Secret: []byte(cfg.JWTSecret),
+		JWKSURL:     cfg.JWKSURL,
+		Issuer:      cfg.JWTIssuer,
+		Audience:    cfg.JWTAudience,
+		Leeway:      30 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cmdMetrics, err := commands.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{Logger: log, Metrics: cmdMetrics})
+	if err != nil {
+		return nil, err
+	}
+	handlers, err := commands.NewHandlers(rt, log, cmdMetrics)
+	if err != nil {
+		return nil, err
+	}
+	return graph.NewHandler(&graph.Resolver{Commands: handlers}, graph.Options{
+		Verifier:      verifier,
+		Logger:        log,
+		Introspection: cfg.GraphQLIntrospection,
+		Playground:    cfg.GraphQLPlayground,
+	})
+}
+
+// displayAddr turns a listen address such as ":8080" into one a browser can open.
+func displayAddr(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "localhost" + addr
+	}
+	return addr
 }

@@ -26,6 +26,9 @@ type Config struct {
 	JWKSURL         string        // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
 	JWTIssuer       string        // JWT_ISSUER: required iss claim, when set
 	JWTAudience     string        // JWT_AUDIENCE: required aud claim, when set
+	// GRAPHQL_PLAYGROUND and GRAPHQL_INTROSPECTION: on by default (development); set false in production.
+	GraphQLPlayground    bool
+	GraphQLIntrospection bool
 }
 
 // FromEnv reads the configuration; it fails on values that are present but invalid.
@@ -40,6 +43,16 @@ func FromEnv() (Config, error) {
 		JWKSURL:         os.Getenv("JWT_JWKS_URL"),
 		JWTIssuer:       os.Getenv("JWT_ISSUER"),
 		JWTAudience:     os.Getenv("JWT_AUDIENCE"),
+	}
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{"GRAPHQL_PLAYGROUND", &c.GraphQLPlayground}, {"GRAPHQL_INTROSPECTION", &c.GraphQLIntrospection}} {
+		v, err := strconv.ParseBool(getenv(b.key, "true"))
+		if err != nil {
+			return c, fmt.Errorf("%s: want true or false, got %q", b.key, os.Getenv(b.key))
+		}
+		*b.dst = v
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return c, fmt.Errorf("JWT_SECRET: want at least 32 bytes, got %d", len(c.JWTSecret))

@@ -1,0 +1,73 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/auth"
+)
+
+// actor is the authenticated caller as the domain knows them. The @authenticated directive has
+// already refused anonymous requests; this is the second line.
+func actor(ctx context.Context) (domain.Actor, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return domain.Actor{}, auth.ErrUnauthenticated
+	}
+	return domain.Actor{UserID: domain.UserID(p.UserID), Email: p.Email, DisplayName: p.Name}, nil
+}
+
+// parseID reads a client-supplied id; a malformed one is the client's INVALID_INPUT, named by field.
+func parseID(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, domain.InvalidInput(field, "not a valid id")
+	}
+	return id, nil
+}
+
+func parseOptionalID(field string, s *string) (uuid.UUID, error) {
+	if s == nil || *s == "" {
+		return uuid.Nil, nil
+	}
+	return parseID(field, *s)
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func version(v *int) *int64 {
+	if v == nil {
+		return nil
+	}
+	n := int64(*v)
+	return &n
+}
+
+// ConsistencyToken encodes the global position of a command's events; a query given it waits
+// until the read models have applied them. Opaque to clients.
+func ConsistencyToken(r commands.Result) string {
+	if r.Position.TransactionID == 0 && r.Position.Position == 0 {
+		return "" // the command changed nothing: any read is consistent with it
+	}
+	return fmt.Sprintf("%d.%d", r.Position.TransactionID, r.Position.Position)
+}
+
+func result(r commands.Result) *model.MutationResult {
+	return &model.MutationResult{ID: r.ID.String(), Version: int(r.Version), ConsistencyToken: ConsistencyToken(r)}
+}
+
+// lower maps a GraphQL enum (HIGH, IN_PROGRESS) to the domain's spelling (high, in_progress).
+func lower[E ~string](e E) string { return strings.ToLower(string(e)) }
+
+func role(r model.Role) (domain.Role, error) { return domain.ParseRole(lower(r)) }

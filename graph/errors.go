@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/internal/auth"
+)
+
+// Error codes in extensions.code, besides the domain's (INVALID_INPUT, FORBIDDEN, NOT_FOUND,
+// CONFLICT, PRECONDITION_FAILED).
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeInternal        = "INTERNAL"
+	CodeBadRequest      = "BAD_REQUEST"
+)
+
+// errorPresenter maps errors to what a client may see: a domain error's code and message (written
+// for clients), CONFLICT's current version, UNAUTHENTICATED. Anything else is logged and shown as
+// a bare INTERNAL error: driver messages, SQL and stack details never leave the server.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Parse and validation errors, made by gqlgen from the client's own input.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			if _, ok := gqlErr.Extensions["code"]; !ok {
+				gqlErr.Extensions["code"] = CodeBadRequest
+			}
+			return gqlErr
+		}
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		ext := map[string]any{}
+		var de *domain.Error
+		switch {
+		case errors.Is(err, auth.ErrUnauthenticated):
+			out.Message = "authentication required"
+			ext["code"] = CodeUnauthenticated
+		case errors.As(err, &de):
+			out.Message = de.Message
+			ext["code"] = string(de.Code)
+			if de.Field != "" {
+				ext["field"] = de.Field
+			}
+			if v, ok := commands.CurrentVersion(err); ok {
+				ext["currentVersion"] = v
+			}
+		case errors.Is(err, context.DeadlineExceeded):
+			out.Message = "the operation took too long"
+			ext["code"] = "TIMEOUT"
+		default:
+			log.ErrorContext(ctx, "graphql: internal error", "err", err, "path", out.Path.String())
+			out.Message = "internal error"
+			ext["code"] = CodeInternal
+		}
+		out.Extensions = ext
+		return out
+	}
+}
+
+// recoverFunc turns a resolver panic into an INTERNAL error; the panic text goes to the log only.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql: panic in resolver", "panic", fmt.Sprint(p))
+		return errors.New("panic in resolver") // presented as INTERNAL
+	}
+}

@@ -1,0 +1,235 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "graph")) }
+
+var secret = []byte("graph-test-secret-0123456789abcdef")
+
+type api struct {
+	t   *testing.T
+	url string
+	es  *eventstore.Store
+}
+
+func setup(t *testing.T) *api {
+	t.Helper()
+	es, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
+	require.NoError(t, err)
+	h, err := commands.NewHandlers(rt, log, nil)
+	require.NoError(t, err)
+	v, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
+	require.NoError(t, err)
+	handler, err := graph.NewHandler(&graph.Resolver{Commands: h}, graph.Options{
+		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return &api{t: t, url: srv.URL + "/graphql", es: es}
+}
+
+func token(t *testing.T, user string, ttl time.Duration) string {
+	t.Helper()
+	now := time.Now()
+	if ttl < 0 { // an expired token: issued long enough ago
+		now, ttl = now.Add(2*ttl), -ttl
+	}
+	tok, err := auth.MintHS256(secret, auth.Principal{UserID: user, Email: user + "@example.com", Name: user},
+		ttl, now, "", "")
+	require.NoError(t, err)
+	return tok
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Status int
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []gqlError                 `json:"errors"`
+}
+
+func (a *api) do(tok, query string, vars map[string]any) response {
+	a.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return a.raw(tok, body)
+}
+
+func (a *api) raw(tok string, body []byte) response {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.url, bytes.NewReader(body))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r response
+	require.NoError(a.t, json.Unmarshal(b, &r), string(b))
+	r.Status = resp.StatusCode
+	return r
+}
+
+func (a *api) ok(tok, query string, vars map[string]any, out any) {
+	a.t.Helper()
+	r := a.do(tok, query, vars)
+	require.Empty(a.t, r.Errors, "%s", query)
+	for _, v := range r.Data {
+		require.NoError(a.t, json.Unmarshal(v, out))
+		return
+	}
+}
+
+func code(t *testing.T, r response) string {
+	t.Helper()
+	require.NotEmpty(t, r.Errors)
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+type result struct {
+	ID               string `json:"id"`
+	Version          int64  `json:"version"`
+	ConsistencyToken string `json:"consistencyToken"`
+}
+
+func TestMutationsRunCommands(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice := token(t, "alice-"+t.Name(), time.Hour)
+	var ws result
+	a.ok(alice, `mutation { createWorkspace(input: {name: "Acme"}) { id version consistencyToken } }`, nil, &ws)
+	require.NotEmpty(t, ws.ConsistencyToken)
+	var p result
+	a.ok(alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Taskforge", key: "TF"}) { id version } }`,
+		map[string]any{"ws": ws.ID}, &p)
+	var task struct {
+		result
+		Number int    `json:"number"`
+		Key    string `json:"key"`
+	}
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Ship it", priority: HIGH, labels: ["api"]}) { id version number key } }`,
+		map[string]any{"p": p.ID}, &task)
+	require.Equal(t, "TF-1", task.Key)
+	var moved result
+	a.ok(alice, `mutation($t: ID!, $v: Int) { changeTaskStatus(input: {taskId: $t, status: "in_progress", expectedVersion: $v}) { id version } }`,
+		map[string]any{"t": task.ID, "v": task.Version}, &moved)
+	require.Equal(t, task.Version+1, moved.Version)
+
+	// A stale expected version: CONFLICT with the current version, nothing appended.
+	r := a.do(alice, `mutation($t: ID!, $v: Int) { changeTaskStatus(input: {taskId: $t, status: "in_review", expectedVersion: $v}) { id } }`,
+		map[string]any{"t": task.ID, "v": task.Version})
+	require.Equal(t, "CONFLICT", code(t, r))
+	require.EqualValues(t, moved.Version, r.Errors[0].Extensions["currentVersion"])
+	v, err := a.es.StreamVersion(context.Background(), domain.TaskStream(mustUUID(t, task.ID)))
+	require.NoError(t, err)
+	require.Equal(t, moved.Version, v)
+
+	var me struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	}
+	a.ok(alice, `{ me { id email } }`, nil, &me)
+	require.Equal(t, "alice-"+t.Name(), me.ID)
+}
+
+func TestTypedErrorsChangeNothing(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	owner, mallory := token(t, "owner-"+t.Name(), time.Hour), token(t, "mallory-"+t.Name(), time.Hour)
+	var ws result
+	a.ok(owner, `mutation { createWorkspace(input: {name: "Private"}) { id version } }`, nil, &ws)
+	before, err := a.es.StreamVersion(context.Background(), domain.WorkspaceStream(mustUUID(t, ws.ID)))
+	require.NoError(t, err)
+
+	cases := []struct {
+		name, tok, query, code string
+		status                 int
+	}{
+		{"no token", "", `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "x"}) { id } }`, "UNAUTHENTICATED", 200},
+		{"expired token", token(t, "owner-"+t.Name(), -time.Minute), `{ me { id } }`, "UNAUTHENTICATED", 401},
+		{"forged token", forged(t), `{ me { id } }`, "UNAUTHENTICATED", 401},
+		{"not a member", mallory, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "mine now"}) { id } }`, "FORBIDDEN", 200},
+		{"invalid id", owner, `mutation { renameWorkspace(input: {workspaceId: "../etc", name: "x"}) { id } }`, "INVALID_INPUT", 200},
+		{"invalid name", owner, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: ""}) { id } }`, "INVALID_INPUT", 200},
+		{"unknown enum", owner, `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "x@y.z", role: GOD}) { id } }`, "GRAPHQL_VALIDATION_FAILED", 422},
+		{"malformed query", owner, `mutation { renameWorkspace(`, "GRAPHQL_PARSE_FAILED", 422},
+		{"unknown field", owner, `{ secrets }`, "GRAPHQL_VALIDATION_FAILED", 422},
+	}
+	for _, c := range cases {
+		r := a.do(c.tok, c.query, map[string]any{"ws": ws.ID})
+		require.Equal(t, c.code, code(t, r), c.name)
+		require.Equal(t, c.status, r.Status, c.name)
+		for _, e := range r.Errors {
+			require.NotContains(t, strings.ToLower(e.Message), "sql", c.name)
+			require.NotContains(t, e.Message, "goroutine", c.name)
+		}
+	}
+	after, err := a.es.StreamVersion(context.Background(), domain.WorkspaceStream(mustUUID(t, ws.ID)))
+	require.NoError(t, err)
+	require.Equal(t, before, after, "no rejected request appended anything")
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "limits-"+t.Name(), time.Hour)
+
+	// Too large a body: refused before parsing.
+	big := fmt.Sprintf(`{"query":"{ me { id } }","variables":{"pad":"%s"}}`, strings.Repeat("x", 70<<10))
+	r := a.raw(tok, []byte(big))
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+	require.Equal(t, "BAD_REQUEST", code(t, r))
+
+	// Too complex: 300 aliases of one field.
+	var q strings.Builder
+	q.WriteString("{")
+	for i := range 300 {
+		fmt.Fprintf(&q, " a%d: me { id }", i)
+	}
+	q.WriteString(" }")
+	r = a.do(tok, q.String(), nil)
+	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))
+
+	// Too deep: introspection nests as far as one asks.
+	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } } }`
+	r = a.do(tok, deep, nil)
+	require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
+}
+
+func forged(t *testing.T) string {
+	tok, err := auth.MintHS256([]byte("not-the-secret-but-32-bytes-long!!"), auth.Principal{UserID: "owner"}, time.Hour, time.Now(), "", "")
+	require.NoError(t, err)
+	return tok
+}

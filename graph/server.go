@@ -1,0 +1,185 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/internal/auth"
+)
+
+// Options are the API's limits and switches.
+type Options struct {
+	Verifier         *auth.Verifier
+	Logger           *slog.Logger
+	Introspection    bool          // schema introspection (on in development)
+	Playground       bool          // GraphiQL playground at GET / (on in development)
+	MaxComplexity    int           // default 500
+	MaxDepth         int           // default 12
+	MaxBodyBytes     int64         // default 1 MiB
+	OperationTimeout time.Duration // default 15 s
+}
+
+func (o *Options) validate() error {
+	if o.Verifier == nil {
+		return errors.New("graph: a token verifier is required")
+	}
+	if o.Logger == nil {
+		return errors.New("graph: a logger is required")
+	}
+	if o.MaxComplexity == 0 {
+		o.MaxComplexity = 500
+	}
+	if o.MaxDepth == 0 {
+		o.MaxDepth = 12
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.OperationTimeout == 0 {
+		o.OperationTimeout = 15 * time.Second
+	}
+	return nil
+}
+
+// NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
+// playground when enabled) behind authentication, body-size and time limits.
+func NewHandler(r *Resolver, o Options) (http.Handler, error) {
+	if r == nil || r.Commands == nil {
+		return nil, errors.New("graph: resolver needs command handlers")
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	cfg := generated.Config{Resolvers: r}
+	cfg.Directives.Authenticated = func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+		if _, ok := auth.PrincipalFrom(ctx); !ok {
+			return nil, auth.ErrUnauthenticated
+		}
+		return next(ctx)
+	}
+	srv := handler.New(generated.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.POST{})
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	srv.Use(depthLimit(o.MaxDepth))
+	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.SetRecoverFunc(recoverFunc(o.Logger))
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", withRequest(o, srv))
+	if o.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
+	}
+	return mux, nil
+}
+
+// withRequest authenticates the request, bounds its body and duration, and tags its context with
+// request and correlation ids for the commands' event metadata.
+func withRequest(o Options, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > o.MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest,
+				fmt.Sprintf("request body larger than %d bytes", o.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+
+		ctx := r.Context()
+		p, ok, err := o.Verifier.FromRequest(r)
+		if err != nil {
+			o.Logger.InfoContext(ctx, "rejected token", "err", err)
+			writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "invalid or expired token")
+			return
+		}
+		if ok {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+		info := commands.RequestInfo{RequestID: r.Header.Get("X-Request-Id")}
+		if info.RequestID == "" {
+			info.RequestID = uuid.NewString()
+		}
+		if c, err := uuid.Parse(r.Header.Get("X-Correlation-Id")); err == nil {
+			info.CorrelationID = c
+		}
+		w.Header().Set("X-Request-Id", info.RequestID)
+		ctx = commands.WithRequest(ctx, info)
+		ctx, cancel := context.WithTimeout(ctx, o.OperationTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []*gqlerror.Error{{
+		Message: msg, Extensions: map[string]any{"code": code},
+	}}})
+}
+
+// depthLimit refuses operations nested deeper than max (complexity alone lets a narrow but deep
+// query through).
+type depthLimit int
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit(0)
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, int(d)); depth > int(d) {
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, int(d)),
+			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+		}
+	}
+	return nil
+}
+
+// selectionDepth measures field nesting, following fragments; it stops counting past limit, so a
+// cyclic or huge document costs at most limit levels of work.
+func selectionDepth(set ast.SelectionSet, depth, limit int) int {
+	if depth > limit {
+		return depth
+	}
+	deepest := depth
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = selectionDepth(s.SelectionSet, depth+1, limit)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, depth, limit)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				d = selectionDepth(s.Definition.SelectionSet, depth, limit)
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}
