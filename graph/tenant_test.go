@@ -1,0 +1,122 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskforge/taskforge/domain"
+)
+
+// TestTenantIsolation calls every mutation of the schema as a member of another workspace, with
+// workspace A's ids. Each must answer FORBIDDEN or NOT_FOUND and append nothing to A. The list of
+// mutations comes from introspection, so a new mutation without a case here fails the test.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice, mallory := token(t, "alice-"+t.Name(), time.Hour), token(t, "mallory-"+t.Name(), time.Hour)
+
+	// Workspace A, owned by alice, with one of everything.
+	var ws, p result
+	a.ok(alice, `mutation { createWorkspace(input: {name: "A"}) { id } }`, nil, &ws)
+	a.ok(alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "A project", key: "AP"}) { id } }`, map[string]any{"ws": ws.ID}, &p)
+	var task, other result
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "secret"}) { id } }`, map[string]any{"p": p.ID}, &task)
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "secret 2"}) { id } }`, map[string]any{"p": p.ID}, &other)
+	var comment struct {
+		CommentID string `json:"commentId"`
+	}
+	a.ok(alice, `mutation($t: ID!) { addComment(input: {taskId: $t, body: "hi"}) { commentId } }`, map[string]any{"t": task.ID}, &comment)
+	var hook struct {
+		WebhookID string `json:"webhookId"`
+	}
+	a.ok(alice, `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://example.com/hook", secret: "0123456789abcdef"}) { webhookId } }`,
+		map[string]any{"ws": ws.ID}, &hook)
+	var inv struct {
+		InvitationID string `json:"invitationId"`
+	}
+	a.ok(alice, `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "someone@example.com", role: MEMBER}) { invitationId } }`,
+		map[string]any{"ws": ws.ID}, &inv)
+	// Mallory is a real user with a workspace of her own.
+	var mws result
+	a.ok(mallory, `mutation { createWorkspace(input: {name: "M"}) { id } }`, nil, &mws)
+
+	vars := map[string]any{"ws": ws.ID, "p": p.ID, "t": task.ID, "o": other.ID, "c": comment.CommentID,
+		"h": hook.WebhookID, "i": inv.InvitationID, "alice": "alice-" + t.Name()}
+	cross := map[string]string{
+		"renameWorkspace":  `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id } }`,
+		"inviteMember":     `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id } }`,
+		"acceptInvitation": `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"revokeInvitation": `mutation($ws: ID!, $i: ID!) { revokeInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"changeMemberRole": `mutation($ws: ID!, $alice: ID!) { changeMemberRole(input: {workspaceId: $ws, userId: $alice, role: VIEWER}) { id } }`,
+		"removeMember":     `mutation($ws: ID!, $alice: ID!) { removeMember(input: {workspaceId: $ws, userId: $alice}) { id } }`,
+		"registerWebhook":  `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test", secret: "0123456789abcdef"}) { id } }`,
+		"updateWebhook":    `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, url: "https://evil.test"}) { id } }`,
+		"removeWebhook":    `mutation($ws: ID!, $h: ID!) { removeWebhook(input: {workspaceId: $ws, webhookId: $h}) { id } }`,
+		"createProject":    `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "x", key: "EV"}) { id } }`,
+		"renameProject":    `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id } }`,
+		"archiveProject":   `mutation($p: ID!) { archiveProject(input: {projectId: $p}) { id } }`,
+		"unarchiveProject": `mutation($p: ID!) { unarchiveProject(input: {projectId: $p}) { id } }`,
+		"defineWorkflow": `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, initial: "a",
+			statuses: [{id: "a", name: "A", category: TODO}], transitions: []}) { id } }`,
+		"createTask":       `mutation($p: ID!) { createTask(input: {projectId: $p, title: "spam"}) { id } }`,
+		"editTask":         `mutation($t: ID!) { editTask(input: {taskId: $t, title: "pwned"}) { id } }`,
+		"changeTaskStatus": `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "done"}) { id } }`,
+		"assignTask":       `mutation($t: ID!, $alice: ID!) { assignTask(input: {taskId: $t, assigneeId: $alice}) { id } }`,
+		"unassignTask":     `mutation($t: ID!) { unassignTask(input: {taskId: $t}) { id } }`,
+		"reorderTask":      `mutation($t: ID!, $o: ID!) { reorderTask(input: {taskId: $t, previousTaskId: $o}) { id } }`,
+		"archiveTask":      `mutation($t: ID!) { archiveTask(input: {taskId: $t}) { id } }`,
+		"restoreTask":      `mutation($t: ID!) { restoreTask(input: {taskId: $t}) { id } }`,
+		"addComment":       `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id } }`,
+		"editComment":      `mutation($t: ID!, $c: ID!) { editComment(input: {taskId: $t, commentId: $c, body: "pwned"}) { id } }`,
+		"deleteComment":    `mutation($t: ID!, $c: ID!) { deleteComment(input: {taskId: $t, commentId: $c}) { id } }`,
+	}
+	// Mutations that take no id: they act on the caller alone, so there is nothing to cross.
+	self := map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true}
+
+	var schema struct {
+		Type struct {
+			Fields []struct{ Name string } `json:"fields"`
+		} `json:"__type"`
+	}
+	r := a.do(alice, `{ __type(name: "Mutation") { fields { name } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &schema))
+	require.NotEmpty(t, schema.Type.Fields)
+
+	ctx := context.Background()
+	streams := []string{domain.WorkspaceStream(mustUUID(t, ws.ID)), domain.ProjectStream(mustUUID(t, p.ID)),
+		domain.TaskStream(mustUUID(t, task.ID)), domain.TaskStream(mustUUID(t, other.ID))}
+	versions := func() []int64 {
+		var out []int64
+		for _, s := range streams {
+			v, err := a.es.StreamVersion(ctx, s)
+			require.NoError(t, err)
+			out = append(out, v)
+		}
+		return out
+	}
+	before := versions()
+	for _, f := range schema.Type.Fields {
+		if self[f.Name] {
+			continue
+		}
+		q, ok := cross[f.Name]
+		require.True(t, ok, "mutation %s has no tenant isolation case", f.Name)
+		r := a.do(mallory, q, vars)
+		c := code(t, r)
+		require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, c, "%s answered %s: %v", f.Name, c, r.Errors)
+		require.NotContains(t, r.Errors[0].Message, "secret", f.Name)
+	}
+	require.Equal(t, before, versions(), "nothing was appended to workspace A")
+}
+
+func mustJSON(t *testing.T, data map[string]json.RawMessage) []byte {
+	t.Helper()
+	b, err := json.Marshal(data)
+	require.NoError(t, err)
+	return b
+}
