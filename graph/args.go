@@ -5,52 +5,56 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/model"
 )
 
-// Shared argument readers for mutations whose inputs have the same shape.
-
-func invitationArgs(ctx context.Context, in model.InvitationInput) (domain.Actor, uuid.UUID, uuid.UUID, error) {
+// mutate is the shape of every mutation: the authenticated caller, the input turned into a command
+// (malformed input is the client's error and runs nothing), the handler, the payload.
+func mutate[C commands.Command, R, P any](ctx context.Context, h commands.Handler[C, R],
+	build func(domain.Actor) (C, error), payload func(R) P) (P, error) {
+	var zero P
 	a, err := actor(ctx)
 	if err != nil {
-		return a, uuid.Nil, uuid.Nil, err
+		return zero, err
 	}
-	ws, err := parseID("workspaceId", in.WorkspaceID)
+	cmd, err := build(a)
 	if err != nil {
-		return a, uuid.Nil, uuid.Nil, err
+		return zero, err
 	}
-	inv, err := parseID("invitationId", in.InvitationID)
-	return a, ws, inv, err
+	res, err := h.Handle(ctx, cmd)
+	if err != nil {
+		return zero, err
+	}
+	return payload(res), nil
 }
 
-func projectArgs(ctx context.Context, in model.ProjectInput) (domain.Actor, uuid.UUID, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return a, uuid.Nil, err
-	}
-	p, err := parseID("projectId", in.ProjectID)
-	return a, p, err
+func userResult(res commands.UserResult) *model.MutationResult {
+	return &model.MutationResult{ID: string(res.UserID), Version: int(res.Version),
+		ConsistencyToken: ConsistencyToken(commands.Result{Position: res.Position})}
 }
 
-func taskArgs(ctx context.Context, in model.TaskInput) (domain.Actor, uuid.UUID, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return a, uuid.Nil, err
+func invitationIDs(in model.InvitationInput) (ws, inv uuid.UUID, err error) {
+	if ws, err = parseID("workspaceId", in.WorkspaceID); err != nil {
+		return
 	}
-	t, err := parseID("taskId", in.TaskID)
-	return a, t, err
+	inv, err = parseID("invitationId", in.InvitationID)
+	return
 }
 
-func commentArgs(ctx context.Context, taskID, commentID string) (domain.Actor, uuid.UUID, uuid.UUID, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return a, uuid.Nil, uuid.Nil, err
+func webhookIDs(workspaceID, webhookID string) (ws, hook uuid.UUID, err error) {
+	if ws, err = parseID("workspaceId", workspaceID); err != nil {
+		return
 	}
-	t, err := parseID("taskId", taskID)
-	if err != nil {
-		return a, uuid.Nil, uuid.Nil, err
+	hook, err = parseID("webhookId", webhookID)
+	return
+}
+
+func commentIDs(taskID, commentID string) (task, comment uuid.UUID, err error) {
+	if task, err = parseID("taskId", taskID); err != nil {
+		return
 	}
-	c, err := parseID("commentId", commentID)
-	return a, t, c, err
+	comment, err = parseID("commentId", commentID)
+	return
 }

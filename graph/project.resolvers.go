@@ -15,89 +15,52 @@ import (
 
 // CreateProject is the resolver for the createProject field.
 func (r *mutationResolver) CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.CreateProject.Handle(ctx, commands.CreateProject{Actor: a, WorkspaceID: ws,
-		Name: input.Name, Key: input.Key, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.CreateProject, func(a domain.Actor) (commands.CreateProject, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		return commands.CreateProject{Actor: a, WorkspaceID: ws, Name: input.Name, Key: input.Key,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // RenameProject is the resolver for the renameProject field.
 func (r *mutationResolver) RenameProject(ctx context.Context, input model.RenameProjectInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := parseID("projectId", input.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RenameProject.Handle(ctx, commands.RenameProject{Actor: a, ProjectID: p,
-		Name: input.Name, ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RenameProject, func(a domain.Actor) (commands.RenameProject, error) {
+		p, err := parseID("projectId", input.ProjectID)
+		return commands.RenameProject{Actor: a, ProjectID: p, Name: input.Name,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // ArchiveProject is the resolver for the archiveProject field.
 func (r *mutationResolver) ArchiveProject(ctx context.Context, input model.ProjectInput) (*model.MutationResult, error) {
-	a, p, err := projectArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.ArchiveProject.Handle(ctx, commands.ArchiveProject{Actor: a, ProjectID: p,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.ArchiveProject, func(a domain.Actor) (commands.ArchiveProject, error) {
+		p, err := parseID("projectId", input.ProjectID)
+		return commands.ArchiveProject{Actor: a, ProjectID: p,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // UnarchiveProject is the resolver for the unarchiveProject field.
 func (r *mutationResolver) UnarchiveProject(ctx context.Context, input model.ProjectInput) (*model.MutationResult, error) {
-	a, p, err := projectArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.UnarchiveProject.Handle(ctx, commands.UnarchiveProject{Actor: a, ProjectID: p,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.UnarchiveProject, func(a domain.Actor) (commands.UnarchiveProject, error) {
+		p, err := parseID("projectId", input.ProjectID)
+		return commands.UnarchiveProject{Actor: a, ProjectID: p,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // DefineWorkflow is the resolver for the defineWorkflow field.
 func (r *mutationResolver) DefineWorkflow(ctx context.Context, input model.DefineWorkflowInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := parseID("projectId", input.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	wf := domain.Workflow{Initial: input.Initial}
-	for _, s := range input.Statuses {
-		wf.Statuses = append(wf.Statuses, domain.Status{ID: s.ID, Name: s.Name, Category: domain.StatusCategory(lower(s.Category))})
-	}
-	for _, t := range input.Transitions {
-		wf.Transitions = append(wf.Transitions, domain.Transition{From: t.From, To: t.To})
-	}
-	res, err := r.Commands.DefineWorkflow.Handle(ctx, commands.DefineWorkflow{Actor: a, ProjectID: p, Workflow: wf,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.DefineWorkflow, func(a domain.Actor) (commands.DefineWorkflow, error) {
+		p, err := parseID("projectId", input.ProjectID)
+		wf := domain.Workflow{Initial: input.Initial}
+		for _, s := range input.Statuses {
+			wf.Statuses = append(wf.Statuses, domain.Status{ID: s.ID, Name: s.Name, Category: domain.StatusCategory(lower(s.Category))})
+		}
+		for _, t := range input.Transitions {
+			wf.Transitions = append(wf.Transitions, domain.Transition{From: t.From, To: t.To})
+		}
+		return commands.DefineWorkflow{Actor: a, ProjectID: p, Workflow: wf,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }

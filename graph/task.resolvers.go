@@ -15,207 +15,126 @@ import (
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*model.TaskResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := parseID("projectId", input.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	cmd := commands.CreateTask{Actor: a, ProjectID: p, Title: input.Title, Description: str(input.Description),
-		DueDate: input.DueDate, Labels: input.Labels, Assignee: domain.UserID(str(input.AssigneeID)),
-		IdempotencyKey: str(input.IdempotencyKey)}
-	if input.Priority != nil {
-		if cmd.Priority, err = domain.ParsePriority(lower(*input.Priority)); err != nil {
-			return nil, err
+	return mutate(ctx, r.Commands.CreateTask, func(a domain.Actor) (commands.CreateTask, error) {
+		p, err := parseID("projectId", input.ProjectID)
+		cmd := commands.CreateTask{Actor: a, ProjectID: p, Title: input.Title, Description: str(input.Description),
+			DueDate: input.DueDate, Labels: input.Labels, Assignee: domain.UserID(str(input.AssigneeID)),
+			IdempotencyKey: str(input.IdempotencyKey)}
+		if err == nil && input.Priority != nil {
+			cmd.Priority, err = domain.ParsePriority(lower(*input.Priority))
 		}
-	}
-	res, err := r.Commands.CreateTask.Handle(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return &model.TaskResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
-		Number: int(res.Number), Key: res.Key}, nil
+		return cmd, err
+	}, func(res commands.TaskResult) *model.TaskResult {
+		return &model.TaskResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
+			Number: int(res.Number), Key: res.Key}
+	})
 }
 
 // EditTask is the resolver for the editTask field.
 func (r *mutationResolver) EditTask(ctx context.Context, input model.EditTaskInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseID("taskId", input.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	cmd := commands.EditTask{Actor: a, TaskID: t, Title: input.Title, Description: input.Description,
-		DueDate: input.DueDate, ClearDueDate: input.ClearDueDate != nil && *input.ClearDueDate,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}
-	if input.Priority != nil {
-		pr, err := domain.ParsePriority(lower(*input.Priority))
-		if err != nil {
-			return nil, err
+	return mutate(ctx, r.Commands.EditTask, func(a domain.Actor) (commands.EditTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		cmd := commands.EditTask{Actor: a, TaskID: t, Title: input.Title, Description: input.Description,
+			DueDate: input.DueDate, ClearDueDate: input.ClearDueDate != nil && *input.ClearDueDate,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}
+		if err == nil && input.Priority != nil {
+			var pr domain.Priority
+			pr, err = domain.ParsePriority(lower(*input.Priority))
+			cmd.Priority = &pr
 		}
-		cmd.Priority = &pr
-	}
-	if input.Labels != nil {
-		cmd.Labels = &input.Labels
-	}
-	res, err := r.Commands.EditTask.Handle(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+		if input.Labels != nil {
+			cmd.Labels = &input.Labels
+		}
+		return cmd, err
+	}, result)
 }
 
 // ChangeTaskStatus is the resolver for the changeTaskStatus field.
 func (r *mutationResolver) ChangeTaskStatus(ctx context.Context, input model.ChangeTaskStatusInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseID("taskId", input.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.ChangeTaskStatus.Handle(ctx, commands.ChangeTaskStatus{Actor: a, TaskID: t, Status: input.Status,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.ChangeTaskStatus, func(a domain.Actor) (commands.ChangeTaskStatus, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.ChangeTaskStatus{Actor: a, TaskID: t, Status: input.Status,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // AssignTask is the resolver for the assignTask field.
 func (r *mutationResolver) AssignTask(ctx context.Context, input model.AssignTaskInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseID("taskId", input.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.AssignTask.Handle(ctx, commands.AssignTask{Actor: a, TaskID: t, Assignee: domain.UserID(input.AssigneeID),
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.AssignTask, func(a domain.Actor) (commands.AssignTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.AssignTask{Actor: a, TaskID: t, Assignee: domain.UserID(input.AssigneeID),
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // UnassignTask is the resolver for the unassignTask field.
 func (r *mutationResolver) UnassignTask(ctx context.Context, input model.TaskInput) (*model.MutationResult, error) {
-	a, t, err := taskArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.UnassignTask.Handle(ctx, commands.UnassignTask{Actor: a, TaskID: t,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.UnassignTask, func(a domain.Actor) (commands.UnassignTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.UnassignTask{Actor: a, TaskID: t,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // ReorderTask is the resolver for the reorderTask field.
 func (r *mutationResolver) ReorderTask(ctx context.Context, input model.ReorderTaskInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseID("taskId", input.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	prev, err := parseOptionalID("previousTaskId", input.PreviousTaskID)
-	if err != nil {
-		return nil, err
-	}
-	next, err := parseOptionalID("nextTaskId", input.NextTaskID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.ReorderTask.Handle(ctx, commands.ReorderTask{Actor: a, TaskID: t, PreviousTaskID: prev, NextTaskID: next,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.ReorderTask, func(a domain.Actor) (commands.ReorderTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		if err != nil {
+			return commands.ReorderTask{}, err
+		}
+		prev, err := parseOptionalID("previousTaskId", input.PreviousTaskID)
+		if err != nil {
+			return commands.ReorderTask{}, err
+		}
+		next, err := parseOptionalID("nextTaskId", input.NextTaskID)
+		return commands.ReorderTask{Actor: a, TaskID: t, PreviousTaskID: prev, NextTaskID: next,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // ArchiveTask is the resolver for the archiveTask field.
 func (r *mutationResolver) ArchiveTask(ctx context.Context, input model.TaskInput) (*model.MutationResult, error) {
-	a, t, err := taskArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: a, TaskID: t,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.ArchiveTask, func(a domain.Actor) (commands.ArchiveTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.ArchiveTask{Actor: a, TaskID: t,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // RestoreTask is the resolver for the restoreTask field.
 func (r *mutationResolver) RestoreTask(ctx context.Context, input model.TaskInput) (*model.MutationResult, error) {
-	a, t, err := taskArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RestoreTask.Handle(ctx, commands.RestoreTask{Actor: a, TaskID: t,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RestoreTask, func(a domain.Actor) (commands.RestoreTask, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.RestoreTask{Actor: a, TaskID: t,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // AddComment is the resolver for the addComment field.
 func (r *mutationResolver) AddComment(ctx context.Context, input model.AddCommentInput) (*model.CommentResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseID("taskId", input.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.AddComment.Handle(ctx, commands.AddComment{Actor: a, TaskID: t, Body: input.Body,
-		IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return &model.CommentResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
-		CommentID: res.CommentID.String()}, nil
+	return mutate(ctx, r.Commands.AddComment, func(a domain.Actor) (commands.AddComment, error) {
+		t, err := parseID("taskId", input.TaskID)
+		return commands.AddComment{Actor: a, TaskID: t, Body: input.Body, IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, func(res commands.CommentResult) *model.CommentResult {
+		return &model.CommentResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
+			CommentID: res.CommentID.String()}
+	})
 }
 
 // EditComment is the resolver for the editComment field.
 func (r *mutationResolver) EditComment(ctx context.Context, input model.EditCommentInput) (*model.MutationResult, error) {
-	a, t, c, err := commentArgs(ctx, input.TaskID, input.CommentID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.EditComment.Handle(ctx, commands.EditComment{Actor: a, TaskID: t, CommentID: c, Body: input.Body,
-		IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.EditComment, func(a domain.Actor) (commands.EditComment, error) {
+		t, c, err := commentIDs(input.TaskID, input.CommentID)
+		return commands.EditComment{Actor: a, TaskID: t, CommentID: c, Body: input.Body,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.MutationResult, error) {
-	a, t, c, err := commentArgs(ctx, input.TaskID, input.CommentID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.DeleteComment.Handle(ctx, commands.DeleteComment{Actor: a, TaskID: t, CommentID: c,
-		IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.DeleteComment, func(a domain.Actor) (commands.DeleteComment, error) {
+		t, c, err := commentIDs(input.TaskID, input.CommentID)
+		return commands.DeleteComment{Actor: a, TaskID: t, CommentID: c, IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }

@@ -15,230 +15,129 @@ import (
 
 // RegisterUser is the resolver for the registerUser field.
 func (r *mutationResolver) RegisterUser(ctx context.Context, input *model.RegisterUserInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var key string
-	if input != nil {
-		key = str(input.IdempotencyKey)
-	}
-	res, err := r.Commands.RegisterUser.Handle(ctx, commands.RegisterUser{Actor: a, IdempotencyKey: key})
-	if err != nil {
-		return nil, err
-	}
-	return &model.MutationResult{ID: string(res.UserID), Version: int(res.Version),
-		ConsistencyToken: ConsistencyToken(commands.Result{Position: res.Position})}, nil
+	return mutate(ctx, r.Commands.RegisterUser, func(a domain.Actor) (commands.RegisterUser, error) {
+		cmd := commands.RegisterUser{Actor: a}
+		if input != nil {
+			cmd.IdempotencyKey = str(input.IdempotencyKey)
+		}
+		return cmd, nil
+	}, userResult)
 }
 
 // UpdateProfile is the resolver for the updateProfile field.
 func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.UpdateUserProfile.Handle(ctx, commands.UpdateUserProfile{Actor: a,
-		DisplayName: input.DisplayName, Email: input.Email,
-		ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return &model.MutationResult{ID: string(res.UserID), Version: int(res.Version),
-		ConsistencyToken: ConsistencyToken(commands.Result{Position: res.Position})}, nil
+	return mutate(ctx, r.Commands.UpdateUserProfile, func(a domain.Actor) (commands.UpdateUserProfile, error) {
+		return commands.UpdateUserProfile{Actor: a, DisplayName: input.DisplayName, Email: input.Email,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, nil
+	}, userResult)
 }
 
 // CreateWorkspace is the resolver for the createWorkspace field.
 func (r *mutationResolver) CreateWorkspace(ctx context.Context, input model.CreateWorkspaceInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	plan := domain.PlanFree
-	if input.Plan != nil {
-		if plan, err = domain.ParsePlan(lower(*input.Plan)); err != nil {
-			return nil, err
+	return mutate(ctx, r.Commands.CreateWorkspace, func(a domain.Actor) (commands.CreateWorkspace, error) {
+		cmd := commands.CreateWorkspace{Actor: a, Name: input.Name, Plan: domain.PlanFree, IdempotencyKey: str(input.IdempotencyKey)}
+		var err error
+		if input.Plan != nil {
+			cmd.Plan, err = domain.ParsePlan(lower(*input.Plan))
 		}
-	}
-	res, err := r.Commands.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: a, Name: input.Name,
-		Plan: plan, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+		return cmd, err
+	}, result)
 }
 
 // RenameWorkspace is the resolver for the renameWorkspace field.
 func (r *mutationResolver) RenameWorkspace(ctx context.Context, input model.RenameWorkspaceInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RenameWorkspace.Handle(ctx, commands.RenameWorkspace{Actor: a, WorkspaceID: ws,
-		Name: input.Name, ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RenameWorkspace, func(a domain.Actor) (commands.RenameWorkspace, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		return commands.RenameWorkspace{Actor: a, WorkspaceID: ws, Name: input.Name,
+			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // InviteMember is the resolver for the inviteMember field.
 func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.InvitationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	rl, err := role(input.Role)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.InviteMember.Handle(ctx, commands.InviteMember{Actor: a, WorkspaceID: ws,
-		Email: input.Email, Role: rl, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return &model.InvitationResult{ID: res.ID.String(), Version: int(res.Version),
-		ConsistencyToken: ConsistencyToken(res.Result), InvitationID: res.InvitationID.String()}, nil
+	return mutate(ctx, r.Commands.InviteMember, func(a domain.Actor) (commands.InviteMember, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		if err != nil {
+			return commands.InviteMember{}, err
+		}
+		rl, err := role(input.Role)
+		return commands.InviteMember{Actor: a, WorkspaceID: ws, Email: input.Email, Role: rl,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, func(res commands.InvitationResult) *model.InvitationResult {
+		return &model.InvitationResult{ID: res.ID.String(), Version: int(res.Version),
+			ConsistencyToken: ConsistencyToken(res.Result), InvitationID: res.InvitationID.String()}
+	})
 }
 
 // AcceptInvitation is the resolver for the acceptInvitation field.
 func (r *mutationResolver) AcceptInvitation(ctx context.Context, input model.InvitationInput) (*model.MutationResult, error) {
-	a, ws, inv, err := invitationArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.AcceptInvitation.Handle(ctx, commands.AcceptInvitation{Actor: a, WorkspaceID: ws,
-		InvitationID: inv, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.AcceptInvitation, func(a domain.Actor) (commands.AcceptInvitation, error) {
+		ws, inv, err := invitationIDs(input)
+		return commands.AcceptInvitation{Actor: a, WorkspaceID: ws, InvitationID: inv,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // RevokeInvitation is the resolver for the revokeInvitation field.
 func (r *mutationResolver) RevokeInvitation(ctx context.Context, input model.InvitationInput) (*model.MutationResult, error) {
-	a, ws, inv, err := invitationArgs(ctx, input)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RevokeInvitation.Handle(ctx, commands.RevokeInvitation{Actor: a, WorkspaceID: ws,
-		InvitationID: inv, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RevokeInvitation, func(a domain.Actor) (commands.RevokeInvitation, error) {
+		ws, inv, err := invitationIDs(input)
+		return commands.RevokeInvitation{Actor: a, WorkspaceID: ws, InvitationID: inv,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // ChangeMemberRole is the resolver for the changeMemberRole field.
 func (r *mutationResolver) ChangeMemberRole(ctx context.Context, input model.ChangeMemberRoleInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	rl, err := role(input.Role)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.ChangeMemberRole.Handle(ctx, commands.ChangeMemberRole{Actor: a, WorkspaceID: ws,
-		UserID: domain.UserID(input.UserID), Role: rl, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.ChangeMemberRole, func(a domain.Actor) (commands.ChangeMemberRole, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		if err != nil {
+			return commands.ChangeMemberRole{}, err
+		}
+		rl, err := role(input.Role)
+		return commands.ChangeMemberRole{Actor: a, WorkspaceID: ws, UserID: domain.UserID(input.UserID), Role: rl,
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // RemoveMember is the resolver for the removeMember field.
 func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RemoveMember.Handle(ctx, commands.RemoveMember{Actor: a, WorkspaceID: ws,
-		UserID: domain.UserID(input.UserID), IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RemoveMember, func(a domain.Actor) (commands.RemoveMember, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		return commands.RemoveMember{Actor: a, WorkspaceID: ws, UserID: domain.UserID(input.UserID),
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
 
 // RegisterWebhook is the resolver for the registerWebhook field.
 func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.WebhookResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: a, WorkspaceID: ws,
-		URL: input.URL, Secret: input.Secret, EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return &model.WebhookResult{ID: res.ID.String(), Version: int(res.Version),
-		ConsistencyToken: ConsistencyToken(res.Result), WebhookID: res.WebhookID.String()}, nil
+	return mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
+		ws, err := parseID("workspaceId", input.WorkspaceID)
+		return commands.RegisterWebhook{Actor: a, WorkspaceID: ws, URL: input.URL, Secret: input.Secret,
+			EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, func(res commands.WebhookResult) *model.WebhookResult {
+		return &model.WebhookResult{ID: res.ID.String(), Version: int(res.Version),
+			ConsistencyToken: ConsistencyToken(res.Result), WebhookID: res.WebhookID.String()}
+	})
 }
 
 // UpdateWebhook is the resolver for the updateWebhook field.
 func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.UpdateWebhookInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	hook, err := parseID("webhookId", input.WebhookID)
-	if err != nil {
-		return nil, err
-	}
-	cmd := commands.UpdateWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, URL: input.URL, Secret: input.Secret,
-		IdempotencyKey: str(input.IdempotencyKey)}
-	if input.EventTypes != nil {
-		cmd.EventTypes = &input.EventTypes
-	}
-	res, err := r.Commands.UpdateWebhook.Handle(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
+		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
+		cmd := commands.UpdateWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, URL: input.URL, Secret: input.Secret,
+			IdempotencyKey: str(input.IdempotencyKey)}
+		if input.EventTypes != nil {
+			cmd.EventTypes = &input.EventTypes
+		}
+		return cmd, err
+	}, result)
 }
 
 // RemoveWebhook is the resolver for the removeWebhook field.
 func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.RemoveWebhookInput) (*model.MutationResult, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseID("workspaceId", input.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	hook, err := parseID("webhookId", input.WebhookID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Commands.RemoveWebhook.Handle(ctx, commands.RemoveWebhook{Actor: a, WorkspaceID: ws,
-		WebhookID: hook, IdempotencyKey: str(input.IdempotencyKey)})
-	if err != nil {
-		return nil, err
-	}
-	return result(res), nil
+	return mutate(ctx, r.Commands.RemoveWebhook, func(a domain.Actor) (commands.RemoveWebhook, error) {
+		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
+		return commands.RemoveWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, result)
 }
