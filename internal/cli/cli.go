@@ -21,9 +21,13 @@ import (
 const usage = `taskforge — event-sourced task tracker backend
 
 Usage:
-  taskforge serve                 migrate, then serve HTTP (health, readiness, metrics)
+  taskforge serve                 migrate, then serve GraphQL, side effects, health and metrics
   taskforge migrate               apply pending database migrations and exit
   taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
+  taskforge deadletters list [--json] [--limit N]
+                                  webhook deliveries and emails that ran out of attempts
+  taskforge deadletters retry ID|--all
+                                  requeue dead letters for immediate delivery
   taskforge events export [--stream ID] [--type T,…] [--since T] [--until T]
                                   NDJSON export of the log, in commit order, verifiable offline
   taskforge events verify [--stream ID | --file EXPORT]
@@ -69,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, cfg, stdout)
+	case "deadletters":
+		return deadLettersCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "events":

@@ -120,3 +120,15 @@ func TestTokenMintsAVerifiableToken(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "JWT_SECRET")
 }
+
+func TestDeadLettersCommands(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.NewDatabase(t))
+	code, out, errOut := runCLI("deadletters", "list")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "no dead letters")
+	code, _, errOut = runCLI("deadletters", "retry", "424242")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not found")
+	code, _, _ = runCLI("deadletters", "retry")
+	require.Equal(t, 2, code)
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/server"
+	"github.com/taskforge/taskforge/sideeffects"
 )
 
 // serveOptions are the flags of `taskforge serve`.
@@ -65,6 +66,15 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err := es.CheckTransactionIDs(ctx); err != nil {
 		return err // a restored dump: appending now would hide new events from every reader
 	}
+	seOpts, err := sideeffects.OptionsFromEnv()
+	if err != nil {
+		return err
+	}
+	seOpts.Log, seOpts.Metrics, seOpts.Notifier = log, reg, notifier
+	sideEffects, err := sideeffects.NewRunner(pool, es, domain.NewRegistry(), seOpts)
+	if err != nil {
+		return err
+	}
 	api, err := newAPI(cfg, log, es, reg)
 	if err != nil {
 		return err
@@ -77,6 +87,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
+	g.Go(func() error { return sideEffects.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, cfg.ShutdownTimeout, nil) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)

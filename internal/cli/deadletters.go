@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/taskforge/taskforge/internal/config"
+	"github.com/taskforge/taskforge/internal/database"
+	"github.com/taskforge/taskforge/sideeffects"
+)
+
+// deadLettersListOptions are the flags of `taskforge deadletters list`.
+type deadLettersListOptions struct {
+	json  bool
+	limit int
+}
+
+func (o deadLettersListOptions) validate() error {
+	if o.limit < 1 || o.limit > 1000 {
+		return fmt.Errorf("%w: --limit: want 1 to 1000, got %d", errUsage, o.limit)
+	}
+	return nil
+}
+
+// deadLettersRetryOptions are the arguments of `taskforge deadletters retry ID|--all`.
+type deadLettersRetryOptions struct {
+	all bool
+	id  int64
+}
+
+func (o deadLettersRetryOptions) validate() error {
+	if o.all == (o.id != 0) {
+		return fmt.Errorf("%w: deadletters retry needs one ID or --all", errUsage)
+	}
+	return nil
+}
+
+func deadLettersCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: deadletters needs list or retry", errUsage)
+	}
+	fs := flag.NewFlagSet("deadletters "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var run func(*sideeffects.Inspector) error
+	switch args[0] {
+	case "list":
+		var o deadLettersListOptions
+		fs.BoolVar(&o.json, "json", false, "print one JSON object per line")
+		fs.IntVar(&o.limit, "limit", 100, "most dead letters to show, newest first")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: deadletters list takes no arguments", errUsage)
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
+		run = func(in *sideeffects.Inspector) error { return listDeadLetters(ctx, in, o, stdout, stderr) }
+	case "retry":
+		var o deadLettersRetryOptions
+		fs.BoolVar(&o.all, "all", false, "requeue every dead letter")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		switch fs.NArg() {
+		case 0:
+		case 1:
+			id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("%w: deadletters retry: %q is not an id", errUsage, fs.Arg(0))
+			}
+			o.id = id
+		default:
+			return fmt.Errorf("%w: deadletters retry takes one id", errUsage)
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
+		run = func(in *sideeffects.Inspector) error { return retryDeadLetters(ctx, in, o, stdout) }
+	default:
+		return fmt.Errorf("%w: unknown deadletters command %q", errUsage, args[0])
+	}
+
+	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	in, err := sideeffects.NewInspector(pool)
+	if err != nil {
+		return err
+	}
+	return run(in)
+}
+
+func listDeadLetters(ctx context.Context, in *sideeffects.Inspector, o deadLettersListOptions, stdout, stderr io.Writer) error {
+	// A stalled consumer enqueues nothing: say so, since it is the other way side effects stop.
+	if st, err := in.Consumer(ctx); err == nil && st.LastError != "" {
+		fmt.Fprintf(stderr, "warning: the side-effect consumer is failing: %s\n", st.LastError)
+	}
+	dead, err := in.ListDeadLetters(ctx, sideeffects.Page{Limit: o.limit})
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		for _, d := range dead {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(dead) == 0 {
+		fmt.Fprintln(stdout, "no dead letters")
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tKIND\tEVENT TYPE\tEVENT ID\tTARGET\tATTEMPTS\tDEAD AT\tLAST ERROR")
+	for _, d := range dead {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.EventType, d.EventID, d.Target,
+			d.Attempts, d.DeadAt.UTC().Format(time.RFC3339), oneLine(d.LastError, 80))
+	}
+	return w.Flush()
+}
+
+func retryDeadLetters(ctx context.Context, in *sideeffects.Inspector, o deadLettersRetryOptions, stdout io.Writer) error {
+	if o.all {
+		n, err := in.RetryAll(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "requeued %d dead letters\n", n)
+		return nil
+	}
+	if err := in.Retry(ctx, o.id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "requeued %d\n", o.id)
+	return nil
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,202 @@
+package sideeffects
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// Options configure a Runner. Zero values take the defaults noted on each field.
+type Options struct {
+	// Log receives warnings about failed attempts and stalls; nil discards.
+	Log *slog.Logger
+	// Metrics registers the module's instruments; nil records none.
+	Metrics prometheus.Registerer
+	// Notifier wakes the log reader when events commit; nil means polling only.
+	Notifier *eventstore.Notifier
+	// Source replaces the built-in reader of the global log (see Source); nil uses it.
+	Source Source
+	// PollInterval is how often idle workers look for due retries, and the log reader's fallback
+	// poll (five times slower when a Notifier wakes it). Default 2s: about one query a second idle.
+	PollInterval time.Duration
+	// BatchSize bounds the events enqueued per transaction (default 500).
+	BatchSize int
+	// DeliverHistory, on the consumer's very first start, delivers events recorded before it too.
+	// Off by default: installing side effects on an existing log must not mail everyone's past.
+	DeliverHistory bool
+
+	Webhooks WebhookOptions
+	Email    EmailOptions
+}
+
+// RetryPolicy is shared by webhooks and email: exponential backoff with full jitter, then a dead
+// letter after MaxAttempts.
+type RetryPolicy struct {
+	MaxAttempts int           // attempts before a dead letter (default 8)
+	BackoffBase time.Duration // first retry waits up to this (default 5s)
+	BackoffMax  time.Duration // cap of one wait (default 1h)
+}
+
+// WebhookOptions tune webhook delivery.
+type WebhookOptions struct {
+	RetryPolicy
+	// Timeout bounds one HTTP attempt, connection to last body byte (default 10s).
+	Timeout time.Duration
+	// Workers is how many deliveries run at once in this process (default 16).
+	Workers int
+	// PerEndpoint caps concurrent deliveries to one endpoint (default 2), so that a slow endpoint
+	// holds at most that many workers and the others keep flowing.
+	PerEndpoint int
+	// Client sends the requests; nil builds one with Timeout that does not follow redirects.
+	Client *http.Client
+}
+
+// EmailOptions configure the SMTP client. An empty Addr disables email: notifications are then
+// recorded as skipped, not lost.
+type EmailOptions struct {
+	RetryPolicy
+	Addr     string // SMTP_ADDR, host:port
+	From     string // SMTP_FROM, an address
+	Username string // SMTP_USERNAME; with Password, PLAIN auth (TLS required unless localhost)
+	Password string // SMTP_PASSWORD
+	// Timeout bounds one send, dial to QUIT (default 30s).
+	Timeout time.Duration
+	// Workers is how many emails are sent at once (default 4).
+	Workers int
+	// Host names the client in HELO and Message-IDs (default "taskforge").
+	Host string
+}
+
+// Enabled reports whether email is configured.
+func (o EmailOptions) Enabled() bool { return o.Addr != "" }
+
+func (p *RetryPolicy) defaults() error {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 8
+	}
+	if p.BackoffBase == 0 {
+		p.BackoffBase = 5 * time.Second
+	}
+	if p.BackoffMax == 0 {
+		p.BackoffMax = time.Hour
+	}
+	switch {
+	case p.MaxAttempts < 1:
+		return errors.New("max attempts must be at least 1")
+	case p.BackoffBase < 0 || p.BackoffMax < p.BackoffBase:
+		return errors.New("backoff: want 0 <= base <= max")
+	}
+	return nil
+}
+
+// validate fills defaults and rejects settings that cannot work.
+func (o *Options) validate() error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 500
+	}
+	if o.PollInterval < 0 || o.BatchSize < 1 || o.BatchSize > eventstore.MaxBatch {
+		return errors.New("sideeffects: poll interval must be positive and batch size in 1..10000")
+	}
+	w := &o.Webhooks
+	if err := w.defaults(); err != nil {
+		return fmt.Errorf("sideeffects: webhooks: %w", err)
+	}
+	if w.Timeout == 0 {
+		w.Timeout = 10 * time.Second
+	}
+	if w.Workers == 0 {
+		w.Workers = 16
+	}
+	if w.PerEndpoint == 0 {
+		w.PerEndpoint = 2
+	}
+	if w.Timeout < 0 || w.Workers < 1 || w.PerEndpoint < 1 {
+		return errors.New("sideeffects: webhooks: timeout, workers and per-endpoint limit must be positive")
+	}
+	if w.Client == nil {
+		w.Client = &http.Client{
+			Timeout: w.Timeout,
+			// A redirect would send the signed body somewhere the endpoint's owner did not
+			// register: report it as a failed attempt instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	e := &o.Email
+	if err := e.defaults(); err != nil {
+		return fmt.Errorf("sideeffects: email: %w", err)
+	}
+	if e.Timeout == 0 {
+		e.Timeout = 30 * time.Second
+	}
+	if e.Workers == 0 {
+		e.Workers = 4
+	}
+	if e.Host == "" {
+		e.Host = "taskforge"
+	}
+	if e.Timeout < 0 || e.Workers < 1 {
+		return errors.New("sideeffects: email: timeout and workers must be positive")
+	}
+	if e.Enabled() {
+		if _, err := mail.ParseAddress(e.From); err != nil {
+			return fmt.Errorf("sideeffects: SMTP_FROM %q: %w", e.From, err)
+		}
+		if (e.Username == "") != (e.Password == "") {
+			return errors.New("sideeffects: SMTP_USERNAME and SMTP_PASSWORD go together")
+		}
+	}
+	return nil
+}
+
+// OptionsFromEnv reads the environment's side-effect settings: SMTP_ADDR, SMTP_FROM, SMTP_USERNAME,
+// SMTP_PASSWORD, WEBHOOK_TIMEOUT, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT.
+// Unset values keep the defaults; present but invalid ones are errors.
+func OptionsFromEnv() (Options, error) {
+	var o Options
+	o.Email.Addr = os.Getenv("SMTP_ADDR")
+	o.Email.From = os.Getenv("SMTP_FROM")
+	o.Email.Username = os.Getenv("SMTP_USERNAME")
+	o.Email.Password = os.Getenv("SMTP_PASSWORD")
+	if o.Email.Enabled() && o.Email.From == "" {
+		return o, errors.New("SMTP_FROM is required when SMTP_ADDR is set")
+	}
+	if v := os.Getenv("WEBHOOK_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("WEBHOOK_TIMEOUT: want a positive duration such as 10s, got %q", v)
+		}
+		o.Webhooks.Timeout = d
+	}
+	for _, f := range []struct {
+		key string
+		dst *int
+	}{
+		{"WEBHOOK_MAX_ATTEMPTS", &o.Webhooks.MaxAttempts},
+		{"WEBHOOK_WORKERS", &o.Webhooks.Workers},
+		{"WEBHOOK_PER_ENDPOINT", &o.Webhooks.PerEndpoint},
+	} {
+		if v := os.Getenv(f.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return o, fmt.Errorf("%s: want a number from 1 to 1000, got %q", f.key, v)
+			}
+			*f.dst = n
+		}
+	}
+	return o, nil
+}
