@@ -21,6 +21,8 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/internal/database"
+	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
@@ -36,7 +38,10 @@ type api struct {
 
 func setup(t *testing.T) *api {
 	t.Helper()
-	es, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
+	pool, err := database.Open(context.Background(), pgtest.URL(), database.PoolOptions{Tracer: observability.StatementTracer{}})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	es, err := eventstore.New(pool, eventstore.Options{})
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
 	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
@@ -47,6 +52,7 @@ func setup(t *testing.T) *api {
 	require.NoError(t, err)
 	handler, err := graph.NewHandler(&graph.Resolver{Commands: h}, graph.Options{
 		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
+		StatementHeader: true,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
@@ -72,9 +78,10 @@ type gqlError struct {
 }
 
 type response struct {
-	Status int
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []gqlError                 `json:"errors"`
+	Status     int
+	Statements string                     // X-Sql-Statements
+	Data       map[string]json.RawMessage `json:"data"`
+	Errors     []gqlError                 `json:"errors"`
 }
 
 func (a *api) do(tok, query string, vars map[string]any) response {
@@ -98,6 +105,7 @@ func (a *api) raw(tok string, body []byte) response {
 	var r response
 	require.NoError(a.t, json.Unmarshal(b, &r), string(b))
 	r.Status = resp.StatusCode
+	r.Statements = resp.Header.Get("X-Sql-Statements")
 	return r
 }
 
@@ -162,6 +170,13 @@ func TestMutationsRunCommands(t *testing.T) {
 	}
 	a.ok(alice, `{ me { id email } }`, nil, &me)
 	require.Equal(t, "alice-"+t.Name(), me.ID)
+
+	// The statement counter sees the request's SQL: none for me (token only), some for a command.
+	require.Equal(t, "0", a.do(alice, `{ me { id } }`, nil).Statements)
+	renamed := a.do(alice, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "Acme 2"}) { id } }`,
+		map[string]any{"ws": ws.ID})
+	require.Empty(t, renamed.Errors)
+	require.NotContains(t, []string{"", "0"}, renamed.Statements)
 }
 
 func TestTypedErrorsChangeNothing(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,12 +16,14 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/internal/observability"
 )
 
 // Options are the API's limits and switches.
@@ -33,6 +36,11 @@ type Options struct {
 	MaxDepth         int           // default 12
 	MaxBodyBytes     int64         // default 1 MiB
 	OperationTimeout time.Duration // default 15 s
+	// Metrics, when set, receives request durations and SQL statements per request.
+	Metrics prometheus.Registerer
+	// StatementHeader adds X-Sql-Statements to responses: the statements the request ran, as
+	// counted by observability.StatementTracer on the pool (development and tests).
+	StatementHeader bool
 }
 
 func (o *Options) validate() error {
@@ -84,8 +92,12 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
+	m, err := newMetrics(o.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withRequest(o, srv))
+	mux.Handle("/graphql", withRequest(o, m, srv))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}
@@ -94,7 +106,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 
 // withRequest authenticates the request, bounds its body and duration, and tags its context with
 // request and correlation ids for the commands' event metadata.
-func withRequest(o Options, next http.Handler) http.Handler {
+func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > o.MaxBodyBytes {
 			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest,
@@ -122,10 +134,74 @@ func withRequest(o Options, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", info.RequestID)
 		ctx = commands.WithRequest(ctx, info)
+		ctx, statements := observability.WithStatementCount(ctx)
 		ctx, cancel := context.WithTimeout(ctx, o.OperationTimeout)
 		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		start := time.Now()
+		next.ServeHTTP(&statementHeader{ResponseWriter: w, on: o.StatementHeader, n: statements}, r.WithContext(ctx))
+		m.observe(time.Since(start), statements.Load())
+		o.Logger.DebugContext(ctx, "graphql request", "request_id", info.RequestID,
+			"duration", time.Since(start), "sql_statements", statements.Load())
 	})
+}
+
+// statementHeader writes X-Sql-Statements when the response starts: gqlgen writes the whole
+// response at once, after every resolver (and so every statement) has run.
+type statementHeader struct {
+	http.ResponseWriter
+	on      bool
+	n       *observability.StatementCount
+	written bool
+}
+
+func (s *statementHeader) WriteHeader(code int) {
+	if s.on && !s.written {
+		s.Header().Set("X-Sql-Statements", strconv.FormatInt(s.n.Load(), 10))
+	}
+	s.written = true
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statementHeader) Write(b []byte) (int, error) {
+	if !s.written {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+type metrics struct {
+	duration   prometheus.Histogram
+	statements prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "taskforge_graphql_request_duration_seconds", Help: "GraphQL request latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
+		}),
+		statements: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "taskforge_graphql_sql_statements", Help: "SQL statements run per GraphQL request.",
+			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.statements} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(d time.Duration, statements int64) {
+	if m == nil {
+		return
+	}
+	m.duration.Observe(d.Seconds())
+	m.statements.Observe(float64(statements))
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
