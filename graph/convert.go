@@ -2,13 +2,16 @@ package graph
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/internal/auth"
 )
@@ -71,3 +74,52 @@ func result(r commands.Result) *model.MutationResult {
 func lower[E ~string](e E) string { return strings.ToLower(string(e)) }
 
 func role(r model.Role) (domain.Role, error) { return domain.ParseRole(lower(r)) }
+
+func version64(v *int) *int64 { return version(v) }
+
+func auditEvent(e eventstore.RecordedEvent) *model.AuditEvent {
+	ev := &model.AuditEvent{
+		ID: e.ID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion, StreamID: e.StreamID,
+		StreamType: e.StreamType, Version: int(e.StreamVersion),
+		Position:      strconv.FormatInt(e.Position, 10),
+		TransactionID: strconv.FormatUint(e.TransactionID, 10),
+		RecordedAt:    e.RecordedAt, Payload: string(e.Data),
+		Hash: hex.EncodeToString(e.Hash), PrevHash: hex.EncodeToString(e.PrevHash),
+	}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	optID := func(id uuid.UUID) *string {
+		if id == uuid.Nil {
+			return nil
+		}
+		return opt(id.String())
+	}
+	ev.Actor, ev.RequestID = opt(e.Metadata.Actor), opt(e.Metadata.RequestID)
+	ev.CorrelationID, ev.CausationID = optID(e.Metadata.CorrelationID), optID(e.Metadata.CausationID)
+	ev.WorkspaceID = optID(e.Metadata.WorkspaceID)
+	return ev
+}
+
+func taskState(t *domain.Task) *model.TaskState {
+	s := &model.TaskState{
+		ID: t.ID().String(), Version: int(t.Version()), Key: t.Key(), Number: int(t.Number()),
+		Title: t.Title(), Description: t.Description(), Status: t.Status(),
+		Priority: model.Priority(strings.ToUpper(string(t.Priority()))), Labels: t.Labels(),
+		DueDate: t.DueDate(), Archived: t.Archived(), CreatedBy: string(t.CreatedBy()), CreatedAt: t.CreatedAt(),
+	}
+	if s.Labels == nil {
+		s.Labels = []string{}
+	}
+	if s.Priority == "" {
+		s.Priority = model.PriorityNone
+	}
+	if a := t.Assignee(); a != "" {
+		id := string(a)
+		s.AssigneeID = &id
+	}
+	return s
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
@@ -50,7 +51,9 @@ func setup(t *testing.T) *api {
 	require.NoError(t, err)
 	v, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
 	require.NoError(t, err)
-	handler, err := graph.NewHandler(&graph.Resolver{Commands: h}, graph.Options{
+	au, err := audit.New(es, domain.NewRegistry())
+	require.NoError(t, err)
+	handler, err := graph.NewHandler(&graph.Resolver{Commands: h, Audit: au}, graph.Options{
 		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
 		StatementHeader: true,
 	})

@@ -68,8 +68,8 @@ func (o *Options) validate() error {
 // NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
 // playground when enabled) behind authentication, body-size and time limits.
 func NewHandler(r *Resolver, o Options) (http.Handler, error) {
-	if r == nil || r.Commands == nil {
-		return nil, errors.New("graph: resolver needs command handlers")
+	if r == nil || r.Commands == nil || r.Audit == nil {
+		return nil, errors.New("graph: resolver needs command handlers and the audit service")
 	}
 	if err := o.validate(); err != nil {
 		return nil, err

@@ -11,9 +11,10 @@ import (
 	"github.com/taskforge/taskforge/domain"
 )
 
-// TestTenantIsolation calls every mutation of the schema as a member of another workspace, with
-// workspace A's ids. Each must answer FORBIDDEN or NOT_FOUND and append nothing to A. The list of
-// mutations comes from introspection, so a new mutation without a case here fails the test.
+// TestTenantIsolation calls every mutation and query of the schema as a member of another
+// workspace, with workspace A's ids. Mutations must answer FORBIDDEN or NOT_FOUND and append
+// nothing to A; queries must answer NOT_FOUND and return no data. The lists of fields come from
+// introspection, so a new field without a case here fails the test.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	a := setup(t)
@@ -112,6 +113,32 @@ func TestTenantIsolation(t *testing.T) {
 		require.NotContains(t, r.Errors[0].Message, "secret", f.Name)
 	}
 	require.Equal(t, before, versions(), "nothing was appended to workspace A")
+
+	// Queries: every field that takes another tenant's id answers NOT_FOUND.
+	queries := map[string]string{
+		"history":      `query($s: String!) { history(streamId: $s) { edges { node { payload } } } }`,
+		"taskAt":       `query($t: ID!) { taskAt(id: $t) { title } }`,
+		"verifyStream": `query($s: String!) { verifyStream(streamId: $s) { ok } }`,
+	}
+	selfQueries := map[string]bool{"me": true}
+	var qschema struct {
+		Type struct {
+			Fields []struct{ Name string } `json:"fields"`
+		} `json:"__type"`
+	}
+	r = a.do(alice, `{ __type(name: "Query") { fields { name } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &qschema))
+	for _, f := range qschema.Type.Fields {
+		if selfQueries[f.Name] {
+			continue
+		}
+		q, ok := queries[f.Name]
+		require.True(t, ok, "query %s has no tenant isolation case", f.Name)
+		r := a.do(mallory, q, map[string]any{"t": task.ID, "s": "task-" + task.ID})
+		require.Equal(t, "NOT_FOUND", code(t, r), "%s: %v", f.Name, r.Errors)
+		require.Nil(t, r.Data[f.Name], f.Name)
+	}
 }
 
 func mustJSON(t *testing.T, data map[string]json.RawMessage) []byte {

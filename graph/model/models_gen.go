@@ -23,6 +23,36 @@ type AssignTaskInput struct {
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
 }
 
+type AuditEvent struct {
+	ID            string `json:"id"`
+	Type          string `json:"type"`
+	SchemaVersion int    `json:"schemaVersion"`
+	StreamID      string `json:"streamId"`
+	StreamType    string `json:"streamType"`
+	Version       int    `json:"version"`
+	// Global position and committing transaction, as decimal strings (they exceed 2^53).
+	Position      string    `json:"position"`
+	TransactionID string    `json:"transactionId"`
+	RecordedAt    time.Time `json:"recordedAt"`
+	Actor         *string   `json:"actor,omitempty"`
+	CorrelationID *string   `json:"correlationId,omitempty"`
+	CausationID   *string   `json:"causationId,omitempty"`
+	RequestID     *string   `json:"requestId,omitempty"`
+	WorkspaceID   *string   `json:"workspaceId,omitempty"`
+	// The event's data as JSON, upcast to its current schema version.
+	Payload  string `json:"payload"`
+	Hash     string `json:"hash"`
+	PrevHash string `json:"prevHash"`
+}
+
+type ChainVerification struct {
+	StreamID        string  `json:"streamId"`
+	Events          int     `json:"events"`
+	Ok              bool    `json:"ok"`
+	BrokenAtVersion *int    `json:"brokenAtVersion,omitempty"`
+	Reason          *string `json:"reason,omitempty"`
+}
+
 type ChangeMemberRoleInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	UserID         string  `json:"userId"`
@@ -104,6 +134,16 @@ type EditTaskInput struct {
 	IdempotencyKey  *string    `json:"idempotencyKey,omitempty"`
 }
 
+type HistoryConnection struct {
+	Edges    []*HistoryEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+type HistoryEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *AuditEvent `json:"node"`
+}
+
 type InvitationInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	InvitationID   string  `json:"invitationId"`
@@ -139,6 +179,11 @@ type MutationResult struct {
 	ID               string `json:"id"`
 	Version          int    `json:"version"`
 	ConsistencyToken string `json:"consistencyToken"`
+}
+
+type PageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
 type ProjectInput struct {
@@ -217,6 +262,23 @@ type TaskResult struct {
 	Number           int    `json:"number"`
 	// The task's key, e.g. TF-12.
 	Key string `json:"key"`
+}
+
+type TaskState struct {
+	ID          string     `json:"id"`
+	Version     int        `json:"version"`
+	Key         string     `json:"key"`
+	Number      int        `json:"number"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Status      string     `json:"status"`
+	Priority    Priority   `json:"priority"`
+	AssigneeID  *string    `json:"assigneeId,omitempty"`
+	Labels      []string   `json:"labels"`
+	DueDate     *time.Time `json:"dueDate,omitempty"`
+	Archived    bool       `json:"archived"`
+	CreatedBy   string     `json:"createdBy"`
+	CreatedAt   time.Time  `json:"createdAt"`
 }
 
 type TransitionInput struct {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
@@ -41,7 +42,10 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	}
 	log := cfg.Logger()
 
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: cfg.DBMaxConns})
+	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{
+		MaxConns: cfg.DBMaxConns,
+		Tracer:   observability.StatementTracer{}, // SQL statements per GraphQL request
+	})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -118,11 +122,17 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	if err != nil {
 		return nil, err
 	}
-	return graph.NewHandler(&graph.Resolver{Commands: handlers}, graph.Options{
-		Verifier:      verifier,
-		Logger:        log,
-		Introspection: cfg.GraphQLIntrospection,
-		Playground:    cfg.GraphQLPlayground,
+	auditor, err := audit.New(es, domain.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	return graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor}, graph.Options{
+		Verifier:        verifier,
+		Logger:          log,
+		Introspection:   cfg.GraphQLIntrospection,
+		Playground:      cfg.GraphQLPlayground,
+		Metrics:         reg,
+		StatementHeader: cfg.GraphQLPlayground, // development: show each request's SQL cost
 	})
 }
 
