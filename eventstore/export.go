@@ -71,7 +71,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, f ExportFilter) (int64,
 	rows, err := s.pool.Query(ctx, `SELECT position, transaction_id::text::bigint, stream_id, stream_type,
 		stream_version, event_id, event_type, schema_version, recorded_at, data::text, metadata::text,
 		prev_hash, hash FROM events WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY transaction_id, position`, args...)
+		ORDER BY events.transaction_id, events.position`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}

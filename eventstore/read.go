@@ -68,13 +68,21 @@ func (s *Store) ReadAllOn(ctx context.Context, q Querier, after GlobalPosition, 
 	if after.TransactionID > math.MaxInt64 {
 		return nil, fmt.Errorf("read all: transaction id %d out of range", after.TransactionID)
 	}
-	// served by events_global_order_idx
-	return s.query(ctx, q, `SELECT `+eventColumns+` FROM events
-		WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
-		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY transaction_id, position LIMIT $3`,
-		int64(after.TransactionID), after.Position, clampLimit(limit))
+	return s.query(ctx, q, readAllSQL, int64(after.TransactionID), after.Position, clampLimit(limit))
 }
+
+// readAllSQL is served by events_global_order_idx. The ORDER BY names the table's columns: bare,
+// "transaction_id" would be the select list's bigint cast of the same name, which PostgreSQL sorts
+// by instead of reading the index in order (TestGlobalReadsUseTheIndexOrder).
+const readAllSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE (events.transaction_id, events.position) > ($1::bigint::text::xid8, $2)
+	  AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+	ORDER BY events.transaction_id, events.position LIMIT $3`
+
+// headSQL is served by events_global_order_idx, backward, one row (same ORDER BY care).
+const headSQL = `SELECT events.transaction_id::text::bigint, events.position FROM events
+	WHERE events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+	ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`
 
 // StreamVersion returns a stream's current version (its last event's), or ErrNotFound.
 func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
@@ -95,10 +103,7 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 func (s *Store) Head(ctx context.Context) (GlobalPosition, error) {
 	var p GlobalPosition
 	var tx, pos *int64
-	// served by events_global_order_idx (backward scan from the horizon)
-	err := s.pool.QueryRow(ctx, `SELECT transaction_id::text::bigint, position FROM events
-		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&tx, &pos)
+	err := s.pool.QueryRow(ctx, headSQL).Scan(&tx, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}

@@ -6,6 +6,11 @@ import (
 	"fmt"
 )
 
+// xidCheckSQL is served by events_global_order_idx (backward, one row; the ORDER BY names the
+// column, not the select list's cast of the same name).
+const xidCheckSQL = `SELECT (SELECT events.transaction_id::text::bigint FROM events
+	ORDER BY events.transaction_id DESC LIMIT 1), pg_snapshot_xmax(pg_current_snapshot())::text::bigint`
+
 // ErrTransactionIDsBehind says that the server hands out transaction ids below ones already stored
 // in the log, which happens after a dump is restored into a new cluster. Appending then would put
 // new events before old ones in the global order, where every reader's checkpoint has already
@@ -17,9 +22,7 @@ var ErrTransactionIDsBehind = errors.New("eventstore: the server's transaction i
 // `taskforge serve` runs it at start-up; it consumes no transaction id itself.
 func (s *Store) CheckTransactionIDs(ctx context.Context) error {
 	var maxStored, next *int64
-	// served by events_global_order_idx (backward, one row)
-	err := s.pool.QueryRow(ctx, `SELECT (SELECT transaction_id::text::bigint FROM events
-		ORDER BY transaction_id DESC LIMIT 1), pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&maxStored, &next)
+	err := s.pool.QueryRow(ctx, xidCheckSQL).Scan(&maxStored, &next)
 	if err != nil {
 		return fmt.Errorf("check transaction ids: %w", err)
 	}

@@ -24,6 +24,11 @@ Usage:
   taskforge serve                 migrate, then serve GraphQL, side effects, health and metrics
   taskforge migrate               apply pending database migrations and exit
   taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
+  taskforge bench rebuild [flags] full rebuild of every projection over a generated log (events/s)
+  taskforge bench lag [flags]     commit → read-table-visible latency at a steady append rate
+  taskforge projections status [--json]                 position, lag, state and last error of each projection
+  taskforge projections rebuild NAME|all [--keep-old]   build the next version, catch up, swap (resumable)
+  taskforge projections resume NAME                     restart a projection stopped on a poison event
   taskforge deadletters list [--json] [--limit N]
                                   webhook deliveries and emails that ran out of attempts
   taskforge deadletters retry ID|--all
@@ -77,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return deadLettersCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "projections":
+		return projectionsCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "token":
@@ -111,7 +118,11 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag", errUsage)
+	}
+	switch args[0] {
+	case "rebuild", "lag":
+		return benchProjections(ctx, cfg, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

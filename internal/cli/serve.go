@@ -24,6 +24,7 @@ import (
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/server"
+	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
@@ -79,6 +80,12 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	readModels, err := projections.NewRunner(es, projections.RunnerOptions{
+		Notifier: notifier, Metrics: projections.NewMetrics(reg), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
 	api, err := newAPI(cfg, log, es, reg)
 	if err != nil {
 		return err
@@ -92,6 +99,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return sideEffects.Run(gctx) })
+	g.Go(func() error { return readModels.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, cfg.ShutdownTimeout, nil) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)

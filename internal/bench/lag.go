@@ -1,0 +1,218 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// Lag appends one event at a time at o.Rate events/s for o.Duration while a projections.Runner
+// (every projection, in this process, woken like `taskforge serve` wakes it) consumes, and reports
+// the latency from the start of each append to the commit of the last projection's transaction
+// that applied it: from then on every read table shows the event.
+func Lag(ctx context.Context, o ProjectionOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pool, drop, err := scratch(ctx, o.DatabaseURL, 24)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	notifier := eventstore.NewNotifier(pool, nil)
+	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	if err != nil {
+		return err
+	}
+	ps := projections.All()
+	if err := projections.Ensure(ctx, pool, ps); err != nil {
+		return err
+	}
+	g := &generator{es: es, reg: domain.NewRegistry(), rng: rand.New(rand.NewPCG(1, 2)), ws: uuid.New()}
+	if err := g.setup(ctx); err != nil {
+		return err
+	}
+	for range 20 {
+		if err := g.tasks(ctx, 5); err != nil {
+			return err
+		}
+	}
+
+	type pendingEvent struct {
+		start   time.Time
+		applied int
+		last    time.Time
+	}
+	var (
+		mu      sync.Mutex
+		events  = map[uuid.UUID]*pendingEvent{}
+		lats    []time.Duration
+		applied = map[uuid.UUID]int{} // applications seen before the append returned
+	)
+	onApplied := func(_ string, ev eventstore.RecordedEvent) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		pe, ok := events[ev.ID]
+		if !ok {
+			applied[ev.ID]++ // seed events, or an append that has not returned yet
+			return
+		}
+		pe.applied++
+		pe.last = now
+		if pe.applied == len(ps) {
+			lats = append(lats, pe.last.Sub(pe.start))
+			delete(events, ev.ID)
+		}
+	}
+	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier, OnApplied: onApplied})
+	if err != nil {
+		return err
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = notifier.Run(rctx) })
+	runErr := make(chan error, 1)
+	wg.Go(func() { runErr <- runner.Run(rctx) })
+	defer wg.Wait()
+	defer stop()
+
+	// Wait for the seed to be applied everywhere.
+	head, err := es.Head(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = projections.NewQueries(pool).WaitFor(wctx, head)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	// One task stream per event, round robin, so that appends never conflict.
+	type taskState struct {
+		mu      sync.Mutex // one append at a time per stream
+		id      uuid.UUID
+		project uuid.UUID
+		version int64
+		status  string
+	}
+	var tasks []*taskState
+	rows, err := pool.Query(ctx, `SELECT id, project_id, version, status FROM rm_tasks`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		t := &taskState{}
+		if err := rows.Scan(&t.id, &t.project, &t.version, &t.status); err != nil {
+			rows.Close()
+			return err
+		}
+		tasks = append(tasks, t)
+	}
+	rows.Close()
+	if len(tasks) == 0 {
+		return fmt.Errorf("bench lag: no tasks seeded")
+	}
+	reg := domain.NewRegistry()
+	interval := time.Second / time.Duration(o.Rate)
+	start := time.Now()
+	n := int(o.Duration / interval)
+	// Appends are started on schedule, each in its own goroutine (at most 32 in flight), so that a
+	// slow commit does not hold back the next: the rate stays o.Rate.
+	var (
+		inflight = make(chan struct{}, 32)
+		appends  sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		inflight <- struct{}{}
+		appends.Go(func() {
+			defer func() { <-inflight }()
+			t := tasks[i%len(tasks)]
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			by := g.members[i%len(g.members)]
+			now := time.Now().UTC()
+			var e domain.Event
+			switch i % 3 {
+			case 0:
+				to := genStatuses[(slices.Index(genStatuses, t.status)+1)%len(genStatuses)]
+				e = domain.TaskStatusChanged{TaskID: t.id, ProjectID: t.project, From: t.status, To: to, By: by, At: now}
+				t.status = to
+			case 1:
+				e = domain.TaskCommentAdded{TaskID: t.id, ProjectID: t.project, CommentID: uuid.New(), Body: "On it @" + string(g.members[0]),
+					Mentions: []domain.UserID{g.members[0]}, By: by, At: now}
+			default:
+				e = domain.TaskTitleChanged{TaskID: t.id, ProjectID: t.project, Title: fmt.Sprintf("Renamed %d", i), By: by, At: now}
+			}
+			typ, v, data, err := reg.Encode(e)
+			if err == nil {
+				id := uuid.New()
+				mu.Lock()
+				events[id] = &pendingEvent{start: time.Now()}
+				mu.Unlock()
+				_, err = es.Append(ctx, eventstore.StreamAppend{StreamID: domain.TaskStream(t.id), StreamType: domain.StreamTypeTask,
+					Expected: eventstore.Exact(t.version), Events: []eventstore.EventData{{ID: id, Type: typ, SchemaVersion: v, Data: data,
+						Metadata: eventstore.Metadata{Actor: string(by), CorrelationID: id, CausationID: id, WorkspaceID: g.ws}}}})
+				if err != nil {
+					mu.Lock()
+					delete(events, id)
+					mu.Unlock()
+				}
+			}
+			if err != nil {
+				errMu.Lock()
+				firstErr = cmp.Or(firstErr, fmt.Errorf("bench lag: append: %w", err))
+				errMu.Unlock()
+				return
+			}
+			t.version++
+		})
+		if i%o.Rate == 0 {
+			fmt.Fprintf(o.Progress, "\rlag: %d/%d events appended", i, n)
+		}
+	}
+	appends.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	elapsed := time.Since(start)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		left := len(events)
+		mu.Unlock()
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench lag: %d events not applied by every projection after 30s", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintln(o.Progress)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lats)
+	return printProjectionResults(o, []ProjectionResult{{
+		Name: "lag", Events: int64(len(lats)), Seconds: elapsed.Seconds(), EventsPerSec: float64(len(lats)) / elapsed.Seconds(),
+		P50ms: percentileMS(lats, 0.5), P99ms: percentileMS(lats, 0.99), MaxMS: percentileMS(lats, 1),
+	}})
+}

@@ -1,0 +1,315 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// ProjectionOptions configure `bench rebuild` and `bench lag`.
+type ProjectionOptions struct {
+	DatabaseURL string
+	Events      int           // rebuild: events to generate (default 1,000,000)
+	Writers     int           // rebuild: generator concurrency (default 8)
+	Batch       int           // rebuild: events per rebuild transaction (default 5000)
+	Rate        int           // lag: events per second (default 500)
+	Duration    time.Duration // lag: how long to append (default 30s)
+	JSON        bool
+	Out         io.Writer
+	Progress    io.Writer // progress lines; nil for none
+}
+
+func (o *ProjectionOptions) validate() error {
+	if o.DatabaseURL == "" {
+		return errors.New("bench: a database url is required")
+	}
+	if o.Out == nil {
+		return errors.New("bench: no output")
+	}
+	if o.Events <= 0 {
+		o.Events = 1_000_000
+	}
+	if o.Writers <= 0 {
+		o.Writers = 8
+	}
+	if o.Batch <= 0 {
+		o.Batch = 5000
+	}
+	if o.Rate <= 0 {
+		o.Rate = 500
+	}
+	if o.Duration <= 0 {
+		o.Duration = 30 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return nil
+}
+
+// ProjectionResult is one line of `bench rebuild` or `bench lag`.
+type ProjectionResult struct {
+	Name         string  `json:"name"`
+	Events       int64   `json:"events"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	P50ms        float64 `json:"p50_ms,omitempty"`
+	P99ms        float64 `json:"p99_ms,omitempty"`
+	MaxMS        float64 `json:"max_ms,omitempty"`
+}
+
+func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
+	if o.JSON {
+		enc := json.NewEncoder(o.Out)
+		for _, r := range rs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "name\tevents\tseconds\tevents/s\tp50 ms\tp99 ms\tmax ms\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", r.Name, r.Events, r.Seconds, r.EventsPerSec, r.P50ms, r.P99ms, r.MaxMS)
+	}
+	return tw.Flush()
+}
+
+// Rebuild generates a log of realistic events in a scratch database, then times a full rebuild
+// of every projection from it.
+//
+//	generate      o.Events events appended by o.Writers writers, ~50 events per append
+//	rebuild_all   projections.Rebuild of every projection, version 1 → 2 (load, index, swap)
+func Rebuild(ctx context.Context, o ProjectionOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Writers+8))
+	if err != nil {
+		return err
+	}
+	defer drop()
+	es, err := eventstore.New(pool, eventstore.Options{})
+	if err != nil {
+		return err
+	}
+	ps := projections.All()
+	if err := projections.Ensure(ctx, pool, ps); err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := generate(ctx, es, o.Events, o.Writers, o.Progress)
+	if err != nil {
+		return err
+	}
+	gen := time.Since(start)
+	fmt.Fprintln(o.Progress)
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE events`); err != nil {
+		return err
+	}
+	start = time.Now()
+	_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Progress: func(p projections.Progress) {
+		fmt.Fprintf(o.Progress, "\rrebuild %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+	}})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintln(o.Progress)
+	return printProjectionResults(o, []ProjectionResult{
+		{Name: "generate", Events: n, Seconds: gen.Seconds(), EventsPerSec: float64(n) / gen.Seconds()},
+		{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds()},
+	})
+}
+
+// generate appends about total events: each writer owns a workspace (10 members, 4 projects) and
+// appends tasks five at a time with their whole lives (status changes, comments with mentions,
+// assignments, edits, reorders, archives), the project stream's number reservations in the same
+// append, as commands would.
+func generate(ctx context.Context, es *eventstore.Store, total, writers int, progress io.Writer) (int64, error) {
+	reg := domain.NewRegistry()
+	var done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fmt.Fprintf(progress, "\rgenerate %d/%d events", done.Load(), total)
+			}
+		}
+	})
+	for w := range writers {
+		g.Go(func() error {
+			gw := &generator{es: es, reg: reg, rng: rand.New(rand.NewPCG(uint64(w), 42)), ws: uuid.New()}
+			if err := gw.setup(gctx); err != nil {
+				return err
+			}
+			done.Add(gw.n)
+			for done.Load() < int64(total) {
+				before := gw.n
+				if err := gw.tasks(gctx, 5); err != nil {
+					return err
+				}
+				done.Add(gw.n - before)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	close(stop)
+	wg.Wait()
+	return done.Load(), err
+}
+
+type generator struct {
+	es       *eventstore.Store
+	reg      *domain.Registry
+	rng      *rand.Rand
+	ws       uuid.UUID
+	wsV      int64
+	members  []domain.UserID
+	projects []genProject
+	n        int64
+}
+
+type genProject struct {
+	id      uuid.UUID
+	key     string
+	version int64
+	number  int64
+}
+
+type pending struct {
+	stream, typ string
+	expected    eventstore.ExpectedVersion
+	events      []domain.Event
+}
+
+func (g *generator) append(ctx context.Context, actor domain.UserID, streams ...pending) error {
+	meta := eventstore.Metadata{Actor: string(actor), CorrelationID: uuid.New(), CausationID: uuid.New(), WorkspaceID: g.ws}
+	var apps []eventstore.StreamAppend
+	for _, s := range streams {
+		app := eventstore.StreamAppend{StreamID: s.stream, StreamType: s.typ, Expected: s.expected}
+		for _, e := range s.events {
+			typ, v, data, err := g.reg.Encode(e)
+			if err != nil {
+				return err
+			}
+			app.Events = append(app.Events, eventstore.EventData{ID: uuid.New(), Type: typ, SchemaVersion: v, Data: data, Metadata: meta})
+		}
+		g.n += int64(len(app.Events))
+		apps = append(apps, app)
+	}
+	_, err := g.es.Append(ctx, apps...)
+	return err
+}
+
+func (g *generator) setup(ctx context.Context) error {
+	now := time.Now().UTC()
+	owner := domain.UserID("owner-" + g.ws.String()[:8])
+	evs := []domain.Event{domain.WorkspaceCreated{WorkspaceID: g.ws, Name: "Workspace " + g.ws.String()[:8], Plan: domain.PlanPro, By: owner, At: now}}
+	for i := range 10 {
+		u := owner
+		role := domain.RoleOwner
+		if i > 0 {
+			u, role = domain.UserID(fmt.Sprintf("user%d-%s", i, g.ws.String()[:8])), domain.RoleMember
+		}
+		g.members = append(g.members, u)
+		evs = append(evs, domain.WorkspaceMemberJoined{WorkspaceID: g.ws, UserID: u, Email: string(u) + "@example.com",
+			DisplayName: fmt.Sprintf("Member %d", i), Role: role, By: u, At: now})
+	}
+	if err := g.append(ctx, owner, pending{domain.WorkspaceStream(g.ws), domain.StreamTypeWorkspace, eventstore.NoStream(), evs}); err != nil {
+		return err
+	}
+	g.wsV = int64(len(evs))
+	for i := range 4 {
+		p := genProject{id: uuid.New(), key: fmt.Sprintf("P%c", 'A'+i), version: 1}
+		err := g.append(ctx, owner,
+			pending{domain.WorkspaceStream(g.ws), domain.StreamTypeWorkspace, eventstore.Exact(g.wsV), []domain.Event{
+				domain.WorkspaceProjectKeyReserved{WorkspaceID: g.ws, ProjectID: p.id, Key: p.key, By: owner, At: now}}},
+			pending{domain.ProjectStream(p.id), domain.StreamTypeProject, eventstore.NoStream(), []domain.Event{
+				domain.ProjectCreated{ProjectID: p.id, WorkspaceID: g.ws, Key: p.key, Name: "Project " + p.key, Workflow: domain.DefaultWorkflow(), By: owner, At: now}}})
+		if err != nil {
+			return err
+		}
+		g.wsV++
+		g.projects = append(g.projects, p)
+	}
+	return nil
+}
+
+var genStatuses = []string{"todo", "in_progress", "in_review", "done"}
+
+// tasks appends k new tasks of one project with their lives, in one append.
+func (g *generator) tasks(ctx context.Context, k int) error {
+	pi := g.rng.IntN(len(g.projects))
+	p := &g.projects[pi]
+	now := time.Now().UTC()
+	by := g.members[g.rng.IntN(len(g.members))]
+	projectStream := pending{domain.ProjectStream(p.id), domain.StreamTypeProject, eventstore.Exact(p.version), nil}
+	streams := []pending{}
+	for range k {
+		p.number++
+		id := uuid.New()
+		key := domain.TaskKey(p.key, p.number)
+		projectStream.events = append(projectStream.events, domain.ProjectTaskNumberReserved{ProjectID: p.id, TaskID: id, Number: p.number, By: by, At: now})
+		evs := []domain.Event{domain.TaskCreated{TaskID: id, ProjectID: p.id, WorkspaceID: g.ws, Number: p.number, Key: key,
+			Title: fmt.Sprintf("Implement feature %d of the %s module", p.number, p.key), Description: "As a user I want the board to load fast.",
+			Priority: domain.PriorityMedium, Labels: []string{"backend"}, Status: "todo", Rank: fmt.Sprintf("%06d", p.number), By: by, At: now}}
+		status := "todo"
+		for range 4 + g.rng.IntN(11) {
+			actor := g.members[g.rng.IntN(len(g.members))]
+			switch g.rng.IntN(10) {
+			case 0, 1, 2:
+				to := genStatuses[g.rng.IntN(len(genStatuses))]
+				if to != status {
+					evs = append(evs, domain.TaskStatusChanged{TaskID: id, ProjectID: p.id, From: status, To: to, By: actor, At: now})
+					status = to
+				}
+			case 3, 4, 5:
+				mention := g.members[g.rng.IntN(len(g.members))]
+				evs = append(evs, domain.TaskCommentAdded{TaskID: id, ProjectID: p.id, CommentID: uuid.New(),
+					Body: "I looked into this, @" + string(mention) + " can you review?", Mentions: []domain.UserID{mention}, By: actor, At: now})
+			case 6:
+				evs = append(evs, domain.TaskAssigned{TaskID: id, ProjectID: p.id, Assignee: g.members[g.rng.IntN(len(g.members))], By: actor, At: now})
+			case 7:
+				evs = append(evs, domain.TaskTitleChanged{TaskID: id, ProjectID: p.id, Title: fmt.Sprintf("Implement feature %d (revised)", p.number), By: actor, At: now})
+			case 8:
+				due := now.Add(time.Duration(g.rng.IntN(60)-30) * 24 * time.Hour)
+				evs = append(evs, domain.TaskDueDateChanged{TaskID: id, ProjectID: p.id, DueDate: &due, By: actor, At: now})
+			case 9:
+				evs = append(evs, domain.TaskReordered{TaskID: id, ProjectID: p.id, Rank: fmt.Sprintf("%06dV", p.number), By: actor, At: now})
+			}
+		}
+		if g.rng.IntN(10) == 0 {
+			evs = append(evs, domain.TaskArchived{TaskID: id, ProjectID: p.id, By: by, At: now})
+		}
+		streams = append(streams, pending{domain.TaskStream(id), domain.StreamTypeTask, eventstore.NoStream(), evs})
+	}
+	if err := g.append(ctx, by, append([]pending{projectStream}, streams...)...); err != nil {
+		return err
+	}
+	p.version += int64(k)
+	return nil
+}

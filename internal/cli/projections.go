@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/bench"
+	"github.com/taskforge/taskforge/internal/config"
+	"github.com/taskforge/taskforge/internal/database"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// projectionsOptions are the flags of `taskforge projections`.
+type projectionsOptions struct {
+	action  string // status, rebuild, resume
+	names   []string
+	json    bool
+	batch   int
+	keepOld bool
+}
+
+func (o *projectionsOptions) validate() error {
+	switch o.action {
+	case "status":
+		return nil
+	case "rebuild", "resume":
+		if len(o.names) == 0 {
+			return fmt.Errorf("%w: projections %s needs a projection name (%s, or all)", errUsage, o.action, strings.Join(projections.Names(), ", "))
+		}
+		_, err := projections.ByName(o.names...)
+		return err
+	default:
+		return fmt.Errorf("%w: projections needs status, rebuild or resume", errUsage)
+	}
+}
+
+func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: projections needs status, rebuild or resume", errUsage)
+	}
+	o := projectionsOptions{action: args[0]}
+	fs := flag.NewFlagSet("projections "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.json, "json", false, "status: print JSON")
+	fs.IntVar(&o.batch, "batch", 5000, "rebuild: events per transaction")
+	fs.BoolVar(&o.keepOld, "keep-old", false, "rebuild: keep the previous version's tables after the swap")
+	// Names and flags in any order: "rebuild all --keep-old".
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		o.names = append(o.names, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 16})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	switch o.action {
+	case "status":
+		sts, err := projections.Statuses(ctx, pool)
+		if err != nil {
+			return err
+		}
+		if len(sts) == 0 && !o.json {
+			fmt.Fprintln(stderr, "no projection installed yet: `taskforge serve` or `projections rebuild` installs them")
+		}
+		return printStatus(stdout, sts, o.json)
+	case "resume":
+		for _, n := range o.names {
+			if err := projections.Resume(ctx, pool, n); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s resumed\n", n)
+		}
+		return nil
+	}
+	ps, _ := projections.ByName(o.names...)
+	store, err := eventstore.New(pool, eventstore.Options{})
+	if err != nil {
+		return err
+	}
+	bar := progressBar(stderr)
+	res, err := projections.Rebuild(ctx, store, ps, projections.RebuildOptions{
+		BatchEvents: o.batch, KeepOld: o.keepOld, Logger: cfg.Logger(), Progress: bar,
+	})
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return fmt.Errorf("rebuild (run it again to resume): %w", err)
+	}
+	for _, r := range res {
+		resumed := ""
+		if r.Resumed {
+			resumed = " (resumed)"
+		}
+		fmt.Fprintf(stdout, "%s: version %d → %d active, %d events applied%s\n", r.Name, r.FromVersion, r.Version, r.Events, resumed)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, sts []projections.Status, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, s := range sts {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tPOSITION\tLAG EVENTS\tLAG SECONDS\tSTATE\tPARKED\tLAST ERROR")
+	for _, s := range sts {
+		version := fmt.Sprint(s.ActiveVersion)
+		if s.BuildingVersion != nil {
+			version += fmt.Sprintf(" (building %d)", *s.BuildingVersion)
+		}
+		lastErr := s.LastError
+		if s.FailedEventID != nil {
+			lastErr = "event " + s.FailedEventID.String() + ": " + lastErr
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%.1f\t%s\t%d\t%s\n", s.Name, version, s.Position.TransactionID, s.Position.Position,
+			s.LagEvents, s.LagSeconds, s.State, s.Parked, lastErr)
+	}
+	return tw.Flush()
+}
+
+// progressBar draws the rebuild's progress on one terminal line.
+func progressBar(w io.Writer) func(projections.Progress) {
+	return func(p projections.Progress) {
+		const width = 30
+		frac := 0.0
+		if p.Total > 0 {
+			frac = min(float64(p.Done)/float64(p.Total), 1)
+		}
+		filled := int(frac * width)
+		fmt.Fprintf(w, "\r%-8s [%s%s] %d/%d events %6.0f/s ETA %s   ", p.Phase, strings.Repeat("#", filled),
+			strings.Repeat(".", width-filled), p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+	}
+}
+
+// benchProjections runs `taskforge bench rebuild` and `taskforge bench lag`.
+func benchProjections(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.ProjectionOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout, Progress: stderr}
+	fs.IntVar(&o.Events, "events", 1_000_000, "rebuild: events to generate")
+	fs.IntVar(&o.Writers, "writers", 8, "rebuild: concurrent writers generating the log")
+	fs.IntVar(&o.Batch, "batch", 5000, "rebuild: events per rebuild transaction")
+	fs.IntVar(&o.Rate, "rate", 500, "lag: events appended per second")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "lag: how long to append")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "rebuild" {
+		return bench.Rebuild(ctx, o)
+	}
+	return bench.Lag(ctx, o)
+}

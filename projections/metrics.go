@@ -1,0 +1,80 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the projections' Prometheus instruments. A nil *Metrics records nothing.
+type Metrics struct {
+	handled     *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	failures    *prometheus.CounterVec
+	lagEvents   *prometheus.GaugeVec
+	lagSeconds  *prometheus.GaugeVec
+	failedState *prometheus.GaugeVec
+}
+
+// NewMetrics creates the instruments and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskforge_projection_events_handled_total",
+			Help: "Events applied (or acknowledged as already applied) by each projection.",
+		}, []string{"projection"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "taskforge_projection_handler_duration_seconds",
+			Help:    "Time to apply one event and commit it with the checkpoint.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"projection"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskforge_projection_failures_total",
+			Help: "Failed attempts to apply an event, by projection and outcome (retry, parked, failed).",
+		}, []string{"projection", "outcome"}),
+		lagEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "taskforge_projection_lag_events",
+			Help: "Readable events the projection has not applied yet.",
+		}, []string{"projection"}),
+		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "taskforge_projection_lag_seconds",
+			Help: "Age of the oldest event the projection has not applied yet (0 when caught up).",
+		}, []string{"projection"}),
+		failedState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "taskforge_projection_failed",
+			Help: "1 while the projection is stopped on a poison event.",
+		}, []string{"projection"}),
+	}
+	reg.MustRegister(m.handled, m.duration, m.failures, m.lagEvents, m.lagSeconds, m.failedState)
+	return m
+}
+
+func (m *Metrics) observeHandled(name string, start time.Time) {
+	if m == nil {
+		return
+	}
+	m.handled.WithLabelValues(name).Inc()
+	m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) observeFailure(name, outcome string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(name, outcome).Inc()
+}
+
+func (m *Metrics) observeStatus(sts []Status) {
+	if m == nil {
+		return
+	}
+	for _, s := range sts {
+		m.lagEvents.WithLabelValues(s.Name).Set(float64(s.LagEvents))
+		m.lagSeconds.WithLabelValues(s.Name).Set(s.LagSeconds)
+		failed := 0.0
+		if s.State == StateFailed {
+			failed = 1
+		}
+		m.failedState.WithLabelValues(s.Name).Set(failed)
+	}
+}

@@ -1,0 +1,444 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/database"
+)
+
+// RebuildOptions configures Rebuild. The zero value is usable.
+type RebuildOptions struct {
+	// BatchEvents is the number of events applied per transaction (default 5000). A batch's
+	// transaction holds an xid, which holds back every reader of the global log until it
+	// commits: keep batches well under a second.
+	BatchEvents int
+	// KeepOld keeps the previous version's tables after the swap (default: dropped).
+	KeepOld  bool
+	Registry *domain.Registry
+	Logger   *slog.Logger
+	// Progress, when set, is called about every 200ms and once at the end.
+	Progress func(Progress)
+	// afterBatch is a test hook: an error stops the rebuild after a committed batch.
+	afterBatch func(name string, done int64) error
+}
+
+// Progress is how far a rebuild is.
+type Progress struct {
+	Phase   string // "load", "index", "catch-up", "swap", "done"
+	Done    int64  // events applied by the slowest projection
+	Total   int64  // events to apply as counted at the start (more may arrive)
+	Rate    float64
+	ETA     time.Duration
+	Elapsed time.Duration
+}
+
+// RebuildResult describes one projection's finished rebuild.
+type RebuildResult struct {
+	Name        string
+	FromVersion int
+	Version     int
+	Events      int64
+	Resumed     bool
+}
+
+// Rebuild builds the next version of each projection from the whole log while the current
+// version keeps serving (and the runner keeps feeding it), then swaps each atomically:
+//
+//	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint
+//	load      one reader streams the log once; each projection applies BatchEvents per transaction
+//	          (the same Apply as live delivery, statements pipelined) with its checkpoint
+//	index     create the query indexes
+//	catch-up  apply what arrived meanwhile
+//	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
+//
+// An interrupted rebuild resumes from its checkpoint when run again. Side effects are separate
+// consumers and are never involved. The old version's tables are dropped after the swap unless
+// KeepOld.
+func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opts RebuildOptions) ([]RebuildResult, error) {
+	if opts.BatchEvents <= 0 {
+		opts.BatchEvents = 5000
+	}
+	if opts.Registry == nil {
+		opts.Registry = domain.NewRegistry()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool := store.Pool()
+	if err := Ensure(ctx, pool, ps); err != nil {
+		return nil, err
+	}
+	builds := make([]*build, len(ps))
+	for i, p := range ps {
+		b, err := prepare(ctx, pool, p)
+		if err != nil {
+			for _, b := range builds[:i] {
+				b.release()
+			}
+			return nil, err
+		}
+		builds[i] = b
+	}
+	defer func() {
+		for _, b := range builds {
+			b.release()
+		}
+	}()
+
+	start := time.Now()
+	from := builds[0].cp
+	for _, b := range builds[1:] {
+		if b.cp.Less(from) {
+			from = b.cp
+		}
+	}
+	var total int64
+	// served by events_global_order_idx
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)`,
+		int64(from.TransactionID), from.Position).Scan(&total); err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	var phase atomic.Value
+	phase.Store("load")
+	report := func() {
+		if opts.Progress == nil {
+			return
+		}
+		done := builds[0].applied.Load()
+		for _, b := range builds[1:] {
+			done = min(done, b.applied.Load())
+		}
+		el := time.Since(start)
+		p := Progress{Phase: phase.Load().(string), Done: done, Total: max(total, done), Elapsed: el}
+		if el > 0 {
+			p.Rate = float64(done) / el.Seconds()
+		}
+		if p.Rate > 0 && p.Total > done {
+			p.ETA = time.Duration(float64(p.Total-done) / p.Rate * float64(time.Second))
+		}
+		opts.Progress(p)
+	}
+	stopProgress := make(chan struct{})
+	var progressWG sync.WaitGroup
+	progressWG.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				report()
+			}
+		}
+	})
+	defer func() {
+		close(stopProgress)
+		progressWG.Wait()
+	}()
+
+	// load: one reader, one applier per projection.
+	g, gctx := errgroup.WithContext(ctx)
+	chans := make([]chan []*Event, len(builds))
+	for i, b := range builds {
+		chans[i] = make(chan []*Event, 2)
+		g.Go(func() error {
+			for chunk := range chans[i] {
+				if err := b.applyChunk(gctx, pool, chunk, opts); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer func() {
+			for _, ch := range chans {
+				close(ch)
+			}
+		}()
+		pos := from
+		for {
+			evs, err := store.ReadAllOn(gctx, pool, pos, opts.BatchEvents)
+			if err != nil {
+				return err
+			}
+			chunk := make([]*Event, len(evs))
+			for i, re := range evs {
+				if chunk[i], err = Decode(opts.Registry, re); err != nil {
+					return fmt.Errorf("rebuild: %w", err)
+				}
+			}
+			if len(chunk) > 0 {
+				for _, ch := range chans {
+					select {
+					case ch <- chunk:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+				pos = evs[len(evs)-1].GlobalPosition()
+			}
+			if len(evs) < opts.BatchEvents {
+				return nil
+			}
+		}
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// index, catch-up, swap: each projection on its own.
+	phase.Store("index")
+	g, gctx = errgroup.WithContext(ctx)
+	for _, b := range builds {
+		g.Go(func() error {
+			if err := createQueryIndexes(gctx, pool, b.p, b.version); err != nil {
+				return err
+			}
+			phase.Store("catch-up")
+			for {
+				n, err := b.catchUp(gctx, pool, store, opts)
+				if err != nil {
+					return err
+				}
+				if n < opts.BatchEvents {
+					break
+				}
+			}
+			phase.Store("swap")
+			return b.swap(gctx, pool, store, opts)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	phase.Store("done")
+	report()
+
+	var out []RebuildResult
+	for _, b := range builds {
+		if !opts.KeepOld {
+			if err := dropVersion(ctx, pool, b.p, b.from); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, RebuildResult{Name: b.p.Name, FromVersion: b.from, Version: b.version, Events: b.applied.Load(), Resumed: b.resumed})
+	}
+	return out, nil
+}
+
+// build is one projection's rebuild in progress.
+type build struct {
+	p       *Projection
+	from    int // the active version when the rebuild started
+	version int
+	resumed bool
+	cp      eventstore.GlobalPosition
+	applied atomic.Int64
+	lock    *pgxpool.Conn // holds the rebuild's session advisory lock
+	w       *Writer
+}
+
+func (b *build) release() {
+	if b == nil || b.lock == nil {
+		return
+	}
+	_, _ = b.lock.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtextextended('taskforge:rebuild:' || $1, 0))`, b.p.Name)
+	b.lock.Release()
+	b.lock = nil
+}
+
+// prepare takes the projection's rebuild lock and creates (or resumes) the version to build.
+func prepare(ctx context.Context, pool *pgxpool.Pool, p *Projection) (*build, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('taskforge:rebuild:' || $1, 0))`, p.Name).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("rebuild lock of %s: %w", p.Name, err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, fmt.Errorf("a rebuild of %s is already running", p.Name)
+	}
+	b := &build{p: p, lock: conn}
+	err = database.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, schemaLock); err != nil {
+			return err
+		}
+		var building *int
+		if err := tx.QueryRow(ctx, `SELECT active_version, building_version FROM projection_versions WHERE name = $1`,
+			p.Name).Scan(&b.from, &building); err != nil {
+			return fmt.Errorf("registry of %s: %w", p.Name, err)
+		}
+		if building != nil {
+			b.version, b.resumed = *building, true
+		} else {
+			b.version = b.from + 1
+			for _, t := range p.Tables { // leftovers of a version never registered
+				if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+t+suffix(b.version)); err != nil {
+					return err
+				}
+			}
+			if err := createVersion(ctx, tx, p, b.version, false); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = $1 AND version = $2`, p.Name, b.version); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, version, state) VALUES ($1, $2, 'building')`,
+				p.Name, b.version); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE projection_versions SET building_version = $2 WHERE name = $1`, p.Name, b.version); err != nil {
+				return err
+			}
+		}
+		var txid int64
+		if err := tx.QueryRow(ctx, `SELECT transaction_id, position, events_handled FROM projection_checkpoints WHERE name = $1 AND version = $2`,
+			p.Name, b.version).Scan(&txid, &b.cp.Position, new(int64)); err != nil {
+			return fmt.Errorf("checkpoint of %s version %d: %w", p.Name, b.version, err)
+		}
+		b.cp.TransactionID = uint64(txid)
+		return nil
+	})
+	if err != nil {
+		b.release()
+		return nil, fmt.Errorf("prepare rebuild of %s: %w", p.Name, err)
+	}
+	b.w = newWriter(b.version)
+	return b, nil
+}
+
+// applyChunk applies the events after the build's checkpoint in one transaction.
+func (b *build) applyChunk(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions) error {
+	return b.applyOn(ctx, pool, chunk, opts, nil)
+}
+
+// applyOn applies events in tx, or in a transaction of its own when tx is nil.
+func (b *build) applyOn(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions, tx pgx.Tx) error {
+	b.w.reset()
+	var last *Event
+	n := 0
+	for _, ev := range chunk {
+		if !b.cp.Less(ev.GlobalPosition()) {
+			continue
+		}
+		if err := b.p.Apply(b.w, ev); err != nil {
+			return fmt.Errorf("rebuild %s: event %s (%s at position %d): %w", b.p.Name, ev.ID, ev.Type, ev.Position, err)
+		}
+		last = ev
+		n++
+	}
+	if last == nil {
+		return nil
+	}
+	run := func(tx pgx.Tx) error {
+		// A crash loses at most the last batches, which the checkpoint then says to redo.
+		batch := &pgx.Batch{}
+		batch.Queue(`SET LOCAL synchronous_commit = off`)
+		b.w.queue(batch)
+		batch.Queue(`UPDATE projection_checkpoints SET transaction_id = $3, position = $4, events_handled = events_handled + $5,
+			event_time = $6, updated_at = now() WHERE name = $1 AND version = $2`,
+			b.p.Name, b.version, int64(last.TransactionID), last.Position, n, last.RecordedAt)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("rebuild %s: batch ending at event %s: %w", b.p.Name, last.ID, err)
+		}
+		return nil
+	}
+	var err error
+	if tx != nil {
+		err = run(tx)
+	} else {
+		err = database.WithTx(ctx, pool, run)
+	}
+	if err != nil {
+		return err
+	}
+	b.cp = last.GlobalPosition()
+	done := b.applied.Add(int64(n))
+	if opts.afterBatch != nil && tx == nil {
+		return opts.afterBatch(b.p.Name, done)
+	}
+	return nil
+}
+
+// catchUp applies one read's worth of events after the checkpoint and returns how many it read.
+func (b *build) catchUp(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, opts RebuildOptions) (int, error) {
+	evs, err := store.ReadAllOn(ctx, pool, b.cp, opts.BatchEvents)
+	if err != nil {
+		return 0, err
+	}
+	chunk, err := decodeAll(opts.Registry, evs)
+	if err != nil {
+		return 0, err
+	}
+	return len(evs), b.applyOn(ctx, pool, chunk, opts, nil)
+}
+
+// swap applies the last events and makes the version active, in one transaction.
+func (b *build) swap(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, opts RebuildOptions) error {
+	return database.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, schemaLock); err != nil {
+			return err
+		}
+		var building *int
+		if err := tx.QueryRow(ctx, `SELECT building_version FROM projection_versions WHERE name = $1 FOR UPDATE`, b.p.Name).Scan(&building); err != nil {
+			return err
+		}
+		if building == nil || *building != b.version {
+			return fmt.Errorf("rebuild %s: version %d is no longer being built", b.p.Name, b.version)
+		}
+		for {
+			evs, err := store.ReadAllOn(ctx, tx, b.cp, opts.BatchEvents)
+			if err != nil {
+				return err
+			}
+			chunk, err := decodeAll(opts.Registry, evs)
+			if err != nil {
+				return err
+			}
+			if err := b.applyOn(ctx, pool, chunk, opts, tx); err != nil {
+				return err
+			}
+			if len(evs) < opts.BatchEvents {
+				break
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET state = 'running', updated_at = now() WHERE name = $1 AND version = $2`,
+			b.p.Name, b.version); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE projection_versions SET active_version = $2, building_version = NULL, swapped_at = now()
+			WHERE name = $1`, b.p.Name, b.version); err != nil {
+			return err
+		}
+		return pointViews(ctx, tx, b.p, b.version)
+	})
+}
+
+func decodeAll(reg *domain.Registry, evs []eventstore.RecordedEvent) ([]*Event, error) {
+	out := make([]*Event, len(evs))
+	for i, re := range evs {
+		ev, err := Decode(reg, re)
+		if err != nil {
+			return nil, fmt.Errorf("rebuild: %w", err)
+		}
+		out[i] = ev
+	}
+	return out, nil
+}

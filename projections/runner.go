@@ -1,0 +1,447 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// RunnerOptions configures a Runner. The zero value (plus a store) runs every projection.
+type RunnerOptions struct {
+	Projections []*Projection // nil: All()
+	Registry    *domain.Registry
+	Notifier    *eventstore.Notifier // nil: polling only
+	Metrics     *Metrics
+	Logger      *slog.Logger
+	// MaxRetries is how often an event that fails is tried again (with exponential backoff from
+	// RetryInterval) before it is poison. Default 5.
+	MaxRetries    int
+	RetryInterval time.Duration // default 100ms
+	// Park makes a poison event be recorded in parked_events and skipped; by default it stops
+	// the projection (state failed) until an engineer resumes or rebuilds it.
+	Park bool
+	// PollInterval is the subscriber's fallback poll (default 1s).
+	PollInterval time.Duration
+	// StatusInterval is how often lag metrics are refreshed (default 5s; one query).
+	StatusInterval time.Duration
+	// OnApplied, when set, is called after an event's writes committed (benchmarks, tests).
+	OnApplied func(projection string, ev eventstore.RecordedEvent)
+}
+
+// Runner runs every projection as its own Watermill router handler: one consumer group per
+// projection, events in order, each applied with its checkpoint in one transaction.
+type Runner struct {
+	store *eventstore.Store
+	pool  *pgxpool.Pool
+	opts  RunnerOptions
+	log   *slog.Logger
+	sub   *Subscriber
+}
+
+// NewRunner returns a runner over store.
+func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
+	if store == nil {
+		return nil, errors.New("projections: nil store")
+	}
+	if opts.Projections == nil {
+		opts.Projections = All()
+	}
+	if opts.Registry == nil {
+		opts.Registry = domain.NewRegistry()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxRetries <= 0 {
+		opts.MaxRetries = 5
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = 100 * time.Millisecond
+	}
+	if opts.StatusInterval <= 0 {
+		opts.StatusInterval = 5 * time.Second
+	}
+	r := &Runner{store: store, pool: store.Pool(), opts: opts, log: opts.Logger}
+	sub, err := NewSubscriber(store, opts.Notifier, projectionCheckpoints{pool: r.pool},
+		SubscriberConfig{PollInterval: opts.PollInterval, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	r.sub = sub
+	return r, nil
+}
+
+// Subscriber returns the runner's subscriber (for its query count).
+func (r *Runner) Subscriber() *Subscriber { return r.sub }
+
+// Run installs missing projections, then consumes until ctx is done and every in-flight event is
+// finished (graceful stop). A projection that is failed is not started: status shows it.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := Ensure(ctx, r.pool, r.opts.Projections); err != nil {
+		return err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, watermill.NewSlogLogger(r.log))
+	if err != nil {
+		return fmt.Errorf("projections router: %w", err)
+	}
+	sts, err := Statuses(ctx, r.pool)
+	if err != nil {
+		return err
+	}
+	failed := map[string]bool{}
+	for _, s := range sts {
+		if s.State == StateFailed {
+			failed[s.Name] = true
+			r.log.Error("projection is failed; not starting it (taskforge projections status)", "projection", s.Name,
+				"event_id", s.FailedEventID, "err", s.LastError)
+		}
+	}
+	started := 0
+	for _, p := range r.opts.Projections {
+		if failed[p.Name] {
+			continue
+		}
+		v, err := activeVersion(ctx, r.pool, p.Name)
+		if err != nil {
+			return err
+		}
+		c := &consumer{r: r, p: p}
+		c.version.Store(int64(v))
+		h := router.AddConsumerHandler(p.Name, p.Name, r.sub, c.handle)
+		c.handler = h
+		retry := middleware.Retry{
+			MaxRetries:      r.opts.MaxRetries,
+			InitialInterval: r.opts.RetryInterval,
+			MaxInterval:     10 * time.Second,
+			Multiplier:      2,
+			ShouldRetry: func(p middleware.RetryParams) bool {
+				return !errors.Is(p.Err, errReposition) && !errors.Is(p.Err, ErrFailed) && !errors.Is(p.Err, context.Canceled)
+			},
+		}
+		// Recoverer inside Retry: a panic is an attempt that failed like any other.
+		h.AddMiddleware(retry.Middleware, middleware.Recoverer)
+		started++
+	}
+	if started == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	stopStatus := r.refreshStatus(ctx)
+	defer stopStatus()
+	go func() {
+		<-ctx.Done()
+		_ = router.Close()
+	}()
+	// Run returns after Close, once in-flight handlers finished (or CloseTimeout).
+	if err := router.Run(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("projections router: %w", err)
+	}
+	return nil
+}
+
+// refreshStatus updates the lag metrics every StatusInterval.
+func (r *Runner) refreshStatus(ctx context.Context) func() {
+	if r.opts.Metrics == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.opts.StatusInterval)
+		defer t.Stop()
+		for {
+			if sts, err := Statuses(ctx, r.pool); err == nil {
+				r.opts.Metrics.observeStatus(sts)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+var (
+	// ErrFailed is returned for a projection stopped on a poison event.
+	ErrFailed = errors.New("projections: projection failed")
+	// errReposition makes the subscription re-read from the stored checkpoint (a gap, or a
+	// version swap).
+	errReposition = errors.New("projections: reposition from checkpoint")
+)
+
+// consumer applies one projection's events.
+type consumer struct {
+	r       *Runner
+	p       *Projection
+	handler *message.Handler
+	version atomic.Int64
+
+	mu       sync.Mutex
+	lastID   uuid.UUID
+	attempts int
+}
+
+// attempt counts the consecutive attempts at event id.
+func (c *consumer) attempt(id uuid.UUID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastID != id {
+		c.lastID, c.attempts = id, 0
+	}
+	c.attempts++
+	return c.attempts
+}
+
+func (c *consumer) handle(msg *message.Message) error {
+	start := time.Now()
+	ctx := msg.Context()
+	re, prev, err := EventFromMessage(msg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.p.Name, err)
+	}
+	v := int(c.version.Load())
+	w := newWriter(v)
+	applyErr := c.apply(w, re)
+	final := c.attempt(re.ID) > c.r.opts.MaxRetries
+	err = errSlowPath
+	if applyErr == nil {
+		err = c.commitFast(ctx, v, re, prev, w)
+	}
+	if errors.Is(err, errSlowPath) {
+		err = c.commit(ctx, v, re, prev, w, applyErr, final)
+	}
+	switch {
+	case err == nil:
+		c.r.opts.Metrics.observeHandled(c.p.Name, start)
+		if c.r.opts.OnApplied != nil {
+			c.r.opts.OnApplied(c.p.Name, re)
+		}
+		return nil
+	case errors.Is(err, errDuplicate):
+		c.r.opts.Metrics.observeHandled(c.p.Name, start)
+		return nil
+	case errors.Is(err, ErrFailed):
+		c.handler.Stop()
+		return err
+	default:
+		return err
+	}
+}
+
+// apply runs the projection's Apply, turning a panic into an error.
+func (c *consumer) apply(w *Writer, re eventstore.RecordedEvent) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("apply panicked: %v", p)
+		}
+	}()
+	ev, err := Decode(c.r.opts.Registry, re)
+	if err != nil {
+		return err
+	}
+	return c.p.Apply(w, ev)
+}
+
+var errDuplicate = errors.New("projections: event already applied")
+
+var errSlowPath = errors.New("projections: take the slow path")
+
+const advanceSQL = `SELECT taskforge_projection_advance($1, $2, $3, $4, $5, $6, $7)`
+
+// commitFast is the common case in one round trip: BEGIN, advance, the event's statements and
+// COMMIT pipelined in one batch. synchronous_commit is off for it: a crash can lose only whole
+// transactions, tables and checkpoint together, which are then delivered and applied again. Any
+// failure other than the checkpoint's refusals goes to commit, which retries with a savepoint and
+// records the failure.
+func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.RecordedEvent, prev eventstore.GlobalPosition, w *Writer) error {
+	conn, err := c.r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.p.Name, err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(advanceSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt)
+	w.queue(b)
+	b.Queue(`COMMIT`)
+	err = conn.SendBatch(ctx, b).Close()
+	if err == nil {
+		return nil
+	}
+	if _, rbErr := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); rbErr != nil {
+		// Do not return a connection in an unknown state to the pool.
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "TFP") {
+		return c.classify(ctx, err, re)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errSlowPath
+}
+
+// commit applies w's statements and advances the checkpoint in one transaction:
+//
+//	BEGIN
+//	SAVEPOINT apply
+//	SELECT taskforge_projection_advance(prev → event)   checkpoint row locked; TFP01/02/03
+//	<the event's statements>
+//	COMMIT
+//
+// A failing statement is rolled back to the savepoint, so the same transaction can still record
+// the error (retry), park the event with the checkpoint advanced (park mode), or mark the
+// projection failed (final attempt): a failed statement never poisons what follows.
+func (c *consumer) commit(ctx context.Context, v int, re eventstore.RecordedEvent, prev eventstore.GlobalPosition,
+	w *Writer, applyErr error, final bool) error {
+	tx, err := c.r.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", c.p.Name, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	const advance = advanceSQL
+	advanceArgs := []any{c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt}
+	b := &pgx.Batch{}
+	b.Queue(`SAVEPOINT apply`)
+	b.Queue(advance, advanceArgs...)
+	if applyErr == nil {
+		w.queue(b)
+	}
+	br := tx.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return c.classify(ctx, err, re)
+		}
+		for range w.Len() {
+			if applyErr != nil {
+				break
+			}
+			if _, err := br.Exec(); err != nil {
+				applyErr = err
+			}
+		}
+	}
+	if cerr := br.Close(); err == nil && applyErr == nil && cerr != nil {
+		applyErr = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.p.Name, err)
+	}
+	if applyErr == nil {
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("%s: commit: %w", c.p.Name, err)
+		}
+		return nil
+	}
+
+	// The event's writes failed: undo them (and the advance), keep the transaction usable.
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT apply`); err != nil {
+		return fmt.Errorf("%s: rollback to savepoint: %w (apply: %v)", c.p.Name, err, applyErr)
+	}
+	msg := fmt.Sprintf("event %s (%s at position %d): %v", re.ID, re.Type, re.Position, applyErr)
+	var outcome error
+	switch {
+	case !final:
+		c.r.opts.Metrics.observeFailure(c.p.Name, "retry")
+		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET last_error = $3, updated_at = now() WHERE name = $1 AND version = $2`,
+			c.p.Name, v, msg)
+		outcome = fmt.Errorf("%s: %s", c.p.Name, msg)
+	case c.r.opts.Park:
+		c.r.opts.Metrics.observeFailure(c.p.Name, "parked")
+		c.r.log.Error("projection parked a poison event", "projection", c.p.Name, "event_id", re.ID, "err", applyErr)
+		if _, err = tx.Exec(ctx, advance, advanceArgs...); err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO parked_events (name, version, event_id, transaction_id, position, event_type, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+				c.p.Name, v, re.ID, int64(re.TransactionID), re.Position, re.Type, applyErr.Error())
+		}
+	default:
+		c.r.opts.Metrics.observeFailure(c.p.Name, "failed")
+		c.r.log.Error("projection failed on a poison event; stopped", "projection", c.p.Name, "event_id", re.ID, "err", applyErr)
+		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET state = 'failed', last_error = $3, failed_event_id = $4,
+			updated_at = now() WHERE name = $1 AND version = $2`, c.p.Name, v, msg, re.ID)
+		outcome = fmt.Errorf("%s: %w: %s", c.p.Name, ErrFailed, msg)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: record failure: %w (apply: %v)", c.p.Name, err, applyErr)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s: commit: %w", c.p.Name, err)
+	}
+	return outcome
+}
+
+// classify turns taskforge_projection_advance's refusals into outcomes.
+func (c *consumer) classify(ctx context.Context, err error, re eventstore.RecordedEvent) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("%s: advance: %w", c.p.Name, err)
+	}
+	switch pgErr.Code {
+	case "TFP01":
+		var tx, pos int64
+		if parts := strings.Split(pgErr.Detail, ","); len(parts) == 2 {
+			tx, _ = strconv.ParseInt(parts[0], 10, 64)
+			pos, _ = strconv.ParseInt(parts[1], 10, 64)
+		}
+		cp := eventstore.GlobalPosition{TransactionID: uint64(tx), Position: pos}
+		if !cp.Less(re.GlobalPosition()) {
+			return errDuplicate // applied before a crash that lost the ack
+		}
+		return errReposition
+	case "TFP02":
+		v, verr := activeVersion(ctx, c.r.pool, c.p.Name)
+		if verr != nil {
+			return verr
+		}
+		c.r.log.Info("projection version swapped; following it", "projection", c.p.Name, "version", v)
+		c.version.Store(int64(v))
+		return errReposition
+	case "TFP03":
+		return fmt.Errorf("%s: %w", c.p.Name, ErrFailed)
+	}
+	return fmt.Errorf("%s: advance: %w", c.p.Name, err)
+}
+
+// projectionCheckpoints is the subscriber's CheckpointStore for projections: the position is the
+// active version's checkpoint, which handlers advance in their own transactions (Save is a no-op).
+type projectionCheckpoints struct{ pool *pgxpool.Pool }
+
+func (p projectionCheckpoints) Load(ctx context.Context, group string) (eventstore.GlobalPosition, error) {
+	var tx, pos int64
+	err := p.pool.QueryRow(ctx, `SELECT c.transaction_id, c.position FROM projection_versions r
+		JOIN projection_checkpoints c ON c.name = r.name AND c.version = r.active_version WHERE r.name = $1`, group).Scan(&tx, &pos)
+	if err != nil {
+		return eventstore.GlobalPosition{}, fmt.Errorf("checkpoint of %s: %w", group, err)
+	}
+	return eventstore.GlobalPosition{TransactionID: uint64(tx), Position: pos}, nil
+}
+
+func (projectionCheckpoints) Save(context.Context, string, eventstore.GlobalPosition) error {
+	return nil
+}

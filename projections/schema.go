@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/internal/database"
+)
+
+// schemaLock serialises schema changes of projections (first creation, rebuild swaps) across
+// processes: a transaction-scoped advisory lock.
+const schemaLock = `SELECT pg_advisory_xact_lock(hashtextextended('taskforge:projections:schema', 0))`
+
+// Ensure creates version 1 of every projection that has no registry row yet (tables, indexes,
+// views, checkpoint at the start of the log). Existing projections are left as they are.
+func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
+	return database.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, schemaLock); err != nil {
+			return fmt.Errorf("lock projections schema: %w", err)
+		}
+		for _, p := range ps {
+			var v int
+			err := tx.QueryRow(ctx, `SELECT active_version FROM projection_versions WHERE name = $1`, p.Name).Scan(&v)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("projection %s: %w", p.Name, err)
+			}
+			if err := createVersion(ctx, tx, p, 1, true); err != nil {
+				return err
+			}
+			if err := pointViews(ctx, tx, p, 1); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO projection_versions (name, active_version) VALUES ($1, 1)`, p.Name); err != nil {
+				return fmt.Errorf("register projection %s: %w", p.Name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, version) VALUES ($1, 1)`, p.Name); err != nil {
+				return fmt.Errorf("checkpoint of projection %s: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// createVersion creates version v's tables, and their query indexes if asked.
+func createVersion(ctx context.Context, q database.Beginner, p *Projection, v int, queryIndexes bool) error {
+	return database.WithTx(ctx, q, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, ddl(p.Schema, v)); err != nil {
+			return fmt.Errorf("create %s version %d: %w", p.Name, v, err)
+		}
+		if queryIndexes {
+			return createQueryIndexes(ctx, tx, p, v)
+		}
+		return nil
+	})
+}
+
+func createQueryIndexes(ctx context.Context, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, p *Projection, v int) error {
+	if p.QueryIndexes == "" {
+		return nil
+	}
+	if _, err := q.Exec(ctx, ddl(p.QueryIndexes, v)); err != nil {
+		return fmt.Errorf("create query indexes of %s version %d: %w", p.Name, v, err)
+	}
+	return nil
+}
+
+// pointViews makes each table's view read version v. DROP + CREATE rather than CREATE OR REPLACE:
+// a new version may change columns. Inside the caller's transaction the swap is atomic.
+func pointViews(ctx context.Context, tx pgx.Tx, p *Projection, v int) error {
+	for _, t := range p.Tables {
+		sql := fmt.Sprintf(`DROP VIEW IF EXISTS %[1]s; CREATE VIEW %[1]s AS SELECT * FROM %[1]s%[2]s`, t, suffix(v))
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("point view %s at version %d: %w", t, v, err)
+		}
+	}
+	return nil
+}
+
+// dropVersion drops version v's tables and checkpoint.
+func dropVersion(ctx context.Context, pool *pgxpool.Pool, p *Projection, v int) error {
+	return database.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		for _, t := range p.Tables {
+			if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+t+suffix(v)); err != nil {
+				return fmt.Errorf("drop %s%s: %w", t, suffix(v), err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = $1 AND version = $2`, p.Name, v); err != nil {
+			return fmt.Errorf("drop checkpoint of %s version %d: %w", p.Name, v, err)
+		}
+		return nil
+	})
+}
+
+// activeVersion returns a projection's active version.
+func activeVersion(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, name string) (int, error) {
+	var v int
+	if err := q.QueryRow(ctx, `SELECT active_version FROM projection_versions WHERE name = $1`, name).Scan(&v); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, fmt.Errorf("projection %s is not installed", name)
+		}
+		return 0, fmt.Errorf("active version of %s: %w", name, err)
+	}
+	return v, nil
+}
