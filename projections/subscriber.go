@@ -251,7 +251,7 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 					if !sleep(horizon) {
 						return
 					}
-					horizon = min(horizon*2, 100*time.Millisecond)
+					horizon = min(horizon*2, 5*time.Millisecond)
 					continue
 				}
 				horizon = time.Millisecond
