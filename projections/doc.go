@@ -17,7 +17,7 @@
 // message before it (MetaPrev*), which lets a consumer that commits its own checkpoint detect gaps.
 // After a read comes back empty while committed events wait behind a running transaction (they
 // become readable when it ends, which sends no NOTIFY) the subscription looks again after 1, 2, 4 ..
-// 100 ms. Idle, a Runner with every projection issues one query per second in all (the shared head
+// 5 ms. Idle, a Runner with every projection issues one query per second in all (the shared head
 // poll); measured with TestIdleQueryRate.
 //
 // # Exactly-once projections
