@@ -20,7 +20,13 @@ const (
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeInternal        = "INTERNAL"
 	CodeBadRequest      = "BAD_REQUEST"
+	// CodeStale: the read models did not reach the query's consistency token in time; retry.
+	CodeStale = "STALE"
 )
+
+// ErrStale is wrapped by a query whose consistency token the read models did not reach within
+// the bounded wait.
+var ErrStale = errors.New("the read models have not caught up with the consistency token yet")
 
 // errorPresenter maps errors to what a client may see: a domain error's code and message (written
 // for clients), CONFLICT's current version, UNAUTHENTICATED. Anything else is logged and shown as
@@ -54,6 +60,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if v, ok := commands.CurrentVersion(err); ok {
 				ext["currentVersion"] = v
 			}
+		case errors.Is(err, ErrStale):
+			out.Message = ErrStale.Error() + "; retry"
+			ext["code"] = CodeStale
 		case errors.Is(err, context.DeadlineExceeded):
 			out.Message = "the operation took too long"
 			ext["code"] = "TIMEOUT"

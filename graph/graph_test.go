@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,8 @@ import (
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/pgtest"
+	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/sideeffects"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "graph")) }
@@ -35,15 +38,37 @@ type api struct {
 	t   *testing.T
 	url string
 	es  *eventstore.Store
+	h   *commands.Handlers
 }
 
-func setup(t *testing.T) *api {
+// setup serves the API over a database of the test's own (the projections' checkpoints and the
+// global log are per database), with a notifier and a projection runner keeping the read models
+// up to date, as `taskforge serve` does. with adjusts the resolver.
+func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	t.Helper()
-	pool, err := database.Open(context.Background(), pgtest.URL(), database.PoolOptions{Tracer: observability.StatementTracer{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	url := pgtest.NewDatabase(t)
+	pool, err := database.Open(ctx, url, database.PoolOptions{Tracer: observability.StatementTracer{}})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	es, err := eventstore.New(pool, eventstore.Options{})
+	notifier := eventstore.NewNotifier(pool, nil)
+	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
 	require.NoError(t, err)
+	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
+	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
+	require.NoError(t, err)
+	done := make(chan error, 2)
+	go func() { done <- notifier.Run(ctx) }()
+	go func() { done <- runner.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("read side stopped: %v", err)
+			}
+		}
+	})
+
 	log := slog.New(slog.DiscardHandler)
 	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
 	require.NoError(t, err)
@@ -53,14 +78,22 @@ func setup(t *testing.T) *api {
 	require.NoError(t, err)
 	au, err := audit.New(es, domain.NewRegistry())
 	require.NoError(t, err)
-	handler, err := graph.NewHandler(&graph.Resolver{Commands: h, Audit: au}, graph.Options{
+	inspector, err := sideeffects.NewInspector(pool)
+	require.NoError(t, err)
+	r := &graph.Resolver{Commands: h, Audit: au, Queries: projections.NewQueries(pool), Inspector: inspector,
+		Statuses:        func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
+		ConsistencyWait: 10 * time.Second}
+	for _, f := range with {
+		f(r)
+	}
+	handler, err := graph.NewHandler(r, graph.Options{
 		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
 		StatementHeader: true,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL + "/graphql", es: es}
+	return &api{t: t, url: srv.URL + "/graphql", es: es, h: h}
 }
 
 func token(t *testing.T, user string, ttl time.Duration) string {
@@ -93,11 +126,14 @@ func (a *api) do(tok, query string, vars map[string]any) response {
 	return a.raw(tok, body)
 }
 
-func (a *api) raw(tok string, body []byte) response {
+func (a *api) raw(tok string, body []byte, headers ...string) response {
 	a.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, a.url, bytes.NewReader(body))
 	require.NoError(a.t, err)
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}

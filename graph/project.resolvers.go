@@ -10,7 +10,10 @@ import (
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateProject is the resolver for the createProject field.
@@ -64,3 +67,40 @@ func (r *mutationResolver) DefineWorkflow(ctx context.Context, input model.Defin
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, result)
 }
+
+// Board is the resolver for the board field.
+func (r *projectResolver) Board(ctx context.Context, obj *model.Project) ([]*model.BoardColumn, error) {
+	tasks, err := r.Queries.Board(ctx, obj.WorkspaceID, obj.ProjectID, projections.MaxPage)
+	if err != nil {
+		return nil, err
+	}
+	if err := primeTaskChildren(ctx, tasks, "tasks"); err != nil {
+		return nil, err
+	}
+	return board(obj.Workflow, tasks), nil
+}
+
+// Project is the resolver for the project field.
+func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *string) (*model.Project, error) {
+	if err := r.consistent(ctx, consistentWith); err != nil {
+		return nil, err
+	}
+	pid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := locate(ctx, r.Resolver, pid, func(l *loaders.Loaders) interface {
+		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[projections.Project], error)
+	} {
+		return l.Projects
+	})
+	if err != nil {
+		return nil, err
+	}
+	return projectModel(p), nil
+}
+
+// Project returns generated.ProjectResolver implementation.
+func (r *Resolver) Project() generated.ProjectResolver { return &projectResolver{r} }
+
+type projectResolver struct{ *Resolver }

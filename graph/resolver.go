@@ -3,13 +3,29 @@ package graph
 //go:generate sh -c "cd .. && go tool gqlgen generate"
 
 import (
+	"context"
+	"time"
+
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/sideeffects"
 )
 
 // Resolver holds what the resolvers call: command handlers for mutations, the audit service for
-// history queries (and, with the read side, the projections' queries). It is built once per server.
+// history queries, the projections' read queries for everything else. It is built once per server.
 type Resolver struct {
 	Commands *commands.Handlers
 	Audit    *audit.Service
+	Queries  *projections.Queries
+	// Inspector serves the admins' webhookDeliveries and deadLetters.
+	Inspector *sideeffects.Inspector
+	// Statuses serves the engineers' projections query (projections.Statuses over the pool).
+	Statuses func(context.Context) ([]projections.Status, error)
+	// Operators are user ids (token subjects) allowed the projections query without being an
+	// admin of any workspace. Empty: admins and owners only.
+	Operators []string
+	// ConsistencyWait bounds how long a query given a consistency token waits for the read
+	// models before it answers STALE (default 2 s).
+	ConsistencyWait time.Duration
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/observability"
 )
@@ -71,6 +72,9 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	if r == nil || r.Commands == nil || r.Audit == nil {
 		return nil, errors.New("graph: resolver needs command handlers and the audit service")
 	}
+	if r.Queries == nil || r.Inspector == nil || r.Statuses == nil {
+		return nil, errNoReadSide
+	}
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -81,6 +85,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		}
 		return next(ctx)
 	}
+	cfg.Directives.HasRole = r.hasRole
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})
@@ -89,6 +94,11 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	}
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	srv.Use(depthLimit(o.MaxDepth))
+	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
+	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(loaders.With(ctx, loaders.New(r.Queries)))
+	})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
@@ -105,7 +115,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 }
 
 // withRequest authenticates the request, bounds its body and duration, and tags its context with
-// request and correlation ids for the commands' event metadata.
+// request and correlation ids for the commands' event metadata and its consistency token header.
 func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > o.MaxBodyBytes {
@@ -134,6 +144,7 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", info.RequestID)
 		ctx = commands.WithRequest(ctx, info)
+		ctx = withState(ctx, r.Header.Get(ConsistencyHeader))
 		ctx, statements := observability.WithStatementCount(ctx)
 		ctx, cancel := context.WithTimeout(ctx, o.OperationTimeout)
 		defer cancel()

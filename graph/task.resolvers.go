@@ -7,10 +7,14 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -138,3 +142,118 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, input model.Delete
 		return commands.DeleteComment{Actor: a, TaskID: t, CommentID: c, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, result)
 }
+
+// Task is the resolver for the task field.
+func (r *queryResolver) Task(ctx context.Context, id string, consistentWith *string) (*model.Task, error) {
+	if err := r.consistent(ctx, consistentWith); err != nil {
+		return nil, err
+	}
+	tid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := locate(ctx, r.Resolver, tid, func(l *loaders.Loaders) interface {
+		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[projections.Task], error)
+	} {
+		return l.Tasks
+	})
+	if err != nil {
+		return nil, err
+	}
+	return taskModel(t), nil
+}
+
+// TaskByKey is the resolver for the taskByKey field.
+func (r *queryResolver) TaskByKey(ctx context.Context, workspaceID string, key string, consistentWith *string) (*model.Task, error) {
+	ws, err := r.enter(ctx, "workspaceId", workspaceID, consistentWith)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.taskByKey(ctx, ws, key)
+	if err != nil {
+		return nil, err
+	}
+	return taskModel(t), nil
+}
+
+// Tasks is the resolver for the tasks field.
+func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, consistentWith *string) (*model.TaskConnection, error) {
+	ws, err := r.enter(ctx, "workspaceId", workspaceID, consistentWith)
+	if err != nil {
+		return nil, err
+	}
+	n, err := pageSize(first, 50)
+	if err != nil {
+		return nil, err
+	}
+	page, order, err := r.listTasks(ctx, ws, filter, orderBy, n, after)
+	if err != nil {
+		return nil, err
+	}
+	if err := primeTaskChildren(ctx, page.Tasks, "edges", "node"); err != nil {
+		return nil, err
+	}
+	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks)), PageInfo: &model.PageInfo{HasNextPage: page.Next != ""}}
+	for _, t := range page.Tasks {
+		cursor := taskCursor(order, t)
+		conn.PageInfo.EndCursor = &cursor
+		if filter != nil && filter.DueBefore != nil && (t.DueDate == nil || !t.DueDate.Before(*filter.DueBefore)) {
+			continue // filters the page (the read side has no due-date filter): it may come back shorter
+		}
+		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: taskModel(t)})
+	}
+	if page.Next != "" {
+		conn.PageInfo.EndCursor = &page.Next
+	}
+	return conn, nil
+}
+
+// Priority is the resolver for the priority field.
+func (r *taskResolver) Priority(ctx context.Context, obj *model.Task) (model.Priority, error) {
+	if obj.PriorityName == "" {
+		return model.PriorityNone, nil
+	}
+	return model.Priority(strings.ToUpper(obj.PriorityName)), nil
+}
+
+// Assignee is the resolver for the assignee field.
+func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Member, error) {
+	if obj.AssigneeID == nil {
+		return nil, nil
+	}
+	m, err := loaders.For(ctx).Members.Load(ctx, loaders.MemberKey{WorkspaceID: obj.WorkspaceID, UserID: *obj.AssigneeID})
+	if err != nil || !m.OK {
+		return nil, err // an assignee who left the workspace: null
+	}
+	return memberModel(m.Value), nil
+}
+
+// Comments is the resolver for the comments field.
+func (r *taskResolver) Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error) {
+	cs, err := loaders.For(ctx).Comments.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Comment, len(cs))
+	for i, c := range cs {
+		out[i] = commentModel(c)
+	}
+	return out, nil
+}
+
+// Project is the resolver for the project field.
+func (r *taskResolver) Project(ctx context.Context, obj *model.Task) (*model.Project, error) {
+	p, err := loaders.For(ctx).Projects.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.ProjectID})
+	if err != nil {
+		return nil, err
+	}
+	if !p.OK {
+		return nil, errNotFound
+	}
+	return projectModel(p.Value), nil
+}
+
+// Task returns generated.TaskResolver implementation.
+func (r *Resolver) Task() generated.TaskResolver { return &taskResolver{r} }
+
+type taskResolver struct{ *Resolver }

@@ -43,7 +43,7 @@ func TestTenantIsolation(t *testing.T) {
 		map[string]any{"ws": ws.ID}, &inv)
 	// Mallory is a real user with a workspace of her own.
 	var mws result
-	a.ok(mallory, `mutation { createWorkspace(input: {name: "M"}) { id } }`, nil, &mws)
+	a.ok(mallory, `mutation { createWorkspace(input: {name: "M"}) { id consistencyToken } }`, nil, &mws)
 
 	vars := map[string]any{"ws": ws.ID, "p": p.ID, "t": task.ID, "o": other.ID, "c": comment.CommentID,
 		"h": hook.WebhookID, "i": inv.InvitationID, "alice": "alice-" + t.Name()}
@@ -114,13 +114,36 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	require.Equal(t, before, versions(), "nothing was appended to workspace A")
 
-	// Queries: every field that takes another tenant's id answers NOT_FOUND.
+	// Queries: every field that takes another tenant's id answers NOT_FOUND. Each waits for the
+	// read models first (the token of alice's last write), so an answer is never "not built yet".
 	queries := map[string]string{
 		"history":      `query($s: String!) { history(streamId: $s) { edges { node { payload } } } }`,
 		"taskAt":       `query($t: ID!) { taskAt(id: $t) { title } }`,
 		"verifyStream": `query($s: String!) { verifyStream(streamId: $s) { ok } }`,
+		"workspace":    `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name members { email } } }`,
+		"project":      `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { name board { tasks { title } } } }`,
+		"task":         `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { title comments { body } } }`,
+		"taskByKey":    `query($ws: ID!, $tok: String) { taskByKey(workspaceId: $ws, key: "AP-1", consistentWith: $tok) { title } }`,
+		"tasks":        `query($ws: ID!, $tok: String) { tasks(workspaceId: $ws, consistentWith: $tok) { edges { node { title } } } }`,
+		"activity":     `query($ws: ID!, $tok: String) { activity(workspaceId: $ws, consistentWith: $tok) { edges { node { line } } } }`,
+		"notifications": `query($ws: ID!, $tok: String) { notifications(workspaceId: $ws, consistentWith: $tok) {
+			edges { node { line } } } }`,
+		"webhookDeliveries": `query($ws: ID!, $tok: String) { webhookDeliveries(workspaceId: $ws, consistentWith: $tok) {
+			edges { node { url } } } }`,
+		"deadLetters": `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target } } } }`,
 	}
-	selfQueries := map[string]bool{"me": true}
+	// Fields without a tenant id: me (the caller), workspaces (the caller's own: checked below not
+	// to list A), projections (operational status, no tenant data: checked below to need the admin
+	// role somewhere).
+	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true}
+	tok := mws.ConsistencyToken // the last write: the read models include all of A and M
+	var mine []struct{ ID string }
+	a.ok(mallory, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &mine)
+	require.Equal(t, []struct{ ID string }{{mws.ID}}, mine, "mallory sees her workspace only")
+	nobody := token(t, "nobody-"+t.Name(), time.Hour)
+	r = a.do(nobody, `{ projections { name } }`, nil)
+	require.Equal(t, "FORBIDDEN", code(t, r), "%v", r.Errors)
+	require.Nil(t, r.Data["projections"])
 	var qschema struct {
 		Type struct {
 			Fields []struct{ Name string } `json:"fields"`
@@ -135,7 +158,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		q, ok := queries[f.Name]
 		require.True(t, ok, "query %s has no tenant isolation case", f.Name)
-		r := a.do(mallory, q, map[string]any{"t": task.ID, "s": "task-" + task.ID})
+		r := a.do(mallory, q, map[string]any{"t": task.ID, "s": "task-" + task.ID, "ws": ws.ID, "p": p.ID, "tok": tok})
 		require.Equal(t, "NOT_FOUND", code(t, r), "%s: %v", f.Name, r.Errors)
 		require.Nil(t, r.Data[f.Name], f.Name)
 	}

@@ -7,11 +7,22 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"strings"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/sideeffects"
 )
+
+// Role is the resolver for the role field.
+func (r *memberResolver) Role(ctx context.Context, obj *model.Member) (model.Role, error) {
+	return model.Role(strings.ToUpper(obj.RoleName)), nil
+}
 
 // RegisterUser is the resolver for the registerUser field.
 func (r *mutationResolver) RegisterUser(ctx context.Context, input *model.RegisterUserInput) (*model.MutationResult, error) {
@@ -141,3 +152,136 @@ func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.Remove
 		return commands.RemoveWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, result)
 }
+
+// Workspaces is the resolver for the workspaces field.
+func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) ([]*model.Workspace, error) {
+	if err := r.consistent(ctx, consistentWith); err != nil {
+		return nil, err
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wss, err := r.Queries.WorkspacesOfUser(ctx, string(a.UserID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Workspace, len(wss))
+	for i, w := range wss {
+		out[i] = workspaceModel(w)
+	}
+	return out, nil
+}
+
+// Workspace is the resolver for the workspace field.
+func (r *queryResolver) Workspace(ctx context.Context, id string, consistentWith *string) (*model.Workspace, error) {
+	ws, err := r.enter(ctx, "id", id, consistentWith)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.Queries.Workspace(ctx, ws)
+	if errors.Is(err, projections.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return workspaceModel(w), nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, workspaceID string, status *string, first *int, after *string, consistentWith *string) (*model.WebhookDeliveryConnection, error) {
+	ws, err := parseID("workspaceId", workspaceID) // @hasRole checked membership and role
+	if err != nil {
+		return nil, err
+	}
+	n, err := pageSize(first, 50)
+	if err != nil {
+		return nil, err
+	}
+	var before int64
+	if after != nil && *after != "" {
+		if before, err = strconv.ParseInt(*after, 10, 64); err != nil || before < 1 {
+			return nil, domain.InvalidInput("after", "not a valid cursor")
+		}
+	}
+	ds, err := r.Inspector.ListDeliveries(ctx, ws, sideeffects.Page{Status: str(status), Limit: n + 1, BeforeID: before})
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.WebhookDeliveryConnection{PageInfo: &model.PageInfo{HasNextPage: len(ds) > n}, Edges: []*model.WebhookDeliveryEdge{}}
+	for _, d := range ds[:min(n, len(ds))] {
+		cursor := strconv.FormatInt(d.ID, 10)
+		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: cursor, Node: deliveryModel(d)})
+		conn.PageInfo.EndCursor = &cursor
+	}
+	return conn, nil
+}
+
+// DeadLetters is the resolver for the deadLetters field.
+func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, first *int, after *string, consistentWith *string) (*model.DeadLetterConnection, error) {
+	ws, err := parseID("workspaceId", workspaceID) // @hasRole checked membership and role
+	if err != nil {
+		return nil, err
+	}
+	n, err := pageSize(first, 50)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseDeadCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	return r.deadLetters(ctx, ws, n, cur)
+}
+
+// Plan is the resolver for the plan field.
+func (r *workspaceResolver) Plan(ctx context.Context, obj *model.Workspace) (model.Plan, error) {
+	return model.Plan(strings.ToUpper(obj.PlanName)), nil
+}
+
+// MyRole is the resolver for the myRole field.
+func (r *workspaceResolver) MyRole(ctx context.Context, obj *model.Workspace) (model.Role, error) {
+	m, err := member(ctx, obj.WorkspaceID)
+	if err != nil {
+		return "", err
+	}
+	return model.Role(strings.ToUpper(m.Role)), nil
+}
+
+// Members is the resolver for the members field.
+func (r *workspaceResolver) Members(ctx context.Context, obj *model.Workspace) ([]*model.Member, error) {
+	ms, err := r.Queries.Members(ctx, obj.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Member, len(ms))
+	for i, m := range ms {
+		out[i] = memberModel(m)
+	}
+	return out, nil
+}
+
+// Projects is the resolver for the projects field.
+func (r *workspaceResolver) Projects(ctx context.Context, obj *model.Workspace) ([]*model.Project, error) {
+	ps, err := r.Queries.ProjectsByWorkspace(ctx, obj.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Project, len(ps))
+	for i, p := range ps {
+		out[i] = projectModel(p)
+	}
+	return out, nil
+}
+
+// Member returns generated.MemberResolver implementation.
+func (r *Resolver) Member() generated.MemberResolver { return &memberResolver{r} }
+
+// Workspace returns generated.WorkspaceResolver implementation.
+func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
+
+type (
+	memberResolver    struct{ *Resolver }
+	workspaceResolver struct{ *Resolver }
+)

@@ -10,6 +10,27 @@ import (
 	"time"
 )
 
+type ActivityConnection struct {
+	Edges    []*ActivityEdge `json:"edges"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+}
+
+type ActivityEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *ActivityItem `json:"node"`
+}
+
+type ActivityItem struct {
+	EventID   string `json:"eventId"`
+	EventType string `json:"eventType"`
+	ActorID   string `json:"actorId"`
+	ActorName string `json:"actorName"`
+	// The task, project or workspace the line is about.
+	SubjectID *string   `json:"subjectId,omitempty"`
+	Line      string    `json:"line"`
+	At        time.Time `json:"at"`
+}
+
 type AddCommentInput struct {
 	TaskID         string  `json:"taskId"`
 	Body           string  `json:"body"`
@@ -45,6 +66,13 @@ type AuditEvent struct {
 	PrevHash string `json:"prevHash"`
 }
 
+type BoardColumn struct {
+	Status   string         `json:"status"`
+	Name     string         `json:"name"`
+	Category StatusCategory `json:"category"`
+	Tasks    []*Task        `json:"tasks"`
+}
+
 type ChainVerification struct {
 	StreamID        string  `json:"streamId"`
 	Events          int     `json:"events"`
@@ -65,6 +93,16 @@ type ChangeTaskStatusInput struct {
 	Status          string  `json:"status"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type Comment struct {
+	ID         string     `json:"id"`
+	AuthorID   string     `json:"authorId"`
+	AuthorName string     `json:"authorName"`
+	Body       string     `json:"body"`
+	Mentions   []string   `json:"mentions"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	EditedAt   *time.Time `json:"editedAt,omitempty"`
 }
 
 type CommentResult struct {
@@ -97,6 +135,31 @@ type CreateWorkspaceInput struct {
 	Name           string  `json:"name"`
 	Plan           *Plan   `json:"plan,omitempty"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type DeadLetter struct {
+	ID string `json:"id"`
+	// webhook or email
+	Kind      string `json:"kind"`
+	EventID   string `json:"eventId"`
+	EventType string `json:"eventType"`
+	// The endpoint URL or the email address.
+	Target    string    `json:"target"`
+	Attempts  int       `json:"attempts"`
+	Requeues  int       `json:"requeues"`
+	LastError string    `json:"lastError"`
+	CreatedAt time.Time `json:"createdAt"`
+	DeadAt    time.Time `json:"deadAt"`
+}
+
+type DeadLetterConnection struct {
+	Edges    []*DeadLetterEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type DeadLetterEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *DeadLetter `json:"node"`
 }
 
 type DefineWorkflowInput struct {
@@ -181,6 +244,16 @@ type MutationResult struct {
 	ConsistencyToken string `json:"consistencyToken"`
 }
 
+type NotificationConnection struct {
+	Edges    []*NotificationEdge `json:"edges"`
+	PageInfo *PageInfo           `json:"pageInfo"`
+}
+
+type NotificationEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *Notification `json:"node"`
+}
+
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
@@ -190,6 +263,22 @@ type ProjectInput struct {
 	ProjectID       string  `json:"projectId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type ProjectionStatus struct {
+	Name            string `json:"name"`
+	ActiveVersion   int    `json:"activeVersion"`
+	BuildingVersion *int   `json:"buildingVersion,omitempty"`
+	// running, building or failed
+	State string `json:"state"`
+	// Where the projection stands in the global log, as a consistency token.
+	Position      string    `json:"position"`
+	EventsHandled int       `json:"eventsHandled"`
+	LagEvents     int       `json:"lagEvents"`
+	LagSeconds    float64   `json:"lagSeconds"`
+	Parked        int       `json:"parked"`
+	LastError     *string   `json:"lastError,omitempty"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 type Query struct {
@@ -243,10 +332,37 @@ type ReorderTaskInput struct {
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
 }
 
+type StatusCount struct {
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+}
+
 type StatusInput struct {
 	ID       string         `json:"id"`
 	Name     string         `json:"name"`
 	Category StatusCategory `json:"category"`
+}
+
+type TaskConnection struct {
+	Edges    []*TaskEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+}
+
+type TaskEdge struct {
+	Cursor string `json:"cursor"`
+	Node   *Task  `json:"node"`
+}
+
+type TaskFilter struct {
+	ProjectID  *string `json:"projectId,omitempty"`
+	Status     *string `json:"status,omitempty"`
+	AssigneeID *string `json:"assigneeId,omitempty"`
+	Label      *string `json:"label,omitempty"`
+	// Tasks due strictly before this instant (filters the page: a page may come back shorter).
+	DueBefore *time.Time `json:"dueBefore,omitempty"`
+	// Full-text search over key, title and description.
+	Search          *string `json:"search,omitempty"`
+	IncludeArchived *bool   `json:"includeArchived,omitempty"`
 }
 
 type TaskInput struct {
@@ -300,6 +416,33 @@ type UpdateWebhookInput struct {
 	Secret         *string  `json:"secret,omitempty"`
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+}
+
+type WebhookDelivery struct {
+	ID        string `json:"id"`
+	WebhookID string `json:"webhookId"`
+	URL       string `json:"url"`
+	EventID   string `json:"eventId"`
+	EventType string `json:"eventType"`
+	// pending, delivering, delivered, dead or cancelled
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"lastStatusCode,omitempty"`
+	LastError      *string    `json:"lastError,omitempty"`
+	NextAttemptAt  time.Time  `json:"nextAttemptAt"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	DeliveredAt    *time.Time `json:"deliveredAt,omitempty"`
+	DeadAt         *time.Time `json:"deadAt,omitempty"`
+}
+
+type WebhookDeliveryConnection struct {
+	Edges    []*WebhookDeliveryEdge `json:"edges"`
+	PageInfo *PageInfo              `json:"pageInfo"`
+}
+
+type WebhookDeliveryEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *WebhookDelivery `json:"node"`
 }
 
 type WebhookResult struct {
@@ -538,6 +681,63 @@ func (e *StatusCategory) UnmarshalJSON(b []byte) error {
 }
 
 func (e StatusCategory) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaskOrder string
+
+const (
+	// Most recently updated first.
+	TaskOrderUpdatedDesc TaskOrder = "UPDATED_DESC"
+	// By number within a project (filter.projectId required).
+	TaskOrderNumber TaskOrder = "NUMBER"
+)
+
+var AllTaskOrder = []TaskOrder{
+	TaskOrderUpdatedDesc,
+	TaskOrderNumber,
+}
+
+func (e TaskOrder) IsValid() bool {
+	switch e {
+	case TaskOrderUpdatedDesc, TaskOrderNumber:
+		return true
+	}
+	return false
+}
+
+func (e TaskOrder) String() string {
+	return string(e)
+}
+
+func (e *TaskOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskOrder", str)
+	}
+	return nil
+}
+
+func (e TaskOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskOrder) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -134,7 +134,15 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	if err != nil {
 		return nil, err
 	}
-	return graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor}, graph.Options{
+	inspector, err := sideeffects.NewInspector(es.Pool())
+	if err != nil {
+		return nil, err
+	}
+	resolver := &graph.Resolver{Commands: handlers, Audit: auditor, Queries: projections.NewQueries(es.Pool()),
+		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
+			return projections.Statuses(ctx, es.Pool())
+		}}
+	return graph.NewHandler(resolver, graph.Options{
 		Verifier:        verifier,
 		Logger:          log,
 		Introspection:   cfg.GraphQLIntrospection,

@@ -1,0 +1,90 @@
+package model
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The read side's GraphQL objects, bound in gqlgen.yml. Exported fields named like schema fields
+// are served directly; the others (WorkspaceID, ProjectID, ...) are for the field resolvers (enum
+// fields such as role and priority too, as plain strings, so that these types never depend on
+// generated code).
+
+// Workspace is a workspace the caller is a member of.
+type Workspace struct {
+	ID          string
+	Name        string
+	MemberCount int
+	UpdatedAt   time.Time
+	Version     int
+
+	WorkspaceID uuid.UUID
+	PlanName    string
+}
+
+// Member is a workspace member.
+type Member struct {
+	UserID      string
+	DisplayName string
+	Email       string
+	JoinedAt    time.Time
+
+	RoleName string
+}
+
+// Project is a project with its counts.
+type Project struct {
+	ID           string
+	Key          string
+	Name         string
+	Archived     bool
+	OpenCount    int
+	OverdueCount int
+	TaskCounts   []*StatusCount
+	UpdatedAt    time.Time
+	Version      int
+
+	ProjectID   uuid.UUID
+	WorkspaceID uuid.UUID
+	Workflow    []byte
+}
+
+// Task is a task as the board and lists show it.
+type Task struct {
+	ID           string
+	Key          string
+	Number       int
+	Title        string
+	Description  string
+	Status       string
+	AssigneeID   *string
+	Labels       []string
+	DueDate      *time.Time
+	Rank         string
+	CommentCount int
+	Archived     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Version      int
+
+	TaskID       uuid.UUID
+	WorkspaceID  uuid.UUID
+	ProjectID    uuid.UUID
+	PriorityName string
+}
+
+// Notification is one item of the caller's inbox.
+type Notification struct {
+	ID        string
+	Kind      string
+	TaskID    string
+	CommentID *string
+	ActorID   string
+	Line      string
+	At        time.Time
+	Read      bool
+
+	WorkspaceID uuid.UUID
+	TaskUUID    uuid.UUID
+}

@@ -1,0 +1,310 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph/loaders"
+	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// The read side. Every query field is tenant-scoped: it first makes the read models consistent
+// with the caller's token (when given), then checks that the caller is a member of the workspace
+// it reads (NOT_FOUND otherwise: another tenant learns nothing, not even that an id exists), then
+// reads through the projections' queries and the request's dataloaders.
+//
+// Membership is read from the members read model, which trails the event store by milliseconds:
+// a member removed a moment ago may still read for that long (never write: commands decide on
+// event-sourced state). A client that must see its own membership change passes its token.
+
+// ConsistencyHeader carries a consistency token for every field of a request; a field's
+// consistentWith argument takes precedence.
+const ConsistencyHeader = "X-Consistency-Token"
+
+// defaultConsistencyWait bounds the wait for read models when Resolver.ConsistencyWait is zero.
+const defaultConsistencyWait = 2 * time.Second
+
+// errNotFound is what a caller gets for anything outside their workspaces.
+var errNotFound = domain.NotFound("not found")
+
+// requestState is per request: the header's token and how far the read models are known to have
+// caught up, so that a request's fields wait (and query the checkpoints) once.
+type requestState struct {
+	token   string
+	mu      sync.Mutex
+	reached eventstore.GlobalPosition
+}
+
+type stateKey struct{}
+
+func withState(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, stateKey{}, &requestState{token: token})
+}
+
+// ParseConsistencyToken reads a token made by ConsistencyToken ("<transactionId>.<position>").
+func ParseConsistencyToken(s string) (eventstore.GlobalPosition, error) {
+	tx, pos, ok := strings.Cut(s, ".")
+	if ok {
+		t, err1 := strconv.ParseUint(tx, 10, 64)
+		p, err2 := strconv.ParseInt(pos, 10, 64)
+		if err1 == nil && err2 == nil && p >= 0 {
+			return eventstore.GlobalPosition{TransactionID: t, Position: p}, nil
+		}
+	}
+	return eventstore.GlobalPosition{}, domain.InvalidInput("consistentWith", "not a consistency token")
+}
+
+// consistent waits until the read models have applied the events of the token (the argument, else
+// the request's header; neither: no wait), for at most ConsistencyWait; then STALE.
+func (r *Resolver) consistent(ctx context.Context, arg *string) error {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	token := str(arg)
+	if token == "" && st != nil {
+		token = st.token
+	}
+	if token == "" {
+		return nil
+	}
+	pos, err := ParseConsistencyToken(token)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock() // the request's fields wait one after the other, and once
+		if !st.reached.Less(pos) {
+			return nil
+		}
+	}
+	wait := r.ConsistencyWait
+	if wait <= 0 {
+		wait = defaultConsistencyWait
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := r.Queries.WaitFor(wctx, pos); err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return fmt.Errorf("read models at %s: %w", token, ErrStale)
+		}
+		return err
+	}
+	if st != nil {
+		st.reached = pos
+	}
+	return nil
+}
+
+// member returns the caller's membership of the workspace, or NOT_FOUND.
+func member(ctx context.Context, ws uuid.UUID) (projections.Member, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return projections.Member{}, err
+	}
+	m, err := loaders.For(ctx).Members.Load(ctx, loaders.MemberKey{WorkspaceID: ws, UserID: string(a.UserID)})
+	if err != nil {
+		return projections.Member{}, err
+	}
+	if !m.OK {
+		return projections.Member{}, errNotFound
+	}
+	return m.Value, nil
+}
+
+// enter starts a query field on a workspace given by the client: consistency, id, membership.
+func (r *Resolver) enter(ctx context.Context, field, workspaceID string, token *string) (uuid.UUID, error) {
+	if err := r.consistent(ctx, token); err != nil {
+		return uuid.Nil, err
+	}
+	ws, err := parseID(field, workspaceID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if _, err := member(ctx, ws); err != nil {
+		return uuid.Nil, err
+	}
+	return ws, nil
+}
+
+// locate finds a project or task by id alone among the caller's workspaces: one statement for
+// the workspaces, one for the lookup per workspace (the caller's, a handful). Found means member.
+func locate[V any](ctx context.Context, r *Resolver, id uuid.UUID,
+	loader func(*loaders.Loaders) interface {
+		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[V], error)
+	}) (V, error) {
+	var zero V
+	a, err := actor(ctx)
+	if err != nil {
+		return zero, err
+	}
+	wss, err := r.Queries.WorkspacesOfUser(ctx, string(a.UserID))
+	if err != nil {
+		return zero, err
+	}
+	keys := make([]loaders.Key, len(wss))
+	for i, w := range wss {
+		keys[i] = loaders.Key{WorkspaceID: w.ID, ID: id}
+	}
+	found, err := loader(loaders.For(ctx)).LoadAll(ctx, keys)
+	if err != nil {
+		return zero, err
+	}
+	for _, f := range found {
+		if f.OK {
+			return f.Value, nil
+		}
+	}
+	return zero, errNotFound
+}
+
+// pageSize validates first: 1 to projections.MaxPage.
+func pageSize(first *int, def int) (int, error) {
+	if first == nil {
+		return def, nil
+	}
+	if *first < 1 || *first > projections.MaxPage {
+		return 0, domain.InvalidInput("first", fmt.Sprintf("must be between 1 and %d", projections.MaxPage))
+	}
+	return *first, nil
+}
+
+// positionCursor reads an activity or notification cursor (a position, like a token).
+func positionCursor(after *string) (*eventstore.GlobalPosition, error) {
+	if after == nil || *after == "" {
+		return nil, nil
+	}
+	p, err := ParseConsistencyToken(*after)
+	if err != nil {
+		return nil, domain.InvalidInput("after", "not a valid cursor")
+	}
+	return &p, nil
+}
+
+func positionString(p eventstore.GlobalPosition) string {
+	return fmt.Sprintf("%d.%d", p.TransactionID, p.Position)
+}
+
+// selects reports whether the current field's selection reaches path (e.g. "tasks", "assignee"),
+// through fragments: list resolvers prime the loaders their children will use, and only then.
+func selects(ctx context.Context, path ...string) bool {
+	oc := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for i, name := range path {
+		var next []graphql.CollectedField
+		for _, f := range fields {
+			if f.Name == name {
+				if i == len(path)-1 {
+					return true
+				}
+				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
+			}
+		}
+		fields = next
+	}
+	return false
+}
+
+// primeAssignees loads the assignees of tasks in one batch.
+func primeAssignees(ctx context.Context, tasks []projections.Task) error {
+	var keys []loaders.MemberKey
+	for _, t := range tasks {
+		if t.AssigneeID != nil {
+			keys = append(keys, loaders.MemberKey{WorkspaceID: t.WorkspaceID, UserID: *t.AssigneeID})
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := loaders.For(ctx).Members.LoadAll(ctx, keys)
+	return err
+}
+
+// primeProjects loads the projects of tasks in one batch.
+func primeProjects(ctx context.Context, tasks []projections.Task) error {
+	var keys []loaders.Key
+	for _, t := range tasks {
+		keys = append(keys, loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ProjectID})
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := loaders.For(ctx).Projects.LoadAll(ctx, keys)
+	return err
+}
+
+// primeTaskChildren primes what the selection under path asks of a list of tasks.
+func primeTaskChildren(ctx context.Context, tasks []projections.Task, path ...string) error {
+	if selects(ctx, append(slices.Clip(path), "assignee")...) {
+		if err := primeAssignees(ctx, tasks); err != nil {
+			return err
+		}
+	}
+	if selects(ctx, append(slices.Clip(path), "project")...) {
+		return primeProjects(ctx, tasks)
+	}
+	return nil
+}
+
+// hasRole is the @hasRole directive: the caller holds at least role in the field's workspaceId,
+// or, on a field without one, in some workspace (or is an operator).
+func (r *Resolver) hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
+	min, err := domain.ParseRole(lower(role))
+	if err != nil {
+		return nil, err
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := graphql.GetFieldContext(ctx).Args
+	raw, scoped := args["workspaceId"].(string)
+	if !scoped {
+		if slices.Contains(r.Operators, string(a.UserID)) {
+			return next(ctx)
+		}
+		wss, err := r.Queries.WorkspacesOfUser(ctx, string(a.UserID))
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]loaders.MemberKey, len(wss))
+		for i, w := range wss {
+			keys[i] = loaders.MemberKey{WorkspaceID: w.ID, UserID: string(a.UserID)}
+		}
+		ms, err := loaders.For(ctx).Members.LoadAll(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.OK && domain.Role(m.Value.Role).AtLeast(min) {
+				return next(ctx)
+			}
+		}
+		return nil, domain.Forbidden("this needs the " + string(min) + " role in a workspace")
+	}
+	token, _ := args["consistentWith"].(*string)
+	ws, err := r.enter(ctx, "workspaceId", raw, token)
+	if err != nil {
+		return nil, err
+	}
+	m, err := member(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	if !domain.Role(m.Role).AtLeast(min) {
+		return nil, domain.Forbidden("this needs the " + string(min) + " role in the workspace")
+	}
+	return next(ctx)
+}
+
+var errNoReadSide = errors.New("graph: resolver needs the read queries, the inspector and the projection statuses")

@@ -1,0 +1,341 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph"
+)
+
+// team is a workspace owned by alice with bob as a member, and a project.
+type team struct {
+	alice, bob       string // tokens
+	aliceID, bobID   string
+	ws, project, tok string // tok: consistency token of the last write
+}
+
+func newTeam(t *testing.T, a *api, key string) team {
+	t.Helper()
+	tm := team{aliceID: "alice-" + t.Name(), bobID: "bob-" + t.Name()}
+	tm.alice, tm.bob = token(t, tm.aliceID, time.Hour), token(t, tm.bobID, time.Hour)
+	var ws, p result
+	a.ok(tm.alice, `mutation { createWorkspace(input: {name: "Team"}) { id } }`, nil, &ws)
+	var inv struct{ InvitationID string }
+	a.ok(tm.alice, `mutation($ws: ID!, $email: String!) { inviteMember(input: {workspaceId: $ws, email: $email, role: MEMBER}) { invitationId } }`,
+		map[string]any{"ws": ws.ID, "email": tm.bobID + "@example.com"}, &inv)
+	a.ok(tm.bob, `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		map[string]any{"ws": ws.ID, "i": inv.InvitationID}, &result{})
+	a.ok(tm.alice, `mutation($ws: ID!, $key: String!) { createProject(input: {workspaceId: $ws, name: "Project", key: $key}) { id consistencyToken } }`,
+		map[string]any{"ws": ws.ID, "key": key}, &p)
+	tm.ws, tm.project, tm.tok = ws.ID, p.ID, p.ConsistencyToken
+	return tm
+}
+
+func TestReadSide(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "TF")
+	due := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	var t1, t2, t3 result
+	a.ok(tm.alice, `mutation($p: ID!, $bob: ID!, $due: Time) { createTask(input: {projectId: $p, title: "Fix the login page", priority: HIGH,
+		labels: ["bug"], assigneeId: $bob, dueDate: $due}) { id } }`, map[string]any{"p": tm.project, "bob": tm.bobID, "due": due}, &t1)
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Write the docs"}) { id } }`, map[string]any{"p": tm.project}, &t2)
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Release"}) { id } }`, map[string]any{"p": tm.project}, &t3)
+	a.ok(tm.alice, `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "in_progress"}) { id } }`, map[string]any{"t": t2.ID}, &result{})
+	var c struct{ ConsistencyToken string }
+	a.ok(tm.alice, `mutation($t: ID!, $body: String!) { addComment(input: {taskId: $t, body: $body}) { consistencyToken } }`,
+		map[string]any{"t": t1.ID, "body": "@" + tm.bobID + " can you look?"}, &c)
+	tok := c.ConsistencyToken
+
+	var ws struct {
+		Name, Plan, MyRole string
+		MemberCount        int
+		Members            []struct{ UserID, Email, Role string }
+		Projects           []struct {
+			Key                     string
+			OpenCount, OverdueCount int
+			TaskCounts              []struct {
+				Status string
+				Count  int
+			}
+		}
+	}
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name plan myRole memberCount
+		members { userId email role } projects { key openCount overdueCount taskCounts { status count } } } }`,
+		map[string]any{"ws": tm.ws, "tok": tok}, &ws)
+	require.Equal(t, "Team", ws.Name)
+	require.Equal(t, "FREE", ws.Plan)
+	require.Equal(t, "MEMBER", ws.MyRole)
+	require.Len(t, ws.Members, 2)
+	require.Len(t, ws.Projects, 1)
+	require.Equal(t, 3, ws.Projects[0].OpenCount)
+	require.Equal(t, 1, ws.Projects[0].OverdueCount)
+	require.Contains(t, ws.Projects[0].TaskCounts, struct {
+		Status string
+		Count  int
+	}{"todo", 2})
+
+	var p struct {
+		Board []struct {
+			Status, Category string
+			Tasks            []struct {
+				Key      string
+				Assignee *struct{ UserID, DisplayName string }
+			}
+		}
+	}
+	a.ok(tm.bob, `query($p: ID!) { project(id: $p) { board { status category tasks { key assignee { userId displayName } } } } }`,
+		map[string]any{"p": tm.project}, &p)
+	require.Equal(t, "todo", p.Board[0].Status)
+	require.Equal(t, "TODO", p.Board[0].Category)
+	require.Len(t, p.Board[0].Tasks, 2)
+	require.Equal(t, "in_progress", p.Board[1].Status)
+	require.Equal(t, "TF-2", p.Board[1].Tasks[0].Key)
+	var assigned int
+	for _, col := range p.Board {
+		for _, task := range col.Tasks {
+			if task.Assignee != nil {
+				assigned++
+				require.Equal(t, tm.bobID, task.Assignee.UserID)
+			}
+		}
+	}
+	require.Equal(t, 1, assigned)
+
+	var task struct {
+		Key, Title, Priority string
+		Labels               []string
+		CommentCount         int
+		Comments             []struct{ Body, AuthorID string }
+		Project              struct{ Key string }
+	}
+	a.ok(tm.bob, `query($t: ID!) { task(id: $t) { key title priority labels commentCount comments { body authorId } project { key } } }`,
+		map[string]any{"t": t1.ID}, &task)
+	require.Equal(t, "TF-1", task.Key)
+	require.Equal(t, "HIGH", task.Priority)
+	require.Equal(t, []string{"bug"}, task.Labels)
+	require.Equal(t, 1, task.CommentCount)
+	require.Equal(t, tm.aliceID, task.Comments[0].AuthorID)
+	require.Equal(t, "TF", task.Project.Key)
+
+	var byKey struct{ ID string }
+	a.ok(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "TF-3") { id } }`, map[string]any{"ws": tm.ws}, &byKey)
+	require.Equal(t, t3.ID, byKey.ID)
+	require.Equal(t, "NOT_FOUND", code(t, a.do(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "TF-99") { id } }`, map[string]any{"ws": tm.ws})))
+	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "nope") { id } }`, map[string]any{"ws": tm.ws})))
+
+	// The task list: filters, and pages that walk the whole list.
+	type page struct {
+		Edges []struct {
+			Cursor string
+			Node   struct{ Key string }
+		}
+		PageInfo struct {
+			HasNextPage bool
+			EndCursor   *string
+		}
+	}
+	keys := func(vars map[string]any, filter string) []string {
+		var pg page
+		a.ok(tm.bob, `query($ws: ID!, $f: TaskFilter, $o: TaskOrder, $after: String, $n: Int) { tasks(workspaceId: $ws, filter: $f, orderBy: $o, first: $n, after: $after) {
+			edges { cursor node { key } } pageInfo { hasNextPage endCursor } } }`, vars, &pg)
+		var out []string
+		for _, e := range pg.Edges {
+			out = append(out, e.Node.Key)
+		}
+		return out
+	}
+	base := map[string]any{"ws": tm.ws}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{"ws": tm.ws}
+		m[k] = v
+		return m
+	}
+	require.ElementsMatch(t, []string{"TF-1", "TF-2", "TF-3"}, keys(base, ""))
+	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"assigneeId": tm.bobID}), ""))
+	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"label": "bug"}), ""))
+	require.Equal(t, []string{"TF-2"}, keys(with("f", map[string]any{"status": "in_progress"}), ""))
+	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"dueBefore": time.Now().Format(time.RFC3339)}), ""))
+	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"search": "login"}), ""))
+	var walked []string
+	vars := map[string]any{"ws": tm.ws, "o": "NUMBER", "f": map[string]any{"projectId": tm.project}, "n": 2}
+	for range 3 {
+		var pg page
+		a.ok(tm.bob, `query($ws: ID!, $f: TaskFilter, $o: TaskOrder, $after: String, $n: Int) { tasks(workspaceId: $ws, filter: $f, orderBy: $o, first: $n, after: $after) {
+			edges { cursor node { key } } pageInfo { hasNextPage endCursor } } }`, vars, &pg)
+		for _, e := range pg.Edges {
+			walked = append(walked, e.Node.Key)
+		}
+		if !pg.PageInfo.HasNextPage {
+			break
+		}
+		vars["after"] = *pg.PageInfo.EndCursor
+	}
+	require.Equal(t, []string{"TF-1", "TF-2", "TF-3"}, walked)
+	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.bob, `query($ws: ID!) { tasks(workspaceId: $ws, first: 1000) { edges { cursor } } }`, base)))
+	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.bob, `query($ws: ID!) { tasks(workspaceId: $ws, after: "garbage") { edges { cursor } } }`, base)))
+	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.bob, `query($ws: ID!) { tasks(workspaceId: $ws, orderBy: NUMBER) { edges { cursor } } }`, base)))
+
+	// Activity and bob's notifications (assigned, then mentioned).
+	var act struct {
+		Edges []struct {
+			Node struct{ Line, EventType string }
+		}
+	}
+	a.ok(tm.bob, `query($ws: ID!) { activity(workspaceId: $ws, first: 3) { edges { node { line eventType } } } }`, base, &act)
+	require.Len(t, act.Edges, 3)
+	require.Equal(t, "task.comment_added", act.Edges[0].Node.EventType)
+	var inbox struct {
+		Edges []struct {
+			Node struct {
+				Kind string
+				Read bool
+				Task struct{ Key string }
+			}
+		}
+	}
+	a.ok(tm.bob, `query($ws: ID!) { notifications(workspaceId: $ws, unreadOnly: true) { edges { node { kind read task { key } } } } }`, base, &inbox)
+	require.Len(t, inbox.Edges, 2)
+	require.Equal(t, "mentioned", inbox.Edges[0].Node.Kind)
+	require.Equal(t, "TF-1", inbox.Edges[1].Node.Task.Key)
+
+	var list []struct{ ID, MyRole string }
+	a.ok(tm.bob, `{ workspaces { id myRole } }`, nil, &list)
+	require.Equal(t, []struct{ ID, MyRole string }{{tm.ws, "MEMBER"}}, list)
+}
+
+func TestAdminQueries(t *testing.T) {
+	t.Parallel()
+	a := setup(t, func(r *graph.Resolver) { r.Operators = []string{"operator-" + t.Name()} })
+	tm := newTeam(t, a, "AD")
+	q := map[string]string{
+		"webhookDeliveries": `query($ws: ID!, $tok: String) { webhookDeliveries(workspaceId: $ws, consistentWith: $tok) { edges { node { url } } pageInfo { hasNextPage } } }`,
+		"deadLetters":       `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target } } pageInfo { hasNextPage } } }`,
+	}
+	vars := map[string]any{"ws": tm.ws, "tok": tm.tok}
+	for name, query := range q {
+		r := a.do(tm.alice, query, vars)
+		require.Empty(t, r.Errors, name)
+		require.NotNil(t, r.Data[name], name)
+		r = a.do(tm.bob, query, vars)
+		require.Equal(t, "FORBIDDEN", code(t, r), name) // a member, not an admin
+		require.Nil(t, r.Data[name], name)
+	}
+	var sts []struct {
+		Name, State, Position string
+		LagEvents             int
+	}
+	a.ok(tm.alice, `{ projections { name state position lagEvents } }`, nil, &sts)
+	require.NotEmpty(t, sts)
+	a.ok(token(t, "operator-"+t.Name(), time.Hour), `{ projections { name } }`, nil, &sts)
+	require.Equal(t, "FORBIDDEN", code(t, a.do(tm.bob, `{ projections { name } }`, nil)))
+}
+
+func TestReadYourWrites(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "RW")
+	for i := range 5 {
+		var task struct {
+			ID, Key, ConsistencyToken string
+		}
+		a.ok(tm.alice, `mutation($p: ID!, $title: String!) { createTask(input: {projectId: $p, title: $title}) { id key consistencyToken } }`,
+			map[string]any{"p": tm.project, "title": fmt.Sprintf("task %d", i)}, &task)
+		// At once, as an argument: the query sees the write.
+		var got struct{ Key, Title string }
+		a.ok(tm.bob, `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { key title } }`,
+			map[string]any{"t": task.ID, "tok": task.ConsistencyToken}, &got)
+		require.Equal(t, task.Key, got.Key)
+
+		var edited struct{ ConsistencyToken string }
+		a.ok(tm.alice, `mutation($t: ID!, $title: String!) { editTask(input: {taskId: $t, title: $title}) { consistencyToken } }`,
+			map[string]any{"t": task.ID, "title": fmt.Sprintf("edited %d", i)}, &edited)
+		// As a header.
+		body := fmt.Sprintf(`{"query":"query($t: ID!) { task(id: $t) { title } }","variables":{"t":%q}}`, task.ID)
+		r := a.raw(tm.bob, []byte(body), graph.ConsistencyHeader, edited.ConsistencyToken)
+		require.Empty(t, r.Errors)
+		require.JSONEq(t, fmt.Sprintf(`{"title":"edited %d"}`, i), string(r.Data["task"]))
+	}
+
+	// A token the read models will not reach in time: STALE, no data.
+	stale := setup(t, func(r *graph.Resolver) { r.ConsistencyWait = 100 * time.Millisecond })
+	st := newTeam(t, stale, "ST")
+	r := stale.do(st.alice, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name } }`,
+		map[string]any{"ws": st.ws, "tok": "999999999999.1"})
+	require.Equal(t, "STALE", code(t, r))
+	require.Nil(t, r.Data["workspace"])
+	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.alice, `query($ws: ID!) { workspace(id: $ws, consistentWith: "x") { name } }`,
+		map[string]any{"ws": tm.ws})))
+}
+
+// TestStatementBudget: the board and the task list run the same number of SQL statements for a
+// project of 10 tasks and one of 200 (assignees and projects come from the per-request loaders).
+func TestStatementBudget(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "SM")
+	ctx := context.Background()
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	ws := mustUUID(t, tm.ws)
+	big, err := a.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: alice, WorkspaceID: ws, Name: "Big", Key: "BG"})
+	require.NoError(t, err)
+	small := mustUUID(t, tm.project)
+	people := []domain.UserID{domain.UserID(tm.aliceID), domain.UserID(tm.bobID), ""}
+	var last commands.TaskResult
+	for i := range 210 {
+		p := big.ID
+		if i < 10 {
+			p = small
+		}
+		last, err = a.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: alice, ProjectID: p, Title: "task " + strconv.Itoa(i),
+			Labels: []string{"l"}, Assignee: people[i%3]})
+		require.NoError(t, err)
+	}
+	// Wait for the read models once, in a request of its own.
+	a.ok(tm.alice, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name } }`,
+		map[string]any{"ws": tm.ws, "tok": graph.ConsistencyToken(last.Result)}, &struct{}{})
+
+	count := func(query string, vars map[string]any, tasks int) int {
+		t.Helper()
+		r := a.do(tm.alice, query, vars)
+		require.Empty(t, r.Errors)
+		require.Contains(t, string(r.Data[firstKey(r.Data)]), fmt.Sprintf(`"%s"`, lastKey(tasks)))
+		n, err := strconv.Atoi(r.Statements)
+		require.NoError(t, err)
+		return n
+	}
+	boardQ := `query($p: ID!) { project(id: $p) { key openCount board { status tasks { key title assignee { displayName role } } } } }`
+	listQ := `query($ws: ID!, $f: TaskFilter) { tasks(workspaceId: $ws, filter: $f, first: 200) {
+		edges { node { key assignee { displayName } project { key name } } } pageInfo { hasNextPage } } }`
+	boardSmall := count(boardQ, map[string]any{"p": small.String()}, 10)
+	boardBig := count(boardQ, map[string]any{"p": big.ID.String()}, 200)
+	listSmall := count(listQ, map[string]any{"ws": tm.ws, "f": map[string]any{"projectId": small.String()}}, 10)
+	listBig := count(listQ, map[string]any{"ws": tm.ws, "f": map[string]any{"projectId": big.ID.String()}}, 200)
+	t.Logf("SQL statements: board 10 tasks %d, 200 tasks %d; list 10 tasks %d, 200 tasks %d", boardSmall, boardBig, listSmall, listBig)
+	require.Equal(t, boardSmall, boardBig, "board")
+	require.Equal(t, listSmall, listBig, "task list")
+	require.LessOrEqual(t, boardBig, 6)
+	require.LessOrEqual(t, listBig, 6)
+}
+
+func firstKey[V any](m map[string]V) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// lastKey is the key of the last task of the project with n tasks: the response must hold it.
+func lastKey(n int) string {
+	if n == 10 {
+		return "SM-10"
+	}
+	return "BG-200"
+}
