@@ -7,19 +7,34 @@
 // call waits, and a slow or dead receiver delays nothing but its own deliveries:
 //
 //	events (global log, commit-safe order)
-//	   │ Source: logSource reads ReadAllOn from the checkpoint, woken by eventstore.Notifier
+//	   │ projections.Subscriber, woken by eventstore.Notifier: one event at a time from the checkpoint
 //	   ▼
-//	enqueue stage ── one transaction per batch ───────────────────────────────┐
+//	Watermill router, consumer group "sideeffects" (ConsumerName) ── Retry ── Recoverer
+//	   │ handler: one short transaction per event ─────────────────────────────┐
 //	   fold state: webhook.* → webhook_endpoints, user.* / member_joined →     │ UNIQUE (endpoint, event)
 //	   side_effect_users, task.* → side_effect_tasks                          │ UNIQUE (recipient, event, kind)
-//	   INSERT outbox rows … ON CONFLICT DO NOTHING; UPDATE checkpoint          │ = exactly-once enqueue
-//	   COMMIT ─────────────────────────────────────────────────────────────────┘
+//	   INSERT outbox rows … ON CONFLICT DO NOTHING; advance the checkpoint     │ = exactly-once enqueue
+//	   (side_effect_consumers, locked FOR UPDATE, from the message's previous  │
+//	   position to the event's); COMMIT; ack ──────────────────────────────────┘
 //	   │ wake
 //	   ▼
 //	dispatchers (webhook: Workers, at most PerEndpoint per endpoint; email: Workers)
 //	   1. claim: UPDATE … FOR UPDATE SKIP LOCKED → status delivering, lease, claim id   (autocommit)
 //	   2. attempt: HTTP POST / SMTP send                                       (no transaction open)
 //	   3. record: delivered | pending + backoff | dead, WHERE claim_id matches (autocommit)
+//
+// The consumer group is a Watermill handler of its own, separate from the projections' groups: it
+// never shares a checkpoint or a transaction with them. Its checkpoint is loaded when the group
+// subscribes (and after a nack); the handler commits it with the outbox rows, so the subscriber's
+// Save after the ack has nothing to do. If the stored checkpoint is not where the message says
+// the previous event was, the handler acks an event that is already enqueued (another process, or
+// a lost ack) and otherwise nacks so the subscriber re-reads from the checkpoint.
+//
+// A poison event (one whose enqueue keeps failing) stops the consumer at it, loudly: every failed
+// attempt is logged, counted (taskforge_sideeffects_consumer_events_total{result="error"}) and
+// stored as the consumer row's last_error (`taskforge deadletters list`); Retry tries it again with
+// exponential backoff, then the nack redelivers it and the cycle repeats. It is never skipped; the
+// next event enqueued clears last_error.
 //
 // Guarantees. Events are read at least once and enqueued exactly once (the outbox rows and the
 // checkpoint commit together; the unique keys absorb a re-read). Delivery is at least once: a
@@ -39,11 +54,12 @@
 // letter at once.
 //
 // Events recorded before the consumer's first start only feed the state (see
-// Options.DeliverHistory). Rebuilding projections never touches this consumer, so it never re-runs
-// side effects.
+// Options.DeliverHistory). Rebuilding projections never touches this consumer group, so it never
+// re-runs side effects (TestRebuildFiresNoSideEffects).
 //
 // Idle, a Runner issues about one query a second: each dispatcher looks for due retries every
-// PollInterval (2s), and the log reader, woken by NOTIFY, polls only every 10s as a fallback.
+// PollInterval (2s), and the subscriber, woken by NOTIFY, checks the log's head only every 10s as
+// a fallback.
 //
 // The per-endpoint limit is per process; with several processes an endpoint may see that many
 // concurrent requests from each. Deliveries to one endpoint are not ordered: receivers order by

@@ -53,8 +53,32 @@ type fixture struct {
 	notifier  *eventstore.Notifier
 	h         *commands.Handlers
 	inspector *sideeffects.Inspector
-	metrics   *prometheus.Registry
-	stop      func() // stops the runner and waits for Run to return
+	reg       *domain.Registry
+	opts      sideeffects.Options
+	metrics   *prometheus.Registry // the running Runner's
+	stop      func()               // stops the runner and waits for Run to return
+}
+
+// start runs a new Runner (the consumer resumes from its checkpoint), with fresh metrics.
+func (f *fixture) start() {
+	f.t.Helper()
+	f.metrics = prometheus.NewRegistry()
+	opts := f.opts
+	opts.Metrics = f.metrics
+	runner, err := sideeffects.NewRunner(f.pool, f.store, f.reg, opts)
+	require.NoError(f.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := runner.Run(ctx); err != nil {
+			f.t.Errorf("runner: %v", err)
+		}
+	}()
+	f.stop = sync.OnceFunc(func() {
+		cancel()
+		<-done
+	})
 }
 
 // setup starts a Runner with fast retries; configure adjusts its options.
@@ -69,10 +93,8 @@ func setup(t *testing.T, configure func(*sideeffects.Options)) *fixture {
 	require.NoError(t, err)
 	h, err := commands.NewHandlers(rt, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
-	promReg := prometheus.NewRegistry()
 	opts := sideeffects.Options{
 		Notifier:     notifier,
-		Metrics:      promReg,
 		PollInterval: 50 * time.Millisecond,
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Webhooks: sideeffects.WebhookOptions{
@@ -87,29 +109,22 @@ func setup(t *testing.T, configure func(*sideeffects.Options)) *fixture {
 	if configure != nil {
 		configure(&opts)
 	}
-	runner, err := sideeffects.NewRunner(pool, store, reg, opts)
-	require.NoError(t, err)
 	inspector, err := sideeffects.NewInspector(pool)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = notifier.Run(ctx) }()
-	go func() {
-		defer wg.Done()
-		if err := runner.Run(ctx); err != nil {
-			t.Errorf("runner: %v", err)
-		}
-	}()
-	// Registered after pgtest's cleanups, so it runs first: the runner stops before the pool closes.
-	stop := sync.OnceFunc(func() {
-		cancel()
-		wg.Wait()
-	})
-	t.Cleanup(stop)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = notifier.Run(ctx) }()
 	f := &fixture{t: t, ctx: context.Background(), pool: pool, store: store, notifier: notifier, h: h,
-		inspector: inspector, metrics: promReg, stop: stop}
+		inspector: inspector, reg: reg, opts: opts}
+	// Registered after pgtest's cleanups, so it runs first: the runner and the notifier stop before
+	// the pool closes.
+	t.Cleanup(func() {
+		f.stop()
+		cancel()
+		<-done
+	})
+	f.start()
 	// Events recorded before the consumer's first start are not delivered: wait for it.
 	f.eventually("consumer started", func() bool {
 		_, err := inspector.Consumer(f.ctx)

@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer, pool *pgxpool.Pool) (*Metrics, error)
 		}, []string{"kind"}),
 		consumer: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskforge_sideeffects_consumer_events_total",
-			Help: "Events read by the side-effect consumer (result ok), and failed batches (result error).",
+			Help: "Events enqueued by the side-effect consumer (result ok), and failed attempts at an event (result error).",
 		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.outcomes, m.attempts, m.enqueues, m.consumer, &queueCollector{pool: pool}} {

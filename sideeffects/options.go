@@ -21,14 +21,16 @@ type Options struct {
 	Log *slog.Logger
 	// Metrics registers the module's instruments; nil records none.
 	Metrics prometheus.Registerer
-	// Notifier wakes the log reader when events commit; nil means polling only.
+	// Notifier wakes the consumer group's subscriber when events commit; nil means polling only.
 	Notifier *eventstore.Notifier
-	// Source replaces the built-in reader of the global log (see Source); nil uses it.
+	// Source replaces the built-in Watermill consumer group (see Source); nil uses it.
 	Source Source
-	// PollInterval is how often idle workers look for due retries, and the log reader's fallback
-	// poll (five times slower when a Notifier wakes it). Default 2s: about one query a second idle.
+	// PollInterval is how often idle workers look for due retries, and the subscriber's fallback
+	// poll of the log's head (five times slower when a Notifier wakes it). Default 2s: about one
+	// query a second idle.
 	PollInterval time.Duration
-	// BatchSize bounds the events enqueued per transaction (default 500).
+	// BatchSize bounds the events the subscriber reads per query (default 500). Each event is
+	// enqueued in its own transaction.
 	BatchSize int
 	// DeliverHistory, on the consumer's very first start, delivers events recorded before it too.
 	// Off by default: installing side effects on an existing log must not mail everyone's past.

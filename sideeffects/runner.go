@@ -8,13 +8,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
 )
 
 // Runner runs the side-effect pipeline: the consumer that enqueues, and the webhook and email
 // workers. Start it once per process with Run; several processes may run it at once.
 type Runner struct {
 	pool    *pgxpool.Pool
-	reader  LogReader
+	store   *eventstore.Store
 	reg     *domain.Registry
 	opts    Options
 	metrics *Metrics
@@ -23,11 +24,11 @@ type Runner struct {
 	emailWake   chan struct{}
 }
 
-// NewRunner checks its dependencies and options. reader is the event store (*eventstore.Store);
-// it is not used when opts.Source is set.
-func NewRunner(pool *pgxpool.Pool, reader LogReader, reg *domain.Registry, opts Options) (*Runner, error) {
-	if pool == nil || reg == nil || (reader == nil && opts.Source == nil) {
-		return nil, errors.New("sideeffects: nil pool, registry or log reader")
+// NewRunner checks its dependencies and options. store is the event store the consumer group
+// subscribes to; it is not used when opts.Source is set.
+func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, reg *domain.Registry, opts Options) (*Runner, error) {
+	if pool == nil || reg == nil || (store == nil && opts.Source == nil) {
+		return nil, errors.New("sideeffects: nil pool, registry or event store")
 	}
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func NewRunner(pool *pgxpool.Pool, reader LogReader, reg *domain.Registry, opts 
 		return nil, err
 	}
 	return &Runner{
-		pool: pool, reader: reader, reg: reg, opts: opts, metrics: m,
+		pool: pool, store: store, reg: reg, opts: opts, metrics: m,
 		webhookWake: make(chan struct{}, 1), emailWake: make(chan struct{}, 1),
 	}, nil
 }
@@ -51,8 +52,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	source := r.opts.Source
 	if source == nil {
-		source = &logSource{
-			pool: r.pool, reader: r.reader, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
+		source = &watermillSource{
+			pool: r.pool, store: r.store, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
 			poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics,
 		}
 	}
