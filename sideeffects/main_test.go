@@ -100,6 +100,8 @@ func setup(t *testing.T, configure func(*sideeffects.Options)) *fixture {
 		Webhooks: sideeffects.WebhookOptions{
 			RetryPolicy: sideeffects.RetryPolicy{MaxAttempts: 4, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond},
 			Timeout:     10 * time.Second,
+			// The receivers are httptest servers on 127.0.0.1.
+			AllowPrivateNetworks: true,
 		},
 		Email: sideeffects.EmailOptions{
 			RetryPolicy: sideeffects.RetryPolicy{MaxAttempts: 4, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond},

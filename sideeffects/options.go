@@ -58,8 +58,13 @@ type WebhookOptions struct {
 	// PerEndpoint caps concurrent deliveries to one endpoint (default 2), so that a slow endpoint
 	// holds at most that many workers and the others keep flowing.
 	PerEndpoint int
-	// Client sends the requests; nil builds one with Timeout that does not follow redirects.
+	// Client sends the requests; nil builds one with Timeout that does not follow redirects and
+	// does not connect to private, loopback or link-local addresses.
 	Client *http.Client
+	// AllowPrivateNetworks lets webhooks reach loopback and private addresses
+	// (WEBHOOK_ALLOW_PRIVATE_NETWORKS): for development and tests, never for a service whose
+	// workspace admins are not all trusted with its network.
+	AllowPrivateNetworks bool
 }
 
 // EmailOptions configure the SMTP client. An empty Addr disables email: notifications are then
@@ -132,7 +137,8 @@ func (o *Options) validate() error {
 	}
 	if w.Client == nil {
 		w.Client = &http.Client{
-			Timeout: w.Timeout,
+			Timeout:   w.Timeout,
+			Transport: webhookTransport(w.AllowPrivateNetworks),
 			// A redirect would send the signed body somewhere the endpoint's owner did not
 			// register: report it as a failed attempt instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -166,7 +172,8 @@ func (o *Options) validate() error {
 }
 
 // OptionsFromEnv reads the environment's side-effect settings: SMTP_ADDR, SMTP_FROM, SMTP_USERNAME,
-// SMTP_PASSWORD, WEBHOOK_TIMEOUT, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT.
+// SMTP_PASSWORD, WEBHOOK_TIMEOUT, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT,
+// WEBHOOK_ALLOW_PRIVATE_NETWORKS.
 // Unset values keep the defaults; present but invalid ones are errors.
 func OptionsFromEnv() (Options, error) {
 	var o Options
@@ -176,6 +183,13 @@ func OptionsFromEnv() (Options, error) {
 	o.Email.Password = os.Getenv("SMTP_PASSWORD")
 	if o.Email.Enabled() && o.Email.From == "" {
 		return o, errors.New("SMTP_FROM is required when SMTP_ADDR is set")
+	}
+	if v := os.Getenv("WEBHOOK_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE_NETWORKS: want true or false, got %q", v)
+		}
+		o.Webhooks.AllowPrivateNetworks = b
 	}
 	if v := os.Getenv("WEBHOOK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
