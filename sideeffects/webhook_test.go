@@ -1,6 +1,7 @@
 package sideeffects_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
@@ -152,13 +154,25 @@ func TestSlowEndpointDelaysNothingElse(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM pg_stat_activity
 		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&idleInTx))
 	require.Zero(t, idleInTx)
-	// the other endpoint gets this event and a later one, which the consumer enqueued meanwhile.
+	// the other endpoint gets this event and a later one, which the consumer enqueued meanwhile;
 	two := f.task(b, "two", "")
 	second := lastEventID(t, f, domain.TaskStream(two), 1).String()
 	f.eventually("fast endpoint served the second event", func() bool { return fast.succeeded()[second] == 1 })
 	mu.Lock()
 	require.True(t, slowBusyAt[second], "the fast delivery happened while the slow one was in flight")
 	mu.Unlock()
+	// and the projections, separate consumers, apply it too, all while the slow request still waits.
+	runCtx, stopRunner := context.WithCancel(f.ctx)
+	defer stopRunner()
+	runner, err := projections.NewRunner(f.store, projections.RunnerOptions{Notifier: f.notifier})
+	require.NoError(t, err)
+	go func() { _ = runner.Run(runCtx) }()
+	evs, err := f.store.ReadStream(f.ctx, domain.TaskStream(two), 1, 1)
+	require.NoError(t, err)
+	waitCtx, cancelWait := context.WithTimeout(f.ctx, 4*time.Second)
+	defer cancelWait()
+	require.NoError(t, projections.NewQueries(f.pool).WaitFor(waitCtx, evs[0].GlobalPosition()),
+		"the projections applied the event while a webhook receiver was slow")
 	require.Positive(t, slowInFlight.Load())
 	// Still nothing idle in a transaction: the slow endpoint now has both its deliveries in flight.
 	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM pg_stat_activity
