@@ -2,7 +2,8 @@
 // resolvers that run command handlers for mutations and read the projections for queries, the
 // @authenticated and @hasRole directives, the per-request dataloaders (graph/loaders), the error
 // presenter that maps domain errors to extensions.code, and the request limits (body size,
-// complexity, depth, operation timeout). It never writes read tables and never talks SQL itself.
+// complexity, depth, operation timeout), and the live hub that feeds subscriptions. It never
+// writes read tables and never talks SQL itself.
 //
 //	HTTP ─▶ withRequest: body limit, bearer JWT → Principal, request/correlation ids, timeout,
 //	        X-Consistency-Token
@@ -20,6 +21,41 @@
 // (TestStatementBudget, counted by X-Sql-Statements). Known costs that grow: `workspaces { myRole }`
 // and project(id)/task(id) look up one statement per workspace of the caller (the read side has
 // no by-user lookup), and Task.comments runs one statement per task (no multi-task comment query).
+//
+// # Subscriptions (live updates)
+//
+// taskChanged(projectId), boardChanged(projectId) and notificationAdded(workspaceId) are served
+// over a websocket on /graphql (graphql-transport-ws; graphql-ws too). The connection
+// authenticates once: connection_init's {"authorization": "Bearer …"} or the upgrade request's
+// header; an invalid token closes it. Each subscription is authorized when it starts, with the
+// read side's membership check (NOT_FOUND outside the caller's workspaces), and takes one of the
+// connection's Options.MaxSubscriptions slots.
+//
+//	mutation (any process) ─▶ eventstore.Append ─▶ events table ─┬─▶ projections runner ─▶ read tables
+//	                                                             │   (one per deployment or more)
+//	             NOTIFY / OnCommit wake-up, 1 s poll fallback    ▼
+//	Hub (one per API process): projections.Subscriber, group HubConsumerGroup, in-memory checkpoint
+//	  for each event some open subscription wants (project of a task event; workspace + user of
+//	  an event that may notify):
+//	    Queries.WaitFor(event position, tasks | notifications)   read models include the event
+//	    Queries.Task / Queries.Notifications, once per event       read-model state, not the event
+//	    offer to each matching subscription's queue (non-blocking)
+//	  ─▶ gqlgen writes the queue to the websocket (per-response loaders for nested fields)
+//
+// A live tail, not a durable consumer: the hub's position starts at the log's head when the
+// process starts and lives in memory, so nothing is stored under its consumer group and nothing
+// is replayed after a restart or a reconnect (a client re-queries, then subscribes again). A
+// subscription receives every relevant change committed after it was registered (the hub knows
+// its start position before it accepts subscriptions). Because every process tails the shared
+// event store, a mutation served by one process reaches subscribers connected to any other.
+//
+// Back-pressure: the hub never blocks on a client. Each subscription has a bounded queue
+// (HubOptions.Buffer, 64 messages); when a message finds it full the subscription is dropped —
+// it receives what was queued, then an error with code SLOW_CONSUMER — and a warning is logged.
+// Dropping rather than skipping the oldest message means a client never silently misses a change
+// in the middle of a stream; it knows to resynchronise. An event the projections do not apply
+// within HubOptions.ApplyWait is logged and not delivered. A member removed from a workspace has
+// their subscriptions there ended.
 //
 // Generated code (graph/generated, graph/model/models_gen.go) is committed; regenerate with
 // `go generate ./...` after editing the schema. Resolver bodies survive regeneration. The read

@@ -63,6 +63,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, ErrStale):
 			out.Message = ErrStale.Error() + "; retry"
 			ext["code"] = CodeStale
+		case errors.Is(err, ErrUnavailable):
+			out.Message = ErrUnavailable.Error()
+			ext["code"] = CodeUnavailable
+		case errors.Is(err, ErrSubscriptionLimit):
+			out.Message = err.Error()
+			ext["code"] = CodeSubscriptionLimit
 		case errors.Is(err, context.DeadlineExceeded):
 			out.Message = "the operation took too long"
 			ext["code"] = "TIMEOUT"

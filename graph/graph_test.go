@@ -35,18 +35,26 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "graph")) }
 var secret = []byte("graph-test-secret-0123456789abcdef")
 
 type api struct {
-	t   *testing.T
-	url string
-	es  *eventstore.Store
-	h   *commands.Handlers
+	t     *testing.T
+	url   string
+	es    *eventstore.Store
+	h     *commands.Handlers
+	hub   *graph.Hub
+	dbURL string
 }
 
 // setup serves the API over a database of the test's own (the projections' checkpoints and the
-// global log are per database), with a notifier and a projection runner keeping the read models
-// up to date, as `taskforge serve` does. with adjusts the resolver.
+// global log are per database), with a notifier, a projection runner keeping the read models up
+// to date and a live hub for subscriptions, as `taskforge serve` does. with adjusts the resolver.
 func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return setupHub(t, graph.HubOptions{}, with...)
+}
+
+// setupHub is setup with the live hub's options.
+func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Resolver)) *api {
+	t.Helper()
+	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 	pool, err := database.Open(ctx, url, database.PoolOptions{Tracer: observability.StatementTracer{}})
 	require.NoError(t, err)
@@ -57,18 +65,53 @@ func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
 	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
 	require.NoError(t, err)
-	done := make(chan error, 2)
-	go func() { done <- notifier.Run(ctx) }()
-	go func() { done <- runner.Run(ctx) }()
+	background(t, notifier.Run, runner.Run)
+	a := serve(t, es, notifier, hubOptions, with...)
+	a.dbURL = url
+	return a
+}
+
+// peer is another server "process" over the same database: its own pool, notifier, live hub and
+// HTTP server, but no projection runner (the first one's keeps the read models up to date), as
+// an API-only instance of a scaled-out deployment.
+func (a *api) peer(with ...func(*graph.Resolver)) *api {
+	t := a.t
+	t.Helper()
+	pool, err := database.Open(context.Background(), a.dbURL, database.PoolOptions{Tracer: observability.StatementTracer{}})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	notifier := eventstore.NewNotifier(pool, nil)
+	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	require.NoError(t, err)
+	background(t, notifier.Run)
+	p := serve(t, es, notifier, graph.HubOptions{}, with...)
+	p.dbURL = a.dbURL
+	return p
+}
+
+// background runs fs until the test ends, then checks that they stopped cleanly.
+func background(t *testing.T, fs ...func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, len(fs))
+	for _, f := range fs {
+		go func() { done <- f(ctx) }()
+	}
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
+		for range fs {
 			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("read side stopped: %v", err)
+				t.Errorf("background work stopped: %v", err)
 			}
 		}
 	})
+}
 
+// serve starts the API (command handlers, read side, live hub) over es on an httptest server.
+func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
+	with ...func(*graph.Resolver)) *api {
+	t.Helper()
+	pool := es.Pool()
 	log := slog.New(slog.DiscardHandler)
 	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
 	require.NoError(t, err)
@@ -80,20 +123,25 @@ func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	require.NoError(t, err)
 	inspector, err := sideeffects.NewInspector(pool)
 	require.NoError(t, err)
-	r := &graph.Resolver{Commands: h, Audit: au, Queries: projections.NewQueries(pool), Inspector: inspector,
+	queries := projections.NewQueries(pool)
+	hubOptions.Logger = log
+	hub, err := graph.NewHub(es, notifier, queries, hubOptions)
+	require.NoError(t, err)
+	background(t, hub.Run)
+	r := &graph.Resolver{Commands: h, Audit: au, Queries: queries, Inspector: inspector,
 		Statuses:        func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		ConsistencyWait: 10 * time.Second}
+		ConsistencyWait: 10 * time.Second, Hub: hub}
 	for _, f := range with {
 		f(r)
 	}
 	handler, err := graph.NewHandler(r, graph.Options{
 		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
-		StatementHeader: true,
+		StatementHeader: true, MaxSubscriptions: 4,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL + "/graphql", es: es, h: h}
+	return &api{t: t, url: srv.URL + "/graphql", es: es, h: h, hub: hub}
 }
 
 func token(t *testing.T, user string, ttl time.Duration) string {

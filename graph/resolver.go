@@ -28,4 +28,6 @@ type Resolver struct {
 	// ConsistencyWait bounds how long a query given a consistency token waits for the read
 	// models before it answers STALE (default 2 s).
 	ConsistencyWait time.Duration
+	// Hub serves the subscriptions (see Hub). Nil: subscriptions answer UNAVAILABLE.
+	Hub *Hub
 }

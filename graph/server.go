@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -42,6 +43,15 @@ type Options struct {
 	// StatementHeader adds X-Sql-Statements to responses: the statements the request ran, as
 	// counted by observability.StatementTracer on the pool (development and tests).
 	StatementHeader bool
+	// MaxSubscriptions bounds the subscriptions of one websocket connection (default 32).
+	MaxSubscriptions int
+	// KeepAlive is the interval of the websocket's keep-alive messages (default 15 s).
+	KeepAlive time.Duration
+	// WebsocketOrigins are the host patterns (path.Match syntax, e.g. "app.example.com",
+	// "localhost:*") of other origins whose pages may open a websocket. Same-origin pages
+	// always may; by default no other origin (browsers send Origin; CSRF-like misuse of a
+	// header-authenticated socket is refused).
+	WebsocketOrigins []string
 }
 
 func (o *Options) validate() error {
@@ -63,11 +73,19 @@ func (o *Options) validate() error {
 	if o.OperationTimeout == 0 {
 		o.OperationTimeout = 15 * time.Second
 	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = 32
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = 15 * time.Second
+	}
 	return nil
 }
 
 // NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
-// playground when enabled) behind authentication, body-size and time limits.
+// playground when enabled) behind authentication, body-size and time limits, and subscriptions
+// over a websocket on /graphql (graphql-transport-ws, and the older graphql-ws), served by
+// r.Hub.
 func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	if r == nil || r.Commands == nil || r.Audit == nil {
 		return nil, errors.New("graph: resolver needs command handlers and the audit service")
@@ -87,6 +105,18 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	}
 	cfg.Directives.HasRole = r.hasRole
 	srv := handler.New(generated.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.WebsocketOrigins},
+		},
+		KeepAlivePingInterval: o.KeepAlive, // graphql-ws keep-alives
+		PingPongInterval:      o.KeepAlive, // graphql-transport-ws pings; a dead peer is closed
+		InitTimeout:           10 * time.Second,
+		InitFunc:              wsInit(o.Verifier, o.MaxSubscriptions),
+		ErrorFunc: func(ctx context.Context, err error) {
+			o.Logger.DebugContext(ctx, "websocket", "err", err)
+		},
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})
 	if o.Introspection {
@@ -145,6 +175,12 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", info.RequestID)
 		ctx = commands.WithRequest(ctx, info)
 		ctx = withState(ctx, r.Header.Get(ConsistencyHeader))
+		if r.Header.Get("Upgrade") != "" {
+			// A websocket lives as long as its subscriptions: no operation timeout, and the
+			// writer unwrapped (the upgrade hijacks it). Subscriptions bound their own work.
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		ctx, statements := observability.WithStatementCount(ctx)
 		ctx, cancel := context.WithTimeout(ctx, o.OperationTimeout)
 		defer cancel()

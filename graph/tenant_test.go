@@ -162,6 +162,44 @@ func TestTenantIsolation(t *testing.T) {
 		require.Equal(t, "NOT_FOUND", code(t, r), "%s: %v", f.Name, r.Errors)
 		require.Nil(t, r.Data[f.Name], f.Name)
 	}
+
+	// Subscriptions, over a websocket of mallory's: each is refused NOT_FOUND or FORBIDDEN, is
+	// not registered, and receives nothing of what then happens in A.
+	subscriptions := map[string]string{
+		"taskChanged":       `subscription($p: ID!) { taskChanged(projectId: $p) { id title } }`,
+		"boardChanged":      `subscription($p: ID!) { boardChanged(projectId: $p) { taskId task { title } } }`,
+		"notificationAdded": `subscription($ws: ID!) { notificationAdded(workspaceId: $ws) { line } }`,
+	}
+	var sschema struct {
+		Type struct {
+			Fields []struct{ Name string } `json:"fields"`
+		} `json:"__type"`
+	}
+	r = a.do(alice, `{ __type(name: "Subscription") { fields { name } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &sschema))
+	require.NotEmpty(t, sschema.Type.Fields)
+	ws2 := a.mustDial(mallory)
+	var refused []*wsSub
+	for _, f := range sschema.Type.Fields {
+		q, ok := subscriptions[f.Name]
+		require.True(t, ok, "subscription %s has no tenant isolation case", f.Name)
+		s := ws2.subscribe(q, map[string]any{"ws": ws.ID, "p": p.ID})
+		c := s.refusal()
+		require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, c, f.Name)
+		refused = append(refused, s)
+	}
+	require.Equal(t, 0, a.hub.Subscriptions(), "no refused subscription is registered")
+	// Alice's own subscription sees the next change; mallory's got nothing.
+	watch := a.mustDial(alice).subscribe(subscriptions["taskChanged"], map[string]any{"p": p.ID})
+	waitSubscriptions(t, a.hub, 1)
+	a.ok(alice, `mutation($t: ID!, $alice: ID!) { assignTask(input: {taskId: $t, assigneeId: $alice}) { id } }`, vars, &result{})
+	var seen struct{ ID string }
+	watch.data(&seen)
+	require.Equal(t, task.ID, seen.ID)
+	for _, s := range refused {
+		s.quiet(10 * time.Millisecond)
+	}
 }
 
 func mustJSON(t *testing.T, data map[string]json.RawMessage) []byte {

@@ -343,6 +343,14 @@ type StatusInput struct {
 	Category StatusCategory `json:"category"`
 }
 
+// Live updates over websocket (graphql-transport-ws). A message is sent once the read models have
+// applied the change and carries their state, so a client can render it directly or pass its
+// consistency token to a query. Delivery is a live tail: a subscription receives the changes
+// committed after it started; a client that falls too far behind is dropped (the subscription ends
+// with a SLOW_CONSUMER error) and should re-query, then subscribe again.
+type Subscription struct {
+}
+
 type TaskConnection struct {
 	Edges    []*TaskEdge `json:"edges"`
 	PageInfo *PageInfo   `json:"pageInfo"`
@@ -450,6 +458,69 @@ type WebhookResult struct {
 	Version          int    `json:"version"`
 	ConsistencyToken string `json:"consistencyToken"`
 	WebhookID        string `json:"webhookId"`
+}
+
+type BoardChangeKind string
+
+const (
+	BoardChangeKindCreated BoardChangeKind = "CREATED"
+	// The task changed status: it left one column for another.
+	BoardChangeKindMoved BoardChangeKind = "MOVED"
+	// The task changed rank within its column.
+	BoardChangeKindReordered BoardChangeKind = "REORDERED"
+	BoardChangeKindArchived  BoardChangeKind = "ARCHIVED"
+	BoardChangeKindRestored  BoardChangeKind = "RESTORED"
+)
+
+var AllBoardChangeKind = []BoardChangeKind{
+	BoardChangeKindCreated,
+	BoardChangeKindMoved,
+	BoardChangeKindReordered,
+	BoardChangeKindArchived,
+	BoardChangeKindRestored,
+}
+
+func (e BoardChangeKind) IsValid() bool {
+	switch e {
+	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored:
+		return true
+	}
+	return false
+}
+
+func (e BoardChangeKind) String() string {
+	return string(e)
+}
+
+func (e *BoardChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BoardChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BoardChangeKind", str)
+	}
+	return nil
+}
+
+func (e BoardChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BoardChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BoardChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type Plan string

@@ -88,3 +88,14 @@ type Notification struct {
 	WorkspaceID uuid.UUID
 	TaskUUID    uuid.UUID
 }
+
+// BoardChange is a task's place on the board after a change (subscription boardChanged).
+type BoardChange struct {
+	KindName         string // BoardChangeKind
+	TaskID           string
+	Status           string
+	Rank             string
+	Archived         bool
+	Task             *Task
+	ConsistencyToken string
+}

@@ -86,7 +86,12 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	api, err := newAPI(cfg, log, es, reg)
+	// Live updates: this process's hub tails the log from its head (see graph.Hub).
+	hub, err := graph.NewHub(es, notifier, projections.NewQueries(es.Pool()), graph.HubOptions{Logger: log, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	api, err := newAPI(cfg, log, es, reg, hub)
 	if err != nil {
 		return err
 	}
@@ -100,6 +105,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return sideEffects.Run(gctx) })
 	g.Go(func() error { return readModels.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, cfg.ShutdownTimeout, nil) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)
@@ -107,7 +113,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 }
 
 // newAPI builds the GraphQL API over the command handlers.
-func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry) (http.Handler, error) {
+func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *graph.Hub) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(auth.Config{
 		HS256Secret: []byte(cfg.JWTSecret),
 		JWKSURL:     cfg.JWKSURL,
@@ -141,7 +147,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	resolver := &graph.Resolver{Commands: handlers, Audit: auditor, Queries: projections.NewQueries(es.Pool()),
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
-		}}
+		}, Hub: hub}
 	return graph.NewHandler(resolver, graph.Options{
 		Verifier:        verifier,
 		Logger:          log,

@@ -1,0 +1,449 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/taskforge/taskforge/audit"
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/sideeffects"
+)
+
+// E2EOptions configure `taskforge bench e2e`.
+type E2EOptions struct {
+	DatabaseURL string
+	Duration    time.Duration // how long mutations are sent
+	Subscribers int           // websocket subscribers of taskChanged on the project
+	Rate        int           // mutations per second, in total
+	Clients     int           // concurrent mutation clients (each edits its own task)
+	JSON        bool
+	Out         io.Writer
+}
+
+func (o *E2EOptions) validate() error {
+	switch {
+	case o.DatabaseURL == "":
+		return errors.New("bench: a database url is required")
+	case o.Duration <= 0:
+		return errors.New("bench: --duration must be positive")
+	case o.Subscribers < 1 || o.Subscribers > 1000:
+		return errors.New("bench: --subscribers must be in 1..1000")
+	case o.Rate < 1 || o.Rate > 10000:
+		return errors.New("bench: --rate must be in 1..10000")
+	case o.Clients < 1 || o.Clients > 256:
+		return errors.New("bench: --clients must be in 1..256")
+	case o.Out == nil:
+		return errors.New("bench: no output")
+	}
+	return nil
+}
+
+// E2EResult is the line `bench e2e` prints.
+type E2EResult struct {
+	Name        string  `json:"name"`
+	Subscribers int     `json:"subscribers"`
+	Clients     int     `json:"clients"`
+	TargetRate  int     `json:"target_rate"`
+	Mutations   int     `json:"mutations"`
+	Rate        float64 `json:"mutations_per_sec"`
+	Deliveries  int     `json:"deliveries"` // (mutation, subscriber) pairs seen
+	Missing     int     `json:"missing"`    // pairs never seen within the drain time
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	MutationP50 float64 `json:"mutation_p50_ms"` // the HTTP round trip of the mutation itself
+	MutationP99 float64 `json:"mutation_p99_ms"`
+	Dropped     int64   `json:"dropped_subscriptions"`
+}
+
+// E2ECommand parses the flags of `taskforge bench e2e` and runs it.
+func E2ECommand(ctx context.Context, databaseURL string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := E2EOptions{DatabaseURL: databaseURL, Out: stdout}
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long mutations are sent")
+	fs.IntVar(&o.Subscribers, "subscribers", 10, "websocket subscribers of taskChanged on the project")
+	fs.IntVar(&o.Rate, "rate", 200, "mutations per second, in total")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent mutation clients")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return E2E(ctx, o)
+}
+
+// E2E measures live updates end to end, in one process as `taskforge serve` runs them (API, live
+// hub, projection runner) over a scratch database: o.Subscribers websocket clients subscribe to
+// taskChanged on a project while o.Clients HTTP clients edit tasks at o.Rate mutations/s in
+// total. The latency of a (mutation, subscriber) pair runs from just before the mutation's
+// request is sent to the arrival at that subscriber of the first message whose task version
+// includes the mutation (a message may cover several edits: the hub sends read-model state).
+func E2E(ctx context.Context, o E2EOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Clients+24))
+	if err != nil {
+		return err
+	}
+	defer drop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The server: what serve wires, minus side effects.
+	log := slog.New(slog.DiscardHandler)
+	notifier := eventstore.NewNotifier(pool, nil)
+	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	if err != nil {
+		return err
+	}
+	if err := projections.Ensure(ctx, pool, projections.All()); err != nil {
+		return err
+	}
+	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
+	if err != nil {
+		return err
+	}
+	queries := projections.NewQueries(pool)
+	hub, err := graph.NewHub(es, notifier, queries, graph.HubOptions{Logger: log, Buffer: 1024})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, run := range []func(context.Context) error{notifier.Run, runner.Run, hub.Run} {
+		wg.Go(func() { _ = run(ctx) })
+	}
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
+	if err != nil {
+		return err
+	}
+	handlers, err := commands.NewHandlers(rt, log, nil)
+	if err != nil {
+		return err
+	}
+	auditor, err := audit.New(es, domain.NewRegistry())
+	if err != nil {
+		return err
+	}
+	inspector, err := sideeffects.NewInspector(pool)
+	if err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	verifier, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
+	if err != nil {
+		return err
+	}
+	h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
+		Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
+		Hub:      hub}, graph.Options{Verifier: verifier, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
+		time.Hour, time.Now(), "", "")
+	if err != nil {
+		return err
+	}
+	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients + 4}}}
+
+	// A workspace, a project and one task per client (edits of one task are sequential).
+	var ws, p struct{ ID, ConsistencyToken string }
+	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Bench"}) { id } }`, nil, &ws); err != nil {
+		return err
+	}
+	if err := c.do(ctx, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Bench", key: "BE"}) { id consistencyToken } }`,
+		map[string]any{"ws": ws.ID}, &p); err != nil {
+		return err
+	}
+	tasks := make([]string, o.Clients)
+	for i := range tasks {
+		var t struct{ ID, ConsistencyToken string }
+		if err := c.do(ctx, `mutation($p: ID!, $title: String!) { createTask(input: {projectId: $p, title: $title}) { id consistencyToken } }`,
+			map[string]any{"p": p.ID, "title": fmt.Sprintf("task %d", i)}, &t); err != nil {
+			return err
+		}
+		tasks[i] = t.ID
+		p.ConsistencyToken = t.ConsistencyToken
+	}
+	// Subscribing checks membership on the read models: wait for them.
+	if err := c.do(ctx, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
+		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, &struct{}{}); err != nil {
+		return err
+	}
+
+	subs := make([]*benchSubscriber, o.Subscribers)
+	for i := range subs {
+		s, err := dialSubscriber(ctx, srv.URL+"/graphql", tok, p.ID)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		subs[i] = s
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hub.Subscriptions() < o.Subscribers {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: %d of %d subscriptions registered", hub.Subscriptions(), o.Subscribers)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Mutations at a steady rate: a ticker hands out slots; a client that is still busy makes
+	// its slot wait (the latency still counts from when the request is sent).
+	type mutation struct {
+		task    string
+		version int64
+		sent    time.Time
+		took    time.Duration
+	}
+	var (
+		mu    sync.Mutex
+		muts  []mutation
+		first error
+	)
+	slots := make(chan int, o.Rate)
+	var cw sync.WaitGroup
+	for w := range o.Clients {
+		cw.Go(func() {
+			for n := range slots {
+				var r struct{ Version int64 }
+				sent := time.Now()
+				err := c.do(ctx, `mutation($t: ID!, $title: String!) { editTask(input: {taskId: $t, title: $title}) { version } }`,
+					map[string]any{"t": tasks[w], "title": fmt.Sprintf("edit %d", n)}, &r)
+				took := time.Since(sent)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if err == nil {
+					muts = append(muts, mutation{task: tasks[w], version: r.Version, sent: sent, took: took})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	start := time.Now()
+	tick := time.NewTicker(time.Second / time.Duration(o.Rate))
+	for n := 0; time.Since(start) < o.Duration; n++ {
+		<-tick.C
+		slots <- n
+	}
+	tick.Stop()
+	close(slots)
+	cw.Wait()
+	elapsed := time.Since(start)
+	if first != nil {
+		return fmt.Errorf("bench e2e: mutation: %w", first)
+	}
+
+	// Drain: until every subscriber has seen every task's last version, or 5 s.
+	last := map[string]int64{}
+	for _, m := range muts {
+		last[m.task] = max(last[m.task], m.version)
+	}
+	drain := time.Now().Add(5 * time.Second)
+	for time.Now().Before(drain) && !allSeen(subs, last) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	res := E2EResult{Name: "e2e_task_changed", Subscribers: o.Subscribers, Clients: o.Clients, TargetRate: o.Rate,
+		Mutations: len(muts), Rate: float64(len(muts)) / elapsed.Seconds(), Dropped: hub.Dropped()}
+	var lats, took []time.Duration
+	for _, m := range muts {
+		took = append(took, m.took)
+		for _, s := range subs {
+			if at, ok := s.firstWith(m.task, m.version); ok {
+				lats = append(lats, at.Sub(m.sent))
+				res.Deliveries++
+			} else {
+				res.Missing++
+			}
+		}
+	}
+	slices.Sort(lats)
+	slices.Sort(took)
+	res.P50ms, res.P99ms = percentileMS(lats, 0.50), percentileMS(lats, 0.99)
+	if len(lats) > 0 {
+		res.MaxMs = float64(lats[len(lats)-1].Microseconds()) / 1000
+	}
+	res.MutationP50, res.MutationP99 = percentileMS(took, 0.50), percentileMS(took, 0.99)
+	return printE2E(o, res)
+}
+
+func printE2E(o E2EOptions, r E2EResult) error {
+	if o.JSON {
+		return json.NewEncoder(o.Out).Encode(r)
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "name\tsubscribers\tclients\tmutations/s\tdeliveries\tmissing\tp50 ms\tp99 ms\tmax ms\tmutation p50 ms\tmutation p99 ms\t")
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.Name, r.Subscribers, r.Clients, r.Rate,
+		r.Deliveries, r.Missing, r.P50ms, r.P99ms, r.MaxMs, r.MutationP50, r.MutationP99)
+	return tw.Flush()
+}
+
+func allSeen(subs []*benchSubscriber, last map[string]int64) bool {
+	for _, s := range subs {
+		for task, v := range last {
+			if _, ok := s.firstWith(task, v); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// gqlClient posts GraphQL requests with a bearer token.
+type gqlClient struct {
+	url, tok string
+	http     *http.Client
+}
+
+func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.tok)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   map[string]json.RawMessage `json:"data"`
+		Errors []struct{ Message string } `json:"errors"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
+	}
+	for _, v := range r.Data {
+		return json.Unmarshal(v, out)
+	}
+	return nil
+}
+
+// benchSubscriber is one websocket client subscribed to taskChanged; it records when each
+// (task, version) arrived.
+type benchSubscriber struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	seen map[string][]arrival // by task, in arrival (= version) order
+	done chan struct{}
+}
+
+type arrival struct {
+	version int64
+	at      time.Time
+}
+
+func dialSubscriber(ctx context.Context, url, tok, project string) (*benchSubscriber, error) {
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial websocket: %w", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	s := &benchSubscriber{conn: conn, seen: map[string][]arrival{}, done: make(chan struct{})}
+	write := func(v any) error {
+		b, _ := json.Marshal(v)
+		return conn.Write(ctx, websocket.MessageText, b)
+	}
+	if err := write(map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + tok}}); err != nil {
+		return nil, err
+	}
+	_, b, err := conn.Read(ctx)
+	if err != nil || !bytes.Contains(b, []byte(`"connection_ack"`)) {
+		_ = conn.CloseNow()
+		return nil, fmt.Errorf("websocket init: %s %v", b, err)
+	}
+	if err := write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query":     `subscription($p: ID!) { taskChanged(projectId: $p) { id version } }`,
+		"variables": map[string]any{"p": project},
+	}}); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(s.done)
+		for {
+			_, b, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			var m struct {
+				Type    string `json:"type"`
+				Payload struct {
+					Data struct {
+						TaskChanged struct {
+							ID      string
+							Version int64
+						}
+					}
+				}
+			}
+			if json.Unmarshal(b, &m) != nil {
+				continue
+			}
+			switch m.Type {
+			case "ping":
+				_ = write(map[string]any{"type": "pong"})
+			case "next":
+				t := m.Payload.Data.TaskChanged
+				s.mu.Lock()
+				s.seen[t.ID] = append(s.seen[t.ID], arrival{version: t.Version, at: now})
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s, nil
+}
+
+// firstWith returns when the first message with task at version v or later arrived.
+func (s *benchSubscriber) firstWith(task string, v int64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.seen[task] {
+		if a.version >= v {
+			return a.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (s *benchSubscriber) close() {
+	_ = s.conn.CloseNow()
+	<-s.done
+}
