@@ -149,12 +149,13 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 			return projections.Statuses(ctx, es.Pool())
 		}, Hub: hub}
 	return graph.NewHandler(resolver, graph.Options{
-		Verifier:        verifier,
-		Logger:          log,
-		Introspection:   cfg.GraphQLIntrospection,
-		Playground:      cfg.GraphQLPlayground,
-		Metrics:         reg,
-		StatementHeader: cfg.GraphQLPlayground, // development: show each request's SQL cost
+		Verifier:         verifier,
+		Logger:           log,
+		Introspection:    cfg.GraphQLIntrospection,
+		Playground:       cfg.GraphQLPlayground,
+		Metrics:          reg,
+		StatementHeader:  cfg.GraphQLPlayground, // development: show each request's SQL cost
+		WebsocketOrigins: cfg.WebsocketOrigins,
 	})
 }
 

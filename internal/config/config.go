@@ -29,6 +29,10 @@ type Config struct {
 	// GRAPHQL_PLAYGROUND and GRAPHQL_INTROSPECTION: on by default (development); set false in production.
 	GraphQLPlayground    bool
 	GraphQLIntrospection bool
+	// WebsocketOrigins (GRAPHQL_WS_ORIGINS, comma-separated host patterns such as
+	// "app.example.com,*.example.com") are the browser origins besides the API's own host allowed
+	// to open subscription websockets.
+	WebsocketOrigins []string
 }
 
 // FromEnv reads the configuration; it fails on values that are present but invalid.
@@ -53,6 +57,11 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("%s: want true or false, got %q", b.key, os.Getenv(b.key))
 		}
 		*b.dst = v
+	}
+	for _, o := range strings.Split(os.Getenv("GRAPHQL_WS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.WebsocketOrigins = append(c.WebsocketOrigins, o)
+		}
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return c, fmt.Errorf("JWT_SECRET: want at least 32 bytes, got %d", len(c.JWTSecret))
