@@ -14,10 +14,10 @@ build: ## build bin/taskforge
 	$(GO) build -o $(BIN) ./cmd/taskforge
 
 .PHONY: run
-run: build ## migrate and serve against DATABASE_URL, or a local PostgreSQL found or started
+run: build ## migrate, seed a demo workspace, serve against DATABASE_URL or a local PostgreSQL
 	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && \
 	  echo "taskforge: using $$url" && \
-	  DATABASE_URL="$$url" JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) serve
+	  DATABASE_URL="$$url" JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) serve --demo
 
 .PHONY: token
 token: build ## mint a development token: make token ID=alice EMAIL=alice@example.com NAME=Alice

@@ -21,7 +21,8 @@ import (
 const usage = `taskforge — event-sourced task tracker backend
 
 Usage:
-  taskforge serve                 migrate, then serve GraphQL, side effects, health and metrics
+  taskforge serve [--role all|api|workers] [--demo] [--skip-migrate]
+                                  migrate, then serve GraphQL, run projections and side effects
   taskforge migrate               apply pending database migrations and exit
   taskforge bench append [flags]  event store append throughput against a plain INSERT baseline
   taskforge bench rebuild [flags] full rebuild of every projection over a generated log (events/s)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
@@ -131,4 +134,28 @@ func TestDeadLettersCommands(t *testing.T) {
 	require.Contains(t, errOut, "not found")
 	code, _, _ = runCLI("deadletters", "retry")
 	require.Equal(t, 2, code)
+}
+
+func TestDemoSeedIsIdempotent(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := pgtest.Open(t, url)
+	es, err := eventstore.New(pool, eventstore.Options{})
+	require.NoError(t, err)
+	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry())
+	require.NoError(t, err)
+	cfg := config.Config{} // no secret: no token printed
+	count := func() (n int) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n))
+		return n
+	}
+	require.NoError(t, seedDemo(ctx, cfg, h, slog.New(slog.DiscardHandler)))
+	first := count()
+	require.Greater(t, first, 20)
+	require.NoError(t, seedDemo(ctx, cfg, h, slog.New(slog.DiscardHandler)))
+	require.Equal(t, first, count(), "a second seed appends nothing")
+
+	code, _, errOut := runCLI("serve", "--role", "everything")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--role")
 }

@@ -31,14 +31,32 @@ import (
 // serveOptions are the flags of `taskforge serve`.
 type serveOptions struct {
 	skipMigrate bool
+	role        string // all, api or workers
+	demo        bool
 }
+
+func (o serveOptions) validate() error {
+	switch o.role {
+	case "all", "api", "workers":
+		return nil
+	}
+	return fmt.Errorf("%w: --role must be all, api or workers, got %q", errUsage, o.role)
+}
+
+func (o serveOptions) api() bool     { return o.role != "workers" }
+func (o serveOptions) workers() bool { return o.role != "api" }
 
 func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o serveOptions
 	fs.BoolVar(&o.skipMigrate, "skip-migrate", false, "do not apply migrations at start-up")
+	fs.StringVar(&o.role, "role", "all", "all: API and workers; api: GraphQL only; workers: projections and side effects only")
+	fs.BoolVar(&o.demo, "demo", false, "seed a demo workspace (idempotent) and print a token for it")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
 		return err
 	}
 	log := cfg.Logger()
@@ -86,44 +104,47 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	// Live updates: this process's hub tails the log from its head (see graph.Hub).
-	hub, err := graph.NewHub(es, notifier, projections.NewQueries(es.Pool()), graph.HubOptions{Logger: log, Metrics: reg})
+	handlers, err := newCommands(log, es, reg)
 	if err != nil {
 		return err
 	}
-	api, err := newAPI(cfg, log, es, reg, hub)
-	if err != nil {
-		return err
+	if o.demo {
+		if err := seedDemo(ctx, cfg, handlers, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	srv := server.New(cfg.HTTPAddr, log, pool, reg)
-	srv.Handle("/", api)
-	if cfg.GraphQLPlayground {
-		log.Info("GraphQL playground", "url", "http://"+displayAddr(cfg.HTTPAddr)+"/")
-	}
-
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
-	g.Go(func() error { return sideEffects.Run(gctx) })
-	g.Go(func() error { return readModels.Run(gctx) })
-	g.Go(func() error { return hub.Run(gctx) })
+	if o.workers() {
+		g.Go(func() error { return sideEffects.Run(gctx) })
+		g.Go(func() error { return readModels.Run(gctx) })
+	}
+	if o.api() {
+		// Live updates: this process's hub tails the log from its head (see graph.Hub).
+		hub, err := graph.NewHub(es, notifier, projections.NewQueries(es.Pool()), graph.HubOptions{Logger: log, Metrics: reg})
+		if err != nil {
+			return err
+		}
+		api, err := newAPI(cfg, log, es, reg, hub, handlers)
+		if err != nil {
+			return err
+		}
+		srv.Handle("/", api)
+		if cfg.GraphQLPlayground {
+			log.Info("GraphQL playground", "url", "http://"+displayAddr(cfg.HTTPAddr)+"/")
+		}
+		g.Go(func() error { return hub.Run(gctx) })
+	}
+	log.Info("serving", "role", o.role)
 	g.Go(func() error { return srv.Run(gctx, cfg.ShutdownTimeout, nil) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
 }
 
-// newAPI builds the GraphQL API over the command handlers.
-func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *graph.Hub) (http.Handler, error) {
-	verifier, err := auth.NewVerifier(auth.Config{
-		HS256Secret: []byte(cfg.JWTSecret),
-		JWKSURL:     cfg.JWKSURL,
-		Issuer:      cfg.JWTIssuer,
-		Audience:    cfg.JWTAudience,
-		Leeway:      30 * time.Second,
-	})
-	if err != nil {
-		return nil, err
-	}
+// newCommands builds the command handlers, instrumented once.
+func newCommands(log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry) (*commands.Handlers, error) {
 	cmdMetrics, err := commands.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -132,7 +153,19 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	if err != nil {
 		return nil, err
 	}
-	handlers, err := commands.NewHandlers(rt, log, cmdMetrics)
+	return commands.NewHandlers(rt, log, cmdMetrics)
+}
+
+// newAPI builds the GraphQL API over the command handlers and the read side.
+func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *graph.Hub,
+	handlers *commands.Handlers) (http.Handler, error) {
+	verifier, err := auth.NewVerifier(auth.Config{
+		HS256Secret: []byte(cfg.JWTSecret),
+		JWKSURL:     cfg.JWKSURL,
+		Issuer:      cfg.JWTIssuer,
+		Audience:    cfg.JWTAudience,
+		Leeway:      30 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
