@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
@@ -111,67 +113,12 @@ func E2E(ctx context.Context, o E2EOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// The server: what serve wires, minus side effects.
-	log := slog.New(slog.DiscardHandler)
-	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	env, err := startAPI(ctx, pool, o.Clients)
 	if err != nil {
 		return err
 	}
-	if err := projections.Ensure(ctx, pool, projections.All()); err != nil {
-		return err
-	}
-	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
-	if err != nil {
-		return err
-	}
-	queries := projections.NewQueries(pool)
-	hub, err := graph.NewHub(es, notifier, queries, graph.HubOptions{Logger: log, Buffer: 1024})
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, run := range []func(context.Context) error{notifier.Run, runner.Run, hub.Run} {
-		wg.Go(func() { _ = run(ctx) })
-	}
-	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
-	if err != nil {
-		return err
-	}
-	handlers, err := commands.NewHandlers(rt, log, nil)
-	if err != nil {
-		return err
-	}
-	auditor, err := audit.New(es, domain.NewRegistry())
-	if err != nil {
-		return err
-	}
-	inspector, err := sideeffects.NewInspector(pool)
-	if err != nil {
-		return err
-	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	verifier, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
-	if err != nil {
-		return err
-	}
-	h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
-		Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		Hub:      hub}, graph.Options{Verifier: verifier, Logger: log})
-	if err != nil {
-		return err
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
-		time.Hour, time.Now(), "", "")
-	if err != nil {
-		return err
-	}
-	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients + 4}}}
+	defer env.close()
+	hub, srv, c, tok := env.hub, env.srv, env.client, env.token
 
 	// A workspace, a project and one task per client (edits of one task are sequential).
 	var ws, p struct{ ID, ConsistencyToken string }
@@ -326,32 +273,43 @@ type gqlClient struct {
 }
 
 func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
+	_, err := c.doStatements(ctx, query, vars, out)
+	return err
+}
+
+// doStatements runs a request and also returns the SQL statements it cost (X-Sql-Statements,
+// present when the server counts them).
+func (c *gqlClient) doStatements(ctx context.Context, query string, vars map[string]any, out any) (int, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.tok)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
+	statements, _ := strconv.Atoi(resp.Header.Get("X-Sql-Statements"))
 	var r struct {
 		Data   map[string]json.RawMessage `json:"data"`
 		Errors []struct{ Message string } `json:"errors"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, err)
+		return statements, fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, err)
 	}
 	if len(r.Errors) > 0 {
-		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
+		return statements, fmt.Errorf("graphql: %s", r.Errors[0].Message)
+	}
+	if out == nil {
+		return statements, nil
 	}
 	for _, v := range r.Data {
-		return json.Unmarshal(v, out)
+		return statements, json.Unmarshal(v, out)
 	}
-	return nil
+	return statements, nil
 }
 
 // benchSubscriber is one websocket client subscribed to taskChanged; it records when each
@@ -446,4 +404,86 @@ func (s *benchSubscriber) firstWith(task string, v int64) (time.Time, bool) {
 func (s *benchSubscriber) close() {
 	_ = s.conn.CloseNow()
 	<-s.done
+}
+
+// apiEnv is the API as serve wires it, minus side effects, on an httptest server: the bench drives
+// it over real HTTP and websockets.
+type apiEnv struct {
+	hub    *graph.Hub
+	srv    *httptest.Server
+	client *gqlClient
+	token  string
+	close  func()
+}
+
+func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int) (*apiEnv, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	fail := func(err error) (*apiEnv, error) {
+		cancel()
+		wg.Wait()
+		return nil, err
+	}
+	log := slog.New(slog.DiscardHandler)
+	notifier := eventstore.NewNotifier(pool, nil)
+	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	if err != nil {
+		return fail(err)
+	}
+	if err := projections.Ensure(ctx, pool, projections.All()); err != nil {
+		return fail(err)
+	}
+	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
+	if err != nil {
+		return fail(err)
+	}
+	queries := projections.NewQueries(pool)
+	hub, err := graph.NewHub(es, notifier, queries, graph.HubOptions{Logger: log, Buffer: 1024})
+	if err != nil {
+		return fail(err)
+	}
+	for _, run := range []func(context.Context) error{notifier.Run, runner.Run, hub.Run} {
+		wg.Go(func() { _ = run(ctx) })
+	}
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	handlers, err := commands.NewHandlers(rt, log, nil)
+	if err != nil {
+		return fail(err)
+	}
+	auditor, err := audit.New(es, domain.NewRegistry())
+	if err != nil {
+		return fail(err)
+	}
+	inspector, err := sideeffects.NewInspector(pool)
+	if err != nil {
+		return fail(err)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	verifier, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
+	if err != nil {
+		return fail(err)
+	}
+	h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
+		Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
+		Hub:      hub}, graph.Options{Verifier: verifier, Logger: log, StatementHeader: true})
+	if err != nil {
+		return fail(err)
+	}
+	srv := httptest.NewServer(h)
+	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
+		time.Hour, time.Now(), "", "")
+	if err != nil {
+		srv.Close()
+		return fail(err)
+	}
+	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}}
+	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, close: func() {
+		srv.Close()
+		cancel()
+		wg.Wait()
+	}}, nil
 }

@@ -28,6 +28,7 @@ Usage:
   taskforge bench rebuild [flags] full rebuild of every projection over a generated log (events/s)
   taskforge bench lag [flags]     commit → read-table-visible latency at a steady append rate
   taskforge bench e2e [flags]     mutation sent → websocket subscription message received (p50/p99/max)
+  taskforge bench read [flags]    board and task list throughput, p99 and SQL statements per request
   taskforge projections status [--json]                 position, lag, state and last error of each projection
   taskforge projections rebuild NAME|all [--keep-old]   build the next version, catch up, swap (resumable)
   taskforge projections resume NAME                     restart a projection stopped on a poison event
@@ -120,13 +121,15 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read", errUsage)
 	}
 	switch args[0] {
 	case "rebuild", "lag":
 		return benchProjections(ctx, cfg, args, stdout, stderr)
 	case "e2e":
 		return bench.E2ECommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
+	case "read":
+		return bench.ReadCommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// ReadOptions configure `taskforge bench read`.
+type ReadOptions struct {
+	DatabaseURL string
+	Tasks       int           // tasks on the board
+	Clients     int           // concurrent HTTP clients
+	Duration    time.Duration // per measurement
+	JSON        bool
+	Out         io.Writer
+}
+
+func (o *ReadOptions) validate() error {
+	switch {
+	case o.DatabaseURL == "":
+		return errors.New("bench read: a database url is required")
+	case o.Tasks < 1 || o.Tasks > 5000:
+		return errors.New("bench read: --tasks must be between 1 and 5000")
+	case o.Clients < 1 || o.Clients > 256:
+		return errors.New("bench read: --clients must be between 1 and 256")
+	case o.Duration <= 0:
+		return errors.New("bench read: --duration must be positive")
+	case o.Out == nil:
+		return errors.New("bench read: no output")
+	}
+	return nil
+}
+
+// ReadResult is one line of `bench read`.
+type ReadResult struct {
+	Name                   string   `json:"name"`
+	Clients                int      `json:"clients"`
+	Tasks                  int      `json:"tasks"`
+	Requests               int64    `json:"requests"`
+	RequestsPerSec         float64  `json:"requests_per_sec"`
+	P50ms                  float64  `json:"p50_ms"`
+	P99ms                  float64  `json:"p99_ms"`
+	SQLStatements          int      `json:"sql_statements"`
+	BaselineRequestsPerSec *float64 `json:"baseline_requests_per_sec,omitempty"`
+	Ratio                  *float64 `json:"ratio,omitempty"`
+}
+
+// ReadCommand parses the flags of `taskforge bench read` and runs it.
+func ReadCommand(ctx context.Context, databaseURL string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench read", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := ReadOptions{DatabaseURL: databaseURL, Out: stdout}
+	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent HTTP clients")
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return Read(ctx, o)
+}
+
+const boardQuery = `query($p: ID!) { project(id: $p) { key name openCount overdueCount
+	board { status name tasks { key title priority labels dueDate commentCount
+		assignee { displayName role } } } } }`
+
+const listQuery = `query($ws: ID!) { tasks(workspaceId: $ws, first: 50) { edges { node { key title status
+	assignee { displayName } project { key } } } pageInfo { hasNextPage endCursor } } }`
+
+// Read measures GraphQL read throughput over HTTP with concurrent clients: the board query and a
+// task list page, against a baseline of `{ me { id } }` (the API's fixed cost: HTTP, auth, parse,
+// validate, no SQL) measured in the same run. Each line also gives the SQL statements one request
+// ran, which must not grow with the number of tasks (dataloaders; see TestStatementBudget).
+func Read(ctx context.Context, o ReadOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Clients+24))
+	if err != nil {
+		return err
+	}
+	defer drop()
+	env, err := startAPI(ctx, pool, o.Clients)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	c := env.client
+
+	var ws, p struct{ ID, ConsistencyToken string }
+	if err := c.do(ctx, `mutation { registerUser { id } }`, nil, &struct{}{}); err != nil {
+		return err
+	}
+	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Bench"}) { id } }`, nil, &ws); err != nil {
+		return err
+	}
+	if err := c.do(ctx, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Bench", key: "BE"}) { id consistencyToken } }`,
+		map[string]any{"ws": ws.ID}, &p); err != nil {
+		return err
+	}
+	priorities := []string{"NONE", "LOW", "MEDIUM", "HIGH", "URGENT"}
+	for i := range o.Tasks {
+		var t struct{ ID, ConsistencyToken string }
+		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)]}
+		q := `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
+			labels: ["bench"]}) { id consistencyToken } }`
+		if i%2 == 0 {
+			q = `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
+				labels: ["bench"], assigneeId: "bench-owner"}) { id consistencyToken } }`
+		}
+		if err := c.do(ctx, q, vars, &t); err != nil {
+			return err
+		}
+		p.ConsistencyToken = t.ConsistencyToken
+	}
+	// Wait for the read models to hold every task.
+	if err := c.do(ctx, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
+		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, &struct{}{}); err != nil {
+		return err
+	}
+
+	run := func(name, query string, vars map[string]any) (ReadResult, error) {
+		statements, err := c.doStatements(ctx, query, vars, nil) // warm-up, and the SQL cost
+		if err != nil {
+			return ReadResult{}, fmt.Errorf("%s: %w", name, err)
+		}
+		r, err := measure(ctx, name, o.Clients, o.Duration, func(ctx context.Context, _, _ int) (int, error) {
+			_, err := c.doStatements(ctx, query, vars, nil)
+			return 1, err
+		})
+		if err != nil {
+			return ReadResult{}, err
+		}
+		return ReadResult{Name: name, Clients: o.Clients, Tasks: o.Tasks, Requests: r.Events,
+			RequestsPerSec: r.EventsPerSec, P50ms: r.P50ms, P99ms: r.P99ms, SQLStatements: statements}, nil
+	}
+	base, err := run("read_baseline_me", `{ me { id } }`, nil)
+	if err != nil {
+		return err
+	}
+	results := []ReadResult{base}
+	for _, q := range []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"read_board", boardQuery, map[string]any{"p": p.ID}},
+		{"read_task_list", listQuery, map[string]any{"ws": ws.ID}},
+	} {
+		r, err := run(q.name, q.query, q.vars)
+		if err != nil {
+			return err
+		}
+		b, ratio := base.RequestsPerSec, r.RequestsPerSec/base.RequestsPerSec
+		r.BaselineRequestsPerSec, r.Ratio = &b, &ratio
+		results = append(results, r)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.Out)
+		for _, r := range results {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "name\tclients\ttasks\treq/s\tp50 ms\tp99 ms\tSQL/request\tratio to me\t")
+	for _, r := range results {
+		ratio := "-"
+		if r.Ratio != nil {
+			ratio = fmt.Sprintf("%.2f", *r.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%s\t\n", r.Name, r.Clients, r.Tasks, r.RequestsPerSec, r.P50ms, r.P99ms, r.SQLStatements, ratio)
+	}
+	return tw.Flush()
+}
