@@ -46,6 +46,7 @@ CREATE TABLE rm_activity_subjects{v} (
     label text NOT NULL
 );`,
 		Apply: applyActivity,
+		bulk:  newActivityFolder,
 	}
 }
 
@@ -69,14 +70,39 @@ type line struct {
 	arg2    string
 }
 
-func applyActivity(w *Writer, e *Event) error {
-	var l *line
+// activityChange is what one event does to the activity tables, in this order: a person renamed
+// everywhere or joined (rm_activity_people), a subject added (rm_activity_subjects), the line
+// (only when it has a workspace), then a subject renamed (only with the line). applyActivity turns
+// it into statements, activityFolder (rebuilds) into rows.
+type activityChange struct {
+	renamed                bool
+	renamedUser, renamedTo string // a person's new display name in every workspace
+	joined                 *wsUser
+	joinedName             string
+	subject                *activitySubject
+	ws                     uuid.UUID
+	line                   *line
+	// after the line
+	projectRenamed, taskRenamed uuid.UUID
+	newName                     string
+}
+
+type activitySubject struct {
+	id         uuid.UUID
+	key, label string
+}
+
+func activityOf(e *Event) activityChange {
+	var (
+		c activityChange
+		l *line
+	)
 	ws := e.Metadata.WorkspaceID
 	switch ev := e.Payload.(type) {
 	case domain.UserRegistered:
-		w.Exec(`UPDATE rm_activity_people{v} SET display_name = $2 WHERE user_id = $1`, string(ev.UserID), displayName(ev.DisplayName, ev.UserID))
+		c.renamed, c.renamedUser, c.renamedTo = true, string(ev.UserID), displayName(ev.DisplayName, ev.UserID)
 	case domain.UserProfileUpdated:
-		w.Exec(`UPDATE rm_activity_people{v} SET display_name = $2 WHERE user_id = $1`, string(ev.UserID), displayName(ev.DisplayName, ev.UserID))
+		c.renamed, c.renamedUser, c.renamedTo = true, string(ev.UserID), displayName(ev.DisplayName, ev.UserID)
 
 	case domain.WorkspaceCreated:
 		ws = ev.WorkspaceID
@@ -89,9 +115,7 @@ func applyActivity(w *Writer, e *Event) error {
 		l = &line{format: `%1$s revoked an invitation`}
 	case domain.WorkspaceMemberJoined:
 		ws = ev.WorkspaceID
-		w.Exec(`INSERT INTO rm_activity_people{v} (workspace_id, user_id, display_name) VALUES ($1, $2, $3)
-			ON CONFLICT (workspace_id, user_id) DO UPDATE SET display_name = $3`,
-			ev.WorkspaceID, string(ev.UserID), displayName(ev.DisplayName, ev.UserID))
+		c.joined, c.joinedName = &wsUser{ev.WorkspaceID, string(ev.UserID)}, displayName(ev.DisplayName, ev.UserID)
 		l = &line{format: `%3$s joined as %5$s`, other: ev.UserID, arg2: string(ev.Role)}
 	case domain.WorkspaceMemberRoleChanged:
 		l = &line{format: `%1$s changed the role of %3$s from %4$s to %5$s`, other: ev.UserID, arg1: string(ev.From), arg2: string(ev.To)}
@@ -110,7 +134,7 @@ func applyActivity(w *Writer, e *Event) error {
 
 	case domain.ProjectCreated:
 		ws = ev.WorkspaceID
-		w.Exec(`INSERT INTO rm_activity_subjects{v} (id, key, label) VALUES ($1, $2, $3)`, ev.ProjectID, ev.Key, ev.Name+" ("+ev.Key+")")
+		c.subject = &activitySubject{ev.ProjectID, ev.Key, ev.Name + " (" + ev.Key + ")"}
 		l = &line{format: `%1$s created project %2$s`, subject: ev.ProjectID}
 	case domain.ProjectRenamed:
 		l = &line{format: `%1$s renamed project %2$s to %4$s`, subject: ev.ProjectID, arg1: ev.Name}
@@ -123,7 +147,7 @@ func applyActivity(w *Writer, e *Event) error {
 
 	case domain.TaskCreated:
 		ws = ev.WorkspaceID
-		w.Exec(`INSERT INTO rm_activity_subjects{v} (id, key, label) VALUES ($1, $2, $3)`, ev.TaskID, ev.Key, ev.Key+" “"+ev.Title+"”")
+		c.subject = &activitySubject{ev.TaskID, ev.Key, ev.Key + " “" + ev.Title + "”"}
 		l = &line{format: `%1$s created %2$s`, subject: ev.TaskID}
 	case domain.TaskTitleChanged:
 		l = &line{format: `%1$s renamed %2$s to “%4$s”`, subject: ev.TaskID, arg1: ev.Title}
@@ -161,25 +185,54 @@ func applyActivity(w *Writer, e *Event) error {
 		l = &line{format: `%1$s restored %2$s`, subject: ev.TaskID}
 	}
 	if l == nil || ws == uuid.Nil {
+		return c
+	}
+	c.ws, c.line = ws, l
+	// Renames take effect after the line that announces them.
+	switch ev := e.Payload.(type) {
+	case domain.ProjectRenamed:
+		c.projectRenamed, c.newName = ev.ProjectID, ev.Name
+	case domain.TaskTitleChanged:
+		c.taskRenamed, c.newName = ev.TaskID, ev.Title
+	}
+	return c
+}
+
+// lineActor is the actor a line names.
+func lineActor(e *Event) string {
+	if e.Metadata.Actor == "" {
+		return "taskforge"
+	}
+	return e.Metadata.Actor
+}
+
+func applyActivity(w *Writer, e *Event) error {
+	c := activityOf(e)
+	if c.renamed {
+		w.Exec(`UPDATE rm_activity_people{v} SET display_name = $2 WHERE user_id = $1`, c.renamedUser, c.renamedTo)
+	}
+	if c.joined != nil {
+		w.Exec(`INSERT INTO rm_activity_people{v} (workspace_id, user_id, display_name) VALUES ($1, $2, $3)
+			ON CONFLICT (workspace_id, user_id) DO UPDATE SET display_name = $3`, c.joined.ws, c.joined.user, c.joinedName)
+	}
+	if c.subject != nil {
+		w.Exec(`INSERT INTO rm_activity_subjects{v} (id, key, label) VALUES ($1, $2, $3)`, c.subject.id, c.subject.key, c.subject.label)
+	}
+	if c.line == nil {
 		return nil
 	}
-	actor := e.Metadata.Actor
-	if actor == "" {
-		actor = "taskforge"
-	}
+	l := c.line
 	var subject any
 	if l.subject != uuid.Nil {
 		subject = l.subject
 	}
-	w.Exec(activitySQL, ws, int64(e.TransactionID), e.Position, e.ID, e.Type, actor, subject, l.format,
+	w.Exec(activitySQL, c.ws, int64(e.TransactionID), e.Position, e.ID, e.Type, lineActor(e), subject, l.format,
 		nullable(l.other), l.arg1, l.arg2, e.RecordedAt)
-
-	// Renames take effect after the line that announces them.
-	switch ev := e.Payload.(type) {
-	case domain.ProjectRenamed:
-		w.Exec(`UPDATE rm_activity_subjects{v} SET label = $2 || ' (' || key || ')' WHERE id = $1`, ev.ProjectID, ev.Name)
-	case domain.TaskTitleChanged:
-		w.Exec(`UPDATE rm_activity_subjects{v} SET label = key || ' “' || $2 || '”' WHERE id = $1`, ev.TaskID, ev.Title)
+	switch {
+	case c.projectRenamed != uuid.Nil:
+		w.Exec(`UPDATE rm_activity_subjects{v} SET label = $2 || ' (' || key || ')' WHERE id = $1`, c.projectRenamed, c.newName)
+	case c.taskRenamed != uuid.Nil:
+		w.Exec(`UPDATE rm_activity_subjects{v} SET label = key || ' “' || $2 || '”' WHERE id = $1`, c.taskRenamed, c.newName)
 	}
 	return nil
 }

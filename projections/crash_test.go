@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	stop := make(chan struct{})
 	writerDone := make(chan error, 1)
+	var ops atomic.Int64
 	go func() {
 		wrng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 		for {
@@ -70,6 +72,7 @@ func TestCrashRecovery(t *testing.T) {
 				writerDone <- err
 				return
 			}
+			ops.Add(1)
 		}
 	}()
 	exe, err := os.Executable()
@@ -88,6 +91,8 @@ func TestCrashRecovery(t *testing.T) {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 	}
+	// A loaded machine appends slowly: make sure the log is long enough to mean something.
+	f.waitFor(60*time.Second, func() bool { return ops.Load() >= 150 }, "150 commands appended")
 	close(stop)
 	require.NoError(t, <-writerDone)
 

@@ -12,9 +12,16 @@
 //	                                                                            Nack: re-read from
 //	                                                                            the checkpoint)
 //
+// The subscriptions of one Subscriber share their reads: the latest stretch of the log read is
+// kept (about 2000 events), and a subscription that finds its position in it takes the events from
+// there; otherwise one subscription at a time reads the store, so the five projections woken by
+// one commit issue one read for it, not five.
+//
 // A message's UUID is the event id, its payload the event's data (JSON, upcast), its metadata the
 // type, stream, version, global position, recorded time, actor, workspace and the position of the
 // message before it (MetaPrev*), which lets a consumer that commits its own checkpoint detect gaps.
+// A batch message (SubscriberConfig.MaxBatch) has a new UUID, MetaBatchSize and MetaPrev*, and its
+// payload is the events as a JSON array (EventsFromMessage).
 // After a read comes back empty while committed events wait behind a running transaction (they
 // become readable when it ends, which sends no NOTIFY) the subscription looks again after 1, 2, 4 ..
 // 5 ms. Idle, a Runner with every projection issues one query per second in all (the shared head
@@ -31,6 +38,15 @@
 //	<the event's statements>
 //	COMMIT                                              (one round trip, pipelined)
 //
+// A projection that has fallen behind (a burst, a slow commit) gets the events its subscription
+// has already read as one batch message (SubscriberConfig.MaxBatch, at most 100, never waiting
+// for more): the handler applies them all in one such transaction, advancing the checkpoint from
+// the batch's prev to its last event. Five projections × one transaction per event is what
+// saturated two cores at 500 events/s. If the batch fails in any way, its events are applied one
+// at a time by the single-event path below, so a poison event is treated exactly as without
+// batching (events committed before it are acknowledged as duplicates when retried). Other users
+// of Subscriber (side effects) keep one event per message (MaxBatch 0).
+//
 // taskforge_projection_advance refuses unless the checkpoint is exactly at the message's previous
 // position: a redelivery after a crash between COMMIT and Ack is acknowledged as a no-op, a gap
 // (two workers, a version swap) repositions the subscription. Losing the last commits in a crash
@@ -45,10 +61,12 @@
 //
 // Each projection's tables carry their version (rm_tasks_v1); the view rm_tasks points at the
 // active version (projection_versions), and read queries only use views. Rebuild builds version
-// N+1 from the whole log in batches of thousands of events per transaction (the same Apply code),
-// resumable from its own checkpoint, creates the query-only indexes after the bulk load, catches
-// up, then in one transaction applies the last events, moves active_version and repoints the
-// views. The runner notices the swap on its next event (taskforge_projection_advance: not active)
+// N+1 from the whole log in batches of thousands of events per transaction, resumable from its
+// own checkpoint, creates the query-only indexes after the bulk load, catches up, then in one
+// transaction applies the last events, moves active_version and repoints the views. A fresh
+// build's load phase folds each batch in memory and writes it with COPY and set-based statements
+// (bulk.go: the same rules as Apply, checked row for row against live-built tables by the tests);
+// a resumed build, the catch-up and the swap replay Apply. The runner notices the swap on its next event (taskforge_projection_advance: not active)
 // and continues on the new version from its checkpoint. Old tables are dropped after the swap
 // unless RebuildOptions.KeepOld. Side effects are separate consumers (sideeffects/): a rebuild
 // never re-runs them.

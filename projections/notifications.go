@@ -52,6 +52,7 @@ CREATE INDEX rm_notification_people{v}_user_idx ON rm_notification_people{v} (us
 -- serves NotificationsPage: a user's inbox in one workspace, newest first, keyset by position
 CREATE INDEX IF NOT EXISTS rm_notifications{v}_inbox_idx ON rm_notifications{v} (user_id, workspace_id, transaction_id DESC, position DESC);`,
 		Apply: applyNotifications,
+		bulk:  newNotificationsFolder,
 	}
 }
 

@@ -38,6 +38,9 @@ type Projection struct {
 	// its bulk load, which is faster than maintaining them row by row.
 	QueryIndexes string
 	Apply        func(w *Writer, e *Event) error
+	// bulk, when set, returns the in-memory folder a rebuild's load phase uses instead of Apply
+	// (bulk.go). It must produce exactly the rows Apply's statements would.
+	bulk func(version int) bulkFolder
 }
 
 // Event is a stored event with its decoded domain payload.

@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS rm_projects{v}_workspace_idx ON rm_projects{v} (works
 CREATE INDEX IF NOT EXISTS rm_project_tasks{v}_overdue_idx ON rm_project_tasks{v} (project_id, due_date)
     WHERE open AND NOT archived AND due_date IS NOT NULL;`,
 		Apply: applyProjects,
+		bulk:  newProjectsFolder,
 	}
 }
 

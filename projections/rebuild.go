@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -56,8 +57,10 @@ type RebuildResult struct {
 // version keeps serving (and the runner keeps feeding it), then swaps each atomically:
 //
 //	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint
-//	load      one reader streams the log once; each projection applies BatchEvents per transaction
-//	          (the same Apply as live delivery, statements pipelined) with its checkpoint
+//	load      one reader streams the log once (read and decode pipelined); each projection applies
+//	          BatchEvents per transaction with its checkpoint: folded in memory and written with
+//	          COPY / set-based statements when the build started empty (bulk.go), else the same
+//	          Apply as live delivery, statements pipelined
 //	index     create the query indexes
 //	catch-up  apply what arrived meanwhile
 //	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
@@ -148,7 +151,13 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 		progressWG.Wait()
 	}()
 
-	// load: one reader, one applier per projection.
+	// load: one reader, one applier per projection. A build that starts from empty tables folds
+	// its batches in memory and writes them with bulk statements; a resumed one replays Apply.
+	for _, b := range builds {
+		if b.p.bulk != nil && b.cp == (eventstore.GlobalPosition{}) {
+			b.bulk = b.p.bulk(b.version)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	chans := make([]chan []*Event, len(builds))
 	for i, b := range builds {
@@ -162,31 +171,22 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			return nil
 		})
 	}
+	// The reader and the decoder are separate goroutines (a pipeline): with bulk writes, reading
+	// and decoding the log is most of the load phase's work on the Go side.
+	raw := make(chan []eventstore.RecordedEvent, 2)
 	g.Go(func() error {
-		defer func() {
-			for _, ch := range chans {
-				close(ch)
-			}
-		}()
+		defer close(raw)
 		pos := from
 		for {
 			evs, err := store.ReadAllOn(gctx, pool, pos, opts.BatchEvents)
 			if err != nil {
 				return err
 			}
-			chunk := make([]*Event, len(evs))
-			for i, re := range evs {
-				if chunk[i], err = Decode(opts.Registry, re); err != nil {
-					return fmt.Errorf("rebuild: %w", err)
-				}
-			}
-			if len(chunk) > 0 {
-				for _, ch := range chans {
-					select {
-					case ch <- chunk:
-					case <-gctx.Done():
-						return gctx.Err()
-					}
+			if len(evs) > 0 {
+				select {
+				case raw <- evs:
+				case <-gctx.Done():
+					return gctx.Err()
 				}
 				pos = evs[len(evs)-1].GlobalPosition()
 			}
@@ -195,8 +195,32 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			}
 		}
 	})
+	g.Go(func() error {
+		defer func() {
+			for _, ch := range chans {
+				close(ch)
+			}
+		}()
+		for evs := range raw {
+			chunk, err := decodeParallel(opts.Registry, evs)
+			if err != nil {
+				return err
+			}
+			for _, ch := range chans {
+				select {
+				case ch <- chunk:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+		}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for _, b := range builds {
+		b.bulk = nil // the tables are exact: catch-up and swap replay Apply on them
 	}
 
 	// index, catch-up, swap: each projection on its own.
@@ -249,6 +273,9 @@ type build struct {
 	applied atomic.Int64
 	lock    *pgxpool.Conn // holds the rebuild's session advisory lock
 	w       *Writer
+	// bulk folds the load phase's batches in memory (bulk.go) when the build started from empty
+	// tables in this run; nil otherwise, and after the load phase.
+	bulk bulkFolder
 }
 
 func (b *build) release() {
@@ -329,8 +356,56 @@ func (b *build) applyChunk(ctx context.Context, pool *pgxpool.Pool, chunk []*Eve
 	return b.applyOn(ctx, pool, chunk, opts, nil)
 }
 
+// checkpointSQL advances a build's checkpoint by a batch.
+const checkpointSQL = `UPDATE projection_checkpoints SET transaction_id = $3, position = $4, events_handled = events_handled + $5,
+	event_time = $6, updated_at = now() WHERE name = $1 AND version = $2`
+
+// applyBulk folds the events after the build's checkpoint in memory and writes the changed rows
+// with bulk statements, with the checkpoint, in one transaction.
+func (b *build) applyBulk(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions) error {
+	var last *Event
+	n := 0
+	for _, ev := range chunk {
+		if !b.cp.Less(ev.GlobalPosition()) {
+			continue
+		}
+		if err := b.bulk.apply(ev); err != nil {
+			return fmt.Errorf("rebuild %s: event %s (%s at position %d): %w", b.p.Name, ev.ID, ev.Type, ev.Position, err)
+		}
+		last = ev
+		n++
+	}
+	if last == nil {
+		return nil
+	}
+	err := database.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		// A crash loses at most the last batches, which the checkpoint then says to redo.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		if err := b.bulk.flush(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, checkpointSQL, b.p.Name, b.version, int64(last.TransactionID), last.Position, n, last.RecordedAt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: batch ending at event %s: %w", b.p.Name, last.ID, err)
+	}
+	b.bulk.committed()
+	b.cp = last.GlobalPosition()
+	done := b.applied.Add(int64(n))
+	if opts.afterBatch != nil {
+		return opts.afterBatch(b.p.Name, done)
+	}
+	return nil
+}
+
 // applyOn applies events in tx, or in a transaction of its own when tx is nil.
 func (b *build) applyOn(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions, tx pgx.Tx) error {
+	if b.bulk != nil && tx == nil {
+		return b.applyBulk(ctx, pool, chunk, opts)
+	}
 	b.w.reset()
 	var last *Event
 	n := 0
@@ -352,9 +427,7 @@ func (b *build) applyOn(ctx context.Context, pool *pgxpool.Pool, chunk []*Event,
 		batch := &pgx.Batch{}
 		batch.Queue(`SET LOCAL synchronous_commit = off`)
 		b.w.queue(batch)
-		batch.Queue(`UPDATE projection_checkpoints SET transaction_id = $3, position = $4, events_handled = events_handled + $5,
-			event_time = $6, updated_at = now() WHERE name = $1 AND version = $2`,
-			b.p.Name, b.version, int64(last.TransactionID), last.Position, n, last.RecordedAt)
+		batch.Queue(checkpointSQL, b.p.Name, b.version, int64(last.TransactionID), last.Position, n, last.RecordedAt)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("rebuild %s: batch ending at event %s: %w", b.p.Name, last.ID, err)
 		}
@@ -429,6 +502,26 @@ func (b *build) swap(ctx context.Context, pool *pgxpool.Pool, store *eventstore.
 		}
 		return pointViews(ctx, tx, b.p, b.version)
 	})
+}
+
+// decodeParallel is decodeAll on two goroutines (one per core here), in order.
+func decodeParallel(reg *domain.Registry, evs []eventstore.RecordedEvent) ([]*Event, error) {
+	if len(evs) < 100 {
+		return decodeAll(reg, evs)
+	}
+	half := len(evs) / 2
+	var (
+		first []*Event
+		err1  error
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() { first, err1 = decodeAll(reg, evs[:half]) })
+	second, err2 := decodeAll(reg, evs[half:])
+	wg.Wait()
+	if err := cmp.Or(err1, err2); err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
 }
 
 func decodeAll(reg *domain.Registry, evs []eventstore.RecordedEvent) ([]*Event, error) {

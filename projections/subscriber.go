@@ -2,9 +2,12 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +39,10 @@ const (
 	// it started from): a consumer that commits its own checkpoint uses it to detect gaps.
 	MetaPrevTransactionID = "prev_transaction_id"
 	MetaPrevPosition      = "prev_position"
+	// MetaBatchSize is set only on batch messages (SubscriberConfig.MaxBatch > 1 and several
+	// events buffered): the payload is then a JSON array of events (see EventsFromMessage), and
+	// MetaPosition / MetaTransactionID are the last event's.
+	MetaBatchSize = "batch_size"
 )
 
 // CheckpointStore loads and saves a consumer group's position in the global log.
@@ -56,13 +63,20 @@ type SubscriberConfig struct {
 	BatchSize int
 	// NackBackoff is the wait before redelivering after a Nack. Default 100ms.
 	NackBackoff time.Duration
-	Logger      *slog.Logger
+	// MaxBatch > 1 lets one message carry up to MaxBatch events that are already read and
+	// waiting (never waiting for more to arrive): a consumer that has fallen behind by a few
+	// events handles them together, e.g. in one transaction with one checkpoint advance, instead
+	// of one transaction per event. Order is unchanged and Ack/Nack cover the whole message.
+	// Default 1: one event per message, the contract of consumers that use EventFromMessage.
+	MaxBatch int
+	Logger   *slog.Logger
 }
 
 // Subscriber is a watermill message.Subscriber over the event store's global log. The topic is
 // the consumer group: each subscription resumes from the group's checkpoint and delivers events in
-// the commit-safe global order, one at a time (the next after Ack; after Nack the same event again,
-// re-read from the stored checkpoint). See doc.go.
+// the commit-safe global order, one message at a time (the next after Ack; after Nack the same
+// events again, re-read from the stored checkpoint). A message is one event, or with
+// SubscriberConfig.MaxBatch several that were already read (EventsFromMessage). See doc.go.
 type Subscriber struct {
 	store    *eventstore.Store
 	notifier *eventstore.Notifier
@@ -78,6 +92,84 @@ type Subscriber struct {
 	poller  bool
 
 	queries atomic.Int64
+
+	// Subscriptions share their reads: the projections' five consumer groups, woken by the same
+	// commit, want the same events. readMu lets one of them read while the others wait and then
+	// find the events in tail.
+	readMu sync.Mutex
+	tail   tail
+}
+
+// read returns the events after pos: from the tail another subscription read, or from the store.
+func (s *Subscriber) read(ctx context.Context, pos eventstore.GlobalPosition) ([]eventstore.RecordedEvent, error) {
+	if evs := s.tail.after(pos, s.cfg.BatchSize); len(evs) > 0 {
+		return evs, nil
+	}
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if evs := s.tail.after(pos, s.cfg.BatchSize); len(evs) > 0 {
+		return evs, nil
+	}
+	s.queries.Add(1)
+	evs, err := s.store.ReadAllOn(ctx, s.store.Pool(), pos, s.cfg.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	s.tail.add(pos, evs)
+	return evs, nil
+}
+
+// tailMax is about how many recently read events a Subscriber keeps for its subscriptions.
+const tailMax = 2000
+
+// tail is the stretch of the log read last: evs are exactly the events that follow start in the
+// global order. A read after p returns the events after p that are below the horizon, and no
+// event can later appear between them (a later commit is above the horizon, hence after them),
+// so consecutive reads join into one contiguous stretch. Slices handed out are never written.
+type tail struct {
+	mu    sync.Mutex
+	start eventstore.GlobalPosition
+	evs   []eventstore.RecordedEvent
+}
+
+// after returns up to limit events that follow pos, if the tail holds pos (or starts there).
+func (t *tail) after(pos eventstore.GlobalPosition, limit int) []eventstore.RecordedEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.evs) == 0 {
+		return nil
+	}
+	i := 0
+	if pos != t.start {
+		j := sort.Search(len(t.evs), func(k int) bool { return !t.evs[k].GlobalPosition().Less(pos) })
+		if j == len(t.evs) || t.evs[j].GlobalPosition() != pos {
+			return nil
+		}
+		i = j + 1
+	}
+	return t.evs[i:min(i+limit, len(t.evs))]
+}
+
+// add records evs, read after pos: appended when they continue the tail, else they replace it
+// unless they are older (a subscription catching up must not evict the head of the log).
+func (t *tail) add(pos eventstore.GlobalPosition, evs []eventstore.RecordedEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch n := len(t.evs); {
+	case n > 0 && t.evs[n-1].GlobalPosition() == pos:
+		t.evs = append(t.evs, evs...)
+	case n > 0 && !t.evs[n-1].GlobalPosition().Less(evs[len(evs)-1].GlobalPosition()):
+		return
+	default:
+		t.start, t.evs = pos, slices.Clone(evs)
+	}
+	if len(t.evs) > 2*tailMax {
+		k := len(t.evs) - tailMax
+		t.start, t.evs = t.evs[k-1].GlobalPosition(), slices.Clone(t.evs[k:])
+	}
 }
 
 var _ message.Subscriber = (*Subscriber)(nil)
@@ -230,8 +322,7 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 			pos, loaded, buf = p, true, nil
 		}
 		if len(buf) == 0 {
-			s.queries.Add(1)
-			evs, err := s.store.ReadAllOn(ctx, s.store.Pool(), pos, s.cfg.BatchSize)
+			evs, err := s.read(ctx, pos)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -267,8 +358,23 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 			}
 			buf, horizon = evs, time.Millisecond
 		}
-		ev := buf[0]
-		msg := NewMessage(ev, pos)
+		n := 1
+		if s.cfg.MaxBatch > 1 {
+			n = min(len(buf), s.cfg.MaxBatch)
+		}
+		ev := buf[n-1]
+		var msg *message.Message
+		if n == 1 {
+			msg = NewMessage(ev, pos)
+		} else {
+			var err error
+			if msg, err = NewBatchMessage(buf[:n], pos); err != nil {
+				// Cannot happen for events read from the store (their data is JSON); deliver
+				// them one at a time rather than stop.
+				log.Error("batch message", "err", err)
+				n, ev, msg = 1, buf[0], NewMessage(buf[0], pos)
+			}
+		}
 		msg.SetContext(ctx)
 		select {
 		case out <- msg:
@@ -277,21 +383,35 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 		case <-s.closing:
 			return
 		}
-		select {
-		case <-msg.Acked():
-			pos, buf = ev.GlobalPosition(), buf[1:]
+		save := func(ctx context.Context) {
+			pos, buf = ev.GlobalPosition(), buf[n:]
 			if err := s.cps.Save(ctx, group, pos); err != nil && ctx.Err() == nil {
 				// The event may be delivered again after a restart: consumers are idempotent.
 				log.Error("save checkpoint", "err", err, "event_id", ev.ID)
 			}
+		}
+		// ackedAtStop saves the checkpoint of a message acked just as the subscription stops
+		// (both ready in the select below): otherwise it is delivered again after a restart.
+		ackedAtStop := func() {
+			select {
+			case <-msg.Acked():
+				save(context.WithoutCancel(ctx))
+			default:
+			}
+		}
+		select {
+		case <-msg.Acked():
+			save(ctx)
 		case <-msg.Nacked():
 			if !sleep(s.cfg.NackBackoff) {
 				return
 			}
 			loaded = false // re-read from the stored checkpoint: the same event, or a repositioning
 		case <-ctx.Done():
+			ackedAtStop()
 			return
 		case <-s.closing:
+			ackedAtStop()
 			return
 		}
 	}
@@ -326,6 +446,78 @@ func NewMessage(ev eventstore.RecordedEvent, prev eventstore.GlobalPosition) *me
 	m.Set(MetaPrevTransactionID, strconv.FormatUint(prev.TransactionID, 10))
 	m.Set(MetaPrevPosition, strconv.FormatInt(prev.Position, 10))
 	return msg
+}
+
+// batchEvent is one event of a batch message's payload.
+type batchEvent struct {
+	ID            uuid.UUID           `json:"id"`
+	Type          string              `json:"type"`
+	SchemaVersion int                 `json:"schema_version"`
+	StreamID      string              `json:"stream_id"`
+	StreamType    string              `json:"stream_type"`
+	StreamVersion int64               `json:"stream_version"`
+	Position      int64               `json:"position"`
+	TransactionID uint64              `json:"transaction_id"`
+	RecordedAt    time.Time           `json:"recorded_at"`
+	Metadata      eventstore.Metadata `json:"metadata"`
+	Data          json.RawMessage     `json:"data"`
+}
+
+// NewBatchMessage returns one message carrying evs (in order); prev is the position delivered
+// before the first. Its UUID is a new one; MetaPosition and MetaTransactionID are the last event's.
+func NewBatchMessage(evs []eventstore.RecordedEvent, prev eventstore.GlobalPosition) (*message.Message, error) {
+	out := make([]batchEvent, len(evs))
+	for i, ev := range evs {
+		out[i] = batchEvent{ID: ev.ID, Type: ev.Type, SchemaVersion: ev.SchemaVersion, StreamID: ev.StreamID, StreamType: ev.StreamType,
+			StreamVersion: ev.StreamVersion, Position: ev.Position, TransactionID: ev.TransactionID, RecordedAt: ev.RecordedAt,
+			Metadata: ev.Metadata, Data: ev.Data}
+	}
+	payload, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch of %d events: %w", len(evs), err)
+	}
+	last := evs[len(evs)-1]
+	msg := message.NewMessage(uuid.NewString(), payload)
+	m := msg.Metadata
+	m.Set(MetaBatchSize, strconv.Itoa(len(evs)))
+	m.Set(MetaPosition, strconv.FormatInt(last.Position, 10))
+	m.Set(MetaTransactionID, strconv.FormatUint(last.TransactionID, 10))
+	m.Set(MetaPrevTransactionID, strconv.FormatUint(prev.TransactionID, 10))
+	m.Set(MetaPrevPosition, strconv.FormatInt(prev.Position, 10))
+	return msg, nil
+}
+
+// EventsFromMessage returns the events a message carries (one, or a batch's) and the position
+// delivered before the first of them.
+func EventsFromMessage(msg *message.Message) ([]eventstore.RecordedEvent, eventstore.GlobalPosition, error) {
+	if msg.Metadata.Get(MetaBatchSize) == "" {
+		ev, prev, err := EventFromMessage(msg)
+		if err != nil {
+			return nil, prev, err
+		}
+		return []eventstore.RecordedEvent{ev}, prev, nil
+	}
+	var prev eventstore.GlobalPosition
+	tx, err1 := strconv.ParseUint(msg.Metadata.Get(MetaPrevTransactionID), 10, 64)
+	pos, err2 := strconv.ParseInt(msg.Metadata.Get(MetaPrevPosition), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, prev, fmt.Errorf("batch message %s: previous position: %w", msg.UUID, err)
+	}
+	prev = eventstore.GlobalPosition{TransactionID: tx, Position: pos}
+	var in []batchEvent
+	if err := json.Unmarshal(msg.Payload, &in); err != nil {
+		return nil, prev, fmt.Errorf("batch message %s: %w", msg.UUID, err)
+	}
+	if len(in) == 0 {
+		return nil, prev, fmt.Errorf("batch message %s is empty", msg.UUID)
+	}
+	out := make([]eventstore.RecordedEvent, len(in))
+	for i, b := range in {
+		out[i] = eventstore.RecordedEvent{ID: b.ID, Type: b.Type, SchemaVersion: b.SchemaVersion, StreamID: b.StreamID,
+			StreamType: b.StreamType, StreamVersion: b.StreamVersion, Position: b.Position, TransactionID: b.TransactionID,
+			RecordedAt: b.RecordedAt, Metadata: b.Metadata, Data: b.Data}
+	}
+	return out, prev, nil
 }
 
 // EventFromMessage rebuilds the recorded event (without its hashes) and the previous position from

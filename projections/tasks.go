@@ -74,6 +74,7 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (sear
 -- serves Comments: a task's comments in order
 CREATE INDEX IF NOT EXISTS rm_comments{v}_task_idx ON rm_comments{v} (task_id, created_at, id);`,
 		Apply: applyTasks,
+		bulk:  newTasksFolder,
 	}
 }
 

@@ -1,0 +1,100 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// activityFolder is applyActivity in memory (see bulk.go): the names a line shows are looked up
+// in memory as the live statement's joins would find them at that point of the log, and the line
+// is rendered by pgFormat as activitySQL's format() renders it.
+type activityFolder struct {
+	people   *bulkTable[wsUser, string]
+	byUser   map[string]map[wsUser]struct{} // rm_activity_people_user_idx
+	subjects *bulkTable[uuid.UUID, activitySubject]
+	lines    *bulkCopy
+}
+
+func newActivityFolder(v int) bulkFolder {
+	return &activityFolder{
+		people: newPeopleTable(v, "rm_activity_people"),
+		byUser: map[string]map[wsUser]struct{}{},
+		subjects: newBulkTable(v, "rm_activity_subjects", []string{"id", "key", "label"}, 1,
+			func(id uuid.UUID, s *activitySubject) []any { return []any{pgUUID(id), s.key, s.label} }),
+		lines: newBulkCopy(v, "rm_activity", "workspace_id", "transaction_id", "position", "event_id", "event_type", "actor_id",
+			"actor_name", "subject_id", "line", "at"),
+	}
+}
+
+func (f *activityFolder) flush(ctx context.Context, tx pgx.Tx) error {
+	return flushAll(ctx, tx, f.people, f.subjects, f.lines)
+}
+
+func (f *activityFolder) committed() { committedAll(f.people, f.subjects, f.lines) }
+
+func (f *activityFolder) apply(e *Event) error {
+	c := activityOf(e)
+	if c.renamed {
+		for k := range f.byUser[c.renamedUser] {
+			if n := f.people.mod(k); n != nil {
+				*n = c.renamedTo
+			}
+		}
+	}
+	if c.joined != nil {
+		k := *c.joined
+		f.people.put(k, c.joinedName)
+		m := f.byUser[k.user]
+		if m == nil {
+			m = map[wsUser]struct{}{}
+			f.byUser[k.user] = m
+		}
+		m[k] = struct{}{}
+	}
+	if c.subject != nil {
+		if err := f.subjects.insert(c.subject.id, *c.subject); err != nil {
+			return err
+		}
+	}
+	if c.line == nil {
+		return nil
+	}
+	l := c.line
+	actor := lineActor(e)
+	actorName := actor
+	if n := f.people.get(wsUser{c.ws, actor}); n != nil {
+		actorName = *n
+	}
+	label := "?"
+	if l.subject != uuid.Nil {
+		if s := f.subjects.get(l.subject); s != nil {
+			label = s.label
+		}
+	}
+	other := ""
+	if l.other != "" {
+		other = string(l.other)
+		if n := f.people.get(wsUser{c.ws, other}); n != nil {
+			other = *n
+		}
+	}
+	text, err := pgFormat(l.format, actorName, label, other, l.arg1, l.arg2)
+	if err != nil {
+		return err
+	}
+	f.lines.add(pgUUID(c.ws), int64(e.TransactionID), e.Position, pgUUID(e.ID), e.Type, actor, actorName, optUUID(l.subject),
+		text, e.RecordedAt)
+	switch {
+	case c.projectRenamed != uuid.Nil:
+		if s := f.subjects.mod(c.projectRenamed); s != nil {
+			s.label = c.newName + " (" + s.key + ")"
+		}
+	case c.taskRenamed != uuid.Nil:
+		if s := f.subjects.mod(c.taskRenamed); s != nil {
+			s.label = s.key + " “" + c.newName + "”"
+		}
+	}
+	return nil
+}
