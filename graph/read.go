@@ -251,9 +251,27 @@ func primeTaskChildren(ctx context.Context, tasks []projections.Task, path ...st
 		}
 	}
 	if selects(ctx, append(slices.Clip(path), "project")...) {
-		return primeProjects(ctx, tasks)
+		if err := primeProjects(ctx, tasks); err != nil {
+			return err
+		}
+	}
+	if selects(ctx, append(slices.Clip(path), "comments")...) {
+		return primeComments(ctx, tasks)
 	}
 	return nil
+}
+
+// primeComments loads the comments of tasks in one batch.
+func primeComments(ctx context.Context, tasks []projections.Task) error {
+	keys := make([]loaders.Key, 0, len(tasks))
+	for _, t := range tasks {
+		keys = append(keys, loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ID})
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := loaders.For(ctx).Comments.LoadAll(ctx, keys)
+	return err
 }
 
 // hasRole is the @hasRole directive: the caller holds at least role in the field's workspaceId,

@@ -311,7 +311,8 @@ func TestStatementBudget(t *testing.T) {
 		require.NoError(t, err)
 		return n
 	}
-	boardQ := `query($p: ID!) { project(id: $p) { key openCount board { status tasks { key title assignee { displayName role } } } } }`
+	boardQ := `query($p: ID!) { project(id: $p) { key openCount board { status tasks { key title assignee { displayName role }
+		comments { body } } } } }`
 	listQ := `query($ws: ID!, $f: TaskFilter) { tasks(workspaceId: $ws, filter: $f, first: 200) {
 		edges { node { key assignee { displayName } project { key name } } } pageInfo { hasNextPage } } }`
 	boardSmall := count(boardQ, map[string]any{"p": small.String()}, 10)

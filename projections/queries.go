@@ -339,6 +339,19 @@ func (q *Queries) Comments(ctx context.Context, workspaceID, taskID uuid.UUID, l
 		workspaceID, taskID, pageSize(limit))
 }
 
+// CommentsByTasks is the batch loader of comments: the first perTask comments (oldest first) of
+// each task, in one statement for any number of tasks.
+func (q *Queries) CommentsByTasks(ctx context.Context, workspaceID uuid.UUID, taskIDs []uuid.UUID, perTask int) ([]Comment, error) {
+	// served by rm_comments_vN_task_idx, once per task (LATERAL)
+	return list(ctx, q.pool, scanComment, `SELECT c.id, c.task_id, c.author_id, c.author_name, c.body, c.mentions,
+		c.created_at, c.edited_at
+		FROM unnest($2::uuid[]) AS t(id)
+		CROSS JOIN LATERAL (SELECT * FROM rm_comments
+			WHERE task_id = t.id AND workspace_id = $1 ORDER BY created_at, id LIMIT $3) c
+		ORDER BY c.task_id, c.created_at, c.id`,
+		workspaceID, taskIDs, pageSize(perTask))
+}
+
 // ActivityItem is one line of a workspace's feed.
 type ActivityItem struct {
 	EventID   uuid.UUID                 `json:"event_id"`

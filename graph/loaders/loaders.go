@@ -40,8 +40,8 @@ type Loaders struct {
 	Members  *dataloadgen.Loader[MemberKey, Found[projections.Member]]
 	Projects *dataloadgen.Loader[Key, Found[projections.Project]]
 	Tasks    *dataloadgen.Loader[Key, Found[projections.Task]]
-	// Comments loads a task's comments. The read side has no multi-task comment query yet, so a
-	// batch runs one (indexed) statement per task: the field is for one task's page, not for lists.
+	// Comments loads tasks' comments: one statement per workspace in the batch, whatever the
+	// number of tasks (a board asking for every task's comments stays within its SQL budget).
 	Comments *dataloadgen.Loader[Key, []projections.Comment]
 }
 
@@ -84,10 +84,18 @@ func New(q *projections.Queries) *Loaders {
 			return out, err
 		}, func(k Key) uuid.UUID { return k.WorkspaceID }), opts...),
 		Comments: dataloadgen.NewLoader(func(ctx context.Context, keys []Key) ([][]projections.Comment, []error) {
+			found, errs := byWorkspace(func(ctx context.Context, ws uuid.UUID, keys []Key) (map[Key][]projections.Comment, error) {
+				rows, err := q.CommentsByTasks(ctx, ws, ids(keys), projections.MaxPage)
+				out := make(map[Key][]projections.Comment, len(keys))
+				for _, c := range rows {
+					k := Key{WorkspaceID: ws, ID: c.TaskID}
+					out[k] = append(out[k], c)
+				}
+				return out, err
+			}, func(k Key) uuid.UUID { return k.WorkspaceID })(ctx, keys)
 			out := make([][]projections.Comment, len(keys))
-			errs := make([]error, len(keys))
-			for i, k := range keys {
-				out[i], errs[i] = q.Comments(ctx, k.WorkspaceID, k.ID, projections.MaxPage)
+			for i, f := range found {
+				out[i] = f.Value // a task without comments: not found, an empty list
 			}
 			return out, errs
 		}, opts...),
