@@ -19,6 +19,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/pgtest"
+	"github.com/taskforge/taskforge/internal/promtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "commands")) }
@@ -161,24 +162,7 @@ func (f *fixture) versions(streams ...string) map[string]int64 {
 // counter returns the value of a counter of the fixture's metrics.
 func (f *fixture) counter(name string, labels map[string]string) float64 {
 	f.t.Helper()
-	families, err := f.metrics.Gather()
-	require.NoError(f.t, err)
-	total := 0.0
-	for _, fam := range families {
-		if fam.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range fam.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
-					continue metrics
-				}
-			}
-			total += m.GetCounter().GetValue()
-		}
-	}
-	return total
+	return promtest.CounterSum(f.t, f.metrics, name, labels)
 }
 
 func requireCode(t *testing.T, err error, code domain.Code) {

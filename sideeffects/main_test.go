@@ -29,6 +29,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/pgtest"
+	"github.com/taskforge/taskforge/internal/promtest"
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
@@ -209,24 +210,7 @@ func (f *fixture) allIn(ws uuid.UUID, webhook uuid.UUID, status string, want int
 // counter sums a counter of the runner's metrics over the series matching labels.
 func (f *fixture) counter(name string, labels map[string]string) float64 {
 	f.t.Helper()
-	families, err := f.metrics.Gather()
-	require.NoError(f.t, err)
-	total := 0.0
-	for _, fam := range families {
-		if fam.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range fam.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
-					continue series
-				}
-			}
-			total += m.GetCounter().GetValue()
-		}
-	}
-	return total
+	return promtest.CounterSum(f.t, f.metrics, name, labels)
 }
 
 // request is one webhook request as a receiver saw it.
