@@ -314,3 +314,38 @@ type wsUser struct {
 	ws   uuid.UUID
 	user string
 }
+
+// bulkPeople is a per-workspace people table (display names) being folded, with the user index a
+// rename walks: the tasks, activity and notifications projections each keep one.
+type bulkPeople struct {
+	*bulkTable[wsUser, string]
+	byUser map[string]map[wsUser]struct{}
+}
+
+func newBulkPeople(v int, base string) *bulkPeople {
+	return &bulkPeople{
+		bulkTable: newBulkTable(v, base, []string{"workspace_id", "user_id", "display_name"}, 2,
+			func(k wsUser, name *string) []any { return []any{pgUUID(k.ws), k.user, *name} }),
+		byUser: map[string]map[wsUser]struct{}{},
+	}
+}
+
+// joined records user's name in a workspace.
+func (p *bulkPeople) joined(k wsUser, name string) {
+	p.put(k, name)
+	m := p.byUser[k.user]
+	if m == nil {
+		m = map[wsUser]struct{}{}
+		p.byUser[k.user] = m
+	}
+	m[k] = struct{}{}
+}
+
+// renamed updates user's name in every workspace they joined.
+func (p *bulkPeople) renamed(user, name string) {
+	for k := range p.byUser[user] {
+		if n := p.mod(k); n != nil {
+			*n = name
+		}
+	}
+}

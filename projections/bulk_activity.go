@@ -11,16 +11,14 @@ import (
 // in memory as the live statement's joins would find them at that point of the log, and the line
 // is rendered by pgFormat as activitySQL's format() renders it.
 type activityFolder struct {
-	people   *bulkTable[wsUser, string]
-	byUser   map[string]map[wsUser]struct{} // rm_activity_people_user_idx
+	people   *bulkPeople // rm_activity_people
 	subjects *bulkTable[uuid.UUID, activitySubject]
 	lines    *bulkCopy
 }
 
 func newActivityFolder(v int) bulkFolder {
 	return &activityFolder{
-		people: newPeopleTable(v, "rm_activity_people"),
-		byUser: map[string]map[wsUser]struct{}{},
+		people: newBulkPeople(v, "rm_activity_people"),
 		subjects: newBulkTable(v, "rm_activity_subjects", []string{"id", "key", "label"}, 1,
 			func(id uuid.UUID, s *activitySubject) []any { return []any{pgUUID(id), s.key, s.label} }),
 		lines: newBulkCopy(v, "rm_activity", "workspace_id", "transaction_id", "position", "event_id", "event_type", "actor_id",
@@ -37,21 +35,10 @@ func (f *activityFolder) committed() { committedAll(f.people, f.subjects, f.line
 func (f *activityFolder) apply(e *Event) error {
 	c := activityOf(e)
 	if c.renamed {
-		for k := range f.byUser[c.renamedUser] {
-			if n := f.people.mod(k); n != nil {
-				*n = c.renamedTo
-			}
-		}
+		f.people.renamed(c.renamedUser, c.renamedTo)
 	}
 	if c.joined != nil {
-		k := *c.joined
-		f.people.put(k, c.joinedName)
-		m := f.byUser[k.user]
-		if m == nil {
-			m = map[wsUser]struct{}{}
-			f.byUser[k.user] = m
-		}
-		m[k] = struct{}{}
+		f.people.joined(*c.joined, c.joinedName)
 	}
 	if c.subject != nil {
 		if err := f.subjects.insert(c.subject.id, *c.subject); err != nil {

@@ -16,8 +16,7 @@ import (
 // notifySQL computes them: md5(event || '/' || recipient || '/' || kind)::uuid, format().
 type notificationsFolder struct {
 	tasks  *bulkTable[uuid.UUID, notificationTask]
-	people *bulkTable[wsUser, string]
-	byUser map[string]map[wsUser]struct{} // rm_notification_people_user_idx
+	people *bulkPeople // rm_notification_people
 	rows   *bulkCopy
 	seen   map[notificationKey]struct{} // ids in rows (ON CONFLICT (id) DO NOTHING within a batch)
 }
@@ -40,8 +39,7 @@ func newNotificationsFolder(v int) bulkFolder {
 			func(id uuid.UUID, t *notificationTask) []any {
 				return []any{pgUUID(id), pgUUID(t.workspaceID), t.key, t.title, optString(t.assigneeID), t.createdBy}
 			}),
-		people: newPeopleTable(v, "rm_notification_people"),
-		byUser: map[string]map[wsUser]struct{}{},
+		people: newBulkPeople(v, "rm_notification_people"),
 		rows: newBulkCopy(v, "rm_notifications", "id", "user_id", "workspace_id", "kind", "task_id", "comment_id", "actor_id", "line",
 			"transaction_id", "position", "at"),
 		seen: map[notificationKey]struct{}{},
@@ -91,14 +89,7 @@ func (f *notificationsFolder) notify(e *Event, recipients []string, kind string,
 func (f *notificationsFolder) apply(e *Event) error {
 	switch ev := e.Payload.(type) {
 	case domain.WorkspaceMemberJoined:
-		k := wsUser{ev.WorkspaceID, string(ev.UserID)}
-		f.people.put(k, displayName(ev.DisplayName, ev.UserID))
-		m := f.byUser[k.user]
-		if m == nil {
-			m = map[wsUser]struct{}{}
-			f.byUser[k.user] = m
-		}
-		m[k] = struct{}{}
+		f.people.joined(wsUser{ev.WorkspaceID, string(ev.UserID)}, displayName(ev.DisplayName, ev.UserID))
 	case domain.UserRegistered:
 		f.renamed(ev.UserID, displayName(ev.DisplayName, ev.UserID))
 	case domain.UserProfileUpdated:
@@ -155,9 +146,5 @@ func (f *notificationsFolder) apply(e *Event) error {
 }
 
 func (f *notificationsFolder) renamed(user domain.UserID, name string) {
-	for k := range f.byUser[string(user)] {
-		if n := f.people.mod(k); n != nil {
-			*n = name
-		}
-	}
+	f.people.renamed(string(user), name)
 }

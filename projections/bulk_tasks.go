@@ -14,8 +14,7 @@ import (
 type tasksFolder struct {
 	tasks    *bulkTable[uuid.UUID, taskRow]
 	comments *bulkTable[uuid.UUID, commentRow]
-	people   *bulkTable[wsUser, string]
-	byUser   map[string]map[wsUser]struct{}    // rm_task_people_user_idx
+	people   *bulkPeople                       // rm_task_people
 	assigned map[string]map[uuid.UUID]struct{} // rm_tasks_assignee_idx
 }
 
@@ -64,16 +63,10 @@ func newTasksFolder(v int) bulkFolder {
 			func(id uuid.UUID, r *commentRow) []any {
 				return []any{pgUUID(id), pgUUID(r.taskID), pgUUID(r.workspaceID), r.authorID, r.authorName, r.body, r.mentions, r.createdAt, optTime(r.editedAt)}
 			}),
-		people: newPeopleTable(v, "rm_task_people"),
-		byUser: map[string]map[wsUser]struct{}{}, assigned: map[string]map[uuid.UUID]struct{}{},
+		people: newBulkPeople(v, "rm_task_people"), assigned: map[string]map[uuid.UUID]struct{}{},
 	}
 	f.tasks.computed = [][2]string{{"search", taskSearch}}
 	return f
-}
-
-func newPeopleTable(v int, base string) *bulkTable[wsUser, string] {
-	return newBulkTable(v, base, []string{"workspace_id", "user_id", "display_name"}, 2,
-		func(k wsUser, name *string) []any { return []any{pgUUID(k.ws), k.user, *name} })
 }
 
 func optString(s *string) any {
@@ -123,11 +116,7 @@ func (f *tasksFolder) personName(ws uuid.UUID, user string) *string {
 
 // renamed is peopleRenamed.
 func (f *tasksFolder) renamed(user domain.UserID, name string) {
-	for k := range f.byUser[string(user)] {
-		if n := f.people.mod(k); n != nil {
-			*n = name
-		}
-	}
+	f.people.renamed(string(user), name)
 	for id := range f.assigned[string(user)] {
 		if t := f.tasks.mod(id); t != nil {
 			s := name
@@ -140,14 +129,7 @@ func (f *tasksFolder) apply(e *Event) error {
 	v := e.StreamVersion
 	switch ev := e.Payload.(type) {
 	case domain.WorkspaceMemberJoined:
-		k := wsUser{ev.WorkspaceID, string(ev.UserID)}
-		f.people.put(k, displayName(ev.DisplayName, ev.UserID))
-		m := f.byUser[k.user]
-		if m == nil {
-			m = map[wsUser]struct{}{}
-			f.byUser[k.user] = m
-		}
-		m[k] = struct{}{}
+		f.people.joined(wsUser{ev.WorkspaceID, string(ev.UserID)}, displayName(ev.DisplayName, ev.UserID))
 	case domain.UserRegistered:
 		f.renamed(ev.UserID, displayName(ev.DisplayName, ev.UserID))
 	case domain.UserProfileUpdated:
