@@ -23,6 +23,7 @@ type Notifier struct {
 
 	mu   sync.Mutex
 	subs map[chan struct{}]struct{}
+	seq  atomic.Uint64
 }
 
 // NewNotifier returns a notifier; start it with Run.
@@ -51,7 +52,13 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 // do not wait for the NOTIFY round trip.
 func (n *Notifier) Wake() { n.wakeAll() }
 
+// Seq counts wake-ups. It moves before any channel is signalled, so a reader that loaded Seq, then
+// read nothing new, and still sees the same Seq knows that no commit was announced since: readers
+// sharing a position can share that empty read instead of each repeating it.
+func (n *Notifier) Seq() uint64 { return n.seq.Load() }
+
 func (n *Notifier) wakeAll() {
+	n.seq.Add(1)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for ch := range n.subs {

@@ -91,7 +91,12 @@ type Subscriber struct {
 	polls   map[chan struct{}]struct{}
 	poller  bool
 
-	queries atomic.Int64
+	queries    atomic.Int64
+	emptyReads atomic.Int64
+	pollSeq    atomic.Uint64 // head moves seen by pollHead
+
+	emptyMu sync.Mutex
+	empty   emptyRead
 
 	// Subscriptions share their reads: the projections' five consumer groups, woken by the same
 	// commit, want the same events. readMu lets one of them read while the others wait and then
@@ -101,22 +106,83 @@ type Subscriber struct {
 }
 
 // read returns the events after pos: from the tail another subscription read, or from the store.
-func (s *Subscriber) read(ctx context.Context, pos eventstore.GlobalPosition) ([]eventstore.RecordedEvent, error) {
+// pending reports, when there are none, that committed events wait above the read horizon (behind
+// a transaction still running, whose end sends no NOTIFY): the caller should look again soon.
+//
+// An empty read is shared too: after the five projections apply a commit they all ask for what
+// follows the same position, and while no commit has been announced since the first of them
+// found nothing (Notifier.Seq and the poll have not moved), the others are told so without a
+// query of their own.
+func (s *Subscriber) read(ctx context.Context, pos eventstore.GlobalPosition) (evs []eventstore.RecordedEvent, pending bool, err error) {
 	if evs := s.tail.after(pos, s.cfg.BatchSize); len(evs) > 0 {
-		return evs, nil
+		return evs, false, nil
+	}
+	if pending, ok := s.knownEmpty(pos); ok {
+		return nil, pending, nil
 	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	if evs := s.tail.after(pos, s.cfg.BatchSize); len(evs) > 0 {
-		return evs, nil
+		return evs, false, nil
 	}
+	if pending, ok := s.knownEmpty(pos); ok {
+		return nil, pending, nil
+	}
+	seq := s.wakeSeq() // before the read: a commit announced after this moves it
 	s.queries.Add(1)
-	evs, err := s.store.ReadAllOn(ctx, s.store.Pool(), pos, s.cfg.BatchSize)
+	evs, err = s.store.ReadAllOn(ctx, s.store.Pool(), pos, s.cfg.BatchSize)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	s.tail.add(pos, evs)
-	return evs, nil
+	if len(evs) > 0 {
+		s.tail.add(pos, evs)
+		return evs, false, nil
+	}
+	pending = s.committedAboveHorizon(ctx)
+	if !pending {
+		s.emptyReads.Add(1)
+	}
+	s.emptyMu.Lock()
+	s.empty = emptyRead{pos: pos, seq: seq, pending: pending, at: time.Now()}
+	s.emptyMu.Unlock()
+	return nil, pending, nil
+}
+
+// emptyRead is the last read that found nothing after pos.
+type emptyRead struct {
+	pos     eventstore.GlobalPosition
+	seq     uint64 // wakeSeq before that read
+	pending bool
+	at      time.Time
+}
+
+// pendingReuse is how long a "committed events wait above the horizon" answer is shared: the
+// subscriptions that get it back off for at least a millisecond anyway.
+const pendingReuse = time.Millisecond
+
+// knownEmpty reports whether a read after pos would find nothing because one just did and no
+// commit has been announced since; pending as that read found it.
+func (s *Subscriber) knownEmpty(pos eventstore.GlobalPosition) (pending, ok bool) {
+	s.emptyMu.Lock()
+	e := s.empty
+	s.emptyMu.Unlock()
+	if e.at.IsZero() || e.pos != pos || e.seq != s.wakeSeq() {
+		return false, false
+	}
+	if e.pending {
+		return true, time.Since(e.at) < pendingReuse
+	}
+	return false, true
+}
+
+// wakeSeq moves whenever a subscription may be woken: a notification or the poll seeing the head
+// move. Both counters move before the wake-up is sent.
+func (s *Subscriber) wakeSeq() uint64 {
+	seq := s.pollSeq.Load()
+	if s.notifier != nil {
+		seq += s.notifier.Seq()
+	}
+	return seq
 }
 
 // tailMax is about how many recently read events a Subscriber keeps for its subscriptions.
@@ -199,6 +265,10 @@ func NewSubscriber(store *eventstore.Store, notifier *eventstore.Notifier, cps C
 // Queries is the number of queries the subscriber has issued (reads, horizon checks, polls).
 func (s *Subscriber) Queries() int64 { return s.queries.Load() }
 
+// EmptyReads is the number of reads that found nothing new and nothing waiting above the horizon:
+// about one per wake-up however many subscriptions share the subscriber.
+func (s *Subscriber) EmptyReads() int64 { return s.emptyReads.Load() }
+
 // Subscribe starts delivering the log to consumer group topic.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if topic == "" {
@@ -267,6 +337,7 @@ func (s *Subscriber) pollHead() {
 			continue
 		}
 		last = head
+		s.pollSeq.Add(1)
 		s.mu.Lock()
 		for ch := range s.polls {
 			select {
@@ -322,7 +393,7 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 			pos, loaded, buf = p, true, nil
 		}
 		if len(buf) == 0 {
-			evs, err := s.read(ctx, pos)
+			evs, pending, err := s.read(ctx, pos)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -338,7 +409,7 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 			if len(evs) == 0 {
 				// Events that committed but wait behind a still-running transaction become
 				// readable when it ends, which sends no NOTIFY: look again soon.
-				if s.committedAboveHorizon(ctx) {
+				if pending {
 					if !sleep(horizon) {
 						return
 					}

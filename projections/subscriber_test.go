@@ -185,3 +185,38 @@ func TestIdleQueryRate(t *testing.T) {
 	t.Logf("idle: subscriber %.2f queries/s, database %.2f transactions/s (all %d projections)", subRate, dbRate, len(projections.All()))
 	require.Less(t, subRate, 5.0)
 }
+
+// TestSubscriberSharesEmptyReads: five subscriptions (the projections' shape) that finish the same
+// event all ask what follows it; one read answers all of them until a commit is announced. Without
+// the sharing every subscription reads for itself: at least five empty reads a commit.
+func TestSubscriberSharesEmptyReads(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
+	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{PollInterval: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	const groups, rounds = 5, 20
+	chs := make([]<-chan *message.Message, groups)
+	for g := range chs {
+		chs[g], err = sub.Subscribe(f.ctx, fmt.Sprintf("group-%d", g))
+		require.NoError(t, err)
+	}
+	var ids []uuid.UUID
+	for i := range rounds {
+		ev := event()
+		_, err := f.store.Append(f.ctx, eventstore.StreamAppend{StreamID: fmt.Sprintf("e-%d", i), StreamType: "s",
+			Expected: eventstore.NoStream(), Events: []eventstore.EventData{ev}})
+		require.NoError(t, err)
+		ids = append(ids, ev.ID)
+		for _, ch := range chs {
+			got := consume(t, ch, 1, 10*time.Second)
+			require.Equal(t, ev.ID, got[0].ID, "every subscription gets every event, in order")
+		}
+	}
+	// Each commit wakes the subscriptions twice (in-process, then its NOTIFY): at most two shared empty
+	// reads, plus a few at start-up.
+	empty := sub.EmptyReads()
+	t.Logf("%d empty reads for %d commits and %d subscriptions (%d queries in all)", empty, rounds, groups, sub.Queries())
+	require.LessOrEqual(t, empty, int64(2*rounds+groups))
+}
