@@ -71,10 +71,16 @@ type Result struct {
 	BaselineName         string   `json:"baseline,omitempty"`
 }
 
-func (r *Result) compareWith(base Result) {
-	b := base.EventsPerSec
-	ratio := r.EventsPerSec / b
-	r.BaselineEventsPerSec, r.Ratio, r.BaselineName = &b, &ratio, base.Name
+// compareWithPaired sets the ratio to the median of rs[i]/base[i], rounds measured side by side,
+// and the baseline figure to the baselines' median.
+func (r *Result) compareWithPaired(rs, base []Result) {
+	ratios := make([]float64, 0, len(rs))
+	for i := range min(len(rs), len(base)) {
+		ratios = append(ratios, rs[i].EventsPerSec/base[i].EventsPerSec)
+	}
+	slices.Sort(ratios)
+	b, ratio := median(slices.Clone(base)), ratios[len(ratios)/2]
+	r.BaselineEventsPerSec, r.Ratio, r.BaselineName = &b.EventsPerSec, &ratio, b.Name
 }
 
 // op performs one call for writer w (its i-th) and returns how many events it wrote.

@@ -135,7 +135,7 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 	fs.SetOutput(stderr)
 	o := bench.Options{DatabaseURL: cfg.DatabaseURL, Out: stdout}
 	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of one measurement")
-	fs.IntVar(&o.Rounds, "rounds", 3, "measurements per case (alternated with the baseline); the median is reported")
+	fs.IntVar(&o.Rounds, "rounds", 5, "measurements per case, each next to its baseline; medians are reported")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
 	writers := fs.String("writers", "1,8", "comma-separated concurrency levels")
 	if err := fs.Parse(args[1:]); err != nil {

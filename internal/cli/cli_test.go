@@ -159,3 +159,28 @@ func TestDemoSeedIsIdempotent(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "--role")
 }
+
+// TestBenchAppendSmoke runs the append benchmark for a moment: every case reports, each append
+// case against its baseline with the keys the issue asks for.
+func TestBenchAppendSmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "append", "--duration", "150ms", "--rounds", "2", "--writers", "2", "--json")
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4, out)
+	names := map[string]map[string]any{}
+	for _, l := range lines {
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &r), l)
+		for _, k := range []string{"name", "writers", "events_per_sec", "p50_ms", "p99_ms"} {
+			require.Contains(t, r, k, l)
+		}
+		names[r["name"].(string)] = r
+	}
+	for _, c := range []string{"append", "append_batch"} {
+		r := names[c]
+		require.NotNil(t, r, out)
+		require.Greater(t, r["ratio"].(float64), 0.0, c)
+		require.Greater(t, r["baseline_events_per_sec"].(float64), 0.0, c)
+	}
+}
