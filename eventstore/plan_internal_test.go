@@ -23,6 +23,7 @@ func TestGlobalReadsUseTheIndexOrder(t *testing.T) {
 	}{
 		"ReadAll":             {readAllSQL, []any{int64(0), int64(0), 100}},
 		"Head":                {headSQL, nil},
+		"Pending":             {pendingSQL, nil},
 		"CheckTransactionIDs": {xidCheckSQL, nil},
 	} {
 		var plan strings.Builder

@@ -113,11 +113,54 @@ func (s *Store) Head(ctx context.Context) (GlobalPosition, error) {
 	return GlobalPosition{TransactionID: uint64(*tx), Position: *pos}, nil
 }
 
+// ReadAllOrPending is ReadAll for followers that wait for NOTIFYs between reads. When it finds
+// nothing, pending reports whether committed events wait above the read horizon, behind a
+// transaction still running: they become readable when it ends, which sends no NOTIFY, so the
+// follower should look again soon instead of waiting.
+//
+// The check runs in the same round trip just before the read, and that order is what makes "not
+// pending" safe to wait on: an event committed before the check is either seen by it as pending or
+// already below the horizon, where the read (a later snapshot, never a lower horizon) finds it; an
+// event committed after the check sends its NOTIFY after that, so a follower that looked at its
+// wake-up counter before the call will see it move.
+func (s *Store) ReadAllOrPending(ctx context.Context, after GlobalPosition, limit int) (evs []RecordedEvent, pending bool, err error) {
+	if after.TransactionID > math.MaxInt64 {
+		return nil, false, fmt.Errorf("read all: transaction id %d out of range", after.TransactionID)
+	}
+	b := &pgx.Batch{}
+	b.Queue(pendingSQL)
+	b.Queue(readAllSQL, int64(after.TransactionID), after.Position, clampLimit(limit))
+	br := s.pool.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			evs, pending, err = nil, false, fmt.Errorf("read events: %w", cerr)
+		}
+	}()
+	if err := br.QueryRow().Scan(&pending); err != nil {
+		return nil, false, fmt.Errorf("read events: horizon: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, false, fmt.Errorf("read events: %w", err)
+	}
+	evs, err = s.scan(rows)
+	return evs, pending && len(evs) == 0, err
+}
+
+// pendingSQL is served by events_global_order_idx (range from the horizon, one row).
+const pendingSQL = `SELECT EXISTS (SELECT 1 FROM events
+	WHERE events.transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))`
+
 func (s *Store) query(ctx context.Context, q Querier, sql string, args ...any) ([]RecordedEvent, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
+	return s.scan(rows)
+}
+
+// scan decodes rows of eventColumns and closes them.
+func (s *Store) scan(rows pgx.Rows) ([]RecordedEvent, error) {
 	defer rows.Close()
 	var out []RecordedEvent
 	for rows.Next() {

@@ -130,7 +130,7 @@ func (s *Subscriber) read(ctx context.Context, pos eventstore.GlobalPosition) (e
 	}
 	seq := s.wakeSeq() // before the read: a commit announced after this moves it
 	s.queries.Add(1)
-	evs, err = s.store.ReadAllOn(ctx, s.store.Pool(), pos, s.cfg.BatchSize)
+	evs, pending, err = s.store.ReadAllOrPending(ctx, pos, s.cfg.BatchSize)
 	if err != nil {
 		return nil, false, err
 	}
@@ -138,7 +138,6 @@ func (s *Subscriber) read(ctx context.Context, pos eventstore.GlobalPosition) (e
 		s.tail.add(pos, evs)
 		return evs, false, nil
 	}
-	pending = s.committedAboveHorizon(ctx)
 	if !pending {
 		s.emptyReads.Add(1)
 	}
@@ -486,15 +485,6 @@ func (s *Subscriber) run(ctx context.Context, group string, out chan<- *message.
 			return
 		}
 	}
-}
-
-func (s *Subscriber) committedAboveHorizon(ctx context.Context) bool {
-	s.queries.Add(1)
-	var pending bool
-	// served by events_global_order_idx (range from the horizon, one row)
-	err := s.store.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events
-		WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&pending)
-	return err == nil && pending
 }
 
 // NewMessage returns the watermill message for ev; prev is the position delivered before it.
