@@ -212,7 +212,8 @@ func TestCreatingReturnsNewAggregates(t *testing.T) {
 	require.Equal(t, []string{domain.EventMemberTaskAssigned}, f.appended(domain.MemberStream(ws.ID, owner.UserID), 0))
 	_, err = f.h.CreateTask.Handle(f.ctx, commands.CreateTask{Actor: owner, ProjectID: p.ID, TaskID: task, Title: "T"})
 	requireCode(t, err, domain.CodeConflict)
-	require.Equal(t, int64(2), f.version(domain.ProjectStream(p.ID)), "the failed creation reserved no number")
+	require.Equal(t, int64(1), f.version(domain.TaskNumbersStream(p.ID)), "the failed creation reserved no number")
+	require.Equal(t, int64(1), f.version(domain.ProjectStream(p.ID)), "creations only assert the project")
 }
 
 // Every event carries the actor, the request's correlation and request ids,
@@ -314,8 +315,9 @@ func TestSnapshots(t *testing.T) {
 	t.Parallel()
 	f := setup(t, func(o *commands.Options) { o.SnapshotEvery = 3 })
 	b := f.board()
-	stream := domain.ProjectStream(b.project)
-	format, _ := domain.SnapshotFormat(domain.StreamTypeProject)
+	// Task numbers streams grow by one event per task.
+	stream := domain.TaskNumbersStream(b.project)
+	format, _ := domain.SnapshotFormat(domain.StreamTypeTaskNumbers)
 	for i := range 7 {
 		f.newTask(b.project, title(i))
 	}

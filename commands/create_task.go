@@ -9,10 +9,13 @@ import (
 	"github.com/taskforge/taskforge/domain"
 )
 
-// CreateTask creates a task in a project (member+). The project's number
-// reservation and task.created are appended atomically, with the project at
-// the exact version the number was taken from, so numbers are dense and
-// unique; concurrent creations conflict and are decided again.
+// CreateTask creates a task in a project (member+). The number reservation,
+// on the project's task numbers stream at the exact version the number was
+// taken from, and task.created are appended atomically, so numbers are dense
+// and unique: concurrent creations conflict and are decided again. The
+// project stream is only asserted (archive flag, workflow): numbers live
+// apart so that creating tasks does not move the project version that every
+// other task command asserts.
 type CreateTask struct {
 	Actor     domain.Actor
 	ProjectID uuid.UUID
@@ -65,7 +68,11 @@ func (h *CreateTaskHandler) Handle(ctx context.Context, cmd CreateTask) (TaskRes
 		if err != nil {
 			return decision{}, err
 		}
-		projectEvents, taskEvents, err := domain.CreateTask(s.ws, s.project, cmd.Actor, id, domain.NewTask{
+		numbers, err := h.rt.loadTaskNumbers(ctx, cmd.ProjectID)
+		if err != nil {
+			return decision{}, err
+		}
+		numberEvents, taskEvents, err := domain.CreateTask(s.ws, s.project, numbers, cmd.Actor, id, domain.NewTask{
 			Title: cmd.Title, Description: cmd.Description, Priority: cmd.Priority,
 			DueDate: cmd.DueDate, Labels: cmd.Labels, Assignee: cmd.Assignee,
 		}, h.rt.now())
@@ -74,9 +81,12 @@ func (h *CreateTaskHandler) Handle(ctx context.Context, cmd CreateTask) (TaskRes
 		}
 		created = taskEvents[0].(domain.TaskCreated)
 		writes := []write{
-			exactWrite(domain.ProjectStream(s.project.ID()), domain.StreamTypeProject, s.project.Version(), projectEvents),
+			exactWrite(domain.TaskNumbersStream(cmd.ProjectID), domain.StreamTypeTaskNumbers, numbers.Version(), numberEvents),
 			newStreamWrite(stream, domain.StreamTypeTask, taskEvents),
-			// The assignee's membership and the creator's role are read here.
+			// Asserted: the archive flag and the initial status are read
+			// from the project, the assignee's membership and the
+			// creator's role from the workspace.
+			exactWrite(domain.ProjectStream(s.project.ID()), domain.StreamTypeProject, s.project.Version(), nil),
 			exactWrite(domain.WorkspaceStream(s.ws.ID()), domain.StreamTypeWorkspace, s.ws.Version(), nil),
 		}
 		return decision{workspaceID: s.ws.ID(), writes: append(writes, indexWrites(s.ws.ID(), taskEvents)...)}, nil

@@ -31,9 +31,10 @@ func NewDefineWorkflowHandler(rt *Runtime) (*DefineWorkflowHandler, error) {
 }
 
 // Handle checks removed statuses against every task of the project and
-// asserts those tasks' versions in the append: a task moved into a removed
-// status meanwhile makes it conflict, and the retry refuses. (A task command
-// asserts the project's version in turn, so a move decided on the old
+// asserts those tasks' versions, and the task numbers stream's, in the
+// append: a task moved into a removed status, or created, meanwhile makes it
+// conflict, and the retry refuses. (Task commands and creations assert the
+// project's version in turn, so a move or a creation decided on the old
 // workflow cannot commit after the new one.) Projects whose workflow only
 // gains statuses or transitions skip the scan.
 func (h *DefineWorkflowHandler) Handle(ctx context.Context, cmd DefineWorkflow) (Result, error) {
@@ -65,10 +66,13 @@ func (h *DefineWorkflowHandler) Handle(ctx context.Context, cmd DefineWorkflow) 
 		if len(removed) == 0 {
 			return decision{workspaceID: s.ws.ID(), writes: writes}, nil
 		}
-		ids, err := h.rt.projectTaskIDs(ctx, cmd.ProjectID)
+		ids, numbersVersion, err := h.rt.projectTaskIDs(ctx, cmd.ProjectID)
 		if err != nil {
 			return decision{}, err
 		}
+		// A task created since the scan, in a status it did not check,
+		// makes the append conflict.
+		writes = append(writes, exactWrite(domain.TaskNumbersStream(cmd.ProjectID), domain.StreamTypeTaskNumbers, numbersVersion, nil))
 		for _, id := range ids {
 			t, err := h.rt.loadTask(ctx, id)
 			if err != nil {

@@ -22,10 +22,11 @@
 // Streams a command writes are appended at the exact version it loaded (new
 // ones with NoStream). Streams it only read are asserted at that version in
 // the same append: the workspace, whose roles authorize every command; the
-// project for task commands (archived, workflow); the tasks of a project
-// whose workflow loses a status. So a command never commits on an outdated
-// role, membership, workflow or archive flag: it conflicts, reloads, and is
-// decided again on the new state — typically refused.
+// project for task commands and creations (archived, workflow); the tasks,
+// and the task numbers stream, of a project whose workflow loses a status.
+// So a command never commits on an outdated role, membership, workflow or
+// archive flag: it conflicts, reloads, and is decided again on the new
+// state — typically refused.
 //
 // Without ExpectedVersion a conflict is retried up to Options.MaxAttempts
 // times, then returns ErrContention (CONFLICT). With ExpectedVersion (the
@@ -39,10 +40,17 @@
 // hot stream drains one by one instead of colliding again and again. Lanes
 // only save wasted attempts; correctness rests on the exact versions.
 //
-// Creating a task appends project.task_number_reserved (project at its exact
-// version) and task.created atomically, so numbers are dense and unique.
-// Creating a project appends workspace.project_key_reserved and
-// project.created atomically, so keys are unique per workspace.
+// Creating a task appends project.task_number_reserved on the project's task
+// numbers stream (task_numbers-<project>, at its exact version) and
+// task.created atomically, so numbers are dense and unique, and asserts the
+// project and the workspace. Numbers are kept off the project stream so that
+// creations do not move the version every task command asserts: edits of a
+// busy project's tasks do not conflict with creations, while archiving the
+// project or changing its workflow still does. A workflow change that scans
+// the project's tasks asserts the task numbers stream it listed them from,
+// so a task created meanwhile is not missed. Creating a project appends
+// workspace.project_key_reserved and project.created atomically, so keys are
+// unique per workspace.
 //
 // # Member removal vs concurrent assignment
 //

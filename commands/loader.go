@@ -137,25 +137,51 @@ func (rt *Runtime) loadAssignments(ctx context.Context, workspaceID uuid.UUID, u
 		})
 }
 
+func (rt *Runtime) loadTaskNumbers(ctx context.Context, projectID uuid.UUID) (*domain.TaskNumbers, error) {
+	return load(ctx, rt, domain.TaskNumbersStream(projectID), domain.StreamTypeTaskNumbers,
+		func(snap []byte, events []domain.Event) (*domain.TaskNumbers, error) {
+			return domain.RestoreTaskNumbers(projectID, snap, events)
+		})
+}
+
 // projectTaskIDs lists the tasks of a project, in number order, from its
-// number reservations.
-func (rt *Runtime) projectTaskIDs(ctx context.Context, projectID uuid.UUID) ([]uuid.UUID, error) {
-	recorded, err := rt.readStream(ctx, domain.ProjectStream(projectID), 1)
+// number reservations: those on the project stream (projects created before
+// the task numbers stream existed), then those on its task numbers stream.
+// It also returns the version of the task numbers stream it read, for the
+// caller to assert, so that a task created since makes its append conflict.
+func (rt *Runtime) projectTaskIDs(ctx context.Context, projectID uuid.UUID) ([]uuid.UUID, int64, error) {
+	legacy, _, err := rt.reservedTaskIDs(ctx, domain.ProjectStream(projectID))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	ids, numbersVersion, err := rt.reservedTaskIDs(ctx, domain.TaskNumbersStream(projectID))
+	if err != nil {
+		return nil, 0, err
+	}
+	return append(legacy, ids...), numbersVersion, nil
+}
+
+// reservedTaskIDs returns the tasks numbered by the reservations on stream,
+// in stream order, and the stream's version (0 when it is empty).
+func (rt *Runtime) reservedTaskIDs(ctx context.Context, stream string) ([]uuid.UUID, int64, error) {
+	recorded, err := rt.readStream(ctx, stream, 1)
+	if err != nil {
+		return nil, 0, err
 	}
 	var ids []uuid.UUID
+	var version int64
 	for _, r := range recorded {
+		version = r.StreamVersion
 		if r.Type != domain.EventProjectTaskNumberReserved {
 			continue
 		}
 		e, err := rt.codec.Decode(r)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ids = append(ids, e.(domain.ProjectTaskNumberReserved).TaskID)
 	}
-	return ids, nil
+	return ids, version, nil
 }
 
 // taskCreated returns a task's creation event.

@@ -40,7 +40,7 @@ func (f *fixture) rejectionBoard() rejectionBoard {
 	require.NoError(f.t, err)
 	b.other = f.newTask(b.project, "other").ID
 	b.streams = []string{
-		domain.WorkspaceStream(b.ws), domain.ProjectStream(b.project),
+		domain.WorkspaceStream(b.ws), domain.ProjectStream(b.project), domain.TaskNumbersStream(b.project),
 		domain.TaskStream(b.task), domain.TaskStream(b.archived), domain.TaskStream(b.other),
 	}
 	for _, a := range []domain.Actor{owner, admin, member, member2, viewer, outsider} {

@@ -16,9 +16,9 @@
 // (nil when the command changes nothing, which is not an error). LoadX and
 // RestoreX, the only code that builds state, fold events without deciding
 // anything. Snapshot and RestoreX let the event store skip the start of long
-// streams (project streams grow by one event per task); a snapshot written by
-// an older state layout yields ErrSnapshotIncompatible, and the caller then
-// loads the whole stream.
+// streams (task numbers streams grow by one event per task); a snapshot
+// written by an older state layout yields ErrSnapshotIncompatible, and the
+// caller then loads the whole stream.
 //
 // Rejections are *Error values with a Code: INVALID_INPUT (with the Field),
 // FORBIDDEN, NOT_FOUND, CONFLICT or PRECONDITION_FAILED. Any other error is a
@@ -33,12 +33,20 @@
 //   - CreateProject: workspace.project_key_reserved on the workspace stream
 //     (project keys are unique per workspace, which only the workspace knows)
 //     and project.created on the new project stream.
-//   - CreateTask: project.task_number_reserved on the project stream (numbers
-//     are dense and unique: TF-1, TF-2, …) and task.created on the new task
-//     stream.
+//   - CreateTask: project.task_number_reserved on the project's task numbers
+//     stream (TaskNumbers; numbers are dense and unique: TF-1, TF-2, …) and
+//     task.created on the new task stream. The project, read for its archive
+//     flag and workflow, is asserted, not written.
 //
 // A concurrent writer makes the append fail on the expected version; the
 // command reloads and decides again.
+//
+// Task numbers have a stream of their own, task_numbers-<project>, because
+// every task command asserts the project stream's version: were creations
+// to append there, each one would make concurrent changes to the project's
+// other tasks conflict. Projects created before this split keep their
+// reservations on the project stream (Project.LastTaskNumber), and
+// TaskNumbers.Reserve numbers on after the larger of the two.
 //
 // # Rules that need the command's help
 //

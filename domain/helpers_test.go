@@ -87,9 +87,16 @@ func projectArchived() ProjectArchived {
 	return ProjectArchived{ProjectID: projectID, By: admin.UserID, At: t0}
 }
 
+// numberReserved is a reservation on the task numbers stream.
 func numberReserved(n int64) ProjectTaskNumberReserved {
 	return ProjectTaskNumberReserved{ProjectID: projectID, TaskID: id(int(1000 + n)), Number: n, By: member.UserID, At: t0}
 }
+
+// onProjectStream is a reservation recorded on the project stream, as
+// projects created before TaskNumbers have them. streams unwraps it.
+type onProjectStream struct{ ProjectTaskNumberReserved }
+
+func legacyReserved(n int64) onProjectStream { return onProjectStream{numberReserved(n)} }
 
 func taskCreated() TaskCreated {
 	return TaskCreated{
@@ -121,14 +128,24 @@ type world struct {
 	user      *User
 	workspace *Workspace
 	project   *Project
+	numbers   *TaskNumbers // loaded whenever project is
 	task      *Task
 }
 
-// streams splits a history by the stream each event belongs to.
+// streams splits a history by the stream each event belongs to: by the
+// event type's prefix, except webhook events (workspace stream) and number
+// reservations (task numbers stream, or project stream when wrapped in
+// onProjectStream).
 func streams(history []Event) map[string][]Event {
 	out := map[string][]Event{}
 	for _, e := range history {
 		kind, _, _ := strings.Cut(e.EventType(), ".")
+		switch r := e.(type) {
+		case onProjectStream:
+			e = r.ProjectTaskNumberReserved
+		case ProjectTaskNumberReserved:
+			kind = StreamTypeTaskNumbers
+		}
 		if kind == "webhook" {
 			kind = StreamTypeWorkspace
 		}
@@ -155,6 +172,9 @@ func loadWorld(history []Event) (world, error) {
 		if w.project, err = LoadProject(es); err != nil {
 			return w, err
 		}
+		if w.numbers, err = RestoreTaskNumbers(w.project.ID(), nil, s[StreamTypeTaskNumbers]); err != nil {
+			return w, err
+		}
 	}
 	if es := s[StreamTypeTask]; es != nil {
 		if w.task, err = LoadTask(es); err != nil {
@@ -167,7 +187,7 @@ func loadWorld(history []Event) (world, error) {
 func (w world) snapshots(t *testing.T) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for _, s := range []interface{ Snapshot() ([]byte, error) }{w.user, w.workspace, w.project, w.task} {
+	for _, s := range []interface{ Snapshot() ([]byte, error) }{w.user, w.workspace, w.project, w.numbers, w.task} {
 		if reflect.ValueOf(s).IsNil() {
 			out = append(out, nil)
 			continue

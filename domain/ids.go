@@ -12,12 +12,20 @@ const (
 	StreamTypeProject   = "project"
 	StreamTypeTask      = "task"
 	StreamTypeUser      = "user"
+	// StreamTypeTaskNumbers holds a project's task number reservations,
+	// apart from the project stream (see TaskNumbers).
+	StreamTypeTaskNumbers = "task_numbers"
 )
 
 func WorkspaceStream(id uuid.UUID) string { return StreamTypeWorkspace + "-" + id.String() }
 func ProjectStream(id uuid.UUID) string   { return StreamTypeProject + "-" + id.String() }
 func TaskStream(id uuid.UUID) string      { return StreamTypeTask + "-" + id.String() }
 func UserStream(id UserID) string         { return StreamTypeUser + "-" + string(id) }
+
+// TaskNumbersStream is the stream of project projectID's task numbers.
+func TaskNumbersStream(projectID uuid.UUID) string {
+	return StreamTypeTaskNumbers + "-" + projectID.String()
+}
 
 // TaskKey is a task's human-readable key, e.g. "TF-42".
 func TaskKey(projectKey string, number int64) string {

@@ -56,7 +56,9 @@ type ProjectWorkflowDefined struct {
 }
 
 // ProjectTaskNumberReserved hands task TaskID the project's next number. It is
-// appended together with the task's TaskCreated.
+// appended together with the task's TaskCreated, on the project's task
+// numbers stream (TaskNumbersStream); projects created before that stream
+// existed have theirs on the project stream, where they stay.
 type ProjectTaskNumberReserved struct {
 	ProjectID uuid.UUID `json:"project_id"`
 	TaskID    uuid.UUID `json:"task_id"`
@@ -72,8 +74,8 @@ func (ProjectUnarchived) EventType() string         { return EventProjectUnarchi
 func (ProjectWorkflowDefined) EventType() string    { return EventProjectWorkflowDefined }
 func (ProjectTaskNumberReserved) EventType() string { return EventProjectTaskNumberReserved }
 
-// Project groups tasks, owns their workflow and hands out their numbers. It
-// knows nothing else about its tasks.
+// Project groups tasks and owns their workflow. It knows nothing else about
+// its tasks; their numbers are handed out by TaskNumbers.
 type Project struct {
 	state projectState
 }
@@ -175,26 +177,6 @@ func (p *Project) DefineWorkflow(ws *Workspace, actor Actor, wf Workflow, now ti
 	return []Event{ProjectWorkflowDefined{ProjectID: p.state.ID, Workflow: wf, By: actor.UserID, At: now.UTC()}}, nil
 }
 
-// ReserveTaskNumber hands taskID the next task number: numbers are dense
-// (last + 1) and, since the event is appended with the project's expected
-// version, never duplicated. It does not authorize: CreateTask, its only
-// intended caller, does.
-func (p *Project) ReserveTaskNumber(actor Actor, taskID uuid.UUID, now time.Time) ([]Event, int64, error) {
-	if taskID == uuid.Nil {
-		return nil, 0, InvalidInput("task_id", "must not be empty")
-	}
-	if p.state.Archived {
-		return nil, 0, PreconditionFailed("the project is archived")
-	}
-	if p.state.LastTaskNumber >= MaxTaskNumber {
-		return nil, 0, PreconditionFailed("the project has reached its maximum number of tasks")
-	}
-	n := p.state.LastTaskNumber + 1
-	return []Event{ProjectTaskNumberReserved{
-		ProjectID: p.state.ID, TaskID: taskID, Number: n, By: actor.UserID, At: now.UTC(),
-	}}, n, nil
-}
-
 // authorizeChange checks the actor's role and that the project is not
 // archived.
 func (p *Project) authorizeChange(ws *Workspace, actor Actor, min Role) error {
@@ -213,8 +195,11 @@ func (p *Project) Key() string            { return p.state.Key }
 func (p *Project) Name() string           { return p.state.Name }
 func (p *Project) Archived() bool         { return p.state.Archived }
 func (p *Project) Workflow() Workflow     { return p.state.Workflow.Clone() }
-func (p *Project) LastTaskNumber() int64  { return p.state.LastTaskNumber }
 func (p *Project) CreatedAt() time.Time   { return p.state.CreatedAt }
+
+// LastTaskNumber is the last number reserved on the project stream itself,
+// which only projects created before TaskNumbers did; 0 for the others.
+func (p *Project) LastTaskNumber() int64 { return p.state.LastTaskNumber }
 
 // Version is the number of events folded into p: the stream version that a
 // command appending after it must expect.
@@ -226,8 +211,7 @@ func (p *Project) Version() int64 { return p.state.Version }
 func LoadProject(events []Event) (*Project, error) { return RestoreProject(nil, events) }
 
 // RestoreProject loads a project from a snapshot (nil for none) and the
-// events recorded after it, for loading only. Project streams grow by one
-// event per task, so they are the first to need snapshots.
+// events recorded after it, for loading only.
 func RestoreProject(snapshot []byte, events []Event) (*Project, error) {
 	p := &Project{}
 	if snapshot != nil {
@@ -271,7 +255,7 @@ func (p *Project) apply(e Event) error {
 		s.Archived = false
 	case ProjectWorkflowDefined:
 		s.Workflow = e.Workflow.Clone()
-	case ProjectTaskNumberReserved:
+	case ProjectTaskNumberReserved: // before TaskNumbers: older projects only
 		s.LastTaskNumber = max(s.LastTaskNumber, e.Number)
 	default:
 		return errUnexpectedEvent(e)

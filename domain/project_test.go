@@ -73,26 +73,6 @@ func TestProjectRenameArchive(t *testing.T) {
 	})
 }
 
-func TestReserveTaskNumber(t *testing.T) {
-	t.Parallel()
-	reserve := func(tid uuid.UUID) func(world) ([]Event, error) {
-		return func(w world) ([]Event, error) {
-			events, n, err := w.project.ReserveTaskNumber(member, tid, now)
-			if err == nil && n != events[0].(ProjectTaskNumberReserved).Number {
-				t.Errorf("returned number %d differs from the event's", n)
-			}
-			return events, err
-		}
-	}
-	run(t, []scenario{
-		{name: "first number is 1", given: evs(team(), projectCreated()), when: reserve(taskID), then: []Event{ProjectTaskNumberReserved{ProjectID: projectID, TaskID: taskID, Number: 1, By: "mia", At: now}}},
-		{name: "numbers are dense", given: evs(team(), projectCreated(), numberReserved(1), numberReserved(2), numberReserved(3)), when: reserve(taskID), then: []Event{ProjectTaskNumberReserved{ProjectID: projectID, TaskID: taskID, Number: 4, By: "mia", At: now}}},
-		{name: "archived project", given: evs(team(), projectCreated(), projectArchived()), when: reserve(taskID), err: CodePreconditionFailed},
-		{name: "nil task id", given: evs(team(), projectCreated()), when: reserve(uuid.Nil), err: CodeInvalidInput},
-		{name: "numbers run out", given: evs(team(), projectCreated(), numberReserved(MaxTaskNumber)), when: reserve(taskID), err: CodePreconditionFailed},
-	})
-}
-
 func TestDefineWorkflow(t *testing.T) {
 	t.Parallel()
 	given := evs(team(), projectCreated())
@@ -173,6 +153,7 @@ func TestDefaultWorkflow(t *testing.T) {
 func TestProjectQueries(t *testing.T) {
 	t.Parallel()
 	kanban := Workflow{Statuses: []Status{{ID: "open", Name: "Open", Category: CategoryTodo}}, Initial: "open"}
+	// Reservations on the project stream: a project created before TaskNumbers.
 	p, err := LoadProject(evs(projectCreated(), numberReserved(1), numberReserved(2),
 		ProjectRenamed{ProjectID: projectID, Name: "Forge", At: t0}, projectArchived(),
 		ProjectWorkflowDefined{ProjectID: projectID, Workflow: kanban, At: t0}))

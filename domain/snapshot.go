@@ -19,6 +19,7 @@ const (
 	projectSnapshotFormat           = 1
 	taskSnapshotFormat              = 1
 	memberAssignmentsSnapshotFormat = 1
+	taskNumbersSnapshotFormat       = 1
 )
 
 // SnapshotFormat returns the current snapshot format of an aggregate's
@@ -36,6 +37,8 @@ func SnapshotFormat(streamType string) (int, bool) {
 		return taskSnapshotFormat, true
 	case StreamTypeMember:
 		return memberAssignmentsSnapshotFormat, true
+	case StreamTypeTaskNumbers:
+		return taskNumbersSnapshotFormat, true
 	}
 	return 0, false
 }

@@ -64,7 +64,7 @@ const (
 )
 
 // TaskCreated starts a task stream. It is appended together with the
-// project's ProjectTaskNumberReserved.
+// ProjectTaskNumberReserved of its number.
 type TaskCreated struct {
 	TaskID      uuid.UUID  `json:"task_id"`
 	ProjectID   uuid.UUID  `json:"project_id"`
@@ -287,14 +287,19 @@ type taskState struct {
 var errWrongProject = errors.New("task belongs to another project")
 
 // CreateTask creates a task in project p (member+; not in an archived
-// project). It starts in the workflow's initial status, ranked after the
-// project's earlier tasks. It returns events for two streams, which the
-// command must append atomically: the number reservation on the project
-// stream (expecting p.Version()) and task.created on the new task stream
-// (expecting no stream).
-func CreateTask(ws *Workspace, p *Project, actor Actor, taskID uuid.UUID, in NewTask, now time.Time) (projectEvents, taskEvents []Event, err error) {
+// project), numbered by numbers, the project's TaskNumbers. It starts in the
+// workflow's initial status, ranked after the project's earlier tasks. It
+// returns events for two streams, which the command must append atomically:
+// the number reservation on the task numbers stream (expecting
+// numbers.Version()) and task.created on the new task stream (expecting no
+// stream), asserting that the project is still at p.Version() (archive flag,
+// workflow).
+func CreateTask(ws *Workspace, p *Project, numbers *TaskNumbers, actor Actor, taskID uuid.UUID, in NewTask, now time.Time) (numberEvents, taskEvents []Event, err error) {
 	if p == nil {
 		return nil, nil, errWrongProject
+	}
+	if numbers == nil || numbers.state.ProjectID != p.state.ID {
+		return nil, nil, errWrongNumbers
 	}
 	if _, err := ws.authorizeFor(p.state.WorkspaceID, actor.UserID, RoleMember); err != nil {
 		return nil, nil, err
@@ -332,11 +337,11 @@ func CreateTask(ws *Workspace, p *Project, actor Actor, taskID uuid.UUID, in New
 			return nil, nil, err
 		}
 	}
-	projectEvents, number, err := p.ReserveTaskNumber(actor, taskID, now)
+	numberEvents, number, err := numbers.Reserve(p, actor, taskID, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	return projectEvents, []Event{TaskCreated{
+	return numberEvents, []Event{TaskCreated{
 		TaskID: taskID, ProjectID: p.state.ID, WorkspaceID: p.state.WorkspaceID,
 		Number: number, Key: TaskKey(p.state.Key, number),
 		Title: title, Description: in.Description, Priority: priority, DueDate: due, Labels: labels,

@@ -14,14 +14,14 @@ func TestCreateTask(t *testing.T) {
 	t.Parallel()
 	create := func(a Actor, tid uuid.UUID, in NewTask) func(world) ([]Event, error) {
 		return func(w world) ([]Event, error) {
-			projectEvents, taskEvents, err := CreateTask(w.workspace, w.project, a, tid, in, now)
+			numberEvents, taskEvents, err := CreateTask(w.workspace, w.project, w.numbers, a, tid, in, now)
 			if err != nil {
 				return nil, err
 			}
-			if len(projectEvents) != 1 || len(taskEvents) != 1 {
-				t.Errorf("want one event per stream, got %d and %d", len(projectEvents), len(taskEvents))
+			if len(numberEvents) != 1 || len(taskEvents) != 1 {
+				t.Errorf("want one event per stream, got %d and %d", len(numberEvents), len(taskEvents))
 			}
-			return evs(projectEvents, taskEvents), nil
+			return evs(numberEvents, taskEvents), nil
 		}
 	}
 	given := evs(team(), projectCreated())
@@ -52,6 +52,7 @@ func TestCreateTask(t *testing.T) {
 		},
 		{name: "only a title", given: given, when: create(member, taskID, NewTask{Title: "Ship it"}), then: []Event{reserved(1), minimal(1, "TF-1")}},
 		{name: "numbers are dense", given: evs(given, numberReserved(1), numberReserved(2), numberReserved(41)), when: create(member, taskID, NewTask{Title: "Ship it"}), then: []Event{reserved(42), minimal(42, "TF-42")}},
+		{name: "numbers continue after those on the project stream", given: evs(given, legacyReserved(1), legacyReserved(2)), when: create(member, taskID, NewTask{Title: "Ship it"}), then: []Event{reserved(3), minimal(3, "TF-3")}},
 		{
 			name: "initial status of a custom workflow", given: evs(given, ProjectWorkflowDefined{ProjectID: projectID, Workflow: Workflow{Statuses: []Status{{ID: "open", Name: "Open", Category: CategoryTodo}}, Initial: "open"}, At: t0}),
 			when: create(member, taskID, NewTask{Title: "Ship it"}),
@@ -474,7 +475,7 @@ func TestWrongProjectIsAnInternalError(t *testing.T) {
 		"edit":    func() error { _, err := w.task.Edit(w.workspace, other, member, TaskChanges{}, now); return err },
 		"restore": func() error { _, err := w.task.Restore(w.workspace, nil, member, now); return err },
 		"create task": func() error {
-			_, _, err := CreateTask(w.workspace, nil, member, id(9), NewTask{Title: "x"}, now)
+			_, _, err := CreateTask(w.workspace, nil, w.numbers, member, id(9), NewTask{Title: "x"}, now)
 			return err
 		},
 	} {

@@ -435,7 +435,7 @@ func TestWrongWorkspaceIsAnInternalError(t *testing.T) {
 		"task edit":      func() error { _, err := w.task.Archive(other, w.project, member, now); return err },
 		"task unassign":  func() error { _, err := w.task.UnassignBecauseMemberRemoved(other, "mia", now); return err },
 		"create task": func() error {
-			_, _, err := CreateTask(other, w.project, member, id(9), NewTask{Title: "x"}, now)
+			_, _, err := CreateTask(other, w.project, w.numbers, member, id(9), NewTask{Title: "x"}, now)
 			return err
 		},
 		"create project": func() error { _, _, err := CreateProject(nil, member, id(9), "x", "XX", now); return err },

@@ -129,6 +129,9 @@ func (f *projectsFolder) apply(e *Event) error {
 			}
 		}
 	case domain.ProjectTaskNumberReserved:
+		if e.StreamType != domain.StreamTypeProject {
+			break // on a task numbers stream, whose version is not the project's
+		}
 		if p := f.projects.mod(ev.ProjectID); p != nil {
 			p.version = sv
 		}

@@ -94,7 +94,11 @@ func applyProjects(w *Writer, e *Event) error {
 			ev.ProjectID, string(wf), closed, ev.At, e.StreamVersion)
 		w.Exec(`UPDATE rm_project_tasks{v} SET open = NOT (status = ANY ($2)) WHERE project_id = $1 AND open = (status = ANY ($2))`, ev.ProjectID, closed)
 	case domain.ProjectTaskNumberReserved:
-		w.Exec(`UPDATE rm_projects{v} SET version = $2 WHERE id = $1`, ev.ProjectID, e.StreamVersion)
+		// version is the project stream's: only older projects have their reservations there, newer
+		// ones on their task numbers stream, whose version is not the project's.
+		if e.StreamType == domain.StreamTypeProject {
+			w.Exec(`UPDATE rm_projects{v} SET version = $2 WHERE id = $1`, ev.ProjectID, e.StreamVersion)
+		}
 
 	case domain.TaskCreated:
 		w.Exec(`INSERT INTO rm_project_tasks{v} (task_id, project_id, status, due_date, open)

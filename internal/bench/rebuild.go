@@ -139,8 +139,8 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 
 // generate appends about total events: each writer owns a workspace (10 members, 4 projects) and
 // appends tasks five at a time with their whole lives (status changes, comments with mentions,
-// assignments, edits, reorders, archives), the project stream's number reservations in the same
-// append, as commands would.
+// assignments, edits, reorders, archives), their number reservations on the project's task numbers
+// stream in the same append, asserting the project stream, as commands would.
 func generate(ctx context.Context, es *eventstore.Store, total, writers int, progress io.Writer) (int64, error) {
 	reg := domain.NewRegistry()
 	var done atomic.Int64
@@ -196,8 +196,8 @@ type generator struct {
 type genProject struct {
 	id      uuid.UUID
 	key     string
-	version int64
-	number  int64
+	version int64 // of the project stream
+	number  int64 // the last reserved, and the task numbers stream's version
 }
 
 type pending struct {
@@ -267,13 +267,13 @@ func (g *generator) tasks(ctx context.Context, k int) error {
 	p := &g.projects[pi]
 	now := time.Now().UTC()
 	by := g.members[g.rng.IntN(len(g.members))]
-	projectStream := pending{domain.ProjectStream(p.id), domain.StreamTypeProject, eventstore.Exact(p.version), nil}
-	streams := []pending{}
+	numbers := pending{domain.TaskNumbersStream(p.id), domain.StreamTypeTaskNumbers, eventstore.Exact(p.number), nil}
+	streams := []pending{{domain.ProjectStream(p.id), domain.StreamTypeProject, eventstore.Exact(p.version), nil}}
 	for range k {
 		p.number++
 		id := uuid.New()
 		key := domain.TaskKey(p.key, p.number)
-		projectStream.events = append(projectStream.events, domain.ProjectTaskNumberReserved{ProjectID: p.id, TaskID: id, Number: p.number, By: by, At: now})
+		numbers.events = append(numbers.events, domain.ProjectTaskNumberReserved{ProjectID: p.id, TaskID: id, Number: p.number, By: by, At: now})
 		evs := []domain.Event{domain.TaskCreated{TaskID: id, ProjectID: p.id, WorkspaceID: g.ws, Number: p.number, Key: key,
 			Title: fmt.Sprintf("Implement feature %d of the %s module", p.number, p.key), Description: "As a user I want the board to load fast.",
 			Priority: domain.PriorityMedium, Labels: []string{"backend"}, Status: "todo", Rank: fmt.Sprintf("%06d", p.number), By: by, At: now}}
@@ -307,9 +307,5 @@ func (g *generator) tasks(ctx context.Context, k int) error {
 		}
 		streams = append(streams, pending{domain.TaskStream(id), domain.StreamTypeTask, eventstore.NoStream(), evs})
 	}
-	if err := g.append(ctx, by, append([]pending{projectStream}, streams...)...); err != nil {
-		return err
-	}
-	p.version += int64(k)
-	return nil
+	return g.append(ctx, by, append([]pending{numbers}, streams...)...)
 }
