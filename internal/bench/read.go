@@ -70,6 +70,11 @@ const boardQuery = `query($p: ID!) { project(id: $p) { key name openCount overdu
 	board { status name tasks { key title priority labels dueDate commentCount
 		assignee { displayName role } } } } }`
 
+// workspaceQuery is the shape of the peer figure in DESIGN.md: a workspace's 5 projects with their
+// 10 tasks each, in one request.
+const workspaceQuery = `query($ws: ID!) { workspace(id: $ws) { name projects { key name openCount
+	board { status tasks { key title priority labels assignee { displayName } } } } } }`
+
 const listQuery = `query($ws: ID!) { tasks(workspaceId: $ws, first: 50) { edges { node { key title status
 	assignee { displayName } project { key } } } pageInfo { hasNextPage endCursor } } }`
 
@@ -119,6 +124,27 @@ func Read(ctx context.Context, o ReadOptions) error {
 		}
 		p.ConsistencyToken = t.ConsistencyToken
 	}
+	// A second workspace: 5 projects of 10 tasks.
+	var ws5 struct{ ID string }
+	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Five by ten"}) { id } }`, nil, &ws5); err != nil {
+		return err
+	}
+	for i := range 5 {
+		var p5 struct{ ID string }
+		if err := c.do(ctx, `mutation($ws: ID!, $name: String!, $key: String!) { createProject(input: {workspaceId: $ws, name: $name, key: $key}) { id } }`,
+			map[string]any{"ws": ws5.ID, "name": fmt.Sprintf("Project %d", i), "key": fmt.Sprintf("P%c", 'A'+i)}, &p5); err != nil {
+			return err
+		}
+		for k := range 10 {
+			var t struct{ ConsistencyToken string }
+			if err := c.do(ctx, `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title,
+				priority: $pr, labels: ["bench"], assigneeId: "bench-owner"}) { consistencyToken } }`,
+				map[string]any{"p": p5.ID, "title": fmt.Sprintf("Task %d", k), "pr": priorities[k%len(priorities)]}, &t); err != nil {
+				return err
+			}
+			p.ConsistencyToken = t.ConsistencyToken // sequential: the latest is the furthest
+		}
+	}
 	// Wait for the read models to hold every task.
 	if err := c.do(ctx, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
 		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, &struct{}{}); err != nil {
@@ -151,6 +177,7 @@ func Read(ctx context.Context, o ReadOptions) error {
 	}{
 		{"read_board", boardQuery, map[string]any{"p": p.ID}},
 		{"read_task_list", listQuery, map[string]any{"ws": ws.ID}},
+		{"read_workspace_5x10", workspaceQuery, map[string]any{"ws": ws5.ID}},
 	} {
 		r, err := run(q.name, q.query, q.vars)
 		if err != nil {

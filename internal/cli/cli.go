@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +30,8 @@ Usage:
   taskforge bench rebuild [flags] full rebuild of every projection over a generated log (events/s)
   taskforge bench lag [flags]     commit → read-table-visible latency at a steady append rate
   taskforge bench e2e [flags]     mutation sent → websocket subscription message received (p50/p99/max)
-  taskforge bench read [flags]    board and task list throughput, p99 and SQL statements per request
+  taskforge bench read [flags]    board, task list and workspace throughput, p99 and SQL statements per request
+                                  (bench: TASKFORGE_CPUPROFILE=FILE writes a CPU profile of the run)
   taskforge projections status [--json]                 position, lag, state and last error of each projection
   taskforge projections rebuild NAME|all [--keep-old]   build the next version, catch up, swap (resumable)
   taskforge projections resume NAME                     restart a projection stopped on a poison event
@@ -122,6 +125,19 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read", errUsage)
+	}
+	// The benchmarks run the service's parts in this process, so one profile shows where the
+	// workload's Go time goes (go tool pprof).
+	if path := os.Getenv("TASKFORGE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	switch args[0] {
 	case "rebuild", "lag":

@@ -184,3 +184,22 @@ func TestBenchAppendSmoke(t *testing.T) {
 		require.Greater(t, r["baseline_events_per_sec"].(float64), 0.0, c)
 	}
 }
+
+// TestBenchReadSmoke runs the read benchmark for a moment: every query answers, with its SQL count.
+func TestBenchReadSmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "read", "--tasks", "5", "--clients", "2", "--duration", "150ms", "--json")
+	require.Equal(t, 0, code, errOut)
+	names := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Name           string  `json:"name"`
+			RequestsPerSec float64 `json:"requests_per_sec"`
+			SQLStatements  int     `json:"sql_statements"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &r), l)
+		require.Greater(t, r.RequestsPerSec, 0.0, l)
+		names[r.Name] = true
+	}
+	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
+}
