@@ -20,8 +20,10 @@
 // A message's UUID is the event id, its payload the event's data (JSON, upcast), its metadata the
 // type, stream, version, global position, recorded time, actor, workspace and the position of the
 // message before it (MetaPrev*), which lets a consumer that commits its own checkpoint detect gaps.
-// A batch message (SubscriberConfig.MaxBatch) has a new UUID, MetaBatchSize and MetaPrev*, and its
-// payload is the events as a JSON array (EventsFromMessage).
+// A batch message (SubscriberConfig.MaxBatch) has a new UUID, MetaBatchSize and MetaPrev*; its
+// events, like every message's, also travel decoded in the message's context, which
+// EventsFromMessage and EventFromMessage read first (a batch has no payload: it never leaves the
+// process).
 // After a read comes back empty while committed events wait behind a running transaction (they
 // become readable when it ends, which sends no NOTIFY) the subscription looks again after 1, 2, 4 ..
 // 5 ms. Idle, a Runner with every projection issues one query per second in all (the shared head

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +254,52 @@ func TestSubscriberSeesEventsReleasedWithoutNotify(t *testing.T) {
 			require.Equal(t, ev.ID, got[0].ID)
 		}
 	}
+}
+
+// TestSubscriberBatchMessages: events already waiting come as one message (MaxBatch), in order,
+// decoded in the message's context; a copy that lost the context says so instead of guessing.
+func TestSubscriberBatchMessages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var want []uuid.UUID
+	evs := make([]eventstore.EventData, 5)
+	for i := range evs {
+		evs[i] = event()
+		want = append(want, evs[i].ID)
+	}
+	_, err := f.store.Append(f.ctx, eventstore.StreamAppend{StreamID: "batch", StreamType: "s",
+		Expected: eventstore.NoStream(), Events: evs})
+	require.NoError(t, err)
+	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
+	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{MaxBatch: 10})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	ch, err := sub.Subscribe(f.ctx, "batches")
+	require.NoError(t, err)
+	var got []uuid.UUID
+	batches := 0
+	for len(got) < len(want) {
+		select {
+		case msg := <-ch:
+			batch, prev, err := projections.EventsFromMessage(msg)
+			require.NoError(t, err)
+			if len(got) == 0 {
+				require.Equal(t, eventstore.GlobalPosition{}, prev)
+			}
+			if len(batch) > 1 {
+				batches++
+				require.Equal(t, strconv.Itoa(len(batch)), msg.Metadata.Get(projections.MetaBatchSize))
+				_, _, err := projections.EventsFromMessage(msg.Copy())
+				require.ErrorContains(t, err, "lost its events")
+			}
+			for _, ev := range batch {
+				got = append(got, ev.ID)
+			}
+			msg.Ack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %d of %d events", len(got), len(want))
+		}
+	}
+	require.Equal(t, want, got)
+	require.Positive(t, batches, "events stored before the subscription started come batched")
 }
