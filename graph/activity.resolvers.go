@@ -67,7 +67,11 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Queries.Notifications(ctx, ws, string(a.UserID), before, n)
+	list := r.Queries.Notifications
+	if unreadOnly != nil && *unreadOnly {
+		list = r.Queries.UnreadNotifications // in the query: full pages of unread notifications
+	}
+	page, err := list(ctx, ws, string(a.UserID), before, n)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +80,6 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	for _, it := range page.Items {
 		cursor := positionString(it.Position)
 		conn.PageInfo.EndCursor = &cursor
-		if unreadOnly != nil && *unreadOnly && it.Read {
-			continue // filters the page: it may come back shorter, the cursor still moves on
-		}
 		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: notificationModel(ws, it)})
 		keys = append(keys, loaders.Key{WorkspaceID: ws, ID: it.TaskID})
 	}

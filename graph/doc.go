@@ -18,9 +18,12 @@
 //
 // No N+1: list resolvers (board, tasks, notifications) prime the loaders their children's
 // selection needs in one batch, so a board of 200 tasks runs as many statements as one of 10
-// (TestStatementBudget, counted by X-Sql-Statements). Known costs that grow: `workspaces { myRole }`
-// and project(id)/task(id) look up one statement per workspace of the caller (the read side has
-// no by-user lookup), and Task.comments runs one statement per task (no multi-task comment query).
+// (TestStatementBudget, counted by X-Sql-Statements). project(id) and task(id) take two statements
+// however many workspaces the caller is in: the caller's workspaces, then the object by id among
+// them (workspace_id = ANY). Filters (dueBefore, unreadOnly) are part of the read query, so pages
+// are full. Known costs that grow: `workspaces { myRole }` and @hasRole on a field without a
+// workspaceId look up the caller's membership once per workspace of theirs (the members loader
+// batches by workspace).
 //
 // # Subscriptions (live updates)
 //
@@ -35,10 +38,10 @@
 //	                                                             │   (one per deployment or more)
 //	             NOTIFY / OnCommit wake-up, 1 s poll fallback    ▼
 //	Hub (one per API process): projections.Subscriber, group HubConsumerGroup, in-memory checkpoint
-//	  for each event some open subscription wants (project of a task event; workspace + user of
-//	  an event that may notify):
-//	    Queries.WaitFor(event position, tasks | notifications)   read models include the event
-//	    Queries.Task / Queries.Notifications, once per event       read-model state, not the event
+//	  for each event some open subscription wants (project of a task event; project of a project
+//	  event that changes the board, for boardChanged; workspace + user of an event that may notify):
+//	    Queries.WaitFor(event position, tasks | projects | notifications)   read models include it
+//	    Queries.TasksByIDs / ProjectsByIDs / Notifications, once per batch  read-model state
 //	    offer to each matching subscription's queue (non-blocking)
 //	  ─▶ gqlgen writes the queue to the websocket (per-response loaders for nested fields)
 //

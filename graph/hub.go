@@ -54,12 +54,14 @@ type HubOptions struct {
 //     replayed after a restart; a client reconnects, re-queries and subscribes again.
 //   - Every process runs its own hub over the shared event store, so a mutation served by one
 //     process reaches subscribers connected to any other.
-//   - A reader follows the log and queues task events and member removals (at most maxPending;
-//     beyond, it stops acknowledging and the tail pauses). A deliverer takes everything queued at
-//     once: for the events some subscription wants, it waits until the projections they need
-//     have applied the last of them (Queries.WaitFor), loads the read-model state once per task
-//     and inbox, and offers it, in log order, to each matching subscription. A task changed
-//     several times in one batch is sent once, in its latest state.
+//   - A reader follows the log and queues task events, the project events that change a board
+//     (workflow, name, archived) and member removals (at most maxPending; beyond, it stops
+//     acknowledging and the tail pauses). A deliverer takes everything queued at once: for the
+//     events some subscription wants, it waits until the projections they need have applied the
+//     last of them (Queries.WaitFor), loads the read-model state once per task, project and
+//     inbox, and offers it, in log order, to each matching subscription. A task changed several
+//     times in one batch is sent once, in its latest state (board changes, a task's or a
+//     project's, are sent for each event, with the latest state).
 //   - It never blocks on a client: each subscription has a bounded queue; when it is full the
 //     subscription is dropped (closed with a SLOW_CONSUMER error, logged) rather than the hub
 //     waiting or silently skipping a message in the middle of a stream.
@@ -347,6 +349,15 @@ var boardKinds = map[string]model.BoardChangeKind{
 	domain.EventTaskRestored:      model.BoardChangeKindRestored,
 }
 
+// projectBoardKinds are the project events that change the board: its columns (the workflow), the
+// project's name or its archived flag.
+var projectBoardKinds = map[string]model.BoardChangeKind{
+	domain.EventProjectWorkflowDefined: model.BoardChangeKindWorkflowChanged,
+	domain.EventProjectRenamed:         model.BoardChangeKindProjectRenamed,
+	domain.EventProjectArchived:        model.BoardChangeKindProjectArchived,
+	domain.EventProjectUnarchived:      model.BoardChangeKindProjectUnarchived,
+}
+
 // notifyingEvents are the task events after which the notifications projection may have added
 // notifications (see projections/notifications.go).
 var notifyingEvents = map[string]bool{
@@ -360,12 +371,16 @@ var notifyingEvents = map[string]bool{
 // acknowledging, which pauses the tail (the log is the buffer).
 const maxPending = 4096
 
-// hubEvent is an event the hub may deliver: a task event, or a member removal.
+// hubEvent is an event the hub may deliver: a task event, a project event that changes the board
+// (task.TaskID nil), or a member removal.
 type hubEvent struct {
 	ev      eventstore.RecordedEvent
 	task    taskRef
 	removed *domain.WorkspaceMemberRemoved
 }
+
+// projectChange reports whether e is a project's own change (not a task's).
+func (e hubEvent) projectChange() bool { return e.removed == nil && e.task.TaskID == uuid.Nil }
 
 // queue hands events from the reader (which follows the log) to the deliverer (which waits for
 // the projections): the deliverer takes everything pending at once, so one wait and one load per
@@ -442,6 +457,16 @@ func (h *Hub) read(ctx context.Context, msgs <-chan *message.Message, q *queue) 
 				break
 			}
 			he = &hubEvent{ev: ev, task: ref}
+		case domain.StreamTypeProject:
+			if _, ok := projectBoardKinds[ev.Type]; !ok {
+				break
+			}
+			var ref taskRef
+			if err := json.Unmarshal(ev.Data, &ref); err != nil || ref.ProjectID == uuid.Nil {
+				h.log.Error("live hub: project event without a project id", "event_id", ev.ID, "type", ev.Type)
+				break
+			}
+			he = &hubEvent{ev: ev, task: taskRef{ProjectID: ref.ProjectID}}
 		case domain.StreamTypeWorkspace:
 			if ev.Type == domain.EventWorkspaceMemberRemoved {
 				var removed domain.WorkspaceMemberRemoved
@@ -472,6 +497,7 @@ func (h *Hub) deliver(ctx context.Context, q *queue) {
 type wanted struct {
 	workspace  uuid.UUID // of the project's subscriptions
 	task       bool      // taskChanged or boardChanged
+	project    bool      // boardChanged, for a project's change
 	inboxUsers []string
 }
 
@@ -480,6 +506,14 @@ func (h *Hub) want(e hubEvent) wanted {
 	defer h.mu.Unlock()
 	var w wanted
 	if e.removed != nil {
+		return w
+	}
+	if e.projectChange() {
+		for s := range h.byProject[e.task.ProjectID] {
+			if s.kind == subBoard {
+				w.workspace, w.project = s.workspace, true
+			}
+		}
 		return w
 	}
 	_, board := boardKinds[e.ev.Type]
@@ -503,8 +537,10 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	var (
 		last           eventstore.GlobalPosition
 		needTasks      bool
+		needProjects   bool
 		needInbox      bool
 		tasks          = map[uuid.UUID]map[uuid.UUID]bool{} // workspace → task ids
+		projects       = map[uuid.UUID]map[uuid.UUID]bool{} // workspace → project ids
 		inboxes        = map[inboxKey]bool{}
 		positions      = map[eventstore.GlobalPosition]bool{}
 		firstPosition  eventstore.GlobalPosition
@@ -513,10 +549,17 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	for i, e := range batch {
 		w := h.want(e)
 		wants[i] = w
-		if !w.task && len(w.inboxUsers) == 0 {
+		if !w.task && !w.project && len(w.inboxUsers) == 0 {
 			continue
 		}
 		last = e.ev.GlobalPosition()
+		if w.project {
+			needProjects = true
+			if projects[w.workspace] == nil {
+				projects[w.workspace] = map[uuid.UUID]bool{}
+			}
+			projects[w.workspace][e.task.ProjectID] = true
+		}
 		if w.task {
 			needTasks = true
 			if tasks[w.workspace] == nil {
@@ -533,10 +576,13 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			}
 		}
 	}
-	if needTasks || needInbox {
+	if needTasks || needProjects || needInbox {
 		var names []string
 		if needTasks {
 			names = append(names, projections.Tasks)
+		}
+		if needProjects {
+			names = append(names, projections.Projects)
 		}
 		if needInbox {
 			names = append(names, projections.Notifications)
@@ -549,7 +595,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 				h.log.Error("live hub: projections did not apply events in time; not delivered",
 					"events", len(batch), "err", err)
 			}
-			needTasks, needInbox = false, false
+			needTasks, needProjects, needInbox = false, false, false
 		}
 	}
 	// Read-model state once per task and once per inbox for the whole batch.
@@ -567,6 +613,23 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			}
 			for _, t := range rows {
 				states[t.ID] = taskModel(t)
+			}
+		}
+	}
+	projectStates := map[uuid.UUID]*model.Project{}
+	if needProjects {
+		for ws, ids := range projects {
+			list := make([]uuid.UUID, 0, len(ids))
+			for id := range ids {
+				list = append(list, id)
+			}
+			rows, err := h.queries.ProjectsByIDs(ctx, ws, list)
+			if err != nil {
+				h.log.Error("live hub: load projects", "workspace_id", ws, "err", err)
+				continue
+			}
+			for _, p := range rows {
+				projectStates[p.ID] = projectModel(p)
 			}
 		}
 	}
@@ -604,6 +667,9 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			h.revoke(e.removed.WorkspaceID, string(e.removed.UserID))
 			continue
 		}
+		if p := projectStates[e.task.ProjectID]; p != nil && wants[i].project {
+			h.publishProject(e.ev, p)
+		}
 		if t := states[e.task.TaskID]; t != nil && wants[i].task {
 			h.publishTask(e.ev, e.task.ProjectID, t, lastChange[e.task.TaskID] == i)
 		}
@@ -638,8 +704,9 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *model.Task, taskChanged bool) {
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
-		change = &model.BoardChange{KindName: string(kind), TaskID: t.ID, Status: t.Status, Rank: t.Rank,
-			Archived: t.Archived, Task: t, ConsistencyToken: positionString(ev.GlobalPosition())}
+		change = &model.BoardChange{KindName: string(kind), TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
+			Archived: &t.Archived, Task: t, ConsistencyToken: positionString(ev.GlobalPosition()),
+			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -648,6 +715,20 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 		case s.kind == subTask && taskChanged:
 			h.offerLocked(s, t)
 		case s.kind == subBoard && change != nil:
+			h.offerLocked(s, change)
+		}
+	}
+}
+
+// publishProject offers a project's change, with its state p, to the project's boardChanged
+// subscriptions.
+func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
+	change := &model.BoardChange{KindName: string(projectBoardKinds[ev.Type]), ProjectID: p.ProjectID,
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: positionString(ev.GlobalPosition())}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.byProject[p.ProjectID] {
+		if s.kind == subBoard {
 			h.offerLocked(s, change)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/internal/auth"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // Subscription error codes in extensions.code.
@@ -102,13 +101,7 @@ func (r *Resolver) liveProject(ctx context.Context, kind subKind, projectID stri
 	if err != nil {
 		return nil, err
 	}
-	// The subscription's root field runs outside the per-response middleware: loaders of its own.
-	lctx := loaders.With(ctx, loaders.New(r.Queries))
-	p, err := locate(lctx, r, pid, func(l *loaders.Loaders) interface {
-		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[projections.Project], error)
-	} {
-		return l.Projects
-	})
+	p, err := locate(ctx, r, pid, r.Queries.ProjectInWorkspaces)
 	if err != nil {
 		return nil, err
 	}

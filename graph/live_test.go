@@ -18,7 +18,13 @@ import (
 )
 
 // A graphql-transport-ws client for the tests, over github.com/coder/websocket (the library
-// gqlgen's websocket transport uses).
+// gqlgen's websocket transport uses), which also speaks the legacy graphql-ws protocol
+// (subscriptions-transport-ws: start/data/stop, "ka" keep-alives).
+
+const (
+	transportWS = "graphql-transport-ws"
+	legacyWS    = "graphql-ws"
+)
 
 type wsMessage struct {
 	ID      string          `json:"id,omitempty"`
@@ -28,6 +34,7 @@ type wsMessage struct {
 
 type wsClient struct {
 	t      *testing.T
+	proto  string // transportWS or legacyWS
 	conn   *websocket.Conn
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -39,6 +46,11 @@ type wsClient struct {
 // dial opens a websocket to the API and authenticates with tok in connection_init (or, when
 // header is set, with the upgrade request's Authorization header and an empty init payload).
 func (a *api) dial(tok string, header bool) (*wsClient, error) {
+	return a.dialProtocol(transportWS, tok, header)
+}
+
+// dialProtocol is dial with the websocket subprotocol proto (transportWS or legacyWS).
+func (a *api) dialProtocol(proto, tok string, header bool) (*wsClient, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := http.Header{}
 	payload := map[string]any{}
@@ -48,13 +60,18 @@ func (a *api) dial(tok string, header bool) (*wsClient, error) {
 		payload["authorization"] = "Bearer " + tok
 	}
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.url, "http"), &websocket.DialOptions{
-		Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: h,
+		Subprotocols: []string{proto}, HTTPHeader: h,
 	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	c := &wsClient{t: a.t, conn: conn, cancel: cancel, subs: map[string]chan wsMessage{}, closed: make(chan struct{})}
+	if conn.Subprotocol() != proto {
+		cancel()
+		_ = conn.CloseNow()
+		return nil, fmt.Errorf("the server chose subprotocol %q, not %q", conn.Subprotocol(), proto)
+	}
+	c := &wsClient{t: a.t, proto: proto, conn: conn, cancel: cancel, subs: map[string]chan wsMessage{}, closed: make(chan struct{})}
 	a.t.Cleanup(c.close)
 	init, _ := json.Marshal(payload)
 	if err := c.send(wsMessage{Type: "connection_init", Payload: init}); err != nil {
@@ -114,7 +131,7 @@ func (c *wsClient) readLoop(ctx context.Context) {
 		switch m.Type {
 		case "ping":
 			_ = c.send(wsMessage{Type: "pong"})
-		case "next", "error", "complete":
+		case "next", "data", "error", "complete":
 			c.mu.Lock()
 			ch := c.subs[m.ID]
 			c.mu.Unlock()
@@ -140,12 +157,20 @@ func (c *wsClient) subscribe(query string, vars map[string]any) *wsSub {
 	c.subs[id] = ch
 	c.mu.Unlock()
 	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	require.NoError(c.t, c.send(wsMessage{ID: id, Type: "subscribe", Payload: payload}))
+	start := "subscribe"
+	if c.proto == legacyWS {
+		start = "start"
+	}
+	require.NoError(c.t, c.send(wsMessage{ID: id, Type: start, Payload: payload}))
 	return &wsSub{c: c, id: id, ch: ch}
 }
 
 func (s *wsSub) stop() {
-	require.NoError(s.c.t, s.c.send(wsMessage{ID: s.id, Type: "complete"}))
+	stop := "complete"
+	if s.c.proto == legacyWS {
+		stop = "stop"
+	}
+	require.NoError(s.c.t, s.c.send(wsMessage{ID: s.id, Type: stop}))
 }
 
 // next returns the subscription's next message, failing the test after timeout.
@@ -160,11 +185,16 @@ func (s *wsSub) next(timeout time.Duration) wsMessage {
 	}
 }
 
-// data waits for a "next" message without errors and decodes its one field into out.
+// data waits for a "next" message ("data" in graphql-ws) without errors and decodes its one
+// field into out.
 func (s *wsSub) data(out any) {
 	s.c.t.Helper()
 	m := s.next(10 * time.Second)
-	require.Equal(s.c.t, "next", m.Type, "%s", m.Payload)
+	want := "next"
+	if s.c.proto == legacyWS {
+		want = "data"
+	}
+	require.Equal(s.c.t, want, m.Type, "%s", m.Payload)
 	var r response
 	require.NoError(s.c.t, json.Unmarshal(m.Payload, &r))
 	require.Empty(s.c.t, r.Errors)
@@ -183,8 +213,8 @@ func (s *wsSub) quiet(d time.Duration) {
 	}
 }
 
-// refusal waits for the subscription's refusal (an "error" message, or a "next" carrying errors
-// and no data, then "complete") and returns its code.
+// refusal waits for the subscription's refusal (an "error" message, or a "next" ("data")
+// carrying errors and no data, then "complete") and returns its code.
 func (s *wsSub) refusal() string {
 	s.c.t.Helper()
 	m := s.next(10 * time.Second)
@@ -195,7 +225,7 @@ func (s *wsSub) refusal() string {
 		require.NotEmpty(s.c.t, errs)
 		c, _ := errs[0].Extensions["code"].(string)
 		return c
-	case "next":
+	case "next", "data":
 		var r response
 		require.NoError(s.c.t, json.Unmarshal(m.Payload, &r))
 		for _, v := range r.Data {
@@ -568,4 +598,146 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	require.Equal(t, "error", last.Type, "%s", last.Payload)
 	require.Contains(t, string(last.Payload), "SLOW_CONSUMER")
 	require.Less(t, received, created, "the dropped subscription did not receive every change")
+}
+
+// TestLiveBoardProjectChanges: boardChanged also fires for the project's own changes that alter
+// the board (workflow defined, renamed, archived, unarchived), with no task and the project's
+// read-model state after the change; taskChanged does not.
+func TestLiveBoardProjectChanges(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "BP")
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
+	c := a.mustDial(tm.bob)
+	p := map[string]any{"p": tm.project}
+	board := c.subscribe(`subscription($p: ID!) { boardChanged(projectId: $p) { kind taskId status rank archived consistencyToken
+		task { key } project { id name archived board { status } } } }`, p)
+	tasks := c.subscribe(taskChangedQ, p)
+	waitSubscriptions(t, a.hub, 2)
+
+	type change struct {
+		Kind, ConsistencyToken string
+		TaskID, Status, Rank   *string
+		Archived               *bool
+		Task                   *struct{ Key string }
+		Project                struct {
+			ID, Name string
+			Archived bool
+			Board    []struct{ Status string }
+		}
+	}
+	columns := func(ch change) []string {
+		var out []string
+		for _, col := range ch.Project.Board {
+			out = append(out, col.Status)
+		}
+		return out
+	}
+	// A task's change: the task, and the project as it is.
+	var created result
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "On the board"}) { id } }`, p, &created)
+	var ch change
+	board.data(&ch)
+	require.Equal(t, "CREATED", ch.Kind)
+	require.NotNil(t, ch.TaskID)
+	require.Equal(t, created.ID, *ch.TaskID)
+	require.Equal(t, "BP-1", ch.Task.Key)
+	require.Equal(t, "todo", *ch.Status)
+	require.False(t, *ch.Archived)
+	require.Equal(t, tm.project, ch.Project.ID)
+	require.Equal(t, "Project", ch.Project.Name)
+	var lt liveTask
+	tasks.data(&lt)
+	require.Equal(t, "BP-1", lt.Key)
+
+	projectChange := func(kind string) change {
+		t.Helper()
+		var ch change
+		board.data(&ch)
+		require.Equal(t, kind, ch.Kind)
+		require.Nil(t, ch.TaskID)
+		require.Nil(t, ch.Task)
+		require.Nil(t, ch.Status)
+		require.Nil(t, ch.Rank)
+		require.Nil(t, ch.Archived)
+		require.Equal(t, tm.project, ch.Project.ID)
+		require.NotEmpty(t, ch.ConsistencyToken)
+		return ch
+	}
+	a.ok(tm.alice, `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, initial: "todo",
+		statuses: [{id: "todo", name: "To do", category: TODO}, {id: "doing", name: "Doing", category: IN_PROGRESS},
+			{id: "blocked", name: "Blocked", category: IN_PROGRESS}, {id: "done", name: "Done", category: DONE}],
+		transitions: [{from: "todo", to: "doing"}, {from: "doing", to: "blocked"}, {from: "blocked", to: "doing"},
+			{from: "doing", to: "done"}]}) { id } }`, p, &result{})
+	ch = projectChange("WORKFLOW_CHANGED")
+	require.Equal(t, []string{"todo", "doing", "blocked", "done"}, columns(ch), "the board's new columns")
+
+	a.ok(tm.alice, `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "Renamed"}) { id } }`, p, &result{})
+	ch = projectChange("PROJECT_RENAMED")
+	require.Equal(t, "Renamed", ch.Project.Name)
+	require.False(t, ch.Project.Archived)
+	// The change's token serves read-your-writes.
+	var read struct{ Name string }
+	a.ok(tm.bob, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { name } }`,
+		map[string]any{"p": tm.project, "tok": ch.ConsistencyToken}, &read)
+	require.Equal(t, "Renamed", read.Name)
+
+	a.ok(tm.alice, `mutation($p: ID!) { archiveProject(input: {projectId: $p}) { id } }`, p, &result{})
+	ch = projectChange("PROJECT_ARCHIVED")
+	require.True(t, ch.Project.Archived)
+	a.ok(tm.alice, `mutation($p: ID!) { unarchiveProject(input: {projectId: $p}) { id } }`, p, &result{})
+	ch = projectChange("PROJECT_UNARCHIVED")
+	require.False(t, ch.Project.Archived)
+	require.Equal(t, "Renamed", ch.Project.Name)
+
+	// The project's changes are no task's.
+	tasks.quiet(100 * time.Millisecond)
+	board.quiet(10 * time.Millisecond)
+}
+
+// TestLiveLegacyProtocol: the legacy graphql-ws protocol (subscriptions-transport-ws:
+// connection_init/connection_ack, start/data/stop) serves subscriptions like graphql-transport-ws,
+// authenticated the same way (connection_init's authorization or the upgrade request's header).
+func TestLiveLegacyProtocol(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "LG")
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
+	p := map[string]any{"p": tm.project}
+
+	for i, header := range []bool{false, true} {
+		c, err := a.dialProtocol(legacyWS, tm.bob, header)
+		require.NoError(t, err, "header %v", header)
+		s := c.subscribe(taskChangedQ, p)
+		waitSubscriptions(t, a.hub, 1)
+		var created result
+		a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Legacy"}) { id version } }`, p, &created)
+		var lt liveTask
+		s.data(&lt) // a "data" message
+		require.Equal(t, created.ID, lt.ID)
+		require.Equal(t, fmt.Sprintf("LG-%d", i+1), lt.Key)
+		require.Equal(t, created.Version, lt.Version)
+		require.Equal(t, "LG", lt.Project.Key)
+		s.stop() // "stop"
+		require.Equal(t, "complete", s.next(5*time.Second).Type)
+		waitSubscriptions(t, a.hub, 0)
+	}
+
+	// Forged and expired tokens: no ack.
+	_, err := a.dialProtocol(legacyWS, forged(t), false)
+	require.Error(t, err)
+	_, err = a.dialProtocol(legacyWS, token(t, tm.bobID, -time.Minute), false)
+	require.Error(t, err)
+	_, err = a.dialProtocol(legacyWS, forged(t), true)
+	require.Error(t, err)
+	// Anonymous: UNAUTHENTICATED; a stranger: NOT_FOUND.
+	anon, err := a.dialProtocol(legacyWS, "", false)
+	require.NoError(t, err)
+	require.Equal(t, "UNAUTHENTICATED", anon.subscribe(taskChangedQ, p).refusal())
+	stranger, err := a.dialProtocol(legacyWS, token(t, "stranger-"+t.Name(), time.Hour), false)
+	require.NoError(t, err)
+	require.Equal(t, "NOT_FOUND", stranger.subscribe(taskChangedQ, p).refusal())
+	require.Equal(t, 0, a.hub.Subscriptions())
 }

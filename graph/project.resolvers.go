@@ -11,7 +11,6 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
-	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 )
@@ -89,11 +88,7 @@ func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *
 	if err != nil {
 		return nil, err
 	}
-	p, err := locate(ctx, r.Resolver, pid, func(l *loaders.Loaders) interface {
-		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[projections.Project], error)
-	} {
-		return l.Projects
-	})
+	p, err := locate(ctx, r.Resolver, pid, r.Queries.ProjectInWorkspaces)
 	if err != nil {
 		return nil, err
 	}

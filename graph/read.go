@@ -138,11 +138,11 @@ func (r *Resolver) enter(ctx context.Context, field, workspaceID string, token *
 }
 
 // locate finds a project or task by id alone among the caller's workspaces: one statement for
-// the workspaces, one for the lookup per workspace (the caller's, a handful). Found means member.
+// the workspaces, one for the lookup in all of them at once (workspace_id = ANY), however many
+// the caller belongs to. Found means member; another tenant's object is not found, exactly like
+// an id that does not exist.
 func locate[V any](ctx context.Context, r *Resolver, id uuid.UUID,
-	loader func(*loaders.Loaders) interface {
-		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[V], error)
-	}) (V, error) {
+	find func(ctx context.Context, workspaceIDs []uuid.UUID, id uuid.UUID) (V, error)) (V, error) {
 	var zero V
 	a, err := actor(ctx)
 	if err != nil {
@@ -152,20 +152,18 @@ func locate[V any](ctx context.Context, r *Resolver, id uuid.UUID,
 	if err != nil {
 		return zero, err
 	}
-	keys := make([]loaders.Key, len(wss))
+	if len(wss) == 0 {
+		return zero, errNotFound
+	}
+	ids := make([]uuid.UUID, len(wss))
 	for i, w := range wss {
-		keys[i] = loaders.Key{WorkspaceID: w.ID, ID: id}
+		ids[i] = w.ID
 	}
-	found, err := loader(loaders.For(ctx)).LoadAll(ctx, keys)
-	if err != nil {
-		return zero, err
+	v, err := find(ctx, ids, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return zero, errNotFound
 	}
-	for _, f := range found {
-		if f.OK {
-			return f.Value, nil
-		}
-	}
-	return zero, errNotFound
+	return v, err
 }
 
 // pageSize validates first: 1 to projections.MaxPage.

@@ -59,6 +59,7 @@ func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.Ta
 		}
 		f.Status, f.AssigneeID, f.Label, search = str(filter.Status), str(filter.AssigneeID), str(filter.Label), strings.TrimSpace(str(filter.Search))
 		f.IncludeArchived = filter.IncludeArchived != nil && *filter.IncludeArchived
+		f.DueBefore = filter.DueBefore
 	}
 	if f.Order == projections.OrderNumber && f.ProjectID == uuid.Nil {
 		return projections.TaskPage{}, "", domain.InvalidInput("orderBy", "ordering by number needs filter.projectId")
@@ -75,7 +76,8 @@ func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.Ta
 		for _, t := range tasks {
 			if (f.ProjectID == uuid.Nil || t.ProjectID == f.ProjectID) && (f.Status == "" || t.Status == f.Status) &&
 				(f.AssigneeID == "" || (t.AssigneeID != nil && *t.AssigneeID == f.AssigneeID)) &&
-				(f.Label == "" || contains(t.Labels, f.Label)) && (f.IncludeArchived || !t.Archived) {
+				(f.Label == "" || contains(t.Labels, f.Label)) && (f.IncludeArchived || !t.Archived) &&
+				(f.DueBefore == nil || (t.DueDate != nil && t.DueDate.Before(*f.DueBefore))) {
 				kept = append(kept, t)
 			}
 		}

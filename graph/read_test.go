@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/commands"
@@ -324,6 +325,61 @@ func TestStatementBudget(t *testing.T) {
 	require.Equal(t, listSmall, listBig, "task list")
 	require.LessOrEqual(t, boardBig, 6)
 	require.LessOrEqual(t, listBig, 6)
+
+	// project(id) and task(id) find their object among the caller's workspaces in as many
+	// statements for a caller in 1 workspace (alice) as for one in 8 (bob, 7 of them his own);
+	// a caller in 8 workspaces, none of them the object's, gets NOT_FOUND, exactly as for an id
+	// that does not exist, in as many statements.
+	bob := domain.Actor{UserID: domain.UserID(tm.bobID), Email: tm.bobID + "@example.com", DisplayName: tm.bobID}
+	carolID := "carol-" + t.Name()
+	carol := domain.Actor{UserID: domain.UserID(carolID), Email: carolID + "@example.com", DisplayName: carolID}
+	var lastWS commands.Result
+	for i := range 8 {
+		if i < 7 {
+			lastWS, err = a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: bob, Name: fmt.Sprintf("Bob's %d", i)})
+			require.NoError(t, err)
+		}
+		lastWS, err = a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: carol, Name: fmt.Sprintf("Carol's %d", i)})
+		require.NoError(t, err)
+	}
+	carolTok := token(t, carolID, time.Hour)
+	wsTok := graph.ConsistencyToken(lastWS)
+	for tok, n := range map[string]int{tm.alice: 1, tm.bob: 8, carolTok: 8} {
+		var mine []struct{ ID string }
+		a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`, map[string]any{"tok": wsTok}, &mine)
+		require.Len(t, mine, n)
+	}
+	lookup := func(tok, query, id string) (response, int) {
+		t.Helper()
+		r := a.do(tok, query, map[string]any{"id": id})
+		n, err := strconv.Atoi(r.Statements)
+		require.NoError(t, err)
+		return r, n
+	}
+	byID := map[string]struct{ query, id, key string }{
+		"project": {`query($id: ID!) { project(id: $id) { key name } }`, small.String(), `"SM"`},
+		"task":    {`query($id: ID!) { task(id: $id) { key title } }`, last.ID.String(), `"BG-200"`},
+	}
+	for field, c := range byID {
+		r, one := lookup(tm.alice, c.query, c.id)
+		require.Empty(t, r.Errors, field)
+		require.Contains(t, string(r.Data[field]), c.key, field)
+		r, eight := lookup(tm.bob, c.query, c.id)
+		require.Empty(t, r.Errors, field)
+		require.Contains(t, string(r.Data[field]), c.key, field)
+		t.Logf("SQL statements: %s(id) by a caller in 1 workspace %d, in 8 workspaces %d", field, one, eight)
+		require.Equal(t, one, eight, field)
+		require.LessOrEqual(t, eight, 2, field)
+
+		denied, deniedN := lookup(carolTok, c.query, c.id)
+		missing, missingN := lookup(carolTok, c.query, uuid.NewString())
+		require.Equal(t, "NOT_FOUND", code(t, denied), field)
+		require.Nil(t, denied.Data[field], field)
+		require.Equal(t, missing.Errors[0].Message, denied.Errors[0].Message, field)
+		require.Equal(t, missing.Errors[0].Extensions, denied.Errors[0].Extensions, field)
+		require.Equal(t, missingN, deniedN, field)
+		require.Equal(t, eight, deniedN, field)
+	}
 }
 
 func firstKey[V any](m map[string]V) string {

@@ -9,12 +9,28 @@ import (
 	"context"
 
 	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
 )
 
 // Kind is the resolver for the kind field.
 func (r *boardChangeResolver) Kind(ctx context.Context, obj *model.BoardChange) (model.BoardChangeKind, error) {
 	return model.BoardChangeKind(obj.KindName), nil
+}
+
+// Project is the resolver for the project field.
+func (r *boardChangeResolver) Project(ctx context.Context, obj *model.BoardChange) (*model.Project, error) {
+	if obj.ProjectState != nil {
+		return obj.ProjectState, nil // a project's change: its state after the change
+	}
+	p, err := loaders.For(ctx).Projects.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.ProjectID})
+	if err != nil {
+		return nil, err
+	}
+	if !p.OK {
+		return nil, errNotFound
+	}
+	return projectModel(p.Value), nil
 }
 
 // TaskChanged is the resolver for the taskChanged field.

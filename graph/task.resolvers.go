@@ -14,7 +14,6 @@ import (
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -152,11 +151,7 @@ func (r *queryResolver) Task(ctx context.Context, id string, consistentWith *str
 	if err != nil {
 		return nil, err
 	}
-	t, err := locate(ctx, r.Resolver, tid, func(l *loaders.Loaders) interface {
-		LoadAll(context.Context, []loaders.Key) ([]loaders.Found[projections.Task], error)
-	} {
-		return l.Tasks
-	})
+	t, err := locate(ctx, r.Resolver, tid, r.Queries.TaskInWorkspaces)
 	if err != nil {
 		return nil, err
 	}
@@ -197,9 +192,6 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	for _, t := range page.Tasks {
 		cursor := taskCursor(order, t)
 		conn.PageInfo.EndCursor = &cursor
-		if filter != nil && filter.DueBefore != nil && (t.DueDate == nil || !t.DueDate.Before(*filter.DueBefore)) {
-			continue // filters the page (the read side has no due-date filter): it may come back shorter
-		}
 		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: taskModel(t)})
 	}
 	if page.Next != "" {

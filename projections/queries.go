@@ -153,6 +153,14 @@ func (q *Queries) ProjectsByIDs(ctx context.Context, workspaceID uuid.UUID, ids 
 	return list(ctx, q.pool, scanProject, projectSQL+` WHERE p.workspace_id = $1 AND p.id = ANY ($2)`, workspaceID, ids)
 }
 
+// ProjectInWorkspaces returns the project with id if its workspace is one of workspaceIDs (the
+// caller's: finding a project by id alone), else ErrNotFound.
+func (q *Queries) ProjectInWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID, id uuid.UUID) (Project, error) {
+	// served by rm_projects_vN_pkey, the workspace rechecked
+	p, err := scanProject(q.pool.QueryRow(ctx, projectSQL+` WHERE p.id = $2 AND p.workspace_id = ANY ($1)`, workspaceIDs, id))
+	return p, notFound(err, "project")
+}
+
 // Task is a task as the board and list show it.
 type Task struct {
 	ID           uuid.UUID  `json:"id"`
@@ -193,6 +201,14 @@ func (q *Queries) Task(ctx context.Context, workspaceID, taskID uuid.UUID) (Task
 	return t, notFound(err, "task")
 }
 
+// TaskInWorkspaces returns the task with id if its workspace is one of workspaceIDs (the caller's:
+// finding a task by id alone), else ErrNotFound.
+func (q *Queries) TaskInWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID, id uuid.UUID) (Task, error) {
+	// served by rm_tasks_vN_pkey, the workspace rechecked
+	t, err := scanTask(q.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM rm_tasks WHERE id = $2 AND workspace_id = ANY ($1)`, workspaceIDs, id))
+	return t, notFound(err, "task")
+}
+
 // TasksByIDs is the batch loader of tasks.
 func (q *Queries) TasksByIDs(ctx context.Context, workspaceID uuid.UUID, ids []uuid.UUID) ([]Task, error) {
 	// served by rm_tasks_vN_pkey
@@ -219,6 +235,7 @@ type TaskFilter struct {
 	Status          string
 	AssigneeID      string
 	Label           string
+	DueBefore       *time.Time // due strictly before (tasks without a due date never match)
 	IncludeArchived bool
 	Order           string
 	After           string // cursor of the previous page's last task
@@ -253,6 +270,10 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 	if f.Label != "" {
 		where = append(where, arg(f.Label)+" = ANY (labels)")
 	}
+	if f.DueBefore != nil {
+		// implies due_date IS NOT NULL: with NOT archived, rm_tasks_vN_due_idx serves it
+		where = append(where, "due_date < "+arg(*f.DueBefore))
+	}
 	if !f.IncludeArchived {
 		where = append(where, "NOT archived")
 	}
@@ -272,7 +293,8 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 			where = append(where, "number > "+arg(n))
 		}
 	case OrderUpdated, "":
-		// served by rm_tasks_vN_updated_idx (or rm_tasks_vN_ws_assignee_idx with an assignee)
+		// served by rm_tasks_vN_updated_idx (or rm_tasks_vN_ws_assignee_idx with an assignee, or
+		// rm_tasks_vN_due_idx with a due date, the page sorted from the tasks due before it)
 		order = "updated_at DESC, id DESC"
 		if f.After != "" {
 			at, id, err := decodeTimeCursor(f.After)
@@ -417,17 +439,49 @@ type NotificationPage struct {
 
 // Notifications returns user's inbox in a workspace, newest first, strictly before before.
 func (q *Queries) Notifications(ctx context.Context, workspaceID uuid.UUID, user string, before *eventstore.GlobalPosition, limit int) (NotificationPage, error) {
+	return q.notifications(ctx, workspaceID, user, before, limit, false)
+}
+
+// UnreadNotifications is Notifications without the notifications user has read (those at or
+// below their read mark, see MarkNotificationsRead): full pages of unread ones.
+func (q *Queries) UnreadNotifications(ctx context.Context, workspaceID uuid.UUID, user string, before *eventstore.GlobalPosition, limit int) (NotificationPage, error) {
+	return q.notifications(ctx, workspaceID, user, before, limit, true)
+}
+
+// notificationsSQL reads a page of an inbox, served by rm_notifications_vN_inbox_idx (a range
+// below the cursor; and notification_reads_pkey, one row). %s is empty, or unreadSQL for the
+// unread notifications only.
+const notificationsSQL = `SELECT n.id, n.kind, n.task_id, n.comment_id, n.actor_id, n.line, n.at,
+		coalesce((n.transaction_id, n.position) <= (r.transaction_id, r.position), false), n.transaction_id, n.position
+	FROM rm_notifications n LEFT JOIN notification_reads r ON r.user_id = n.user_id
+	WHERE n.user_id = $2 AND n.workspace_id = $1 AND (n.transaction_id, n.position) < ($3, $4)%s
+	ORDER BY n.transaction_id DESC, n.position DESC LIMIT $5`
+
+// unreadSQL bounds the inbox range from below by the user's read mark (-1 when they have none,
+// two InitPlans on notification_reads_pkey): the unread notifications are the newest ones, so the
+// index range stops at the mark instead of running through every read one.
+const unreadSQL = `
+		AND (n.transaction_id, n.position) >
+			(coalesce((SELECT m.transaction_id FROM notification_reads m WHERE m.user_id = $2), -1),
+			 coalesce((SELECT m.position FROM notification_reads m WHERE m.user_id = $2), -1))`
+
+var (
+	inboxSQL       = fmt.Sprintf(notificationsSQL, "")
+	unreadInboxSQL = fmt.Sprintf(notificationsSQL, unreadSQL)
+)
+
+func (q *Queries) notifications(ctx context.Context, workspaceID uuid.UUID, user string, before *eventstore.GlobalPosition,
+	limit int, unreadOnly bool) (NotificationPage, error) {
 	limit = pageSize(limit)
 	b := eventstore.GlobalPosition{TransactionID: 1 << 62}
 	if before != nil {
 		b = *before
 	}
-	// served by rm_notifications_vN_inbox_idx (and notification_reads_pkey, one row)
-	items, err := list(ctx, q.pool, scanNotification, `SELECT n.id, n.kind, n.task_id, n.comment_id, n.actor_id, n.line, n.at,
-			coalesce((n.transaction_id, n.position) <= (r.transaction_id, r.position), false), n.transaction_id, n.position
-		FROM rm_notifications n LEFT JOIN notification_reads r ON r.user_id = n.user_id
-		WHERE n.user_id = $2 AND n.workspace_id = $1 AND (n.transaction_id, n.position) < ($3, $4)
-		ORDER BY n.transaction_id DESC, n.position DESC LIMIT $5`, workspaceID, user, int64(b.TransactionID), b.Position, limit+1)
+	sql := inboxSQL
+	if unreadOnly {
+		sql = unreadInboxSQL
+	}
+	items, err := list(ctx, q.pool, scanNotification, sql, workspaceID, user, int64(b.TransactionID), b.Position, limit+1)
 	if err != nil {
 		return NotificationPage{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -151,4 +152,176 @@ func lines(items []projections.ActivityItem) []string {
 		out = append(out, a.Line)
 	}
 	return out
+}
+
+// TestListTasksDueBefore: the due-date filter is part of the query, so keyset pages are full and
+// walk every matching task exactly once, with non-matching tasks (no due date, due later,
+// archived) interleaved among them.
+func TestListTasksDueBefore(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	w := f.world(0)
+	ctx := f.ctx
+	cutoff := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	early, late := cutoff.Add(-48*time.Hour), cutoff.Add(48*time.Hour)
+	var want []uuid.UUID
+	for i := range 30 {
+		cmd := commands.CreateTask{Actor: member, ProjectID: w.project, Title: "task"}
+		switch i % 3 {
+		case 0:
+			cmd.DueDate = &early
+		case 1:
+			cmd.DueDate = &late
+		} // 2: no due date
+		res, err := f.h.CreateTask.Handle(ctx, cmd)
+		require.NoError(t, err)
+		if i%3 == 0 {
+			want = append(want, res.ID)
+		}
+	}
+	// An archived task due early: not listed unless asked for.
+	archived := want[3]
+	res, err := f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: archived})
+	require.NoError(t, err)
+	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+
+	walk := func(filter projections.TaskFilter) (seen []uuid.UUID, sizes []int) {
+		t.Helper()
+		for page := (projections.TaskPage{}); ; {
+			filter.After = page.Next
+			page, err = f.q.ListTasks(ctx, w.ws, filter)
+			require.NoError(t, err)
+			sizes = append(sizes, len(page.Tasks))
+			for _, tk := range page.Tasks {
+				require.NotNil(t, tk.DueDate)
+				require.True(t, tk.DueDate.Before(cutoff))
+				seen = append(seen, tk.ID)
+			}
+			if page.Next == "" {
+				return seen, sizes
+			}
+		}
+	}
+	unarchived := make([]uuid.UUID, 0, len(want))
+	for _, id := range want {
+		if id != archived {
+			unarchived = append(unarchived, id)
+		}
+	}
+	for _, order := range []string{projections.OrderUpdated, projections.OrderNumber} {
+		seen, sizes := walk(projections.TaskFilter{ProjectID: w.project, Order: order, DueBefore: &cutoff, Limit: 4})
+		require.ElementsMatch(t, unarchived, seen, order)
+		require.Equal(t, []int{4, 4, 1}, sizes, "%s: full pages", order)
+		seen, _ = walk(projections.TaskFilter{ProjectID: w.project, Order: order, DueBefore: &cutoff, IncludeArchived: true, Limit: 4})
+		require.ElementsMatch(t, want, seen, order)
+	}
+	// Workspace-wide (no project), the default order.
+	seen, sizes := walk(projections.TaskFilter{DueBefore: &cutoff, Limit: 3})
+	require.ElementsMatch(t, unarchived, seen)
+	require.Equal(t, []int{3, 3, 3}, sizes)
+	none := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	page, err := f.q.ListTasks(ctx, w.ws, projections.TaskFilter{DueBefore: &none})
+	require.NoError(t, err)
+	require.Empty(t, page.Tasks)
+}
+
+// TestUnreadNotifications: the unread filter is part of the query (above the user's read mark),
+// so pages are full and every unread notification comes exactly once, none of the read ones.
+func TestUnreadNotifications(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	w := f.world(12)
+	ctx := f.ctx
+	var last commands.Result
+	for _, id := range w.tasks {
+		res, err := f.h.AssignTask.Handle(ctx, commands.AssignTask{Actor: member, TaskID: id, Assignee: other.UserID})
+		require.NoError(t, err)
+		last = res
+	}
+	require.NoError(t, f.q.WaitFor(ctx, last.Position))
+	all, err := f.q.Notifications(ctx, w.ws, "max", nil, 100)
+	require.NoError(t, err)
+	require.Len(t, all.Items, 12)
+	require.Equal(t, 12, all.Unread)
+
+	walk := func(limit int) (seen []uuid.UUID, sizes []int) {
+		t.Helper()
+		var before *eventstore.GlobalPosition
+		for {
+			page, err := f.q.UnreadNotifications(ctx, w.ws, "max", before, limit)
+			require.NoError(t, err)
+			sizes = append(sizes, len(page.Items))
+			require.Equal(t, len(page.Items), page.Unread)
+			for _, n := range page.Items {
+				require.False(t, n.Read)
+				seen = append(seen, n.ID)
+			}
+			if page.Before == nil {
+				return seen, sizes
+			}
+			before = page.Before
+		}
+	}
+	ids := func(ns []projections.Notification) []uuid.UUID {
+		out := make([]uuid.UUID, len(ns))
+		for i, n := range ns {
+			out[i] = n.ID
+		}
+		return out
+	}
+	// No read mark yet: everything is unread.
+	seen, sizes := walk(5)
+	require.Equal(t, ids(all.Items), seen)
+	require.Equal(t, []int{5, 5, 2}, sizes)
+
+	// Read through the 5th oldest: the 7 newest are unread, in full pages.
+	require.NoError(t, f.q.MarkNotificationsRead(ctx, "max", all.Items[7].Position))
+	seen, sizes = walk(3)
+	require.Equal(t, ids(all.Items[:7]), seen)
+	require.Equal(t, []int{3, 3, 1}, sizes)
+	seen, sizes = walk(7)
+	require.Equal(t, ids(all.Items[:7]), seen)
+	require.Equal(t, []int{7}, sizes)
+	page, err := f.q.Notifications(ctx, w.ws, "max", nil, 100)
+	require.NoError(t, err)
+	require.Len(t, page.Items, 12, "the whole inbox still lists the read ones")
+	require.Equal(t, 7, page.Unread)
+
+	// All read: nothing; another user or workspace: nothing.
+	require.NoError(t, f.q.MarkNotificationsRead(ctx, "max", all.Items[0].Position))
+	page, err = f.q.UnreadNotifications(ctx, w.ws, "max", nil, 10)
+	require.NoError(t, err)
+	require.Empty(t, page.Items)
+	require.Nil(t, page.Before)
+	page, err = f.q.UnreadNotifications(ctx, uuid.New(), "max", nil, 10)
+	require.NoError(t, err)
+	require.Empty(t, page.Items)
+}
+
+// TestInWorkspaces: finding a project or task by id alone among a set of workspaces returns it
+// only when its workspace is one of them.
+func TestInWorkspaces(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	w := f.world(1)
+	ctx := f.ctx
+	f.caughtUp()
+	mine := []uuid.UUID{uuid.New(), w.ws, uuid.New()}
+	p, err := f.q.ProjectInWorkspaces(ctx, mine, w.project)
+	require.NoError(t, err)
+	require.Equal(t, "TF", p.Key)
+	tk, err := f.q.TaskInWorkspaces(ctx, mine, w.tasks[0])
+	require.NoError(t, err)
+	require.Equal(t, "TF-1", tk.Key)
+	for _, wss := range [][]uuid.UUID{{uuid.New()}, {}, nil} {
+		_, err = f.q.ProjectInWorkspaces(ctx, wss, w.project)
+		require.ErrorIs(t, err, projections.ErrNotFound)
+		_, err = f.q.TaskInWorkspaces(ctx, wss, w.tasks[0])
+		require.ErrorIs(t, err, projections.ErrNotFound)
+	}
+	_, err = f.q.TaskInWorkspaces(ctx, mine, w.project) // a project's id is no task's
+	require.ErrorIs(t, err, projections.ErrNotFound)
 }

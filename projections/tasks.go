@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_number_idx ON rm_tasks{v} (project_id, nu
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_updated_idx ON rm_tasks{v} (workspace_id, updated_at DESC, id DESC);
 -- serves ListTasks filtered by assignee within a workspace
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_ws_assignee_idx ON rm_tasks{v} (workspace_id, assignee_id, updated_at DESC, id DESC);
+-- serves ListTasks filtered by due date (dueBefore) within a workspace, unarchived tasks
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_due_idx ON rm_tasks{v} (workspace_id, due_date) WHERE due_date IS NOT NULL AND NOT archived;
 -- serves SearchTasks
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (search);
 -- serves Comments: a task's comments in order

@@ -90,6 +90,7 @@ type ComplexityRoot struct {
 		Archived         func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		Kind             func(childComplexity int) int
+		Project          func(childComplexity int) int
 		Rank             func(childComplexity int) int
 		Status           func(childComplexity int) int
 		Task             func(childComplexity int) int
@@ -411,6 +412,8 @@ type ComplexityRoot struct {
 
 type BoardChangeResolver interface {
 	Kind(ctx context.Context, obj *model.BoardChange) (model.BoardChangeKind, error)
+
+	Project(ctx context.Context, obj *model.BoardChange) (*model.Project, error)
 }
 type MemberResolver interface {
 	Role(ctx context.Context, obj *model.Member) (model.Role, error)
@@ -697,6 +700,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BoardChange.Kind(childComplexity), true
+	case "BoardChange.project":
+		if e.ComplexityRoot.BoardChange.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BoardChange.Project(childComplexity), true
 	case "BoardChange.rank":
 		if e.ComplexityRoot.BoardChange.Rank == nil {
 			break
@@ -2633,16 +2642,20 @@ configured operator.
 directive @hasRole(role: Role!) on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/subscription.graphqls", Input: `"""
-Live updates over websocket (graphql-transport-ws). A message is sent once the read models have
-applied the change and carries their state, so a client can render it directly or pass its
-consistency token to a query. Delivery is a live tail: a subscription receives the changes
-committed after it started; a client that falls too far behind is dropped (the subscription ends
-with a SLOW_CONSUMER error) and should re-query, then subscribe again.
+Live updates over websocket (graphql-transport-ws, or the legacy graphql-ws). A message is sent
+once the read models have applied the change and carries their state, so a client can render it
+directly or pass its consistency token to a query. Delivery is a live tail: a subscription
+receives the changes committed after it started; a client that falls too far behind is dropped
+(the subscription ends with a SLOW_CONSUMER error) and should re-query, then subscribe again.
 """
 type Subscription {
   "A project's tasks as they change (created, edited, moved, assigned, commented, archived, ...)."
   taskChanged(projectId: ID!): Task! @authenticated
-  "Changes of a project's board layout: a task created, moved to another column, reordered, archived or restored."
+  """
+  Changes of a project's board: a task created, moved to another column, reordered, archived or
+  restored; and the project's own changes that alter the board (its workflow, hence its columns,
+  defined or changed; renamed; archived or unarchived).
+  """
   boardChanged(projectId: ID!): BoardChange! @authenticated
   "The caller's new notifications in a workspace."
   notificationAdded(workspaceId: ID!): Notification! @authenticated
@@ -2656,19 +2669,35 @@ enum BoardChangeKind {
   REORDERED
   ARCHIVED
   RESTORED
+  "The project's workflow was defined or changed: the board's columns may have changed."
+  WORKFLOW_CHANGED
+  PROJECT_RENAMED
+  PROJECT_ARCHIVED
+  PROJECT_UNARCHIVED
 }
 
-"A task's place on the board after a change."
+"""
+A change of a project's board. A task's change (CREATED to RESTORED) names the task and its place
+after the change; a project's change (WORKFLOW_CHANGED, PROJECT_*) has no task: its task fields
+are null and project is the project after the change.
+"""
 type BoardChange {
   kind: BoardChangeKind!
-  taskId: ID!
-  "The task's column (its status) after the change."
-  status: String!
-  "The task's rank within its column after the change."
-  rank: String!
-  archived: Boolean!
-  "The whole task as the read model holds it after the change."
-  task: Task!
+  "The task changed; null for a project's change."
+  taskId: ID
+  "The task's column (its status) after the change; null for a project's change."
+  status: String
+  "The task's rank within its column after the change; null for a project's change."
+  rank: String
+  "Whether the task is archived after the change; null for a project's change."
+  archived: Boolean
+  "The whole task as the read model holds it after the change; null for a project's change."
+  task: Task
+  """
+  The project: for a project's change, as the read model holds it after the change (name,
+  archived, workflow and so board columns); for a task's change, as it is when the message is sent.
+  """
+  project: Project!
   "A consistency token for queries that must include this change."
   consistencyToken: String!
 }
@@ -2801,7 +2830,7 @@ input TaskFilter {
   status: String
   assigneeId: ID
   label: String
-  "Tasks due strictly before this instant (filters the page: a page may come back shorter)."
+  "Tasks due strictly before this instant (tasks without a due date never match)."
   dueBefore: Time
   "Full-text search over key, title and description."
   search: String
@@ -3161,6 +3190,8 @@ func (ec *executionContext) childFields_BoardChange(ctx context.Context, field g
 		return ec.fieldContext_BoardChange_archived(ctx, field)
 	case "task":
 		return ec.fieldContext_BoardChange_task(ctx, field)
+	case "project":
+		return ec.fieldContext_BoardChange_project(ctx, field)
 	case "consistencyToken":
 		return ec.fieldContext_BoardChange_consistencyToken(ctx, field)
 	}
@@ -5423,11 +5454,11 @@ func (ec *executionContext) _BoardChange_taskId(ctx context.Context, field graph
 			return obj.TaskID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_taskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5446,11 +5477,11 @@ func (ec *executionContext) _BoardChange_status(ctx context.Context, field graph
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5469,11 +5500,11 @@ func (ec *executionContext) _BoardChange_rank(ctx context.Context, field graphql
 			return obj.Rank, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_rank(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5492,11 +5523,11 @@ func (ec *executionContext) _BoardChange_archived(ctx context.Context, field gra
 			return obj.Archived, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_archived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5516,10 +5547,10 @@ func (ec *executionContext) _BoardChange_task(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
-			return ec.marshalNTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
+			return ec.marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5530,6 +5561,38 @@ func (ec *executionContext) fieldContext_BoardChange_task(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BoardChange_project(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BoardChange_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BoardChange().Project(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BoardChange_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BoardChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15033,29 +15096,67 @@ func (ec *executionContext) _BoardChange(ctx context.Context, sel ast.SelectionS
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "taskId":
 			out.Values[i] = ec._BoardChange_taskId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._BoardChange_status(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rank":
 			out.Values[i] = ec._BoardChange_rank(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "archived":
 			out.Values[i] = ec._BoardChange_archived(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "task":
 			out.Values[i] = ec._BoardChange_task(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "project":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BoardChange_project(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "consistencyToken":
 			out.Values[i] = ec._BoardChange_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

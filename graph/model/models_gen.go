@@ -343,11 +343,11 @@ type StatusInput struct {
 	Category StatusCategory `json:"category"`
 }
 
-// Live updates over websocket (graphql-transport-ws). A message is sent once the read models have
-// applied the change and carries their state, so a client can render it directly or pass its
-// consistency token to a query. Delivery is a live tail: a subscription receives the changes
-// committed after it started; a client that falls too far behind is dropped (the subscription ends
-// with a SLOW_CONSUMER error) and should re-query, then subscribe again.
+// Live updates over websocket (graphql-transport-ws, or the legacy graphql-ws). A message is sent
+// once the read models have applied the change and carries their state, so a client can render it
+// directly or pass its consistency token to a query. Delivery is a live tail: a subscription
+// receives the changes committed after it started; a client that falls too far behind is dropped
+// (the subscription ends with a SLOW_CONSUMER error) and should re-query, then subscribe again.
 type Subscription struct {
 }
 
@@ -366,7 +366,7 @@ type TaskFilter struct {
 	Status     *string `json:"status,omitempty"`
 	AssigneeID *string `json:"assigneeId,omitempty"`
 	Label      *string `json:"label,omitempty"`
-	// Tasks due strictly before this instant (filters the page: a page may come back shorter).
+	// Tasks due strictly before this instant (tasks without a due date never match).
 	DueBefore *time.Time `json:"dueBefore,omitempty"`
 	// Full-text search over key, title and description.
 	Search          *string `json:"search,omitempty"`
@@ -470,6 +470,11 @@ const (
 	BoardChangeKindReordered BoardChangeKind = "REORDERED"
 	BoardChangeKindArchived  BoardChangeKind = "ARCHIVED"
 	BoardChangeKindRestored  BoardChangeKind = "RESTORED"
+	// The project's workflow was defined or changed: the board's columns may have changed.
+	BoardChangeKindWorkflowChanged   BoardChangeKind = "WORKFLOW_CHANGED"
+	BoardChangeKindProjectRenamed    BoardChangeKind = "PROJECT_RENAMED"
+	BoardChangeKindProjectArchived   BoardChangeKind = "PROJECT_ARCHIVED"
+	BoardChangeKindProjectUnarchived BoardChangeKind = "PROJECT_UNARCHIVED"
 )
 
 var AllBoardChangeKind = []BoardChangeKind{
@@ -478,11 +483,15 @@ var AllBoardChangeKind = []BoardChangeKind{
 	BoardChangeKindReordered,
 	BoardChangeKindArchived,
 	BoardChangeKindRestored,
+	BoardChangeKindWorkflowChanged,
+	BoardChangeKindProjectRenamed,
+	BoardChangeKindProjectArchived,
+	BoardChangeKindProjectUnarchived,
 }
 
 func (e BoardChangeKind) IsValid() bool {
 	switch e {
-	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored:
+	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored, BoardChangeKindWorkflowChanged, BoardChangeKindProjectRenamed, BoardChangeKindProjectArchived, BoardChangeKindProjectUnarchived:
 		return true
 	}
 	return false

@@ -89,13 +89,18 @@ type Notification struct {
 	TaskUUID    uuid.UUID
 }
 
-// BoardChange is a task's place on the board after a change (subscription boardChanged).
+// BoardChange is a change of a project's board (subscription boardChanged): a task's place after
+// a task's change, or, for a project's change, the project's state (task fields nil).
 type BoardChange struct {
 	KindName         string // BoardChangeKind
-	TaskID           string
-	Status           string
-	Rank             string
-	Archived         bool
+	TaskID           *string
+	Status           *string
+	Rank             *string
+	Archived         *bool
 	Task             *Task
 	ConsistencyToken string
+
+	ProjectID    uuid.UUID
+	WorkspaceID  uuid.UUID
+	ProjectState *Project // a project's change: the read model's state after it
 }
