@@ -17,7 +17,10 @@ import (
 const schemaLock = `SELECT pg_advisory_xact_lock(hashtextextended('taskforge:projections:schema', 0))`
 
 // Ensure creates version 1 of every projection that has no registry row yet (tables, indexes,
-// views, checkpoint at the start of the log). Existing projections are left as they are.
+// views, checkpoint at the start of the log). Of an installed projection it only adds the query
+// indexes its active version lacks (all are IF NOT EXISTS): a release that adds an index serves
+// its query from the first start. Building one holds writes to that table (reads go on) until it
+// is built; the projection then catches up.
 func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
 	return database.WithTx(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, schemaLock); err != nil {
@@ -27,6 +30,9 @@ func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
 			var v int
 			err := tx.QueryRow(ctx, `SELECT active_version FROM projection_versions WHERE name = $1`, p.Name).Scan(&v)
 			if err == nil {
+				if err := createQueryIndexes(ctx, tx, p, v); err != nil {
+					return err
+				}
 				continue
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
