@@ -27,6 +27,7 @@ import (
 //	lag_from_append   from the start of the Append call: also includes the append itself
 //	                  (hash chain, insert, commit), which is the event store's latency, not the
 //	                  projections'. It was the only figure before.
+//	lag_<projection>  from the commit to that projection's commit, to see which one lags.
 func Lag(ctx context.Context, o ProjectionOptions) error {
 	if err := o.validate(); err != nil {
 		return err
@@ -59,21 +60,26 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 		start    time.Time // Append called
 		returned time.Time // Append returned (committed); zero until then
 		applied  int
-		last     time.Time // the last projection's commit
+		last     time.Time            // the last projection's commit
+		at       map[string]time.Time // each projection's commit
 	}
 	var (
 		mu         sync.Mutex
 		events     = map[uuid.UUID]*pendingEvent{}
 		lats       []time.Duration // from the commit (Append returned)
 		appendLats []time.Duration // from the start of Append
+		perLats    = map[string][]time.Duration{}
 	)
 	// record takes the figures of an event applied everywhere whose Append returned; mu held.
 	record := func(id uuid.UUID, pe *pendingEvent) {
 		lats = append(lats, max(0, pe.last.Sub(pe.returned)))
 		appendLats = append(appendLats, pe.last.Sub(pe.start))
+		for name, at := range pe.at {
+			perLats[name] = append(perLats[name], max(0, at.Sub(pe.returned)))
+		}
 		delete(events, id)
 	}
-	onApplied := func(_ string, ev eventstore.RecordedEvent) {
+	onApplied := func(projection string, ev eventstore.RecordedEvent) {
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
@@ -83,6 +89,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 		}
 		pe.applied++
 		pe.last = now
+		pe.at[projection] = now
 		if pe.applied == len(ps) && !pe.returned.IsZero() {
 			record(ev.ID, pe)
 		}
@@ -177,7 +184,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			if err == nil {
 				id := uuid.New()
 				mu.Lock()
-				events[id] = &pendingEvent{start: time.Now()}
+				events[id] = &pendingEvent{start: time.Now(), at: make(map[string]time.Time, len(ps))}
 				mu.Unlock()
 				_, err = es.Append(ctx, eventstore.StreamAppend{StreamID: domain.TaskStream(t.id), StreamType: domain.StreamTypeTask,
 					Expected: eventstore.Exact(t.version), Events: []eventstore.EventData{{ID: id, Type: typ, SchemaVersion: v, Data: data,
@@ -236,5 +243,9 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			P50ms: percentileMS(lats, 0.5), P99ms: percentileMS(lats, 0.99), MaxMS: percentileMS(lats, 1),
 		}
 	}
-	return printProjectionResults(o, []ProjectionResult{result("lag", lats), result("lag_from_append", appendLats)})
+	out := []ProjectionResult{result("lag", lats), result("lag_from_append", appendLats)}
+	for _, p := range ps { // where the time goes: each projection's own commit → visible
+		out = append(out, result("lag_"+p.Name, perLats[p.Name]))
+	}
+	return printProjectionResults(o, out)
 }
