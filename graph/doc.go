@@ -7,7 +7,8 @@
 //
 //	HTTP ─▶ withRequest: body limit, bearer JWT → Principal, request/correlation ids, timeout,
 //	        X-Consistency-Token
-//	      ─▶ gqlgen: parse, validate, complexity and depth limits
+//	      ─▶ gqlgen: parse and validate (valid documents kept by query text: LRU query cache),
+//	         complexity and depth limits (every operation, cached document or not)
 //	      ─▶ AroundResponses: fresh loaders for each response (loaders.For)
 //	      ─▶ @authenticated, @hasRole(role) (role in the field's workspaceId)
 //	      ─▶ resolvers ─▶ commands.Handlers (mutations)
@@ -18,7 +19,14 @@
 //
 // No N+1: list resolvers (board, tasks, notifications) prime the loaders their children's
 // selection needs in one batch, so a board of 200 tasks runs as many statements as one of 10
-// (TestStatementBudget, counted by X-Sql-Statements). project(id) and task(id) take two statements
+// (TestStatementBudget, counted by X-Sql-Statements). Board and task-page resolvers also hand
+// what they loaded (assignee, project, comments) to the task models, so the tasks' field
+// resolvers answer without a loader round each. Project.board is a gqlgen batch resolver
+// (gqlgen.yml): the boards of a list of projects (a workspace's) are one statement
+// (Queries.Boards), so a workspace with 5 projects and their boards runs as many statements as
+// one with 1. Enum fields (priority, role, plan, kind) are plain model fields, filled when the
+// model is built: gqlgen runs every resolver field of an object in a goroutine of its own once
+// there are two, so conversions are not resolvers. project(id) and task(id) take two statements
 // however many workspaces the caller is in: the caller's workspaces, then the object by id among
 // them (workspace_id = ANY). Filters (dueBefore, unreadOnly) are part of the read query, so pages
 // are full. Known costs that grow: `workspaces { myRole }` and @hasRole on a field without a

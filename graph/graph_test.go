@@ -314,20 +314,32 @@ func TestLimits(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
 	require.Equal(t, "BAD_REQUEST", code(t, r))
 
-	// Too complex: 300 aliases of one field.
+	// Too complex: 300 aliases of one field. Too deep: introspection nests as far as one asks.
+	// Both are valid documents, which the query cache keeps: the limits apply to every
+	// operation, the second one served from the cache too.
 	var q strings.Builder
 	q.WriteString("{")
 	for i := range 300 {
 		fmt.Fprintf(&q, " a%d: me { id }", i)
 	}
 	q.WriteString(" }")
-	r = a.do(tok, q.String(), nil)
-	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))
-
-	// Too deep: introspection nests as far as one asks.
 	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } } }`
-	r = a.do(tok, deep, nil)
-	require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
+	for range 2 {
+		r = a.do(tok, q.String(), nil)
+		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))
+		r = a.do(tok, deep, nil)
+		require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
+	}
+
+	// A cached document is authorized for each request: the same query, served to its caller,
+	// then without a token.
+	me := `{ me { id } }`
+	var got struct{ ID string }
+	a.ok(tok, me, nil, &got)
+	require.Equal(t, "limits-"+t.Name(), got.ID)
+	r = a.do("", me, nil)
+	require.Equal(t, "UNAUTHENTICATED", code(t, r))
+	require.Nil(t, r.Data["me"])
 }
 
 func forged(t *testing.T) string {

@@ -704,7 +704,7 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *model.Task, taskChanged bool) {
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
-		change = &model.BoardChange{KindName: string(kind), TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
+		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
 			Archived: &t.Archived, Task: t, ConsistencyToken: positionString(ev.GlobalPosition()),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
@@ -723,7 +723,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // publishProject offers a project's change, with its state p, to the project's boardChanged
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
-	change := &model.BoardChange{KindName: string(projectBoardKinds[ev.Type]), ProjectID: p.ProjectID,
+	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
 		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: positionString(ev.GlobalPosition())}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -12,7 +12,6 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/model"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateProject is the resolver for the createProject field.
@@ -67,16 +66,9 @@ func (r *mutationResolver) DefineWorkflow(ctx context.Context, input model.Defin
 	}, result)
 }
 
-// Board is the resolver for the board field.
-func (r *projectResolver) Board(ctx context.Context, obj *model.Project) ([]*model.BoardColumn, error) {
-	tasks, err := r.Queries.Board(ctx, obj.WorkspaceID, obj.ProjectID, projections.MaxPage)
-	if err != nil {
-		return nil, err
-	}
-	if err := primeTaskChildren(ctx, tasks, "tasks"); err != nil {
-		return nil, err
-	}
-	return board(obj.Workflow, tasks), nil
+// Board is the batch resolver for the board field.
+func (r *projectResolver) Board(ctx context.Context, objs []*model.Project) ([][]*model.BoardColumn, error) {
+	return r.boards(ctx, objs)
 }
 
 // Project is the resolver for the project field.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
@@ -213,63 +214,105 @@ func selects(ctx context.Context, path ...string) bool {
 	return false
 }
 
-// primeAssignees loads the assignees of tasks in one batch.
-func primeAssignees(ctx context.Context, tasks []projections.Task) error {
-	var keys []loaders.MemberKey
-	for _, t := range tasks {
-		if t.AssigneeID != nil {
-			keys = append(keys, loaders.MemberKey{WorkspaceID: t.WorkspaceID, UserID: *t.AssigneeID})
-		}
+// taskModels converts a list's tasks (their models allocated together).
+func taskModels(tasks []projections.Task) []*model.Task {
+	vals := make([]model.Task, len(tasks))
+	out := make([]*model.Task, len(tasks))
+	for i, t := range tasks {
+		fillTask(&vals[i], t)
+		out[i] = &vals[i]
 	}
-	if len(keys) == 0 {
-		return nil
-	}
-	_, err := loaders.For(ctx).Members.LoadAll(ctx, keys)
-	return err
+	return out
 }
 
-// primeProjects loads the projects of tasks in one batch.
-func primeProjects(ctx context.Context, tasks []projections.Task) error {
-	var keys []loaders.Key
-	for _, t := range tasks {
-		keys = append(keys, loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ProjectID})
-	}
-	if len(keys) == 0 {
+// loadTaskChildren loads what the selection under path asks of a list of tasks (assignees,
+// projects, comments), each in one batch through the request's loaders (which keep it for other
+// paths of the request), and hands it to the tasks' models: their field resolvers then serve it
+// without a loader round per task. Tasks sharing an assignee or a project share its model.
+func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*model.Task, path ...string) error {
+	if len(tasks) == 0 {
 		return nil
 	}
-	_, err := loaders.For(ctx).Projects.LoadAll(ctx, keys)
-	return err
-}
-
-// primeTaskChildren primes what the selection under path asks of a list of tasks.
-func primeTaskChildren(ctx context.Context, tasks []projections.Task, path ...string) error {
+	l := loaders.For(ctx)
 	if selects(ctx, append(slices.Clip(path), "assignee")...) {
-		if err := primeAssignees(ctx, tasks); err != nil {
+		var keys []loaders.MemberKey
+		for _, t := range tasks {
+			if t.AssigneeID != nil {
+				keys = append(keys, loaders.MemberKey{WorkspaceID: t.WorkspaceID, UserID: *t.AssigneeID})
+			}
+		}
+		members, err := loadDistinct(ctx, l.Members, keys, func(m loaders.Found[projections.Member]) *model.Member {
+			if !m.OK {
+				return nil // an assignee who left the workspace: null
+			}
+			return memberModel(m.Value)
+		})
+		if err != nil {
 			return err
+		}
+		for i, t := range tasks {
+			models[i].AssigneeLoaded = true
+			if t.AssigneeID != nil {
+				models[i].LoadedAssignee = members[loaders.MemberKey{WorkspaceID: t.WorkspaceID, UserID: *t.AssigneeID}]
+			}
 		}
 	}
 	if selects(ctx, append(slices.Clip(path), "project")...) {
-		if err := primeProjects(ctx, tasks); err != nil {
+		keys := make([]loaders.Key, len(tasks))
+		for i, t := range tasks {
+			keys[i] = loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ProjectID}
+		}
+		projects, err := loadDistinct(ctx, l.Projects, keys, func(p loaders.Found[projections.Project]) *model.Project {
+			if !p.OK {
+				return nil // its resolver answers NOT_FOUND
+			}
+			return projectModel(p.Value)
+		})
+		if err != nil {
 			return err
+		}
+		for i := range tasks {
+			models[i].LoadedProject = projects[keys[i]]
 		}
 	}
 	if selects(ctx, append(slices.Clip(path), "comments")...) {
-		return primeComments(ctx, tasks)
+		keys := make([]loaders.Key, len(tasks))
+		for i, t := range tasks {
+			keys[i] = loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
+		}
+		comments, err := loadDistinct(ctx, l.Comments, keys, commentModels)
+		if err != nil {
+			return err
+		}
+		for i := range tasks {
+			models[i].LoadedComments = comments[keys[i]]
+		}
 	}
 	return nil
 }
 
-// primeComments loads the comments of tasks in one batch.
-func primeComments(ctx context.Context, tasks []projections.Task) error {
-	keys := make([]loaders.Key, 0, len(tasks))
-	for _, t := range tasks {
-		keys = append(keys, loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ID})
+// loadDistinct loads keys in one batch, each distinct key once, and converts each value once.
+func loadDistinct[K comparable, V, R any](ctx context.Context, l *dataloadgen.Loader[K, V], keys []K, conv func(V) R) (map[K]R, error) {
+	distinct := make([]K, 0, len(keys))
+	out := make(map[K]R, len(keys))
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			var zero R
+			out[k] = zero
+			distinct = append(distinct, k)
+		}
 	}
-	if len(keys) == 0 {
-		return nil
+	if len(distinct) == 0 {
+		return out, nil
 	}
-	_, err := loaders.For(ctx).Comments.LoadAll(ctx, keys)
-	return err
+	vs, err := l.LoadAll(ctx, distinct)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range distinct {
+		out[k] = conv(vs[i])
+	}
+	return out, nil
 }
 
 // hasRole is the @hasRole directive: the caller holds at least role in the field's workspaceId,

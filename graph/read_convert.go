@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,11 +19,12 @@ import (
 
 func workspaceModel(w projections.Workspace) *model.Workspace {
 	return &model.Workspace{ID: w.ID.String(), Name: w.Name, MemberCount: w.MemberCount, UpdatedAt: w.UpdatedAt,
-		Version: int(w.Version), WorkspaceID: w.ID, PlanName: w.Plan}
+		Version: int(w.Version), WorkspaceID: w.ID, Plan: model.Plan(upper(w.Plan))}
 }
 
 func memberModel(m projections.Member) *model.Member {
-	return &model.Member{UserID: m.UserID, DisplayName: m.DisplayName, Email: m.Email, JoinedAt: m.JoinedAt, RoleName: m.Role}
+	return &model.Member{UserID: m.UserID, DisplayName: m.DisplayName, Email: m.Email, JoinedAt: m.JoinedAt,
+		Role: model.Role(upper(m.Role))}
 }
 
 func projectModel(p projections.Project) *model.Project {
@@ -37,15 +39,52 @@ func projectModel(p projections.Project) *model.Project {
 }
 
 func taskModel(t projections.Task) *model.Task {
+	m := new(model.Task)
+	fillTask(m, t)
+	return m
+}
+
+func fillTask(m *model.Task, t projections.Task) {
 	labels := t.Labels
 	if labels == nil {
 		labels = []string{}
 	}
-	return &model.Task{ID: t.ID.String(), Key: t.Key, Number: int(t.Number), Title: t.Title, Description: t.Description,
-		Status: t.Status, AssigneeID: t.AssigneeID, Labels: labels, DueDate: t.DueDate, Rank: t.Rank,
-		CommentCount: t.CommentCount, Archived: t.Archived, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
-		Version: int(t.Version), TaskID: t.ID, WorkspaceID: t.WorkspaceID, ProjectID: t.ProjectID, PriorityName: t.Priority}
+	*m = model.Task{ID: t.ID.String(), Key: t.Key, Number: int(t.Number), Title: t.Title, Description: t.Description,
+		Status: t.Status, AssigneeID: t.AssigneeID, Labels: labels, DueDate: t.DueDate, Priority: priority(t.Priority),
+		Rank: t.Rank, CommentCount: t.CommentCount, Archived: t.Archived, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		Version: int(t.Version), TaskID: t.ID, WorkspaceID: t.WorkspaceID, ProjectID: t.ProjectID}
 }
+
+// priority maps the read model's priority ("high", "" for none) to the schema's enum.
+func priority(p string) model.Priority {
+	if p == "" {
+		return model.PriorityNone
+	}
+	return model.Priority(upper(p))
+}
+
+// upper maps the domain's spelling of an enum value (high, in_progress) to the schema's (HIGH,
+// IN_PROGRESS); the known values without allocating (this runs for every object of a response).
+func upper(s string) string {
+	if u, ok := enumSpelling[s]; ok {
+		return u
+	}
+	return strings.ToUpper(s)
+}
+
+var enumSpelling = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range model.AllPriority {
+		m[strings.ToLower(string(v))] = string(v)
+	}
+	for _, v := range model.AllRole {
+		m[strings.ToLower(string(v))] = string(v)
+	}
+	for _, v := range model.AllPlan {
+		m[strings.ToLower(string(v))] = string(v)
+	}
+	return m
+}()
 
 func commentModel(c projections.Comment) *model.Comment {
 	mentions := c.Mentions
@@ -54,6 +93,14 @@ func commentModel(c projections.Comment) *model.Comment {
 	}
 	return &model.Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body,
 		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
+}
+
+func commentModels(cs []projections.Comment) []*model.Comment {
+	out := make([]*model.Comment, len(cs))
+	for i, c := range cs {
+		out[i] = commentModel(c)
+	}
+	return out
 }
 
 func activityModel(a projections.ActivityItem) *model.ActivityItem {
@@ -99,31 +146,75 @@ func statusModel(s projections.Status) *model.ProjectionStatus {
 
 // board groups tasks (in rank order) by status, in the workflow's order; statuses unknown to the
 // workflow (a workflow changed since) come last, by name.
-func board(workflow []byte, tasks []projections.Task) []*model.BoardColumn {
+func board(statuses []model.BoardColumn, tasks []*model.Task) []*model.BoardColumn {
+	vals := make([]model.BoardColumn, len(statuses))
+	cols := make([]*model.BoardColumn, len(statuses), len(statuses)+1)
+	for i, s := range statuses {
+		vals[i] = s
+		vals[i].Tasks = []*model.Task{}
+		cols[i] = &vals[i]
+	}
+	var extra []*model.BoardColumn
+	for _, t := range tasks {
+		var c *model.BoardColumn
+		for _, col := range cols {
+			if col.Status == t.Status {
+				c = col
+				break
+			}
+		}
+		if c == nil {
+			for _, col := range extra {
+				if col.Status == t.Status {
+					c = col
+					break
+				}
+			}
+		}
+		if c == nil {
+			c = &model.BoardColumn{Status: t.Status, Name: t.Status, Category: model.StatusCategoryTodo, Tasks: []*model.Task{}}
+			extra = append(extra, c)
+		}
+		c.Tasks = append(c.Tasks, t)
+	}
+	sort.Slice(extra, func(i, j int) bool { return extra[i].Status < extra[j].Status })
+	return append(cols, extra...)
+}
+
+// workflowCache keeps parsed workflows by their JSON text: a board is read far more often than
+// its workflow changes, and a few workflows serve most projects. Its zero value is ready.
+type workflowCache struct {
+	mu sync.RWMutex
+	m  map[string][]model.BoardColumn
+}
+
+// maxWorkflows bounds a workflowCache (it starts over when full).
+const maxWorkflows = 1024
+
+// columns returns a workflow's columns (no tasks, not to be modified), in its order: the default
+// workflow's for none or an invalid one.
+func (c *workflowCache) columns(workflow []byte) []model.BoardColumn {
+	c.mu.RLock()
+	cols, ok := c.m[string(workflow)]
+	c.mu.RUnlock()
+	if ok {
+		return cols
+	}
 	var wf domain.Workflow
 	if err := json.Unmarshal(workflow, &wf); err != nil || len(wf.Statuses) == 0 {
 		wf = domain.DefaultWorkflow()
 	}
-	cols := make([]*model.BoardColumn, 0, len(wf.Statuses))
-	index := map[string]*model.BoardColumn{}
-	for _, s := range wf.Statuses {
-		c := &model.BoardColumn{Status: s.ID, Name: s.Name, Category: model.StatusCategory(strings.ToUpper(string(s.Category))),
-			Tasks: []*model.Task{}}
-		cols = append(cols, c)
-		index[s.ID] = c
+	cols = make([]model.BoardColumn, len(wf.Statuses))
+	for i, s := range wf.Statuses {
+		cols[i] = model.BoardColumn{Status: s.ID, Name: s.Name, Category: model.StatusCategory(strings.ToUpper(string(s.Category)))}
 	}
-	var extra []*model.BoardColumn
-	for _, t := range tasks {
-		c, ok := index[t.Status]
-		if !ok {
-			c = &model.BoardColumn{Status: t.Status, Name: t.Status, Category: model.StatusCategoryTodo, Tasks: []*model.Task{}}
-			index[t.Status] = c
-			extra = append(extra, c)
-		}
-		c.Tasks = append(c.Tasks, taskModel(t))
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxWorkflows {
+		c.m = make(map[string][]model.BoardColumn)
 	}
-	sort.Slice(extra, func(i, j int) bool { return extra[i].Status < extra[j].Status })
-	return append(cols, extra...)
+	c.m[string(workflow)] = cols
+	c.mu.Unlock()
+	return cols
 }
 
 // taskCursor is a task's position in a list ordered by order, in the projections' cursor format

@@ -2,8 +2,10 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,7 +279,8 @@ func TestReadYourWrites(t *testing.T) {
 }
 
 // TestStatementBudget: the board and the task list run the same number of SQL statements for a
-// project of 10 tasks and one of 200 (assignees and projects come from the per-request loaders).
+// project of 10 tasks and one of 200 (assignees and projects come from the per-request loaders),
+// and a workspace's projects with their boards as many for 1 project as for 5.
 func TestStatementBudget(t *testing.T) {
 	t.Parallel()
 	a := setup(t)
@@ -325,6 +328,72 @@ func TestStatementBudget(t *testing.T) {
 	require.Equal(t, listSmall, listBig, "task list")
 	require.LessOrEqual(t, boardBig, 6)
 	require.LessOrEqual(t, listBig, 6)
+
+	// A workspace's projects with their boards: as many statements for 1 project as for 5 (the
+	// boards of a workspace's projects are one statement, their tasks' children one batch each).
+	wsQ := `query($ws: ID!) { workspace(id: $ws) { name projects { key openCount board { status tasks { key title priority
+		assignee { displayName role } comments { body } project { key } } } } } }`
+	wsStatements := map[int]int{}
+	danaID := "dana-" + t.Name() // her own workspaces: alice's and bob's counts below stay
+	dana := domain.Actor{UserID: domain.UserID(danaID), Email: danaID + "@example.com", DisplayName: danaID}
+	danaTok := token(t, danaID, time.Hour)
+	for _, n := range []int{1, 5} {
+		w, err := a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: dana, Name: fmt.Sprintf("%d projects", n)})
+		require.NoError(t, err)
+		var last commands.Result
+		for p := range n {
+			pr, err := a.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: dana, WorkspaceID: w.ID,
+				Name: fmt.Sprintf("P%d", p), Key: fmt.Sprintf("W%dP%d", n, p)})
+			require.NoError(t, err)
+			for i := range 3 {
+				var assignee domain.UserID // dana, or nobody
+				if i%2 == 0 {
+					assignee = dana.UserID
+				}
+				tr, err := a.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: dana, ProjectID: pr.ID, Title: "task " + strconv.Itoa(i),
+					Assignee: assignee})
+				require.NoError(t, err)
+				last = tr.Result
+			}
+		}
+		c, err := a.h.AddComment.Handle(ctx, commands.AddComment{Actor: dana, TaskID: last.ID, Body: "a comment"})
+		require.NoError(t, err)
+		a.ok(danaTok, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name } }`,
+			map[string]any{"ws": w.ID.String(), "tok": graph.ConsistencyToken(c.Result)}, &struct{}{})
+		var got struct {
+			Projects []struct {
+				Key   string
+				Board []struct {
+					Tasks []struct {
+						Key      string
+						Assignee *struct{ DisplayName string }
+						Project  struct{ Key string }
+					}
+				}
+			}
+		}
+		r := a.do(danaTok, wsQ, map[string]any{"ws": w.ID.String()})
+		require.Empty(t, r.Errors)
+		require.Contains(t, string(r.Data["workspace"]), "a comment")
+		require.NoError(t, json.Unmarshal(r.Data["workspace"], &got))
+		require.Len(t, got.Projects, n)
+		for _, p := range got.Projects {
+			var tasks int
+			for _, c := range p.Board {
+				for _, tk := range c.Tasks {
+					tasks++
+					require.Equal(t, p.Key, tk.Project.Key)
+					require.True(t, strings.HasPrefix(tk.Key, p.Key+"-"), tk.Key)
+				}
+			}
+			require.Equal(t, 3, tasks, p.Key)
+		}
+		wsStatements[n], err = strconv.Atoi(r.Statements)
+		require.NoError(t, err)
+	}
+	t.Logf("SQL statements: workspace with boards, 1 project %d, 5 projects %d", wsStatements[1], wsStatements[5])
+	require.Equal(t, wsStatements[1], wsStatements[5], "workspace boards")
+	require.LessOrEqual(t, wsStatements[5], 6)
 
 	// project(id) and task(id) find their object among the caller's workspaces in as many
 	// statements for a caller in 1 workspace (alice) as for one in 8 (bob, 7 of them his own);

@@ -30,4 +30,6 @@ type Resolver struct {
 	ConsistencyWait time.Duration
 	// Hub serves the subscriptions (see Hub). Nil: subscriptions answer UNAVAILABLE.
 	Hub *Hub
+
+	workflows workflowCache // boards' columns by workflow
 }

@@ -13,11 +13,6 @@ import (
 	"github.com/taskforge/taskforge/graph/model"
 )
 
-// Kind is the resolver for the kind field.
-func (r *boardChangeResolver) Kind(ctx context.Context, obj *model.BoardChange) (model.BoardChangeKind, error) {
-	return model.BoardChangeKind(obj.KindName), nil
-}
-
 // Project is the resolver for the project field.
 func (r *boardChangeResolver) Project(ctx context.Context, obj *model.BoardChange) (*model.Project, error) {
 	if obj.ProjectState != nil {

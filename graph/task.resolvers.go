@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"strings"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
@@ -185,14 +184,15 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	if err != nil {
 		return nil, err
 	}
-	if err := primeTaskChildren(ctx, page.Tasks, "edges", "node"); err != nil {
+	models := taskModels(page.Tasks)
+	if err := loadTaskChildren(ctx, page.Tasks, models, "edges", "node"); err != nil {
 		return nil, err
 	}
 	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks)), PageInfo: &model.PageInfo{HasNextPage: page.Next != ""}}
-	for _, t := range page.Tasks {
+	for i, t := range page.Tasks {
 		cursor := taskCursor(order, t)
 		conn.PageInfo.EndCursor = &cursor
-		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: taskModel(t)})
+		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: models[i]})
 	}
 	if page.Next != "" {
 		conn.PageInfo.EndCursor = &page.Next
@@ -200,18 +200,10 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	return conn, nil
 }
 
-// Priority is the resolver for the priority field.
-func (r *taskResolver) Priority(ctx context.Context, obj *model.Task) (model.Priority, error) {
-	if obj.PriorityName == "" {
-		return model.PriorityNone, nil
-	}
-	return model.Priority(strings.ToUpper(obj.PriorityName)), nil
-}
-
 // Assignee is the resolver for the assignee field.
 func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Member, error) {
-	if obj.AssigneeID == nil {
-		return nil, nil
+	if obj.AssigneeID == nil || obj.AssigneeLoaded {
+		return obj.LoadedAssignee, nil // nil without an assignee
 	}
 	m, err := loaders.For(ctx).Members.Load(ctx, loaders.MemberKey{WorkspaceID: obj.WorkspaceID, UserID: *obj.AssigneeID})
 	if err != nil || !m.OK {
@@ -222,19 +214,21 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Me
 
 // Comments is the resolver for the comments field.
 func (r *taskResolver) Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error) {
+	if obj.LoadedComments != nil {
+		return obj.LoadedComments, nil
+	}
 	cs, err := loaders.For(ctx).Comments.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Comment, len(cs))
-	for i, c := range cs {
-		out[i] = commentModel(c)
-	}
-	return out, nil
+	return commentModels(cs), nil
 }
 
 // Project is the resolver for the project field.
 func (r *taskResolver) Project(ctx context.Context, obj *model.Task) (*model.Project, error) {
+	if obj.LoadedProject != nil {
+		return obj.LoadedProject, nil
+	}
 	p, err := loaders.For(ctx).Projects.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.ProjectID})
 	if err != nil {
 		return nil, err

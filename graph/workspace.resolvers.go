@@ -19,11 +19,6 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
-// Role is the resolver for the role field.
-func (r *memberResolver) Role(ctx context.Context, obj *model.Member) (model.Role, error) {
-	return model.Role(strings.ToUpper(obj.RoleName)), nil
-}
-
 // RegisterUser is the resolver for the registerUser field.
 func (r *mutationResolver) RegisterUser(ctx context.Context, input *model.RegisterUserInput) (*model.MutationResult, error) {
 	return mutate(ctx, r.Commands.RegisterUser, func(a domain.Actor) (commands.RegisterUser, error) {
@@ -235,11 +230,6 @@ func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, fir
 	return r.deadLetters(ctx, ws, n, cur)
 }
 
-// Plan is the resolver for the plan field.
-func (r *workspaceResolver) Plan(ctx context.Context, obj *model.Workspace) (model.Plan, error) {
-	return model.Plan(strings.ToUpper(obj.PlanName)), nil
-}
-
 // MyRole is the resolver for the myRole field.
 func (r *workspaceResolver) MyRole(ctx context.Context, obj *model.Workspace) (model.Role, error) {
 	m, err := member(ctx, obj.WorkspaceID)
@@ -275,13 +265,7 @@ func (r *workspaceResolver) Projects(ctx context.Context, obj *model.Workspace) 
 	return out, nil
 }
 
-// Member returns generated.MemberResolver implementation.
-func (r *Resolver) Member() generated.MemberResolver { return &memberResolver{r} }
-
 // Workspace returns generated.WorkspaceResolver implementation.
 func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
 
-type (
-	memberResolver    struct{ *Resolver }
-	workspaceResolver struct{ *Resolver }
-)
+type workspaceResolver struct{ *Resolver }

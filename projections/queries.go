@@ -223,6 +223,19 @@ func (q *Queries) Board(ctx context.Context, workspaceID, projectID uuid.UUID, l
 		workspaceID, projectID, pageSize(limit))
 }
 
+// Boards returns the boards of projects of a workspace in one statement: each project's
+// unarchived tasks in board order (rank), up to limit per project, the projects' tasks together
+// (by project id). A project of another workspace has no tasks; a project named twice is read once.
+func (q *Queries) Boards(ctx context.Context, workspaceID uuid.UUID, projectIDs []uuid.UUID, limit int) ([]Task, error) {
+	// served by rm_tasks_vN_board_idx, once per project (LATERAL): each board a range scan in
+	// rank order that stops at its limit, as Board's
+	return list(ctx, q.pool, scanTask, `SELECT t.* FROM (SELECT DISTINCT unnest($2::uuid[]) AS id) p
+		CROSS JOIN LATERAL (SELECT `+taskCols+` FROM rm_tasks
+			WHERE project_id = p.id AND NOT archived AND workspace_id = $1 ORDER BY rank, id LIMIT $3) t
+		ORDER BY t.project_id, t.rank, t.id`,
+		workspaceID, projectIDs, pageSize(limit))
+}
+
 // Task list orders.
 const (
 	OrderUpdated = "updated" // newest update first, within the workspace (default)

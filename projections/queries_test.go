@@ -325,3 +325,58 @@ func TestInWorkspaces(t *testing.T) {
 	_, err = f.q.TaskInWorkspaces(ctx, mine, w.project) // a project's id is no task's
 	require.ErrorIs(t, err, projections.ErrNotFound)
 }
+
+// TestBoards: the boards of several projects in one statement are each project's Board (rank
+// order, archived tasks left out, the per-project limit), grouped by project; another workspace's
+// projects, and a project named twice, add nothing.
+func TestBoards(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	w := f.world(3)
+	ctx := f.ctx
+	second, err := f.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: owner, WorkspaceID: w.ws, Name: "Second", Key: "SE"})
+	require.NoError(t, err)
+	for range 4 {
+		_, err = f.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: owner, ProjectID: second.ID, Title: "second"})
+		require.NoError(t, err)
+	}
+	_, err = f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: w.tasks[1]})
+	require.NoError(t, err)
+	f.caughtUp()
+
+	for _, limit := range []int{0, 2} {
+		want := map[uuid.UUID][]uuid.UUID{}
+		for _, p := range []uuid.UUID{w.project, second.ID} {
+			board, err := f.q.Board(ctx, w.ws, p, limit)
+			require.NoError(t, err)
+			for _, tk := range board {
+				want[p] = append(want[p], tk.ID)
+			}
+		}
+		all, err := f.q.Boards(ctx, w.ws, []uuid.UUID{second.ID, w.project, second.ID, uuid.New()}, limit)
+		require.NoError(t, err)
+		got := map[uuid.UUID][]uuid.UUID{}
+		var order []uuid.UUID
+		for _, tk := range all {
+			if len(order) == 0 || order[len(order)-1] != tk.ProjectID {
+				require.NotContains(t, order, tk.ProjectID, "a project's tasks are together")
+				order = append(order, tk.ProjectID)
+			}
+			got[tk.ProjectID] = append(got[tk.ProjectID], tk.ID)
+		}
+		require.Equal(t, want, got, "limit %d", limit)
+	}
+	require.Len(t, func() []projections.Task {
+		b, err := f.q.Boards(ctx, w.ws, []uuid.UUID{second.ID}, 0)
+		require.NoError(t, err)
+		return b
+	}(), 4)
+
+	stranger, err := f.q.Boards(ctx, uuid.New(), []uuid.UUID{w.project, second.ID}, 0)
+	require.NoError(t, err)
+	require.Empty(t, stranger)
+	none, err := f.q.Boards(ctx, w.ws, nil, 0)
+	require.NoError(t, err)
+	require.Empty(t, none)
+}

@@ -30,7 +30,6 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	BoardChange() BoardChangeResolver
-	Member() MemberResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	Project() ProjectResolver
@@ -411,12 +410,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type BoardChangeResolver interface {
-	Kind(ctx context.Context, obj *model.BoardChange) (model.BoardChangeKind, error)
-
 	Project(ctx context.Context, obj *model.BoardChange) (*model.Project, error)
-}
-type MemberResolver interface {
-	Role(ctx context.Context, obj *model.Member) (model.Role, error)
 }
 type MutationResolver interface {
 	CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.MutationResult, error)
@@ -452,7 +446,7 @@ type NotificationResolver interface {
 	Task(ctx context.Context, obj *model.Notification) (*model.Task, error)
 }
 type ProjectResolver interface {
-	Board(ctx context.Context, obj *model.Project) ([]*model.BoardColumn, error)
+	Board(ctx context.Context, objs []*model.Project) ([][]*model.BoardColumn, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.Me, error)
@@ -477,15 +471,12 @@ type SubscriptionResolver interface {
 	NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error)
 }
 type TaskResolver interface {
-	Priority(ctx context.Context, obj *model.Task) (model.Priority, error)
-
 	Assignee(ctx context.Context, obj *model.Task) (*model.Member, error)
 
 	Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error)
 	Project(ctx context.Context, obj *model.Task) (*model.Project, error)
 }
 type WorkspaceResolver interface {
-	Plan(ctx context.Context, obj *model.Workspace) (model.Plan, error)
 	MyRole(ctx context.Context, obj *model.Workspace) (model.Role, error)
 
 	Members(ctx context.Context, obj *model.Workspace) ([]*model.Member, error)
@@ -5428,7 +5419,7 @@ func (ec *executionContext) _BoardChange_kind(ctx context.Context, field graphql
 			return ec.fieldContext_BoardChange_kind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BoardChange().Kind(ctx, obj)
+			return obj.Kind, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.BoardChangeKind) graphql.Marshaler {
@@ -5439,7 +5430,7 @@ func (ec *executionContext) _BoardChange_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BoardChange", field, true, true, errors.New("field of type BoardChangeKind does not have child fields"))
+	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type BoardChangeKind does not have child fields"))
 }
 
 func (ec *executionContext) _BoardChange_taskId(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
@@ -6797,7 +6788,7 @@ func (ec *executionContext) _Member_role(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Member_role(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Role(ctx, obj)
+			return obj.Role, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
@@ -6808,7 +6799,7 @@ func (ec *executionContext) _Member_role(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Member_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, false, false, errors.New("field of type Role does not have child fields"))
 }
 
 func (ec *executionContext) _Member_joinedAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
@@ -9059,7 +9050,7 @@ func (ec *executionContext) _Project_board(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Project_board(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Project().Board(ctx, obj)
+			return ec.resolveBatch_Project_board(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.BoardColumn) graphql.Marshaler {
@@ -9080,6 +9071,29 @@ func (ec *executionContext) fieldContext_Project_board(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_Project_board(ctx context.Context, field graphql.CollectedField, obj *model.Project) (any, error) {
+	resolver := ec.Resolvers.Project()
+	if batch, ok := graphql.BatchParentsFor[*model.Project](ctx, "Project"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Board(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[[]*model.BoardColumn](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Project.board",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Board(ctx, []*model.Project{obj})
+	return graphql.ResolveBatchSingleResult[[]*model.BoardColumn](
+		ctx,
+		results,
+		err,
+		"Project.board",
+	)
 }
 
 func (ec *executionContext) _Project_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Project) (ret graphql.Marshaler) {
@@ -10688,7 +10702,7 @@ func (ec *executionContext) _Task_priority(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Task_priority(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Priority(ctx, obj)
+			return obj.Priority, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Priority) graphql.Marshaler {
@@ -10699,7 +10713,7 @@ func (ec *executionContext) _Task_priority(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Task_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type Priority does not have child fields"))
+	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type Priority does not have child fields"))
 }
 
 func (ec *executionContext) _Task_assigneeId(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
@@ -12126,7 +12140,7 @@ func (ec *executionContext) _Workspace_plan(ctx context.Context, field graphql.C
 			return ec.fieldContext_Workspace_plan(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Workspace().Plan(ctx, obj)
+			return obj.Plan, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Plan) graphql.Marshaler {
@@ -12137,7 +12151,7 @@ func (ec *executionContext) _Workspace_plan(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Workspace_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Workspace", field, true, true, errors.New("field of type Plan does not have child fields"))
+	return graphql.NewScalarFieldContext("Workspace", field, false, false, errors.New("field of type Plan does not have child fields"))
 }
 
 func (ec *executionContext) _Workspace_myRole(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (ret graphql.Marshaler) {
@@ -15057,43 +15071,10 @@ func (ec *executionContext) _BoardChange(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BoardChange")
 		case "kind":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._BoardChange_kind(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._BoardChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "taskId":
 			out.Values[i] = ec._BoardChange_taskId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -15786,60 +15767,27 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		case "userId":
 			out.Values[i] = ec._Member_userId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "displayName":
 			out.Values[i] = ec._Member_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "email":
 			out.Values[i] = ec._Member_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "role":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_role(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "joinedAt":
 			out.Values[i] = ec._Member_joinedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17086,43 +17034,10 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "priority":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Task_priority(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Task_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "assigneeId":
 			out.Values[i] = ec._Task_assigneeId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -17810,43 +17725,10 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "plan":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Workspace_plan(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Workspace_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "myRole":
 			field := field
 
@@ -18881,6 +18763,7 @@ func (ec *executionContext) marshalNPriority2githubᚗcomᚋtaskforgeᚋtaskforg
 }
 
 func (ec *executionContext) marshalNProject2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Project) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "Project", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -7,9 +7,10 @@ import (
 )
 
 // The read side's GraphQL objects, bound in gqlgen.yml. Exported fields named like schema fields
-// are served directly; the others (WorkspaceID, ProjectID, ...) are for the field resolvers (enum
-// fields such as role and priority too, as plain strings, so that these types never depend on
-// generated code).
+// are served directly, enums included (Plan, Role, Priority, Kind: the generated enum types of
+// this package, filled when the object is built), so that gqlgen resolves them inline, without a
+// resolver call and the goroutine it costs per object; the others (WorkspaceID, ProjectID, ...)
+// are for the field resolvers of the fields that load something (assignee, project, board, ...).
 
 // Workspace is a workspace the caller is a member of.
 type Workspace struct {
@@ -19,8 +20,9 @@ type Workspace struct {
 	UpdatedAt   time.Time
 	Version     int
 
+	Plan Plan
+
 	WorkspaceID uuid.UUID
-	PlanName    string
 }
 
 // Member is a workspace member.
@@ -29,8 +31,7 @@ type Member struct {
 	DisplayName string
 	Email       string
 	JoinedAt    time.Time
-
-	RoleName string
+	Role        Role
 }
 
 // Project is a project with its counts.
@@ -61,6 +62,7 @@ type Task struct {
 	AssigneeID   *string
 	Labels       []string
 	DueDate      *time.Time
+	Priority     Priority
 	Rank         string
 	CommentCount int
 	Archived     bool
@@ -68,10 +70,17 @@ type Task struct {
 	UpdatedAt    time.Time
 	Version      int
 
-	TaskID       uuid.UUID
-	WorkspaceID  uuid.UUID
-	ProjectID    uuid.UUID
-	PriorityName string
+	TaskID      uuid.UUID
+	WorkspaceID uuid.UUID
+	ProjectID   uuid.UUID
+
+	// What the list that built the task (a board, a task page) loaded for its children when the
+	// selection asked for them, so that their resolvers need not ask the loaders once per task.
+	// Unset (a task reached alone, or a subscription's): the resolvers ask the loaders.
+	AssigneeLoaded bool
+	LoadedAssignee *Member    // with AssigneeLoaded; nil: no assignee, or one who left
+	LoadedProject  *Project   // nil: not loaded
+	LoadedComments []*Comment // nil: not loaded
 }
 
 // Notification is one item of the caller's inbox.
@@ -92,7 +101,7 @@ type Notification struct {
 // BoardChange is a change of a project's board (subscription boardChanged): a task's place after
 // a task's change, or, for a project's change, the project's state (task fields nil).
 type BoardChange struct {
-	KindName         string // BoardChangeKind
+	Kind             BoardChangeKind
 	TaskID           *string
 	Status           *string
 	Rank             *string
