@@ -15,6 +15,9 @@ import (
 
 // Task is the resolver for the task field.
 func (r *notificationResolver) Task(ctx context.Context, obj *model.Notification) (*model.Task, error) {
+	if obj.TaskLoaded {
+		return obj.LoadedTask, nil
+	}
 	t, err := loaders.For(ctx).Tasks.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskUUID})
 	if err != nil || !t.OK {
 		return nil, err // a task gone from the read model (never, today): null
@@ -76,17 +79,13 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 		return nil, err
 	}
 	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
-	var keys []loaders.Key
 	for _, it := range page.Items {
 		cursor := positionString(it.Position)
 		conn.PageInfo.EndCursor = &cursor
 		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: notificationModel(ws, it)})
-		keys = append(keys, loaders.Key{WorkspaceID: ws, ID: it.TaskID})
 	}
-	if len(keys) > 0 && selects(ctx, "edges", "node", "task") {
-		if _, err := loaders.For(ctx).Tasks.LoadAll(ctx, keys); err != nil {
-			return nil, err
-		}
+	if err := loadNotificationTasks(ctx, conn.Edges); err != nil {
+		return nil, err
 	}
 	return conn, nil
 }

@@ -17,21 +17,35 @@
 //	                      ─▶ projections.Queries + loaders (members, projects, tasks, comments)
 //	      ─▶ errorPresenter: domain code / UNAUTHENTICATED / STALE / INTERNAL (details only in logs)
 //
-// No N+1: list resolvers (board, tasks, notifications) prime the loaders their children's
-// selection needs in one batch, so a board of 200 tasks runs as many statements as one of 10
-// (TestStatementBudget, counted by X-Sql-Statements). Board and task-page resolvers also hand
-// what they loaded (assignee, project, comments) to the task models, so the tasks' field
-// resolvers answer without a loader round each. Project.board is a gqlgen batch resolver
-// (gqlgen.yml): the boards of a list of projects (a workspace's) are one statement
-// (Queries.Boards), so a workspace with 5 projects and their boards runs as many statements as
-// one with 1. Enum fields (priority, role, plan, kind) are plain model fields, filled when the
-// model is built: gqlgen runs every resolver field of an object in a goroutine of its own once
-// there are two, so conversions are not resolvers. project(id) and task(id) take two statements
-// however many workspaces the caller is in: the caller's workspaces, then the object by id among
-// them (workspace_id = ANY). Filters (dueBefore, unreadOnly) are part of the read query, so pages
-// are full. Known costs that grow: `workspaces { myRole }` and @hasRole on a field without a
-// workspaceId look up the caller's membership once per workspace of theirs (the members loader
-// batches by workspace).
+// No N+1, and no statement per workspace: a request runs a bounded number of statements
+// whatever the size of its lists, the number of workspaces the caller is in, or how the tree
+// spreads objects over lists (TestStatementBudget, counted by X-Sql-Statements). Three means:
+//
+//   - Loaders batch over (workspace, id) pairs: a batch is one statement for keys of any number
+//     of workspaces, each key matching only a row of its own workspace (graph/loaders).
+//   - Batch resolvers (gqlgen.yml) see every object of a list at once: Workspace.members and
+//     Workspace.projects read all the workspaces' in one statement each (the caller's
+//     workspaces: `workspaces { members projects }` is as cheap for 6 as for 1), Project.board
+//     all the projects' boards in one statement (Loaders.LoadBoards).
+//   - List resolvers prime what their children's selection needs, in one batch per kind, before
+//     the children resolve (loadTaskChildren, primeBoards, loadNotificationTasks): a board's or
+//     a task page's assignees, projects and comments, and the boards of the projects below — a
+//     task page's tasks each have their project, each a list of its own, whose boards are then one
+//     batch primed by the page (`tasks { edges { node { project { board } } } }` costs the same
+//     for 2 tasks and 20), as are the boards of each workspace's projects. Board and task-page
+//     resolvers also hand what they loaded to the task models, so the tasks' field resolvers
+//     answer without a loader round each.
+//
+// myRole is a model field filled from the caller's membership, read with the workspaces
+// (Queries.MembershipsOfUser) or by the membership check of workspace(id); @hasRole on a field
+// without a workspaceId reads the caller's memberships in one statement. Enum fields (priority,
+// role, plan, kind) are plain model fields, filled when the model is built: gqlgen runs every
+// resolver field of an object in a goroutine of its own once there are two, so conversions are
+// not resolvers. project(id) and task(id) take two statements however many workspaces the
+// caller is in: the caller's workspaces, then the object by id among them (workspace_id = ANY).
+// Filters (dueBefore, unreadOnly) are part of the read query, so pages are full. What still
+// grows with the tree is its shape: each level of the selection that loads something adds a
+// batch, and the depth limit bounds the levels.
 //
 // # Subscriptions (live updates)
 //
@@ -49,7 +63,7 @@
 //	  for each event some open subscription wants (project of a task event; project of a project
 //	  event that changes the board, for boardChanged; workspace + user of an event that may notify):
 //	    Queries.WaitFor(event position, tasks | projects | notifications)   read models include it
-//	    Queries.TasksByIDs / ProjectsByIDs / Notifications, once per batch  read-model state
+//	    Queries.TasksByKeys / ProjectsByKeys (once per batch), Notifications (per inbox)
 //	    offer to each matching subscription's queue (non-blocking)
 //	  ─▶ gqlgen writes the queue to the websocket (per-response loaders for nested fields)
 //

@@ -532,6 +532,15 @@ func (h *Hub) want(e hubEvent) wanted {
 	return w
 }
 
+// hubKeys lists a set of keys.
+func hubKeys(set map[projections.Key]bool) []projections.Key {
+	out := make([]projections.Key, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	return out
+}
+
 func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	wants := make([]wanted, len(batch))
 	var (
@@ -539,8 +548,8 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		needTasks      bool
 		needProjects   bool
 		needInbox      bool
-		tasks          = map[uuid.UUID]map[uuid.UUID]bool{} // workspace → task ids
-		projects       = map[uuid.UUID]map[uuid.UUID]bool{} // workspace → project ids
+		tasks          = map[projections.Key]bool{}
+		projects       = map[projections.Key]bool{}
 		inboxes        = map[inboxKey]bool{}
 		positions      = map[eventstore.GlobalPosition]bool{}
 		firstPosition  eventstore.GlobalPosition
@@ -555,17 +564,11 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		last = e.ev.GlobalPosition()
 		if w.project {
 			needProjects = true
-			if projects[w.workspace] == nil {
-				projects[w.workspace] = map[uuid.UUID]bool{}
-			}
-			projects[w.workspace][e.task.ProjectID] = true
+			projects[projections.Key{WorkspaceID: w.workspace, ID: e.task.ProjectID}] = true
 		}
 		if w.task {
 			needTasks = true
-			if tasks[w.workspace] == nil {
-				tasks[w.workspace] = map[uuid.UUID]bool{}
-			}
-			tasks[w.workspace][e.task.TaskID] = true
+			tasks[projections.Key{WorkspaceID: w.workspace, ID: e.task.TaskID}] = true
 		}
 		for _, u := range w.inboxUsers {
 			needInbox = true
@@ -601,36 +604,22 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	// Read-model state once per task and once per inbox for the whole batch.
 	states := map[uuid.UUID]*model.Task{}
 	if needTasks {
-		for ws, ids := range tasks {
-			list := make([]uuid.UUID, 0, len(ids))
-			for id := range ids {
-				list = append(list, id)
-			}
-			rows, err := h.queries.TasksByIDs(ctx, ws, list)
-			if err != nil {
-				h.log.Error("live hub: load tasks", "workspace_id", ws, "err", err)
-				continue
-			}
-			for _, t := range rows {
-				states[t.ID] = taskModel(t)
-			}
+		rows, err := h.queries.TasksByKeys(ctx, hubKeys(tasks)) // all workspaces: one statement
+		if err != nil {
+			h.log.Error("live hub: load tasks", "err", err)
+		}
+		for _, t := range rows {
+			states[t.ID] = taskModel(t)
 		}
 	}
 	projectStates := map[uuid.UUID]*model.Project{}
 	if needProjects {
-		for ws, ids := range projects {
-			list := make([]uuid.UUID, 0, len(ids))
-			for id := range ids {
-				list = append(list, id)
-			}
-			rows, err := h.queries.ProjectsByIDs(ctx, ws, list)
-			if err != nil {
-				h.log.Error("live hub: load projects", "workspace_id", ws, "err", err)
-				continue
-			}
-			for _, p := range rows {
-				projectStates[p.ID] = projectModel(p)
-			}
+		rows, err := h.queries.ProjectsByKeys(ctx, hubKeys(projects))
+		if err != nil {
+			h.log.Error("live hub: load projects", "err", err)
+		}
+		for _, p := range rows {
+			projectStates[p.ID] = projectModel(p)
 		}
 	}
 	notes := map[inboxKey]map[eventstore.GlobalPosition][]*model.Notification{}

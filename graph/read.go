@@ -226,9 +226,11 @@ func taskModels(tasks []projections.Task) []*model.Task {
 }
 
 // loadTaskChildren loads what the selection under path asks of a list of tasks (assignees,
-// projects, comments), each in one batch through the request's loaders (which keep it for other
-// paths of the request), and hands it to the tasks' models: their field resolvers then serve it
-// without a loader round per task. Tasks sharing an assignee or a project share its model.
+// projects, comments; and the boards of the projects, see primeBoards), each in one batch through
+// the request's loaders (which keep it for other paths of the request), and hands it to the
+// tasks' models: their field resolvers then serve it without a loader round per task. Tasks
+// sharing an assignee or a project share its model. With models nil it only primes the loaders
+// (for resolvers of a list below that builds models of its own: a board's).
 func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*model.Task, path ...string) error {
 	if len(tasks) == 0 {
 		return nil
@@ -250,14 +252,14 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 		if err != nil {
 			return err
 		}
-		for i, t := range tasks {
+		for i, t := range tasks[:len(models)] { // none when only priming
 			models[i].AssigneeLoaded = true
 			if t.AssigneeID != nil {
 				models[i].LoadedAssignee = members[loaders.MemberKey{WorkspaceID: t.WorkspaceID, UserID: *t.AssigneeID}]
 			}
 		}
 	}
-	if selects(ctx, append(slices.Clip(path), "project")...) {
+	if project := append(slices.Clip(path), "project"); selects(ctx, project...) {
 		keys := make([]loaders.Key, len(tasks))
 		for i, t := range tasks {
 			keys[i] = loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ProjectID}
@@ -271,8 +273,18 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 		if err != nil {
 			return err
 		}
-		for i := range tasks {
+		for i := range models {
 			models[i].LoadedProject = projects[keys[i]]
+		}
+		// Each task's project is a list of its own: their boards, primed here, are one batch.
+		found := make([]loaders.Key, 0, len(projects))
+		for _, k := range keys {
+			if p := projects[k]; p != nil && !slices.Contains(found, k) {
+				found = append(found, k)
+			}
+		}
+		if err := primeBoards(ctx, found, append(project, "board")...); err != nil {
+			return err
 		}
 	}
 	if selects(ctx, append(slices.Clip(path), "comments")...) {
@@ -284,7 +296,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 		if err != nil {
 			return err
 		}
-		for i := range tasks {
+		for i := range models {
 			models[i].LoadedComments = comments[keys[i]]
 		}
 	}
@@ -332,20 +344,13 @@ func (r *Resolver) hasRole(ctx context.Context, _ any, next graphql.Resolver, ro
 		if slices.Contains(r.Operators, string(a.UserID)) {
 			return next(ctx)
 		}
-		wss, err := r.Queries.WorkspacesOfUser(ctx, string(a.UserID))
-		if err != nil {
-			return nil, err
-		}
-		keys := make([]loaders.MemberKey, len(wss))
-		for i, w := range wss {
-			keys[i] = loaders.MemberKey{WorkspaceID: w.ID, UserID: string(a.UserID)}
-		}
-		ms, err := loaders.For(ctx).Members.LoadAll(ctx, keys)
+		// the caller's workspaces with their roles: one statement, however many they are in
+		ms, err := r.Queries.MembershipsOfUser(ctx, string(a.UserID))
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range ms {
-			if m.OK && domain.Role(m.Value.Role).AtLeast(min) {
+			if domain.Role(m.Member.Role).AtLeast(min) {
 				return next(ctx)
 			}
 		}

@@ -17,9 +17,10 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
-func workspaceModel(w projections.Workspace) *model.Workspace {
+// workspaceModel is w as seen by its member m (the caller).
+func workspaceModel(w projections.Workspace, m projections.Member) *model.Workspace {
 	return &model.Workspace{ID: w.ID.String(), Name: w.Name, MemberCount: w.MemberCount, UpdatedAt: w.UpdatedAt,
-		Version: int(w.Version), WorkspaceID: w.ID, Plan: model.Plan(upper(w.Plan))}
+		Version: int(w.Version), WorkspaceID: w.ID, Plan: model.Plan(upper(w.Plan)), MyRole: model.Role(upper(m.Role))}
 }
 
 func memberModel(m projections.Member) *model.Member {

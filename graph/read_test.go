@@ -395,6 +395,9 @@ func TestStatementBudget(t *testing.T) {
 	require.Equal(t, wsStatements[1], wsStatements[5], "workspace boards")
 	require.LessOrEqual(t, wsStatements[5], 6)
 
+	workspacesBudget(t, a)
+	taskListBudget(t, a)
+
 	// project(id) and task(id) find their object among the caller's workspaces in as many
 	// statements for a caller in 1 workspace (alice) as for one in 8 (bob, 7 of them his own);
 	// a caller in 8 workspaces, none of them the object's, gets NOT_FOUND, exactly as for an id
@@ -464,4 +467,250 @@ func lastKey(n int) string {
 		return "SM-10"
 	}
 	return "BG-200"
+}
+
+// statements returns the X-Sql-Statements of a response that must have no errors.
+func statements(t *testing.T, r response) int {
+	t.Helper()
+	require.Empty(t, r.Errors)
+	n, err := strconv.Atoi(r.Statements)
+	require.NoError(t, err)
+	return n
+}
+
+// workspacesBudget: the caller's workspaces with their members, roles, projects, boards, and the
+// boards' tasks' assignees and comments run as many statements for a caller in 1 workspace as for
+// one in 6, and each workspace shows its own rows only.
+func workspacesBudget(t *testing.T, a *api) {
+	t.Helper()
+	ctx := context.Background()
+	actor := func(name string) domain.Actor {
+		id := name + "-" + t.Name()
+		return domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", DisplayName: id}
+	}
+	// fill gives owner n workspaces, each with a member, 2 projects of 3 tasks (assigned to the
+	// member or the owner) and a comment on every task; it returns the last write.
+	fill := func(owner, mate domain.Actor, n int, prefix string) commands.Result {
+		var last commands.Result
+		for w := range n {
+			ws, err := a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: owner, Name: fmt.Sprintf("%s %d", prefix, w)})
+			require.NoError(t, err)
+			inv, err := a.h.InviteMember.Handle(ctx, commands.InviteMember{Actor: owner, WorkspaceID: ws.ID, Email: mate.Email,
+				Role: domain.RoleMember})
+			require.NoError(t, err)
+			_, err = a.h.AcceptInvitation.Handle(ctx, commands.AcceptInvitation{Actor: mate, WorkspaceID: ws.ID, InvitationID: inv.InvitationID})
+			require.NoError(t, err)
+			for p := range 2 {
+				pr, err := a.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: owner, WorkspaceID: ws.ID,
+					Name: fmt.Sprintf("P%d", p), Key: fmt.Sprintf("%s%dP%d", prefix, w, p)})
+				require.NoError(t, err)
+				for i := range 3 {
+					assignee := owner.UserID
+					if i%2 == 0 {
+						assignee = mate.UserID
+					}
+					tr, err := a.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: owner, ProjectID: pr.ID,
+						Title: "task " + strconv.Itoa(i), Assignee: assignee})
+					require.NoError(t, err)
+					c, err := a.h.AddComment.Handle(ctx, commands.AddComment{Actor: mate, TaskID: tr.ID,
+						Body: fmt.Sprintf("on %s%dP%d-%d", prefix, w, p, i+1)})
+					require.NoError(t, err)
+					last = c.Result
+				}
+			}
+		}
+		return last
+	}
+	one, six, mate := actor("erin"), actor("fay"), actor("fay-mate")
+	fill(one, actor("erin-mate"), 1, "E")
+	last := fill(six, mate, 6, "F")
+	wsQ := `query { workspaces { id name myRole memberCount members { displayName role } projects { key
+		board { tasks { key assignee { displayName } comments { body } } } } } }`
+	counts := map[int]int{}
+	for n, who := range map[int]domain.Actor{1: one, 6: six} {
+		tok := token(t, string(who.UserID), time.Hour)
+		// Wait for the read models once, in a request of its own (a wait polls: its statements vary).
+		a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`,
+			map[string]any{"tok": graph.ConsistencyToken(last)}, &[]struct{}{})
+		r := a.do(tok, wsQ, nil)
+		counts[n] = statements(t, r)
+		var got []struct {
+			ID, Name, MyRole string
+			MemberCount      int
+			Members          []struct{ DisplayName, Role string }
+			Projects         []struct {
+				Key   string
+				Board []struct {
+					Tasks []struct {
+						Key      string
+						Assignee *struct{ DisplayName string }
+						Comments []struct{ Body string }
+					}
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(r.Data["workspaces"], &got))
+		require.Len(t, got, n)
+		if n == 6 {
+			inboxBudget(t, a, token(t, string(mate.UserID), time.Hour), got[0].ID, graph.ConsistencyToken(last))
+		}
+		for _, w := range got {
+			require.Equal(t, "OWNER", w.MyRole, w.Name)
+			require.Equal(t, 2, w.MemberCount, w.Name)
+			require.Len(t, w.Members, 2, w.Name)
+			require.Len(t, w.Projects, 2, w.Name)
+			// "F 3" holds projects F3P0 and F3P1, whose tasks are F3P0-1 ...
+			prefix := strings.ReplaceAll(w.Name, " ", "")
+			for _, p := range w.Projects {
+				require.True(t, strings.HasPrefix(p.Key, prefix+"P"), "%s in %s", p.Key, w.Name)
+				var tasks int
+				for _, col := range p.Board {
+					for _, tk := range col.Tasks {
+						tasks++
+						require.True(t, strings.HasPrefix(tk.Key, p.Key+"-"), tk.Key)
+						require.NotNil(t, tk.Assignee, tk.Key)
+						require.Equal(t, []struct{ Body string }{{"on " + tk.Key}}, tk.Comments, tk.Key)
+					}
+				}
+				require.Equal(t, 3, tasks, p.Key)
+			}
+		}
+	}
+	t.Logf("SQL statements: workspaces with members, roles, projects, boards, assignees, comments: 1 workspace %d, 6 workspaces %d",
+		counts[1], counts[6])
+	require.Equal(t, counts[1], counts[6], "workspaces")
+	require.LessOrEqual(t, counts[6], 6)
+
+	// @hasRole on a field without a workspaceId (projections) checks every workspace of the
+	// caller's at once.
+	proj := map[int]int{}
+	for n, who := range map[int]domain.Actor{1: one, 6: six} {
+		proj[n] = statements(t, a.do(token(t, string(who.UserID), time.Hour), `{ projections { name } }`, nil))
+	}
+	t.Logf("SQL statements: projections (@hasRole in some workspace): 1 workspace %d, 6 workspaces %d", proj[1], proj[6])
+	require.Equal(t, proj[1], proj[6], "projections")
+}
+
+// inboxBudget: a page of 1 notification and one of 4 (tasks assigned to the caller, over 2
+// projects), each with its task's project's board, run as many statements.
+func inboxBudget(t *testing.T, a *api, tok, ws, last string) {
+	t.Helper()
+	a.ok(tok, `query($ws: ID!, $tok: String) { notifications(workspaceId: $ws, consistentWith: $tok) { edges { cursor } } }`,
+		map[string]any{"ws": ws, "tok": last}, &struct{}{})
+	q := `query($ws: ID!, $n: Int) { notifications(workspaceId: $ws, first: $n) { edges { node { kind task { key
+		project { key board { tasks { key } } } } } } } }` // as deep as the test server allows
+	counts := map[int]int{}
+	for _, n := range []int{1, 4} {
+		r := a.do(tok, q, map[string]any{"ws": ws, "n": n})
+		counts[n] = statements(t, r)
+		var got struct {
+			Edges []struct {
+				Node struct {
+					Kind string
+					Task struct {
+						Key     string
+						Project struct {
+							Key   string
+							Board []struct {
+								Tasks []struct{ Key string }
+							}
+						}
+					}
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(r.Data["notifications"], &got))
+		require.Len(t, got.Edges, n)
+		for _, e := range got.Edges {
+			require.Equal(t, "assigned", e.Node.Kind)
+			p := e.Node.Task.Project
+			require.True(t, strings.HasPrefix(e.Node.Task.Key, p.Key+"-"), e.Node.Task.Key)
+			var tasks int
+			for _, col := range p.Board {
+				for _, tk := range col.Tasks {
+					tasks++
+					require.True(t, strings.HasPrefix(tk.Key, p.Key+"-"), tk.Key)
+				}
+			}
+			require.Equal(t, 3, tasks, p.Key)
+		}
+	}
+	t.Logf("SQL statements: inbox with each task's project's board: 1 notification %d, 4 notifications %d", counts[1], counts[4])
+	require.Equal(t, counts[1], counts[4], "inbox boards")
+}
+
+// taskListBudget: a page of 2 tasks and one of 20, over 5 projects, each task with its project's
+// board and the board's tasks' assignees, run as many statements (each task's project is a list
+// of its own: their boards are one batch).
+func taskListBudget(t *testing.T, a *api) {
+	t.Helper()
+	ctx := context.Background()
+	id := "gus-" + t.Name()
+	gus := domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", DisplayName: id}
+	ws, err := a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: gus, Name: "Lists"})
+	require.NoError(t, err)
+	var last commands.Result
+	for p := range 5 {
+		pr, err := a.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: gus, WorkspaceID: ws.ID,
+			Name: fmt.Sprintf("L%d", p), Key: fmt.Sprintf("LS%d", p)})
+		require.NoError(t, err)
+		for i := range 4 {
+			var assignee domain.UserID
+			if i%2 == 0 {
+				assignee = gus.UserID
+			}
+			tr, err := a.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: gus, ProjectID: pr.ID, Title: "task " + strconv.Itoa(i),
+				Assignee: assignee})
+			require.NoError(t, err)
+			last = tr.Result
+		}
+	}
+	tok := token(t, id, time.Hour)
+	a.ok(tok, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name } }`,
+		map[string]any{"ws": ws.ID.String(), "tok": graph.ConsistencyToken(last)}, &struct{}{})
+	listQ := `query($ws: ID!, $n: Int) { tasks(workspaceId: $ws, first: $n) { edges { node { key
+		project { key board { tasks { key assignee { displayName } } } } } } } }`
+	counts := map[int]int{}
+	for _, n := range []int{2, 20} {
+		r := a.do(tok, listQ, map[string]any{"ws": ws.ID.String(), "n": n})
+		counts[n] = statements(t, r)
+		var got struct {
+			Edges []struct {
+				Node struct {
+					Key     string
+					Project struct {
+						Key   string
+						Board []struct {
+							Tasks []struct {
+								Key      string
+								Assignee *struct{ DisplayName string }
+							}
+						}
+					}
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(r.Data["tasks"], &got))
+		require.Len(t, got.Edges, n)
+		for _, e := range got.Edges {
+			p := e.Node.Project
+			require.True(t, strings.HasPrefix(e.Node.Key, p.Key+"-"), e.Node.Key)
+			var keys []string
+			var assigned int
+			for _, col := range p.Board {
+				for _, tk := range col.Tasks {
+					keys = append(keys, tk.Key)
+					if tk.Assignee != nil {
+						assigned++
+						require.Equal(t, id, tk.Assignee.DisplayName)
+					}
+				}
+			}
+			require.ElementsMatch(t, []string{p.Key + "-1", p.Key + "-2", p.Key + "-3", p.Key + "-4"}, keys)
+			require.Equal(t, 2, assigned, p.Key)
+		}
+	}
+	t.Logf("SQL statements: task list with each task's project's board: 2 tasks %d, 20 tasks %d", counts[2], counts[20])
+	require.Equal(t, counts[2], counts[20], "task list boards")
+	require.LessOrEqual(t, counts[20], 6)
 }

@@ -9,11 +9,11 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
@@ -157,13 +157,17 @@ func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) 
 	if err != nil {
 		return nil, err
 	}
-	wss, err := r.Queries.WorkspacesOfUser(ctx, string(a.UserID))
+	ms, err := r.Queries.MembershipsOfUser(ctx, string(a.UserID))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Workspace, len(wss))
-	for i, w := range wss {
-		out[i] = workspaceModel(w)
+	l := loaders.For(ctx)
+	out := make([]*model.Workspace, len(ms))
+	for i, m := range ms {
+		out[i] = workspaceModel(m.Workspace, m.Member)
+		// the caller's memberships, for the membership checks of nested fields
+		l.Members.Prime(loaders.MemberKey{WorkspaceID: m.Member.WorkspaceID, UserID: m.Member.UserID},
+			loaders.Found[projections.Member]{Value: m.Member, OK: true})
 	}
 	return out, nil
 }
@@ -174,6 +178,10 @@ func (r *queryResolver) Workspace(ctx context.Context, id string, consistentWith
 	if err != nil {
 		return nil, err
 	}
+	m, err := member(ctx, ws) // enter loaded it: a cache hit
+	if err != nil {
+		return nil, err
+	}
 	w, err := r.Queries.Workspace(ctx, ws)
 	if errors.Is(err, projections.ErrNotFound) {
 		return nil, errNotFound
@@ -181,7 +189,7 @@ func (r *queryResolver) Workspace(ctx context.Context, id string, consistentWith
 	if err != nil {
 		return nil, err
 	}
-	return workspaceModel(w), nil
+	return workspaceModel(w, m), nil
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
@@ -230,39 +238,14 @@ func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, fir
 	return r.deadLetters(ctx, ws, n, cur)
 }
 
-// MyRole is the resolver for the myRole field.
-func (r *workspaceResolver) MyRole(ctx context.Context, obj *model.Workspace) (model.Role, error) {
-	m, err := member(ctx, obj.WorkspaceID)
-	if err != nil {
-		return "", err
-	}
-	return model.Role(strings.ToUpper(m.Role)), nil
+// Members is the batch resolver for the members field.
+func (r *workspaceResolver) Members(ctx context.Context, objs []*model.Workspace) ([][]*model.Member, error) {
+	return r.workspaceMembers(ctx, objs)
 }
 
-// Members is the resolver for the members field.
-func (r *workspaceResolver) Members(ctx context.Context, obj *model.Workspace) ([]*model.Member, error) {
-	ms, err := r.Queries.Members(ctx, obj.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*model.Member, len(ms))
-	for i, m := range ms {
-		out[i] = memberModel(m)
-	}
-	return out, nil
-}
-
-// Projects is the resolver for the projects field.
-func (r *workspaceResolver) Projects(ctx context.Context, obj *model.Workspace) ([]*model.Project, error) {
-	ps, err := r.Queries.ProjectsByWorkspace(ctx, obj.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*model.Project, len(ps))
-	for i, p := range ps {
-		out[i] = projectModel(p)
-	}
-	return out, nil
+// Projects is the batch resolver for the projects field.
+func (r *workspaceResolver) Projects(ctx context.Context, objs []*model.Workspace) ([][]*model.Project, error) {
+	return r.workspaceProjects(ctx, objs)
 }
 
 // Workspace returns generated.WorkspaceResolver implementation.

@@ -24,8 +24,9 @@ var ErrNotFound = errors.New("projections: not found")
 const MaxPage = 200
 
 // Queries reads the active versions of the read tables (through the views). Every query is
-// scoped to one workspace (the tenant) and runs a bounded number of statements, each served by
-// an index named next to it.
+// scoped to the tenant: one workspace, or, for the batch queries (…ByKeys, …OfWorkspaces), each
+// key or row to its own workspace; each runs a bounded number of statements, however many keys
+// and workspaces, each served by an index named next to it.
 type Queries struct {
 	pool *pgxpool.Pool
 }
@@ -74,6 +75,51 @@ func (q *Queries) WorkspacesOfUser(ctx context.Context, user string) ([]Workspac
 		user, MaxPage)
 }
 
+// Key names a row of a workspace (a project, a task) for the batch queries: a key only ever
+// matches a row of its own workspace, so one statement serves keys of any number of workspaces
+// with the tenant safety of one statement per workspace.
+type Key struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+}
+
+// MemberKey names a member of a workspace.
+type MemberKey struct {
+	WorkspaceID uuid.UUID
+	UserID      string
+}
+
+// splitKeys returns keys' workspaces and ids as two parallel arrays, for unnest($1, $2).
+func splitKeys(keys []Key) (workspaces, ids []uuid.UUID) {
+	workspaces, ids = make([]uuid.UUID, len(keys)), make([]uuid.UUID, len(keys))
+	for i, k := range keys {
+		workspaces[i], ids[i] = k.WorkspaceID, k.ID
+	}
+	return workspaces, ids
+}
+
+// Membership is a workspace of a user's with their membership of it.
+type Membership struct {
+	Workspace Workspace
+	Member    Member
+}
+
+// MembershipsOfUser returns the workspaces user is a member of, by name, each with their
+// membership (role): one statement, however many workspaces.
+func (q *Queries) MembershipsOfUser(ctx context.Context, user string) ([]Membership, error) {
+	// served by rm_members_vN_user_idx, then rm_workspaces_vN_pkey
+	return list(ctx, q.pool, func(row pgx.Row) (Membership, error) {
+		var ms Membership
+		w, m := &ms.Workspace, &ms.Member
+		err := row.Scan(&w.ID, &w.Name, &w.Plan, &w.MemberCount, &w.CreatedAt, &w.UpdatedAt, &w.Version,
+			&m.WorkspaceID, &m.UserID, &m.Email, &m.DisplayName, &m.Role, &m.JoinedAt)
+		return ms, err
+	}, `SELECT w.id, w.name, w.plan, w.member_count, w.created_at, w.updated_at, w.version,
+			m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at
+		FROM rm_members m JOIN rm_workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, w.id LIMIT $2`,
+		user, MaxPage)
+}
+
 // Member is a workspace member.
 type Member struct {
 	WorkspaceID uuid.UUID `json:"workspace_id"`
@@ -97,11 +143,30 @@ func (q *Queries) Members(ctx context.Context, workspaceID uuid.UUID) ([]Member,
 		FROM rm_members WHERE workspace_id = $1 ORDER BY display_name, user_id`, workspaceID)
 }
 
-// MembersByIDs is the batch loader of members: one statement for any number of ids.
-func (q *Queries) MembersByIDs(ctx context.Context, workspaceID uuid.UUID, users []string) ([]Member, error) {
-	// served by rm_members_vN_pkey
-	return list(ctx, q.pool, scanMember, `SELECT workspace_id, user_id, email, display_name, role, joined_at
-		FROM rm_members WHERE workspace_id = $1 AND user_id = ANY ($2)`, workspaceID, users)
+// MembersOfWorkspaces returns the members of workspaces, each workspace's together (in the order
+// of workspaces) and by display name: one statement for any number of workspaces.
+func (q *Queries) MembersOfWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID) ([]Member, error) {
+	if len(workspaceIDs) == 1 {
+		return q.Members(ctx, workspaceIDs[0]) // the common case, in the plainer statement
+	}
+	// served by rm_members_vN_pkey (workspace_id prefix), once per workspace; sorted in memory
+	// (≤ 1000 members a plan)
+	return list(ctx, q.pool, scanMember, `SELECT m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at
+		FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n) JOIN rm_members m ON m.workspace_id = w.id
+		ORDER BY w.n, m.display_name, m.user_id`, workspaceIDs)
+}
+
+// MembersByKeys is the batch loader of members: one statement for any number of members of any
+// number of workspaces.
+func (q *Queries) MembersByKeys(ctx context.Context, keys []MemberKey) ([]Member, error) {
+	wss, users := make([]uuid.UUID, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		wss[i], users[i] = k.WorkspaceID, k.UserID
+	}
+	// served by rm_members_vN_pkey, once per key
+	return list(ctx, q.pool, scanMember, `SELECT m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at
+		FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[])) AS k(ws, id)
+		JOIN rm_members m ON m.workspace_id = k.ws AND m.user_id = k.id`, wss, users)
 }
 
 // Project is a project with its task counts.
@@ -147,10 +212,29 @@ func (q *Queries) ProjectsByWorkspace(ctx context.Context, workspaceID uuid.UUID
 	return list(ctx, q.pool, scanProject, projectSQL+` WHERE p.workspace_id = $1 ORDER BY p.name, p.id LIMIT $2`, workspaceID, MaxPage)
 }
 
-// ProjectsByIDs is the batch loader of projects.
-func (q *Queries) ProjectsByIDs(ctx context.Context, workspaceID uuid.UUID, ids []uuid.UUID) ([]Project, error) {
-	// served by rm_projects_vN_pkey
-	return list(ctx, q.pool, scanProject, projectSQL+` WHERE p.workspace_id = $1 AND p.id = ANY ($2)`, workspaceID, ids)
+// ProjectsOfWorkspaces returns the projects of workspaces, each workspace's together (in the
+// order of workspaces) and by name, up to MaxPage each: one statement for any number of workspaces.
+func (q *Queries) ProjectsOfWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID) ([]Project, error) {
+	if len(workspaceIDs) == 1 {
+		// The common case, in the plainer statement: the LATERAL one's custom plans cost ~1 ms of
+		// planning each (measured: workspace 5×10 read 20% slower).
+		return q.ProjectsByWorkspace(ctx, workspaceIDs[0])
+	}
+	// served by rm_projects_vN_workspace_idx, once per workspace (LATERAL): a range scan in name
+	// order that stops at its limit, as ProjectsByWorkspace's
+	return list(ctx, q.pool, scanProject, `SELECT p.* FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n)
+		CROSS JOIN LATERAL (`+projectSQL+` WHERE p.workspace_id = w.id ORDER BY p.name, p.id LIMIT $2) p
+		ORDER BY w.n, p.name, p.id`, workspaceIDs, MaxPage)
+}
+
+// ProjectsByKeys is the batch loader of projects: one statement for any number of projects of
+// any number of workspaces.
+func (q *Queries) ProjectsByKeys(ctx context.Context, keys []Key) ([]Project, error) {
+	wss, ids := splitKeys(keys)
+	// served by rm_projects_vN_pkey, once per key, the workspace rechecked
+	return list(ctx, q.pool, scanProject, projectSQL+`
+		JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(ws, id) ON p.id = k.id AND p.workspace_id = k.ws`,
+		wss, ids)
 }
 
 // ProjectInWorkspaces returns the project with id if its workspace is one of workspaceIDs (the
@@ -209,10 +293,13 @@ func (q *Queries) TaskInWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID
 	return t, notFound(err, "task")
 }
 
-// TasksByIDs is the batch loader of tasks.
-func (q *Queries) TasksByIDs(ctx context.Context, workspaceID uuid.UUID, ids []uuid.UUID) ([]Task, error) {
-	// served by rm_tasks_vN_pkey
-	return list(ctx, q.pool, scanTask, `SELECT `+taskCols+` FROM rm_tasks WHERE id = ANY ($2) AND workspace_id = $1`, workspaceID, ids)
+// TasksByKeys is the batch loader of tasks: one statement for any number of tasks of any number
+// of workspaces.
+func (q *Queries) TasksByKeys(ctx context.Context, keys []Key) ([]Task, error) {
+	wss, ids := splitKeys(keys)
+	// served by rm_tasks_vN_pkey, once per key, the workspace rechecked
+	return list(ctx, q.pool, scanTask, `SELECT t.* FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(ws, id)
+		CROSS JOIN LATERAL (SELECT `+taskCols+` FROM rm_tasks WHERE id = k.id AND workspace_id = k.ws) t`, wss, ids)
 }
 
 // Board returns a project's unarchived tasks in board order (rank), up to limit.
@@ -223,17 +310,19 @@ func (q *Queries) Board(ctx context.Context, workspaceID, projectID uuid.UUID, l
 		workspaceID, projectID, pageSize(limit))
 }
 
-// Boards returns the boards of projects of a workspace in one statement: each project's
-// unarchived tasks in board order (rank), up to limit per project, the projects' tasks together
-// (by project id). A project of another workspace has no tasks; a project named twice is read once.
-func (q *Queries) Boards(ctx context.Context, workspaceID uuid.UUID, projectIDs []uuid.UUID, limit int) ([]Task, error) {
-	// served by rm_tasks_vN_board_idx, once per project (LATERAL): each board a range scan in
-	// rank order that stops at its limit, as Board's
-	return list(ctx, q.pool, scanTask, `SELECT t.* FROM (SELECT DISTINCT unnest($2::uuid[]) AS id) p
+// BoardsByKeys returns the boards of projects of any number of workspaces in one statement: each
+// project's unarchived tasks in board order (rank), up to limit per project, a project's tasks
+// together (by project id). A key matches its own workspace's project only (another workspace's
+// project has no tasks); a key named twice is read once.
+func (q *Queries) BoardsByKeys(ctx context.Context, keys []Key, limit int) ([]Task, error) {
+	wss, ids := splitKeys(keys)
+	// served by rm_tasks_vN_board_idx, once per key (LATERAL): each board a range scan in rank
+	// order that stops at its limit, as Board's
+	return list(ctx, q.pool, scanTask, `SELECT t.* FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(ws, id)
 		CROSS JOIN LATERAL (SELECT `+taskCols+` FROM rm_tasks
-			WHERE project_id = p.id AND NOT archived AND workspace_id = $1 ORDER BY rank, id LIMIT $3) t
+			WHERE project_id = k.id AND NOT archived AND workspace_id = k.ws ORDER BY rank, id LIMIT $3) t
 		ORDER BY t.project_id, t.rank, t.id`,
-		workspaceID, projectIDs, pageSize(limit))
+		wss, ids, pageSize(limit))
 }
 
 // Task list orders.
@@ -350,41 +439,43 @@ func (q *Queries) SearchTasks(ctx context.Context, workspaceID uuid.UUID, text s
 
 // Comment is a comment on a task.
 type Comment struct {
-	ID         uuid.UUID  `json:"id"`
-	TaskID     uuid.UUID  `json:"task_id"`
-	AuthorID   string     `json:"author_id"`
-	AuthorName string     `json:"author_name"`
-	Body       string     `json:"body"`
-	Mentions   []string   `json:"mentions"`
-	CreatedAt  time.Time  `json:"created_at"`
-	EditedAt   *time.Time `json:"edited_at,omitempty"`
+	ID          uuid.UUID  `json:"id"`
+	WorkspaceID uuid.UUID  `json:"workspace_id"`
+	TaskID      uuid.UUID  `json:"task_id"`
+	AuthorID    string     `json:"author_id"`
+	AuthorName  string     `json:"author_name"`
+	Body        string     `json:"body"`
+	Mentions    []string   `json:"mentions"`
+	CreatedAt   time.Time  `json:"created_at"`
+	EditedAt    *time.Time `json:"edited_at,omitempty"`
 }
+
+const commentCols = `id, workspace_id, task_id, author_id, author_name, body, mentions, created_at, edited_at`
 
 func scanComment(row pgx.Row) (Comment, error) {
 	var c Comment
-	err := row.Scan(&c.ID, &c.TaskID, &c.AuthorID, &c.AuthorName, &c.Body, &c.Mentions, &c.CreatedAt, &c.EditedAt)
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.TaskID, &c.AuthorID, &c.AuthorName, &c.Body, &c.Mentions, &c.CreatedAt, &c.EditedAt)
 	return c, err
 }
 
 // Comments returns a task's comments, oldest first, up to limit.
 func (q *Queries) Comments(ctx context.Context, workspaceID, taskID uuid.UUID, limit int) ([]Comment, error) {
 	// served by rm_comments_vN_task_idx
-	return list(ctx, q.pool, scanComment, `SELECT id, task_id, author_id, author_name, body, mentions, created_at, edited_at
+	return list(ctx, q.pool, scanComment, `SELECT `+commentCols+`
 		FROM rm_comments WHERE task_id = $2 AND workspace_id = $1 ORDER BY created_at, id LIMIT $3`,
 		workspaceID, taskID, pageSize(limit))
 }
 
-// CommentsByTasks is the batch loader of comments: the first perTask comments (oldest first) of
-// each task, in one statement for any number of tasks.
-func (q *Queries) CommentsByTasks(ctx context.Context, workspaceID uuid.UUID, taskIDs []uuid.UUID, perTask int) ([]Comment, error) {
-	// served by rm_comments_vN_task_idx, once per task (LATERAL)
-	return list(ctx, q.pool, scanComment, `SELECT c.id, c.task_id, c.author_id, c.author_name, c.body, c.mentions,
-		c.created_at, c.edited_at
-		FROM unnest($2::uuid[]) AS t(id)
-		CROSS JOIN LATERAL (SELECT * FROM rm_comments
-			WHERE task_id = t.id AND workspace_id = $1 ORDER BY created_at, id LIMIT $3) c
+// CommentsByTaskKeys is the batch loader of comments: the first perTask comments (oldest first)
+// of each task, in one statement for any number of tasks of any number of workspaces.
+func (q *Queries) CommentsByTaskKeys(ctx context.Context, keys []Key, perTask int) ([]Comment, error) {
+	wss, ids := splitKeys(keys)
+	// served by rm_comments_vN_task_idx, once per key (LATERAL)
+	return list(ctx, q.pool, scanComment, `SELECT c.* FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(ws, id)
+		CROSS JOIN LATERAL (SELECT `+commentCols+` FROM rm_comments
+			WHERE task_id = k.id AND workspace_id = k.ws ORDER BY created_at, id LIMIT $3) c
 		ORDER BY c.task_id, c.created_at, c.id`,
-		workspaceID, taskIDs, pageSize(perTask))
+		wss, ids, pageSize(perTask))
 }
 
 // ActivityItem is one line of a workspace's feed.

@@ -123,13 +123,13 @@ func TestReadModels(t *testing.T) {
 	stranger := uuid.New()
 	_, err = f.q.Task(ctx, stranger, t1)
 	require.ErrorIs(t, err, projections.ErrNotFound)
-	byIDs, err := f.q.TasksByIDs(ctx, stranger, w.tasks)
+	byIDs, err := f.q.TasksByKeys(ctx, keys(stranger, w.tasks...))
 	require.NoError(t, err)
 	require.Empty(t, byIDs)
 	board, err = f.q.Board(ctx, stranger, w.project, 0)
 	require.NoError(t, err)
 	require.Empty(t, board)
-	ps, err := f.q.ProjectsByIDs(ctx, stranger, []uuid.UUID{w.project})
+	ps, err := f.q.ProjectsByKeys(ctx, keys(stranger, w.project))
 	require.NoError(t, err)
 	require.Empty(t, ps)
 	found, err = f.q.SearchTasks(ctx, stranger, "billing", 10)
@@ -354,7 +354,7 @@ func TestBoards(t *testing.T) {
 				want[p] = append(want[p], tk.ID)
 			}
 		}
-		all, err := f.q.Boards(ctx, w.ws, []uuid.UUID{second.ID, w.project, second.ID, uuid.New()}, limit)
+		all, err := f.q.BoardsByKeys(ctx, keys(w.ws, second.ID, w.project, second.ID, uuid.New()), limit)
 		require.NoError(t, err)
 		got := map[uuid.UUID][]uuid.UUID{}
 		var order []uuid.UUID
@@ -368,15 +368,121 @@ func TestBoards(t *testing.T) {
 		require.Equal(t, want, got, "limit %d", limit)
 	}
 	require.Len(t, func() []projections.Task {
-		b, err := f.q.Boards(ctx, w.ws, []uuid.UUID{second.ID}, 0)
+		b, err := f.q.BoardsByKeys(ctx, keys(w.ws, second.ID), 0)
 		require.NoError(t, err)
 		return b
 	}(), 4)
 
-	stranger, err := f.q.Boards(ctx, uuid.New(), []uuid.UUID{w.project, second.ID}, 0)
+	stranger, err := f.q.BoardsByKeys(ctx, keys(uuid.New(), w.project, second.ID), 0)
 	require.NoError(t, err)
 	require.Empty(t, stranger)
-	none, err := f.q.Boards(ctx, w.ws, nil, 0)
+	none, err := f.q.BoardsByKeys(ctx, nil, 0)
 	require.NoError(t, err)
 	require.Empty(t, none)
+}
+
+// keys names ids of workspace ws.
+func keys(ws uuid.UUID, ids ...uuid.UUID) []projections.Key {
+	out := make([]projections.Key, len(ids))
+	for i, id := range ids {
+		out[i] = projections.Key{WorkspaceID: ws, ID: id}
+	}
+	return out
+}
+
+// TestBatchQueriesAcrossWorkspaces: the batch queries by (workspace, id) pairs serve keys of
+// several workspaces in one call, each key matching only a row of its own workspace: a key
+// naming another workspace's row (a row that exists) finds nothing, as with a statement per
+// workspace. The queries by a list of workspaces keep each workspace's rows together, in the
+// order given.
+func TestBatchQueriesAcrossWorkspaces(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	a, b := f.world(2), f.world(2)
+	ctx := f.ctx
+	for _, task := range []uuid.UUID{a.tasks[0], b.tasks[1]} {
+		_, err := f.h.AddComment.Handle(ctx, commands.AddComment{Actor: member, TaskID: task, Body: "hi " + task.String()})
+		require.NoError(t, err)
+	}
+	f.caughtUp()
+
+	// Tasks: both workspaces' keys in one call; crossed keys (a's workspace, b's task) find nothing.
+	mixed := append(keys(a.ws, a.tasks...), keys(b.ws, b.tasks...)...)
+	crossed := append(keys(a.ws, b.tasks...), keys(b.ws, a.tasks...)...)
+	tasks, err := f.q.TasksByKeys(ctx, append(mixed, crossed...))
+	require.NoError(t, err)
+	var got []projections.Key
+	for _, tk := range tasks {
+		got = append(got, projections.Key{WorkspaceID: tk.WorkspaceID, ID: tk.ID})
+	}
+	require.ElementsMatch(t, mixed, got)
+	none, err := f.q.TasksByKeys(ctx, crossed)
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	projects, err := f.q.ProjectsByKeys(ctx, append(keys(a.ws, a.project, b.project), keys(b.ws, b.project, b.project)...))
+	require.NoError(t, err)
+	require.Len(t, projects, 2, "a's project, b's once; b's project under a's workspace: nothing")
+	for _, p := range projects {
+		require.Contains(t, []projections.Key{{WorkspaceID: a.ws, ID: a.project}, {WorkspaceID: b.ws, ID: b.project}},
+			projections.Key{WorkspaceID: p.WorkspaceID, ID: p.ID})
+	}
+
+	boards, err := f.q.BoardsByKeys(ctx, append(keys(a.ws, a.project, b.project), keys(b.ws, b.project)...), 0)
+	require.NoError(t, err)
+	require.Len(t, boards, 4)
+	for _, tk := range boards {
+		require.Contains(t, []uuid.UUID{a.project, b.project}, tk.ProjectID)
+		require.Equal(t, map[uuid.UUID]uuid.UUID{a.project: a.ws, b.project: b.ws}[tk.ProjectID], tk.WorkspaceID)
+	}
+
+	comments, err := f.q.CommentsByTaskKeys(ctx, append(mixed, crossed...), 0)
+	require.NoError(t, err)
+	require.Len(t, comments, 2)
+	for _, c := range comments {
+		require.Contains(t, []projections.Key{{WorkspaceID: a.ws, ID: a.tasks[0]}, {WorkspaceID: b.ws, ID: b.tasks[1]}},
+			projections.Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID})
+		require.Equal(t, "hi "+c.TaskID.String(), c.Body)
+	}
+	comments, err = f.q.CommentsByTaskKeys(ctx, crossed, 0)
+	require.NoError(t, err)
+	require.Empty(t, comments)
+
+	stranger := uuid.New()
+	members, err := f.q.MembersByKeys(ctx, []projections.MemberKey{{WorkspaceID: a.ws, UserID: "mia"},
+		{WorkspaceID: b.ws, UserID: "max"}, {WorkspaceID: b.ws, UserID: "max"}, {WorkspaceID: stranger, UserID: "olga"},
+		{WorkspaceID: a.ws, UserID: "nobody"}})
+	require.NoError(t, err)
+	require.Len(t, members, 2)
+	require.ElementsMatch(t, []projections.MemberKey{{WorkspaceID: a.ws, UserID: "mia"}, {WorkspaceID: b.ws, UserID: "max"}},
+		[]projections.MemberKey{{WorkspaceID: members[0].WorkspaceID, UserID: members[0].UserID},
+			{WorkspaceID: members[1].WorkspaceID, UserID: members[1].UserID}})
+
+	// By a list of workspaces: each one's rows together, in the order given; unknown ones add nothing.
+	all, err := f.q.MembersOfWorkspaces(ctx, []uuid.UUID{b.ws, stranger, a.ws})
+	require.NoError(t, err)
+	require.Len(t, all, 6)
+	for i, m := range all {
+		require.Equal(t, []uuid.UUID{b.ws, a.ws}[i/3], m.WorkspaceID)
+	}
+	require.Equal(t, []string{"Max", "Mia", "Olga"}, []string{all[0].DisplayName, all[1].DisplayName, all[2].DisplayName})
+	ps, err := f.q.ProjectsOfWorkspaces(ctx, []uuid.UUID{b.ws, stranger, a.ws})
+	require.NoError(t, err)
+	require.Len(t, ps, 2)
+	require.Equal(t, []uuid.UUID{b.project, a.project}, []uuid.UUID{ps[0].ID, ps[1].ID})
+	require.Equal(t, 2, ps[0].OpenTasks)
+
+	ms, err := f.q.MembershipsOfUser(ctx, "mia")
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	for _, m := range ms {
+		require.Contains(t, []uuid.UUID{a.ws, b.ws}, m.Workspace.ID)
+		require.Equal(t, m.Workspace.ID, m.Member.WorkspaceID)
+		require.Equal(t, "mia", m.Member.UserID)
+		require.Equal(t, "member", m.Member.Role)
+	}
+	ms, err = f.q.MembershipsOfUser(ctx, "olga")
+	require.NoError(t, err)
+	require.Equal(t, "owner", ms[0].Member.Role)
 }

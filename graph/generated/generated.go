@@ -477,10 +477,8 @@ type TaskResolver interface {
 	Project(ctx context.Context, obj *model.Task) (*model.Project, error)
 }
 type WorkspaceResolver interface {
-	MyRole(ctx context.Context, obj *model.Workspace) (model.Role, error)
-
-	Members(ctx context.Context, obj *model.Workspace) ([]*model.Member, error)
-	Projects(ctx context.Context, obj *model.Workspace) ([]*model.Project, error)
+	Members(ctx context.Context, objs []*model.Workspace) ([][]*model.Member, error)
+	Projects(ctx context.Context, objs []*model.Workspace) ([][]*model.Project, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -12163,7 +12161,7 @@ func (ec *executionContext) _Workspace_myRole(ctx context.Context, field graphql
 			return ec.fieldContext_Workspace_myRole(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Workspace().MyRole(ctx, obj)
+			return obj.MyRole, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
@@ -12174,7 +12172,7 @@ func (ec *executionContext) _Workspace_myRole(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Workspace_myRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Workspace", field, true, true, errors.New("field of type Role does not have child fields"))
+	return graphql.NewScalarFieldContext("Workspace", field, false, false, errors.New("field of type Role does not have child fields"))
 }
 
 func (ec *executionContext) _Workspace_memberCount(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (ret graphql.Marshaler) {
@@ -12209,7 +12207,7 @@ func (ec *executionContext) _Workspace_members(ctx context.Context, field graphq
 			return ec.fieldContext_Workspace_members(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Workspace().Members(ctx, obj)
+			return ec.resolveBatch_Workspace_members(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Member) graphql.Marshaler {
@@ -12231,6 +12229,29 @@ func (ec *executionContext) fieldContext_Workspace_members(_ context.Context, fi
 	}
 	return fc, nil
 }
+func (ec *executionContext) resolveBatch_Workspace_members(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (any, error) {
+	resolver := ec.Resolvers.Workspace()
+	if batch, ok := graphql.BatchParentsFor[*model.Workspace](ctx, "Workspace"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Members(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[[]*model.Member](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Workspace.members",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Members(ctx, []*model.Workspace{obj})
+	return graphql.ResolveBatchSingleResult[[]*model.Member](
+		ctx,
+		results,
+		err,
+		"Workspace.members",
+	)
+}
 
 func (ec *executionContext) _Workspace_projects(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -12241,7 +12262,7 @@ func (ec *executionContext) _Workspace_projects(ctx context.Context, field graph
 			return ec.fieldContext_Workspace_projects(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Workspace().Projects(ctx, obj)
+			return ec.resolveBatch_Workspace_projects(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Project) graphql.Marshaler {
@@ -12262,6 +12283,29 @@ func (ec *executionContext) fieldContext_Workspace_projects(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_Workspace_projects(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (any, error) {
+	resolver := ec.Resolvers.Workspace()
+	if batch, ok := graphql.BatchParentsFor[*model.Workspace](ctx, "Workspace"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Projects(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[[]*model.Project](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Workspace.projects",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Projects(ctx, []*model.Workspace{obj})
+	return graphql.ResolveBatchSingleResult[[]*model.Project](
+		ctx,
+		results,
+		err,
+		"Workspace.projects",
+	)
 }
 
 func (ec *executionContext) _Workspace_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (ret graphql.Marshaler) {
@@ -17730,43 +17774,10 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "myRole":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Workspace_myRole(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Workspace_myRole(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "memberCount":
 			out.Values[i] = ec._Workspace_memberCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19149,6 +19160,7 @@ func (ec *executionContext) marshalNWebhookResult2ᚖgithubᚗcomᚋtaskforgeᚋ
 }
 
 func (ec *executionContext) marshalNWorkspace2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspaceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Workspace) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "Workspace", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -1,8 +1,10 @@
 // Package loaders holds the per-request dataloaders of the GraphQL API: members, projects and
-// tasks by id, and comments by task. Each response gets fresh loaders (the server's
-// AroundResponses middleware puts them in the context; resolvers read them with For), so a cache
-// never outlives a request, never serves a later subscription event and never crosses callers. Every key carries its workspace: a loader can only return rows of the tenant the
-// resolver already checked, and a batch costs one statement per workspace in it (one, in practice).
+// tasks by id, comments by task, and boards by project (LoadBoards). Each response gets fresh loaders (the
+// server's AroundResponses middleware puts them in the context; resolvers read them with For), so
+// a cache never outlives a request, never serves a later subscription event and never crosses
+// callers. Every key carries its workspace, and a batch is one statement over (workspace, id)
+// pairs whatever the number of workspaces in it: a key only ever matches a row of its own
+// workspace (the tenant the resolver already checked), exactly as a statement per workspace would.
 //
 // Batching has two sources. Keys loaded by concurrent resolvers within Wait share a batch; and a
 // list resolver that knows which keys its children will need primes them with LoadAll, so a board
@@ -11,9 +13,9 @@ package loaders
 
 import (
 	"context"
+	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/taskforge/taskforge/projections"
@@ -23,16 +25,10 @@ import (
 const Wait = 2 * time.Millisecond
 
 // MemberKey names a member of a workspace.
-type MemberKey struct {
-	WorkspaceID uuid.UUID
-	UserID      string
-}
+type MemberKey = projections.MemberKey
 
 // Key names a project or task of a workspace.
-type Key struct {
-	WorkspaceID uuid.UUID
-	ID          uuid.UUID
-}
+type Key = projections.Key
 
 // Loaders are one request's dataloaders. A missing row loads as the zero value with ok false
 // (see Member, Project, Task): absence is an answer, not an error.
@@ -40,9 +36,19 @@ type Loaders struct {
 	Members  *dataloadgen.Loader[MemberKey, Found[projections.Member]]
 	Projects *dataloadgen.Loader[Key, Found[projections.Project]]
 	Tasks    *dataloadgen.Loader[Key, Found[projections.Task]]
-	// Comments loads tasks' comments: one statement per workspace in the batch, whatever the
-	// number of tasks (a board asking for every task's comments stays within its SQL budget).
+	// Comments loads tasks' comments (oldest first, at most projections.MaxPage each): one
+	// statement for any number of tasks (a board asking for every task's comments stays within
+	// its SQL budget).
 	Comments *dataloadgen.Loader[Key, []projections.Comment]
+
+	boards boards
+}
+
+// boards are the request's loaded boards, by project (see LoadBoards).
+type boards struct {
+	q      *projections.Queries
+	mu     sync.Mutex
+	loaded map[Key][]projections.Task
 }
 
 // Found is a loaded row and whether it exists.
@@ -55,94 +61,119 @@ type Found[T any] struct {
 func New(q *projections.Queries) *Loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(Wait)}
 	return &Loaders{
-		Members: dataloadgen.NewLoader(byWorkspace(func(ctx context.Context, ws uuid.UUID, keys []MemberKey) (map[MemberKey]projections.Member, error) {
-			ids := make([]string, len(keys))
-			for i, k := range keys {
-				ids[i] = k.UserID
-			}
-			rows, err := q.MembersByIDs(ctx, ws, ids)
-			out := make(map[MemberKey]projections.Member, len(rows))
-			for _, m := range rows {
-				out[MemberKey{WorkspaceID: ws, UserID: m.UserID}] = m
-			}
-			return out, err
-		}, func(k MemberKey) uuid.UUID { return k.WorkspaceID }), opts...),
-		Projects: dataloadgen.NewLoader(byWorkspace(func(ctx context.Context, ws uuid.UUID, keys []Key) (map[Key]projections.Project, error) {
-			rows, err := q.ProjectsByIDs(ctx, ws, ids(keys))
-			out := make(map[Key]projections.Project, len(rows))
-			for _, p := range rows {
-				out[Key{WorkspaceID: ws, ID: p.ID}] = p
-			}
-			return out, err
-		}, func(k Key) uuid.UUID { return k.WorkspaceID }), opts...),
-		Tasks: dataloadgen.NewLoader(byWorkspace(func(ctx context.Context, ws uuid.UUID, keys []Key) (map[Key]projections.Task, error) {
-			rows, err := q.TasksByIDs(ctx, ws, ids(keys))
-			out := make(map[Key]projections.Task, len(rows))
-			for _, t := range rows {
-				out[Key{WorkspaceID: ws, ID: t.ID}] = t
-			}
-			return out, err
-		}, func(k Key) uuid.UUID { return k.WorkspaceID }), opts...),
-		Comments: dataloadgen.NewLoader(func(ctx context.Context, keys []Key) ([][]projections.Comment, []error) {
-			found, errs := byWorkspace(func(ctx context.Context, ws uuid.UUID, keys []Key) (map[Key][]projections.Comment, error) {
-				rows, err := q.CommentsByTasks(ctx, ws, ids(keys), projections.MaxPage)
-				out := make(map[Key][]projections.Comment, len(keys))
-				for _, c := range rows {
-					k := Key{WorkspaceID: ws, ID: c.TaskID}
-					out[k] = append(out[k], c)
-				}
-				return out, err
-			}, func(k Key) uuid.UUID { return k.WorkspaceID })(ctx, keys)
-			out := make([][]projections.Comment, len(keys))
-			for i, f := range found {
-				out[i] = f.Value // a task without comments: not found, an empty list
-			}
-			return out, errs
-		}, opts...),
+		Members: dataloadgen.NewLoader(rows(q.MembersByKeys, func(m projections.Member) MemberKey {
+			return MemberKey{WorkspaceID: m.WorkspaceID, UserID: m.UserID}
+		}), opts...),
+		Projects: dataloadgen.NewLoader(rows(q.ProjectsByKeys, func(p projections.Project) Key {
+			return Key{WorkspaceID: p.WorkspaceID, ID: p.ID}
+		}), opts...),
+		Tasks: dataloadgen.NewLoader(rows(q.TasksByKeys, func(t projections.Task) Key {
+			return Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
+		}), opts...),
+		Comments: dataloadgen.NewLoader(lists(func(ctx context.Context, keys []Key) ([]projections.Comment, error) {
+			return q.CommentsByTaskKeys(ctx, keys, projections.MaxPage)
+		}, func(c projections.Comment) Key {
+			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
+		}), opts...),
+		boards: boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
 
-// byWorkspace turns a per-workspace batch query into a loader's fetch: keys are grouped by
-// workspace (one statement each), results put back in key order, absent rows marked not found.
-func byWorkspace[K comparable, V any](fetch func(context.Context, uuid.UUID, []K) (map[K]V, error),
-	workspace func(K) uuid.UUID) func(context.Context, []K) ([]Found[V], []error) {
-	return func(ctx context.Context, keys []K) ([]Found[V], []error) {
-		groups := map[uuid.UUID][]K{}
-		for _, k := range keys {
-			groups[workspace(k)] = append(groups[workspace(k)], k)
+// LoadBoards returns projects' boards (their unarchived tasks in board order, at most
+// projections.MaxPage each), in the order of keys: those the request has loaded already from
+// memory, the others in one statement for any number of projects of any number of workspaces.
+// Boards are only ever loaded by whole lists (a Project.board batch, or a list priming the boards
+// of the projects below it), whose resolver knows every key it needs: unlike the other loaders
+// there is no batch to wait for, so it fetches at once. Two concurrent calls missing the same
+// board may both read it; what bounds the statements is that each list calls once.
+func (l *Loaders) LoadBoards(ctx context.Context, keys []Key) ([][]projections.Task, error) {
+	b := &l.boards
+	out := make([][]projections.Task, len(keys))
+	var missing []Key
+	b.mu.Lock()
+	for i, k := range keys {
+		if tasks, ok := b.loaded[k]; ok {
+			out[i] = tasks
+		} else {
+			missing = append(missing, k)
 		}
-		found := make(map[K]V, len(keys))
-		failed := map[uuid.UUID]error{}
-		for ws, ks := range groups {
-			rows, err := fetch(ctx, ws, ks)
-			if err != nil {
-				failed[ws] = err
-				continue
-			}
-			for k, v := range rows {
-				found[k] = v
-			}
+	}
+	b.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	tasks, err := b.q.BoardsByKeys(ctx, missing, projections.MaxPage)
+	if err != nil {
+		return nil, err
+	}
+	fetched := make(map[Key][]projections.Task, len(missing))
+	for _, k := range missing {
+		fetched[k] = nil // an empty board, or another workspace's project: no tasks
+	}
+	// BoardsByKeys returns each project's tasks together, in board order.
+	for start := 0; start < len(tasks); {
+		end := start + 1
+		for end < len(tasks) && tasks[end].ProjectID == tasks[start].ProjectID {
+			end++
+		}
+		t := tasks[start]
+		fetched[Key{WorkspaceID: t.WorkspaceID, ID: t.ProjectID}] = tasks[start:end:end]
+		start = end
+	}
+	b.mu.Lock()
+	for k, ts := range fetched {
+		b.loaded[k] = ts
+	}
+	b.mu.Unlock()
+	for i, k := range keys {
+		if out[i] == nil {
+			out[i] = fetched[k]
+		}
+	}
+	return out, nil
+}
+
+// rows turns a batch query of rows by key into a loader's fetch: one statement for the batch,
+// results put back in key order (each row under the key it names: its own workspace and id),
+// absent rows marked not found.
+func rows[K comparable, V any](fetch func(context.Context, []K) ([]V, error), key func(V) K) func(context.Context, []K) ([]Found[V], []error) {
+	return func(ctx context.Context, keys []K) ([]Found[V], []error) {
+		rs, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, []error{err} // one error: every key's
+		}
+		found := make(map[K]V, len(rs))
+		for _, v := range rs {
+			found[key(v)] = v
 		}
 		out := make([]Found[V], len(keys))
-		errs := make([]error, len(keys))
 		for i, k := range keys {
-			if err, ok := failed[workspace(k)]; ok {
-				errs[i] = err
-				continue
-			}
 			v, ok := found[k]
 			out[i] = Found[V]{Value: v, OK: ok}
 		}
-		return out, errs
+		return out, nil
 	}
 }
 
-func ids(keys []Key) []uuid.UUID {
-	out := make([]uuid.UUID, len(keys))
-	for i, k := range keys {
-		out[i] = k.ID
+// lists is rows for a query of lists by key (a task's comments): a key with
+// no rows has an empty list.
+func lists[K comparable, V any](fetch func(context.Context, []K) ([]V, error), key func(V) K) func(context.Context, []K) ([][]V, []error) {
+	return func(ctx context.Context, keys []K) ([][]V, []error) {
+		rs, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, []error{err} // one error: every key's
+		}
+		found := make(map[K][]V, len(keys))
+		for _, v := range rs {
+			k := key(v)
+			found[k] = append(found[k], v)
+		}
+		out := make([][]V, len(keys))
+		for i, k := range keys {
+			out[i] = found[k] // nil: none
+		}
+		return out, nil
 	}
-	return out
 }
 
 type ctxKey struct{}

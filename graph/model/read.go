@@ -21,6 +21,9 @@ type Workspace struct {
 	Version     int
 
 	Plan Plan
+	// MyRole is the caller's role, known when the workspace is: both ways to reach one (the
+	// caller's workspaces, a workspace by id) read the caller's membership first.
+	MyRole Role
 
 	WorkspaceID uuid.UUID
 }
@@ -96,6 +99,12 @@ type Notification struct {
 
 	WorkspaceID uuid.UUID
 	TaskUUID    uuid.UUID
+
+	// What the inbox page loaded for the task field when the selection asked for it (with what
+	// that selection asks of the task), as Task's Loaded fields. Unset: the resolver asks the
+	// loaders.
+	TaskLoaded bool
+	LoadedTask *Task // with TaskLoaded; nil: gone from the read model
 }
 
 // BoardChange is a change of a project's board (subscription boardChanged): a task's place after
