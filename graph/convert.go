@@ -66,10 +66,6 @@ func ConsistencyToken(r commands.Result) string {
 	return fmt.Sprintf("%d.%d", r.Position.TransactionID, r.Position.Position)
 }
 
-func result(r commands.Result) *model.MutationResult {
-	return &model.MutationResult{ID: r.ID.String(), Version: int(r.Version), ConsistencyToken: ConsistencyToken(r)}
-}
-
 // lower maps a GraphQL enum (HIGH, IN_PROGRESS) to the domain's spelling (high, in_progress).
 func lower[E ~string](e E) string { return strings.ToLower(string(e)) }
 

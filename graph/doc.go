@@ -12,6 +12,7 @@
 //	      ─▶ AroundResponses: fresh loaders for each response (loaders.For)
 //	      ─▶ @authenticated, @hasRole(role) (role in the field's workspaceId)
 //	      ─▶ resolvers ─▶ commands.Handlers (mutations)
+//	                      ─▶ payload object, when selected: wait for the write, then as a query
 //	                   ─▶ consistency wait (token → Queries.WaitFor, bounded: STALE)
 //	                      ─▶ membership (NOT_FOUND outside the caller's workspaces)
 //	                      ─▶ projections.Queries + loaders (members, projects, tasks, comments)
@@ -46,6 +47,22 @@
 // Filters (dueBefore, unreadOnly) are part of the read query, so pages are full. What still
 // grows with the tree is its shape: each level of the selection that loads something adds a
 // batch, and the depth limit bounds the levels.
+//
+// # Mutation payloads
+//
+// A mutation's payload serves the object it changed (MutationResult.task, .project or .workspace,
+// by the aggregate's kind; TaskResult.task, CommentResult.task, InvitationResult.workspace,
+// WebhookResult.workspace), so that a client sees its own write in one round trip. The result
+// converters (taskResult, projectResult, workspaceResult, payload.go) record in the payload model
+// which aggregate the command changed and the position of its events. The object is a field
+// resolver, so a mutation that does not select it pays nothing (TestPayloadStatements); one that
+// does waits until the workspaces, projects and tasks read models have applied that position
+// (Queries.WaitFor, bounded by ConsistencyWait: STALE), drops the request's loader caches (a
+// document of several mutations shares one set of loaders, filled before this write), then reads
+// the object exactly as task(id), project(id) or workspace(id) would: among the caller's
+// workspaces, so a payload never serves another tenant's object, nor a workspace the caller has
+// just left (null). The fields are nullable: a STALE read nulls the object, never the id,
+// version and token of a write that happened.
 //
 // # Subscriptions (live updates)
 //
@@ -84,5 +101,6 @@
 //
 // Generated code (graph/generated, graph/model/models_gen.go) is committed; regenerate with
 // `go generate ./...` after editing the schema. Resolver bodies survive regeneration. The read
-// side's objects are hand-written in graph/model/read.go and bound in gqlgen.yml.
+// side's objects are hand-written in graph/model/read.go, the mutation payloads in
+// graph/model/payload.go, both bound in gqlgen.yml.
 package graph

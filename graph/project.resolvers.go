@@ -20,7 +20,7 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 		ws, err := parseID("workspaceId", input.WorkspaceID)
 		return commands.CreateProject{Actor: a, WorkspaceID: ws, Name: input.Name, Key: input.Key,
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, projectResult)
 }
 
 // RenameProject is the resolver for the renameProject field.
@@ -29,7 +29,7 @@ func (r *mutationResolver) RenameProject(ctx context.Context, input model.Rename
 		p, err := parseID("projectId", input.ProjectID)
 		return commands.RenameProject{Actor: a, ProjectID: p, Name: input.Name,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, projectResult)
 }
 
 // ArchiveProject is the resolver for the archiveProject field.
@@ -38,7 +38,7 @@ func (r *mutationResolver) ArchiveProject(ctx context.Context, input model.Proje
 		p, err := parseID("projectId", input.ProjectID)
 		return commands.ArchiveProject{Actor: a, ProjectID: p,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, projectResult)
 }
 
 // UnarchiveProject is the resolver for the unarchiveProject field.
@@ -47,7 +47,7 @@ func (r *mutationResolver) UnarchiveProject(ctx context.Context, input model.Pro
 		p, err := parseID("projectId", input.ProjectID)
 		return commands.UnarchiveProject{Actor: a, ProjectID: p,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, projectResult)
 }
 
 // DefineWorkflow is the resolver for the defineWorkflow field.
@@ -63,7 +63,7 @@ func (r *mutationResolver) DefineWorkflow(ctx context.Context, input model.Defin
 		}
 		return commands.DefineWorkflow{Actor: a, ProjectID: p, Workflow: wf,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, projectResult)
 }
 
 // Board is the batch resolver for the board field.

@@ -89,20 +89,29 @@ func (r *Resolver) consistent(ctx context.Context, arg *string) error {
 			return nil
 		}
 	}
+	if err := r.await(ctx, pos); err != nil {
+		return err
+	}
+	if st != nil {
+		st.reached = pos
+	}
+	return nil
+}
+
+// await waits until the named projections (all when none) have applied the log up to pos, for at
+// most ConsistencyWait; then STALE.
+func (r *Resolver) await(ctx context.Context, pos eventstore.GlobalPosition, names ...string) error {
 	wait := r.ConsistencyWait
 	if wait <= 0 {
 		wait = defaultConsistencyWait
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := r.Queries.WaitFor(wctx, pos); err != nil {
+	if err := r.Queries.WaitFor(wctx, pos, names...); err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
-			return fmt.Errorf("read models at %s: %w", token, ErrStale)
+			return fmt.Errorf("read models at %s: %w", positionString(pos), ErrStale)
 		}
 		return err
-	}
-	if st != nil {
-		st.reached = pos
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTas
 		return cmd, err
 	}, func(res commands.TaskResult) *model.TaskResult {
 		return &model.TaskResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
-			Number: int(res.Number), Key: res.Key}
+			Number: int(res.Number), Key: res.Key, Written: written(model.AggregateTask, res.Result)}
 	})
 }
 
@@ -48,7 +48,7 @@ func (r *mutationResolver) EditTask(ctx context.Context, input model.EditTaskInp
 			cmd.Labels = &input.Labels
 		}
 		return cmd, err
-	}, result)
+	}, taskResult)
 }
 
 // ChangeTaskStatus is the resolver for the changeTaskStatus field.
@@ -57,7 +57,7 @@ func (r *mutationResolver) ChangeTaskStatus(ctx context.Context, input model.Cha
 		t, err := parseID("taskId", input.TaskID)
 		return commands.ChangeTaskStatus{Actor: a, TaskID: t, Status: input.Status,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // AssignTask is the resolver for the assignTask field.
@@ -66,7 +66,7 @@ func (r *mutationResolver) AssignTask(ctx context.Context, input model.AssignTas
 		t, err := parseID("taskId", input.TaskID)
 		return commands.AssignTask{Actor: a, TaskID: t, Assignee: domain.UserID(input.AssigneeID),
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // UnassignTask is the resolver for the unassignTask field.
@@ -75,7 +75,7 @@ func (r *mutationResolver) UnassignTask(ctx context.Context, input model.TaskInp
 		t, err := parseID("taskId", input.TaskID)
 		return commands.UnassignTask{Actor: a, TaskID: t,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // ReorderTask is the resolver for the reorderTask field.
@@ -92,7 +92,7 @@ func (r *mutationResolver) ReorderTask(ctx context.Context, input model.ReorderT
 		next, err := parseOptionalID("nextTaskId", input.NextTaskID)
 		return commands.ReorderTask{Actor: a, TaskID: t, PreviousTaskID: prev, NextTaskID: next,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // ArchiveTask is the resolver for the archiveTask field.
@@ -101,7 +101,7 @@ func (r *mutationResolver) ArchiveTask(ctx context.Context, input model.TaskInpu
 		t, err := parseID("taskId", input.TaskID)
 		return commands.ArchiveTask{Actor: a, TaskID: t,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // RestoreTask is the resolver for the restoreTask field.
@@ -110,7 +110,7 @@ func (r *mutationResolver) RestoreTask(ctx context.Context, input model.TaskInpu
 		t, err := parseID("taskId", input.TaskID)
 		return commands.RestoreTask{Actor: a, TaskID: t,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // AddComment is the resolver for the addComment field.
@@ -120,7 +120,7 @@ func (r *mutationResolver) AddComment(ctx context.Context, input model.AddCommen
 		return commands.AddComment{Actor: a, TaskID: t, Body: input.Body, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, func(res commands.CommentResult) *model.CommentResult {
 		return &model.CommentResult{ID: res.ID.String(), Version: int(res.Version), ConsistencyToken: ConsistencyToken(res.Result),
-			CommentID: res.CommentID.String()}
+			CommentID: res.CommentID.String(), Written: written(model.AggregateTask, res.Result)}
 	})
 }
 
@@ -130,7 +130,7 @@ func (r *mutationResolver) EditComment(ctx context.Context, input model.EditComm
 		t, c, err := commentIDs(input.TaskID, input.CommentID)
 		return commands.EditComment{Actor: a, TaskID: t, CommentID: c, Body: input.Body,
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // DeleteComment is the resolver for the deleteComment field.
@@ -138,7 +138,7 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, input model.Delete
 	return mutate(ctx, r.Commands.DeleteComment, func(a domain.Actor) (commands.DeleteComment, error) {
 		t, c, err := commentIDs(input.TaskID, input.CommentID)
 		return commands.DeleteComment{Actor: a, TaskID: t, CommentID: c, IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, taskResult)
 }
 
 // Task is the resolver for the task field.

@@ -112,6 +112,61 @@ func TestTenantIsolation(t *testing.T) {
 		require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, c, "%s answered %s: %v", f.Name, c, r.Errors)
 		require.NotContains(t, r.Errors[0].Message, "secret", f.Name)
 	}
+
+	// Payload objects (task, project, workspace on a mutation's result): each, selected by a
+	// mutation of mallory's on A, is refused with no data. The list comes from introspection: a
+	// new object field of a result type without a case here fails the test.
+	payloads := map[string]string{
+		"MutationResult.task":        `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "done"}) { id task { title } } }`,
+		"MutationResult.project":     `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id project { name } } }`,
+		"MutationResult.workspace":   `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id workspace { name } } }`,
+		"TaskResult.task":            `mutation($p: ID!) { createTask(input: {projectId: $p, title: "spam"}) { id task { title } } }`,
+		"CommentResult.task":         `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id task { title comments { body } } } }`,
+		"InvitationResult.workspace": `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id workspace { name } } }`,
+		"WebhookResult.workspace": `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test",
+			secret: "0123456789abcdef"}) { id workspace { name } } }`,
+	}
+	var results struct {
+		Type struct {
+			Fields []struct {
+				Type struct {
+					OfType struct {
+						Name   string
+						Fields []struct {
+							Name string
+							Type struct {
+								Name   string
+								OfType struct{ Name string }
+							}
+						}
+					}
+				}
+			}
+		} `json:"__type"`
+	}
+	r = a.do(alice, `{ __type(name: "Mutation") { fields { type { ofType { name fields { name type { name ofType { name } } } } } } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &results))
+	objects := map[string]bool{"Task": true, "Project": true, "Workspace": true}
+	covered := map[string]bool{}
+	for _, f := range results.Type.Fields {
+		payload := f.Type.OfType
+		for _, pf := range payload.Fields {
+			name := pf.Type.Name + pf.Type.OfType.Name
+			key := payload.Name + "." + pf.Name
+			if !objects[name] || covered[key] {
+				continue
+			}
+			covered[key] = true
+			q, ok := payloads[key]
+			require.True(t, ok, "payload field %s has no tenant isolation case", key)
+			r := a.do(mallory, q, vars)
+			c := code(t, r)
+			require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, c, "%s answered %s: %v", key, c, r.Errors)
+			require.Nil(t, r.Data, key)
+		}
+	}
+	require.Len(t, covered, len(payloads))
 	require.Equal(t, before, versions(), "nothing was appended to workspace A")
 
 	// Queries: every field that takes another tenant's id answers NOT_FOUND. Each waits for the
@@ -200,6 +255,21 @@ func TestTenantIsolation(t *testing.T) {
 	for _, s := range refused {
 		s.quiet(10 * time.Millisecond)
 	}
+
+	// A payload never serves a workspace its caller has left, even when the request read it
+	// before: eve joins A (her payload shows A, her role read through the request's loaders),
+	// then leaves it in the same document (her payload's workspace is null).
+	eveID := "eve-" + t.Name()
+	eve := token(t, eveID, time.Hour)
+	a.ok(alice, `mutation($ws: ID!, $email: String!) { inviteMember(input: {workspaceId: $ws, email: $email, role: MEMBER}) { invitationId } }`,
+		map[string]any{"ws": ws.ID, "email": eveID + "@example.com"}, &inv)
+	r = a.do(eve, `mutation($ws: ID!, $i: ID!, $eve: ID!) {
+		join: acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { workspace { name myRole } }
+		leave: removeMember(input: {workspaceId: $ws, userId: $eve}) { id workspace { name myRole } } }`,
+		map[string]any{"ws": ws.ID, "i": inv.InvitationID, "eve": eveID})
+	require.Empty(t, r.Errors)
+	require.JSONEq(t, `{"workspace": {"name": "A", "myRole": "MEMBER"}}`, string(r.Data["join"]))
+	require.JSONEq(t, `{"id": "`+ws.ID+`", "workspace": null}`, string(r.Data["leave"]))
 }
 
 func mustJSON(t *testing.T, data map[string]json.RawMessage) []byte {

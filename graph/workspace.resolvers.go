@@ -47,7 +47,7 @@ func (r *mutationResolver) CreateWorkspace(ctx context.Context, input model.Crea
 			cmd.Plan, err = domain.ParsePlan(lower(*input.Plan))
 		}
 		return cmd, err
-	}, result)
+	}, workspaceResult)
 }
 
 // RenameWorkspace is the resolver for the renameWorkspace field.
@@ -56,7 +56,7 @@ func (r *mutationResolver) RenameWorkspace(ctx context.Context, input model.Rena
 		ws, err := parseID("workspaceId", input.WorkspaceID)
 		return commands.RenameWorkspace{Actor: a, WorkspaceID: ws, Name: input.Name,
 			ExpectedVersion: version(input.ExpectedVersion), IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // InviteMember is the resolver for the inviteMember field.
@@ -71,7 +71,8 @@ func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteM
 			IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, func(res commands.InvitationResult) *model.InvitationResult {
 		return &model.InvitationResult{ID: res.ID.String(), Version: int(res.Version),
-			ConsistencyToken: ConsistencyToken(res.Result), InvitationID: res.InvitationID.String()}
+			ConsistencyToken: ConsistencyToken(res.Result), InvitationID: res.InvitationID.String(),
+			Written: written(model.AggregateWorkspace, res.Result)}
 	})
 }
 
@@ -81,7 +82,7 @@ func (r *mutationResolver) AcceptInvitation(ctx context.Context, input model.Inv
 		ws, inv, err := invitationIDs(input)
 		return commands.AcceptInvitation{Actor: a, WorkspaceID: ws, InvitationID: inv,
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // RevokeInvitation is the resolver for the revokeInvitation field.
@@ -90,7 +91,7 @@ func (r *mutationResolver) RevokeInvitation(ctx context.Context, input model.Inv
 		ws, inv, err := invitationIDs(input)
 		return commands.RevokeInvitation{Actor: a, WorkspaceID: ws, InvitationID: inv,
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // ChangeMemberRole is the resolver for the changeMemberRole field.
@@ -103,7 +104,7 @@ func (r *mutationResolver) ChangeMemberRole(ctx context.Context, input model.Cha
 		rl, err := role(input.Role)
 		return commands.ChangeMemberRole{Actor: a, WorkspaceID: ws, UserID: domain.UserID(input.UserID), Role: rl,
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // RemoveMember is the resolver for the removeMember field.
@@ -112,7 +113,7 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveM
 		ws, err := parseID("workspaceId", input.WorkspaceID)
 		return commands.RemoveMember{Actor: a, WorkspaceID: ws, UserID: domain.UserID(input.UserID),
 			IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // RegisterWebhook is the resolver for the registerWebhook field.
@@ -123,7 +124,8 @@ func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.Regi
 			EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, func(res commands.WebhookResult) *model.WebhookResult {
 		return &model.WebhookResult{ID: res.ID.String(), Version: int(res.Version),
-			ConsistencyToken: ConsistencyToken(res.Result), WebhookID: res.WebhookID.String()}
+			ConsistencyToken: ConsistencyToken(res.Result), WebhookID: res.WebhookID.String(),
+			Written: written(model.AggregateWorkspace, res.Result)}
 	})
 }
 
@@ -137,7 +139,7 @@ func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.Update
 			cmd.EventTypes = &input.EventTypes
 		}
 		return cmd, err
-	}, result)
+	}, workspaceResult)
 }
 
 // RemoveWebhook is the resolver for the removeWebhook field.
@@ -145,7 +147,7 @@ func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.Remove
 	return mutate(ctx, r.Commands.RemoveWebhook, func(a domain.Actor) (commands.RemoveWebhook, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		return commands.RemoveWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, result)
+	}, workspaceResult)
 }
 
 // Workspaces is the resolver for the workspaces field.

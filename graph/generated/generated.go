@@ -30,12 +30,17 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	BoardChange() BoardChangeResolver
+	CommentResult() CommentResultResolver
+	InvitationResult() InvitationResultResolver
 	Mutation() MutationResolver
+	MutationResult() MutationResultResolver
 	Notification() NotificationResolver
 	Project() ProjectResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	Task() TaskResolver
+	TaskResult() TaskResultResolver
+	WebhookResult() WebhookResultResolver
 	Workspace() WorkspaceResolver
 }
 
@@ -125,6 +130,7 @@ type ComplexityRoot struct {
 		CommentID        func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
+		Task             func(childComplexity int) int
 		Version          func(childComplexity int) int
 	}
 
@@ -166,6 +172,7 @@ type ComplexityRoot struct {
 		ID               func(childComplexity int) int
 		InvitationID     func(childComplexity int) int
 		Version          func(childComplexity int) int
+		Workspace        func(childComplexity int) int
 	}
 
 	Me struct {
@@ -216,7 +223,10 @@ type ComplexityRoot struct {
 	MutationResult struct {
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
+		Project          func(childComplexity int) int
+		Task             func(childComplexity int) int
 		Version          func(childComplexity int) int
+		Workspace        func(childComplexity int) int
 	}
 
 	Notification struct {
@@ -339,6 +349,7 @@ type ComplexityRoot struct {
 		ID               func(childComplexity int) int
 		Key              func(childComplexity int) int
 		Number           func(childComplexity int) int
+		Task             func(childComplexity int) int
 		Version          func(childComplexity int) int
 	}
 
@@ -390,6 +401,7 @@ type ComplexityRoot struct {
 		ID               func(childComplexity int) int
 		Version          func(childComplexity int) int
 		WebhookID        func(childComplexity int) int
+		Workspace        func(childComplexity int) int
 	}
 
 	Workspace struct {
@@ -411,6 +423,12 @@ type ComplexityRoot struct {
 
 type BoardChangeResolver interface {
 	Project(ctx context.Context, obj *model.BoardChange) (*model.Project, error)
+}
+type CommentResultResolver interface {
+	Task(ctx context.Context, obj *model.CommentResult) (*model.Task, error)
+}
+type InvitationResultResolver interface {
+	Workspace(ctx context.Context, obj *model.InvitationResult) (*model.Workspace, error)
 }
 type MutationResolver interface {
 	CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.MutationResult, error)
@@ -441,6 +459,11 @@ type MutationResolver interface {
 	RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.WebhookResult, error)
 	UpdateWebhook(ctx context.Context, input model.UpdateWebhookInput) (*model.MutationResult, error)
 	RemoveWebhook(ctx context.Context, input model.RemoveWebhookInput) (*model.MutationResult, error)
+}
+type MutationResultResolver interface {
+	Task(ctx context.Context, obj *model.MutationResult) (*model.Task, error)
+	Project(ctx context.Context, obj *model.MutationResult) (*model.Project, error)
+	Workspace(ctx context.Context, obj *model.MutationResult) (*model.Workspace, error)
 }
 type NotificationResolver interface {
 	Task(ctx context.Context, obj *model.Notification) (*model.Task, error)
@@ -475,6 +498,12 @@ type TaskResolver interface {
 
 	Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error)
 	Project(ctx context.Context, obj *model.Task) (*model.Project, error)
+}
+type TaskResultResolver interface {
+	Task(ctx context.Context, obj *model.TaskResult) (*model.Task, error)
+}
+type WebhookResultResolver interface {
+	Workspace(ctx context.Context, obj *model.WebhookResult) (*model.Workspace, error)
 }
 type WorkspaceResolver interface {
 	Members(ctx context.Context, objs []*model.Workspace) ([][]*model.Member, error)
@@ -837,6 +866,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommentResult.ID(childComplexity), true
+	case "CommentResult.task":
+		if e.ComplexityRoot.CommentResult.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommentResult.Task(childComplexity), true
 	case "CommentResult.version":
 		if e.ComplexityRoot.CommentResult.Version == nil {
 			break
@@ -981,6 +1016,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InvitationResult.Version(childComplexity), true
+	case "InvitationResult.workspace":
+		if e.ComplexityRoot.InvitationResult.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvitationResult.Workspace(childComplexity), true
 
 	case "Me.email":
 		if e.ComplexityRoot.Me.Email == nil {
@@ -1353,12 +1394,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MutationResult.ID(childComplexity), true
+	case "MutationResult.project":
+		if e.ComplexityRoot.MutationResult.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MutationResult.Project(childComplexity), true
+	case "MutationResult.task":
+		if e.ComplexityRoot.MutationResult.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MutationResult.Task(childComplexity), true
 	case "MutationResult.version":
 		if e.ComplexityRoot.MutationResult.Version == nil {
 			break
 		}
 
 		return e.ComplexityRoot.MutationResult.Version(childComplexity), true
+	case "MutationResult.workspace":
+		if e.ComplexityRoot.MutationResult.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MutationResult.Workspace(childComplexity), true
 
 	case "Notification.actorId":
 		if e.ComplexityRoot.Notification.ActorID == nil {
@@ -1951,6 +2010,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskResult.Number(childComplexity), true
+	case "TaskResult.task":
+		if e.ComplexityRoot.TaskResult.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskResult.Task(childComplexity), true
 	case "TaskResult.version":
 		if e.ComplexityRoot.TaskResult.Version == nil {
 			break
@@ -2172,6 +2237,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookResult.WebhookID(childComplexity), true
+	case "WebhookResult.workspace":
+		if e.ComplexityRoot.WebhookResult.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookResult.Workspace(childComplexity), true
 
 	case "Workspace.id":
 		if e.ComplexityRoot.Workspace.ID == nil {
@@ -2505,6 +2576,85 @@ type ProjectionStatus {
   updatedAt: Time!
 }
 `, BuiltIn: false},
+	{Name: "../schema/payload.graphqls", Input: `# Mutation payloads. Each says what the mutation changed (the aggregate's id, its version after the
+# change, the consistency token naming the position of the appended events) and serves the affected
+# object as the read models show it once they include the write, so that a client sees its own
+# write in the same round trip: changeTaskStatus(input: …) { version task { status updatedAt } }.
+#
+# The object fields are resolved only when selected (a payload without them costs no read-model
+# SQL). Each waits until the read models behind tasks, projects and workspaces have applied the
+# mutation's events (like a query given the consistency token; bounded: STALE), then reads through
+# the same tenant-scoped paths as the queries: the caller never receives an object of a workspace
+# they are not a member of. The fields are nullable so that a failed read (STALE) never hides the
+# result of a write that happened: the id, version and token are still there.
+
+"""
+What a mutation changed: the aggregate, its version after the change, and a consistency token. Pass
+the token to a query to be served only once the read models include this write.
+"""
+type MutationResult {
+  id: ID!
+  version: Int!
+  consistencyToken: String!
+  """
+  The task, when the mutation changed one (task mutations, comments), as the read models show it
+  after this write. Null for a mutation of another aggregate.
+  """
+  task: Task
+  """
+  The project, when the mutation changed one (createProject, renameProject, archiveProject,
+  unarchiveProject, defineWorkflow), after this write. Null for a mutation of another aggregate.
+  """
+  project: Project
+  """
+  The workspace, when the mutation changed one (workspace, member, invitation and webhook
+  mutations), after this write. Null for a mutation of another aggregate, and when the caller is
+  no longer a member (removeMember of oneself).
+  """
+  workspace: Workspace
+}
+
+type TaskResult {
+  id: ID!
+  version: Int!
+  consistencyToken: String!
+  number: Int!
+  "The task's key, e.g. TF-12."
+  key: String!
+  "The new task, as the read models show it after this write."
+  task: Task
+}
+
+type CommentResult {
+  "The task commented on."
+  id: ID!
+  version: Int!
+  consistencyToken: String!
+  commentId: ID!
+  "The task commented on, with the new comment, as the read models show it after this write."
+  task: Task
+}
+
+type InvitationResult {
+  "The workspace."
+  id: ID!
+  version: Int!
+  consistencyToken: String!
+  invitationId: ID!
+  "The workspace invited to, after this write."
+  workspace: Workspace
+}
+
+type WebhookResult {
+  "The workspace."
+  id: ID!
+  version: Int!
+  consistencyToken: String!
+  webhookId: ID!
+  "The workspace of the webhook, after this write."
+  workspace: Workspace
+}
+`, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `enum StatusCategory {
   TODO
   IN_PROGRESS
@@ -2605,16 +2755,6 @@ type Query {
 }
 
 type Mutation
-
-"""
-What a mutation changed: the aggregate, its version after the change, and a consistency token. Pass
-the token to a query to be served only once the read models include this write.
-"""
-type MutationResult {
-  id: ID!
-  version: Int!
-  consistencyToken: String!
-}
 
 type Me {
   id: ID!
@@ -2783,22 +2923,6 @@ input DeleteCommentInput {
   taskId: ID!
   commentId: ID!
   idempotencyKey: String
-}
-
-type TaskResult {
-  id: ID!
-  version: Int!
-  consistencyToken: String!
-  number: Int!
-  "The task's key, e.g. TF-12."
-  key: String!
-}
-
-type CommentResult {
-  id: ID!
-  version: Int!
-  consistencyToken: String!
-  commentId: ID!
 }
 
 extend type Query {
@@ -2976,20 +3100,6 @@ input RemoveWebhookInput {
   workspaceId: ID!
   webhookId: ID!
   idempotencyKey: String
-}
-
-type InvitationResult {
-  id: ID!
-  version: Int!
-  consistencyToken: String!
-  invitationId: ID!
-}
-
-type WebhookResult {
-  id: ID!
-  version: Int!
-  consistencyToken: String!
-  webhookId: ID!
 }
 
 extend type Query {
@@ -3247,6 +3357,8 @@ func (ec *executionContext) childFields_CommentResult(ctx context.Context, field
 		return ec.fieldContext_CommentResult_consistencyToken(ctx, field)
 	case "commentId":
 		return ec.fieldContext_CommentResult_commentId(ctx, field)
+	case "task":
+		return ec.fieldContext_CommentResult_task(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CommentResult", field.Name)
 }
@@ -3327,6 +3439,8 @@ func (ec *executionContext) childFields_InvitationResult(ctx context.Context, fi
 		return ec.fieldContext_InvitationResult_consistencyToken(ctx, field)
 	case "invitationId":
 		return ec.fieldContext_InvitationResult_invitationId(ctx, field)
+	case "workspace":
+		return ec.fieldContext_InvitationResult_workspace(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InvitationResult", field.Name)
 }
@@ -3367,6 +3481,12 @@ func (ec *executionContext) childFields_MutationResult(ctx context.Context, fiel
 		return ec.fieldContext_MutationResult_version(ctx, field)
 	case "consistencyToken":
 		return ec.fieldContext_MutationResult_consistencyToken(ctx, field)
+	case "task":
+		return ec.fieldContext_MutationResult_task(ctx, field)
+	case "project":
+		return ec.fieldContext_MutationResult_project(ctx, field)
+	case "workspace":
+		return ec.fieldContext_MutationResult_workspace(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MutationResult", field.Name)
 }
@@ -3565,6 +3685,8 @@ func (ec *executionContext) childFields_TaskResult(ctx context.Context, field gr
 		return ec.fieldContext_TaskResult_number(ctx, field)
 	case "key":
 		return ec.fieldContext_TaskResult_key(ctx, field)
+	case "task":
+		return ec.fieldContext_TaskResult_task(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskResult", field.Name)
 }
@@ -3665,6 +3787,8 @@ func (ec *executionContext) childFields_WebhookResult(ctx context.Context, field
 		return ec.fieldContext_WebhookResult_consistencyToken(ctx, field)
 	case "webhookId":
 		return ec.fieldContext_WebhookResult_webhookId(ctx, field)
+	case "workspace":
+		return ec.fieldContext_WebhookResult_workspace(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookResult", field.Name)
 }
@@ -6079,6 +6203,38 @@ func (ec *executionContext) fieldContext_CommentResult_commentId(_ context.Conte
 	return graphql.NewScalarFieldContext("CommentResult", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _CommentResult_task(ctx context.Context, field graphql.CollectedField, obj *model.CommentResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommentResult_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CommentResult().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommentResult_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CommentResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeadLetter_id(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6637,6 +6793,38 @@ func (ec *executionContext) _InvitationResult_invitationId(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_InvitationResult_invitationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InvitationResult", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _InvitationResult_workspace(ctx context.Context, field graphql.CollectedField, obj *model.InvitationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvitationResult_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InvitationResult().Workspace(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Workspace) graphql.Marshaler {
+			return ec.marshalOWorkspace2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InvitationResult_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InvitationResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Me_id(ctx context.Context, field graphql.CollectedField, obj *model.Me) (ret graphql.Marshaler) {
@@ -8486,6 +8674,102 @@ func (ec *executionContext) _MutationResult_consistencyToken(ctx context.Context
 }
 func (ec *executionContext) fieldContext_MutationResult_consistencyToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MutationResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MutationResult_task(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MutationResult_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MutationResult().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MutationResult_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MutationResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MutationResult_project(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MutationResult_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MutationResult().Project(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Project) graphql.Marshaler {
+			return ec.marshalOProject2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProject(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MutationResult_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MutationResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MutationResult_workspace(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MutationResult_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MutationResult().Workspace(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Workspace) graphql.Marshaler {
+			return ec.marshalOWorkspace2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MutationResult_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MutationResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
@@ -11251,6 +11535,38 @@ func (ec *executionContext) fieldContext_TaskResult_key(_ context.Context, field
 	return graphql.NewScalarFieldContext("TaskResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _TaskResult_task(ctx context.Context, field graphql.CollectedField, obj *model.TaskResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskResult_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskResult().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskResult_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TaskState_id(ctx context.Context, field graphql.CollectedField, obj *model.TaskState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12081,6 +12397,38 @@ func (ec *executionContext) _WebhookResult_webhookId(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_WebhookResult_webhookId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookResult", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _WebhookResult_workspace(ctx context.Context, field graphql.CollectedField, obj *model.WebhookResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookResult_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WebhookResult().Workspace(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Workspace) graphql.Marshaler {
+			return ec.marshalOWorkspace2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookResult_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookResult",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Workspace_id(ctx context.Context, field graphql.CollectedField, obj *model.Workspace) (ret graphql.Marshaler) {
@@ -15402,23 +15750,61 @@ func (ec *executionContext) _CommentResult(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._CommentResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._CommentResult_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "consistencyToken":
 			out.Values[i] = ec._CommentResult_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "commentId":
 			out.Values[i] = ec._CommentResult_commentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "task":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CommentResult_task(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15710,23 +16096,61 @@ func (ec *executionContext) _InvitationResult(ctx context.Context, sel ast.Selec
 		case "id":
 			out.Values[i] = ec._InvitationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._InvitationResult_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "consistencyToken":
 			out.Values[i] = ec._InvitationResult_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "invitationId":
 			out.Values[i] = ec._InvitationResult_invitationId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "workspace":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._InvitationResult_workspace(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16106,18 +16530,132 @@ func (ec *executionContext) _MutationResult(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._MutationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._MutationResult_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "consistencyToken":
 			out.Values[i] = ec._MutationResult_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "task":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MutationResult_task(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "project":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MutationResult_project(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "workspace":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MutationResult_workspace(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17363,28 +17901,66 @@ func (ec *executionContext) _TaskResult(ctx context.Context, sel ast.SelectionSe
 		case "id":
 			out.Values[i] = ec._TaskResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._TaskResult_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "consistencyToken":
 			out.Values[i] = ec._TaskResult_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "number":
 			out.Values[i] = ec._TaskResult_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "key":
 			out.Values[i] = ec._TaskResult_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "task":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TaskResult_task(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17708,23 +18284,61 @@ func (ec *executionContext) _WebhookResult(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._WebhookResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._WebhookResult_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "consistencyToken":
 			out.Values[i] = ec._WebhookResult_consistencyToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "webhookId":
 			out.Values[i] = ec._WebhookResult_webhookId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "workspace":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookResult_workspace(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19431,6 +20045,13 @@ func (ec *executionContext) marshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskf
 	return v
 }
 
+func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProject(ctx context.Context, sel ast.SelectionSet, v *model.Project) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Project(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORegisterUserInput2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐRegisterUserInput(ctx context.Context, v any) (*model.RegisterUserInput, error) {
 	if v == nil {
 		return nil, nil
@@ -19539,6 +20160,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOWorkspace2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspace(ctx context.Context, sel ast.SelectionSet, v *model.Workspace) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Workspace(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -105,13 +105,6 @@ type Comment struct {
 	EditedAt   *time.Time `json:"editedAt,omitempty"`
 }
 
-type CommentResult struct {
-	ID               string `json:"id"`
-	Version          int    `json:"version"`
-	ConsistencyToken string `json:"consistencyToken"`
-	CommentID        string `json:"commentId"`
-}
-
 type CreateProjectInput struct {
 	WorkspaceID string `json:"workspaceId"`
 	Name        string `json:"name"`
@@ -213,13 +206,6 @@ type InvitationInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
-type InvitationResult struct {
-	ID               string `json:"id"`
-	Version          int    `json:"version"`
-	ConsistencyToken string `json:"consistencyToken"`
-	InvitationID     string `json:"invitationId"`
-}
-
 type InviteMemberInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	Email          string  `json:"email"`
@@ -234,14 +220,6 @@ type Me struct {
 }
 
 type Mutation struct {
-}
-
-// What a mutation changed: the aggregate, its version after the change, and a consistency token. Pass
-// the token to a query to be served only once the read models include this write.
-type MutationResult struct {
-	ID               string `json:"id"`
-	Version          int    `json:"version"`
-	ConsistencyToken string `json:"consistencyToken"`
 }
 
 type NotificationConnection struct {
@@ -379,15 +357,6 @@ type TaskInput struct {
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
 }
 
-type TaskResult struct {
-	ID               string `json:"id"`
-	Version          int    `json:"version"`
-	ConsistencyToken string `json:"consistencyToken"`
-	Number           int    `json:"number"`
-	// The task's key, e.g. TF-12.
-	Key string `json:"key"`
-}
-
 type TaskState struct {
 	ID          string     `json:"id"`
 	Version     int        `json:"version"`
@@ -451,13 +420,6 @@ type WebhookDeliveryConnection struct {
 type WebhookDeliveryEdge struct {
 	Cursor string           `json:"cursor"`
 	Node   *WebhookDelivery `json:"node"`
-}
-
-type WebhookResult struct {
-	ID               string `json:"id"`
-	Version          int    `json:"version"`
-	ConsistencyToken string `json:"consistencyToken"`
-	WebhookID        string `json:"webhookId"`
 }
 
 type BoardChangeKind string
