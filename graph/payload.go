@@ -55,11 +55,7 @@ func (r *Resolver) readWritten(ctx context.Context, w model.Written) error {
 			return err
 		}
 	}
-	l := loaders.For(ctx)
-	l.Members.ClearAll()
-	l.Projects.ClearAll()
-	l.Tasks.ClearAll()
-	l.Comments.ClearAll()
+	loaders.For(ctx).Clear()
 	return nil
 }
 
@@ -109,9 +105,11 @@ func (r *Resolver) writtenWorkspace(ctx context.Context, w model.Written) (*mode
 	if err := r.readWritten(ctx, w); err != nil {
 		return nil, err
 	}
-	if _, err := member(ctx, w.ID); errors.Is(err, errNotFound) {
+	m, err := member(ctx, w.ID)
+	if errors.Is(err, errNotFound) {
 		return nil, nil
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, err
 	}
 	ws, err := r.Queries.Workspace(ctx, w.ID)
@@ -121,5 +119,5 @@ func (r *Resolver) writtenWorkspace(ctx context.Context, w model.Written) (*mode
 	if err != nil {
 		return nil, err
 	}
-	return workspaceModel(ws), nil
+	return workspaceModel(ws, m), nil
 }

@@ -130,6 +130,30 @@ func TestMutationPayloads(t *testing.T) {
 	require.Len(t, two.Task.Comments, 3)
 	require.Equal(t, "third", two.Task.Comments[2].Body)
 
+	// The same for boards, which the request's loaders also keep: the second creation's board
+	// holds both new tasks.
+	r = a.do(tm.alice, `mutation($p: ID!) {
+		one: createTask(input: {projectId: $p, title: "Board one"}) { task { project { board { tasks { title } } } } }
+		two: createTask(input: {projectId: $p, title: "Board two"}) { task { project { board { tasks { title } } } } } }`,
+		map[string]any{"p": tm.project})
+	require.Empty(t, r.Errors)
+	var board struct {
+		Task struct {
+			Project struct {
+				Board []struct{ Tasks []struct{ Title string } }
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(r.Data["two"], &board))
+	var titles []string
+	for _, c := range board.Task.Project.Board {
+		for _, t := range c.Tasks {
+			titles = append(titles, t.Title)
+		}
+	}
+	require.Contains(t, titles, "Board one")
+	require.Contains(t, titles, "Board two")
+
 	// Projects and workspaces.
 	var renamedP taskPayload
 	a.ok(tm.alice, `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "Payloads"}) { version

@@ -79,6 +79,18 @@ func New(q *projections.Queries) *Loaders {
 	}
 }
 
+// Clear drops everything the request has loaded, for a read that must see a write made since
+// (a mutation payload, in a document that may hold several mutations).
+func (l *Loaders) Clear() {
+	l.Members.ClearAll()
+	l.Projects.ClearAll()
+	l.Tasks.ClearAll()
+	l.Comments.ClearAll()
+	l.boards.mu.Lock()
+	l.boards.loaded = map[Key][]projections.Task{}
+	l.boards.mu.Unlock()
+}
+
 // LoadBoards returns projects' boards (their unarchived tasks in board order, at most
 // projections.MaxPage each), in the order of keys: those the request has loaded already from
 // memory, the others in one statement for any number of projects of any number of workspaces.
