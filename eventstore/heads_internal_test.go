@@ -18,9 +18,9 @@ func ev(n int) EventData {
 	return EventData{ID: uuid.New(), Type: "test.happened", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, n))}
 }
 
-// A wrong cached hash must never enter the chain: the fast path inserts nothing and the general
-// path chains from what is stored.
-func TestWrongCachedHashFallsBackToTheGeneralPath(t *testing.T) {
+// The batch form checks the cached hash of the expected version: a wrong one inserts nothing and
+// the general path chains from what is stored.
+func TestBatchAppendChecksTheCachedHash(t *testing.T) {
 	t.Parallel()
 	s, err := New(pgtest.Pool(t), Options{})
 	require.NoError(t, err)
@@ -31,18 +31,51 @@ func TestWrongCachedHashFallsBackToTheGeneralPath(t *testing.T) {
 
 	s.heads.forget(id)
 	s.heads.put(id, 2, make([]byte, 32), "test") // a hash nothing has
-	res, err := s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(2), Events: []EventData{ev(3)}})
+	res, err := s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(2), Events: []EventData{ev(3), ev(4)}})
 	require.NoError(t, err)
-	require.EqualValues(t, 3, res.Streams[id])
+	require.EqualValues(t, 4, res.Streams[id])
 
-	s.heads.put(id, 3, make([]byte, 32), "test")
-	_, err = s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(3), Events: []EventData{ev(4), ev(5)}})
+	r, err := s.Verify(ctx, id)
+	require.NoError(t, err)
+	require.Nil(t, r.Break)
+	require.EqualValues(t, 4, r.Events)
+}
+
+// The one-event form trusts the head cache (no probe), so the cache must only ever hold hashes of
+// committed rows: not those of a caller's transaction that rolled back, nor of an append that
+// failed. Appends after each of those chain correctly.
+func TestHeadCacheHoldsOnlyCommittedHashes(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	s, err := New(pool, Options{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	id := "cache-" + uuid.NewString()
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.AppendTx(ctx, tx, StreamAppend{StreamID: id, StreamType: "test", Expected: NoStream(), Events: []EventData{ev(1)}})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+	_, ok := s.heads.get(id, 1, "test")
+	require.False(t, ok, "a rolled-back append must not reach the cache")
+
+	for v := range int64(3) {
+		_, err = s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(v), Events: []EventData{ev(int(v))}})
+		require.NoError(t, err)
+	}
+	// A stale expected version fails and leaves the cache at the committed head.
+	_, err = s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(1), Events: []EventData{ev(9)}})
+	require.ErrorIs(t, err, ErrConcurrency)
+	_, ok = s.heads.get(id, 3, "test")
+	require.True(t, ok)
+	_, err = s.Append(ctx, StreamAppend{StreamID: id, StreamType: "test", Expected: Exact(3), Events: []EventData{ev(4)}})
 	require.NoError(t, err)
 
 	r, err := s.Verify(ctx, id)
 	require.NoError(t, err)
 	require.Nil(t, r.Break)
-	require.EqualValues(t, 5, r.Events)
+	require.EqualValues(t, 4, r.Events)
 }
 
 func TestHeadCacheKeepsTheLatestVersionAndStaysBounded(t *testing.T) {
