@@ -8,10 +8,27 @@ package graph
 import (
 	"context"
 
+	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
 )
+
+// MarkNotificationsRead is the resolver for the markNotificationsRead field.
+func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through string) (bool, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return false, err
+	}
+	p, err := ParseConsistencyToken(through)
+	if err != nil {
+		return false, domain.InvalidInput("through", "not a valid cursor")
+	}
+	if err := r.Queries.MarkNotificationsRead(ctx, string(a.UserID), p); err != nil {
+		return false, err
+	}
+	return true, nil
+}
 
 // Task is the resolver for the task field.
 func (r *notificationResolver) Task(ctx context.Context, obj *model.Notification) (*model.Task, error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // connPage is one page of a connection: the edges' node ids and the page info.
@@ -141,9 +140,14 @@ func TestNotificationsUnreadOnlyPages(t *testing.T) {
 	a.ok(tm.bob, `query($ws: ID!) { notifications(workspaceId: $ws, first: 50) { edges { cursor node { id } } } }`,
 		map[string]any{"ws": tm.ws}, &inbox)
 	require.Equal(t, all[6], inbox.Edges[6].Node.ID)
-	mark, err := graph.ParseConsistencyToken(inbox.Edges[6].Cursor)
-	require.NoError(t, err)
-	require.NoError(t, projections.NewQueries(a.es.Pool()).MarkNotificationsRead(ctx, tm.bobID, mark))
+	var marked bool
+	a.ok(tm.bob, `mutation($c: String!) { markNotificationsRead(through: $c) }`, map[string]any{"c": inbox.Edges[6].Cursor}, &marked)
+	require.True(t, marked)
+	// The mark never moves back, and a cursor that is not one is refused.
+	a.ok(tm.bob, `mutation($c: String!) { markNotificationsRead(through: $c) }`, map[string]any{"c": inbox.Edges[9].Cursor}, &marked)
+	r := a.do(tm.bob, `mutation { markNotificationsRead(through: "nope") }`, nil)
+	require.Len(t, r.Errors, 1)
+	require.Equal(t, "INVALID_INPUT", r.Errors[0].Extensions["code"])
 
 	unread, sizes = walkPages(a, tm.bob, q, map[string]any{"ws": tm.ws, "unread": true})
 	require.Equal(t, all[:6], unread)

@@ -76,7 +76,7 @@ func TestTenantIsolation(t *testing.T) {
 		"deleteComment":    `mutation($t: ID!, $c: ID!) { deleteComment(input: {taskId: $t, commentId: $c}) { id } }`,
 	}
 	// Mutations that take no id: they act on the caller alone, so there is nothing to cross.
-	self := map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true}
+	self := map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true, "markNotificationsRead": true}
 
 	var schema struct {
 		Type struct {

@@ -190,34 +190,35 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptInvitation func(childComplexity int, input model.InvitationInput) int
-		AddComment       func(childComplexity int, input model.AddCommentInput) int
-		ArchiveProject   func(childComplexity int, input model.ProjectInput) int
-		ArchiveTask      func(childComplexity int, input model.TaskInput) int
-		AssignTask       func(childComplexity int, input model.AssignTaskInput) int
-		ChangeMemberRole func(childComplexity int, input model.ChangeMemberRoleInput) int
-		ChangeTaskStatus func(childComplexity int, input model.ChangeTaskStatusInput) int
-		CreateProject    func(childComplexity int, input model.CreateProjectInput) int
-		CreateTask       func(childComplexity int, input model.CreateTaskInput) int
-		CreateWorkspace  func(childComplexity int, input model.CreateWorkspaceInput) int
-		DefineWorkflow   func(childComplexity int, input model.DefineWorkflowInput) int
-		DeleteComment    func(childComplexity int, input model.DeleteCommentInput) int
-		EditComment      func(childComplexity int, input model.EditCommentInput) int
-		EditTask         func(childComplexity int, input model.EditTaskInput) int
-		InviteMember     func(childComplexity int, input model.InviteMemberInput) int
-		RegisterUser     func(childComplexity int, input *model.RegisterUserInput) int
-		RegisterWebhook  func(childComplexity int, input model.RegisterWebhookInput) int
-		RemoveMember     func(childComplexity int, input model.RemoveMemberInput) int
-		RemoveWebhook    func(childComplexity int, input model.RemoveWebhookInput) int
-		RenameProject    func(childComplexity int, input model.RenameProjectInput) int
-		RenameWorkspace  func(childComplexity int, input model.RenameWorkspaceInput) int
-		ReorderTask      func(childComplexity int, input model.ReorderTaskInput) int
-		RestoreTask      func(childComplexity int, input model.TaskInput) int
-		RevokeInvitation func(childComplexity int, input model.InvitationInput) int
-		UnarchiveProject func(childComplexity int, input model.ProjectInput) int
-		UnassignTask     func(childComplexity int, input model.TaskInput) int
-		UpdateProfile    func(childComplexity int, input model.UpdateProfileInput) int
-		UpdateWebhook    func(childComplexity int, input model.UpdateWebhookInput) int
+		AcceptInvitation      func(childComplexity int, input model.InvitationInput) int
+		AddComment            func(childComplexity int, input model.AddCommentInput) int
+		ArchiveProject        func(childComplexity int, input model.ProjectInput) int
+		ArchiveTask           func(childComplexity int, input model.TaskInput) int
+		AssignTask            func(childComplexity int, input model.AssignTaskInput) int
+		ChangeMemberRole      func(childComplexity int, input model.ChangeMemberRoleInput) int
+		ChangeTaskStatus      func(childComplexity int, input model.ChangeTaskStatusInput) int
+		CreateProject         func(childComplexity int, input model.CreateProjectInput) int
+		CreateTask            func(childComplexity int, input model.CreateTaskInput) int
+		CreateWorkspace       func(childComplexity int, input model.CreateWorkspaceInput) int
+		DefineWorkflow        func(childComplexity int, input model.DefineWorkflowInput) int
+		DeleteComment         func(childComplexity int, input model.DeleteCommentInput) int
+		EditComment           func(childComplexity int, input model.EditCommentInput) int
+		EditTask              func(childComplexity int, input model.EditTaskInput) int
+		InviteMember          func(childComplexity int, input model.InviteMemberInput) int
+		MarkNotificationsRead func(childComplexity int, through string) int
+		RegisterUser          func(childComplexity int, input *model.RegisterUserInput) int
+		RegisterWebhook       func(childComplexity int, input model.RegisterWebhookInput) int
+		RemoveMember          func(childComplexity int, input model.RemoveMemberInput) int
+		RemoveWebhook         func(childComplexity int, input model.RemoveWebhookInput) int
+		RenameProject         func(childComplexity int, input model.RenameProjectInput) int
+		RenameWorkspace       func(childComplexity int, input model.RenameWorkspaceInput) int
+		ReorderTask           func(childComplexity int, input model.ReorderTaskInput) int
+		RestoreTask           func(childComplexity int, input model.TaskInput) int
+		RevokeInvitation      func(childComplexity int, input model.InvitationInput) int
+		UnarchiveProject      func(childComplexity int, input model.ProjectInput) int
+		UnassignTask          func(childComplexity int, input model.TaskInput) int
+		UpdateProfile         func(childComplexity int, input model.UpdateProfileInput) int
+		UpdateWebhook         func(childComplexity int, input model.UpdateWebhookInput) int
 	}
 
 	MutationResult struct {
@@ -431,6 +432,7 @@ type InvitationResultResolver interface {
 	Workspace(ctx context.Context, obj *model.InvitationResult) (*model.Workspace, error)
 }
 type MutationResolver interface {
+	MarkNotificationsRead(ctx context.Context, through string) (bool, error)
 	CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.MutationResult, error)
 	RenameProject(ctx context.Context, input model.RenameProjectInput) (*model.MutationResult, error)
 	ArchiveProject(ctx context.Context, input model.ProjectInput) (*model.MutationResult, error)
@@ -1238,6 +1240,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InviteMember(childComplexity, args["input"].(model.InviteMemberInput)), true
+	case "Mutation.markNotificationsRead":
+		if e.ComplexityRoot.Mutation.MarkNotificationsRead == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markNotificationsRead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkNotificationsRead(childComplexity, args["through"].(string)), true
 	case "Mutation.registerUser":
 		if e.ComplexityRoot.Mutation.RegisterUser == nil {
 			break
@@ -2426,7 +2439,15 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../schema/activity.graphqls", Input: `extend type Query {
+	{Name: "../schema/activity.graphqls", Input: `extend type Mutation {
+  """
+  Marks the caller's notifications up to and including ` + "`" + `through` + "`" + ` (a notification edge's cursor)
+  as read, in every workspace: one mark per user, which never moves back. Returns true.
+  """
+  markNotificationsRead(through: String!): Boolean! @authenticated
+}
+
+extend type Query {
   "A workspace's activity feed, newest first."
   activity(workspaceId: ID!, first: Int = 50, after: String, consistentWith: String): ActivityConnection! @authenticated
   "The caller's notifications in a workspace, newest first."
@@ -4154,6 +4175,20 @@ func (ec *executionContext) field_Mutation_inviteMember_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_markNotificationsRead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "through",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["through"] = arg0
 	return args, nil
 }
 
@@ -7009,6 +7044,63 @@ func (ec *executionContext) _Member_joinedAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Member_joinedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markNotificationsRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["through"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markNotificationsRead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_createProject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -16298,6 +16390,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "markNotificationsRead":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markNotificationsRead(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createProject":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createProject(ctx, field)
