@@ -287,8 +287,10 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 		}
 		// Each task's project is a list of its own: their boards, primed here, are one batch.
 		found := make([]loaders.Key, 0, len(projects))
+		seen := make(map[loaders.Key]bool, len(projects))
 		for _, k := range keys {
-			if p := projects[k]; p != nil && !slices.Contains(found, k) {
+			if p := projects[k]; p != nil && !seen[k] {
+				seen[k] = true
 				found = append(found, k)
 			}
 		}

@@ -24,13 +24,19 @@ func (r *Resolver) workspaceMembers(ctx context.Context, workspaces []*model.Wor
 	for _, m := range ms {
 		byWorkspace[m.WorkspaceID] = append(byWorkspace[m.WorkspaceID], memberModel(m))
 	}
-	out := make([][]*model.Member, len(workspaces))
+	return perWorkspace(workspaces, byWorkspace), nil
+}
+
+// perWorkspace lays out what byWorkspace holds in the order of workspaces, one list each (empty
+// for a workspace with none): a batch resolver's answer.
+func perWorkspace[T any](workspaces []*model.Workspace, byWorkspace map[uuid.UUID][]T) [][]T {
+	out := make([][]T, len(workspaces))
 	for i, w := range workspaces {
 		if out[i] = byWorkspace[w.WorkspaceID]; out[i] == nil {
-			out[i] = []*model.Member{}
+			out[i] = []T{}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // workspaceProjects serves Workspace.projects, a batch resolver: the projects of every workspace
@@ -58,13 +64,7 @@ func (r *Resolver) workspaceProjects(ctx context.Context, workspaces []*model.Wo
 			return nil, err
 		}
 	}
-	out := make([][]*model.Project, len(workspaces))
-	for i, w := range workspaces {
-		if out[i] = byWorkspace[w.WorkspaceID]; out[i] == nil {
-			out[i] = []*model.Project{}
-		}
-	}
-	return out, nil
+	return perWorkspace(workspaces, byWorkspace), nil
 }
 
 // primeBoards loads the boards of projects in one statement when the current field's selection
