@@ -38,7 +38,20 @@ bench: build ## event store benchmarks against a scratch database (JSON=1 for JS
 migrate: build ## apply pending migrations to DATABASE_URL (or the local database)
 	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && DATABASE_URL="$$url" ./$(BIN) migrate
 
+.PHONY: generate
+generate: ## regenerate gqlgen code from graph/schema (go generate ./...)
+	$(GO) generate ./...
+
+# Generated code is regenerated and diffed, so a schema change without its generated code (or a
+# hand edit of generated code) fails here rather than in review.
+GENERATED := graph/generated graph/model graph/*.resolvers.go
+
 .PHONY: check
-check: ## gofmt and go vet
+check: ## gofmt, go vet, generated code up to date
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	@$(MAKE) -s generate
+	@git diff --exit-code --stat -- $(GENERATED) || \
+	  (echo "make check: generated code is out of date: run make generate and commit it"; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || \
+	  (git status --porcelain -- $(GENERATED); echo "make check: untracked generated files"; exit 1)
