@@ -107,9 +107,9 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	cfg.Directives.HasRole = r.hasRole
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: closeCodes{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.WebsocketOrigins},
-		},
+		}},
 		KeepAlivePingInterval: o.KeepAlive, // graphql-ws keep-alives
 		PingPongInterval:      o.KeepAlive, // graphql-transport-ws pings; a dead peer is closed
 		InitTimeout:           10 * time.Second,
@@ -143,7 +143,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withRequest(o, m, srv))
+	mux.Handle("/graphql", withRequest(o, m, withCloseSlot(srv)))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}
