@@ -105,6 +105,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(ctx)
 	}
 	cfg.Directives.HasRole = r.hasRole
+	cfg.Directives.Operator = r.operator
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
 		Implementation: closeCodes{transport.CoderWebsocketImplementation{

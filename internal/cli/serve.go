@@ -180,7 +180,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	resolver := &graph.Resolver{Commands: handlers, Audit: auditor, Queries: projections.NewQueries(es.Pool()),
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
-		}, Hub: hub}
+		}, Hub: hub, Operators: cfg.Operators}
 	return graph.NewHandler(resolver, graph.Options{
 		Verifier:         verifier,
 		Logger:           log,
