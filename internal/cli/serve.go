@@ -113,9 +113,16 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
-	srv := server.New(cfg.HTTPAddr, log, pool, reg)
+	srv := server.New(cfg.HTTPAddr, log, pool)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
+	if cfg.MetricsAddr != "" {
+		// Off the public port: metrics describe every tenant's traffic.
+		metrics := server.NewMetrics(cfg.MetricsAddr, log, reg)
+		g.Go(func() error { return metrics.Run(gctx, cfg.ShutdownTimeout, nil) })
+	} else {
+		log.Info("metrics disabled (METRICS_ADDR is empty)")
+	}
 	if o.workers() {
 		g.Go(func() error { return sideEffects.Run(gctx) })
 		g.Go(func() error { return readModels.Run(gctx) })
@@ -187,7 +194,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		Introspection:    cfg.GraphQLIntrospection,
 		Playground:       cfg.GraphQLPlayground,
 		Metrics:          reg,
-		StatementHeader:  cfg.GraphQLPlayground, // development: show each request's SQL cost
+		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
 	})
 }
