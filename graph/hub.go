@@ -615,7 +615,8 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	states := map[uuid.UUID]*model.Task{}
 	if needTasks {
 		rows, err := h.queries.TasksByKeys(ctx, hubKeys(tasks)) // all workspaces: one statement
-		if err != nil {
+		// (a load cancelled because the hub is stopping is not an error)
+		if err != nil && ctx.Err() == nil {
 			h.log.Error("live hub: load tasks", "err", err)
 		}
 		for _, t := range rows {
@@ -625,7 +626,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	projectStates := map[uuid.UUID]*model.Project{}
 	if needProjects {
 		rows, err := h.queries.ProjectsByKeys(ctx, hubKeys(projects))
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			h.log.Error("live hub: load projects", "err", err)
 		}
 		for _, p := range rows {
@@ -638,7 +639,9 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		for k := range inboxes {
 			page, err := h.queries.Notifications(ctx, k.workspace, k.user, &before, projections.MaxPage)
 			if err != nil {
-				h.log.Error("live hub: load notifications", "user", k.user, "err", err)
+				if ctx.Err() == nil {
+					h.log.Error("live hub: load notifications", "user", k.user, "err", err)
+				}
 				continue
 			}
 			byPos := map[eventstore.GlobalPosition][]*model.Notification{}

@@ -137,6 +137,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.AroundOperations(logTimeouts(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
 	m, err := newMetrics(o.Metrics)
