@@ -68,10 +68,18 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 	tm := newTeam(t, a, "EX")
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
-	for _, proto := range []string{transportWS, legacyWS} {
+	// The token in connection_init on either protocol, or in the upgrade request's header.
+	for _, v := range []struct {
+		proto  string
+		header bool
+	}{{transportWS, false}, {legacyWS, false}, {transportWS, true}} {
+		proto := v.proto
+		if v.header {
+			proto += " (header)"
+		}
 		const ttl = 3 * time.Second // exp has a second's precision: at least 2 s to subscribe
 		expires := time.Now().Add(ttl)
-		c, err := a.dialProtocol(proto, token(t, tm.bobID, ttl), false)
+		c, err := a.dialProtocol(v.proto, token(t, tm.bobID, ttl), v.header)
 		require.NoError(t, err, proto)
 		s := c.subscribe(taskChangedQ, map[string]any{"p": tm.project})
 		waitSubscriptions(t, a.hub, 1)
