@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -118,6 +119,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	g.Go(func() error { return notifier.Run(gctx) })
 	if cfg.MetricsAddr != "" {
 		// Off the public port: metrics describe every tenant's traffic.
+		if host, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || !loopback(host) {
+			log.Warn("metrics served beyond loopback: keep METRICS_ADDR off the public network", "addr", cfg.MetricsAddr)
+		}
 		metrics := server.NewMetrics(cfg.MetricsAddr, log, reg)
 		g.Go(func() error { return metrics.Run(gctx, cfg.ShutdownTimeout, nil) })
 	} else {
@@ -197,6 +201,15 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
 	})
+}
+
+// loopback reports whether a listen host reaches this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // displayAddr turns a listen address such as ":8080" into one a browser can open.
