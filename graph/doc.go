@@ -1,6 +1,6 @@
 // Package graph owns the GraphQL API (gqlgen): the schema under graph/schema (one file per type),
 // resolvers that run command handlers for mutations and read the projections for queries, the
-// @authenticated and @hasRole directives, the per-request dataloaders (graph/loaders), the error
+// @authenticated, @hasRole and @operator directives, the per-request dataloaders (graph/loaders), the error
 // presenter that maps domain errors to extensions.code, and the request limits (body size,
 // complexity, depth, operation timeout), and the live hub that feeds subscriptions. It never
 // writes read tables and never talks SQL itself.
@@ -10,7 +10,8 @@
 //	      ─▶ gqlgen: parse and validate (valid documents kept by query text: LRU query cache),
 //	         complexity and depth limits (every operation, cached document or not)
 //	      ─▶ AroundResponses: fresh loaders for each response (loaders.For)
-//	      ─▶ @authenticated, @hasRole(role) (role in the field's workspaceId)
+//	      ─▶ @authenticated, @hasRole(role) (role in the field's workspaceId), @operator
+//	         (cross-tenant fields: TASKFORGE_OPERATORS or the operator role claim)
 //	      ─▶ resolvers ─▶ commands.Handlers (mutations)
 //	                      ─▶ payload object, when selected: wait for the write, then as a query
 //	                   ─▶ consistency wait (token → Queries.WaitFor, bounded: STALE)
@@ -38,8 +39,7 @@
 //     answer without a loader round each.
 //
 // myRole is a model field filled from the caller's membership, read with the workspaces
-// (Queries.MembershipsOfUser) or by the membership check of workspace(id); @hasRole on a field
-// without a workspaceId reads the caller's memberships in one statement. Enum fields (priority,
+// (Queries.MembershipsOfUser) or by the membership check of workspace(id). Enum fields (priority,
 // role, plan, kind) are plain model fields, filled when the model is built: gqlgen runs every
 // resolver field of an object in a goroutine of its own once there are two, so conversions are
 // not resolvers. project(id) and task(id) take two statements however many workspaces the
@@ -97,7 +97,13 @@
 // Dropping rather than skipping the oldest message means a client never silently misses a change
 // in the middle of a stream; it knows to resynchronise. An event the projections do not apply
 // within HubOptions.ApplyWait is logged and not delivered. A member removed from a workspace has
-// their subscriptions there ended.
+// their subscriptions there ended with a FORBIDDEN error.
+//
+// A websocket lives as long as its token: at the token's expiry (plus the verifier's leeway) the
+// connection's context ends, which ends its subscriptions, and the socket closes with 4401
+// (CloseUnauthenticated), as does a connection_init with a bad token. gqlgen closes a connection
+// whose context ended with 1000 and takes no code from it, so the socket is wrapped (closeCodes)
+// to write the code the connection chose.
 //
 // Generated code (graph/generated, graph/model/models_gen.go) is committed; regenerate with
 // `go generate ./...` after editing the schema. Resolver bodies survive regeneration. The read

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -22,6 +23,10 @@ const (
 	CodeBadRequest      = "BAD_REQUEST"
 	// CodeStale: the read models did not reach the query's consistency token in time; retry.
 	CodeStale = "STALE"
+	// CodeTimeout: the operation ran past Options.OperationTimeout.
+	CodeTimeout = "TIMEOUT"
+	// CodeCancelled: the operation's client went away (or the server is stopping).
+	CodeCancelled = "CANCELLED"
 )
 
 // ErrStale is wrapped by a query whose consistency token the read models did not reach within
@@ -70,8 +75,15 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Message = err.Error()
 			ext["code"] = CodeSubscriptionLimit
 		case errors.Is(err, context.DeadlineExceeded):
+			// logged once per operation, at WARN, by logTimeouts
 			out.Message = "the operation took too long"
-			ext["code"] = "TIMEOUT"
+			ext["code"] = CodeTimeout
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The client went away (or the server is stopping): nothing is wrong with the
+			// server, and no one reads the answer.
+			log.DebugContext(ctx, "graphql: cancelled", "err", err, "path", out.Path.String())
+			out.Message = "the operation was cancelled"
+			ext["code"] = CodeCancelled
 		default:
 			log.ErrorContext(ctx, "graphql: internal error", "err", err, "path", out.Path.String())
 			out.Message = "internal error"
@@ -87,5 +99,30 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql: panic in resolver", "panic", fmt.Sprint(p))
 		return errors.New("panic in resolver") // presented as INTERNAL
+	}
+}
+
+// logTimeouts logs, once per operation, at WARN, an operation that ran out of
+// Options.OperationTimeout: with its request id and name, what an operator needs to find it.
+func logTimeouts(log *slog.Logger) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		respond := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := respond(ctx)
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				oc := graphql.GetOperationContext(ctx)
+				info, _ := commands.RequestFrom(ctx)
+				name := oc.OperationName // as the client asked, else as the document names it
+				if name == "" && oc.Operation != nil {
+					name = oc.Operation.Name
+				}
+				if name == "" {
+					name = "(anonymous)"
+				}
+				log.WarnContext(ctx, "graphql: operation timed out", "request_id", info.RequestID,
+					"operation", name, "elapsed", time.Since(oc.Stats.OperationStart))
+			}
+			return resp
+		}
 	}
 }

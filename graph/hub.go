@@ -105,9 +105,19 @@ type hubSub struct {
 	project   uuid.UUID // subTask, subBoard
 	user      string
 	offer     func(any) bool // a non-blocking send of the subscription's message type
-	end       func(slow bool)
+	end       func(why endReason)
 	closed    bool
 }
+
+// endReason is why the hub ended a subscription; the client is told (see endNotice), so that it
+// can tell "re-query and subscribe again" from "you may no longer read this".
+type endReason int
+
+const (
+	endDone    endReason = iota // the client stopped, the connection closed or the hub stopped
+	endSlow                     // dropped: the client fell too far behind
+	endRevoked                  // the user was removed from the workspace
+)
 
 // NewHub returns a hub over the event store. notifier may be nil (then the hub polls).
 func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *projections.Queries, o HubOptions) (*Hub, error) {
@@ -226,9 +236,9 @@ func (h *Hub) waitReady(ctx context.Context) error {
 }
 
 // subscribe registers a subscription whose messages have type T and returns its queue. The
-// subscription ends when ctx is done, when the hub drops it, or when the hub stops; the queue is
-// then closed. onSlow runs (before the close) when it is dropped for falling behind.
-func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onSlow func()) (<-chan T, error) {
+// subscription ends when ctx is done, when the hub drops or revokes it, or when the hub stops;
+// the queue is then closed. onEnd, if set, runs first with the reason.
+func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReason)) (<-chan T, error) {
 	if err := h.waitReady(ctx); err != nil {
 		return nil, err
 	}
@@ -241,9 +251,9 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onSlow func()) (<-
 			return false
 		}
 	}
-	s.end = func(slow bool) {
-		if slow && onSlow != nil {
-			onSlow()
+	s.end = func(why endReason) {
+		if onEnd != nil {
+			onEnd(why)
 		}
 		close(ch)
 	}
@@ -265,7 +275,7 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onSlow func()) (<-
 	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.removeLocked(s, false)
+		h.removeLocked(s, endDone)
 	})
 	return ch, nil
 }
@@ -287,7 +297,7 @@ func remove[K comparable](m map[K]map[*hubSub]struct{}, k K, s *hubSub) {
 }
 
 // removeLocked ends s once. h.mu is held.
-func (h *Hub) removeLocked(s *hubSub, slow bool) {
+func (h *Hub) removeLocked(s *hubSub, why endReason) {
 	if s.closed {
 		return
 	}
@@ -299,7 +309,7 @@ func (h *Hub) removeLocked(s *hubSub, slow bool) {
 		remove(h.byInbox, inboxKey{s.workspace, s.user}, s)
 	}
 	h.count--
-	s.end(slow)
+	s.end(why)
 }
 
 // offerLocked queues v for s, or drops s when its queue is full. h.mu is held.
@@ -314,7 +324,7 @@ func (h *Hub) offerLocked(s *hubSub, v any) {
 	h.dropped.Add(1)
 	h.log.Warn("live subscription dropped: its client does not keep up", "user", s.user,
 		"workspace_id", s.workspace, "project_id", s.project, "buffer", h.opts.Buffer)
-	h.removeLocked(s, true)
+	h.removeLocked(s, endSlow)
 }
 
 // stop ends every subscription and refuses new ones (subscribe checks stopped under h.mu).
@@ -324,12 +334,12 @@ func (h *Hub) stop() {
 	close(h.stopped)
 	for _, set := range h.byProject {
 		for s := range set {
-			h.removeLocked(s, false)
+			h.removeLocked(s, endDone)
 		}
 	}
 	for _, set := range h.byInbox {
 		for s := range set {
-			h.removeLocked(s, false)
+			h.removeLocked(s, endDone)
 		}
 	}
 }
@@ -605,7 +615,8 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	states := map[uuid.UUID]*model.Task{}
 	if needTasks {
 		rows, err := h.queries.TasksByKeys(ctx, hubKeys(tasks)) // all workspaces: one statement
-		if err != nil {
+		// (a load cancelled because the hub is stopping is not an error)
+		if err != nil && ctx.Err() == nil {
 			h.log.Error("live hub: load tasks", "err", err)
 		}
 		for _, t := range rows {
@@ -615,7 +626,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	projectStates := map[uuid.UUID]*model.Project{}
 	if needProjects {
 		rows, err := h.queries.ProjectsByKeys(ctx, hubKeys(projects))
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			h.log.Error("live hub: load projects", "err", err)
 		}
 		for _, p := range rows {
@@ -628,7 +639,9 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		for k := range inboxes {
 			page, err := h.queries.Notifications(ctx, k.workspace, k.user, &before, projections.MaxPage)
 			if err != nil {
-				h.log.Error("live hub: load notifications", "user", k.user, "err", err)
+				if ctx.Err() == nil {
+					h.log.Error("live hub: load notifications", "user", k.user, "err", err)
+				}
 				continue
 			}
 			byPos := map[eventstore.GlobalPosition][]*model.Notification{}
@@ -673,18 +686,26 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 }
 
 // revoke ends a removed member's subscriptions in the workspace: they may no longer read it.
+// Each ends with a FORBIDDEN error, not a plain completion that a client would take for "done".
 func (h *Hub) revoke(ws uuid.UUID, user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	revoked := 0
 	for _, set := range h.byProject {
 		for s := range set {
 			if s.workspace == ws && s.user == user {
-				h.removeLocked(s, false)
+				h.removeLocked(s, endRevoked)
+				revoked++
 			}
 		}
 	}
 	for s := range h.byInbox[inboxKey{ws, user}] {
-		h.removeLocked(s, false)
+		h.removeLocked(s, endRevoked)
+		revoked++
+	}
+	if revoked > 0 {
+		h.log.Info("live subscriptions revoked: member removed", "user", user, "workspace_id", ws,
+			"subscriptions", revoked)
 	}
 }
 

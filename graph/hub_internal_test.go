@@ -25,7 +25,7 @@ func TestHubDropsSlowSubscriptions(t *testing.T) {
 	defer cancel()
 	project := uuid.New()
 	slowNoticed := false
-	slow, err := subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, project: project, user: "slow"}, func() { slowNoticed = true })
+	slow, err := subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, project: project, user: "slow"}, func(why endReason) { slowNoticed = why == endSlow })
 	require.NoError(t, err)
 	boardCtx, stopBoard := context.WithCancel(ctx)
 	board, err := subscribe[*model.BoardChange](boardCtx, h, &hubSub{kind: subBoard, project: project, user: "reader"}, nil)

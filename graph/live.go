@@ -4,15 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/internal/auth"
 )
+
+// CloseUnauthenticated is the websocket close code for a connection without a valid token: a
+// malformed, forged or expired one in connection_init, or a token that expired while the
+// connection was open. It follows the graphql-transport-ws convention (4401), which clients treat
+// as "authenticate again" rather than "reconnect as before" (1000 means a normal end).
+const CloseUnauthenticated = 4401
 
 // Subscription error codes in extensions.code.
 const (
@@ -64,27 +73,134 @@ func acquire(ctx context.Context) error {
 
 // wsInit authenticates a websocket connection: the connection_init payload's authorization
 // ("Bearer <token>", as browsers cannot set headers on a websocket) or else the upgrade request's
-// Authorization header, already verified by withRequest. An invalid token closes the connection;
-// none leaves it anonymous (every subscription field needs a principal: UNAUTHENTICATED).
+// Authorization header, already verified by withRequest. An invalid token closes the connection
+// with CloseUnauthenticated; none leaves it anonymous (every subscription field needs a principal:
+// UNAUTHENTICATED). An authenticated connection lives only as long as its token (untilExpiry).
 func wsInit(v *auth.Verifier, maxSubs int) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
+			ctx := transport.WithWebsocketCloseCode(ctx, CloseUnauthenticated)
+			return transport.AppendCloseReason(ctx, msg), nil, errors.New(msg)
+		}
 		if h := p.Authorization(); h != "" {
 			scheme, tok, found := strings.Cut(h, " ")
 			if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-				return ctx, nil, errors.New("authorization must be \"Bearer <token>\"")
+				return refuse("authorization must be \"Bearer <token>\"")
 			}
 			pr, err := v.Verify(ctx, strings.TrimSpace(tok))
 			if err != nil {
-				return ctx, nil, errors.New("invalid or expired token")
+				return refuse("invalid or expired token")
 			}
 			ctx = auth.WithPrincipal(ctx, pr)
 		}
 		c := &connection{max: maxSubs}
 		if pr, ok := auth.PrincipalFrom(ctx); ok {
 			c.user = pr.UserID
+			ctx = untilExpiry(ctx, v.ValidUntil(pr))
 		}
 		return context.WithValue(ctx, connectionKey{}, c), nil, nil
 	}
+}
+
+// errTokenExpired is the cause of an authenticated connection's context ending at its token's
+// expiry.
+var errTokenExpired = errors.New("token expired")
+
+// untilExpiry returns the connection's context, which ends at the token's expiry: gqlgen then
+// ends every subscription (their contexts derive from it) and closes the socket, with
+// CloseUnauthenticated instead of a normal closure (closeCodes).
+func untilExpiry(ctx context.Context, at time.Time) context.Context {
+	slot, _ := ctx.Value(closeSlotKey{}).(*closeSlot)
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(time.Until(at), func() {
+		if slot != nil {
+			slot.set(CloseUnauthenticated, errTokenExpired.Error())
+		}
+		cancel(errTokenExpired)
+	})
+	context.AfterFunc(ctx, func() { timer.Stop() }) // the connection ended first
+	return ctx
+}
+
+// closeSlot is a websocket connection's close code, chosen after the handshake: gqlgen closes a
+// connection whose context ended with a normal closure (1000) and takes no code from it, so the
+// connection is wrapped (closeCodes) to write the code set here instead.
+type closeSlot struct {
+	mu     sync.Mutex
+	code   int
+	reason string
+}
+
+type closeSlotKey struct{}
+
+func (s *closeSlot) set(code int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.code, s.reason = code, reason
+}
+
+func (s *closeSlot) get() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, s.reason
+}
+
+// withCloseSlot gives each websocket upgrade a closeSlot in its context, which the connection's
+// init (wsInit) and its socket (closeCodes) share.
+func withCloseSlot(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			r = r.WithContext(context.WithValue(r.Context(), closeSlotKey{}, &closeSlot{}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// closeCodes accepts websockets whose normal closure is replaced by the code in the request's
+// closeSlot, when one was set.
+type closeCodes struct {
+	transport.WebsocketImplementation
+}
+
+func (i closeCodes) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	c, err := i.WebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	slot, ok := r.Context().Value(closeSlotKey{}).(*closeSlot)
+	if !ok {
+		return c, nil
+	}
+	return &slotConn{WebsocketConn: c, slot: slot}, nil
+}
+
+// slotConn is a websocket connection closed with its slot's code; it keeps the read limit and
+// read deadline of the connection it wraps (gqlgen finds them by type assertion).
+type slotConn struct {
+	transport.WebsocketConn
+	slot *closeSlot
+}
+
+func (c *slotConn) WriteClose(code int, reason string) error {
+	if code == transport.WebsocketCloseNormalClosure {
+		if sc, sr := c.slot.get(); sc != 0 {
+			code, reason = sc, sr
+		}
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
+}
+
+func (c *slotConn) SetReadLimit(n int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(n)
+	}
+}
+
+func (c *slotConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
 }
 
 // liveProject checks a project subscription: the caller must be a member of the project's
@@ -133,14 +249,27 @@ func (r *Resolver) liveInbox(ctx context.Context, workspaceID string) (*hubSub, 
 	return &hubSub{kind: subNotification, workspace: ws, user: string(a.UserID)}, nil
 }
 
-// slowNotice returns what the hub calls when it drops the subscription of ctx: the client then
-// receives an error message with code SLOW_CONSUMER instead of a plain completion.
-func slowNotice(ctx context.Context) func() {
-	return func() {
+// endNotice returns what the hub calls when it ends the subscription of ctx: when it dropped or
+// revoked it, the client receives an error message with a code (SLOW_CONSUMER: re-query, then
+// subscribe again; FORBIDDEN: no longer a member) instead of a plain completion.
+func endNotice(ctx context.Context) func(endReason) {
+	return func(why endReason) {
+		var e *gqlerror.Error
+		switch why {
+		case endSlow:
+			e = &gqlerror.Error{
+				Message:    "the subscription fell too far behind and was dropped; re-query, then subscribe again",
+				Extensions: map[string]any{"code": CodeSlowConsumer},
+			}
+		case endRevoked:
+			e = &gqlerror.Error{
+				Message:    "you are no longer a member of this workspace",
+				Extensions: map[string]any{"code": string(domain.CodeForbidden)},
+			}
+		default:
+			return
+		}
 		defer func() { _ = recover() }() // ctx not from the websocket transport: a plain completion
-		transport.AddSubscriptionError(ctx, &gqlerror.Error{
-			Message:    "the subscription fell too far behind and was dropped; re-query, then subscribe again",
-			Extensions: map[string]any{"code": CodeSlowConsumer},
-		})
+		transport.AddSubscriptionError(ctx, e)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -338,34 +339,21 @@ func loadDistinct[K comparable, V, R any](ctx context.Context, l *dataloadgen.Lo
 	return out, nil
 }
 
-// hasRole is the @hasRole directive: the caller holds at least role in the field's workspaceId,
-// or, on a field without one, in some workspace (or is an operator).
+// hasRole is the @hasRole directive: the caller holds at least role in the field's workspaceId.
 func (r *Resolver) hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
 	min, err := domain.ParseRole(lower(role))
 	if err != nil {
 		return nil, err
 	}
-	a, err := actor(ctx)
-	if err != nil {
+	if _, err := actor(ctx); err != nil {
 		return nil, err
 	}
 	args := graphql.GetFieldContext(ctx).Args
 	raw, scoped := args["workspaceId"].(string)
 	if !scoped {
-		if slices.Contains(r.Operators, string(a.UserID)) {
-			return next(ctx)
-		}
-		// the caller's workspaces with their roles: one statement, however many they are in
-		ms, err := r.Queries.MembershipsOfUser(ctx, string(a.UserID))
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			if domain.Role(m.Member.Role).AtLeast(min) {
-				return next(ctx)
-			}
-		}
-		return nil, domain.Forbidden("this needs the " + string(min) + " role in a workspace")
+		// A role in some workspace says nothing about another tenant's data: such fields are
+		// @operator.
+		return nil, errors.New("graph: @hasRole on a field without a workspaceId")
 	}
 	token, _ := args["consistentWith"].(*string)
 	ws, err := r.enter(ctx, "workspaceId", raw, token)
@@ -378,6 +366,19 @@ func (r *Resolver) hasRole(ctx context.Context, _ any, next graphql.Resolver, ro
 	}
 	if !domain.Role(m.Role).AtLeast(min) {
 		return nil, domain.Forbidden("this needs the " + string(min) + " role in the workspace")
+	}
+	return next(ctx)
+}
+
+// operator is the @operator directive: cross-tenant fields are for operators only, however
+// high the caller's role in their own workspaces (anyone can create a workspace and own it).
+func (r *Resolver) operator(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil, auth.ErrUnauthenticated
+	}
+	if !p.HasRole(auth.RoleOperator) && !slices.Contains(r.Operators, p.UserID) {
+		return nil, domain.Forbidden("this is for operators only")
 	}
 	return next(ctx)
 }

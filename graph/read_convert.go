@@ -3,6 +3,7 @@ package graph
 import (
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,9 +141,31 @@ func statusModel(s projections.Status) *model.ProjectionStatus {
 		State: s.State, Position: positionString(s.Position), EventsHandled: int(s.EventsHandled),
 		LagEvents: int(s.LagEvents), LagSeconds: s.LagSeconds, Parked: int(s.Parked), UpdatedAt: s.UpdatedAt}
 	if s.LastError != "" {
-		out.LastError = &s.LastError
+		e := errorClass(s.LastError)
+		out.LastError = &e
 	}
 	return out
+}
+
+// lastErrorShape is how the projection runner records a failure: "event <id> (<type> at position
+// <n>): <the handler's error>". The handler's error may quote the event's data (a constraint
+// violation's "Key (title)=(…)", a decoding error's input), which is another tenant's.
+var (
+	lastErrorShape = regexp.MustCompile(`^event \S+ \(([a-z0-9_.]+) at position \d+\)`)
+	sqlState       = regexp.MustCompile(`SQLSTATE ([0-9A-Z]{5})`)
+)
+
+// errorClass reduces a projection's recorded error to its class: the event type and an error
+// code (SQLSTATE), never a value from the event or the database.
+func errorClass(msg string) string {
+	class := "projection handler failed"
+	if m := lastErrorShape.FindStringSubmatch(msg); m != nil {
+		class = m[1] + ": " + class
+	}
+	if m := sqlState.FindStringSubmatch(msg); m != nil {
+		class += " (SQLSTATE " + m[1] + ")"
+	}
+	return class
 }
 
 // board groups tasks (in rank order) by status, in the workflow's order; statuses unknown to the

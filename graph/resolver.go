@@ -22,8 +22,8 @@ type Resolver struct {
 	Inspector *sideeffects.Inspector
 	// Statuses serves the engineers' projections query (projections.Statuses over the pool).
 	Statuses func(context.Context) ([]projections.Status, error)
-	// Operators are user ids (token subjects) allowed the projections query without being an
-	// admin of any workspace. Empty: admins and owners only.
+	// Operators are the token subjects (TASKFORGE_OPERATORS) allowed the cross-tenant @operator
+	// fields, besides tokens with the operator role claim. Empty: claim holders only.
 	Operators []string
 	// ConsistencyWait bounds how long a query given a consistency token waits for the read
 	// models before it answers STALE (default 2 s).

@@ -105,11 +105,12 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(ctx)
 	}
 	cfg.Directives.HasRole = r.hasRole
+	cfg.Directives.Operator = r.operator
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: closeCodes{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.WebsocketOrigins},
-		},
+		}},
 		KeepAlivePingInterval: o.KeepAlive, // graphql-ws keep-alives
 		PingPongInterval:      o.KeepAlive, // graphql-transport-ws pings; a dead peer is closed
 		InitTimeout:           10 * time.Second,
@@ -136,6 +137,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.AroundOperations(logTimeouts(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
 	m, err := newMetrics(o.Metrics)
@@ -143,7 +145,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withRequest(o, m, srv))
+	mux.Handle("/graphql", withRequest(o, m, withCloseSlot(srv)))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}

@@ -34,7 +34,7 @@ func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.Task](ctx, r.Hub, s, slowNotice(ctx))
+	return subscribe[*model.Task](ctx, r.Hub, s, endNotice(ctx))
 }
 
 // BoardChanged is the resolver for the boardChanged field.
@@ -43,7 +43,7 @@ func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID strin
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.BoardChange](ctx, r.Hub, s, slowNotice(ctx))
+	return subscribe[*model.BoardChange](ctx, r.Hub, s, endNotice(ctx))
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
@@ -52,7 +52,7 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceI
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.Notification](ctx, r.Hub, s, slowNotice(ctx))
+	return subscribe[*model.Notification](ctx, r.Hub, s, endNotice(ctx))
 }
 
 // BoardChange returns generated.BoardChangeResolver implementation.

@@ -47,6 +47,7 @@ type ResolverRoot interface {
 type DirectiveRoot struct {
 	Authenticated func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 	HasRole       func(ctx context.Context, obj any, next graphql.Resolver, role model.Role) (res any, err error)
+	Operator      func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -2575,10 +2576,10 @@ type TaskState {
 `, BuiltIn: false},
 	{Name: "../schema/ops.graphqls", Input: `extend type Query {
   """
-  Every projection's status and lag (engineers): admins or owners of at least one workspace, or
-  configured operators.
+  Every projection's status and lag (engineers): global positions and counts over every tenant,
+  so operators only.
   """
-  projections: [ProjectionStatus!]! @authenticated @hasRole(role: ADMIN)
+  projections: [ProjectionStatus!]! @authenticated @operator
 }
 
 type ProjectionStatus {
@@ -2593,6 +2594,7 @@ type ProjectionStatus {
   lagEvents: Int!
   lagSeconds: Float!
   parked: Int!
+  "The last failure's class (the event type and an error code such as SQLSTATE), never its payload."
   lastError: String
   updatedAt: Time!
 }
@@ -2785,11 +2787,16 @@ type Me {
 
 """
 The caller must hold at least role in the workspace named by the field's workspaceId argument
-(NOT_FOUND when they are not a member at all, FORBIDDEN when their role is lower). On a field
-without workspaceId (projections), the caller must hold role in at least one workspace, or be a
-configured operator.
+(NOT_FOUND when they are not a member at all, FORBIDDEN when their role is lower).
 """
 directive @hasRole(role: Role!) on FIELD_DEFINITION
+
+"""
+The field serves data across every tenant (operations): only operators may read it, the token
+subjects configured in TASKFORGE_OPERATORS or tokens with the taskforge_role claim "operator"
+(FORBIDDEN otherwise, whatever their workspace roles).
+"""
+directive @operator on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/subscription.graphqls", Input: `"""
 Live updates over websocket (graphql-transport-ws, or the legacy graphql-ws). A message is sent
@@ -10121,16 +10128,11 @@ func (ec *executionContext) _Query_projections(ctx context.Context, field graphq
 				return ec.Directives.Authenticated(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
-				if err != nil {
+				if ec.Directives.Operator == nil {
 					var zeroVal []*model.ProjectionStatus
-					return zeroVal, err
+					return zeroVal, errors.New("directive operator is not implemented")
 				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal []*model.ProjectionStatus
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive1, role)
+				return ec.Directives.Operator(ctx, nil, directive1)
 			}
 
 			next = directive2

@@ -250,13 +250,14 @@ type ProjectionStatus struct {
 	// running, building or failed
 	State string `json:"state"`
 	// Where the projection stands in the global log, as a consistency token.
-	Position      string    `json:"position"`
-	EventsHandled int       `json:"eventsHandled"`
-	LagEvents     int       `json:"lagEvents"`
-	LagSeconds    float64   `json:"lagSeconds"`
-	Parked        int       `json:"parked"`
-	LastError     *string   `json:"lastError,omitempty"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	Position      string  `json:"position"`
+	EventsHandled int     `json:"eventsHandled"`
+	LagEvents     int     `json:"lagEvents"`
+	LagSeconds    float64 `json:"lagSeconds"`
+	Parked        int     `json:"parked"`
+	// The last failure's class (the event type and an error code such as SQLSTATE), never its payload.
+	LastError *string   `json:"lastError,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 type Query struct {

@@ -20,6 +20,26 @@ type Principal struct {
 	UserID string // the token subject
 	Email  string
 	Name   string
+	// Roles are the token's service-wide roles (the taskforge_role claim, a string or a list),
+	// such as RoleOperator. Workspace roles are not here: they live in the event-sourced state.
+	Roles []string
+	// ExpiresAt is the token's exp claim: a long-lived connection authenticated by the token
+	// (a subscription websocket) ends then.
+	ExpiresAt time.Time
+}
+
+// RoleOperator in a token's taskforge_role claim makes its holder an operator, who may read
+// cross-tenant operational data (as may the subjects configured in TASKFORGE_OPERATORS).
+const RoleOperator = "operator"
+
+// HasRole reports whether the token carries the service-wide role.
+func (p Principal) HasRole(role string) bool {
+	for _, r := range p.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrUnauthenticated is wrapped by every verification failure; the API maps it to UNAUTHENTICATED.
@@ -82,8 +102,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Email string `json:"email,omitempty"`
-	Name  string `json:"name,omitempty"`
+	Email string           `json:"email,omitempty"`
+	Name  string           `json:"name,omitempty"`
+	Roles jwt.ClaimStrings `json:"taskforge_role,omitempty"`
 }
 
 // Verify checks a raw token and returns its principal.
@@ -105,7 +126,16 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if c.Subject == "" || len(c.Subject) > 200 {
 		return Principal{}, fmt.Errorf("%w: token has no usable subject", ErrUnauthenticated)
 	}
-	return Principal{UserID: c.Subject, Email: c.Email, Name: c.Name}, nil
+	p := Principal{UserID: c.Subject, Email: c.Email, Name: c.Name, Roles: []string(c.Roles)}
+	if c.ExpiresAt != nil { // required by the parser; checked anyway
+		p.ExpiresAt = c.ExpiresAt.Time
+	}
+	return p, nil
+}
+
+// ValidUntil is when p's token stops verifying: its expiry plus the allowed clock skew.
+func (v *Verifier) ValidUntil(p Principal) time.Time {
+	return p.ExpiresAt.Add(v.cfg.Leeway)
 }
 
 // FromRequest verifies the request's bearer token. ok is false when there is none (an anonymous
@@ -136,7 +166,8 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// MintHS256 signs a development token for p, valid for ttl.
+// MintHS256 signs a development token for p (with its Roles), valid for ttl; p.ExpiresAt is
+// ignored.
 func MintHS256(secret []byte, p Principal, ttl time.Duration, now time.Time, issuer, audience string) (string, error) {
 	if len(secret) < 32 {
 		return "", errors.New("auth: JWT_SECRET must be at least 32 bytes")
@@ -154,6 +185,7 @@ func MintHS256(secret []byte, p Principal, ttl time.Duration, now time.Time, iss
 		},
 		Email: p.Email,
 		Name:  p.Name,
+		Roles: p.Roles,
 	}
 	if audience != "" {
 		c.Audience = jwt.ClaimStrings{audience}

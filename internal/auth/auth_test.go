@@ -31,7 +31,25 @@ func TestHS256(t *testing.T) {
 	require.NoError(t, err)
 	got, err := v.Verify(ctx, tok)
 	require.NoError(t, err)
+	require.WithinDuration(t, now.Add(time.Hour), got.ExpiresAt, time.Second)
+	got.ExpiresAt = time.Time{}
 	require.Equal(t, p, got)
+	require.Equal(t, got.ExpiresAt, v.ValidUntil(got), "no leeway configured")
+
+	// The service-wide role claim: a string or a list.
+	op, err := MintHS256(secret, Principal{UserID: "u-op", Roles: []string{RoleOperator}}, time.Hour, now, "taskforge", "api")
+	require.NoError(t, err)
+	got, err = v.Verify(ctx, op)
+	require.NoError(t, err)
+	require.True(t, got.HasRole(RoleOperator))
+	list := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u-l", "exp": now.Add(time.Hour).Unix(),
+		"iss": "taskforge", "aud": "api", "taskforge_role": []string{"auditor", RoleOperator}})
+	raw, err := list.SignedString(secret)
+	require.NoError(t, err)
+	got, err = v.Verify(ctx, raw)
+	require.NoError(t, err)
+	require.True(t, got.HasRole(RoleOperator))
+	require.False(t, p.HasRole(RoleOperator))
 
 	bad := map[string]string{}
 	bad["expired"], _ = MintHS256(secret, p, time.Minute, now.Add(-time.Hour), "taskforge", "api")

@@ -114,6 +114,8 @@ func TestTokenMintsAVerifiableToken(t *testing.T) {
 	require.NoError(t, err)
 	p, err := v.Verify(context.Background(), strings.TrimSpace(out))
 	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(24*time.Hour), p.ExpiresAt, time.Minute, "--ttl defaults to 24h")
+	p.ExpiresAt = time.Time{}
 	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven"}, p)
 
 	code, _, _ = runCLI("token")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -113,9 +114,19 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
-	srv := server.New(cfg.HTTPAddr, log, pool, reg)
+	srv := server.New(cfg.HTTPAddr, log, pool)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return notifier.Run(gctx) })
+	if cfg.MetricsAddr != "" {
+		// Off the public port: metrics describe every tenant's traffic.
+		if host, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || !loopback(host) {
+			log.Warn("metrics served beyond loopback: keep METRICS_ADDR off the public network", "addr", cfg.MetricsAddr)
+		}
+		metrics := server.NewMetrics(cfg.MetricsAddr, log, reg)
+		g.Go(func() error { return metrics.Run(gctx, cfg.ShutdownTimeout, nil) })
+	} else {
+		log.Info("metrics disabled (METRICS_ADDR is empty)")
+	}
 	if o.workers() {
 		g.Go(func() error { return sideEffects.Run(gctx) })
 		g.Go(func() error { return readModels.Run(gctx) })
@@ -180,16 +191,25 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	resolver := &graph.Resolver{Commands: handlers, Audit: auditor, Queries: projections.NewQueries(es.Pool()),
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
-		}, Hub: hub}
+		}, Hub: hub, Operators: cfg.Operators}
 	return graph.NewHandler(resolver, graph.Options{
 		Verifier:         verifier,
 		Logger:           log,
 		Introspection:    cfg.GraphQLIntrospection,
 		Playground:       cfg.GraphQLPlayground,
 		Metrics:          reg,
-		StatementHeader:  cfg.GraphQLPlayground, // development: show each request's SQL cost
+		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
 	})
+}
+
+// loopback reports whether a listen host reaches this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // displayAddr turns a listen address such as ":8080" into one a browser can open.

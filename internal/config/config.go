@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultDatabaseURL is the local PostgreSQL that `make run` uses when DATABASE_URL is unset.
@@ -33,6 +34,53 @@ type Config struct {
 	// "app.example.com,*.example.com") are the browser origins besides the API's own host allowed
 	// to open subscription websockets.
 	WebsocketOrigins []string
+
+	Operations
+}
+
+// Operations are the settings of the operator's side of the service: who sees cross-tenant
+// data, and where the operational endpoints listen.
+type Operations struct {
+	// Operators (TASKFORGE_OPERATORS, comma-separated token subjects) may read cross-tenant
+	// operational data (the projections query), as may tokens with the taskforge_role claim
+	// "operator". Owning a workspace is not enough: anyone can create one.
+	Operators []string
+	// MetricsAddr (METRICS_ADDR, default 127.0.0.1:9090, loopback) is the listener of /metrics,
+	// kept off the public port; set it empty to serve no metrics.
+	MetricsAddr string
+	// DebugSQLHeader (DEBUG_SQL_HEADER, default false) adds X-Sql-Statements, each request's SQL
+	// statement count, to GraphQL responses: a debugging aid that tells outsiders about the
+	// queries behind the API, so off unless asked for.
+	DebugSQLHeader bool
+}
+
+// DefaultMetricsAddr serves /metrics on loopback only.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// operationsFromEnv reads Operations.
+func operationsFromEnv() (Operations, error) {
+	o := Operations{MetricsAddr: DefaultMetricsAddr}
+	for _, s := range strings.Split(os.Getenv("TASKFORGE_OPERATORS"), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if len(s) > 200 || strings.ContainsFunc(s, unicode.IsSpace) {
+			return o, fmt.Errorf("TASKFORGE_OPERATORS: %q is not a token subject", s)
+		}
+		o.Operators = append(o.Operators, s)
+	}
+	if v, ok := os.LookupEnv("METRICS_ADDR"); ok {
+		o.MetricsAddr = strings.TrimSpace(v) // empty: no metrics listener
+	}
+	if v := os.Getenv("DEBUG_SQL_HEADER"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("DEBUG_SQL_HEADER: want true or false, got %q", v)
+		}
+		o.DebugSQLHeader = b
+	}
+	return o, nil
 }
 
 // FromEnv reads the configuration; it fails on values that are present but invalid.
@@ -86,6 +134,11 @@ func FromEnv() (Config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	ops, err := operationsFromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.Operations = ops
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -30,6 +31,35 @@ func TestFromEnvDefaultsAndValidation(t *testing.T) {
 	require.EqualValues(t, 40, c.DBMaxConns)
 
 	for k, v := range map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "-1s", "DB_MAX_CONNS": "many"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			_, err := FromEnv()
+			require.ErrorContains(t, err, k)
+		})
+	}
+}
+
+func TestOperationsFromEnv(t *testing.T) {
+	for _, k := range []string{"TASKFORGE_OPERATORS", "DEBUG_SQL_HEADER", "METRICS_ADDR"} {
+		t.Setenv(k, "") // restored after the test
+	}
+	require.NoError(t, os.Unsetenv("METRICS_ADDR")) // unset, not empty: the default applies
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Empty(t, c.Operators)
+	require.Equal(t, "127.0.0.1:9090", c.MetricsAddr, "metrics on loopback by default")
+	require.False(t, c.DebugSQLHeader)
+
+	t.Setenv("TASKFORGE_OPERATORS", " ops-1, auth0|abc ,,ops-2,")
+	t.Setenv("METRICS_ADDR", "")
+	t.Setenv("DEBUG_SQL_HEADER", "true")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, []string{"ops-1", "auth0|abc", "ops-2"}, c.Operators)
+	require.Empty(t, c.MetricsAddr, "set empty: no metrics listener")
+	require.True(t, c.DebugSQLHeader)
+
+	for k, v := range map[string]string{"TASKFORGE_OPERATORS": "ops-1,not a subject", "DEBUG_SQL_HEADER": "maybe"} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
 			_, err := FromEnv()

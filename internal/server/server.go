@@ -1,5 +1,7 @@
-// Package server owns the HTTP surface of `taskforge serve`: health, readiness and metrics
-// endpoints (and, later, the GraphQL API), and their graceful shutdown.
+// Package server owns the HTTP surface of `taskforge serve`: the public listener with health and
+// readiness endpoints (and the GraphQL API added to it), the separate operational listener with
+// the metrics, and their graceful shutdown. Metrics are not on the public port: they describe
+// every tenant's traffic and the database's internals.
 package server
 
 import (
@@ -27,14 +29,29 @@ type Server struct {
 	db   Pinger
 	mux  *http.ServeMux
 	addr string
+	name string // in the logs: http or metrics
 }
 
-// New builds the server; Handle adds more routes before Run.
-func New(addr string, log *slog.Logger, db Pinger, reg *prometheus.Registry) *Server {
-	s := &Server{log: log, db: db, mux: http.NewServeMux(), addr: addr}
+// New builds the public server, with /healthz and /readyz; Handle adds more routes before Run.
+func New(addr string, log *slog.Logger, db Pinger) *Server {
+	s := newServer("http", addr, log)
+	s.db = db
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	return s
+}
+
+// NewMetrics builds the operational server, with /metrics from reg. Its address (METRICS_ADDR)
+// defaults to loopback: whoever scrapes it runs beside the process or reaches it through the
+// platform's network, not through the public port.
+func NewMetrics(addr string, log *slog.Logger, reg *prometheus.Registry) *Server {
+	s := newServer("metrics", addr, log)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return s
+}
+
+func newServer(name, addr string, log *slog.Logger) *Server {
+	s := &Server{log: log, mux: http.NewServeMux(), addr: addr, name: name}
 	s.srv = &http.Server{
 		Addr:              addr,
 		Handler:           s.mux,
@@ -54,7 +71,7 @@ func (s *Server) Run(ctx context.Context, shutdownTimeout time.Duration, ready c
 	if err != nil {
 		return err
 	}
-	s.log.Info("http listening", "addr", ln.Addr().String())
+	s.log.Info(s.name+" listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -65,7 +82,7 @@ func (s *Server) Run(ctx context.Context, shutdownTimeout time.Duration, ready c
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down http", "timeout", shutdownTimeout)
+	s.log.Info("shutting down "+s.name, "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(sctx); err != nil {
