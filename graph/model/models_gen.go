@@ -269,7 +269,8 @@ type RegisterUserInput struct {
 type RegisterWebhookInput struct {
 	WorkspaceID string `json:"workspaceId"`
 	URL         string `json:"url"`
-	Secret      string `json:"secret"`
+	// The signing secret (16 to 256 printable characters); omitted: a generated one, returned once in the payload.
+	Secret *string `json:"secret,omitempty"`
 	// Event types to deliver; empty means all.
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
@@ -308,6 +309,14 @@ type ReorderTaskInput struct {
 	NextTaskID      *string `json:"nextTaskId,omitempty"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type RotateWebhookSecretInput struct {
+	WorkspaceID string `json:"workspaceId"`
+	WebhookID   string `json:"webhookId"`
+	// 16 to 256 printable characters; omitted: a generated one (whsec_…).
+	Secret         *string `json:"secret,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type StatusCount struct {
@@ -393,6 +402,17 @@ type UpdateWebhookInput struct {
 	Secret         *string  `json:"secret,omitempty"`
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+}
+
+type Webhook struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// Event types delivered; empty means all.
+	EventTypes []string `json:"eventTypes"`
+	// Names the current secret; it changes on every rotation.
+	SecretID string `json:"secretId"`
+	// The current secret, masked: its last four characters (whsec_…k3Xz), or null when it cannot be read.
+	SecretMask *string `json:"secretMask,omitempty"`
 }
 
 type WebhookDelivery struct {

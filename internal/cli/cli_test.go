@@ -142,7 +142,7 @@ func TestDemoSeedIsIdempotent(t *testing.T) {
 	pool := pgtest.Open(t, url)
 	es, err := eventstore.New(pool, eventstore.Options{})
 	require.NoError(t, err)
-	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry())
+	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry(), nil, false)
 	require.NoError(t, err)
 	cfg := config.Config{} // no secret: no token printed
 	count := func() (n int) {
