@@ -231,6 +231,8 @@ func (q *webhookQueue) post(ctx context.Context, j webhookJob) (code int, retryA
 	defer cancel()
 	secret, err := q.opts.Secrets.Get(ctx, j.workspaceID, j.webhookID, j.secretID)
 	if err != nil {
+		// The cause names no secret (a missing row, another key): operators need it.
+		q.log.Error("webhook signing secret unavailable", "webhook", j.webhookID, "secret_id", j.secretID, "err", err)
 		return 0, 0, failure{"signing secret unavailable", err}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, strings.NewReader(j.payload))

@@ -152,7 +152,7 @@ func (s *Store) migrateLegacy(ctx context.Context, ref ref) (string, error) {
 	// served by events_stream_version_key (one workspace stream, newest first)
 	err := s.pool.QueryRow(ctx, `SELECT data->>'secret' FROM events
 		WHERE stream_id = $1 AND event_type IN ($2, $3) AND schema_version = 1 AND data->>'webhook_id' = $4
-		  AND data ? 'secret'
+		  AND data->>'secret' IS NOT NULL
 		ORDER BY stream_version DESC LIMIT 1`,
 		domain.WorkspaceStream(ref.WorkspaceID), domain.EventWebhookRegistered, domain.EventWebhookUpdated,
 		ref.WebhookID.String()).Scan(&secret)
