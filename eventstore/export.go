@@ -38,7 +38,9 @@ type ExportedEvent struct {
 	PrevHash      string          `json:"prev_hash"`
 	Hash          string          `json:"hash"`
 	// Redacted marks a line whose Data is not the stored payload (see Options.Redact): it hid a
-	// secret. VerifyExport checks such a line's place in its chain, not its content.
+	// secret. VerifyExport checks such a line's place in its chain, not its content, and counts
+	// it (Report.Redacted): an auditor who must prove those payloads verifies against the
+	// database (`taskforge events verify`), which checks every byte.
 	Redacted bool `json:"redacted,omitempty"`
 }
 
