@@ -208,3 +208,49 @@ func TestWebhookSecretsAreNeverReadable(t *testing.T) {
 	require.Empty(t, rep.Breaks)
 	require.Positive(t, rep.Redacted)
 }
+
+// Webhook URLs that point off the public internet are refused when they are registered or changed,
+// typed and naming the argument, and nothing is appended or stored. Nothing is resolved or dialed.
+func TestWebhookDestinationRefusedAtRegistration(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	ctx := context.Background()
+	owner := token(t, "owner-"+t.Name(), time.Hour)
+	var ws result
+	a.ok(owner, `mutation { createWorkspace(input: {name: "Hooks"}) { id } }`, nil, &ws)
+	var reg struct{ WebhookID string }
+	a.ok(owner, `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://hooks.example.com/h"}) { webhookId } }`,
+		map[string]any{"ws": ws.ID}, &reg)
+	stream := domain.WorkspaceStream(mustUUID(t, ws.ID))
+	before, err := a.es.StreamVersion(ctx, stream)
+	require.NoError(t, err)
+	secretRows := func() (n int) {
+		require.NoError(t, a.es.Pool().QueryRow(ctx, `SELECT count(*) FROM webhook_secrets`).Scan(&n))
+		return n
+	}
+	rows := secretRows()
+	for _, u := range []string{
+		"http://127.0.0.1:8080/h", "http://[::1]/h", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/h",
+		"http://[::ffff:10.0.0.7]/h", "http://[2002:a00:7::]/h", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/h",
+		"http://[64:ff9b::a00:7]/h", "http://100.64.0.1/h", "http://0.0.0.0/h", "http://[fd00::1]/h", "http://[fe80::1%25eth0]/h",
+		"http://localhost/h", "http://api.localhost/h", "http://intranet/h", "http://db.internal/h", "http://2130706433/h",
+		"ftp://hooks.example.com/h", "file:///etc/passwd", "https://user:pw@hooks.example.com/h",
+	} {
+		for what, q := range map[string]string{
+			"register": `mutation($ws: ID!, $u: String!) { registerWebhook(input: {workspaceId: $ws, url: $u}) { webhookId secret } }`,
+			"update":   `mutation($ws: ID!, $h: ID!, $u: String!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, url: $u}) { id } }`,
+		} {
+			r := a.do(owner, q, map[string]any{"ws": ws.ID, "h": reg.WebhookID, "u": u})
+			require.Equal(t, "INVALID_INPUT", code(t, r), "%s %s: %v", what, u, r.Errors)
+			require.Equal(t, "input.url", r.Errors[0].Extensions["field"], "%s %s", what, u)
+		}
+	}
+	after, err := a.es.StreamVersion(ctx, stream)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "nothing appended")
+	require.Equal(t, rows, secretRows(), "no secret stored")
+	r := a.do(owner, `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://hooks.example.com/h", secret: "short"}) { webhookId } }`,
+		map[string]any{"ws": ws.ID})
+	require.Equal(t, "INVALID_INPUT", code(t, r))
+	require.Equal(t, "input.secret", r.Errors[0].Extensions["field"])
+}
