@@ -23,19 +23,23 @@ var ErrDestinationNotAllowed = errors.New("webhook destination address not allow
 func webhookTransport(allowPrivate bool) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			// The address stays out of the error: it is what a name resolved to (see describeFailure).
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !publicAddr(ap.Addr()) {
-				return ErrDestinationNotAllowed
-			}
-			return nil
-		}
+		dialer.Control = func(_, address string, _ syscall.RawConn) error { return checkDialAddress(address) }
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = dialer.DialContext
 	t.Proxy = nil // a proxy would connect on our behalf and bypass the check
 	return t
+}
+
+// checkDialAddress is the dialer's check of the "ip:port" it is about to connect to (after name
+// resolution, before any packet is sent). The address stays out of the error: it is what a name
+// resolved to (see describeFailure).
+func checkDialAddress(address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !publicAddr(ap.Addr()) {
+		return ErrDestinationNotAllowed
+	}
+	return nil
 }
 
 // publicAddr is the one rule of what a webhook may reach, shared with registration.
