@@ -138,7 +138,7 @@ func TestWebhookSecretsAreNeverReadable(t *testing.T) {
 		"tasks":               `query($ws: ID!, $tok: String) { tasks(workspaceId: $ws, consistentWith: $tok) { edges { node { title } } } }`,
 		"webhookDeliveries":   `query($ws: ID!, $tok: String) { webhookDeliveries(workspaceId: $ws, consistentWith: $tok) { edges { node { url lastError } } } }`,
 		"deadLetters":         `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target lastError } } } }`,
-		"webhooks":            `query($ws: ID!) { webhooks(workspaceId: $ws) { id url eventTypes secretId secretMask } }`,
+		"webhooks":            `query($ws: ID!) { webhooks(workspaceId: $ws) { id url eventTypes secretId secretMask secretExposed } }`,
 		"updateWebhook payload": `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, eventTypes: ["task.created"]}) {
 			id workspace { name members { email } } } }`,
 		"registerWebhook payload without secret": `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://other.example.com/h"}) {
@@ -152,14 +152,19 @@ func TestWebhookSecretsAreNeverReadable(t *testing.T) {
 			if what == "webhooks" && admin {
 				var got struct {
 					Data struct {
-						Webhooks []struct{ ID, URL, SecretMask string }
+						Webhooks []struct {
+							ID, URL, SecretMask string
+							SecretExposed       bool
+						}
 					}
 				}
 				require.NoError(t, json.Unmarshal([]byte(body), &got), body)
-				masks, urls := map[string]string{}, map[string]string{}
+				masks, urls, exposed := map[string]string{}, map[string]string{}, map[string]bool{}
 				for _, h := range got.Data.Webhooks {
-					masks[h.ID], urls[h.ID] = h.SecretMask, h.URL
+					masks[h.ID], urls[h.ID], exposed[h.ID] = h.SecretMask, h.URL, h.SecretExposed
 				}
+				require.True(t, exposed[legacyHook.String()], "a secret from the old log is flagged for rotation")
+				require.False(t, exposed[reg.WebhookID])
 				require.Equal(t, hookURL, urls[reg.WebhookID], "admins see the full URL")
 				require.Equal(t, hookURL, urls[legacyHook.String()])
 				require.Equal(t, "whsec_…"+rotated[len(rotated)-4:], masks[reg.WebhookID])

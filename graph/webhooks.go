@@ -30,7 +30,8 @@ func webhookResult(res commands.WebhookResult) *model.WebhookResult {
 func (r *Resolver) webhookModels(ctx context.Context, ws uuid.UUID, hooks []domain.Webhook) []*model.Webhook {
 	out := make([]*model.Webhook, 0, len(hooks))
 	for _, h := range hooks {
-		m := &model.Webhook{ID: h.ID.String(), URL: h.URL, EventTypes: h.EventTypes, SecretID: h.SecretID.String()}
+		m := &model.Webhook{ID: h.ID.String(), URL: h.URL, EventTypes: h.EventTypes, SecretID: h.SecretID.String(),
+			SecretExposed: h.SecretID == domain.LegacyWebhookSecretID(h.ID)}
 		if m.EventTypes == nil {
 			m.EventTypes = []string{}
 		}

@@ -374,11 +374,12 @@ type ComplexityRoot struct {
 	}
 
 	Webhook struct {
-		EventTypes func(childComplexity int) int
-		ID         func(childComplexity int) int
-		SecretID   func(childComplexity int) int
-		SecretMask func(childComplexity int) int
-		URL        func(childComplexity int) int
+		EventTypes    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		SecretExposed func(childComplexity int) int
+		SecretID      func(childComplexity int) int
+		SecretMask    func(childComplexity int) int
+		URL           func(childComplexity int) int
 	}
 
 	WebhookDelivery struct {
@@ -2168,6 +2169,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Webhook.ID(childComplexity), true
+	case "Webhook.secretExposed":
+		if e.ComplexityRoot.Webhook.SecretExposed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.SecretExposed(childComplexity), true
 	case "Webhook.secretId":
 		if e.ComplexityRoot.Webhook.SecretID == nil {
 			break
@@ -3319,6 +3326,11 @@ type Webhook {
   secretId: ID!
   "The current secret, masked: its last four characters (whsec_…k3Xz), or null when it cannot be read."
   secretMask: String
+  """
+  True while the webhook still signs with a secret set before secrets left the event log: any
+  member could read it in the history then. Rotate it.
+  """
+  secretExposed: Boolean!
 }
 `, BuiltIn: false},
 }
@@ -3870,6 +3882,8 @@ func (ec *executionContext) childFields_Webhook(ctx context.Context, field graph
 		return ec.fieldContext_Webhook_secretId(ctx, field)
 	case "secretMask":
 		return ec.fieldContext_Webhook_secretMask(ctx, field)
+	case "secretExposed":
+		return ec.fieldContext_Webhook_secretExposed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Webhook", field.Name)
 }
@@ -12380,6 +12394,29 @@ func (ec *executionContext) fieldContext_Webhook_secretMask(_ context.Context, f
 	return graphql.NewScalarFieldContext("Webhook", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Webhook_secretExposed(ctx context.Context, field graphql.CollectedField, obj *model.Webhook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Webhook_secretExposed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretExposed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Webhook_secretExposed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Webhook", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18721,6 +18758,11 @@ func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, 
 		case "secretMask":
 			out.Values[i] = ec._Webhook_secretMask(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "secretExposed":
+			out.Values[i] = ec._Webhook_secretExposed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

@@ -413,6 +413,9 @@ type Webhook struct {
 	SecretID string `json:"secretId"`
 	// The current secret, masked: its last four characters (whsec_…k3Xz), or null when it cannot be read.
 	SecretMask *string `json:"secretMask,omitempty"`
+	// True while the webhook still signs with a secret set before secrets left the event log: any
+	// member could read it in the history then. Rotate it.
+	SecretExposed bool `json:"secretExposed"`
 }
 
 type WebhookDelivery struct {
