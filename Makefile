@@ -17,7 +17,8 @@ build: ## build bin/taskforge
 run: build ## migrate, seed a demo workspace, serve against DATABASE_URL or a local PostgreSQL
 	@url=$$(scripts/postgres.sh DATABASE_URL taskforge) && \
 	  echo "taskforge: using $$url" && \
-	  DATABASE_URL="$$url" JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) serve --demo
+	  DATABASE_URL="$$url" JWT_SECRET="$$(scripts/dev-secret.sh)" \
+	  WEBHOOK_SECRET_KEY="$$(scripts/dev-webhook-key.sh)" ./$(BIN) serve --demo
 
 .PHONY: token
 token: build ## mint a development token: make token ID=alice EMAIL=alice@example.com NAME=Alice

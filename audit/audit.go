@@ -1,4 +1,5 @@
-// Package audit owns the auditors' read side of the event log: a stream's history page by page,
+// Package audit owns the auditors' read side of the event log: a stream's history page by page
+// (webhook URLs redacted: see domain.RedactStored), a workspace's webhooks for its admins,
 // an aggregate's state as of a version or an instant (folded from its events, never from a read
 // table), and hash chain verification. Every call is authorized against the workspace's
 // event-sourced membership: a stream of a workspace the caller is not a member of does not exist
@@ -61,7 +62,33 @@ func (s *Service) History(ctx context.Context, actor domain.UserID, streamID str
 	if page.HasNext {
 		page.Events = evs[:first]
 	}
+	// Every member reads history: webhook URLs lose what may be a token (the secret itself left
+	// the payload when it was upcast or, since schema version 2, was never in it).
+	for i := range page.Events {
+		e := &page.Events[i]
+		data, _, err := domain.RedactStored(e.Type, e.Data)
+		if err != nil {
+			return HistoryPage{}, err
+		}
+		e.Data = data
+	}
 	return page, nil
+}
+
+// Webhooks returns a workspace's webhooks from its event-sourced state (admin+; a workspace the
+// actor is not a member of is NOT_FOUND). They carry full URLs and secret ids, never secrets.
+func (s *Service) Webhooks(ctx context.Context, actor domain.UserID, workspaceID uuid.UUID) ([]domain.Webhook, error) {
+	ws, err := s.workspace(ctx, workspaceID)
+	if domain.CodeOf(err) == domain.CodeNotFound || (err == nil && !ws.IsMember(actor)) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.Authorize(actor, domain.RoleAdmin); err != nil {
+		return nil, err
+	}
+	return ws.Webhooks(), nil
 }
 
 // Verify recomputes a stream's hash chain.

@@ -54,3 +54,14 @@ func (c *Codec) DecodeAll(events []eventstore.RecordedEvent) ([]domain.Event, er
 	}
 	return out, nil
 }
+
+// Upcasters returns the event store's conversions of the domain's older event schema versions.
+// Every store whose events are decoded or shown must be built with them: without, a version-1
+// webhook event does not decode at all (it fails closed), and its secret would show in raw reads.
+func Upcasters() *eventstore.Upcasters {
+	up := eventstore.NewUpcasters()
+	for eventType, fn := range domain.WebhookUpcasts() {
+		up.Register(eventType, 1, fn)
+	}
+	return up
+}

@@ -96,6 +96,17 @@
 // append fresh events looks the ids up again, so all callers get the same
 // Result. Without a key, ids are random per call.
 //
+// # Webhook secrets
+//
+// register_webhook, update_webhook (with a secret) and rotate_webhook_secret
+// store the secret through Options.WebhookSecrets (encrypted, outside the
+// log) inside their decision, after the workspace accepted it, under a secret
+// id derived from the command id: a refused command stores nothing, a
+// retried decision rewrites nothing, and a replayed call returns the secret
+// first stored (register and rotate show it once, to their caller). The
+// event names the secret by id only. Webhook URLs are checked with
+// domain.CheckWebhookDestination unless Options.AllowPrivateWebhooks.
+//
 // # Metadata
 //
 // Every event carries Actor, CorrelationID (from WithRequest, else the

@@ -59,6 +59,23 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts retries.
 	Metrics *Metrics
+
+	// WebhookSecrets stores webhook signing secrets, encrypted, outside the
+	// log (internal/webhooksecrets). Nil: webhook commands fail, storing
+	// nothing, rather than write a secret anywhere else.
+	WebhookSecrets WebhookSecrets
+	// AllowPrivateWebhooks accepts webhook URLs that point to private,
+	// loopback or local hosts (WEBHOOK_ALLOW_PRIVATE_NETWORKS, the setting
+	// that also lets deliveries connect to them): development and tests only.
+	AllowPrivateWebhooks bool
+}
+
+// WebhookSecrets stores and reads webhook signing secrets by id.
+type WebhookSecrets interface {
+	// Put stores secret under secretID and returns the secret stored there
+	// (the first one, when a retried command stored the id already).
+	Put(ctx context.Context, workspaceID, webhookID, secretID uuid.UUID, secret string) (string, error)
+	Get(ctx context.Context, workspaceID, webhookID, secretID uuid.UUID) (string, error)
 }
 
 // Runtime is what every handler shares: the store, the codec, the clock and

@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/pgtest"
 	"github.com/taskforge/taskforge/internal/promtest"
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "commands")) }
@@ -45,14 +47,19 @@ type fixture struct {
 	reg     *domain.Registry
 }
 
+// testSecretKey encrypts the tests' webhook secrets.
+var testSecretKey = bytes.Repeat([]byte{7}, webhooksecrets.KeySize)
+
 func setup(t *testing.T, opts ...func(*commands.Options)) *fixture {
 	t.Helper()
-	store, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
+	store, err := eventstore.New(pgtest.Pool(t), eventstore.Options{Upcasters: commands.Upcasters()})
 	require.NoError(t, err)
 	promReg := prometheus.NewRegistry()
 	m, err := commands.NewMetrics(promReg)
 	require.NoError(t, err)
-	o := commands.Options{Metrics: m}
+	secrets, err := webhooksecrets.New(pgtest.Pool(t), testSecretKey)
+	require.NoError(t, err)
+	o := commands.Options{Metrics: m, WebhookSecrets: secrets}
 	for _, f := range opts {
 		f(&o)
 	}

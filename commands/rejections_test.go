@@ -260,6 +260,33 @@ func TestInvalidInput(t *testing.T) {
 		"webhook with a short secret": func() error {
 			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "https://h.example.com", Secret: "short"}))
 		},
+		"webhook to localhost": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://localhost:8080/hook", Secret: "0123456789abcdef"}))
+		},
+		"webhook to a loopback literal": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://127.0.0.1/hook", Secret: "0123456789abcdef"}))
+		},
+		"webhook to cloud metadata": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://169.254.169.254/latest", Secret: "0123456789abcdef"}))
+		},
+		"webhook to a 6to4 private address": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://[2002:a00:1::]/hook", Secret: "0123456789abcdef"}))
+		},
+		"webhook to a single-label host": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://intranet/hook", Secret: "0123456789abcdef"}))
+		},
+		"webhook to a numeric host": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://2130706433/hook", Secret: "0123456789abcdef"}))
+		},
+		"webhook with a gopher url": func() error {
+			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "gopher://h.example.com/", Secret: "0123456789abcdef"}))
+		},
+		"webhook moved to a private address": func() error {
+			return e(h.UpdateWebhook.Handle(ctx, commands.UpdateWebhook{Actor: admin, WorkspaceID: b.ws, WebhookID: b.hook, URL: ptr("http://10.0.0.1/hook")}))
+		},
+		"rotate to a short secret": func() error {
+			return e(h.RotateWebhookSecret.Handle(ctx, commands.RotateWebhookSecret{Actor: admin, WorkspaceID: b.ws, WebhookID: b.hook, Secret: "short"}))
+		},
 		"webhook for user events": func() error {
 			return e(h.UpdateWebhook.Handle(ctx, commands.UpdateWebhook{Actor: admin, WorkspaceID: b.ws, WebhookID: b.hook, EventTypes: &[]string{domain.EventUserRegistered}}))
 		},

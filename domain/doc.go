@@ -79,6 +79,10 @@
 //
 // Event names ("task.status_changed") are constants, registered with their
 // schema version in NewRegistry, never derived from Go type names. Events are
-// JSON-encoded with snake_case fields. Events carrying secrets (webhook
-// configuration) implement Redactable.
+// JSON-encoded with snake_case fields. No event carries a secret: webhook
+// events name their signing secret by id (schema version 2; UpcastWebhookV1
+// drops the secret that version 1 held in clear), and their URLs, which may
+// hold tokens, are shown outside the admins' list only through Redactable /
+// RedactStored. PublicAddr and CheckWebhookDestination are the one rule of
+// which webhook destinations are allowed.
 package domain

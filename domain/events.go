@@ -76,9 +76,11 @@ func registrations() []registration {
 		entry[WorkspaceMemberRoleChanged](EventWorkspaceMemberRoleChanged, 1),
 		entry[WorkspaceMemberRemoved](EventWorkspaceMemberRemoved, 1),
 		entry[WorkspaceProjectKeyReserved](EventWorkspaceProjectKeyReserved, 1),
-		entry[WebhookRegistered](EventWebhookRegistered, 1),
-		entry[WebhookUpdated](EventWebhookUpdated, 1),
+		// v2: the secret left the log for the encrypted table (UpcastWebhookV1).
+		entry[WebhookRegistered](EventWebhookRegistered, 2),
+		entry[WebhookUpdated](EventWebhookUpdated, 2),
 		entry[WebhookRemoved](EventWebhookRemoved, 1),
+		entry[WebhookSecretRotated](EventWebhookSecretRotated, 1),
 
 		entry[ProjectCreated](EventProjectCreated, 1),
 		entry[ProjectRenamed](EventProjectRenamed, 1),

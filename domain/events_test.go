@@ -20,7 +20,7 @@ func allEvents() []Event {
 		UserRegistered{}, UserProfileUpdated{},
 		WorkspaceCreated{}, WorkspaceRenamed{}, WorkspaceMemberInvited{}, WorkspaceInvitationRevoked{},
 		WorkspaceMemberJoined{}, WorkspaceMemberRoleChanged{}, WorkspaceMemberRemoved{},
-		WorkspaceProjectKeyReserved{}, WebhookRegistered{}, WebhookUpdated{}, WebhookRemoved{},
+		WorkspaceProjectKeyReserved{}, WebhookRegistered{}, WebhookUpdated{}, WebhookRemoved{}, WebhookSecretRotated{},
 		ProjectCreated{}, ProjectRenamed{}, ProjectArchived{}, ProjectUnarchived{},
 		ProjectWorkflowDefined{}, ProjectTaskNumberReserved{},
 		TaskCreated{}, TaskTitleChanged{}, TaskDescriptionChanged{}, TaskPriorityChanged{},
@@ -37,7 +37,11 @@ func TestRegistryKnowsEveryEvent(t *testing.T) {
 	var names []string
 	for _, e := range allEvents() {
 		names = append(names, e.EventType())
-		if v, ok := reg.SchemaVersion(e.EventType()); !ok || v != 1 {
+		want := 1
+		if _, upcast := WebhookUpcasts()[e.EventType()]; upcast {
+			want = 2 // the secret left the log
+		}
+		if v, ok := reg.SchemaVersion(e.EventType()); !ok || v != want {
 			t.Errorf("%T (%s): schema version %d, registered %v", e, e.EventType(), v, ok)
 		}
 	}
@@ -247,7 +251,7 @@ func TestWebhookEventTypes(t *testing.T) {
 			t.Fatalf("%s must not be deliverable", typ)
 		}
 	}
-	if len(types) != len(NewRegistry().Types())-8 {
+	if len(types) != len(NewRegistry().Types())-9 {
 		t.Fatalf("want every type but the webhook, user and member ones, got %d", len(types))
 	}
 }

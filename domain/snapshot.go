@@ -15,7 +15,7 @@ var ErrSnapshotIncompatible = errors.New("snapshot format is not the current one
 // so that old snapshots are ignored rather than misread.
 const (
 	userSnapshotFormat              = 1
-	workspaceSnapshotFormat         = 1
+	workspaceSnapshotFormat         = 2 // 2: webhooks hold a secret id, not the secret
 	projectSnapshotFormat           = 1
 	taskSnapshotFormat              = 1
 	memberAssignmentsSnapshotFormat = 1

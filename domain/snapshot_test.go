@@ -17,7 +17,7 @@ func TestSnapshots(t *testing.T) {
 		WorkspaceRenamed{WorkspaceID: wsID, Name: "Acme Corp", At: t0},
 		invited(1, "a@x.io", RoleMember),
 		WorkspaceProjectKeyReserved{WorkspaceID: wsID, ProjectID: projectID, Key: "TF", At: t0},
-		WebhookRegistered{WorkspaceID: wsID, WebhookID: hookID, URL: "https://x.io", Secret: "0123456789abcdef", EventTypes: []string{}, At: t0},
+		WebhookRegistered{WorkspaceID: wsID, WebhookID: hookID, URL: "https://x.io", SecretID: id(900), EventTypes: []string{}, At: t0},
 		numberReserved(2), legacyReserved(1), projectArchived(),
 		TaskDueDateChanged{TaskID: taskID, ProjectID: projectID, DueDate: &due, At: t0},
 		commentAdded(commentID, member, "hi @adam", "adam"),

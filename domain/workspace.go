@@ -92,11 +92,10 @@ const (
 
 // Webhook limits.
 const (
-	MaxWebhooks         = 20
-	MinWebhookSecret    = 16
-	MaxWebhookSecret    = 256
-	MaxWebhookURLLen    = 2048
-	redactedPlaceholder = "[redacted]"
+	MaxWebhooks      = 20
+	MinWebhookSecret = 16
+	MaxWebhookSecret = 256
+	MaxWebhookURLLen = 2048
 )
 
 var projectKeyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,9}$`)
@@ -113,6 +112,7 @@ const (
 	EventWebhookRegistered           = "webhook.registered"
 	EventWebhookUpdated              = "webhook.updated"
 	EventWebhookRemoved              = "webhook.removed"
+	EventWebhookSecretRotated        = "webhook.secret_rotated"
 )
 
 // WorkspaceCreated starts a workspace stream. It is always followed by the
@@ -189,25 +189,41 @@ type WorkspaceProjectKeyReserved struct {
 	At          time.Time `json:"at"`
 }
 
-// WebhookRegistered carries the signing secret: show it only via Redacted.
+// WebhookRegistered records a webhook endpoint. Since schema version 2 it
+// names its signing secret by SecretID, a row of the encrypted secret table
+// (see internal/webhooksecrets): the log is immutable and readable by every
+// member, so a secret must never be written to it. Version 1 held the secret
+// in clear; UpcastWebhookV1 removes it on every read. The URL may carry a
+// token (a query string, a path such as Slack's): show it only via Redacted.
 type WebhookRegistered struct {
 	WorkspaceID uuid.UUID `json:"workspace_id"`
 	WebhookID   uuid.UUID `json:"webhook_id"`
 	URL         string    `json:"url"`
-	Secret      string    `json:"secret"`
+	SecretID    uuid.UUID `json:"secret_id"`
 	EventTypes  []string  `json:"event_types"` // empty: every deliverable type
 	By          UserID    `json:"by"`
 	At          time.Time `json:"at"`
 }
 
-// WebhookUpdated carries the webhook's whole new configuration, secret
-// included: show it only via Redacted.
+// WebhookUpdated carries the webhook's whole new configuration, the id of
+// its current secret included (version 1: the secret itself, see
+// WebhookRegistered): show it only via Redacted.
 type WebhookUpdated struct {
 	WorkspaceID uuid.UUID `json:"workspace_id"`
 	WebhookID   uuid.UUID `json:"webhook_id"`
 	URL         string    `json:"url"`
-	Secret      string    `json:"secret"`
+	SecretID    uuid.UUID `json:"secret_id"`
 	EventTypes  []string  `json:"event_types"`
+	By          UserID    `json:"by"`
+	At          time.Time `json:"at"`
+}
+
+// WebhookSecretRotated records that a webhook signs with a new secret, named
+// by SecretID; the secret itself lives only in the encrypted table.
+type WebhookSecretRotated struct {
+	WorkspaceID uuid.UUID `json:"workspace_id"`
+	WebhookID   uuid.UUID `json:"webhook_id"`
+	SecretID    uuid.UUID `json:"secret_id"`
 	By          UserID    `json:"by"`
 	At          time.Time `json:"at"`
 }
@@ -230,15 +246,16 @@ func (WorkspaceProjectKeyReserved) EventType() string { return EventWorkspacePro
 func (WebhookRegistered) EventType() string           { return EventWebhookRegistered }
 func (WebhookUpdated) EventType() string              { return EventWebhookUpdated }
 func (WebhookRemoved) EventType() string              { return EventWebhookRemoved }
+func (WebhookSecretRotated) EventType() string        { return EventWebhookSecretRotated }
 
 func (e WebhookRegistered) Redacted() Event {
-	e.Secret = redactedPlaceholder
+	e.URL = RedactWebhookURL(e.URL)
 	e.EventTypes = slices.Clone(e.EventTypes)
 	return e
 }
 
 func (e WebhookUpdated) Redacted() Event {
-	e.Secret = redactedPlaceholder
+	e.URL = RedactWebhookURL(e.URL)
 	e.EventTypes = slices.Clone(e.EventTypes)
 	return e
 }
@@ -273,18 +290,20 @@ type Invitation struct {
 	Status    InvitationStatus `json:"status"`
 }
 
+// Webhook is an endpoint as the aggregate knows it: its secret only by id.
 type Webhook struct {
 	ID         uuid.UUID `json:"id"`
 	URL        string    `json:"url"`
-	Secret     string    `json:"secret"`
+	SecretID   uuid.UUID `json:"secret_id"`
 	EventTypes []string  `json:"event_types"`
 }
 
 // WebhookUpdate lists the webhook settings to change; nil fields stay as
 // they are. An empty EventTypes list means every deliverable event type.
+// SecretID names a secret the command has already stored (encrypted).
 type WebhookUpdate struct {
 	URL        *string
-	Secret     *string
+	SecretID   *uuid.UUID
 	EventTypes *[]string
 }
 
@@ -565,14 +584,19 @@ func cleanProjectKey(key string) (string, error) {
 
 // RegisterWebhook adds a webhook endpoint (admin+). eventTypes filters the
 // events delivered; empty means all of WebhookEventTypes.
-func (w *Workspace) RegisterWebhook(actor Actor, webhookID uuid.UUID, endpoint, secret string, eventTypes []string, now time.Time) ([]Event, error) {
+// secretID names the signing secret, which the command stores encrypted
+// outside the log (after ValidateWebhookSecret).
+func (w *Workspace) RegisterWebhook(actor Actor, webhookID uuid.UUID, endpoint string, secretID uuid.UUID, eventTypes []string, now time.Time) ([]Event, error) {
 	if err := w.Authorize(actor.UserID, RoleAdmin); err != nil {
 		return nil, err
 	}
 	if webhookID == uuid.Nil {
 		return nil, InvalidInput("webhook_id", "must not be empty")
 	}
-	hook, err := cleanWebhook(Webhook{ID: webhookID, URL: endpoint, Secret: secret, EventTypes: eventTypes})
+	if secretID == uuid.Nil {
+		return nil, InvalidInput("secret_id", "must not be empty")
+	}
+	hook, err := cleanWebhook(Webhook{ID: webhookID, URL: endpoint, SecretID: secretID, EventTypes: eventTypes})
 	if err != nil {
 		return nil, err
 	}
@@ -583,7 +607,7 @@ func (w *Workspace) RegisterWebhook(actor Actor, webhookID uuid.UUID, endpoint, 
 		return nil, PreconditionFailed(fmt.Sprintf("a workspace can have at most %d webhooks", MaxWebhooks))
 	}
 	return []Event{WebhookRegistered{
-		WorkspaceID: w.state.ID, WebhookID: webhookID, URL: hook.URL, Secret: hook.Secret,
+		WorkspaceID: w.state.ID, WebhookID: webhookID, URL: hook.URL, SecretID: hook.SecretID,
 		EventTypes: hook.EventTypes, By: actor.UserID, At: now.UTC(),
 	}}, nil
 }
@@ -602,8 +626,11 @@ func (w *Workspace) UpdateWebhook(actor Actor, webhookID uuid.UUID, update Webho
 	if update.URL != nil {
 		next.URL = *update.URL
 	}
-	if update.Secret != nil {
-		next.Secret = *update.Secret
+	if update.SecretID != nil {
+		if *update.SecretID == uuid.Nil {
+			return nil, InvalidInput("secret_id", "must not be empty")
+		}
+		next.SecretID = *update.SecretID
 	}
 	if update.EventTypes != nil {
 		next.EventTypes = *update.EventTypes
@@ -612,13 +639,32 @@ func (w *Workspace) UpdateWebhook(actor Actor, webhookID uuid.UUID, update Webho
 	if err != nil {
 		return nil, err
 	}
-	if next.URL == current.URL && next.Secret == current.Secret && slices.Equal(next.EventTypes, current.EventTypes) {
+	if next.URL == current.URL && next.SecretID == current.SecretID && slices.Equal(next.EventTypes, current.EventTypes) {
 		return nil, nil
 	}
 	return []Event{WebhookUpdated{
-		WorkspaceID: w.state.ID, WebhookID: webhookID, URL: next.URL, Secret: next.Secret,
+		WorkspaceID: w.state.ID, WebhookID: webhookID, URL: next.URL, SecretID: next.SecretID,
 		EventTypes: next.EventTypes, By: actor.UserID, At: now.UTC(),
 	}}, nil
+}
+
+// RotateWebhookSecret makes a webhook sign with the secret named secretID
+// (admin+), which the command has stored encrypted beforehand.
+func (w *Workspace) RotateWebhookSecret(actor Actor, webhookID, secretID uuid.UUID, now time.Time) ([]Event, error) {
+	if err := w.Authorize(actor.UserID, RoleAdmin); err != nil {
+		return nil, err
+	}
+	current, ok := w.state.Webhooks[webhookID]
+	if !ok {
+		return nil, NotFound("webhook not found")
+	}
+	if secretID == uuid.Nil {
+		return nil, InvalidInput("secret_id", "must not be empty")
+	}
+	if secretID == current.SecretID {
+		return nil, nil
+	}
+	return []Event{WebhookSecretRotated{WorkspaceID: w.state.ID, WebhookID: webhookID, SecretID: secretID, By: actor.UserID, At: now.UTC()}}, nil
 }
 
 // RemoveWebhook deletes a webhook endpoint (admin+).
@@ -646,15 +692,6 @@ func cleanWebhook(h Webhook) (Webhook, error) {
 		// Credentials in a URL end up in logs; use the signing secret.
 		return Webhook{}, InvalidInput("url", "must not contain credentials")
 	}
-	n := utf8.RuneCountInString(h.Secret)
-	switch {
-	case !utf8.ValidString(h.Secret) || strings.ContainsFunc(h.Secret, unicode.IsControl):
-		return Webhook{}, InvalidInput("secret", "must be printable text")
-	case n < MinWebhookSecret:
-		return Webhook{}, InvalidInput("secret", fmt.Sprintf("must be at least %d characters", MinWebhookSecret))
-	case n > MaxWebhookSecret:
-		return Webhook{}, InvalidInput("secret", fmt.Sprintf("must be at most %d characters", MaxWebhookSecret))
-	}
 	types := make([]string, 0, len(h.EventTypes))
 	for _, t := range h.EventTypes {
 		t = strings.TrimSpace(t)
@@ -664,7 +701,22 @@ func cleanWebhook(h Webhook) (Webhook, error) {
 		types = append(types, t)
 	}
 	slices.Sort(types)
-	return Webhook{ID: h.ID, URL: endpoint, Secret: h.Secret, EventTypes: slices.Compact(types)}, nil
+	return Webhook{ID: h.ID, URL: endpoint, SecretID: h.SecretID, EventTypes: slices.Compact(types)}, nil
+}
+
+// ValidateWebhookSecret checks a signing secret chosen by an admin before
+// the command stores it.
+func ValidateWebhookSecret(secret string) error {
+	n := utf8.RuneCountInString(secret)
+	switch {
+	case !utf8.ValidString(secret) || strings.ContainsFunc(secret, unicode.IsControl):
+		return InvalidInput("secret", "must be printable text")
+	case n < MinWebhookSecret:
+		return InvalidInput("secret", fmt.Sprintf("must be at least %d characters", MinWebhookSecret))
+	case n > MaxWebhookSecret:
+		return InvalidInput("secret", fmt.Sprintf("must be at most %d characters", MaxWebhookSecret))
+	}
+	return nil
 }
 
 // Authorize returns FORBIDDEN unless actor is a member with at least role
@@ -872,9 +924,14 @@ func (w *Workspace) apply(e Event) error {
 	case WorkspaceProjectKeyReserved:
 		s.ProjectKeys[e.Key] = e.ProjectID
 	case WebhookRegistered:
-		s.Webhooks[e.WebhookID] = Webhook{ID: e.WebhookID, URL: e.URL, Secret: e.Secret, EventTypes: slices.Clone(e.EventTypes)}
+		s.Webhooks[e.WebhookID] = Webhook{ID: e.WebhookID, URL: e.URL, SecretID: e.SecretID, EventTypes: slices.Clone(e.EventTypes)}
 	case WebhookUpdated:
-		s.Webhooks[e.WebhookID] = Webhook{ID: e.WebhookID, URL: e.URL, Secret: e.Secret, EventTypes: slices.Clone(e.EventTypes)}
+		s.Webhooks[e.WebhookID] = Webhook{ID: e.WebhookID, URL: e.URL, SecretID: e.SecretID, EventTypes: slices.Clone(e.EventTypes)}
+	case WebhookSecretRotated:
+		if h, ok := s.Webhooks[e.WebhookID]; ok {
+			h.SecretID = e.SecretID
+			s.Webhooks[e.WebhookID] = h
+		}
 	case WebhookRemoved:
 		delete(s.Webhooks, e.WebhookID)
 	default:

@@ -37,7 +37,16 @@ type ExportedEvent struct {
 	Metadata      json.RawMessage `json:"metadata"`
 	PrevHash      string          `json:"prev_hash"`
 	Hash          string          `json:"hash"`
+	// Redacted marks a line whose Data is not the stored payload (see Options.Redact): it hid a
+	// secret. VerifyExport checks such a line's place in its chain, not its content, and counts
+	// it (Report.Redacted): an auditor who must prove those payloads verifies against the
+	// database (`taskforge events verify`), which checks every byte.
+	Redacted bool `json:"redacted,omitempty"`
 }
+
+// redactedData stands, inside the verifier, for a redacted line's payload, which no stored
+// payload equals (a stored payload is a JSON document).
+const redactedData = "\x00redacted"
 
 // Export writes the selected events to w as NDJSON, in the commit-safe global order, streaming rows
 // from one query (memory does not grow with the store). It returns how many events it wrote.
@@ -98,6 +107,15 @@ func (s *Store) Export(ctx context.Context, w io.Writer, f ExportFilter) (int64,
 		e.TransactionID, e.SchemaVersion = uint64(tx), int(sv)
 		e.RecordedAt = e.RecordedAt.UTC()
 		e.Data, e.Metadata = json.RawMessage(data), json.RawMessage(meta)
+		if s.redact != nil {
+			out, changed, err := s.redact(e.EventType, e.Data)
+			if err != nil {
+				return n, fmt.Errorf("export: event %s: %w", e.EventID, err)
+			}
+			if changed {
+				e.Data, e.Redacted = out, true
+			}
+		}
 		e.PrevHash, e.Hash = hex.EncodeToString(prevHash), hex.EncodeToString(hash)
 		if err := enc.Encode(e); err != nil {
 			return n, fmt.Errorf("export: %w", err)
@@ -134,14 +152,19 @@ func VerifyExport(r io.Reader) (Report, error) {
 			chains[e.StreamID] = c
 			order = append(order, e.StreamID)
 		}
+		data := string(e.Data)
+		if e.Redacted {
+			data = redactedData
+		}
 		c.add(e.StreamVersion, e.Position, e.EventID, e.EventType, e.SchemaVersion, e.RecordedAt,
-			string(e.Data), string(e.Metadata), prev, hash)
+			data, string(e.Metadata), prev, hash)
 	}
 	var rep Report
 	for _, id := range order {
 		c := chains[id]
 		rep.Streams++
 		rep.Events += c.version
+		rep.Redacted += c.redacted
 		if c.brk != nil {
 			rep.Breaks = append(rep.Breaks, *c.brk)
 		}

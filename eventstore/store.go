@@ -36,6 +36,10 @@ type Options struct {
 	// OnCommit, when set, is called after each append this store commits itself (not AppendTx);
 	// typically Notifier.Wake, to wake this process's readers without a database round trip.
 	OnCommit func()
+	// Redact, when set, rewrites a stored payload before Export writes it (it returns changed false
+	// for payloads it leaves alone): secrets in old events, tokens in URLs. A redacted line is
+	// marked so; VerifyExport then checks its place in the chain but not its content.
+	Redact func(eventType string, data []byte) (out []byte, changed bool, err error)
 }
 
 // Store is the PostgreSQL event store. It is safe for concurrent use.
@@ -45,6 +49,7 @@ type Store struct {
 	metrics   *Metrics
 	notifier  *commitNotifier
 	onCommit  func()
+	redact    func(eventType string, data []byte) ([]byte, bool, error)
 	heads     *headCache
 	now       func() time.Time
 }
@@ -64,6 +69,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		metrics:   opts.Metrics,
 		notifier:  &commitNotifier{pool: pool, interval: notifyInterval},
 		onCommit:  opts.OnCommit,
+		redact:    opts.Redact,
 		heads:     newHeadCache(headCacheSize),
 		now:       time.Now,
 	}, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/pgtest"
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
@@ -60,7 +61,7 @@ func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Res
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
 	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
@@ -81,7 +82,7 @@ func (a *api) peer(with ...func(*graph.Resolver)) *api {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	background(t, notifier.Run)
 	p := serve(t, es, notifier, graph.HubOptions{}, with...)
@@ -113,7 +114,9 @@ func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hu
 	t.Helper()
 	pool := es.Pool()
 	log := slog.New(slog.DiscardHandler)
-	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
+	secrets, err := webhooksecrets.New(pool, bytes.Repeat([]byte{7}, webhooksecrets.KeySize))
+	require.NoError(t, err)
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{WebhookSecrets: secrets})
 	require.NoError(t, err)
 	h, err := commands.NewHandlers(rt, log, nil)
 	require.NoError(t, err)
@@ -130,7 +133,7 @@ func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hu
 	background(t, hub.Run)
 	r := &graph.Resolver{Commands: h, Audit: au, Queries: queries, Inspector: inspector,
 		Statuses:        func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		ConsistencyWait: 10 * time.Second, Hub: hub}
+		ConsistencyWait: 10 * time.Second, Hub: hub, WebhookSecrets: secrets}
 	for _, f := range with {
 		f(r)
 	}

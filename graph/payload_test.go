@@ -261,7 +261,7 @@ func TestPayloadStale(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
 	background(t, notifier.Run)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
@@ -30,6 +31,9 @@ type Resolver struct {
 	ConsistencyWait time.Duration
 	// Hub serves the subscriptions (see Hub). Nil: subscriptions answer UNAVAILABLE.
 	Hub *Hub
+	// WebhookSecrets opens secrets for the admins' webhooks list, which shows them masked only.
+	// Nil: the masks are null.
+	WebhookSecrets *webhooksecrets.Store
 
 	workflows workflowCache // boards' columns by workflow
 }

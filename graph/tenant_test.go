@@ -48,19 +48,20 @@ func TestTenantIsolation(t *testing.T) {
 	vars := map[string]any{"ws": ws.ID, "p": p.ID, "t": task.ID, "o": other.ID, "c": comment.CommentID,
 		"h": hook.WebhookID, "i": inv.InvitationID, "alice": "alice-" + t.Name()}
 	cross := map[string]string{
-		"renameWorkspace":  `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id } }`,
-		"inviteMember":     `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id } }`,
-		"acceptInvitation": `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
-		"revokeInvitation": `mutation($ws: ID!, $i: ID!) { revokeInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
-		"changeMemberRole": `mutation($ws: ID!, $alice: ID!) { changeMemberRole(input: {workspaceId: $ws, userId: $alice, role: VIEWER}) { id } }`,
-		"removeMember":     `mutation($ws: ID!, $alice: ID!) { removeMember(input: {workspaceId: $ws, userId: $alice}) { id } }`,
-		"registerWebhook":  `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test", secret: "0123456789abcdef"}) { id } }`,
-		"updateWebhook":    `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, url: "https://evil.test"}) { id } }`,
-		"removeWebhook":    `mutation($ws: ID!, $h: ID!) { removeWebhook(input: {workspaceId: $ws, webhookId: $h}) { id } }`,
-		"createProject":    `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "x", key: "EV"}) { id } }`,
-		"renameProject":    `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id } }`,
-		"archiveProject":   `mutation($p: ID!) { archiveProject(input: {projectId: $p}) { id } }`,
-		"unarchiveProject": `mutation($p: ID!) { unarchiveProject(input: {projectId: $p}) { id } }`,
+		"renameWorkspace":     `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id } }`,
+		"inviteMember":        `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id } }`,
+		"acceptInvitation":    `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"revokeInvitation":    `mutation($ws: ID!, $i: ID!) { revokeInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"changeMemberRole":    `mutation($ws: ID!, $alice: ID!) { changeMemberRole(input: {workspaceId: $ws, userId: $alice, role: VIEWER}) { id } }`,
+		"removeMember":        `mutation($ws: ID!, $alice: ID!) { removeMember(input: {workspaceId: $ws, userId: $alice}) { id } }`,
+		"registerWebhook":     `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test", secret: "0123456789abcdef"}) { id } }`,
+		"updateWebhook":       `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, url: "https://evil.test"}) { id } }`,
+		"removeWebhook":       `mutation($ws: ID!, $h: ID!) { removeWebhook(input: {workspaceId: $ws, webhookId: $h}) { id } }`,
+		"rotateWebhookSecret": `mutation($ws: ID!, $h: ID!) { rotateWebhookSecret(input: {workspaceId: $ws, webhookId: $h}) { id secret } }`,
+		"createProject":       `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "x", key: "EV"}) { id } }`,
+		"renameProject":       `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id } }`,
+		"archiveProject":      `mutation($p: ID!) { archiveProject(input: {projectId: $p}) { id } }`,
+		"unarchiveProject":    `mutation($p: ID!) { unarchiveProject(input: {projectId: $p}) { id } }`,
 		"defineWorkflow": `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, initial: "a",
 			statuses: [{id: "a", name: "A", category: TODO}], transitions: []}) { id } }`,
 		"createTask":       `mutation($p: ID!) { createTask(input: {projectId: $p, title: "spam"}) { id } }`,
@@ -186,6 +187,7 @@ func TestTenantIsolation(t *testing.T) {
 		"webhookDeliveries": `query($ws: ID!, $tok: String) { webhookDeliveries(workspaceId: $ws, consistentWith: $tok) {
 			edges { node { url } } } }`,
 		"deadLetters": `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target } } } }`,
+		"webhooks":    `query($ws: ID!) { webhooks(workspaceId: $ws) { id url secretMask } }`,
 	}
 	// Fields without a tenant id: me (the caller), workspaces (the caller's own: checked below not
 	// to list A), projections (operational status, no tenant data: checked below to need the admin

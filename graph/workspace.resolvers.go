@@ -118,20 +118,17 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveM
 
 // RegisterWebhook is the resolver for the registerWebhook field.
 func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.WebhookResult, error) {
-	return mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
+	res, err := mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
 		ws, err := parseID("workspaceId", input.WorkspaceID)
-		return commands.RegisterWebhook{Actor: a, WorkspaceID: ws, URL: input.URL, Secret: input.Secret,
+		return commands.RegisterWebhook{Actor: a, WorkspaceID: ws, URL: input.URL, Secret: str(input.Secret),
 			EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)}, err
-	}, func(res commands.WebhookResult) *model.WebhookResult {
-		return &model.WebhookResult{ID: res.ID.String(), Version: int(res.Version),
-			ConsistencyToken: ConsistencyToken(res.Result), WebhookID: res.WebhookID.String(),
-			Written: written(model.AggregateWorkspace, res.Result)}
-	})
+	}, webhookResult)
+	return res, webhookInputError(err)
 }
 
 // UpdateWebhook is the resolver for the updateWebhook field.
 func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.UpdateWebhookInput) (*model.MutationResult, error) {
-	return mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
+	res, err := mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		cmd := commands.UpdateWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, URL: input.URL, Secret: input.Secret,
 			IdempotencyKey: str(input.IdempotencyKey)}
@@ -140,6 +137,7 @@ func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.Update
 		}
 		return cmd, err
 	}, workspaceResult)
+	return res, webhookInputError(err)
 }
 
 // RemoveWebhook is the resolver for the removeWebhook field.
@@ -148,6 +146,16 @@ func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.Remove
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		return commands.RemoveWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, workspaceResult)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.WebhookResult, error) {
+	res, err := mutate(ctx, r.Commands.RotateWebhookSecret, func(a domain.Actor) (commands.RotateWebhookSecret, error) {
+		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
+		return commands.RotateWebhookSecret{Actor: a, WorkspaceID: ws, WebhookID: hook, Secret: str(input.Secret),
+			IdempotencyKey: str(input.IdempotencyKey)}, err
+	}, webhookResult)
+	return res, webhookInputError(err)
 }
 
 // Workspaces is the resolver for the workspaces field.
@@ -238,6 +246,23 @@ func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, fir
 		return nil, err
 	}
 	return r.deadLetters(ctx, ws, n, cur)
+}
+
+// Webhooks is the resolver for the webhooks field.
+func (r *queryResolver) Webhooks(ctx context.Context, workspaceID string) ([]*model.Webhook, error) {
+	ws, err := parseID("workspaceId", workspaceID) // @hasRole checked membership and role
+	if err != nil {
+		return nil, err
+	}
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := r.Audit.Webhooks(ctx, a.UserID, ws) // event-sourced: authorized again, never lagging
+	if err != nil {
+		return nil, err
+	}
+	return r.webhookModels(ctx, ws, hooks), nil
 }
 
 // Members is the batch resolver for the members field.

@@ -131,6 +131,8 @@ func activityOf(e *Event) activityChange {
 		l = &line{format: `%1$s updated a webhook`}
 	case domain.WebhookRemoved:
 		l = &line{format: `%1$s removed a webhook`}
+	case domain.WebhookSecretRotated:
+		l = &line{format: `%1$s rotated a webhook's signing secret`}
 
 	case domain.ProjectCreated:
 		ws = ev.WorkspaceID

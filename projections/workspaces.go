@@ -60,7 +60,7 @@ func applyWorkspaces(w *Writer, e *Event) error {
 		w.Exec(`UPDATE rm_workspaces{v} SET member_count = (SELECT count(*) FROM rm_members{v} WHERE workspace_id = $1),
 			updated_at = $2, version = $3 WHERE id = $1`, ev.WorkspaceID, ev.At, v)
 	case domain.WorkspaceMemberInvited, domain.WorkspaceInvitationRevoked, domain.WorkspaceProjectKeyReserved,
-		domain.WebhookRegistered, domain.WebhookUpdated, domain.WebhookRemoved:
+		domain.WebhookRegistered, domain.WebhookUpdated, domain.WebhookRemoved, domain.WebhookSecretRotated:
 		// Only the stream version moves.
 		w.Exec(`UPDATE rm_workspaces{v} SET version = $2 WHERE id = $1::uuid`, strings.TrimPrefix(e.StreamID, domain.StreamTypeWorkspace+"-"), v)
 	case domain.UserRegistered:

@@ -49,6 +49,15 @@
 // X-Taskforge-Timestamp. Any non-2xx answer (4xx included) and redirects are failures and retried;
 // see webhookQueue.judge. Endpoint removal cancels deliveries not yet started.
 //
+// The module's tables never hold a secret: webhook_endpoints keeps the id of the current one, and
+// a worker reads it from the encrypted table (WebhookOptions.Secrets, internal/webhooksecrets)
+// just before signing, after its claim has committed. Connections go only to public addresses
+// (domain.PublicAddr, checked in the dialer on the address actually dialed, so DNS rebinding is
+// refused too) unless AllowPrivateNetworks. A failed attempt records a short fixed text
+// ("HTTP 500", "timeout", "connect refused: private address"; see describeFailure), never the
+// receiver's body, what a name resolved to or the URL: admins read last_error, and it must not
+// turn webhooks into a probe of the service's network.
+//
 // Emails: assignment → the assignee; @mention → each mentioned member; a comment on a task → its
 // assignee. Nobody is mailed about their own action. A permanent SMTP rejection (5xx) is a dead
 // letter at once.

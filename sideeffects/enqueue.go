@@ -85,14 +85,17 @@ func (e *enqueuer) fold(ctx context.Context, tx pgx.Tx, ev eventstore.RecordedEv
 			WHERE NOT side_effect_users.from_profile`
 		args = []any{string(x.UserID), x.Email, x.DisplayName}
 	case domain.WebhookRegistered:
-		sql = `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, secret, event_types, registered_at, updated_at)
+		// The secret itself stays in webhook_secrets: the signer reads it at delivery time.
+		sql = `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, secret_id, event_types, registered_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (webhook_id) DO UPDATE SET url = EXCLUDED.url,
-				secret = EXCLUDED.secret, event_types = EXCLUDED.event_types, registered_at = EXCLUDED.registered_at,
+				secret_id = EXCLUDED.secret_id, event_types = EXCLUDED.event_types, registered_at = EXCLUDED.registered_at,
 				updated_at = EXCLUDED.updated_at, removed_at = NULL`
-		args = []any{x.WebhookID, x.WorkspaceID, x.URL, x.Secret, nonNil(x.EventTypes), x.At}
+		args = []any{x.WebhookID, x.WorkspaceID, x.URL, x.SecretID, nonNil(x.EventTypes), x.At}
 	case domain.WebhookUpdated:
-		sql = `UPDATE webhook_endpoints SET url = $2, secret = $3, event_types = $4, updated_at = $5 WHERE webhook_id = $1`
-		args = []any{x.WebhookID, x.URL, x.Secret, nonNil(x.EventTypes), x.At}
+		sql = `UPDATE webhook_endpoints SET url = $2, secret_id = $3, event_types = $4, updated_at = $5 WHERE webhook_id = $1`
+		args = []any{x.WebhookID, x.URL, x.SecretID, nonNil(x.EventTypes), x.At}
+	case domain.WebhookSecretRotated:
+		sql, args = `UPDATE webhook_endpoints SET secret_id = $2, updated_at = $3 WHERE webhook_id = $1`, []any{x.WebhookID, x.SecretID, x.At}
 	case domain.WebhookRemoved:
 		// Deliveries not yet started are cancelled; one in flight finishes.
 		sql = `WITH removed AS (UPDATE webhook_endpoints SET removed_at = $2 WHERE webhook_id = $1 RETURNING webhook_id)

@@ -30,6 +30,7 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/pgtest"
 	"github.com/taskforge/taskforge/internal/promtest"
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
@@ -87,10 +88,13 @@ func setup(t *testing.T, configure func(*sideeffects.Options)) *fixture {
 	t.Helper()
 	pool := pgtest.Open(t, pgtest.NewDatabase(t))
 	notifier := eventstore.NewNotifier(pool, nil)
-	store, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	store, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	reg := domain.NewRegistry()
-	rt, err := commands.NewRuntime(store, reg, commands.Options{})
+	secrets, err := webhooksecrets.New(pool, bytes.Repeat([]byte{7}, webhooksecrets.KeySize))
+	require.NoError(t, err)
+	// Registration accepts the receivers' 127.0.0.1 URLs; delivery decides per test (below).
+	rt, err := commands.NewRuntime(store, reg, commands.Options{WebhookSecrets: secrets, AllowPrivateWebhooks: true})
 	require.NoError(t, err)
 	h, err := commands.NewHandlers(rt, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
@@ -103,6 +107,7 @@ func setup(t *testing.T, configure func(*sideeffects.Options)) *fixture {
 			Timeout:     10 * time.Second,
 			// The receivers are httptest servers on 127.0.0.1.
 			AllowPrivateNetworks: true,
+			Secrets:              secrets,
 		},
 		Email: sideeffects.EmailOptions{
 			RetryPolicy: sideeffects.RetryPolicy{MaxAttempts: 4, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond},

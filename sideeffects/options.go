@@ -1,6 +1,7 @@
 package sideeffects
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskforge/taskforge/eventstore"
@@ -65,6 +67,14 @@ type WebhookOptions struct {
 	// (WEBHOOK_ALLOW_PRIVATE_NETWORKS): for development and tests, never for a service whose
 	// workspace admins are not all trusted with its network.
 	AllowPrivateNetworks bool
+	// Secrets reads each webhook's signing secret at delivery time (internal/webhooksecrets).
+	// Required: deliveries are never signed with anything else.
+	Secrets SecretReader
+}
+
+// SecretReader returns a webhook's signing secret by id.
+type SecretReader interface {
+	Get(ctx context.Context, workspaceID, webhookID, secretID uuid.UUID) (string, error)
 }
 
 // EmailOptions configure the SMTP client. An empty Addr disables email: notifications are then
@@ -131,6 +141,9 @@ func (o *Options) validate() error {
 	}
 	if w.PerEndpoint == 0 {
 		w.PerEndpoint = 2
+	}
+	if w.Secrets == nil {
+		return errors.New("sideeffects: webhooks: no secret store (WEBHOOK_SECRET_KEY)")
 	}
 	if w.Timeout < 0 || w.Workers < 1 || w.PerEndpoint < 1 {
 		return errors.New("sideeffects: webhooks: timeout, workers and per-endpoint limit must be positive")

@@ -2,12 +2,13 @@ package sideeffects
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/taskforge/taskforge/domain"
 )
 
 // ErrDestinationNotAllowed is the error of a webhook attempt whose address is on a network a
@@ -22,16 +23,7 @@ var ErrDestinationNotAllowed = errors.New("webhook destination address not allow
 func webhookTransport(allowPrivate bool) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", ErrDestinationNotAllowed, address)
-			}
-			if !publicAddr(ap.Addr()) {
-				return fmt.Errorf("%w: %s", ErrDestinationNotAllowed, ap.Addr())
-			}
-			return nil
-		}
+		dialer.Control = func(_, address string, _ syscall.RawConn) error { return checkDialAddress(address) }
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = dialer.DialContext
@@ -39,32 +31,16 @@ func webhookTransport(allowPrivate bool) *http.Transport {
 	return t
 }
 
-// nonPublic lists the ranges, beyond what netip's predicates cover, that are not the public
-// internet: carrier-grade NAT, benchmarking, documentation and reserved ranges, IPv6 NAT64 and
-// documentation.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("2001:db8::/32"),
+// checkDialAddress is the dialer's check of the "ip:port" it is about to connect to (after name
+// resolution, before any packet is sent). The address stays out of the error: it is what a name
+// resolved to (see describeFailure).
+func checkDialAddress(address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !publicAddr(ap.Addr()) {
+		return ErrDestinationNotAllowed
+	}
+	return nil
 }
 
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
+// publicAddr is the one rule of what a webhook may reach, shared with registration.
+func publicAddr(a netip.Addr) bool { return domain.PublicAddr(a) }

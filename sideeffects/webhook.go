@@ -4,18 +4,24 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/domain"
 )
 
 // Webhook request headers.
@@ -41,16 +47,17 @@ func Sign(secret, timestamp string, body []byte) string {
 }
 
 type webhookJob struct {
-	id        int64
-	webhookID uuid.UUID
-	eventID   uuid.UUID
-	eventType string
-	payload   string
-	attempts  int // including this one
-	url       string
-	secret    string
-	removed   bool
-	claimID   uuid.UUID
+	id          int64
+	webhookID   uuid.UUID
+	workspaceID uuid.UUID
+	eventID     uuid.UUID
+	eventType   string
+	payload     string
+	attempts    int // including this one
+	url         string
+	secretID    uuid.UUID // the secret itself is read from webhook_secrets just before signing
+	removed     bool
+	claimID     uuid.UUID
 }
 
 // webhookQueue is the webhook_deliveries outbox.
@@ -93,7 +100,8 @@ SET status = 'delivering', attempts = d.attempts + 1, claim_id = $6,
     claimed_until = now() + make_interval(secs => $7), last_attempt_at = now()
 FROM picked, webhook_endpoints w
 WHERE d.id = picked.id AND w.webhook_id = d.webhook_id
-RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts, w.url, w.secret, w.removed_at IS NOT NULL`
+RETURNING d.id, d.webhook_id, d.workspace_id, d.event_id, d.event_type, d.payload, d.attempts, w.url, w.secret_id,
+	w.removed_at IS NOT NULL`
 
 func (q *webhookQueue) key(j webhookJob) string { return j.webhookID.String() }
 
@@ -117,7 +125,12 @@ func (q *webhookQueue) claim(ctx context.Context, n int, quota map[string]int) (
 	}
 	j := webhookJob{claimID: claimID}
 	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhookJob, error) {
-		err := r.Scan(&j.id, &j.webhookID, &j.eventID, &j.eventType, &j.payload, &j.attempts, &j.url, &j.secret, &j.removed)
+		var secretID *uuid.UUID
+		err := r.Scan(&j.id, &j.webhookID, &j.workspaceID, &j.eventID, &j.eventType, &j.payload, &j.attempts, &j.url, &secretID, &j.removed)
+		j.secretID = domain.LegacyWebhookSecretID(j.webhookID) // folded before secrets left the log
+		if secretID != nil {
+			j.secretID = *secretID
+		}
 		return j, err
 	})
 	if err != nil {
@@ -202,7 +215,7 @@ func (q *webhookQueue) judge(ctx context.Context, j webhookJob, code int, retryA
 	}
 	msg := ""
 	if err != nil {
-		msg = err.Error()
+		msg = describeFailure(err)
 	}
 	if j.attempts >= q.opts.MaxAttempts {
 		return outcome{status: "dead", code: code, err: msg, metricTag: "dead"}
@@ -212,19 +225,26 @@ func (q *webhookQueue) judge(ctx context.Context, j webhookJob, code int, retryA
 }
 
 // post makes one attempt. A non-2xx answer comes back as its code with an error describing it.
+// The secret is read just before signing (no transaction is open: the claim committed already).
 func (q *webhookQueue) post(ctx context.Context, j webhookJob) (code int, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
 	defer cancel()
+	secret, err := q.opts.Secrets.Get(ctx, j.workspaceID, j.webhookID, j.secretID)
+	if err != nil {
+		// The cause names no secret (a missing row, another key): operators need it.
+		q.log.Error("webhook signing secret unavailable", "webhook", j.webhookID, "secret_id", j.secretID, "err", err)
+		return 0, 0, failure{"signing secret unavailable", err}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, strings.NewReader(j.payload))
 	if err != nil {
-		return 0, 0, fmt.Errorf("build request: %w", err)
+		return 0, 0, failure{"invalid URL", err}
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "Taskforge-Webhooks/1")
 	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderSignature, Sign(j.secret, ts, []byte(j.payload)))
+	h.Set(HeaderSignature, Sign(secret, ts, []byte(j.payload)))
 	h.Set(HeaderEventID, j.eventID.String())
 	h.Set(HeaderEventType, j.eventType)
 	h.Set(HeaderIdempotencyKey, j.eventID.String())
@@ -235,9 +255,9 @@ func (q *webhookQueue) post(ctx context.Context, j webhookJob) (code int, retryA
 		return 0, 0, err
 	}
 	defer resp.Body.Close()
-	// Read a little of the body (to show in the dead letter) and drain a bounded amount more, so
-	// that the connection can be reused.
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	// Drain a bounded amount so that the connection can be reused. The body is never kept: an
+	// endpoint that is not what its admin thinks (an internal service behind a redirecting name)
+	// would otherwise have its answers shown to the workspace's admins.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp.StatusCode, 0, nil
@@ -245,9 +265,41 @@ func (q *webhookQueue) post(ctx context.Context, j webhookJob) (code int, retryA
 	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
 		retryAfter = time.Duration(s) * time.Second
 	}
-	msg := "HTTP " + resp.Status
-	if text := strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")); text != "" {
-		msg += ": " + text
+	return resp.StatusCode, retryAfter, failure{"HTTP " + strconv.Itoa(resp.StatusCode), nil}
+}
+
+// failure is an attempt's error with the short text stored in last_error and shown to admins.
+type failure struct {
+	short string
+	err   error
+}
+
+func (f failure) Error() string { return f.short }
+func (f failure) Unwrap() error { return f.err }
+
+// describeFailure reduces an attempt's error to a short, fixed text. The full error names what a
+// host resolved to, the resolver's address, the URL (which may hold a token) or TLS details: that
+// would make webhooks a probe of the service's network, readable by any workspace admin.
+func describeFailure(err error) string {
+	var f failure
+	var dnsErr *net.DNSError
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &f):
+		return f.short
+	case errors.Is(err, ErrDestinationNotAllowed):
+		return "connect refused: private address"
+	case errors.As(err, &dnsErr):
+		return "DNS lookup failed"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.As(err, &certErr), errors.As(err, &recordErr), strings.Contains(err.Error(), "tls:"):
+		return "TLS handshake failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	default:
+		return "connection failed"
 	}
-	return resp.StatusCode, retryAfter, fmt.Errorf("%s", msg)
 }

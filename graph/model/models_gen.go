@@ -270,7 +270,8 @@ type RegisterUserInput struct {
 type RegisterWebhookInput struct {
 	WorkspaceID string `json:"workspaceId"`
 	URL         string `json:"url"`
-	Secret      string `json:"secret"`
+	// The signing secret (16 to 256 printable characters); omitted: a generated one, returned once in the payload.
+	Secret *string `json:"secret,omitempty"`
 	// Event types to deliver; empty means all.
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
@@ -309,6 +310,14 @@ type ReorderTaskInput struct {
 	NextTaskID      *string `json:"nextTaskId,omitempty"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type RotateWebhookSecretInput struct {
+	WorkspaceID string `json:"workspaceId"`
+	WebhookID   string `json:"webhookId"`
+	// 16 to 256 printable characters; omitted: a generated one (whsec_…).
+	Secret         *string `json:"secret,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type StatusCount struct {
@@ -394,6 +403,20 @@ type UpdateWebhookInput struct {
 	Secret         *string  `json:"secret,omitempty"`
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+}
+
+type Webhook struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// Event types delivered; empty means all.
+	EventTypes []string `json:"eventTypes"`
+	// Names the current secret; it changes on every rotation.
+	SecretID string `json:"secretId"`
+	// The current secret, masked: its last four characters (whsec_…k3Xz), or null when it cannot be read.
+	SecretMask *string `json:"secretMask,omitempty"`
+	// True while the webhook still signs with a secret set before secrets left the event log: any
+	// member could read it in the history then. Rotate it.
+	SecretExposed bool `json:"secretExposed"`
 }
 
 type WebhookDelivery struct {

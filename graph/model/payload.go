@@ -69,12 +69,14 @@ type InvitationResult struct {
 	Written Written
 }
 
-// WebhookResult is registerWebhook's payload: the workspace, and the new webhook's id.
+// WebhookResult is registerWebhook's and rotateWebhookSecret's payload: the workspace, the
+// webhook's id and, once, its new signing secret.
 type WebhookResult struct {
 	ID               string
 	Version          int
 	ConsistencyToken string
 	WebhookID        string
+	Secret           *string
 
 	Written Written
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/eventstore"
 )
 
@@ -37,7 +38,7 @@ func Append(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `CREATE TABLE bench_baseline (LIKE events INCLUDING ALL)`); err != nil {
 		return fmt.Errorf("baseline table: %w", err)
 	}
-	es, err := eventstore.New(pool, eventstore.Options{})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters()})
 	if err != nil {
 		return err
 	}

@@ -426,7 +426,7 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int) (*apiEnv, er
 	}
 	log := slog.New(slog.DiscardHandler)
 	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	if err != nil {
 		return fail(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/projections"
@@ -38,7 +39,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 	}
 	defer drop()
 	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/projections"
@@ -104,7 +105,7 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		return err
 	}
 	defer drop()
-	es, err := eventstore.New(pool, eventstore.Options{})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters()})
 	if err != nil {
 		return err
 	}

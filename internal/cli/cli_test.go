@@ -144,7 +144,7 @@ func TestDemoSeedIsIdempotent(t *testing.T) {
 	pool := pgtest.Open(t, url)
 	es, err := eventstore.New(pool, eventstore.Options{})
 	require.NoError(t, err)
-	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry())
+	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry(), nil, false)
 	require.NoError(t, err)
 	cfg := config.Config{} // no secret: no token printed
 	count := func() (n int) {
@@ -204,4 +204,21 @@ func TestBenchReadSmoke(t *testing.T) {
 		names[r.Name] = true
 	}
 	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
+}
+
+// serve has no default webhook secret key (a default would be a public one): without
+// WEBHOOK_SECRET_KEY it refuses to start, saying what to set.
+func TestServeRequiresWebhookSecretKey(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.NewDatabase(t))
+	t.Setenv("WEBHOOK_SECRET_KEY", "")
+	t.Setenv("HTTP_ADDR", "127.0.0.1:0")
+	code, _, errOut := runCLI("serve", "--skip-migrate")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "WEBHOOK_SECRET_KEY is required")
+
+	t.Setenv("WEBHOOK_SECRET_KEY", "not-a-key")
+	code, _, errOut = runCLI("serve", "--skip-migrate")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "WEBHOOK_SECRET_KEY")
+	require.NotContains(t, errOut, "not-a-key", "the value is never echoed")
 }

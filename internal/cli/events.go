@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
@@ -96,6 +98,9 @@ func eventsCmd(ctx context.Context, cfg config.Config, args []string, stdout, st
 
 func printReport(w io.Writer, rep eventstore.Report) error {
 	fmt.Fprintf(w, "streams %d, events %d\n", rep.Streams, rep.Events)
+	if rep.Redacted > 0 {
+		fmt.Fprintf(w, "redacted %d (secrets removed by the export: their links were checked, not their content)\n", rep.Redacted)
+	}
 	if rep.Digest != nil {
 		fmt.Fprintf(w, "digest %s (keep it elsewhere: a later run that differs means history changed)\n", hex.EncodeToString(rep.Digest))
 	}
@@ -115,7 +120,8 @@ func withStore(ctx context.Context, cfg config.Config, fn func(*eventstore.Store
 		return err
 	}
 	defer pool.Close()
-	es, err := eventstore.New(pool, eventstore.Options{})
+	// Upcast on read, redacted in exports: the CLI shows no secret either.
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), Redact: domain.RedactStored})
 	if err != nil {
 		return err
 	}

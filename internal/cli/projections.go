@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/bench"
 	"github.com/taskforge/taskforge/internal/config"
@@ -91,7 +92,7 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		return nil
 	}
 	ps, _ := projections.ByName(o.names...)
-	store, err := eventstore.New(pool, eventstore.Options{})
+	store, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters()})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/server"
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
@@ -77,12 +79,24 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		}
 	}
 
+	if len(cfg.WebhookSecretKey) == 0 {
+		// No default: one written in the source would encrypt every deployment's secrets with a
+		// key the world knows. `make run` makes one per checkout.
+		return errors.New("WEBHOOK_SECRET_KEY is required: 32 random bytes as hex or base64 (e.g. `openssl rand -hex 32`); it encrypts webhook signing secrets")
+	}
+	secrets, err := webhooksecrets.New(pool, cfg.WebhookSecretKey)
+	if err != nil {
+		return err
+	}
+
 	reg := observability.NewRegistry()
 	reg.MustRegister(observability.NewPoolCollector(pool))
 	notifier := eventstore.NewNotifier(pool, log)
 	es, err := eventstore.New(pool, eventstore.Options{
-		Metrics:  eventstore.NewMetrics(reg),
-		OnCommit: notifier.Wake,
+		Upcasters: commands.Upcasters(),
+		Metrics:   eventstore.NewMetrics(reg),
+		OnCommit:  notifier.Wake,
+		Redact:    domain.RedactStored,
 	})
 	if err != nil {
 		return err
@@ -95,6 +109,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		return err
 	}
 	seOpts.Log, seOpts.Metrics, seOpts.Notifier = log, reg, notifier
+	seOpts.Webhooks.Secrets = secrets
 	sideEffects, err := sideeffects.NewRunner(pool, es, domain.NewRegistry(), seOpts)
 	if err != nil {
 		return err
@@ -105,7 +120,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	handlers, err := newCommands(log, es, reg)
+	handlers, err := newCommands(log, es, reg, secrets, seOpts.Webhooks.AllowPrivateNetworks)
 	if err != nil {
 		return err
 	}
@@ -137,7 +152,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		if err != nil {
 			return err
 		}
-		api, err := newAPI(cfg, log, es, reg, hub, handlers)
+		api, err := newAPI(cfg, log, es, reg, hub, handlers, secrets)
 		if err != nil {
 			return err
 		}
@@ -155,12 +170,14 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 }
 
 // newCommands builds the command handlers, instrumented once.
-func newCommands(log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry) (*commands.Handlers, error) {
+func newCommands(log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, secrets commands.WebhookSecrets,
+	allowPrivateWebhooks bool) (*commands.Handlers, error) {
 	cmdMetrics, err := commands.NewMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{Logger: log, Metrics: cmdMetrics})
+	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{Logger: log, Metrics: cmdMetrics,
+		WebhookSecrets: secrets, AllowPrivateWebhooks: allowPrivateWebhooks})
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +186,7 @@ func newCommands(log *slog.Logger, es *eventstore.Store, reg *prometheus.Registr
 
 // newAPI builds the GraphQL API over the command handlers and the read side.
 func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *graph.Hub,
-	handlers *commands.Handlers) (http.Handler, error) {
+	handlers *commands.Handlers, secrets *webhooksecrets.Store) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(auth.Config{
 		HS256Secret: []byte(cfg.JWTSecret),
 		JWKSURL:     cfg.JWKSURL,
@@ -191,7 +208,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 	resolver := &graph.Resolver{Commands: handlers, Audit: auditor, Queries: projections.NewQueries(es.Pool()),
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
-		}, Hub: hub, Operators: cfg.Operators}
+		}, Hub: hub, Operators: cfg.Operators, WebhookSecrets: secrets}
 	return graph.NewHandler(resolver, graph.Options{
 		Verifier:         verifier,
 		Logger:           log,

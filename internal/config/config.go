@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/taskforge/taskforge/internal/webhooksecrets"
 )
 
 // DefaultDatabaseURL is the local PostgreSQL that `make run` uses when DATABASE_URL is unset.
@@ -34,6 +36,14 @@ type Config struct {
 	// "app.example.com,*.example.com") are the browser origins besides the API's own host allowed
 	// to open subscription websockets.
 	WebsocketOrigins []string
+
+	// Webhook secrets.
+	// WebhookSecretKey (WEBHOOK_SECRET_KEY: 32 bytes, 64 hex digits or base64) encrypts webhook
+	// signing secrets at rest (internal/webhooksecrets). There is no built-in default: a default
+	// would be a key every copy of the source knows, which is no encryption at all. `serve`
+	// refuses to start without it; `make run` passes a key made once per checkout
+	// (.data/webhook-secret-key).
+	WebhookSecretKey []byte
 
 	Operations
 }
@@ -126,6 +136,13 @@ func FromEnv() (Config, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT: want text or json, got %q", c.LogFormat)
+	}
+	if v := os.Getenv("WEBHOOK_SECRET_KEY"); v != "" {
+		key, err := webhooksecrets.ParseKey(v)
+		if err != nil {
+			return c, fmt.Errorf("WEBHOOK_SECRET_KEY: %w", err) // never echo the value
+		}
+		c.WebhookSecretKey = key
 	}
 	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

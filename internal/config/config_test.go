@@ -67,3 +67,29 @@ func TestOperationsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestWebhookSecretKey(t *testing.T) {
+	t.Setenv("WEBHOOK_SECRET_KEY", "")
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Nil(t, c.WebhookSecretKey, "no default key: serve requires one")
+
+	hexKey := "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	t.Setenv("WEBHOOK_SECRET_KEY", hexKey)
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Len(t, c.WebhookSecretKey, 32)
+	require.EqualValues(t, 31, c.WebhookSecretKey[31])
+
+	t.Setenv("WEBHOOK_SECRET_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.EqualValues(t, 31, c.WebhookSecretKey[31])
+
+	for _, bad := range []string{"too-short-key-value", hexKey[:62], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg=="} {
+		t.Setenv("WEBHOOK_SECRET_KEY", bad)
+		_, err := FromEnv()
+		require.ErrorContains(t, err, "WEBHOOK_SECRET_KEY")
+		require.NotContains(t, err.Error(), bad, "the key is never echoed")
+	}
+}
