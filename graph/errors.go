@@ -71,7 +71,8 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			ext["code"] = CodeSubscriptionLimit
 		case errors.Is(err, context.DeadlineExceeded):
 			out.Message = "the operation took too long"
-			ext["code"] = "TIMEOUT"
+			ext["code"] = CodeTimeout
+		case presentLimit(err, out, ext):
 		default:
 			log.ErrorContext(ctx, "graphql: internal error", "err", err, "path", out.Path.String())
 			out.Message = "internal error"
