@@ -218,6 +218,9 @@ func (c costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 	}
 	cost := operationCost(oc.Operation, oc.Variables)
 	if cost > c.limit {
+		if w := writerFrom(ctx); w != nil {
+			w.refused.Store(http.StatusUnprocessableEntity)
+		}
 		return limitError(&CostLimitError{Cost: cost, Limit: c.limit})
 	}
 	if err := c.rate.chargeCost(ctx, cost); err != nil {
@@ -269,15 +272,16 @@ func limitResponses(maxRows int, present graphql.ErrorPresenterFunc) graphql.Res
 
 // cappedWriter holds back the status until the body is written, so that a response larger than
 // max bytes is replaced by an error (gqlgen writes a response in one Write, after building it),
-// and so that a rate-limited operation is answered 429.
+// and so that an operation refused by a limit inside gqlgen gets the limit's status (gqlgen
+// answers 200 to errors it does not know).
 type cappedWriter struct {
 	http.ResponseWriter
 	max     int64
 	status  int
 	written int64
 	started bool
-	// status429 is set by the cost budget's refusal (inside gqlgen, which would answer 422).
-	status429 atomic.Bool
+	// refused is the status of a limit's refusal: 422 over cost, 429 over a rate.
+	refused atomic.Int32
 }
 
 func (c *cappedWriter) WriteHeader(code int) {
@@ -295,8 +299,8 @@ func (c *cappedWriter) start() {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	if c.status429.Load() {
-		code = http.StatusTooManyRequests
+	if s := c.refused.Load(); s != 0 {
+		code = int(s)
 	}
 	c.ResponseWriter.WriteHeader(code)
 }
@@ -305,7 +309,7 @@ func (c *cappedWriter) Write(b []byte) (int, error) {
 	if c.max > 0 && c.written+int64(len(b)) > c.max {
 		if !c.started {
 			c.Header().Del("Content-Length")
-			c.status = http.StatusInternalServerError
+			c.status = http.StatusUnprocessableEntity
 			c.start()
 			body, _ := json.Marshal(map[string]any{"errors": []*gqlerror.Error{{
 				Message:    fmt.Sprintf("the response is larger than %d bytes; ask for less (smaller pages, fewer fields)", c.max),

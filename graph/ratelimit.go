@@ -158,7 +158,7 @@ func (l *rateLimits) chargeCost(ctx context.Context, cost int) error {
 	}
 	if w := writerFrom(ctx); w != nil {
 		res.setHeaders(w.Header())
-		w.status429.Store(true)
+		w.refused.Store(http.StatusTooManyRequests)
 	}
 	return &RateLimitError{RetryAfter: res.wait}
 }
