@@ -20,9 +20,14 @@ import (
 
 // The limits of one request's work, checked in this order:
 //
-//	cost     before any resolver runs: a list multiplies its children's cost by its page size or
-//	         bound (listCosts), so `tasks(first: 200) { … project { board { tasks { … } } } }`
-//	         costs what it could return, not the dozen fields it spells (COMPLEXITY_LIMIT_EXCEEDED)
+//	cost     before any resolver runs: the most objects the operation may return. An object
+//	         field costs 1 and its selection; a list multiplies its items' cost by its page size
+//	         or bound (listCosts), so `tasks(first: 200) { … project { board { tasks { … } } } }`
+//	         costs what it could return, not the dozen fields it spells (COMPLEXITY_LIMIT_EXCEEDED).
+//	         Scalars cost nothing (GitHub's node limit counts the same way): what a frontend
+//	         shows of an object barely changes the work, the number of objects does — the board
+//	         of 200 tasks costs ~650, a workspace's 200 projects' boards ~130000, and the ten
+//	         aliases of the issue's query 510000
 //	rows     while resolving: every list resolver charges the rows it serves (ROW_LIMIT_EXCEEDED);
 //	         a cached board served 200 times costs 200 boards of rows, as it costs memory
 //	bytes    when writing: a response larger than MaxResponseBytes is replaced by an error
@@ -55,6 +60,9 @@ func (e *RowLimitError) Error() string {
 
 // listCost says what a list field's items multiply.
 type listCost struct {
+	// values: the items are scalars (labels, mentions): the list is one value, as a scalar
+	// string is, its size bounded by the domain (and by the response cap).
+	values bool
 	// bound is the most items the field returns; 0 with pageArg set: the page size argument
 	// (its schema default when omitted), at most projections.MaxPage.
 	bound   int
@@ -93,9 +101,9 @@ var listCosts = map[string]listCost{
 	"Project.board":                   {perParent: true, extra: domain.MaxStatuses},
 	"BoardColumn.tasks":               {bound: projections.MaxPage}, // a board: LIMIT MaxPage over all its columns
 	"Task.comments":                   {bound: projections.MaxPage}, // CommentsByTaskKeys: LIMIT MaxPage
-	"Task.labels":                     {bound: domain.MaxLabels},
-	"TaskState.labels":                {bound: domain.MaxLabels},
-	"Comment.mentions":                {bound: domain.PlanPro.MemberLimit()}, // mentions are members
+	"Task.labels":                     {values: true},               // domain.MaxLabels of MaxLabelLen
+	"TaskState.labels":                {values: true},
+	"Comment.mentions":                {values: true}, // parsed from a body of MaxCommentLen
 }
 
 // maxCost saturates the arithmetic: an operation can never cost less by overflowing.
@@ -178,6 +186,13 @@ func (w *costWalker) selectionSet(set ast.SelectionSet) int {
 }
 
 func (w *costWalker) field(f *ast.Field) int {
+	if len(f.SelectionSet) == 0 {
+		// A scalar or enum (objects must select fields); a list of them is one value.
+		if f.ObjectDefinition != nil && listCosts[f.ObjectDefinition.Name+"."+f.Name].values {
+			return 1
+		}
+		return 0
+	}
 	child := w.selectionSet(f.SelectionSet)
 	if f.ObjectDefinition == nil {
 		return addCost(1, child)
@@ -193,7 +208,7 @@ func (w *costWalker) field(f *ast.Field) int {
 	if lc.pageArg != "" {
 		n = costPageSize(f.ArgumentMap(w.vars)[lc.pageArg])
 	}
-	// Every item costs at least 1, a scalar's too.
+	// Every item costs at least 1 (an object selecting only scalars is still an object).
 	return addCost(1, mulCost(n, max(child, 1)))
 }
 

@@ -127,11 +127,12 @@ func TestAmplificationRefusedBeforeSQL(t *testing.T) {
 	require.Empty(t, r.Errors)
 }
 
-// TestCostModel checks the arithmetic on small limits: a page multiplies its items by first, an
-// alias adds a copy, a fragment counts at each spread, and a cost past the integers saturates.
+// TestCostModel checks the arithmetic on small limits: objects cost 1, scalars nothing, a page
+// multiplies its items by first, an alias adds a copy, a fragment counts at each spread, and a
+// cost past the integers saturates.
 func TestCostModel(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = 30, 100 })
+	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = 20, 100 })
 	tok := token(t, "cost-"+t.Name(), time.Hour)
 	cost := func(q string) float64 {
 		t.Helper()
@@ -142,15 +143,18 @@ func TestCostModel(t *testing.T) {
 		require.Equal(t, "0", r.Statements)
 		return r.Errors[0].Extensions["cost"].(float64)
 	}
-	// tasks: 1 + first × (edges: 1 + (node: 1 + id: 1)) = 1 + 10 × 3
-	page := `tasks(workspaceId: $w, first: 10) { edges { node { id } } }`
-	require.Equal(t, 31.0, cost(`query($w: ID!) { `+page+` }`))
-	require.Zero(t, cost(`query($w: ID!) { tasks(workspaceId: $w, first: 9) { edges { node { id } } } }`))
-	require.Equal(t, 33.0, cost(`query($w: ID!) { `+page+` me { id } }`)) // + me { id }: 2
-	require.Equal(t, 62.0, cost(`query($w: ID!) { a: `+page+` b: `+page+` }`))
-	require.Equal(t, 93.0, cost(`query($w: ID!) { ...P ...P ...P } fragment P on Query { `+page+` }`))
-	// Labels are a list of scalars: each item costs 1 (1 + 20 × 1 = 21 per task).
-	require.Equal(t, 1+10*(1+1+1+21)+0.0, cost(`query($w: ID!) { tasks(workspaceId: $w, first: 10) { edges { node { id labels } } } }`))
+	// tasks: 1 + first × (edges: 1 + (node: 1 + id: 0)) = 1 + 10 × 2
+	page := `tasks(workspaceId: $w, first: 10) { edges { node { id title } } }`
+	require.Equal(t, 21.0, cost(`query($w: ID!) { `+page+` }`))
+	require.Zero(t, cost(`query($w: ID!) { tasks(workspaceId: $w, first: 9) { edges { node { id } } } }`), "19")
+	require.Equal(t, 22.0, cost(`query($w: ID!) { `+page+` me { id } }`)) // + me: 1
+	require.Equal(t, 42.0, cost(`query($w: ID!) { a: `+page+` b: `+page+` }`))
+	require.Equal(t, 63.0, cost(`query($w: ID!) { ...P ...P ...P } fragment P on Query { `+page+` }`))
+	// edges 1 + node (1 + project 1 + comments (1 + 200 × 1)), inline fragments and spreads alike.
+	require.Equal(t, 1+10*(1+203.0), cost(`query($w: ID!) { tasks(workspaceId: $w, first: 10) { edges { node { ... on Task { id } ...T } } } }
+		fragment T on Task { project { id } comments { id } }`))
+	// A list of scalars is one value: labels add 1 to each task.
+	require.Equal(t, 31.0, cost(`query($w: ID!) { tasks(workspaceId: $w, first: 10) { edges { node { id labels } } } }`))
 
 	// Ten boards deep: 200^10 overflows int64, and saturates instead of wrapping to a small cost.
 	deep := `{ id }`
@@ -171,7 +175,7 @@ func TestCostModel(t *testing.T) {
 	start := time.Now()
 	r := a.do(tok, doc.String(), nil)
 	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))
-	require.Equal(t, float64(int64(2)<<40), r.Errors[0].Extensions["cost"]) // me { id } = 2, 2^40 times
+	require.Equal(t, float64(int64(1)<<40), r.Errors[0].Extensions["cost"]) // me { id } = 1, 2^40 times
 	t.Logf("fragment doubling ×40 refused in %s", time.Since(start))
 }
 

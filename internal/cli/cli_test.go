@@ -203,3 +203,40 @@ func TestBenchReadSmoke(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
 }
+
+// TestBenchAbuseSmoke runs the abuse benchmark small: the board read is served, every
+// amplification query refused by its cost, and the bursts partly refused by the rate limits.
+func TestBenchAbuseSmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "abuse", "--tasks", "5", "--clients", "80", "--json")
+	require.Equal(t, 0, code, errOut)
+	got := map[string]struct {
+		Served, Refused int
+		Code            string
+	}{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Name          string `json:"name"`
+			Served        int    `json:"served"`
+			Refused       int    `json:"refused"`
+			Code          string `json:"code"`
+			PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &r), l)
+		require.Positive(t, r.PeakHeapBytes, l)
+		got[r.Name] = struct {
+			Served, Refused int
+			Code            string
+		}{r.Served, r.Refused, r.Code}
+	}
+	require.Len(t, got, 7)
+	require.Equal(t, 1, got["baseline_board_read"].Served)
+	for _, name := range []string{"amplification_nested", "amplification_aliases_x10", "amplification_fragments", "amplification_inline_fragments"} {
+		require.Equal(t, 1, got[name].Refused, name)
+		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", got[name].Code, name)
+	}
+	for _, name := range []string{"burst_80_clients_one_principal_board", "burst_80_clients_anonymous"} {
+		require.Positive(t, got[name].Refused, name)
+		require.Equal(t, "RATE_LIMITED", got[name].Code, name)
+	}
+}

@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		return err
 	}
 	log := cfg.Logger()
+	applyMemoryLimit(cfg.Limits, log)
 
 	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{
 		MaxConns: cfg.DBMaxConns,
@@ -181,7 +182,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
 		}, Hub: hub}
-	return graph.NewHandler(resolver, graph.Options{
+	return graph.NewHandler(resolver, withLimits(graph.Options{
 		Verifier:         verifier,
 		Logger:           log,
 		Introspection:    cfg.GraphQLIntrospection,
@@ -189,7 +190,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		Metrics:          reg,
 		StatementHeader:  cfg.GraphQLPlayground, // development: show each request's SQL cost
 		WebsocketOrigins: cfg.WebsocketOrigins,
-	})
+	}, cfg.Limits))
 }
 
 // displayAddr turns a listen address such as ":8080" into one a browser can open.

@@ -33,6 +33,9 @@ type Config struct {
 	// "app.example.com,*.example.com") are the browser origins besides the API's own host allowed
 	// to open subscription websockets.
 	WebsocketOrigins []string
+
+	// Limits of requests, callers and the process (limits.go lists their variables).
+	Limits Limits
 }
 
 // FromEnv reads the configuration; it fails on values that are present but invalid.
@@ -86,6 +89,11 @@ func FromEnv() (Config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	limits, err := readLimits()
+	if err != nil {
+		return c, err
+	}
+	c.Limits = limits
 	return c, nil
 }
 
