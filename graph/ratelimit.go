@@ -62,7 +62,7 @@ func (o *RateLimits) validate(maxComplexity int) error {
 		o.Cost = 100_000
 	}
 	if o.CostBurst == 0 {
-		o.CostBurst = 5 * maxComplexity
+		o.CostBurst = mulCost(5, maxComplexity)
 	}
 	if o.Anonymous == 0 {
 		o.Anonymous = 5
