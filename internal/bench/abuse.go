@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/metrics"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -45,10 +46,12 @@ func (o *AbuseOptions) validate() error {
 type AbuseResult struct {
 	Name     string `json:"name"`
 	Requests int    `json:"requests"`
-	Served   int    `json:"served"`
-	Refused  int    `json:"refused"`
-	// Code is the error code of the refusals (COMPLEXITY_LIMIT_EXCEEDED, RATE_LIMITED, ...).
-	Code string `json:"code,omitempty"`
+	// Served requests were answered by the API (UNAUTHENTICATED included: an anonymous
+	// request's answer); Refused ones by a limit.
+	Served  int `json:"served"`
+	Refused int `json:"refused"`
+	// Codes counts the answers' error codes (COMPLEXITY_LIMIT_EXCEEDED, RATE_LIMITED, ...).
+	Codes map[string]int `json:"codes,omitempty"`
 	// MS is the time to the last answer.
 	MS            float64 `json:"ms"`
 	ResponseBytes int64   `json:"response_bytes"`
@@ -155,9 +158,14 @@ func Abuse(ctx context.Context, o AbuseOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "name\trequests\tserved\trefused\tcode\tms\tresponse bytes\theap before MB\tpeak heap MB\t")
+	fmt.Fprintln(tw, "name\trequests\tserved\trefused\tcodes\tms\tresponse bytes\theap before MB\tpeak heap MB\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.1f\t%d\t%.1f\t%.1f\t\n", r.Name, r.Requests, r.Served, r.Refused, r.Code, r.MS,
+		codes := make([]string, 0, len(r.Codes))
+		for c, n := range r.Codes {
+			codes = append(codes, fmt.Sprintf("%s×%d", c, n))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.1f\t%d\t%.1f\t%.1f\t\n", r.Name, r.Requests, r.Served, r.Refused, strings.Join(codes, " "), r.MS,
 			r.ResponseBytes, float64(r.HeapBeforeBytes)/(1<<20), float64(r.PeakHeapBytes)/(1<<20))
 	}
 	return tw.Flush()
@@ -195,6 +203,10 @@ func seedBoard(ctx context.Context, c *gqlClient, n int) (ws, project string, er
 	return w.ID, p.ID, nil
 }
 
+// limitCodes are the refusals of the API's limits.
+var limitCodes = map[string]bool{"COMPLEXITY_LIMIT_EXCEEDED": true, "ROW_LIMIT_EXCEEDED": true, "RESPONSE_TOO_LARGE": true,
+	"RATE_LIMITED": true, "TIMEOUT": true, "DEPTH_LIMIT_EXCEEDED": true}
+
 // burst sends n requests at once and measures them, with the heap's peak meanwhile.
 func burst(ctx context.Context, name string, n int, send func(i int) (status int, code string, bytes int64, err error)) (AbuseResult, error) {
 	runtime.GC()
@@ -222,6 +234,9 @@ func burst(ctx context.Context, name string, n int, send func(i int) (status int
 	for i := range n {
 		wg.Go(func() {
 			status, code, size, err := send(i)
+			if code == "" && status != http.StatusOK {
+				code = fmt.Sprintf("HTTP_%d", status)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -229,13 +244,16 @@ func burst(ctx context.Context, name string, n int, send func(i int) (status int
 				if firstErr == nil {
 					firstErr = err
 				}
-			case status == http.StatusOK && code == "":
-				r.Served++
-			default:
+			case limitCodes[code]:
 				r.Refused++
-				if r.Code == "" || code < r.Code {
-					r.Code = code
+			default:
+				r.Served++
+			}
+			if code != "" {
+				if r.Codes == nil {
+					r.Codes = map[string]int{}
 				}
+				r.Codes[code]++
 			}
 			r.ResponseBytes += size
 		})
