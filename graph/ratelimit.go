@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,11 @@ type RateLimits struct {
 	// MaxKeys bounds each budget's table of principals or addresses (default 100000): idle
 	// keys, whose bucket has refilled, are dropped first.
 	MaxKeys int
+	// TrustedProxies are the load balancers and proxies in front of the API: a request from one
+	// of them is budgeted by the client address it forwards (the right-most X-Forwarded-For
+	// entry that is not itself a trusted proxy). Without them, everyone behind a load balancer
+	// would share its address's budget; with them, no one else can choose their own key.
+	TrustedProxies []netip.Prefix
 }
 
 func (o *RateLimits) validate(maxComplexity int) error {
@@ -99,6 +105,7 @@ func retrySeconds(d time.Duration) int64 {
 // rateLimits are the API's budgets; nil when disabled.
 type rateLimits struct {
 	requests, cost, anonymous *buckets
+	trusted                   []netip.Prefix
 }
 
 func newRateLimits(o RateLimits) *rateLimits {
@@ -109,6 +116,7 @@ func newRateLimits(o RateLimits) *rateLimits {
 		requests:  newBuckets(o.Requests, o.RequestBurst, o.MaxKeys),
 		cost:      newBuckets(o.Cost, o.CostBurst, o.MaxKeys),
 		anonymous: newBuckets(o.Anonymous, o.AnonymousBurst, o.MaxKeys),
+		trusted:   o.TrustedProxies,
 	}
 }
 
@@ -119,7 +127,7 @@ func (l *rateLimits) middleware(maxResponse int64, next http.Handler) http.Handl
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upgrade := r.Header.Get("Upgrade") != ""
 		if l != nil {
-			b, key := l.anonymous, clientAddr(r)
+			b, key := l.anonymous, clientAddr(r, l.trusted)
 			if p, ok := auth.PrincipalFrom(r.Context()); ok && !upgrade {
 				b, key = l.requests, p.UserID
 			}
@@ -172,10 +180,10 @@ func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
 	}}})
 }
 
-// clientAddr is the budget key of an unauthenticated request: the peer's address, IPv6 per /64
-// (one host commonly holds a whole /64). The peer is the load balancer when there is one; keying
-// by a forwarded header would need the proxies it may trust, configured (not done yet).
-func clientAddr(r *http.Request) string {
+// clientAddr is the budget key of an unauthenticated request: the client's address, IPv6 per
+// /64 (one host commonly holds a whole /64). The client is the peer, or, when the peer is a
+// trusted proxy, the address it forwards (see RateLimits.TrustedProxies).
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -184,11 +192,34 @@ func clientAddr(r *http.Request) string {
 	if err != nil {
 		return host
 	}
-	if a = a.Unmap(); a.Is6() {
+	a = a.Unmap()
+	if isTrusted(a, trusted) {
+		// Right to left: each trusted proxy appended the address it received from.
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // garbage: keep the last address known
+			}
+			if a = h.Unmap(); !isTrusted(a, trusted) {
+				break
+			}
+		}
+	}
+	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
 	return a.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // buckets are token buckets by key, in a table of bounded size.

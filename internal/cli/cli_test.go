@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,17 @@ func TestBenchAbuseSmoke(t *testing.T) {
 		require.Positive(t, got[name].Refused, name)
 		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
 	}
+}
+
+// TestMemoryLimitApplied: serve sets MEMORY_LIMIT as Go's soft limit, unless GOMEMLIMIT is set.
+func TestMemoryLimitApplied(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	log := slog.New(slog.DiscardHandler)
+	applyMemoryLimit(config.Limits{MemoryLimit: 768 << 20}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1))
+	applyMemoryLimit(config.Limits{MemoryLimit: 512 << 20, MemoryLimitFromGoEnv: true}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
+	applyMemoryLimit(config.Limits{}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "MEMORY_LIMIT=off leaves it")
 }

@@ -29,6 +29,7 @@ func withLimits(o graph.Options, l config.Limits) graph.Options {
 		Requests: l.RequestsPerSecond, RequestBurst: l.RequestBurst,
 		Cost: l.CostPerSecond, CostBurst: l.CostBurst,
 		Anonymous: l.AnonymousPerSecond, AnonymousBurst: l.AnonymousBurst,
+		TrustedProxies: l.TrustedProxies,
 	}
 	return o
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestFromEnvDefaultsAndValidation(t *testing.T) {
 
 	for k, v := range map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "-1s", "DB_MAX_CONNS": "many",
 		"GRAPHQL_MAX_COMPLEXITY": "0", "RATE_LIMIT": "maybe", "RATE_LIMIT_COST": "-1", "MEMORY_LIMIT": "1MiB",
-		"GRAPHQL_MAX_RESPONSE_BYTES": "big", "GRAPHQL_TIMEOUT": "0s"} {
+		"GRAPHQL_MAX_RESPONSE_BYTES": "big", "GRAPHQL_TIMEOUT": "0s", "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/33"} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
 			_, err := FromEnv()
@@ -56,6 +57,7 @@ func TestLimitsFromEnv(t *testing.T) {
 	t.Setenv("RATE_LIMIT_COST", "2.5")
 	t.Setenv("MEMORY_LIMIT", "768MiB")
 	t.Setenv("GRAPHQL_MAX_RESPONSE_BYTES", "2MiB")
+	t.Setenv("RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")
 	c, err = FromEnv()
 	require.NoError(t, err)
 	require.Equal(t, 5000, c.Limits.MaxComplexity)
@@ -63,6 +65,7 @@ func TestLimitsFromEnv(t *testing.T) {
 	require.Equal(t, 2.5, c.Limits.CostPerSecond)
 	require.EqualValues(t, 768<<20, c.Limits.MemoryLimit)
 	require.EqualValues(t, 2<<20, c.Limits.MaxResponseBytes)
+	require.Equal(t, "[10.0.0.0/8 192.0.2.7/32]", fmt.Sprint(c.Limits.TrustedProxies))
 
 	t.Setenv("MEMORY_LIMIT", "off")
 	c, err = FromEnv()

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,10 @@ import (
 //	RATE_LIMIT_ANONYMOUS        unauthenticated requests and websocket handshakes per second
 //	                            per client address (default 5)
 //	RATE_LIMIT_ANONYMOUS_BURST  (default 20)
+//	RATE_LIMIT_TRUSTED_PROXIES  comma-separated CIDRs or addresses of the load balancers in
+//	                            front of the API, whose X-Forwarded-For names the client (default
+//	                            none: behind a load balancer, set it, or every anonymous client
+//	                            and websocket handshake shares the balancer's budget)
 //	MEMORY_LIMIT                Go's soft memory limit, e.g. 768MiB, or off (default: ¾ of the
 //	                            cgroup's memory.max, else 1GiB); GOMEMLIMIT, when set, wins
 type Limits struct {
@@ -38,6 +43,7 @@ type Limits struct {
 	CostBurst            int
 	AnonymousPerSecond   float64
 	AnonymousBurst       int
+	TrustedProxies       []netip.Prefix
 	MemoryLimit          int64 // bytes; 0: none
 	MemoryLimitFromGoEnv bool  // GOMEMLIMIT is set: the runtime applied it, MEMORY_LIMIT is ignored
 }
@@ -91,6 +97,20 @@ func readLimits() (Limits, error) {
 			return l, fmt.Errorf("RATE_LIMIT: want true or false, got %q", v)
 		}
 		l.RateLimit = b
+	}
+	for _, v := range strings.Split(os.Getenv("RATE_LIMIT_TRUSTED_PROXIES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return l, fmt.Errorf("RATE_LIMIT_TRUSTED_PROXIES: want CIDRs or addresses, got %q", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		l.TrustedProxies = append(l.TrustedProxies, p)
 	}
 	if v := os.Getenv("GRAPHQL_MAX_RESPONSE_BYTES"); v != "" {
 		n, err := parseBytes(v)
