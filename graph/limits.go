@@ -272,13 +272,14 @@ func chargeRows(ctx context.Context, n int) error {
 }
 
 // limitResponses gives each response (a query's, or each event of a subscription) its row
-// budget. A response that ran out of rows is replaced by the one error saying so: its partial
-// data is arbitrary (whichever resolvers ran first) and may hold thousands of per-item errors.
+// budget. A query's response that ran out of rows is replaced by the one error saying so: its
+// partial data is arbitrary (whichever resolvers ran first) and may hold thousands of per-item
+// errors. A mutation's is kept: its payloads' ids and versions say what was written.
 func limitResponses(maxRows int, present graphql.ErrorPresenterFunc) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		b := &rowBudget{limit: int64(maxRows)}
 		resp := next(context.WithValue(ctx, rowBudgetKey{}, b))
-		if resp != nil && b.limit > 0 && b.used.Load() > b.limit {
+		if resp != nil && b.limit > 0 && b.used.Load() > b.limit && !isMutation(ctx) {
 			return &graphql.Response{Errors: gqlerror.List{present(ctx, &RowLimitError{Limit: b.limit})}}
 		}
 		return resp
@@ -386,4 +387,12 @@ func chargeLists[T any](ctx context.Context, lists [][]T) error {
 		n += len(l)
 	}
 	return chargeRows(ctx, n)
+}
+
+func isMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Mutation
 }

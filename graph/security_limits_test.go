@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -196,6 +197,19 @@ func TestRowBudget(t *testing.T) {
 	require.Equal(t, "ROW_LIMIT_EXCEEDED", code(t, r))
 	require.EqualValues(t, 10, r.Errors[0].Extensions["limit"])
 	require.Nil(t, r.Data)
+
+	// A mutation's answer is kept past the budget: what was written shows, the read does not.
+	r = a.do(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "one more"}) { id key
+		task { project { a: board { tasks { id } } b: board { tasks { id } } c: board { tasks { id } } } } } }`,
+		map[string]any{"p": tm.project})
+	require.Equal(t, "ROW_LIMIT_EXCEEDED", code(t, r))
+	var created struct {
+		ID, Key string
+		Task    *struct{}
+	}
+	require.NoError(t, json.Unmarshal(r.Data["createTask"], &created))
+	require.Equal(t, "LM-5", created.Key)
+	require.Nil(t, created.Task)
 }
 
 func TestResponseSizeCap(t *testing.T) {
