@@ -151,13 +151,47 @@ func costPageSize(v any) int {
 // of its spreads, so the walk is linear in the document (gqlgen's complexity.Calculate re-walks a
 // fragment at every spread: fragments spreading fragments twice are exponential in the nesting).
 type costWalker struct {
+	costs     map[string]listCost
 	vars      map[string]any
 	fragments map[string]int
 }
 
-func operationCost(op *ast.OperationDefinition, vars map[string]any) int {
-	w := costWalker{vars: vars, fragments: map[string]int{}}
+func operationCost(costs map[string]listCost, op *ast.OperationDefinition, vars map[string]any) int {
+	w := costWalker{costs: costs, vars: vars, fragments: map[string]int{}}
 	return w.selectionSet(op.SelectionSet)
+}
+
+// withIntrospection adds to listCosts the introspection lists, bounded by the schema's own sizes
+// (its types, the most fields of a type, ...): aliases of __schema { types { fields { … } } }
+// are as much an amplification as the read side's lists.
+func withIntrospection(s *ast.Schema) map[string]listCost {
+	var fields, args, enums, interfaces, possible, directiveArgs int
+	for _, t := range s.Types {
+		fields, enums = max(fields, len(t.Fields)), max(enums, len(t.EnumValues))
+		interfaces, possible = max(interfaces, len(t.Interfaces)), max(possible, len(s.GetPossibleTypes(t)))
+		for _, f := range t.Fields {
+			args = max(args, len(f.Arguments))
+		}
+	}
+	for _, d := range s.Directives {
+		directiveArgs = max(directiveArgs, len(d.Arguments))
+	}
+	costs := map[string]listCost{
+		"__Schema.types":        {bound: len(s.Types)},
+		"__Schema.directives":   {bound: len(s.Directives)},
+		"__Type.fields":         {bound: fields},
+		"__Type.inputFields":    {bound: fields},
+		"__Type.interfaces":     {bound: interfaces},
+		"__Type.possibleTypes":  {bound: possible},
+		"__Type.enumValues":     {bound: enums},
+		"__Field.args":          {bound: args},
+		"__Directive.args":      {bound: directiveArgs},
+		"__Directive.locations": {values: true},
+	}
+	for k, v := range listCosts {
+		costs[k] = v
+	}
+	return costs
 }
 
 func (w *costWalker) selectionSet(set ast.SelectionSet) int {
@@ -188,7 +222,7 @@ func (w *costWalker) selectionSet(set ast.SelectionSet) int {
 func (w *costWalker) field(f *ast.Field) int {
 	if len(f.SelectionSet) == 0 {
 		// A scalar or enum (objects must select fields); a list of them is one value.
-		if f.ObjectDefinition != nil && listCosts[f.ObjectDefinition.Name+"."+f.Name].values {
+		if f.ObjectDefinition != nil && w.costs[f.ObjectDefinition.Name+"."+f.Name].values {
 			return 1
 		}
 		return 0
@@ -197,7 +231,7 @@ func (w *costWalker) field(f *ast.Field) int {
 	if f.ObjectDefinition == nil {
 		return addCost(1, child)
 	}
-	lc, ok := listCosts[f.ObjectDefinition.Name+"."+f.Name]
+	lc, ok := w.costs[f.ObjectDefinition.Name+"."+f.Name]
 	if !ok {
 		return addCost(1, child)
 	}
@@ -217,21 +251,26 @@ func (w *costWalker) field(f *ast.Field) int {
 type costLimit struct {
 	limit int
 	rate  *rateLimits
+	costs map[string]listCost // set by Validate
 }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = costLimit{}
+} = &costLimit{}
 
-func (costLimit) ExtensionName() string                   { return "CostLimit" }
-func (costLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (*costLimit) ExtensionName() string { return "CostLimit" }
 
-func (c costLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (c *costLimit) Validate(es graphql.ExecutableSchema) error {
+	c.costs = withIntrospection(es.Schema())
+	return nil
+}
+
+func (c *costLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	cost := operationCost(oc.Operation, oc.Variables)
+	cost := operationCost(c.costs, oc.Operation, oc.Variables)
 	if cost > c.limit {
 		if w := writerFrom(ctx); w != nil {
 			w.refused.Store(http.StatusUnprocessableEntity)

@@ -140,7 +140,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		srv.Use(extension.Introspection{})
 	}
 	rateLimits := newRateLimits(o.RateLimits)
-	srv.Use(costLimit{limit: o.MaxComplexity, rate: rateLimits})
+	srv.Use(&costLimit{limit: o.MaxComplexity, rate: rateLimits})
 	srv.Use(depthLimit(o.MaxDepth))
 	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
 	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
