@@ -55,8 +55,8 @@ type Options struct {
 	WebsocketOrigins []string
 
 	// Limits of one request's work and of each caller's (limits.go, ratelimit.go).
-	MaxRows          int        // rows one response may serve (default 50000)
-	MaxResponseBytes int64      // bytes of one HTTP response (default 16 MiB)
+	MaxRows          int        // rows one response may serve (default 50000; negative: no limit)
+	MaxResponseBytes int64      // bytes of one HTTP response (default 16 MiB; negative: no limit)
 	RateLimits       RateLimits // on by default
 }
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"runtime"
 	"runtime/metrics"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/taskforge/taskforge/graph"
 )
 
 // AbuseOptions configure `taskforge bench abuse`.
@@ -99,7 +102,10 @@ func amplificationAliases(n int) string {
 // Abuse sends the amplification queries and bursts of concurrent clients at an in-process API
 // with the production limits (cost, rows, response size, rate limits), after a legitimate board
 // read as the baseline, and reports per case whether it was served or refused, how fast, and the
-// Go heap's peak meanwhile.
+// Go heap's peak meanwhile. Two more servers of the same API show the other lines of defense:
+// rows_only_* without the cost limit (the row budget stops the work while it runs), and
+// unlimited_* with no limit at all, the issue's "before" (only the ten aliases one level less:
+// the nested query itself would take gigabytes).
 func Abuse(ctx context.Context, o AbuseOptions) error {
 	if err := o.validate(); err != nil {
 		return err
@@ -120,11 +126,27 @@ func Abuse(ctx context.Context, o AbuseOptions) error {
 		return err
 	}
 	vars := map[string]any{"w": ws, "p": project}
-	one := func(name, query string) func() (AbuseResult, error) {
+	oneAt := func(url, name, query string) func() (AbuseResult, error) {
 		return func() (AbuseResult, error) {
-			return burst(ctx, name, 1, func(int) (int, string, int64, error) { return c.post(ctx, c.tok, query, vars) })
+			at := *c
+			at.url = url
+			return burst(ctx, name, 1, func(int) (int, string, int64, error) { return at.post(ctx, c.tok, query, vars) })
 		}
 	}
+	one := func(name, query string) func() (AbuseResult, error) { return oneAt(c.url, name, query) }
+	rowsOnly, err := env.serve(func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = math.MaxInt, 100 })
+	if err != nil {
+		return err
+	}
+	defer rowsOnly.Close()
+	unlimited, err := env.serve(func(o *graph.Options) {
+		o.MaxComplexity, o.MaxDepth, o.MaxRows, o.MaxResponseBytes = math.MaxInt, 100, -1, -1
+		o.RateLimits.Disabled = true
+	})
+	if err != nil {
+		return err
+	}
+	defer unlimited.Close()
 	cases := []func() (AbuseResult, error){
 		one("baseline_board_read", boardQuery),
 		one("amplification_nested", amplificationNested),
@@ -139,6 +161,9 @@ func Abuse(ctx context.Context, o AbuseOptions) error {
 			return burst(ctx, fmt.Sprintf("burst_%d_clients_anonymous", o.Clients), o.Clients,
 				func(int) (int, string, int64, error) { return c.post(ctx, "", `{ me { id } }`, nil) })
 		},
+		oneAt(rowsOnly.URL+"/graphql", "rows_only_amplification_nested", amplificationNested),
+		oneAt(rowsOnly.URL+"/graphql", "rows_only_amplification_aliases_x10", amplificationAliases(10)),
+		oneAt(unlimited.URL+"/graphql", "unlimited_amplification_aliases_x10", amplificationAliases(10)),
 	}
 	var results []AbuseResult
 	for _, run := range cases {

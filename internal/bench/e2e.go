@@ -414,6 +414,9 @@ type apiEnv struct {
 	client *gqlClient
 	token  string
 	close  func()
+	// serve starts another server of the same API with other options (bench abuse compares
+	// limits); the caller closes it.
+	serve func(options func(*graph.Options)) (*httptest.Server, error)
 }
 
 // startAPI serves the API; options adjusts its limits (nil: production defaults).
@@ -468,17 +471,23 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, options func
 	if err != nil {
 		return fail(err)
 	}
-	opts := graph.Options{Verifier: verifier, Logger: log, StatementHeader: true}
-	if options != nil {
-		options(&opts)
+	serve := func(options func(*graph.Options)) (*httptest.Server, error) {
+		opts := graph.Options{Verifier: verifier, Logger: log, StatementHeader: true}
+		if options != nil {
+			options(&opts)
+		}
+		h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
+			Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
+			Hub:      hub}, opts)
+		if err != nil {
+			return nil, err
+		}
+		return httptest.NewServer(h), nil
 	}
-	h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
-		Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		Hub:      hub}, opts)
+	srv, err := serve(options)
 	if err != nil {
 		return fail(err)
 	}
-	srv := httptest.NewServer(h)
 	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
 		time.Hour, time.Now(), "", "")
 	if err != nil {
@@ -486,7 +495,7 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, options func
 		return fail(err)
 	}
 	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}}
-	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, close: func() {
+	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, serve: serve, close: func() {
 		srv.Close()
 		cancel()
 		wg.Wait()
