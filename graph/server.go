@@ -148,6 +148,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
 	srv.AroundResponses(limitResponses(o.MaxRows, errorPresenter(o.Logger)))
+	srv.AroundFields(stopWhenOver)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
