@@ -143,3 +143,25 @@ func TestDefaultRateLimitsAreOn(t *testing.T) {
 	require.Equal(t, 60, headerInt(t, r, "RateLimit-Limit"))
 	require.Equal(t, 59, headerInt(t, r, "RateLimit-Remaining"))
 }
+
+// TestLimitsOverWebsocket: a subscription is an operation like another: refused over its cost,
+// and charged to its principal's cost budget.
+func TestLimitsOverWebsocket(t *testing.T) {
+	t.Parallel()
+	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+		o.MaxComplexity = 250
+		o.RateLimits = graph.RateLimits{Cost: 1, CostBurst: 500}
+	})
+	c := a.mustDial(token(t, "alice-"+t.Name(), time.Hour))
+	vars := map[string]any{"id": "00000000-0000-0000-0000-000000000000"}
+	// 1 + project 1 + board (1 + 50 columns + tasks 1 + 200 × 1) = 254
+	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED",
+		c.subscribe(`subscription($id: ID!) { boardChanged(projectId: $id) { project { board { tasks { id } } } } }`, vars).refusal())
+	// 1 + task 1 + comments (1 + 200 × 1) = 203: twice within the burst of 500 (refused later,
+	// by the workspace check), not a third time.
+	const q = `subscription($id: ID!) { notificationAdded(workspaceId: $id) { task { comments { id } } } }`
+	for range 2 {
+		require.NotEqual(t, "RATE_LIMITED", c.subscribe(q, vars).refusal())
+	}
+	require.Equal(t, "RATE_LIMITED", c.subscribe(q, vars).refusal())
+}
