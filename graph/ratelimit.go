@@ -105,7 +105,10 @@ func retrySeconds(d time.Duration) int64 {
 // rateLimits are the API's budgets; nil when disabled.
 type rateLimits struct {
 	requests, cost, anonymous *buckets
-	trusted                   []netip.Prefix
+	// failures are the requests whose token the verifier refused, per address (at the
+	// anonymous rates): a client replaying or guessing tokens is slowed as an anonymous one is.
+	failures *buckets
+	trusted  []netip.Prefix
 }
 
 func newRateLimits(o RateLimits) *rateLimits {
@@ -116,6 +119,7 @@ func newRateLimits(o RateLimits) *rateLimits {
 		requests:  newBuckets(o.Requests, o.RequestBurst, o.MaxKeys),
 		cost:      newBuckets(o.Cost, o.CostBurst, o.MaxKeys),
 		anonymous: newBuckets(o.Anonymous, o.AnonymousBurst, o.MaxKeys),
+		failures:  newBuckets(o.Anonymous, o.AnonymousBurst, o.MaxKeys),
 		trusted:   o.TrustedProxies,
 	}
 }
@@ -148,6 +152,54 @@ func (l *rateLimits) middleware(maxResponse int64, next http.Handler) http.Handl
 			cw.start()
 		}
 	})
+}
+
+// failedAuth wraps authentication (withRequest): a request carrying a token the verifier refuses
+// (401) is charged to its address's failures, and once they are spent, requests carrying a token
+// from that address are refused before verification until the budget refills. A client sharing
+// the address (behind one NAT) with a token guesser waits too: the price of not verifying every
+// guess. Websocket upgrades pass (their handshakes are charged as anonymous requests).
+func (l *rateLimits) failedAuth(next http.Handler) http.Handler {
+	if l == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" || r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key, now := clientAddr(r, l.trusted), time.Now()
+		if wait := l.failures.emptyFor(key, now); wait > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(wait), 10))
+			writeRateLimited(w, wait)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusUnauthorized {
+			l.failures.take(key, 1, now)
+		}
+	})
+}
+
+// statusRecorder notes the status of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // chargeCost charges an operation's cost to its principal's budget. Over HTTP a refusal is
@@ -276,6 +328,21 @@ func (b *buckets) take(key string, n int, now time.Time) taken {
 		res.reset = time.Duration((float64(b.burst) - tokens) / float64(b.limit) * float64(time.Second))
 	}
 	return res
+}
+
+// emptyFor is how long key's bucket stays without a whole token (0: it has one), without
+// taking any, and without adding key to the table (an unknown key has a full bucket).
+func (b *buckets) emptyFor(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	k, ok := b.keys[key]
+	b.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	if tokens := k.lim.TokensAt(now); tokens < 1 && b.limit > 0 {
+		return time.Duration((1 - tokens) / float64(b.limit) * float64(time.Second))
+	}
+	return 0
 }
 
 func (b *buckets) limiter(key string, now time.Time) *rate.Limiter {

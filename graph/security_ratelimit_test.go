@@ -134,6 +134,27 @@ func TestRateLimitAnonymousPerAddress(t *testing.T) {
 		3*time.Second, 50*time.Millisecond)
 }
 
+// TestRateLimitFailedTokens: tokens the verifier refuses are budgeted per address; once spent,
+// requests carrying a token from the address are refused before verification.
+func TestRateLimitFailedTokens(t *testing.T) {
+	t.Parallel()
+	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+		o.RateLimits = graph.RateLimits{Anonymous: 2, AnonymousBurst: 2}
+	})
+	for range 2 {
+		r := a.limited(forged(t), `{ me { id } }`)
+		require.Equal(t, http.StatusUnauthorized, r.Status)
+		require.Equal(t, "UNAUTHENTICATED", code(t, r.response))
+	}
+	requireRateLimited(t, a.limited(forged(t), `{ me { id } }`))
+	// Anonymous requests have their own budget.
+	require.Equal(t, "UNAUTHENTICATED", code(t, a.limited("", `{ me { id } }`).response))
+	// The address recovers.
+	alice := token(t, "alice-"+t.Name(), time.Hour)
+	require.Eventually(t, func() bool { return a.limited(alice, `{ me { id } }`).Status == http.StatusOK },
+		3*time.Second, 50*time.Millisecond)
+}
+
 // TestDefaultRateLimitsAreOn: production defaults limit requests (the zero value is not "off").
 func TestDefaultRateLimitsAreOn(t *testing.T) {
 	t.Parallel()

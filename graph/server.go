@@ -157,7 +157,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withRequest(o, m, rateLimits.middleware(o.MaxResponseBytes, srv)))
+	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, rateLimits.middleware(o.MaxResponseBytes, srv))))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}
