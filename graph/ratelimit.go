@@ -41,7 +41,8 @@ type RateLimits struct {
 	Cost      float64
 	CostBurst int
 	// Anonymous requests and websocket handshakes per second per client address (default 5),
-	// with bursts of AnonymousBurst (default 20). IPv6 addresses count per /64.
+	// with bursts of AnonymousBurst (default 20); the same rates, separately, for requests whose
+	// token the verifier refuses. IPv6 addresses count per /64.
 	Anonymous      float64
 	AnonymousBurst int
 	// MaxKeys bounds each budget's table of principals or addresses (default 100000): idle

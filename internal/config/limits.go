@@ -23,7 +23,7 @@ import (
 //	RATE_LIMIT_COST             query cost per second per principal (default 100000)
 //	RATE_LIMIT_COST_BURST       at least GRAPHQL_MAX_COMPLEXITY (default 5 × it)
 //	RATE_LIMIT_ANONYMOUS        unauthenticated requests and websocket handshakes per second
-//	                            per client address (default 5)
+//	                            per client address, and separately refused tokens (default 5)
 //	RATE_LIMIT_ANONYMOUS_BURST  (default 20)
 //	RATE_LIMIT_TRUSTED_PROXIES  comma-separated CIDRs or addresses of the load balancers in
 //	                            front of the API, whose X-Forwarded-For names the client (default
