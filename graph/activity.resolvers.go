@@ -60,6 +60,9 @@ func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first 
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(page.Items)); err != nil {
+		return nil, err
+	}
 	conn := &model.ActivityConnection{Edges: make([]*model.ActivityEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
 		cursor := positionString(it.Position)
@@ -93,6 +96,9 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	}
 	page, err := list(ctx, ws, string(a.UserID), before, n)
 	if err != nil {
+		return nil, err
+	}
+	if err := chargeRows(ctx, len(page.Items)); err != nil {
 		return nil, err
 	}
 	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}

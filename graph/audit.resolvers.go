@@ -34,6 +34,9 @@ func (r *queryResolver) History(ctx context.Context, streamID string, first *int
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(page.Events)); err != nil {
+		return nil, err
+	}
 	conn := &model.HistoryConnection{Edges: make([]*model.HistoryEdge, 0, len(page.Events)),
 		PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
 	for _, e := range page.Events {

@@ -28,6 +28,15 @@ func (r *Resolver) boards(ctx context.Context, projects []*model.Project) ([][]*
 	if err != nil {
 		return nil, err
 	}
+	// Each project served gets its board's rows, a board loaded once but served again as well:
+	// they are what the response holds.
+	rows := 0
+	for _, p := range projects {
+		rows += len(boards[at[loaders.Key{WorkspaceID: p.WorkspaceID, ID: p.ProjectID}]])
+	}
+	if err := chargeRows(ctx, rows); err != nil {
+		return nil, err
+	}
 	var all []projections.Task
 	if len(boards) == 1 {
 		all = boards[0]

@@ -78,6 +78,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// logged once per operation, at WARN, by logTimeouts
 			out.Message = "the operation took too long"
 			ext["code"] = CodeTimeout
+		case presentLimit(err, out, ext):
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 			// The client went away (or the server is stopping): nothing is wrong with the
 			// server, and no one reads the answer.

@@ -55,6 +55,12 @@ func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 // setupHub is setup with the live hub's options.
 func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Resolver)) *api {
 	t.Helper()
+	return setupOptions(t, hubOptions, nil, with...)
+}
+
+// setupOptions is setupHub with the API's options adjusted by options (limits' tests).
+func setupOptions(t *testing.T, hubOptions graph.HubOptions, options func(*graph.Options), with ...func(*graph.Resolver)) *api {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 	pool, err := database.Open(ctx, url, database.PoolOptions{Tracer: observability.StatementTracer{}})
@@ -67,7 +73,7 @@ func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Res
 	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
 	require.NoError(t, err)
 	background(t, notifier.Run, runner.Run)
-	a := serve(t, es, notifier, hubOptions, with...)
+	a := serveOptions(t, es, notifier, hubOptions, options, with...)
 	a.dbURL = url
 	return a
 }
@@ -112,6 +118,12 @@ func background(t *testing.T, fs ...func(context.Context) error) {
 func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
 	with ...func(*graph.Resolver)) *api {
 	t.Helper()
+	return serveOptions(t, es, notifier, hubOptions, nil, with...)
+}
+
+func serveOptions(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
+	options func(*graph.Options), with ...func(*graph.Resolver)) *api {
+	t.Helper()
 	pool := es.Pool()
 	log := slog.New(slog.DiscardHandler)
 	secrets, err := webhooksecrets.New(pool, bytes.Repeat([]byte{7}, webhooksecrets.KeySize))
@@ -137,10 +149,16 @@ func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hu
 	for _, f := range with {
 		f(r)
 	}
-	handler, err := graph.NewHandler(r, graph.Options{
-		Verifier: v, Logger: log, Introspection: true, MaxComplexity: 200, MaxDepth: 8, MaxBodyBytes: 64 << 10,
-		StatementHeader: true, MaxSubscriptions: 4,
-	})
+	// The production cost limit; no rate limits (tests share principals' names across requests
+	// at a pace no client has).
+	o := graph.Options{
+		Verifier: v, Logger: log, Introspection: true, MaxDepth: 8, MaxBodyBytes: 64 << 10,
+		StatementHeader: true, MaxSubscriptions: 4, RateLimits: graph.RateLimits{Disabled: true},
+	}
+	if options != nil {
+		options(&o)
+	}
+	handler, err := graph.NewHandler(r, o)
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
@@ -317,13 +335,13 @@ func TestLimits(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
 	require.Equal(t, "BAD_REQUEST", code(t, r))
 
-	// Too complex: 300 aliases of one field. Too deep: introspection nests as far as one asks.
+	// Too complex: 300 aliases of one list field. Too deep: introspection nests as far as one asks.
 	// Both are valid documents, which the query cache keeps: the limits apply to every
 	// operation, the second one served from the cache too.
 	var q strings.Builder
 	q.WriteString("{")
 	for i := range 300 {
-		fmt.Fprintf(&q, " a%d: me { id }", i)
+		fmt.Fprintf(&q, " a%d: workspaces { projects { id } }", i)
 	}
 	q.WriteString(" }")
 	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } } }`

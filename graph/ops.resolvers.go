@@ -17,6 +17,9 @@ func (r *queryResolver) Projections(ctx context.Context) ([]*model.ProjectionSta
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(sts)); err != nil {
+		return nil, err
+	}
 	out := make([]*model.ProjectionStatus, len(sts))
 	for i, s := range sts {
 		out[i] = statusModel(s)

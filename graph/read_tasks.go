@@ -130,6 +130,9 @@ func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur dea
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(hooks)+len(emails)); err != nil {
+		return nil, err
+	}
 	return mergeDead(hooks, emails, n, cur), nil
 }
 

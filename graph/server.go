@@ -35,7 +35,7 @@ type Options struct {
 	Logger           *slog.Logger
 	Introspection    bool          // schema introspection (on in development)
 	Playground       bool          // GraphiQL playground at GET / (on in development)
-	MaxComplexity    int           // default 500
+	MaxComplexity    int           // default 200000 (cost model of limits.go)
 	MaxDepth         int           // default 12
 	MaxBodyBytes     int64         // default 1 MiB
 	OperationTimeout time.Duration // default 15 s
@@ -53,6 +53,11 @@ type Options struct {
 	// always may; by default no other origin (browsers send Origin; CSRF-like misuse of a
 	// header-authenticated socket is refused).
 	WebsocketOrigins []string
+
+	// Limits of one request's work and of each caller's (limits.go, ratelimit.go).
+	MaxRows          int        // rows one response may serve (default 50000; negative: no limit)
+	MaxResponseBytes int64      // bytes of one HTTP response (default 16 MiB; negative: no limit)
+	RateLimits       RateLimits // on by default
 }
 
 func (o *Options) validate() error {
@@ -63,7 +68,7 @@ func (o *Options) validate() error {
 		return errors.New("graph: a logger is required")
 	}
 	if o.MaxComplexity == 0 {
-		o.MaxComplexity = 500
+		o.MaxComplexity = 200_000
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = 12
@@ -80,7 +85,13 @@ func (o *Options) validate() error {
 	if o.KeepAlive == 0 {
 		o.KeepAlive = 15 * time.Second
 	}
-	return nil
+	if o.MaxRows == 0 {
+		o.MaxRows = 50_000
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = 16 << 20
+	}
+	return o.RateLimits.validate(o.MaxComplexity)
 }
 
 // NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
@@ -129,13 +140,16 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	rateLimits := newRateLimits(o.RateLimits)
+	srv.Use(&costLimit{limit: o.MaxComplexity, rate: rateLimits})
 	srv.Use(depthLimit(o.MaxDepth))
 	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
 	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
+	srv.AroundResponses(limitResponses(o.MaxRows, errorPresenter(o.Logger)))
+	srv.AroundFields(stopWhenOver)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.AroundOperations(logTimeouts(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
@@ -145,7 +159,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withRequest(o, m, withCloseSlot(srv)))
+	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, srv)))))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}

@@ -184,6 +184,9 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(page.Tasks)); err != nil {
+		return nil, err
+	}
 	models := taskModels(page.Tasks)
 	if err := loadTaskChildren(ctx, page.Tasks, models, "edges", "node"); err != nil {
 		return nil, err
@@ -215,10 +218,13 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Me
 // Comments is the resolver for the comments field.
 func (r *taskResolver) Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error) {
 	if obj.LoadedComments != nil {
-		return obj.LoadedComments, nil
+		return obj.LoadedComments, chargeRows(ctx, len(obj.LoadedComments))
 	}
 	cs, err := loaders.For(ctx).Comments.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID})
 	if err != nil {
+		return nil, err
+	}
+	if err := chargeRows(ctx, len(cs)); err != nil {
 		return nil, err
 	}
 	return commentModels(cs), nil

@@ -171,6 +171,9 @@ func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) 
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeRows(ctx, len(ms)); err != nil {
+		return nil, err
+	}
 	l := loaders.For(ctx)
 	out := make([]*model.Workspace, len(ms))
 	for i, m := range ms {
@@ -220,6 +223,9 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, workspaceID strin
 	}
 	ds, err := r.Inspector.ListDeliveries(ctx, ws, sideeffects.Page{Status: str(status), Limit: n + 1, BeforeID: before})
 	if err != nil {
+		return nil, err
+	}
+	if err := chargeRows(ctx, len(ds)); err != nil {
 		return nil, err
 	}
 	conn := &model.WebhookDeliveryConnection{PageInfo: &model.PageInfo{HasNextPage: len(ds) > n}, Edges: []*model.WebhookDeliveryEdge{}}

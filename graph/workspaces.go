@@ -24,7 +24,8 @@ func (r *Resolver) workspaceMembers(ctx context.Context, workspaces []*model.Wor
 	for _, m := range ms {
 		byWorkspace[m.WorkspaceID] = append(byWorkspace[m.WorkspaceID], memberModel(m))
 	}
-	return perWorkspace(workspaces, byWorkspace), nil
+	out := perWorkspace(workspaces, byWorkspace)
+	return out, chargeLists(ctx, out)
 }
 
 // perWorkspace lays out what byWorkspace holds in the order of workspaces, one list each (empty
@@ -64,7 +65,8 @@ func (r *Resolver) workspaceProjects(ctx context.Context, workspaces []*model.Wo
 			return nil, err
 		}
 	}
-	return perWorkspace(workspaces, byWorkspace), nil
+	out := perWorkspace(workspaces, byWorkspace)
+	return out, chargeLists(ctx, out)
 }
 
 // primeBoards loads the boards of projects in one statement when the current field's selection

@@ -113,7 +113,7 @@ func E2E(ctx context.Context, o E2EOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	env, err := startAPI(ctx, pool, o.Clients)
+	env, err := startAPI(ctx, pool, o.Clients, noRateLimits)
 	if err != nil {
 		return err
 	}
@@ -414,9 +414,13 @@ type apiEnv struct {
 	client *gqlClient
 	token  string
 	close  func()
+	// serve starts another server of the same API with other options (bench abuse compares
+	// limits); the caller closes it.
+	serve func(options func(*graph.Options)) (*httptest.Server, error)
 }
 
-func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int) (*apiEnv, error) {
+// startAPI serves the API; options adjusts its limits (nil: production defaults).
+func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, options func(*graph.Options)) (*apiEnv, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	fail := func(err error) (*apiEnv, error) {
@@ -467,13 +471,23 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int) (*apiEnv, er
 	if err != nil {
 		return fail(err)
 	}
-	h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
-		Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		Hub:      hub}, graph.Options{Verifier: verifier, Logger: log, StatementHeader: true})
+	serve := func(options func(*graph.Options)) (*httptest.Server, error) {
+		opts := graph.Options{Verifier: verifier, Logger: log, StatementHeader: true}
+		if options != nil {
+			options(&opts)
+		}
+		h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
+			Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
+			Hub:      hub}, opts)
+		if err != nil {
+			return nil, err
+		}
+		return httptest.NewServer(h), nil
+	}
+	srv, err := serve(options)
 	if err != nil {
 		return fail(err)
 	}
-	srv := httptest.NewServer(h)
 	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
 		time.Hour, time.Now(), "", "")
 	if err != nil {
@@ -481,9 +495,13 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int) (*apiEnv, er
 		return fail(err)
 	}
 	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}}
-	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, close: func() {
+	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, serve: serve, close: func() {
 		srv.Close()
 		cancel()
 		wg.Wait()
 	}}, nil
 }
+
+// noRateLimits is for the throughput benchmarks: one principal sends as fast as it can, which
+// the production budgets exist to refuse (bench abuse measures them).
+func noRateLimits(o *graph.Options) { o.RateLimits.Disabled = true }

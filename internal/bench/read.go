@@ -91,7 +91,7 @@ func Read(ctx context.Context, o ReadOptions) error {
 		return err
 	}
 	defer drop()
-	env, err := startAPI(ctx, pool, o.Clients)
+	env, err := startAPI(ctx, pool, o.Clients, noRateLimits)
 	if err != nil {
 		return err
 	}

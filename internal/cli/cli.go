@@ -31,6 +31,8 @@ Usage:
   taskforge bench lag [flags]     commit → read-table-visible latency at a steady append rate
   taskforge bench e2e [flags]     mutation sent → websocket subscription message received (p50/p99/max)
   taskforge bench read [flags]    board, task list and workspace throughput, p99 and SQL statements per request
+  taskforge bench abuse [--json]  amplification queries and bursts of clients against the production limits:
+                                  served or refused, time to answer, peak Go heap
                                   (bench: TASKFORGE_CPUPROFILE=FILE writes a CPU profile of the run)
   taskforge projections status [--json]                 position, lag, state and last error of each projection
   taskforge projections rebuild NAME|all [--keep-old]   build the next version, catch up, swap (resumable)
@@ -124,7 +126,7 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse", errUsage)
 	}
 	// The benchmarks run the service's parts in this process, so one profile shows where the
 	// workload's Go time goes (go tool pprof).
@@ -146,6 +148,8 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return bench.E2ECommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
 	case "read":
 		return bench.ReadCommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
+	case "abuse":
+		return bench.AbuseCommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

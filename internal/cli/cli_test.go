@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +222,55 @@ func TestServeRequiresWebhookSecretKey(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "WEBHOOK_SECRET_KEY")
 	require.NotContains(t, errOut, "not-a-key", "the value is never echoed")
+}
+
+// TestBenchAbuseSmoke runs the abuse benchmark small: the board read is served, every
+// amplification query refused by its cost, and the bursts partly refused by the rate limits.
+func TestBenchAbuseSmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "abuse", "--tasks", "5", "--clients", "80", "--json")
+	require.Equal(t, 0, code, errOut)
+	type line struct {
+		Name          string         `json:"name"`
+		Served        int            `json:"served"`
+		Refused       int            `json:"refused"`
+		Codes         map[string]int `json:"codes"`
+		PeakHeapBytes uint64         `json:"peak_heap_bytes"`
+	}
+	got := map[string]line{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r line
+		require.NoError(t, json.Unmarshal([]byte(l), &r), l)
+		require.Positive(t, r.PeakHeapBytes, l)
+		got[r.Name] = r
+	}
+	require.Len(t, got, 10)
+	// Without the cost limit a board of 5 tasks stays within the row budget: served.
+	for _, name := range []string{"rows_only_amplification_nested", "rows_only_amplification_aliases_x10", "unlimited_amplification_aliases_x10"} {
+		require.Equal(t, 1, got[name].Served, name)
+	}
+	require.Equal(t, 1, got["baseline_board_read"].Served)
+	require.Empty(t, got["baseline_board_read"].Codes)
+	for _, name := range []string{"amplification_nested", "amplification_aliases_x10", "amplification_fragments", "amplification_inline_fragments"} {
+		require.Equal(t, map[string]int{"COMPLEXITY_LIMIT_EXCEEDED": 1}, got[name].Codes, name)
+		require.Equal(t, 1, got[name].Refused, name)
+	}
+	for _, name := range []string{"burst_80_clients_one_principal_board", "burst_80_clients_anonymous"} {
+		require.Positive(t, got[name].Served, name)
+		require.Positive(t, got[name].Refused, name)
+		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
+	}
+}
+
+// TestMemoryLimitApplied: serve sets MEMORY_LIMIT as Go's soft limit, unless GOMEMLIMIT is set.
+func TestMemoryLimitApplied(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	log := slog.New(slog.DiscardHandler)
+	applyMemoryLimit(config.Limits{MemoryLimit: 768 << 20}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1))
+	applyMemoryLimit(config.Limits{MemoryLimit: 512 << 20, MemoryLimitFromGoEnv: true}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
+	applyMemoryLimit(config.Limits{}, log)
+	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "MEMORY_LIMIT=off leaves it")
 }

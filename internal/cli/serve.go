@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		return err
 	}
 	log := cfg.Logger()
+	applyMemoryLimit(cfg.Limits, log)
 
 	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{
 		MaxConns: cfg.DBMaxConns,
@@ -209,7 +210,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, es.Pool())
 		}, Hub: hub, Operators: cfg.Operators, WebhookSecrets: secrets}
-	return graph.NewHandler(resolver, graph.Options{
+	return graph.NewHandler(resolver, withLimits(graph.Options{
 		Verifier:         verifier,
 		Logger:           log,
 		Introspection:    cfg.GraphQLIntrospection,
@@ -217,7 +218,7 @@ func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prom
 		Metrics:          reg,
 		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
-	})
+	}, cfg.Limits))
 }
 
 // loopback reports whether a listen host reaches this machine only.

@@ -45,6 +45,9 @@ type Config struct {
 	// (.data/webhook-secret-key).
 	WebhookSecretKey []byte
 
+	// Limits of requests, callers and the process (limits.go lists their variables).
+	Limits Limits
+
 	Operations
 }
 
@@ -156,6 +159,11 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.Operations = ops
+	limits, err := readLimits()
+	if err != nil {
+		return c, err
+	}
+	c.Limits = limits
 	return c, nil
 }
 
