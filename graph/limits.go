@@ -96,6 +96,7 @@ var listCosts = map[string]listCost{
 	"Query.projections":               {bound: len(projections.All())},
 	"Workspace.projects":              {bound: projections.MaxPage}, // ProjectsByWorkspace: LIMIT MaxPage
 	"Workspace.members":               {bound: domain.PlanPro.MemberLimit()},
+	"Query.webhooks":                  {bound: domain.MaxWebhooks},
 	"Project.taskCounts":              {bound: domain.MaxStatuses},
 	"Project.board":                   {perParent: true, extra: domain.MaxStatuses},
 	"BoardColumn.tasks":               {bound: projections.MaxPage}, // a board: LIMIT MaxPage over all its columns
@@ -103,6 +104,7 @@ var listCosts = map[string]listCost{
 	"Task.labels":                     {values: true},               // domain.MaxLabels of MaxLabelLen
 	"TaskState.labels":                {values: true},
 	"Comment.mentions":                {values: true}, // parsed from a body of MaxCommentLen
+	"Webhook.eventTypes":              {values: true},
 }
 
 // maxCost saturates the arithmetic: an operation can never cost less by overflowing.
