@@ -557,7 +557,7 @@ func (w *Workspace) ReserveProjectKey(actor Actor, projectID uuid.UUID, key stri
 
 func cleanProjectKey(key string) (string, error) {
 	key = strings.TrimSpace(key)
-	if !projectKeyPattern.MatchString(key) {
+	if len(key) > 10 || !projectKeyPattern.MatchString(key) {
 		return "", InvalidInput("key", "must be 2 to 10 capital letters or digits, starting with a letter")
 	}
 	return key, nil
@@ -635,6 +635,12 @@ func (w *Workspace) RemoveWebhook(actor Actor, webhookID uuid.UUID, now time.Tim
 // cleanWebhook validates a webhook's settings and normalizes its event-type
 // filter (deduplicated, sorted, never nil so that it encodes as []).
 func cleanWebhook(h Webhook) (Webhook, error) {
+	if len(h.URL) > MaxWebhookURLLen+maxPadding {
+		return Webhook{}, InvalidInput("url", fmt.Sprintf("must be at most %d bytes", MaxWebhookURLLen))
+	}
+	if len(h.Secret) > MaxWebhookSecret*utf8.UTFMax {
+		return Webhook{}, InvalidInput("secret", fmt.Sprintf("must be at most %d characters", MaxWebhookSecret))
+	}
 	endpoint := strings.TrimSpace(h.URL)
 	u, err := url.Parse(endpoint)
 	switch {

@@ -189,10 +189,7 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 		if ok {
 			ctx = auth.WithPrincipal(ctx, p)
 		}
-		info := commands.RequestInfo{RequestID: r.Header.Get("X-Request-Id")}
-		if info.RequestID == "" {
-			info.RequestID = uuid.NewString()
-		}
+		info := commands.RequestInfo{RequestID: commands.RequestID(r.Header.Get("X-Request-Id"))}
 		if c, err := uuid.Parse(r.Header.Get("X-Correlation-Id")); err == nil {
 			info.CorrelationID = c
 		}

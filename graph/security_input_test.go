@@ -1,0 +1,107 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// head is the store's global head: a request that must change nothing leaves it where it was.
+func (a *api) head() eventstore.GlobalPosition {
+	a.t.Helper()
+	h, err := a.es.Head(context.Background())
+	require.NoError(a.t, err)
+	return h
+}
+
+// requireInvalid checks an INVALID_INPUT answer naming field.
+func requireInvalid(t *testing.T, r response, field string) {
+	t.Helper()
+	require.Equal(t, "INVALID_INPUT", code(t, r), "%+v", r.Errors)
+	require.Equal(t, field, r.Errors[0].Extensions["field"], "%+v", r.Errors)
+}
+
+func TestRequestIDIsBounded(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "rid-"+t.Name(), time.Hour)
+	create := func(requestID string) (string, string) {
+		body, _ := json.Marshal(map[string]any{"query": `mutation { createWorkspace(input: {name: "Acme"}) { id } }`})
+		req, err := http.NewRequest(http.MethodPost, a.url, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Request-Id", requestID)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var r struct {
+			Data struct{ CreateWorkspace struct{ ID string } }
+		}
+		b, _ := io.ReadAll(resp.Body)
+		require.NoError(t, json.Unmarshal(b, &r), string(b))
+		evs, err := a.es.ReadStream(context.Background(), domain.WorkspaceStream(mustUUID(t, r.Data.CreateWorkspace.ID)), 1, 1)
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		return resp.Header.Get("X-Request-Id"), evs[0].Metadata.RequestID
+	}
+	echoed, stored := create("req-42")
+	require.Equal(t, "req-42", echoed)
+	require.Equal(t, "req-42", stored)
+	for _, bad := range []string{strings.Repeat("r", 200<<10), strings.Repeat("r", commands.MaxRequestIDLen+1),
+		"caf\u00e9", "a b", "ab\u200bcd"} {
+		echoed, stored := create(bad)
+		require.NotEqual(t, bad, stored)
+		require.True(t, commands.ValidRequestID(stored), stored)
+		require.Equal(t, stored, echoed, "the generated id is the one echoed")
+	}
+}
+
+func TestInvisibleAndOversizedTextRefused(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "text-"+t.Name(), time.Hour)
+	var ws, user result
+	a.ok(tok, `mutation { registerUser { id } }`, nil, &user)
+	a.ok(tok, `mutation { createWorkspace(input: {name: "Acme"}) { id } }`, nil, &ws)
+	var p result
+	a.ok(tok, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Core", key: "CO"}) { id } }`,
+		map[string]any{"ws": ws.ID}, &p)
+	before := a.head()
+	huge := strings.Repeat("x", 40<<10)
+	cases := []struct {
+		query, field string
+		vars         map[string]any
+	}{
+		{`mutation($s: String!) { createWorkspace(input: {name: $s}) { id } }`, "name", map[string]any{"s": "\u200b\u2060\ufeff"}},
+		{`mutation($ws: ID!, $s: String!) { renameWorkspace(input: {workspaceId: $ws, name: $s}) { id } }`, "name", map[string]any{"s": "\u202e\u2066"}},
+		{`mutation($p: ID!, $s: String!) { createTask(input: {projectId: $p, title: $s}) { id } }`, "title", map[string]any{"s": " \u200b "}},
+		{`mutation($p: ID!, $s: String!) { createTask(input: {projectId: $p, title: $s}) { id } }`, "title", map[string]any{"s": huge}},
+		{`mutation($p: ID!, $s: String!) { createTask(input: {projectId: $p, title: "ok", labels: [$s]}) { id } }`, "labels[0]", map[string]any{"s": "\u200d"}},
+		{`mutation($p: ID!, $s: String!) { renameProject(input: {projectId: $p, name: $s}) { id } }`, "name", map[string]any{"s": huge}},
+		{`mutation($s: String!) { updateProfile(input: {displayName: $s, email: "x@example.com"}) { id } }`, "display_name", map[string]any{"s": "\u3164"}},
+	}
+	for _, c := range cases {
+		vars := map[string]any{"ws": ws.ID, "p": p.ID}
+		for k, v := range c.vars {
+			vars[k] = v
+		}
+		r := a.do(tok, c.query, vars)
+		requireInvalid(t, r, c.field)
+		for _, e := range r.Errors {
+			require.NotContains(t, e.Message, huge[:100], "the input is not echoed")
+		}
+	}
+	require.Equal(t, before, a.head(), "no refused input appended anything")
+}
