@@ -105,3 +105,73 @@ func TestInvisibleAndOversizedTextRefused(t *testing.T) {
 	}
 	require.Equal(t, before, a.head(), "no refused input appended anything")
 }
+
+func TestMalformedTimeIsInvalidInput(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "time-"+t.Name(), time.Hour)
+	var ws, p result
+	a.ok(tok, `mutation { createWorkspace(input: {name: "Acme"}) { id } }`, nil, &ws)
+	a.ok(tok, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Core", key: "CO"}) { id } }`,
+		map[string]any{"ws": ws.ID}, &p)
+	before := a.head()
+	create := `mutation($p: ID!, $d: DueDate) { createTask(input: {projectId: $p, title: "t", dueDate: $d}) { id } }`
+	for _, bad := range []any{"2026-13-45", "2026-12-24T25:00:00Z", "tomorrow", "", 12, true} {
+		r := a.do(tok, create, map[string]any{"p": p.ID, "d": bad})
+		if r.Status == http.StatusUnprocessableEntity {
+			continue // a non-string: gqlgen's variable validation refuses it first
+		}
+		requireInvalid(t, r, "input.dueDate")
+	}
+	// Inline too, and a date-only value where an instant is required.
+	r := a.do(tok, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "t", dueDate: "2026-02-30"}) { id } }`,
+		map[string]any{"p": p.ID})
+	requireInvalid(t, r, "input.dueDate")
+	require.Equal(t, before, a.head(), "no malformed time appended anything")
+	r = a.do(tok, `query($t: ID!) { taskAt(id: $t, at: "2026-12-24") { id } }`, map[string]any{"t": p.ID})
+	requireInvalid(t, r, "at")
+
+	// A plain date is a due date (midnight UTC); a full instant still works.
+	var task struct {
+		ID      string
+		DueDate string
+	}
+	a.ok(tok, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "t", dueDate: "2026-12-24"}) { id } }`,
+		map[string]any{"p": p.ID}, &task)
+	evs, err := a.es.ReadStream(context.Background(), domain.TaskStream(mustUUID(t, task.ID)), 1, 1)
+	require.NoError(t, err)
+	require.Contains(t, string(evs[0].Data), `"2026-12-24T00:00:00Z"`)
+	a.ok(tok, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "t", dueDate: "2026-12-24T09:30:00+01:00"}) { id } }`,
+		map[string]any{"p": p.ID}, &task)
+}
+
+func TestOversizedChunkedBodyIs413(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "chunked-"+t.Name(), time.Hour)
+	post := func(body string) (int, string) {
+		// An io.Reader of unknown length: the client sends it chunked, without Content-Length.
+		req, err := http.NewRequest(http.MethodPost, a.url, io.MultiReader(strings.NewReader(body)))
+		require.NoError(t, err)
+		require.Zero(t, req.ContentLength) // with a body: unknown, sent chunked
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, _ := post(`{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	status, body := post(`{"query":"{ me { id } }"}`)
+	require.Equal(t, http.StatusOK, status, body)
+
+	// A body that is not JSON is refused without being quoted back.
+	status, body = post(`{"query": "secret-token-abc" oops`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.NotContains(t, body, "secret-token-abc")
+	r := a.raw(tok, []byte(`{"query": "secret-token-abc" oops`))
+	require.Equal(t, "BAD_REQUEST", code(t, r))
+	require.NotContains(t, r.Errors[0].Message, "secret-token-abc")
+}

@@ -178,6 +178,9 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+		if !readUnknownLength(w, r, o.MaxBodyBytes) {
+			return
+		}
 
 		ctx := r.Context()
 		p, ok, err := o.Verifier.FromRequest(r)
