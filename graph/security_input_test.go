@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -174,4 +175,39 @@ func TestOversizedChunkedBodyIs413(t *testing.T) {
 	r := a.raw(tok, []byte(`{"query": "secret-token-abc" oops`))
 	require.Equal(t, "BAD_REQUEST", code(t, r))
 	require.NotContains(t, r.Errors[0].Message, "secret-token-abc")
+}
+
+func TestMarkNotificationsReadOnlyThroughOwnNotifications(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "MR")
+	var task result
+	a.ok(tm.alice, `mutation($p: ID!, $bob: ID!) { createTask(input: {projectId: $p, title: "for bob", assigneeId: $bob}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project, "bob": tm.bobID}, &task)
+	var inbox connPage
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { notifications(workspaceId: $ws, consistentWith: $tok) { edges { cursor node { id } } } }`,
+		map[string]any{"ws": tm.ws, "tok": task.ConsistencyToken}, &inbox)
+	require.Len(t, inbox.Edges, 1)
+	mark := `mutation($c: String!) { markNotificationsRead(through: $c) }`
+
+	// Far in the future, just after the notification, another user's position: refused.
+	head := a.head()
+	for _, c := range []string{"18446744073709551615.9223372036854775807", "999999999.1",
+		fmt.Sprintf("%d.%d", head.TransactionID, head.Position+1), tm.tok} {
+		requireInvalid(t, a.do(tm.bob, mark, map[string]any{"c": c}), "through")
+	}
+	// Alice was not notified at bob's position.
+	requireInvalid(t, a.do(tm.alice, mark, map[string]any{"c": inbox.Edges[0].Cursor}), "through")
+	unread := func() int {
+		var page connPage
+		a.ok(tm.bob, `query($ws: ID!) { notifications(workspaceId: $ws, unreadOnly: true) { edges { cursor } } }`,
+			map[string]any{"ws": tm.ws}, &page)
+		return len(page.Edges)
+	}
+	require.Equal(t, 1, unread(), "no refused mark moved the read mark")
+
+	var marked bool
+	a.ok(tm.bob, mark, map[string]any{"c": inbox.Edges[0].Cursor}, &marked)
+	require.True(t, marked)
+	require.Zero(t, unread())
 }
