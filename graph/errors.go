@@ -65,6 +65,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if v, ok := commands.CurrentVersion(err); ok {
 				ext["currentVersion"] = v
 			}
+			if errors.Is(err, commands.ErrIdempotencyKeyReused) {
+				ext["detail"] = commands.DetailIdempotencyKeyReused
+			}
 		case errors.Is(err, ErrStale):
 			out.Message = ErrStale.Error() + "; retry"
 			ext["code"] = CodeStale

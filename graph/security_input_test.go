@@ -211,3 +211,19 @@ func TestMarkNotificationsReadOnlyThroughOwnNotifications(t *testing.T) {
 	require.True(t, marked)
 	require.Zero(t, unread())
 }
+
+func TestIdempotencyKeyReuseIsConflict(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "idem-"+t.Name(), time.Hour)
+	create := `mutation($name: String!) { createWorkspace(input: {name: $name, idempotencyKey: "k-1"}) { id } }`
+	var first, again result
+	a.ok(tok, create, map[string]any{"name": "Acme"}, &first)
+	a.ok(tok, create, map[string]any{"name": "Acme"}, &again)
+	require.Equal(t, first.ID, again.ID, "the same input repeats the first result")
+	before := a.head()
+	r := a.do(tok, create, map[string]any{"name": "Other"})
+	require.Equal(t, "CONFLICT", code(t, r))
+	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", r.Errors[0].Extensions["detail"])
+	require.Equal(t, before, a.head())
+}
