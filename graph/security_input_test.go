@@ -227,3 +227,49 @@ func TestIdempotencyKeyReuseIsConflict(t *testing.T) {
 	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", r.Errors[0].Extensions["detail"])
 	require.Equal(t, before, a.head())
 }
+
+// TestEditedHistoryIsReported: an event edited in the database (as a superuser who disables the
+// immutability trigger) makes history say verified: false and taskAt refuse with
+// INTEGRITY_VIOLATION, instead of serving the edited title as history.
+func TestEditedHistoryIsReported(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "audit-"+t.Name(), time.Hour)
+	var ws, p, task result
+	a.ok(tok, `mutation { createWorkspace(input: {name: "Acme"}) { id } }`, nil, &ws)
+	a.ok(tok, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Core", key: "CO"}) { id } }`,
+		map[string]any{"ws": ws.ID}, &p)
+	a.ok(tok, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Honest title"}) { id } }`,
+		map[string]any{"p": p.ID}, &task)
+	stream := domain.TaskStream(mustUUID(t, task.ID))
+	history := `query($s: String!) { history(streamId: $s) { verified edges { node { payload } } } }`
+	var h struct {
+		Verified bool
+		Edges    []struct{ Node struct{ Payload string } }
+	}
+	a.ok(tok, history, map[string]any{"s": stream}, &h)
+	require.True(t, h.Verified)
+	var state struct{ Title string }
+	a.ok(tok, `query($t: ID!) { taskAt(id: $t) { title } }`, map[string]any{"t": task.ID}, &state)
+	require.Equal(t, "Honest title", state.Title)
+
+	ctx := context.Background()
+	tx, err := a.es.Pool().Begin(ctx)
+	require.NoError(t, err)
+	for _, sql := range []string{
+		`ALTER TABLE events DISABLE TRIGGER USER`,
+		`UPDATE events SET data = replace(data::text, 'Honest title', 'Forged title')::json WHERE stream_id = '` + stream + `' AND stream_version = 1`,
+		`ALTER TABLE events ENABLE TRIGGER USER`,
+	} {
+		_, err := tx.Exec(ctx, sql)
+		require.NoError(t, err, sql)
+	}
+	require.NoError(t, tx.Commit(ctx))
+
+	a.ok(tok, history, map[string]any{"s": stream}, &h)
+	require.False(t, h.Verified, "edited history is flagged")
+	require.Contains(t, h.Edges[0].Node.Payload, "Forged title", "the edit is what is stored")
+	r := a.do(tok, `query($t: ID!) { taskAt(id: $t) { title } }`, map[string]any{"t": task.ID})
+	require.Equal(t, "INTEGRITY_VIOLATION", code(t, r))
+	require.NotContains(t, r.Errors[0].Message, "Forged")
+}

@@ -160,6 +160,7 @@ type ComplexityRoot struct {
 	HistoryConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+		Verified func(childComplexity int) int
 	}
 
 	HistoryEdge struct {
@@ -980,6 +981,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HistoryConnection.PageInfo(childComplexity), true
+	case "HistoryConnection.verified":
+		if e.ComplexityRoot.HistoryConnection.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryConnection.Verified(childComplexity), true
 
 	case "HistoryEdge.cursor":
 		if e.ComplexityRoot.HistoryEdge.Cursor == nil {
@@ -2505,7 +2512,10 @@ type NotificationConnection {
   the stream's workspace only; other streams are NOT_FOUND.
   """
   history(streamId: String!, first: Int = 50, after: String): HistoryConnection! @authenticated
-  "A task's state folded from its events up to a version or an instant (give one); neither: now."
+  """
+  A task's state folded from its events up to a version or an instant (give one); neither: now.
+  INTEGRITY_VIOLATION when the task's hash chain does not verify.
+  """
   taskAt(id: ID!, version: Int, at: Time): TaskState! @authenticated
   "Recomputes a stream's hash chain and reports the first broken link."
   verifyStream(streamId: String!): ChainVerification! @authenticated
@@ -2519,6 +2529,8 @@ type PageInfo {
 type HistoryConnection {
   edges: [HistoryEdge!]!
   pageInfo: PageInfo!
+  "Whether the stream's hash chain verifies; false: its stored events were edited, do not trust them."
+  verified: Boolean!
 }
 
 type HistoryEdge {
@@ -3439,6 +3451,8 @@ func (ec *executionContext) childFields_HistoryConnection(ctx context.Context, f
 		return ec.fieldContext_HistoryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_HistoryConnection_pageInfo(ctx, field)
+	case "verified":
+		return ec.fieldContext_HistoryConnection_verified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HistoryConnection", field.Name)
 }
@@ -6684,6 +6698,29 @@ func (ec *executionContext) fieldContext_HistoryConnection_pageInfo(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HistoryConnection_verified(ctx context.Context, field graphql.CollectedField, obj *model.HistoryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryConnection_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryConnection_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HistoryConnection", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _HistoryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.HistoryEdge) (ret graphql.Marshaler) {
@@ -16109,6 +16146,11 @@ func (ec *executionContext) _HistoryConnection(ctx context.Context, sel ast.Sele
 			}
 		case "pageInfo":
 			out.Values[i] = ec._HistoryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verified":
+			out.Values[i] = ec._HistoryConnection_verified(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
