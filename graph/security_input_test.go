@@ -16,6 +16,7 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/auth"
 )
 
 // head is the store's global head: a request that must change nothing leaves it where it was.
@@ -272,4 +273,32 @@ func TestEditedHistoryIsReported(t *testing.T) {
 	r := a.do(tok, `query($t: ID!) { taskAt(id: $t) { title } }`, map[string]any{"t": task.ID})
 	require.Equal(t, "INTEGRITY_VIOLATION", code(t, r))
 	require.NotContains(t, r.Errors[0].Message, "Forged")
+}
+
+// TestUpdateProfileEmailMustBeVerified: the email can only become the token's verified address.
+func TestUpdateProfileEmailMustBeVerified(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	user := "profile-" + t.Name()
+	mint := func(email string, verified bool) string {
+		tok, err := auth.MintHS256(secret, auth.Principal{UserID: user, Email: email, Name: "P", EmailVerified: verified},
+			time.Hour, time.Now(), "", "")
+		require.NoError(t, err)
+		return tok
+	}
+	unverified := mint("boss@corp.example", false)
+	a.ok(unverified, `mutation { registerUser { id } }`, nil, &result{})
+	update := `mutation($e: String!) { updateProfile(input: {displayName: "P", email: $e}) { id } }`
+	before := a.head()
+	requireInvalid(t, a.do(unverified, update, map[string]any{"e": "ceo@corp.example"}), "email")
+	requireInvalid(t, a.do(mint("ceo@corp.example", false), update, map[string]any{"e": "ceo@corp.example"}), "email")
+	a.ok(unverified, update, map[string]any{"e": "boss@corp.example"}, &result{}) // unchanged: fine
+	requireInvalid(t, a.do(mint("new@corp.example", true), update, map[string]any{"e": "ceo@corp.example"}), "email")
+	require.Equal(t, before, a.head())
+
+	a.ok(mint("new@corp.example", true), update, map[string]any{"e": "new@corp.example"}, &result{})
+	evs, err := a.es.ReadStreamBackward(context.Background(), domain.UserStream(domain.UserID(user)), -1, 1)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Contains(t, string(evs[0].Data), `"new@corp.example"`)
 }

@@ -20,6 +20,8 @@ type Principal struct {
 	UserID string // the token subject
 	Email  string
 	Name   string
+	// EmailVerified is the email_verified claim: the issuer vouches that the user controls Email.
+	EmailVerified bool
 }
 
 // ErrUnauthenticated is wrapped by every verification failure; the API maps it to UNAUTHENTICATED.
@@ -82,8 +84,19 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Email string `json:"email,omitempty"`
-	Name  string `json:"name,omitempty"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified claimBool `json:"email_verified,omitempty"`
+	Name          string    `json:"name,omitempty"`
+}
+
+// claimBool reads a boolean claim sent as true or as "true" (some providers, e.g. Cognito, send
+// strings); anything else is false.
+type claimBool bool
+
+func (b *claimBool) UnmarshalJSON(data []byte) error {
+	s := string(data)
+	*b = claimBool(s == "true" || s == `"true"`)
+	return nil
 }
 
 // Verify checks a raw token and returns its principal.
@@ -105,7 +118,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if c.Subject == "" || len(c.Subject) > 200 {
 		return Principal{}, fmt.Errorf("%w: token has no usable subject", ErrUnauthenticated)
 	}
-	return Principal{UserID: c.Subject, Email: c.Email, Name: c.Name}, nil
+	return Principal{UserID: c.Subject, Email: c.Email, Name: c.Name, EmailVerified: bool(c.EmailVerified)}, nil
 }
 
 // FromRequest verifies the request's bearer token. ok is false when there is none (an anonymous
@@ -152,8 +165,9 @@ func MintHS256(secret []byte, p Principal, ttl time.Duration, now time.Time, iss
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 			Issuer:    issuer,
 		},
-		Email: p.Email,
-		Name:  p.Name,
+		Email:         p.Email,
+		EmailVerified: claimBool(p.EmailVerified),
+		Name:          p.Name,
 	}
 	if audience != "" {
 		c.Audience = jwt.ClaimStrings{audience}

@@ -114,7 +114,7 @@ func TestTokenMintsAVerifiableToken(t *testing.T) {
 	require.NoError(t, err)
 	p, err := v.Verify(context.Background(), strings.TrimSpace(out))
 	require.NoError(t, err)
-	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven"}, p)
+	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven", EmailVerified: true}, p, "the minter vouches for the address")
 
 	code, _, _ = runCLI("token")
 	require.Equal(t, 2, code, "--user is required")
