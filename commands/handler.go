@@ -161,6 +161,10 @@ type plan struct {
 	// pinned is the stream whose version the caller gave: a conflict on it
 	// is the caller's to resolve, not retried.
 	pinned string
+	// target names the kind of aggregate the caller's id designates
+	// ("workspace", "project", "task"): a non-member is told it was not
+	// found, exactly as for an id that does not exist.
+	target string
 	decide func(ctx context.Context) (decision, error)
 }
 
@@ -233,6 +237,14 @@ func (inv invocation) derive(label string) uuid.UUID {
 // After a conflict on a stream, the next attempt waits in that stream's
 // retry lane (lanes.go) after a jittered backoff.
 func (rt *Runtime) execute(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
+	res, err := rt.run(ctx, inv, p)
+	if p.target != "" && errors.Is(err, domain.ErrNotMember) {
+		return res, domain.NotFound(p.target + " not found")
+	}
+	return res, err
+}
+
+func (rt *Runtime) run(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
 	name := p.cmd.CommandName()
 	lane := ""
 	for attempt := 1; ; attempt++ {

@@ -422,6 +422,9 @@ func (w *Workspace) AcceptInvitation(actor Actor, invitationID uuid.UUID, now ti
 		return nil, err
 	}
 	inv, ok := w.state.Invitations[invitationID]
+	if (!ok || !sameEmail(inv.Email, strings.TrimSpace(actor.Email))) && !w.IsMember(actor.UserID) {
+		return nil, ErrNotMember // no invitation for them: the workspace does not exist for them
+	}
 	if !ok {
 		return nil, NotFound("invitation not found")
 	}
@@ -673,9 +676,13 @@ func cleanWebhook(h Webhook) (Webhook, error) {
 	return Webhook{ID: h.ID, URL: endpoint, Secret: h.Secret, EventTypes: slices.Compact(types)}, nil
 }
 
+// ErrNotMember refuses a non-member. Its code is FORBIDDEN; the commands
+// answer it as the NOT_FOUND of the aggregate the caller named, so that a
+// foreign id and a nonexistent one look the same (no existence oracle).
+var ErrNotMember error = &Error{Code: CodeForbidden, Message: "you are not a member of this workspace"}
+
 // Authorize returns FORBIDDEN unless actor is a member with at least role
-// min. Non-members get FORBIDDEN too; whether to hide that the workspace
-// exists is the API layer's decision.
+// min. Non-members get ErrNotMember.
 func (w *Workspace) Authorize(actor UserID, min Role) error {
 	_, err := w.authorize(actor, min)
 	return err
@@ -684,7 +691,7 @@ func (w *Workspace) Authorize(actor UserID, min Role) error {
 func (w *Workspace) authorize(actor UserID, min Role) (Role, error) {
 	role, ok := w.RoleOf(actor)
 	if !ok {
-		return "", Forbidden("you are not a member of this workspace")
+		return "", ErrNotMember
 	}
 	if !role.AtLeast(min) {
 		if role == RoleViewer {

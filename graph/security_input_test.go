@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/commands"
@@ -301,4 +302,81 @@ func TestUpdateProfileEmailMustBeVerified(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	require.Contains(t, string(evs[0].Data), `"new@corp.example"`)
+}
+
+// TestForeignIDIsNotFound: every mutation given the id of a workspace, project, task or comment
+// the caller is not a member of answers exactly as for an id that does not exist (NOT_FOUND, same
+// message): no existence oracle. The list of mutations comes from introspection.
+func TestForeignIDIsNotFound(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice, mallory := token(t, "alice-"+t.Name(), time.Hour), token(t, "mallory-"+t.Name(), time.Hour)
+	var ws, p, task, other result
+	a.ok(alice, `mutation { createWorkspace(input: {name: "A"}) { id } }`, nil, &ws)
+	a.ok(alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "A project", key: "AP"}) { id } }`, map[string]any{"ws": ws.ID}, &p)
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "secret"}) { id } }`, map[string]any{"p": p.ID}, &task)
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "secret 2"}) { id } }`, map[string]any{"p": p.ID}, &other)
+	var comment struct{ CommentID string }
+	a.ok(alice, `mutation($t: ID!) { addComment(input: {taskId: $t, body: "hi"}) { commentId } }`, map[string]any{"t": task.ID}, &comment)
+	var hook struct{ WebhookID string }
+	a.ok(alice, `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://example.com/hook", secret: "0123456789abcdef"}) { webhookId } }`,
+		map[string]any{"ws": ws.ID}, &hook)
+	var inv struct{ InvitationID string }
+	a.ok(alice, `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "someone@example.com", role: MEMBER}) { invitationId } }`,
+		map[string]any{"ws": ws.ID}, &inv)
+
+	foreign := map[string]any{"ws": ws.ID, "p": p.ID, "t": task.ID, "o": other.ID, "c": comment.CommentID,
+		"h": hook.WebhookID, "i": inv.InvitationID, "alice": "alice-" + t.Name()}
+	missing := map[string]any{"alice": "alice-" + t.Name()}
+	for _, k := range []string{"ws", "p", "t", "o", "c", "h", "i"} {
+		missing[k] = uuid.NewString()
+	}
+	cases := map[string]string{
+		"renameWorkspace":  `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id } }`,
+		"inviteMember":     `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id } }`,
+		"acceptInvitation": `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"revokeInvitation": `mutation($ws: ID!, $i: ID!) { revokeInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`,
+		"changeMemberRole": `mutation($ws: ID!, $alice: ID!) { changeMemberRole(input: {workspaceId: $ws, userId: $alice, role: VIEWER}) { id } }`,
+		"removeMember":     `mutation($ws: ID!, $alice: ID!) { removeMember(input: {workspaceId: $ws, userId: $alice}) { id } }`,
+		"registerWebhook":  `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test", secret: "0123456789abcdef"}) { id } }`,
+		"updateWebhook":    `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, url: "https://evil.test"}) { id } }`,
+		"removeWebhook":    `mutation($ws: ID!, $h: ID!) { removeWebhook(input: {workspaceId: $ws, webhookId: $h}) { id } }`,
+		"createProject":    `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "x", key: "EV"}) { id } }`,
+		"renameProject":    `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id } }`,
+		"archiveProject":   `mutation($p: ID!) { archiveProject(input: {projectId: $p}) { id } }`,
+		"unarchiveProject": `mutation($p: ID!) { unarchiveProject(input: {projectId: $p}) { id } }`,
+		"defineWorkflow": `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, initial: "a",
+			statuses: [{id: "a", name: "A", category: TODO}], transitions: []}) { id } }`,
+		"createTask":       `mutation($p: ID!) { createTask(input: {projectId: $p, title: "spam"}) { id } }`,
+		"editTask":         `mutation($t: ID!) { editTask(input: {taskId: $t, title: "pwned", expectedVersion: 1}) { id } }`,
+		"changeTaskStatus": `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "done"}) { id } }`,
+		"assignTask":       `mutation($t: ID!, $alice: ID!) { assignTask(input: {taskId: $t, assigneeId: $alice}) { id } }`,
+		"unassignTask":     `mutation($t: ID!) { unassignTask(input: {taskId: $t}) { id } }`,
+		"reorderTask":      `mutation($t: ID!, $o: ID!) { reorderTask(input: {taskId: $t, previousTaskId: $o}) { id } }`,
+		"archiveTask":      `mutation($t: ID!) { archiveTask(input: {taskId: $t}) { id } }`,
+		"restoreTask":      `mutation($t: ID!) { restoreTask(input: {taskId: $t}) { id } }`,
+		"addComment":       `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id } }`,
+		"editComment":      `mutation($t: ID!, $c: ID!) { editComment(input: {taskId: $t, commentId: $c, body: "pwned"}) { id } }`,
+		"deleteComment":    `mutation($t: ID!, $c: ID!) { deleteComment(input: {taskId: $t, commentId: $c}) { id } }`,
+	}
+	self := map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true, "markNotificationsRead": true}
+
+	var schema struct {
+		Type struct{ Fields []struct{ Name string } } `json:"__type"`
+	}
+	a.ok(alice, `{ __type(name: "Mutation") { fields { name } } }`, nil, &schema.Type)
+	require.NotEmpty(t, schema.Type.Fields)
+	before := a.head()
+	for _, f := range schema.Type.Fields {
+		if self[f.Name] {
+			continue
+		}
+		q, ok := cases[f.Name]
+		require.True(t, ok, "mutation %s has no foreign-id case", f.Name)
+		gone, theirs := a.do(mallory, q, missing), a.do(mallory, q, foreign)
+		require.Equal(t, "NOT_FOUND", code(t, gone), "%s, nonexistent ids: %v", f.Name, gone.Errors)
+		require.Equal(t, gone.Errors, theirs.Errors, "%s: a foreign id answers like a nonexistent one", f.Name)
+		require.Nil(t, theirs.Data[f.Name], f.Name)
+	}
+	require.Equal(t, before, a.head(), "nothing appended")
 }
