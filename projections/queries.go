@@ -679,7 +679,8 @@ func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
 		if ok {
 			t, err1 := time.Parse(time.RFC3339Nano, at)
 			id, err2 := uuid.Parse(idText)
-			if err1 == nil && err2 == nil {
+			// Only instants the server could have printed: in UTC within years 1..9999.
+			if y := t.UTC().Year(); err1 == nil && err2 == nil && y >= 1 && y <= 9999 {
 				return t, id, nil
 			}
 		}
