@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -35,7 +36,8 @@ func readUnknownLength(w http.ResponseWriter, r *http.Request, limit int64) bool
 
 // withoutBody replaces gqlgen's transport messages that quote the request body (a decode error
 // appends "body:" and the whole body) with ones that do not: a body may hold secrets, and
-// reflecting it back helps no one.
+// reflecting it back helps no one. Other parse and validation messages may quote a value
+// ("\"GOD…\" is not a valid Role"): they are cut to maxClientMessage bytes.
 func withoutBody(msg string) string {
 	switch {
 	case strings.HasPrefix(msg, "json request body could not be decoded"):
@@ -43,8 +45,18 @@ func withoutBody(msg string) string {
 	case strings.HasPrefix(msg, "could not read request body"):
 		return "could not read the request body"
 	}
+	if len(msg) > maxClientMessage {
+		cut := maxClientMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		return msg[:cut] + "…"
+	}
 	return msg
 }
+
+// maxClientMessage bounds the parse and validation messages echoed to clients.
+const maxClientMessage = 300
 
 // argumentField names an argument from an error's path: [createTask input dueDate] is
 // "input.dueDate" (the operation's field is left out), [taskAt at] is "at".

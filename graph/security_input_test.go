@@ -384,3 +384,16 @@ func TestForeignIDIsNotFound(t *testing.T) {
 	}
 	require.Equal(t, before, a.head(), "nothing appended")
 }
+
+func TestValidationErrorsDoNotEchoLargeValues(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "echo-"+t.Name(), time.Hour)
+	huge := strings.Repeat("G", 30<<10)
+	r := a.do(tok, `mutation($r: Role!) { inviteMember(input: {workspaceId: "00000000-0000-4000-8000-000000000001", email: "x@y.z", role: $r}) { id } }`,
+		map[string]any{"r": huge})
+	require.NotEmpty(t, r.Errors)
+	for _, e := range r.Errors {
+		require.Less(t, len(e.Message), 400, "%.100s", e.Message)
+	}
+}
