@@ -70,7 +70,7 @@ func Invisible(s string) bool {
 }
 
 func invisibleRune(r rune) bool {
-	return unicode.IsSpace(r) || r == utf8.RuneError ||
+	return unicode.IsSpace(r) ||
 		unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zs, unicode.Zl, unicode.Zp,
 			unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
 		r == '\u2800' // braille blank, a common "empty name" trick
@@ -122,9 +122,10 @@ func checkUserID(field string, id UserID) error {
 	return nil
 }
 
-// cleanOptionalLine is cleanLine for a field that may be left empty.
+// cleanOptionalLine is cleanLine for a field that may be left empty; nothing
+// visible counts as empty.
 func cleanOptionalLine(field, s string, max int) (string, error) {
-	if strings.TrimSpace(s) == "" {
+	if len(s) <= max*utf8.UTFMax+maxPadding && Invisible(s) {
 		return "", nil
 	}
 	return cleanLine(field, s, max)

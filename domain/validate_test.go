@@ -27,6 +27,13 @@ func TestNamesMustBeVisible(t *testing.T) {
 		_, err = cleanCommentBody(name)
 		requireInvalid(t, err, "body")
 	}
+	// A token's display name is optional: one with nothing visible counts as none.
+	if got, err := cleanOptionalLine("display_name", "\u200b\u2060", MaxNameLen); err != nil || got != "" {
+		t.Fatalf("invisible optional name: %q, %v", got, err)
+	}
+	if _, err := cleanOptionalLine("display_name", "\xff", MaxNameLen); err == nil {
+		t.Fatal("invalid UTF-8 accepted")
+	}
 	// Visible text may still use format characters (an emoji ZWJ sequence, a bidi mark in RTL text).
 	for _, name := range []string{"Acme", "👩\u200d💻 team", "\u05e9\u05dc\u05d5\u05dd\u200f", "café"} {
 		got, err := cleanLine("name", name, MaxNameLen)
