@@ -383,6 +383,24 @@ func TestForeignIDIsNotFound(t *testing.T) {
 		require.Nil(t, theirs.Data[f.Name], f.Name)
 	}
 	require.Equal(t, before, a.head(), "nothing appended")
+
+	// A foreign id as the second id of a mutation on the caller's own task answers like a
+	// nonexistent one too.
+	var mws, mp, mt result
+	a.ok(mallory, `mutation { createWorkspace(input: {name: "M"}) { id } }`, nil, &mws)
+	a.ok(mallory, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "M", key: "MP"}) { id } }`, map[string]any{"ws": mws.ID}, &mp)
+	a.ok(mallory, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "mine"}) { id } }`, map[string]any{"p": mp.ID}, &mt)
+	before = a.head()
+	for name, q := range map[string]string{
+		"reorderTask": `mutation($t: ID!, $o: ID!) { reorderTask(input: {taskId: $t, previousTaskId: $o}) { id } }`,
+		"assignTask":  `mutation($t: ID!, $o: ID!) { assignTask(input: {taskId: $t, assigneeId: $o}) { id } }`,
+	} {
+		gone := a.do(mallory, q, map[string]any{"t": mt.ID, "o": uuid.NewString()})
+		theirs := a.do(mallory, q, map[string]any{"t": mt.ID, "o": map[string]string{"reorderTask": task.ID, "assignTask": "alice-" + t.Name()}[name]})
+		require.NotEmpty(t, gone.Errors, name)
+		require.Equal(t, gone.Errors, theirs.Errors, name)
+	}
+	require.Equal(t, before, a.head(), "nothing appended")
 }
 
 func TestValidationErrorsDoNotEchoLargeValues(t *testing.T) {
