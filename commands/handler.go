@@ -239,11 +239,14 @@ func (inv invocation) derive(label string) uuid.UUID {
 func (rt *Runtime) execute(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
 	res, err := rt.run(ctx, inv, p)
 	if p.target != "" && errors.Is(err, domain.ErrNotMember) {
+		// The same answer as for an id that does not exist (the loaders'
+		// NOT_FOUND), so that a foreign id does not reveal that it exists.
 		return res, domain.NotFound(p.target + " not found")
 	}
 	return res, err
 }
 
+// run is execute's loop of attempts.
 func (rt *Runtime) run(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
 	name := p.cmd.CommandName()
 	lane := ""
