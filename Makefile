@@ -30,6 +30,20 @@ test: ## run every test (race detector on) against TEST_DATABASE_URL or a local 
 	  echo "taskforge: testing against $$url" && \
 	  TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
 
+# Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
+FUZZ_TARGETS := ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./commands:FuzzRequestID \
+	./graph:FuzzConsistencyToken ./graph:FuzzTaskCursor ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
+	./projections:FuzzTimeCursor
+FUZZTIME ?= 5s
+
+.PHONY: fuzz
+fuzz: ## fuzz the input validators and cursor parsers, FUZZTIME (5s) each; not part of make test
+	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
+	  for t in $(FUZZ_TARGETS); do \
+	    echo "fuzz $${t#*:} in $${t%%:*}"; \
+	    TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+	  done
+
 .PHONY: bench
 bench: build ## event store benchmarks against a scratch database (JSON=1 for JSON lines)
 	@url=$$(scripts/postgres.sh DATABASE_URL postgres) && \

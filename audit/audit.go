@@ -41,6 +41,9 @@ var errNotFound = domain.NotFound("stream not found")
 type HistoryPage struct {
 	Events  []eventstore.RecordedEvent
 	HasNext bool
+	// Verified is whether the stream's whole hash chain holds: when it does not, the events
+	// were edited outside the application and the page must not be taken as history.
+	Verified bool
 }
 
 // History returns up to first events of streamID after version after.
@@ -58,7 +61,11 @@ func (s *Service) History(ctx context.Context, actor domain.UserID, streamID str
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	page := HistoryPage{Events: evs, HasNext: len(evs) > first}
+	rep, err := s.store.Verify(ctx, streamID)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	page := HistoryPage{Events: evs, HasNext: len(evs) > first, Verified: rep.Break == nil}
 	if page.HasNext {
 		page.Events = evs[:first]
 	}
@@ -89,6 +96,19 @@ func (s *Service) Webhooks(ctx context.Context, actor domain.UserID, workspaceID
 		return nil, err
 	}
 	return ws.Webhooks(), nil
+}
+
+// checkIntegrity refuses to fold a stream whose hash chain does not hold.
+func (s *Service) checkIntegrity(ctx context.Context, stream string) error {
+	rep, err := s.store.Verify(ctx, stream)
+	if err != nil {
+		return err
+	}
+	if rep.Break != nil {
+		return &domain.Error{Code: domain.CodeIntegrityViolation,
+			Message: fmt.Sprintf("the stream's history does not verify from version %d on: it was edited outside the application", rep.Break.Version)}
+	}
+	return nil
 }
 
 // Verify recomputes a stream's hash chain.
@@ -128,6 +148,10 @@ func (s *Service) TaskAt(ctx context.Context, actor domain.UserID, taskID uuid.U
 	}
 	if cut == 0 {
 		return nil, domain.NotFound("the task did not exist yet")
+	}
+	// Checked after authorization: a non-member learns nothing about the stream.
+	if err := s.checkIntegrity(ctx, stream); err != nil {
+		return nil, err
 	}
 	events, err := s.decode(evs[:cut])
 	if err != nil {

@@ -265,6 +265,9 @@ func TestUserCommands(t *testing.T) {
 	_, err = f.h.RegisterUser.Handle(f.ctx, commands.RegisterUser{Actor: me})
 	requireCode(t, err, domain.CodeConflict)
 
+	_, err = f.h.UpdateUserProfile.Handle(f.ctx, commands.UpdateUserProfile{Actor: me, DisplayName: "Me Too", Email: "me2@example.com", ExpectedVersion: ptr(int64(1))})
+	requireCode(t, err, domain.CodeInvalidInput) // an address the token does not vouch for
+	me.Email, me.EmailVerified = "me2@example.com", true
 	res, err = f.h.UpdateUserProfile.Handle(f.ctx, commands.UpdateUserProfile{Actor: me, DisplayName: "Me Too", Email: "me2@example.com", ExpectedVersion: ptr(int64(1))})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), res.Version)

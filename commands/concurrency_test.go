@@ -209,9 +209,9 @@ func TestStaleExpectedVersion(t *testing.T) {
 	_, err = f.h.RenameProject.Handle(f.ctx, commands.RenameProject{Actor: admin, ProjectID: b.project, Name: "New", ExpectedVersion: ptr(int64(7))})
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, f.version(domain.ProjectStream(b.project)), ce.Current)
-	// A non-member learns nothing, not even the version.
+	// A non-member learns nothing, not even the version (nor that the task exists).
 	_, err = f.h.EditTask.Handle(f.ctx, commands.EditTask{Actor: outsider, TaskID: b.task, Title: ptr("x"), ExpectedVersion: ptr(int64(1))})
-	requireCode(t, err, domain.CodeForbidden)
+	requireCode(t, err, domain.CodeNotFound)
 	require.False(t, errors.As(err, &ce))
 }
 

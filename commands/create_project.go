@@ -47,7 +47,7 @@ func (h *CreateProjectHandler) Handle(ctx context.Context, cmd CreateProject) (R
 		id = inv.derive("project")
 	}
 	stream := domain.ProjectStream(id)
-	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
+	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, target: "workspace", decide: func(ctx context.Context) (decision, error) {
 		ws, err := h.rt.loadWorkspace(ctx, cmd.WorkspaceID)
 		if err != nil {
 			return decision{}, err

@@ -63,7 +63,7 @@ func (h *CreateTaskHandler) Handle(ctx context.Context, cmd CreateTask) (TaskRes
 	}
 	stream := domain.TaskStream(id)
 	var created domain.TaskCreated
-	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
+	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, target: "project", decide: func(ctx context.Context) (decision, error) {
 		s, err := h.rt.loadProjectScope(ctx, cmd.ProjectID)
 		if err != nil {
 			return decision{}, err

@@ -49,7 +49,7 @@ func (h *DefineWorkflowHandler) Handle(ctx context.Context, cmd DefineWorkflow) 
 		return Result{}, err
 	}
 	stream := domain.ProjectStream(cmd.ProjectID)
-	p := plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
+	p := plan{cmd: cmd, target: "project", decide: func(ctx context.Context) (decision, error) {
 		s, err := h.rt.loadProjectScope(ctx, cmd.ProjectID)
 		if err != nil {
 			return decision{}, err

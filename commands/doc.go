@@ -94,7 +94,10 @@
 // result if found. Identical calls that race append the same ids: the store
 // replays the winner's result for the loser, and every attempt that did not
 // append fresh events looks the ids up again, so all callers get the same
-// Result. Without a key, ids are random per call.
+// Result. Without a key, ids are random per call. The events of a keyed
+// call record a hash of its input (the command without actor and key) in
+// their metadata; a call whose stored events hold another hash is refused
+// with ErrIdempotencyKeyReused instead of answered with their result.
 //
 // # Webhook secrets
 //

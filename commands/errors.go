@@ -52,3 +52,13 @@ func CurrentVersion(err error) (int64, bool) {
 	}
 	return 0, false
 }
+
+// ErrIdempotencyKeyReused is returned when an idempotency key comes back with
+// other input than the call that first used it: answering with the first
+// call's result would tell the client its different change was made. Its
+// code is CONFLICT.
+var ErrIdempotencyKeyReused error = &domain.Error{Code: domain.CodeConflict,
+	Message: "this idempotency key was already used with different input"}
+
+// DetailIdempotencyKeyReused is the API's detail for ErrIdempotencyKeyReused.
+const DetailIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"

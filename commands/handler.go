@@ -2,6 +2,9 @@ package commands
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,6 +178,10 @@ type plan struct {
 	// pinned is the stream whose version the caller gave: a conflict on it
 	// is the caller's to resolve, not retried.
 	pinned string
+	// target names the kind of aggregate the caller's id designates
+	// ("workspace", "project", "task"): a non-member is told it was not
+	// found, exactly as for an id that does not exist.
+	target string
 	decide func(ctx context.Context) (decision, error)
 }
 
@@ -184,6 +191,8 @@ type plan struct {
 type invocation struct {
 	id    uuid.UUID
 	keyed bool
+	// inputHash identifies a keyed call's input; stored in its events' metadata.
+	inputHash string
 }
 
 // namespace of command ids derived from idempotency keys.
@@ -203,7 +212,33 @@ func invoke(cmd Command, key, scope string) (invocation, error) {
 		return invocation{}, domain.InvalidInput("idempotency_key", fmt.Sprintf("must be at most %d bytes", MaxIdempotencyKeyLen))
 	}
 	name := string(cmd.ActorID()) + "\x00" + cmd.CommandName() + "\x00" + scope + "\x00" + key
-	return invocation{id: uuid.NewSHA1(idempotencyNamespace, []byte(name)), keyed: true}, nil
+	hash, err := inputHash(cmd)
+	if err != nil {
+		return invocation{}, err
+	}
+	return invocation{id: uuid.NewSHA1(idempotencyNamespace, []byte(name)), keyed: true, inputHash: hash}, nil
+}
+
+// inputHash is sha256 over cmd's canonical JSON (object keys sorted), without the actor (the
+// key's scope already holds their id; their token's name or email may change between retries)
+// and the key itself.
+func inputHash(cmd Command) (string, error) {
+	raw, err := json.Marshal(cmd)
+	if err != nil {
+		return "", fmt.Errorf("%s: hash input: %w", cmd.CommandName(), err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return "", fmt.Errorf("%s: hash input: %w", cmd.CommandName(), err)
+	}
+	delete(fields, "Actor")
+	delete(fields, "IdempotencyKey")
+	canonical, err := json.Marshal(fields) // maps marshal with sorted keys
+	if err != nil {
+		return "", fmt.Errorf("%s: hash input: %w", cmd.CommandName(), err)
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func (inv invocation) eventID(i int) uuid.UUID {
@@ -219,6 +254,17 @@ func (inv invocation) derive(label string) uuid.UUID {
 // After a conflict on a stream, the next attempt waits in that stream's
 // retry lane (lanes.go) after a jittered backoff.
 func (rt *Runtime) execute(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
+	res, err := rt.run(ctx, inv, p)
+	if p.target != "" && errors.Is(err, domain.ErrNotMember) {
+		// The same answer as for an id that does not exist (the loaders'
+		// NOT_FOUND), so that a foreign id does not reveal that it exists.
+		return res, domain.NotFound(p.target + " not found")
+	}
+	return res, err
+}
+
+// run is execute's loop of attempts.
+func (rt *Runtime) run(ctx context.Context, inv invocation, p plan) (eventstore.AppendResult, error) {
 	name := p.cmd.CommandName()
 	lane := ""
 	for attempt := 1; ; attempt++ {
@@ -288,9 +334,10 @@ func (rt *Runtime) attempt(ctx context.Context, inv invocation, p plan, lane str
 	}
 	if inv.keyed {
 		// Replayed or refused: a racing call with the same key may have
-		// appended other events under our ids. Its result is the answer.
-		if found, ok, ferr := rt.findAppend(ctx, inv); ferr == nil && ok {
-			return found, nil
+		// appended other events under our ids. Its result is the answer,
+		// unless its input was not ours.
+		if found, ok, ferr := rt.findAppend(ctx, inv); (ferr == nil && ok) || errors.Is(ferr, ErrIdempotencyKeyReused) {
+			return found, ferr
 		}
 	}
 	switch {
@@ -306,8 +353,8 @@ func (rt *Runtime) attempt(ctx context.Context, inv invocation, p plan, lane str
 // and err.
 func (rt *Runtime) replayedOr(ctx context.Context, inv invocation, res eventstore.AppendResult, err error) (eventstore.AppendResult, error) {
 	if inv.keyed {
-		if found, ok, ferr := rt.findAppend(ctx, inv); ferr == nil && ok {
-			return found, nil
+		if found, ok, ferr := rt.findAppend(ctx, inv); (ferr == nil && ok) || errors.Is(ferr, ErrIdempotencyKeyReused) {
+			return found, ferr
 		}
 	}
 	return res, err
@@ -328,7 +375,10 @@ func (rt *Runtime) findAppend(ctx context.Context, inv invocation) (eventstore.A
 			return eventstore.AppendResult{}, false, err
 		}
 		if !found {
-			return total, start > 0, nil
+			if start > 0 {
+				return total, true, rt.sameInput(ctx, inv, total)
+			}
+			return total, false, nil
 		}
 		for s, v := range res.Streams {
 			total.Streams[s] = max(total.Streams[s], v)
@@ -337,9 +387,23 @@ func (rt *Runtime) findAppend(ctx context.Context, inv invocation) (eventstore.A
 		total.TransactionID = res.TransactionID
 		total.LastPosition = max(total.LastPosition, res.LastPosition)
 		if len(res.Events) < batch {
-			return total, true, nil
+			return total, true, rt.sameInput(ctx, inv, total)
 		}
 	}
+}
+
+// sameInput refuses a keyed call whose stored first event records another input's hash. Events
+// stored before hashes were recorded carry none and are accepted.
+func (rt *Runtime) sameInput(ctx context.Context, inv invocation, found eventstore.AppendResult) error {
+	first := found.Events[0]
+	evs, err := rt.store.ReadStream(ctx, first.StreamID, first.StreamVersion, 1)
+	if err != nil {
+		return fmt.Errorf("check idempotency key: %w", err)
+	}
+	if len(evs) == 1 && evs[0].ID == first.ID && evs[0].Metadata.InputHash != "" && evs[0].Metadata.InputHash != inv.inputHash {
+		return ErrIdempotencyKeyReused
+	}
+	return nil
 }
 
 func (rt *Runtime) encode(ctx context.Context, inv invocation, cmd Command, d decision) ([]eventstore.StreamAppend, error) {
@@ -350,6 +414,7 @@ func (rt *Runtime) encode(ctx context.Context, inv invocation, cmd Command, d de
 		CausationID:   inv.id,
 		WorkspaceID:   d.workspaceID,
 		RequestID:     req.RequestID,
+		InputHash:     inv.inputHash,
 	}
 	if meta.CorrelationID == uuid.Nil {
 		meta.CorrelationID = inv.id

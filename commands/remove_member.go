@@ -39,7 +39,7 @@ func (h *RemoveMemberHandler) Handle(ctx context.Context, cmd RemoveMember) (Res
 		return Result{}, err
 	}
 	stream := domain.WorkspaceStream(cmd.WorkspaceID)
-	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
+	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, target: "workspace", decide: func(ctx context.Context) (decision, error) {
 		ws, err := h.rt.loadWorkspace(ctx, cmd.WorkspaceID)
 		if err != nil {
 			return decision{}, err

@@ -30,3 +30,30 @@ func RequestFrom(ctx context.Context) (RequestInfo, bool) {
 	info, ok := ctx.Value(requestKey{}).(RequestInfo)
 	return info, ok
 }
+
+// MaxRequestIDLen bounds a client-supplied request id: it is stored in every
+// event's metadata, which is immutable, and echoed back.
+const MaxRequestIDLen = 128
+
+// ValidRequestID reports whether s may be used as a request id as given:
+// 1..MaxRequestIDLen printable ASCII characters (no spaces or controls).
+func ValidRequestID(s string) bool {
+	if s == "" || len(s) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID returns the client's request id when it is valid, else a fresh
+// one: an oversized or binary id never reaches the log or a response header.
+func RequestID(fromClient string) string {
+	if ValidRequestID(fromClient) {
+		return fromClient
+	}
+	return uuid.NewString()
+}

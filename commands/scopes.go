@@ -31,7 +31,7 @@ func (rt *Runtime) runWorkspace(ctx context.Context, inv invocation, wc workspac
 		return Result{}, err
 	}
 	stream := domain.WorkspaceStream(wc.workspaceID)
-	p := plan{cmd: wc.cmd, decide: func(ctx context.Context) (decision, error) {
+	p := plan{cmd: wc.cmd, target: "workspace", decide: func(ctx context.Context) (decision, error) {
 		ws, err := rt.loadWorkspace(ctx, wc.workspaceID)
 		if err != nil {
 			return decision{}, err
@@ -111,7 +111,7 @@ func (rt *Runtime) runProject(ctx context.Context, inv invocation, pc projectCom
 		return Result{}, err
 	}
 	stream := domain.ProjectStream(pc.projectID)
-	p := plan{cmd: pc.cmd, decide: func(ctx context.Context) (decision, error) {
+	p := plan{cmd: pc.cmd, target: "project", decide: func(ctx context.Context) (decision, error) {
 		s, err := rt.loadProjectScope(ctx, pc.projectID)
 		if err != nil {
 			return decision{}, err
@@ -201,7 +201,7 @@ func (rt *Runtime) runTask(ctx context.Context, inv invocation, tc taskCommand) 
 		return Result{}, err
 	}
 	stream := domain.TaskStream(tc.taskID)
-	p := plan{cmd: tc.cmd, decide: func(ctx context.Context) (decision, error) {
+	p := plan{cmd: tc.cmd, target: "task", decide: func(ctx context.Context) (decision, error) {
 		s, err := rt.loadTaskScope(ctx, tc.taskID)
 		if err != nil {
 			return decision{}, err

@@ -15,6 +15,10 @@ const (
 	CodeNotFound           Code = "NOT_FOUND"
 	CodeConflict           Code = "CONFLICT"
 	CodePreconditionFailed Code = "PRECONDITION_FAILED"
+	// CodeIntegrityViolation: stored history does not verify against its
+	// hash chain (edited outside the application); it is not served as if
+	// it were true.
+	CodeIntegrityViolation Code = "INTEGRITY_VIOLATION"
 )
 
 // Error is a rejected command. Message (and Field, when set) are written for

@@ -669,6 +669,9 @@ func checkDescription(s string) error {
 }
 
 func cleanCommentBody(body string) (string, error) {
+	if len(body) > MaxCommentLen*utf8.UTFMax+maxPadding {
+		return "", InvalidInput("body", fmt.Sprintf("must be at most %d characters", MaxCommentLen))
+	}
 	body = strings.TrimSpace(body)
 	if err := checkText("body", body); err != nil {
 		return "", err
@@ -676,6 +679,8 @@ func cleanCommentBody(body string) (string, error) {
 	switch n := utf8.RuneCountInString(body); {
 	case n == 0:
 		return "", InvalidInput("body", "must not be empty")
+	case Invisible(body):
+		return "", InvalidInput("body", "must contain visible characters")
 	case n > MaxCommentLen:
 		return "", InvalidInput("body", fmt.Sprintf("must be at most %d characters", MaxCommentLen))
 	}

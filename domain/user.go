@@ -14,6 +14,9 @@ type Actor struct {
 	UserID      UserID
 	Email       string
 	DisplayName string
+	// EmailVerified: the identity provider vouches that the user
+	// controls Email (the token's email_verified claim).
+	EmailVerified bool
 }
 
 const (
@@ -86,6 +89,11 @@ func (u *User) UpdateProfile(actor Actor, displayName, email string, now time.Ti
 	email, err = cleanEmail("email", email)
 	if err != nil {
 		return nil, err
+	}
+	// A new address must be one the user proved they control: invitations are
+	// matched by email, so an unproven one would claim someone else's.
+	if email != u.state.Email && !(actor.EmailVerified && sameEmail(email, actor.Email)) {
+		return nil, InvalidInput("email", "must be the verified email address of your sign-in; verify the new address with your identity provider first")
 	}
 	if name == u.state.DisplayName && email == u.state.Email {
 		return nil, nil

@@ -441,6 +441,9 @@ func (w *Workspace) AcceptInvitation(actor Actor, invitationID uuid.UUID, now ti
 		return nil, err
 	}
 	inv, ok := w.state.Invitations[invitationID]
+	if (!ok || !sameEmail(inv.Email, strings.TrimSpace(actor.Email))) && !w.IsMember(actor.UserID) {
+		return nil, ErrNotMember // no invitation for them: the workspace does not exist for them
+	}
 	if !ok {
 		return nil, NotFound("invitation not found")
 	}
@@ -576,7 +579,7 @@ func (w *Workspace) ReserveProjectKey(actor Actor, projectID uuid.UUID, key stri
 
 func cleanProjectKey(key string) (string, error) {
 	key = strings.TrimSpace(key)
-	if !projectKeyPattern.MatchString(key) {
+	if len(key) > 10 || !projectKeyPattern.MatchString(key) {
 		return "", InvalidInput("key", "must be 2 to 10 capital letters or digits, starting with a letter")
 	}
 	return key, nil
@@ -681,6 +684,9 @@ func (w *Workspace) RemoveWebhook(actor Actor, webhookID uuid.UUID, now time.Tim
 // cleanWebhook validates a webhook's settings and normalizes its event-type
 // filter (deduplicated, sorted, never nil so that it encodes as []).
 func cleanWebhook(h Webhook) (Webhook, error) {
+	if len(h.URL) > MaxWebhookURLLen+maxPadding {
+		return Webhook{}, InvalidInput("url", fmt.Sprintf("must be at most %d bytes", MaxWebhookURLLen))
+	}
 	endpoint := strings.TrimSpace(h.URL)
 	u, err := url.Parse(endpoint)
 	switch {
@@ -707,6 +713,9 @@ func cleanWebhook(h Webhook) (Webhook, error) {
 // ValidateWebhookSecret checks a signing secret chosen by an admin before
 // the command stores it.
 func ValidateWebhookSecret(secret string) error {
+	if len(secret) > MaxWebhookSecret*utf8.UTFMax { // bounded in bytes before any scan
+		return InvalidInput("secret", fmt.Sprintf("must be at most %d characters", MaxWebhookSecret))
+	}
 	n := utf8.RuneCountInString(secret)
 	switch {
 	case !utf8.ValidString(secret) || strings.ContainsFunc(secret, unicode.IsControl):
@@ -719,9 +728,13 @@ func ValidateWebhookSecret(secret string) error {
 	return nil
 }
 
+// ErrNotMember refuses a non-member. Its code is FORBIDDEN; the commands
+// answer it as the NOT_FOUND of the aggregate the caller named, so that a
+// foreign id and a nonexistent one look the same (no existence oracle).
+var ErrNotMember error = &Error{Code: CodeForbidden, Message: "you are not a member of this workspace"}
+
 // Authorize returns FORBIDDEN unless actor is a member with at least role
-// min. Non-members get FORBIDDEN too; whether to hide that the workspace
-// exists is the API layer's decision.
+// min. Non-members get ErrNotMember.
 func (w *Workspace) Authorize(actor UserID, min Role) error {
 	_, err := w.authorize(actor, min)
 	return err
@@ -730,7 +743,7 @@ func (w *Workspace) Authorize(actor UserID, min Role) error {
 func (w *Workspace) authorize(actor UserID, min Role) (Role, error) {
 	role, ok := w.RoleOf(actor)
 	if !ok {
-		return "", Forbidden("you are not a member of this workspace")
+		return "", ErrNotMember
 	}
 	if !role.AtLeast(min) {
 		if role == RoleViewer {

@@ -147,7 +147,8 @@ func TestAcceptInvitation(t *testing.T) {
 		},
 		{name: "another email is forbidden", given: given, when: accept(stranger, id(1)), err: CodeForbidden},
 		{name: "no email is forbidden", given: given, when: accept(Actor{UserID: "nina"}, id(1)), err: CodeForbidden},
-		{name: "unknown invitation", given: given, when: accept(newcomer, id(2)), err: CodeNotFound},
+		// A non-member without an invitation: ErrNotMember, which the commands answer as "workspace not found".
+		{name: "unknown invitation", given: given, when: accept(newcomer, id(2)), err: CodeForbidden},
 		{name: "revoked invitation", given: evs(given, WorkspaceInvitationRevoked{WorkspaceID: wsID, InvitationID: id(1), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
 		{name: "accepted twice", given: evs(given, WorkspaceMemberJoined{WorkspaceID: wsID, UserID: "nina", Email: "nina@example.com", Role: RoleAdmin, InvitationID: ptr(id(1)), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
 		{name: "already a member under another email", given: evs(team(), invited(1, "mia@elsewhere.io", RoleAdmin)), when: accept(Actor{UserID: "mia", Email: "mia@elsewhere.io"}, id(1)), err: CodeConflict},

@@ -57,6 +57,9 @@ type Metadata struct {
 	CausationID   uuid.UUID `json:"causation_id"`
 	WorkspaceID   uuid.UUID `json:"workspace_id"`
 	RequestID     string    `json:"request_id,omitempty"`
+	// InputHash is the hash of a keyed command's input (hex sha256), so that a key reused with
+	// other input is refused instead of answered with the first call's result.
+	InputHash string `json:"input_hash,omitempty"`
 }
 
 // EventData is an event to append. ID must be unique across the store; appending the same ids again

@@ -7,11 +7,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
@@ -25,6 +27,9 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through st
 		return false, domain.InvalidInput("through", "not a valid cursor")
 	}
 	if err := r.Queries.MarkNotificationsRead(ctx, string(a.UserID), p); err != nil {
+		if errors.Is(err, projections.ErrNotNotified) {
+			return false, domain.InvalidInput("through", "not the cursor of one of your notifications")
+		}
 		return false, err
 	}
 	return true, nil

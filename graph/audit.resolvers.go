@@ -38,7 +38,7 @@ func (r *queryResolver) History(ctx context.Context, streamID string, first *int
 		return nil, err
 	}
 	conn := &model.HistoryConnection{Edges: make([]*model.HistoryEdge, 0, len(page.Events)),
-		PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNext}, Verified: page.Verified}
 	for _, e := range page.Events {
 		cursor := strconv.FormatInt(e.StreamVersion, 10)
 		conn.Edges = append(conn.Edges, &model.HistoryEdge{Cursor: cursor, Node: auditEvent(e)})

@@ -23,7 +23,7 @@ func actor(ctx context.Context) (domain.Actor, error) {
 	if !ok {
 		return domain.Actor{}, auth.ErrUnauthenticated
 	}
-	return domain.Actor{UserID: domain.UserID(p.UserID), Email: p.Email, DisplayName: p.Name}, nil
+	return domain.Actor{UserID: domain.UserID(p.UserID), Email: p.Email, DisplayName: p.Name, EmailVerified: p.EmailVerified}, nil
 }
 
 // parseID reads a client-supplied id; a malformed one is the client's INVALID_INPUT, named by field.

@@ -47,6 +47,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if _, ok := gqlErr.Extensions["code"]; !ok {
 				gqlErr.Extensions["code"] = CodeBadRequest
 			}
+			gqlErr.Message = withoutBody(gqlErr.Message)
 			return gqlErr
 		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
@@ -59,11 +60,18 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.As(err, &de):
 			out.Message = de.Message
 			ext["code"] = string(de.Code)
-			if de.Field != "" {
-				ext["field"] = de.Field
+			if field := de.Field; field != "" {
+				ext["field"] = field
+			} else if de.Code == domain.CodeInvalidInput {
+				if field := argumentField(out.Path); field != "" {
+					ext["field"] = field // a scalar's refusal: named by where it was
+				}
 			}
 			if v, ok := commands.CurrentVersion(err); ok {
 				ext["currentVersion"] = v
+			}
+			if errors.Is(err, commands.ErrIdempotencyKeyReused) {
+				ext["detail"] = commands.DetailIdempotencyKeyReused
 			}
 		case errors.Is(err, ErrStale):
 			out.Message = ErrStale.Error() + "; retry"

@@ -303,7 +303,7 @@ func TestTypedErrorsChangeNothing(t *testing.T) {
 		{"no token", "", `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "x"}) { id } }`, "UNAUTHENTICATED", 200},
 		{"expired token", token(t, "owner-"+t.Name(), -time.Minute), `{ me { id } }`, "UNAUTHENTICATED", 401},
 		{"forged token", forged(t), `{ me { id } }`, "UNAUTHENTICATED", 401},
-		{"not a member", mallory, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "mine now"}) { id } }`, "FORBIDDEN", 200},
+		{"not a member", mallory, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "mine now"}) { id } }`, "NOT_FOUND", 200},
 		{"invalid id", owner, `mutation { renameWorkspace(input: {workspaceId: "../etc", name: "x"}) { id } }`, "INVALID_INPUT", 200},
 		{"invalid name", owner, `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: ""}) { id } }`, "INVALID_INPUT", 200},
 		{"unknown enum", owner, `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "x@y.z", role: GOD}) { id } }`, "GRAPHQL_VALIDATION_FAILED", 422},

@@ -114,9 +114,10 @@ func validTaskCursor(order, s string) bool {
 	if !ok {
 		return false
 	}
-	_, err1 := time.Parse(time.RFC3339Nano, at)
+	t, err1 := time.Parse(time.RFC3339Nano, at)
 	_, err2 := uuid.Parse(id)
-	return err1 == nil && err2 == nil
+	y := t.UTC().Year() // as the read side decodes it: years 1..9999 in UTC
+	return err1 == nil && err2 == nil && y >= 1 && y <= 9999
 }
 
 // deadLetters merges a workspace's dead webhook deliveries and dead emails, newest id first; the

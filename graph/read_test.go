@@ -48,7 +48,7 @@ func TestReadSide(t *testing.T) {
 	tm := newTeam(t, a, "TF")
 	due := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	var t1, t2, t3 result
-	a.ok(tm.alice, `mutation($p: ID!, $bob: ID!, $due: Time) { createTask(input: {projectId: $p, title: "Fix the login page", priority: HIGH,
+	a.ok(tm.alice, `mutation($p: ID!, $bob: ID!, $due: DueDate) { createTask(input: {projectId: $p, title: "Fix the login page", priority: HIGH,
 		labels: ["bug"], assigneeId: $bob, dueDate: $due}) { id } }`, map[string]any{"p": tm.project, "bob": tm.bobID, "due": due}, &t1)
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Write the docs"}) { id } }`, map[string]any{"p": tm.project}, &t2)
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Release"}) { id } }`, map[string]any{"p": tm.project}, &t3)

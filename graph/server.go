@@ -194,6 +194,9 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+		if !readUnknownLength(w, r, o.MaxBodyBytes) {
+			return
+		}
 
 		ctx := r.Context()
 		p, ok, err := o.Verifier.FromRequest(r)
@@ -205,10 +208,7 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 		if ok {
 			ctx = auth.WithPrincipal(ctx, p)
 		}
-		info := commands.RequestInfo{RequestID: r.Header.Get("X-Request-Id")}
-		if info.RequestID == "" {
-			info.RequestID = uuid.NewString()
-		}
+		info := commands.RequestInfo{RequestID: commands.RequestID(r.Header.Get("X-Request-Id"))}
 		if c, err := uuid.Parse(r.Header.Get("X-Correlation-Id")); err == nil {
 			info.CorrelationID = c
 		}

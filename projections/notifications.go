@@ -50,7 +50,9 @@ CREATE TABLE rm_notification_people{v} (
 CREATE INDEX rm_notification_people{v}_user_idx ON rm_notification_people{v} (user_id);`,
 		QueryIndexes: `
 -- serves NotificationsPage: a user's inbox in one workspace, newest first, keyset by position
-CREATE INDEX IF NOT EXISTS rm_notifications{v}_inbox_idx ON rm_notifications{v} (user_id, workspace_id, transaction_id DESC, position DESC);`,
+CREATE INDEX IF NOT EXISTS rm_notifications{v}_inbox_idx ON rm_notifications{v} (user_id, workspace_id, transaction_id DESC, position DESC);
+-- serves MarkNotificationsRead's check that the user was notified at the position
+CREATE INDEX IF NOT EXISTS rm_notifications{v}_read_idx ON rm_notifications{v} (user_id, transaction_id, position);`,
 		Apply: applyNotifications,
 		bulk:  newNotificationsFolder,
 	}

@@ -603,15 +603,28 @@ func (q *Queries) notifications(ctx context.Context, workspaceID uuid.UUID, user
 	return page, nil
 }
 
+// ErrNotNotified is returned by MarkNotificationsRead for a position the user holds no
+// notification at.
+var ErrNotNotified = errors.New("projections: no notification at this position")
+
 // MarkNotificationsRead marks user's notifications up to through as read. It never moves the
-// mark backwards.
+// mark backwards, and only moves it to the position of one of the user's notifications
+// (else ErrNotNotified): a mark far in the future would hide every notification still to come.
 func (q *Queries) MarkNotificationsRead(ctx context.Context, user string, through eventstore.GlobalPosition) error {
-	_, err := q.pool.Exec(ctx, `INSERT INTO notification_reads (user_id, transaction_id, position) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id) DO UPDATE SET transaction_id = $2, position = $3, updated_at = now()
-		WHERE (notification_reads.transaction_id, notification_reads.position) < ($2, $3)`,
-		user, int64(through.TransactionID), through.Position)
+	var notified bool
+	// the check is served by rm_notifications_vN_read_idx
+	err := q.pool.QueryRow(ctx, `WITH known AS (
+			SELECT EXISTS (SELECT 1 FROM rm_notifications WHERE user_id = $1 AND transaction_id = $2 AND position = $3) AS ok),
+		mark AS (INSERT INTO notification_reads (user_id, transaction_id, position) SELECT $1, $2, $3 FROM known WHERE ok
+			ON CONFLICT (user_id) DO UPDATE SET transaction_id = $2, position = $3, updated_at = now()
+			WHERE (notification_reads.transaction_id, notification_reads.position) < ($2, $3))
+		SELECT ok FROM known`,
+		user, int64(through.TransactionID), through.Position).Scan(&notified)
 	if err != nil {
 		return fmt.Errorf("mark notifications read: %w", err)
+	}
+	if !notified {
+		return ErrNotNotified
 	}
 	return nil
 }
@@ -666,7 +679,8 @@ func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
 		if ok {
 			t, err1 := time.Parse(time.RFC3339Nano, at)
 			id, err2 := uuid.Parse(idText)
-			if err1 == nil && err2 == nil {
+			// Only instants the server could have printed: in UTC within years 1..9999.
+			if y := t.UTC().Year(); err1 == nil && err2 == nil && y >= 1 && y <= 9999 {
 				return t, id, nil
 			}
 		}

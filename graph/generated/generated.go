@@ -161,6 +161,7 @@ type ComplexityRoot struct {
 	HistoryConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+		Verified func(childComplexity int) int
 	}
 
 	HistoryEdge struct {
@@ -995,6 +996,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.HistoryConnection.PageInfo(childComplexity), true
+	case "HistoryConnection.verified":
+		if e.ComplexityRoot.HistoryConnection.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryConnection.Verified(childComplexity), true
 
 	case "HistoryEdge.cursor":
 		if e.ComplexityRoot.HistoryEdge.Cursor == nil {
@@ -2586,7 +2593,10 @@ type NotificationConnection {
   the stream's workspace only; other streams are NOT_FOUND.
   """
   history(streamId: String!, first: Int = 50, after: String): HistoryConnection! @authenticated
-  "A task's state folded from its events up to a version or an instant (give one); neither: now."
+  """
+  A task's state folded from its events up to a version or an instant (give one); neither: now.
+  INTEGRITY_VIOLATION when the task's hash chain does not verify.
+  """
   taskAt(id: ID!, version: Int, at: Time): TaskState! @authenticated
   "Recomputes a stream's hash chain and reports the first broken link."
   verifyStream(streamId: String!): ChainVerification! @authenticated
@@ -2600,6 +2610,8 @@ type PageInfo {
 type HistoryConnection {
   edges: [HistoryEdge!]!
   pageInfo: PageInfo!
+  "Whether the stream's hash chain verifies; false: its stored events were edited, do not trust them."
+  verified: Boolean!
 }
 
 type HistoryEdge {
@@ -2854,6 +2866,9 @@ type BoardColumn {
 	{Name: "../schema/schema.graphqls", Input: `"An instant, RFC 3339 with a time zone."
 scalar Time
 
+"A due date: a plain date (2026-12-24, midnight UTC) or an RFC 3339 instant."
+scalar DueDate
+
 "The field needs a valid bearer token (UNAUTHENTICATED otherwise)."
 directive @authenticated on FIELD_DEFINITION
 
@@ -2971,7 +2986,7 @@ input CreateTaskInput {
   title: String!
   description: String
   priority: Priority
-  dueDate: Time
+  dueDate: DueDate
   labels: [String!]
   assigneeId: ID
   idempotencyKey: String
@@ -2983,7 +2998,7 @@ input EditTaskInput {
   title: String
   description: String
   priority: Priority
-  dueDate: Time
+  dueDate: DueDate
   clearDueDate: Boolean
   labels: [String!]
   expectedVersion: Int
@@ -3567,6 +3582,8 @@ func (ec *executionContext) childFields_HistoryConnection(ctx context.Context, f
 		return ec.fieldContext_HistoryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_HistoryConnection_pageInfo(ctx, field)
+	case "verified":
+		return ec.fieldContext_HistoryConnection_verified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HistoryConnection", field.Name)
 }
@@ -6860,6 +6877,29 @@ func (ec *executionContext) fieldContext_HistoryConnection_pageInfo(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HistoryConnection_verified(ctx context.Context, field graphql.CollectedField, obj *model.HistoryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryConnection_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryConnection_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HistoryConnection", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _HistoryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.HistoryEdge) (ret graphql.Marshaler) {
@@ -14610,7 +14650,7 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 			it.Priority = data
 		case "dueDate":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			data, err := ec.unmarshalODueDate2ᚖtimeᚐTime(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14897,7 +14937,7 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 			it.Priority = data
 		case "dueDate":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			data, err := ec.unmarshalODueDate2ᚖtimeᚐTime(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16618,6 +16658,11 @@ func (ec *executionContext) _HistoryConnection(ctx context.Context, sel ast.Sele
 			}
 		case "pageInfo":
 			out.Values[i] = ec._HistoryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verified":
+			out.Values[i] = ec._HistoryConnection_verified(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20386,13 +20431,13 @@ func (ec *executionContext) marshalNTaskState2ᚖgithubᚗcomᚋtaskforgeᚋtask
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalTime(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -20709,6 +20754,24 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalODueDate2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalDueDate(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODueDate2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalDueDate(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -20887,7 +20950,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20897,7 +20960,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalTime(*v)
 	return res
 }
 

@@ -193,6 +193,8 @@ type EditTaskInput struct {
 type HistoryConnection struct {
 	Edges    []*HistoryEdge `json:"edges"`
 	PageInfo *PageInfo      `json:"pageInfo"`
+	// Whether the stream's hash chain verifies; false: its stored events were edited, do not trust them.
+	Verified bool `json:"verified"`
 }
 
 type HistoryEdge struct {

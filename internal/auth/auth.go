@@ -20,6 +20,8 @@ type Principal struct {
 	UserID string // the token subject
 	Email  string
 	Name   string
+	// EmailVerified is the email_verified claim: the issuer vouches that the user controls Email.
+	EmailVerified bool
 	// Roles are the token's service-wide roles (the taskforge_role claim, a string or a list),
 	// such as RoleOperator. Workspace roles are not here: they live in the event-sourced state.
 	Roles []string
@@ -102,9 +104,20 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Email string           `json:"email,omitempty"`
-	Name  string           `json:"name,omitempty"`
-	Roles jwt.ClaimStrings `json:"taskforge_role,omitempty"`
+	Email         string           `json:"email,omitempty"`
+	EmailVerified claimBool        `json:"email_verified,omitempty"`
+	Name          string           `json:"name,omitempty"`
+	Roles         jwt.ClaimStrings `json:"taskforge_role,omitempty"`
+}
+
+// claimBool reads a boolean claim sent as true or as "true" (some providers, e.g. Cognito, send
+// strings); anything else is false.
+type claimBool bool
+
+func (b *claimBool) UnmarshalJSON(data []byte) error {
+	s := string(data)
+	*b = claimBool(s == "true" || s == `"true"`)
+	return nil
 }
 
 // Verify checks a raw token and returns its principal.
@@ -126,7 +139,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if c.Subject == "" || len(c.Subject) > 200 {
 		return Principal{}, fmt.Errorf("%w: token has no usable subject", ErrUnauthenticated)
 	}
-	p := Principal{UserID: c.Subject, Email: c.Email, Name: c.Name, Roles: []string(c.Roles)}
+	p := Principal{UserID: c.Subject, Email: c.Email, Name: c.Name, Roles: []string(c.Roles),
+		EmailVerified: bool(c.EmailVerified)}
 	if c.ExpiresAt != nil { // required by the parser; checked anyway
 		p.ExpiresAt = c.ExpiresAt.Time
 	}
@@ -183,9 +197,10 @@ func MintHS256(secret []byte, p Principal, ttl time.Duration, now time.Time, iss
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 			Issuer:    issuer,
 		},
-		Email: p.Email,
-		Name:  p.Name,
-		Roles: p.Roles,
+		Email:         p.Email,
+		Name:          p.Name,
+		Roles:         p.Roles,
+		EmailVerified: claimBool(p.EmailVerified),
 	}
 	if audience != "" {
 		c.Audience = jwt.ClaimStrings{audience}

@@ -157,3 +157,18 @@ func TestRS256FromJWKS(t *testing.T) {
 	_, err = v.Verify(ctx, sign("k2", k2))
 	require.NoError(t, err)
 }
+
+func TestEmailVerifiedClaim(t *testing.T) {
+	t.Parallel()
+	secret := []byte("email-verified-test-secret-32byt")
+	v, err := NewVerifier(Config{HS256Secret: secret})
+	require.NoError(t, err)
+	for claim, want := range map[any]bool{true: true, "true": true, false: false, "false": false, "yes": false, 1: false} {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u", "email": "u@example.com",
+			"email_verified": claim, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(secret)
+		require.NoError(t, err)
+		p, err := v.Verify(context.Background(), tok)
+		require.NoError(t, err)
+		require.Equal(t, want, p.EmailVerified, "%v", claim)
+	}
+}

@@ -117,7 +117,7 @@ func TestTokenMintsAVerifiableToken(t *testing.T) {
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now().Add(24*time.Hour), p.ExpiresAt, time.Minute, "--ttl defaults to 24h")
 	p.ExpiresAt = time.Time{}
-	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven"}, p)
+	require.Equal(t, auth.Principal{UserID: "u-7", Email: "u7@example.com", Name: "Seven", EmailVerified: true}, p, "the minter vouches for the address")
 
 	code, _, _ = runCLI("token")
 	require.Equal(t, 2, code, "--user is required")

@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// The parsers of what clients send back: consistency tokens and position cursors, task cursors,
+// dead-letter cursors and the Time scalars. Each refuses with INVALID_INPUT (never panics or
+// fails otherwise), and what it accepts prints back to an equivalent value.
+
+func FuzzConsistencyToken(f *testing.F) {
+	for _, s := range []string{"1.2", "0.0", "18446744073709551615.9223372036854775807", "1.-1", "-1.1", ".", "1", "a.b", "1.2.3", "+1.2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseConsistencyToken(s)
+		if err != nil {
+			if domain.CodeOf(err) != domain.CodeInvalidInput {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if p.Position < 0 {
+			t.Fatalf("%q: negative position %d", s, p.Position)
+		}
+		again, err := ParseConsistencyToken(positionString(p))
+		if err != nil || again != p {
+			t.Fatalf("%q → %v → %q → %v, %v", s, p, positionString(p), again, err)
+		}
+		if c, err := positionCursor(&s); err != nil || *c != p {
+			t.Fatalf("%q: the cursor parser disagrees: %v, %v", s, c, err)
+		}
+	})
+}
+
+func FuzzTaskCursor(f *testing.F) {
+	at := time.Date(2026, 12, 24, 9, 30, 0, 123, time.UTC)
+	f.Add(projections.OrderNumber, "12")
+	f.Add(projections.OrderNumber, "-1")
+	f.Add("updated", base64.RawURLEncoding.EncodeToString([]byte(at.Format(time.RFC3339Nano)+"|"+uuid.Nil.String())))
+	f.Add("updated", "not base64!")
+	f.Add("updated", base64.RawURLEncoding.EncodeToString([]byte("2026-13-45|x")))
+	f.Fuzz(func(t *testing.T, order, s string) {
+		if !validTaskCursor(order, s) {
+			return
+		}
+		if order == projections.OrderNumber {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				t.Fatalf("%q accepted as a number cursor", s)
+			}
+			return
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(s)
+		at, id, _ := strings.Cut(string(raw), "|")
+		ts, err1 := time.Parse(time.RFC3339Nano, at)
+		uid, err2 := uuid.Parse(id)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%q accepted", s)
+		}
+		// What the server prints for that task is a valid cursor too.
+		if c := taskCursor(order, projections.Task{ID: uid, UpdatedAt: ts}); !validTaskCursor(order, c) {
+			t.Fatalf("printed cursor %q refused", c)
+		}
+	})
+}
+
+func FuzzDeadCursor(f *testing.F) {
+	for _, s := range []string{"0:0", "12:7", "-1:0", "1:", ":", "9223372036854775807:1", "1:2:3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseDeadCursor(&s)
+		if err != nil {
+			if domain.CodeOf(err) != domain.CodeInvalidInput {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		printed := c.String()
+		if again, err := parseDeadCursor(&printed); err != nil || again != c {
+			t.Fatalf("%q → %v → %q → %v, %v", s, c, printed, again, err)
+		}
+	})
+}
+
+func FuzzTimeScalar(f *testing.F) {
+	for _, s := range []string{"2026-12-24", "2026-12-24T09:30:00Z", "2026-12-24T09:30:00.5+01:00", "2026-13-45", "2026-02-30", "", "24/12/2026"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := model.UnmarshalTime(s)
+		if err != nil && domain.CodeOf(err) != domain.CodeInvalidInput {
+			t.Fatalf("Time %q: %v", s, err)
+		}
+		if err == nil {
+			if _, err := time.Parse(time.DateOnly, s); err == nil {
+				t.Fatalf("Time accepted a plain date %q", s)
+			}
+			_ = tm
+		}
+		due, derr := model.UnmarshalDueDate(s)
+		if derr != nil && domain.CodeOf(derr) != domain.CodeInvalidInput {
+			t.Fatalf("DueDate %q: %v", s, derr)
+		}
+		if err == nil && (derr != nil || !due.Equal(tm)) {
+			t.Fatalf("%q: a valid Time is a valid due date: %v, %v", s, due, derr)
+		}
+	})
+}
