@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/eventstore/feed"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 )
@@ -49,7 +50,7 @@ type HubOptions struct {
 
 // Hub delivers the live updates of one server process. See doc.go for the design; in short:
 //
-//   - It tails the global log with projections.NewSubscriber from an in-memory checkpoint that
+//   - It tails the global log with feed.NewSubscriber from an in-memory checkpoint that
 //     starts at the log's head when Run starts: a live tail, not a durable consumer. Nothing is
 //     replayed after a restart; a client reconnects, re-queries and subscribes again.
 //   - Every process runs its own hub over the shared event store, so a mutation served by one
@@ -197,8 +198,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("live hub: %w", err)
 	}
-	sub, err := projections.NewSubscriber(h.store, h.notifier, &memoryCheckpoint{pos: head},
-		projections.SubscriberConfig{PollInterval: h.opts.PollInterval, Logger: h.log})
+	sub, err := feed.NewSubscriber(h.store, h.notifier, &memoryCheckpoint{pos: head},
+		feed.SubscriberConfig{PollInterval: h.opts.PollInterval, Logger: h.log})
 	if err != nil {
 		return err
 	}
@@ -452,7 +453,7 @@ func (q *queue) take(ctx context.Context) ([]hubEvent, bool) {
 // read follows the log and queues the events the hub may deliver.
 func (h *Hub) read(ctx context.Context, msgs <-chan *message.Message, q *queue) {
 	for msg := range msgs {
-		ev, _, err := projections.EventFromMessage(msg)
+		ev, _, err := feed.EventFromMessage(msg)
 		if err != nil {
 			h.log.Error("live hub: unreadable message", "err", err)
 			msg.Ack()
