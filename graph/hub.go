@@ -621,7 +621,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			h.log.Error("live hub: load tasks", "err", err)
 		}
 		for _, t := range rows {
-			states[t.ID] = taskModel(t)
+			states[t.ID] = model.NewTask(t)
 		}
 	}
 	projectStates := map[uuid.UUID]*model.Project{}
@@ -631,7 +631,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			h.log.Error("live hub: load projects", "err", err)
 		}
 		for _, p := range rows {
-			projectStates[p.ID] = projectModel(p)
+			projectStates[p.ID] = model.NewProject(p)
 		}
 	}
 	notes := map[inboxKey]map[eventstore.GlobalPosition][]*model.Notification{}
@@ -651,7 +651,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 					break
 				}
 				if positions[n.Position] {
-					byPos[n.Position] = append([]*model.Notification{notificationModel(k.workspace, n)}, byPos[n.Position]...)
+					byPos[n.Position] = append([]*model.Notification{model.NewNotification(k.workspace, n)}, byPos[n.Position]...)
 				}
 			}
 			notes[k] = byPos
@@ -716,7 +716,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
-			Archived: &t.Archived, Task: t, ConsistencyToken: positionString(ev.GlobalPosition()),
+			Archived: &t.Archived, Task: t, ConsistencyToken: model.PositionString(ev.GlobalPosition()),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	h.mu.Lock()
@@ -735,7 +735,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: positionString(ev.GlobalPosition())}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: model.PositionString(ev.GlobalPosition())}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {

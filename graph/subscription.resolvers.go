@@ -25,7 +25,7 @@ func (r *boardChangeResolver) Project(ctx context.Context, obj *model.BoardChang
 	if !p.OK {
 		return nil, errNotFound
 	}
-	return projectModel(p.Value), nil
+	return model.NewProject(p.Value), nil
 }
 
 // TaskChanged is the resolver for the taskChanged field.
