@@ -22,6 +22,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
@@ -39,7 +40,7 @@ type api struct {
 	url   string
 	es    *eventstore.Store
 	h     *commands.Handlers
-	hub   *graph.Hub
+	hub   *live.Hub
 	dbURL string
 }
 
@@ -48,11 +49,11 @@ type api struct {
 // to date and a live hub for subscriptions, as `taskforge serve` does. with adjusts the resolver.
 func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	t.Helper()
-	return setupHub(t, graph.HubOptions{}, with...)
+	return setupHub(t, live.HubOptions{}, with...)
 }
 
 // setupHub is setup with the live hub's options.
-func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Resolver)) *api {
+func setupHub(t *testing.T, hubOptions live.HubOptions, with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
@@ -84,7 +85,7 @@ func (a *api) peer(with ...func(*graph.Resolver)) *api {
 	es, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	background(t, notifier.Run)
-	p := serve(t, es, notifier, graph.HubOptions{}, with...)
+	p := serve(t, es, notifier, live.HubOptions{}, with...)
 	p.dbURL = a.dbURL
 	return p
 }
@@ -108,7 +109,7 @@ func background(t *testing.T, fs ...func(context.Context) error) {
 }
 
 // serve starts the API (command handlers, read side, live hub) over es on an httptest server.
-func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
+func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions live.HubOptions,
 	with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	pool := es.Pool()
@@ -125,7 +126,7 @@ func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hu
 	require.NoError(t, err)
 	queries := projections.NewQueries(pool)
 	hubOptions.Logger = log
-	hub, err := graph.NewHub(es, notifier, queries, hubOptions)
+	hub, err := live.NewHub(es, notifier, queries, hubOptions)
 	require.NoError(t, err)
 	background(t, hub.Run)
 	r := &graph.Resolver{Commands: h, Audit: au, Queries: queries, Inspector: inspector,

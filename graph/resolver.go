@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
@@ -28,8 +29,8 @@ type Resolver struct {
 	// ConsistencyWait bounds how long a query given a consistency token waits for the read
 	// models before it answers STALE (default 2 s).
 	ConsistencyWait time.Duration
-	// Hub serves the subscriptions (see Hub). Nil: subscriptions answer UNAVAILABLE.
-	Hub *Hub
+	// Hub serves the subscriptions (see graph/live). Nil: subscriptions answer UNAVAILABLE.
+	Hub *live.Hub
 
 	workflows workflowCache // boards' columns by workflow
 }

@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -21,10 +21,18 @@ import (
 	"github.com/taskforge/taskforge/projections"
 )
 
-// HubConsumerGroup is the topic under which a Hub subscribes to the global log. Like every
-// consumer group name it is a constant, but nothing is stored under it: the hub keeps its
-// position in memory (see Hub).
-const HubConsumerGroup = "graph-live-hub"
+// ConsumerGroup is the topic under which a Hub subscribes to the global log. Like every
+// consumer group name it is a constant, never renamed, but nothing is stored under it: the hub
+// keeps its position in memory (see Hub).
+const ConsumerGroup = "graph-live-hub"
+
+// CodeSlowConsumer is the extensions.code of the error that ends a subscription the hub dropped
+// because its client fell too far behind (EndSlow): re-query, then subscribe again. A revoked
+// subscription (EndRevoked) ends with domain.CodeForbidden.
+const CodeSlowConsumer = "SLOW_CONSUMER"
+
+// ErrUnavailable answers a subscription when the process runs no live hub (or it stopped).
+var ErrUnavailable = errors.New("live updates are unavailable")
 
 // Hub defaults.
 const (
@@ -106,24 +114,24 @@ type hubSub struct {
 	project   uuid.UUID // subTask, subBoard
 	user      string
 	offer     func(any) bool // a non-blocking send of the subscription's message type
-	end       func(why endReason)
+	end       func(why EndReason)
 	closed    bool
 }
 
-// endReason is why the hub ended a subscription; the client is told (see endNotice), so that it
-// can tell "re-query and subscribe again" from "you may no longer read this".
-type endReason int
+// EndReason is why the hub ended a subscription; the client is told (the caller's onEnd), so that
+// it can tell "re-query and subscribe again" from "you may no longer read this".
+type EndReason int
 
 const (
-	endDone    endReason = iota // the client stopped, the connection closed or the hub stopped
-	endSlow                     // dropped: the client fell too far behind
-	endRevoked                  // the user was removed from the workspace
+	EndDone    EndReason = iota // the client stopped, the connection closed or the hub stopped
+	EndSlow                     // dropped: the client fell too far behind (CodeSlowConsumer)
+	EndRevoked                  // the user was removed from the workspace (domain.CodeForbidden)
 )
 
 // NewHub returns a hub over the event store. notifier may be nil (then the hub polls).
 func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *projections.Queries, o HubOptions) (*Hub, error) {
 	if store == nil || queries == nil {
-		return nil, errors.New("graph: the hub needs the event store and the read queries")
+		return nil, errors.New("live: the hub needs the event store and the read queries")
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = defaultHubBuffer
@@ -188,7 +196,7 @@ func (m *memoryCheckpoint) Save(_ context.Context, _ string, pos eventstore.Glob
 // called once.
 func (h *Hub) Run(ctx context.Context) error {
 	if !h.started.CompareAndSwap(false, true) {
-		return errors.New("graph: hub already running")
+		return errors.New("live: hub already running")
 	}
 	defer h.stop()
 	head, err := h.store.Head(ctx)
@@ -204,7 +212,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		return err
 	}
 	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, HubConsumerGroup)
+	msgs, err := sub.Subscribe(ctx, ConsumerGroup)
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
 	}
@@ -236,10 +244,41 @@ func (h *Hub) waitReady(ctx context.Context) error {
 	}
 }
 
+// Target is what a subscription follows, and for whom. The caller has checked that User may read
+// it (a member of Workspace, and Project one of its projects) before subscribing; the hub ends the
+// subscription with EndRevoked when User is removed from Workspace.
+type Target struct {
+	Workspace uuid.UUID
+	Project   uuid.UUID // TaskChanged and BoardChanged; NotificationAdded ignores it
+	User      string
+}
+
+// TaskChanged subscribes to the changes of t.Project's tasks: each changed task in its state
+// after the change (a task changed several times in one batch is sent once, in its latest state).
+// The channel is closed when the subscription ends: ctx done, the hub dropping (EndSlow) or
+// revoking (EndRevoked) it, or the hub stopping (EndDone); onEnd, if set, is called first with
+// the reason. ErrUnavailable when the hub has stopped.
+func (h *Hub) TaskChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Task, error) {
+	return subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+}
+
+// BoardChanged subscribes to the changes of t.Project's board: tasks created, moved, reordered,
+// archived or restored, and the project's own changes (workflow, name, archived). It ends as
+// TaskChanged does.
+func (h *Hub) BoardChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.BoardChange, error) {
+	return subscribe[*model.BoardChange](ctx, h, &hubSub{kind: subBoard, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+}
+
+// NotificationAdded subscribes to the notifications added to t.User's inbox in t.Workspace. It
+// ends as TaskChanged does.
+func (h *Hub) NotificationAdded(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Notification, error) {
+	return subscribe[*model.Notification](ctx, h, &hubSub{kind: subNotification, workspace: t.Workspace, user: t.User}, onEnd)
+}
+
 // subscribe registers a subscription whose messages have type T and returns its queue. The
 // subscription ends when ctx is done, when the hub drops or revokes it, or when the hub stops;
 // the queue is then closed. onEnd, if set, runs first with the reason.
-func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReason)) (<-chan T, error) {
+func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(EndReason)) (<-chan T, error) {
 	if err := h.waitReady(ctx); err != nil {
 		return nil, err
 	}
@@ -252,7 +291,7 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReas
 			return false
 		}
 	}
-	s.end = func(why endReason) {
+	s.end = func(why EndReason) {
 		if onEnd != nil {
 			onEnd(why)
 		}
@@ -276,7 +315,7 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReas
 	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.removeLocked(s, endDone)
+		h.removeLocked(s, EndDone)
 	})
 	return ch, nil
 }
@@ -298,7 +337,7 @@ func remove[K comparable](m map[K]map[*hubSub]struct{}, k K, s *hubSub) {
 }
 
 // removeLocked ends s once. h.mu is held.
-func (h *Hub) removeLocked(s *hubSub, why endReason) {
+func (h *Hub) removeLocked(s *hubSub, why EndReason) {
 	if s.closed {
 		return
 	}
@@ -325,7 +364,7 @@ func (h *Hub) offerLocked(s *hubSub, v any) {
 	h.dropped.Add(1)
 	h.log.Warn("live subscription dropped: its client does not keep up", "user", s.user,
 		"workspace_id", s.workspace, "project_id", s.project, "buffer", h.opts.Buffer)
-	h.removeLocked(s, endSlow)
+	h.removeLocked(s, EndSlow)
 }
 
 // stop ends every subscription and refuses new ones (subscribe checks stopped under h.mu).
@@ -335,12 +374,12 @@ func (h *Hub) stop() {
 	close(h.stopped)
 	for _, set := range h.byProject {
 		for s := range set {
-			h.removeLocked(s, endDone)
+			h.removeLocked(s, EndDone)
 		}
 	}
 	for _, set := range h.byInbox {
 		for s := range set {
-			h.removeLocked(s, endDone)
+			h.removeLocked(s, EndDone)
 		}
 	}
 }
@@ -695,13 +734,13 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 	for _, set := range h.byProject {
 		for s := range set {
 			if s.workspace == ws && s.user == user {
-				h.removeLocked(s, endRevoked)
+				h.removeLocked(s, EndRevoked)
 				revoked++
 			}
 		}
 	}
 	for s := range h.byInbox[inboxKey{ws, user}] {
-		h.removeLocked(s, endRevoked)
+		h.removeLocked(s, EndRevoked)
 		revoked++
 	}
 	if revoked > 0 {
