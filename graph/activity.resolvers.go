@@ -44,7 +44,7 @@ func (r *notificationResolver) Task(ctx context.Context, obj *model.Notification
 	if err != nil || !t.OK {
 		return nil, err // a task gone from the read model (never, today): null
 	}
-	return taskModel(t.Value), nil
+	return model.NewTask(t.Value), nil
 }
 
 // Activity is the resolver for the activity field.
@@ -70,8 +70,8 @@ func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first 
 	}
 	conn := &model.ActivityConnection{Edges: make([]*model.ActivityEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
-		cursor := positionString(it.Position)
-		conn.Edges = append(conn.Edges, &model.ActivityEdge{Cursor: cursor, Node: activityModel(it)})
+		cursor := model.PositionString(it.Position)
+		conn.Edges = append(conn.Edges, &model.ActivityEdge{Cursor: cursor, Node: model.NewActivityItem(it)})
 		conn.PageInfo.EndCursor = &cursor
 	}
 	return conn, nil
@@ -108,9 +108,9 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	}
 	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
-		cursor := positionString(it.Position)
+		cursor := model.PositionString(it.Position)
 		conn.PageInfo.EndCursor = &cursor
-		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: notificationModel(ws, it)})
+		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: model.NewNotification(ws, it)})
 	}
 	if err := loadNotificationTasks(ctx, conn.Edges); err != nil {
 		return nil, err

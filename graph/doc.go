@@ -2,8 +2,8 @@
 // resolvers that run command handlers for mutations and read the projections for queries, the
 // @authenticated, @hasRole and @operator directives, the per-request dataloaders (graph/loaders), the error
 // presenter that maps domain errors to extensions.code, and the request limits (body size,
-// complexity, depth, operation timeout), and the live hub that feeds subscriptions. It never
-// writes read tables and never talks SQL itself.
+// complexity, depth, operation timeout), and the subscription resolvers over the live hub
+// (graph/live). It never writes read tables and never talks SQL itself.
 //
 //	HTTP ─▶ withRequest: body limit, bearer JWT → Principal, request/correlation ids, timeout,
 //	        X-Consistency-Token
@@ -75,29 +75,20 @@
 //
 //	mutation (any process) ─▶ eventstore.Append ─▶ events table ─┬─▶ projections runner ─▶ read tables
 //	                                                             │   (one per deployment or more)
-//	             NOTIFY / OnCommit wake-up, 1 s poll fallback    ▼
-//	Hub (one per API process): projections.Subscriber, group HubConsumerGroup, in-memory checkpoint
-//	  for each event some open subscription wants (project of a task event; project of a project
-//	  event that changes the board, for boardChanged; workspace + user of an event that may notify):
-//	    Queries.WaitFor(event position, tasks | projects | notifications)   read models include it
-//	    Queries.TasksByKeys / ProjectsByKeys (once per batch), Notifications (per inbox)
-//	    offer to each matching subscription's queue (non-blocking)
-//	  ─▶ gqlgen writes the queue to the websocket (per-response loaders for nested fields)
+//	                                                             ▼
+//	live.Hub (one per API process, graph/live): feed.Subscriber from the log's head, in memory;
+//	  waits for the read models, loads the objects, offers them to each matching subscription
+//	  ─▶ gqlgen writes the subscription's channel to the websocket (per-response loaders for
+//	     nested fields)
 //
-// A live tail, not a durable consumer: the hub's position starts at the log's head when the
-// process starts and lives in memory, so nothing is stored under its consumer group and nothing
-// is replayed after a restart or a reconnect (a client re-queries, then subscribes again). A
-// subscription receives every relevant change committed after it was registered (the hub knows
-// its start position before it accepts subscriptions). Because every process tails the shared
-// event store, a mutation served by one process reaches subscribers connected to any other.
-//
-// Back-pressure: the hub never blocks on a client. Each subscription has a bounded queue
-// (HubOptions.Buffer, 64 messages); when a message finds it full the subscription is dropped —
-// it receives what was queued, then an error with code SLOW_CONSUMER — and a warning is logged.
-// Dropping rather than skipping the oldest message means a client never silently misses a change
-// in the middle of a stream; it knows to resynchronise. An event the projections do not apply
-// within HubOptions.ApplyWait is logged and not delivered. A member removed from a workspace has
-// their subscriptions there ended with a FORBIDDEN error.
+// The hub's design (a live tail, not a durable consumer; bounded queues) is in graph/live's
+// doc.go. This package authorizes a subscription (liveProject, liveInbox), subscribes with
+// Hub.TaskChanged, BoardChanged or NotificationAdded, and tells the client why the hub ended it
+// (endNotice): a subscription dropped because its client fell behind (live.HubOptions.Buffer
+// messages queued) receives what was queued, then an error with code SLOW_CONSUMER, so that it
+// re-queries and subscribes again; a member removed from a workspace has their subscriptions there
+// ended with a FORBIDDEN error. An event the projections do not apply within
+// live.HubOptions.ApplyWait is logged and not delivered.
 //
 // A websocket lives as long as its token: at the token's expiry (plus the verifier's leeway) the
 // connection's context ends, which ends its subscriptions, and the socket closes with 4401
@@ -107,6 +98,7 @@
 //
 // Generated code (graph/generated, graph/model/models_gen.go) is committed; regenerate with
 // `go generate ./...` after editing the schema. Resolver bodies survive regeneration. The read
-// side's objects are hand-written in graph/model/read.go, the mutation payloads in
+// side's objects are hand-written in graph/model/read.go (built from the read models' rows by
+// graph/model/convert.go, for the resolvers and the live hub alike), the mutation payloads in
 // graph/model/payload.go, both bound in gqlgen.yml.
 package graph

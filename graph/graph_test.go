@@ -22,6 +22,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
@@ -40,7 +41,7 @@ type api struct {
 	url   string
 	es    *eventstore.Store
 	h     *commands.Handlers
-	hub   *graph.Hub
+	hub   *live.Hub
 	dbURL string
 }
 
@@ -49,17 +50,17 @@ type api struct {
 // to date and a live hub for subscriptions, as `taskforge serve` does. with adjusts the resolver.
 func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	t.Helper()
-	return setupHub(t, graph.HubOptions{}, with...)
+	return setupHub(t, live.HubOptions{}, with...)
 }
 
 // setupHub is setup with the live hub's options.
-func setupHub(t *testing.T, hubOptions graph.HubOptions, with ...func(*graph.Resolver)) *api {
+func setupHub(t *testing.T, hubOptions live.HubOptions, with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	return setupOptions(t, hubOptions, nil, with...)
 }
 
 // setupOptions is setupHub with the API's options adjusted by options (limits' tests).
-func setupOptions(t *testing.T, hubOptions graph.HubOptions, options func(*graph.Options), with ...func(*graph.Resolver)) *api {
+func setupOptions(t *testing.T, hubOptions live.HubOptions, options func(*graph.Options), with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
@@ -91,7 +92,7 @@ func (a *api) peer(with ...func(*graph.Resolver)) *api {
 	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	require.NoError(t, err)
 	background(t, notifier.Run)
-	p := serve(t, es, notifier, graph.HubOptions{}, with...)
+	p := serve(t, es, notifier, live.HubOptions{}, with...)
 	p.dbURL = a.dbURL
 	return p
 }
@@ -115,13 +116,13 @@ func background(t *testing.T, fs ...func(context.Context) error) {
 }
 
 // serve starts the API (command handlers, read side, live hub) over es on an httptest server.
-func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
+func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions live.HubOptions,
 	with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	return serveOptions(t, es, notifier, hubOptions, nil, with...)
 }
 
-func serveOptions(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions graph.HubOptions,
+func serveOptions(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions live.HubOptions,
 	options func(*graph.Options), with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	pool := es.Pool()
@@ -140,7 +141,7 @@ func serveOptions(t *testing.T, es *eventstore.Store, notifier *eventstore.Notif
 	require.NoError(t, err)
 	queries := projections.NewQueries(pool)
 	hubOptions.Logger = log
-	hub, err := graph.NewHub(es, notifier, queries, hubOptions)
+	hub, err := live.NewHub(es, notifier, queries, hubOptions)
 	require.NoError(t, err)
 	background(t, hub.Run)
 	r := &graph.Resolver{Commands: h, Audit: au, Queries: queries, Inspector: inspector,

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/internal/auth"
 )
@@ -30,13 +31,13 @@ const (
 	// CodeSubscriptionLimit: the connection holds Options.MaxSubscriptions subscriptions already.
 	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
 	// CodeSlowConsumer ends a subscription whose client fell too far behind: re-query, then
-	// subscribe again.
-	CodeSlowConsumer = "SLOW_CONSUMER"
+	// subscribe again (the live hub's code).
+	CodeSlowConsumer = live.CodeSlowConsumer
 )
 
 var (
 	// ErrUnavailable answers a subscription when the process runs no live hub (or it stopped).
-	ErrUnavailable = errors.New("live updates are unavailable")
+	ErrUnavailable = live.ErrUnavailable
 	// ErrSubscriptionLimit answers a subscription over the per-connection limit.
 	ErrSubscriptionLimit = errors.New("too many subscriptions on this connection")
 )
@@ -205,63 +206,63 @@ func (c *slotConn) SetReadDeadline(t time.Time) error {
 
 // liveProject checks a project subscription: the caller must be a member of the project's
 // workspace (NOT_FOUND otherwise, like the project query).
-func (r *Resolver) liveProject(ctx context.Context, kind subKind, projectID string) (*hubSub, error) {
+func (r *Resolver) liveProject(ctx context.Context, projectID string) (live.Target, error) {
 	if r.Hub == nil {
-		return nil, ErrUnavailable
+		return live.Target{}, ErrUnavailable
 	}
 	a, err := actor(ctx)
 	if err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	pid, err := parseID("projectId", projectID)
 	if err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	p, err := locate(ctx, r, pid, r.Queries.ProjectInWorkspaces)
 	if err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	if err := acquire(ctx); err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
-	return &hubSub{kind: kind, workspace: p.WorkspaceID, project: p.ID, user: string(a.UserID)}, nil
+	return live.Target{Workspace: p.WorkspaceID, Project: p.ID, User: string(a.UserID)}, nil
 }
 
 // liveInbox checks a notification subscription: the caller must be a member of the workspace.
-func (r *Resolver) liveInbox(ctx context.Context, workspaceID string) (*hubSub, error) {
+func (r *Resolver) liveInbox(ctx context.Context, workspaceID string) (live.Target, error) {
 	if r.Hub == nil {
-		return nil, ErrUnavailable
+		return live.Target{}, ErrUnavailable
 	}
 	a, err := actor(ctx)
 	if err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	ws, err := parseID("workspaceId", workspaceID)
 	if err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	if _, err := member(loaders.With(ctx, loaders.New(r.Queries)), ws); err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
 	if err := acquire(ctx); err != nil {
-		return nil, err
+		return live.Target{}, err
 	}
-	return &hubSub{kind: subNotification, workspace: ws, user: string(a.UserID)}, nil
+	return live.Target{Workspace: ws, User: string(a.UserID)}, nil
 }
 
 // endNotice returns what the hub calls when it ends the subscription of ctx: when it dropped or
 // revoked it, the client receives an error message with a code (SLOW_CONSUMER: re-query, then
 // subscribe again; FORBIDDEN: no longer a member) instead of a plain completion.
-func endNotice(ctx context.Context) func(endReason) {
-	return func(why endReason) {
+func endNotice(ctx context.Context) func(live.EndReason) {
+	return func(why live.EndReason) {
 		var e *gqlerror.Error
 		switch why {
-		case endSlow:
+		case live.EndSlow:
 			e = &gqlerror.Error{
 				Message:    "the subscription fell too far behind and was dropped; re-query, then subscribe again",
 				Extensions: map[string]any{"code": CodeSlowConsumer},
 			}
-		case endRevoked:
+		case live.EndRevoked:
 			e = &gqlerror.Error{
 				Message:    "you are no longer a member of this workspace",
 				Extensions: map[string]any{"code": string(domain.CodeForbidden)},

@@ -14,7 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 )
 
 // A graphql-transport-ws client for the tests, over github.com/coder/websocket (the library
@@ -242,7 +242,7 @@ func (s *wsSub) refusal() string {
 
 // waitSubscriptions waits until hub holds n subscriptions: the server has registered them, so
 // every change committed from now on reaches them.
-func waitSubscriptions(t *testing.T, hub *graph.Hub, n int) {
+func waitSubscriptions(t *testing.T, hub *live.Hub, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { return hub.Subscriptions() == n }, 10*time.Second, 2*time.Millisecond,
 		"hub holds %d subscriptions, want %d", hub.Subscriptions(), n)
@@ -535,7 +535,7 @@ func TestLiveAuthAndLimits(t *testing.T) {
 // reads again it gets what was queued, then a SLOW_CONSUMER error.
 func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	t.Parallel()
-	a := setupHub(t, graph.HubOptions{Buffer: 2})
+	a := setupHub(t, live.HubOptions{Buffer: 2})
 	hub := a.hub
 	tm := newTeam(t, a, "SC")
 	a.ok(tm.alice, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,

@@ -75,7 +75,7 @@ func (r *Resolver) writtenTask(ctx context.Context, w model.Written) (*model.Tas
 	if err != nil {
 		return nil, err
 	}
-	return taskModel(t), nil
+	return model.NewTask(t), nil
 }
 
 // writtenProject is the project w changed, as project(id) reads it; nil as for writtenTask.
@@ -93,7 +93,7 @@ func (r *Resolver) writtenProject(ctx context.Context, w model.Written) (*model.
 	if err != nil {
 		return nil, err
 	}
-	return projectModel(p), nil
+	return model.NewProject(p), nil
 }
 
 // writtenWorkspace is the workspace w changed, as workspace(id) reads it (membership first); nil
@@ -119,5 +119,5 @@ func (r *Resolver) writtenWorkspace(ctx context.Context, w model.Written) (*mode
 	if err != nil {
 		return nil, err
 	}
-	return workspaceModel(ws, m), nil
+	return model.NewWorkspace(ws, m), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/pgtest"
@@ -265,7 +266,7 @@ func TestPayloadStale(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
 	background(t, notifier.Run)
-	a := serve(t, es, notifier, graph.HubOptions{}, func(r *graph.Resolver) { r.ConsistencyWait = 100 * time.Millisecond })
+	a := serve(t, es, notifier, live.HubOptions{}, func(r *graph.Resolver) { r.ConsistencyWait = 100 * time.Millisecond })
 	alice := token(t, "alice-"+t.Name(), time.Hour)
 
 	var ws, p result

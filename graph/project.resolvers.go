@@ -84,7 +84,7 @@ func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *
 	if err != nil {
 		return nil, err
 	}
-	return projectModel(p), nil
+	return model.NewProject(p), nil
 }
 
 // Project returns generated.ProjectResolver implementation.

@@ -110,7 +110,7 @@ func (r *Resolver) await(ctx context.Context, pos eventstore.GlobalPosition, nam
 	defer cancel()
 	if err := r.Queries.WaitFor(wctx, pos, names...); err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
-			return fmt.Errorf("read models at %s: %w", positionString(pos), ErrStale)
+			return fmt.Errorf("read models at %s: %w", model.PositionString(pos), ErrStale)
 		}
 		return err
 	}
@@ -200,10 +200,6 @@ func positionCursor(after *string) (*eventstore.GlobalPosition, error) {
 	return &p, nil
 }
 
-func positionString(p eventstore.GlobalPosition) string {
-	return fmt.Sprintf("%d.%d", p.TransactionID, p.Position)
-}
-
 // selects reports whether the current field's selection reaches path (e.g. "tasks", "assignee"),
 // through fragments: list resolvers prime the loaders their children will use, and only then.
 func selects(ctx context.Context, path ...string) bool {
@@ -229,7 +225,7 @@ func taskModels(tasks []projections.Task) []*model.Task {
 	vals := make([]model.Task, len(tasks))
 	out := make([]*model.Task, len(tasks))
 	for i, t := range tasks {
-		fillTask(&vals[i], t)
+		model.FillTask(&vals[i], t)
 		out[i] = &vals[i]
 	}
 	return out
@@ -257,7 +253,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 			if !m.OK {
 				return nil // an assignee who left the workspace: null
 			}
-			return memberModel(m.Value)
+			return model.NewMember(m.Value)
 		})
 		if err != nil {
 			return err
@@ -278,7 +274,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 			if !p.OK {
 				return nil // its resolver answers NOT_FOUND
 			}
-			return projectModel(p.Value)
+			return model.NewProject(p.Value)
 		})
 		if err != nil {
 			return err
@@ -304,7 +300,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 		for i, t := range tasks {
 			keys[i] = loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
 		}
-		comments, err := loadDistinct(ctx, l.Comments, keys, commentModels)
+		comments, err := loadDistinct(ctx, l.Comments, keys, model.NewComments)
 		if err != nil {
 			return err
 		}

@@ -10,120 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
-
-// workspaceModel is w as seen by its member m (the caller).
-func workspaceModel(w projections.Workspace, m projections.Member) *model.Workspace {
-	return &model.Workspace{ID: w.ID.String(), Name: w.Name, MemberCount: w.MemberCount, UpdatedAt: w.UpdatedAt,
-		Version: int(w.Version), WorkspaceID: w.ID, Plan: model.Plan(upper(w.Plan)), MyRole: model.Role(upper(m.Role))}
-}
-
-func memberModel(m projections.Member) *model.Member {
-	return &model.Member{UserID: m.UserID, DisplayName: m.DisplayName, Email: m.Email, JoinedAt: m.JoinedAt,
-		Role: model.Role(upper(m.Role))}
-}
-
-func projectModel(p projections.Project) *model.Project {
-	counts := make([]*model.StatusCount, 0, len(p.TaskCounts))
-	for s, n := range p.TaskCounts {
-		counts = append(counts, &model.StatusCount{Status: s, Count: n})
-	}
-	sort.Slice(counts, func(i, j int) bool { return counts[i].Status < counts[j].Status })
-	return &model.Project{ID: p.ID.String(), Key: p.Key, Name: p.Name, Archived: p.Archived, OpenCount: p.OpenTasks,
-		OverdueCount: p.OverdueTasks, TaskCounts: counts, UpdatedAt: p.UpdatedAt, Version: int(p.Version),
-		ProjectID: p.ID, WorkspaceID: p.WorkspaceID, Workflow: p.Workflow}
-}
-
-func taskModel(t projections.Task) *model.Task {
-	m := new(model.Task)
-	fillTask(m, t)
-	return m
-}
-
-func fillTask(m *model.Task, t projections.Task) {
-	labels := t.Labels
-	if labels == nil {
-		labels = []string{}
-	}
-	*m = model.Task{ID: t.ID.String(), Key: t.Key, Number: int(t.Number), Title: t.Title, Description: t.Description,
-		Status: t.Status, AssigneeID: t.AssigneeID, Labels: labels, DueDate: t.DueDate, Priority: priority(t.Priority),
-		Rank: t.Rank, CommentCount: t.CommentCount, Archived: t.Archived, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
-		Version: int(t.Version), TaskID: t.ID, WorkspaceID: t.WorkspaceID, ProjectID: t.ProjectID}
-}
-
-// priority maps the read model's priority ("high", "" for none) to the schema's enum.
-func priority(p string) model.Priority {
-	if p == "" {
-		return model.PriorityNone
-	}
-	return model.Priority(upper(p))
-}
-
-// upper maps the domain's spelling of an enum value (high, in_progress) to the schema's (HIGH,
-// IN_PROGRESS); the known values without allocating (this runs for every object of a response).
-func upper(s string) string {
-	if u, ok := enumSpelling[s]; ok {
-		return u
-	}
-	return strings.ToUpper(s)
-}
-
-var enumSpelling = func() map[string]string {
-	m := map[string]string{}
-	for _, v := range model.AllPriority {
-		m[strings.ToLower(string(v))] = string(v)
-	}
-	for _, v := range model.AllRole {
-		m[strings.ToLower(string(v))] = string(v)
-	}
-	for _, v := range model.AllPlan {
-		m[strings.ToLower(string(v))] = string(v)
-	}
-	return m
-}()
-
-func commentModel(c projections.Comment) *model.Comment {
-	mentions := c.Mentions
-	if mentions == nil {
-		mentions = []string{}
-	}
-	return &model.Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body,
-		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
-}
-
-func commentModels(cs []projections.Comment) []*model.Comment {
-	out := make([]*model.Comment, len(cs))
-	for i, c := range cs {
-		out[i] = commentModel(c)
-	}
-	return out
-}
-
-func activityModel(a projections.ActivityItem) *model.ActivityItem {
-	out := &model.ActivityItem{EventID: a.EventID.String(), EventType: a.EventType, ActorID: a.ActorID,
-		ActorName: a.ActorName, Line: a.Line, At: a.At}
-	if a.SubjectID != nil {
-		s := a.SubjectID.String()
-		out.SubjectID = &s
-	}
-	return out
-}
-
-func notificationModel(ws uuid.UUID, n projections.Notification) *model.Notification {
-	out := &model.Notification{ID: n.ID.String(), Kind: n.Kind, TaskID: n.TaskID.String(), ActorID: n.ActorID,
-		Line: n.Line, At: n.At, Read: n.Read, WorkspaceID: ws, TaskUUID: n.TaskID}
-	if n.CommentID != nil {
-		c := n.CommentID.String()
-		out.CommentID = &c
-	}
-	return out
-}
 
 func deliveryModel(d sideeffects.Delivery) *model.WebhookDelivery {
 	out := &model.WebhookDelivery{ID: strconv.FormatInt(d.ID, 10), WebhookID: d.WebhookID.String(), URL: d.URL,
@@ -138,7 +29,7 @@ func deliveryModel(d sideeffects.Delivery) *model.WebhookDelivery {
 
 func statusModel(s projections.Status) *model.ProjectionStatus {
 	out := &model.ProjectionStatus{Name: s.Name, ActiveVersion: s.ActiveVersion, BuildingVersion: s.BuildingVersion,
-		State: s.State, Position: positionString(s.Position), EventsHandled: int(s.EventsHandled),
+		State: s.State, Position: model.PositionString(s.Position), EventsHandled: int(s.EventsHandled),
 		LagEvents: int(s.LagEvents), LagSeconds: s.LagSeconds, Parked: int(s.Parked), UpdatedAt: s.UpdatedAt}
 	if s.LastError != "" {
 		e := errorClass(s.LastError)

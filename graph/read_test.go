@@ -16,6 +16,7 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 )
 
 // team is a workspace owned by alice with bob as a member, and a project.
@@ -288,7 +289,7 @@ func TestStatementBudget(t *testing.T) {
 	// What is measured here is SQL statements, over shapes wider than any screen (every comment
 	// of every task of every project of every workspace: 1.6 billion objects at the read side's
 	// bounds), which the production cost limit (rightly) refuses: no cost limit here.
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxComplexity = math.MaxInt })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity = math.MaxInt })
 	tm := newTeam(t, a, "SM")
 	ctx := context.Background()
 	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}

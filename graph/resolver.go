@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
@@ -29,8 +30,8 @@ type Resolver struct {
 	// ConsistencyWait bounds how long a query given a consistency token waits for the read
 	// models before it answers STALE (default 2 s).
 	ConsistencyWait time.Duration
-	// Hub serves the subscriptions (see Hub). Nil: subscriptions answer UNAVAILABLE.
-	Hub *Hub
+	// Hub serves the subscriptions (see graph/live). Nil: subscriptions answer UNAVAILABLE.
+	Hub *live.Hub
 	// WebhookSecrets opens secrets for the admins' webhooks list, which shows them masked only.
 	// Nil: the masks are null.
 	WebhookSecrets *webhooksecrets.Store

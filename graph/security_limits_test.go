@@ -19,6 +19,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/generated"
+	"github.com/taskforge/taskforge/graph/live"
 )
 
 // TestEveryListFieldHasACost walks the schema: a list-returning field without a bound in the
@@ -105,7 +106,7 @@ const boardRead = `query($p: ID!) { project(id: $p) { key name openCount board {
 
 func TestAmplificationRefusedBeforeSQL(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 12 }) // production depth
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 12 }) // production depth
 	tm := limitsTeam(t, a, 3)
 	for name, q := range amplification {
 		r := a.do(tm.alice, q, map[string]any{"w": tm.ws, "n": 200})
@@ -133,7 +134,7 @@ func TestAmplificationRefusedBeforeSQL(t *testing.T) {
 // cost past the integers saturates.
 func TestCostModel(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = 20, 100 })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = 20, 100 })
 	tok := token(t, "cost-"+t.Name(), time.Hour)
 	cost := func(q string) float64 {
 		t.Helper()
@@ -186,7 +187,7 @@ func TestCostModel(t *testing.T) {
 
 func TestRowBudget(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxRows = 10 })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxRows = 10 })
 	tm := limitsTeam(t, a, 4)
 	// One board of 4 tasks: within 10 rows.
 	var got struct {
@@ -218,7 +219,7 @@ func TestRowBudget(t *testing.T) {
 
 func TestResponseSizeCap(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxResponseBytes = 2000 })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxResponseBytes = 2000 })
 	tm := limitsTeam(t, a, 20) // 20 descriptions of 100 bytes
 	a.ok(tm.alice, `query($p: ID!) { project(id: $p) { key } }`, map[string]any{"p": tm.project}, &struct{}{})
 	r := a.do(tm.alice, `query($p: ID!) { project(id: $p) { board { tasks { id description } } } }`, map[string]any{"p": tm.project})
@@ -233,7 +234,7 @@ func TestResponseSizeCap(t *testing.T) {
 // query is held by a lock on the read table, as a slow query would be.
 func TestTimeoutStopsSQL(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.OperationTimeout = 2 * time.Second })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.OperationTimeout = 2 * time.Second })
 	tm := limitsTeam(t, a, 1)
 	ctx := context.Background()
 	locker, err := pgx.Connect(ctx, a.dbURL)
@@ -290,7 +291,7 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
 func TestIntrospectionWithinDefaultLimit(t *testing.T) {
 	t.Parallel()
 	// GraphiQL's query is 13 levels deep: over the default depth limit (12), a separate matter.
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 20 })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 20 })
 	tok := token(t, "introspect-"+t.Name(), time.Hour)
 	r := a.do(tok, introspectionQuery, nil)
 	require.Empty(t, r.Errors)

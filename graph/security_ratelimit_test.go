@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 )
 
 // limited is a response with the rate limits' headers.
@@ -60,7 +61,7 @@ func requireRateLimited(t *testing.T, r limited) {
 
 func TestRateLimitRequestsPerPrincipal(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
 		o.RateLimits = graph.RateLimits{Requests: 5, RequestBurst: 3}
 	})
 	alice, bob := token(t, "alice-"+t.Name(), time.Hour), token(t, "bob-"+t.Name(), time.Hour)
@@ -84,7 +85,7 @@ func TestRateLimitRequestsPerPrincipal(t *testing.T) {
 
 func TestRateLimitCostPerPrincipal(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
 		o.MaxComplexity = 250
 		o.RateLimits = graph.RateLimits{Cost: 200, CostBurst: 500}
 	})
@@ -106,7 +107,7 @@ func TestRateLimitCostPerPrincipal(t *testing.T) {
 
 func TestRateLimitAnonymousPerAddress(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
 		o.RateLimits = graph.RateLimits{Anonymous: 2, AnonymousBurst: 2}
 	})
 	alice := token(t, "alice-"+t.Name(), time.Hour)
@@ -138,7 +139,7 @@ func TestRateLimitAnonymousPerAddress(t *testing.T) {
 // requests carrying a token from the address are refused before verification.
 func TestRateLimitFailedTokens(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
 		o.RateLimits = graph.RateLimits{Anonymous: 2, AnonymousBurst: 2}
 	})
 	for range 2 {
@@ -158,7 +159,7 @@ func TestRateLimitFailedTokens(t *testing.T) {
 // TestDefaultRateLimitsAreOn: production defaults limit requests (the zero value is not "off").
 func TestDefaultRateLimitsAreOn(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) { o.RateLimits = graph.RateLimits{} })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.RateLimits = graph.RateLimits{} })
 	r := a.limited(token(t, "alice-"+t.Name(), time.Hour), `{ me { id } }`)
 	require.Empty(t, r.Errors)
 	require.Equal(t, 60, headerInt(t, r, "RateLimit-Limit"))
@@ -169,7 +170,7 @@ func TestDefaultRateLimitsAreOn(t *testing.T) {
 // and charged to its principal's cost budget.
 func TestLimitsOverWebsocket(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, graph.HubOptions{}, func(o *graph.Options) {
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
 		o.MaxComplexity = 250
 		o.RateLimits = graph.RateLimits{Cost: 1, CostBurst: 500}
 	})

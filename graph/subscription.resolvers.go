@@ -25,34 +25,34 @@ func (r *boardChangeResolver) Project(ctx context.Context, obj *model.BoardChang
 	if !p.OK {
 		return nil, errNotFound
 	}
-	return projectModel(p.Value), nil
+	return model.NewProject(p.Value), nil
 }
 
 // TaskChanged is the resolver for the taskChanged field.
 func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string) (<-chan *model.Task, error) {
-	s, err := r.liveProject(ctx, subTask, projectID)
+	t, err := r.liveProject(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.Task](ctx, r.Hub, s, endNotice(ctx))
+	return r.Hub.TaskChanged(ctx, t, endNotice(ctx))
 }
 
 // BoardChanged is the resolver for the boardChanged field.
 func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID string) (<-chan *model.BoardChange, error) {
-	s, err := r.liveProject(ctx, subBoard, projectID)
+	t, err := r.liveProject(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.BoardChange](ctx, r.Hub, s, endNotice(ctx))
+	return r.Hub.BoardChanged(ctx, t, endNotice(ctx))
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
 func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error) {
-	s, err := r.liveInbox(ctx, workspaceID)
+	t, err := r.liveInbox(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	return subscribe[*model.Notification](ctx, r.Hub, s, endNotice(ctx))
+	return r.Hub.NotificationAdded(ctx, t, endNotice(ctx))
 }
 
 // BoardChange returns generated.BoardChangeResolver implementation.

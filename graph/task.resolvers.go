@@ -154,7 +154,7 @@ func (r *queryResolver) Task(ctx context.Context, id string, consistentWith *str
 	if err != nil {
 		return nil, err
 	}
-	return taskModel(t), nil
+	return model.NewTask(t), nil
 }
 
 // TaskByKey is the resolver for the taskByKey field.
@@ -167,7 +167,7 @@ func (r *queryResolver) TaskByKey(ctx context.Context, workspaceID string, key s
 	if err != nil {
 		return nil, err
 	}
-	return taskModel(t), nil
+	return model.NewTask(t), nil
 }
 
 // Tasks is the resolver for the tasks field.
@@ -212,7 +212,7 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Me
 	if err != nil || !m.OK {
 		return nil, err // an assignee who left the workspace: null
 	}
-	return memberModel(m.Value), nil
+	return model.NewMember(m.Value), nil
 }
 
 // Comments is the resolver for the comments field.
@@ -227,7 +227,7 @@ func (r *taskResolver) Comments(ctx context.Context, obj *model.Task) ([]*model.
 	if err := chargeRows(ctx, len(cs)); err != nil {
 		return nil, err
 	}
-	return commentModels(cs), nil
+	return model.NewComments(cs), nil
 }
 
 // Project is the resolver for the project field.
@@ -242,7 +242,7 @@ func (r *taskResolver) Project(ctx context.Context, obj *model.Task) (*model.Pro
 	if !p.OK {
 		return nil, errNotFound
 	}
-	return projectModel(p.Value), nil
+	return model.NewProject(p.Value), nil
 }
 
 // Task returns generated.TaskResolver implementation.

@@ -177,7 +177,7 @@ func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) 
 	l := loaders.For(ctx)
 	out := make([]*model.Workspace, len(ms))
 	for i, m := range ms {
-		out[i] = workspaceModel(m.Workspace, m.Member)
+		out[i] = model.NewWorkspace(m.Workspace, m.Member)
 		// the caller's memberships, for the membership checks of nested fields
 		l.Members.Prime(loaders.MemberKey{WorkspaceID: m.Member.WorkspaceID, UserID: m.Member.UserID},
 			loaders.Found[projections.Member]{Value: m.Member, OK: true})
@@ -202,7 +202,7 @@ func (r *queryResolver) Workspace(ctx context.Context, id string, consistentWith
 	if err != nil {
 		return nil, err
 	}
-	return workspaceModel(w, m), nil
+	return model.NewWorkspace(w, m), nil
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.

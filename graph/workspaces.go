@@ -22,7 +22,7 @@ func (r *Resolver) workspaceMembers(ctx context.Context, workspaces []*model.Wor
 	}
 	byWorkspace := make(map[uuid.UUID][]*model.Member, len(workspaces))
 	for _, m := range ms {
-		byWorkspace[m.WorkspaceID] = append(byWorkspace[m.WorkspaceID], memberModel(m))
+		byWorkspace[m.WorkspaceID] = append(byWorkspace[m.WorkspaceID], model.NewMember(m))
 	}
 	out := perWorkspace(workspaces, byWorkspace)
 	return out, chargeLists(ctx, out)
@@ -58,7 +58,7 @@ func (r *Resolver) workspaceProjects(ctx context.Context, workspaces []*model.Wo
 	for i, p := range ps {
 		keys[i] = loaders.Key{WorkspaceID: p.WorkspaceID, ID: p.ID}
 		l.Projects.Prime(keys[i], loaders.Found[projections.Project]{Value: p, OK: true})
-		byWorkspace[p.WorkspaceID] = append(byWorkspace[p.WorkspaceID], projectModel(p))
+		byWorkspace[p.WorkspaceID] = append(byWorkspace[p.WorkspaceID], model.NewProject(p))
 	}
 	if len(ids) > 1 { // one workspace: its projects are one list, their boards one batch already
 		if err := primeBoards(ctx, keys, "board"); err != nil {
@@ -127,7 +127,7 @@ func loadNotificationTasks(ctx context.Context, edges []*model.NotificationEdge)
 	byKey := make(map[loaders.Key]*model.Task, len(tasks))
 	for _, k := range keys {
 		if t := tasks[k]; t != nil && byKey[k] == nil {
-			byKey[k] = taskModel(*t)
+			byKey[k] = model.NewTask(*t)
 			found = append(found, *t)
 			models = append(models, byKey[k])
 		}

@@ -1,32 +1,13 @@
-// Package projections owns the read side: the Watermill subscriber that delivers the event store's
-// global log in commit-safe order, the read models (versioned read tables) folded from it with
-// exactly-once effect, their checkpoints, rebuilds and status, and the read queries the GraphQL
-// layer serves from. It never calls commands and never writes the event store.
+// Package projections owns the read side: the read models (versioned read tables) folded from the
+// event store's global log (delivered by eventstore/feed) with exactly-once effect, their
+// checkpoints, rebuilds and status, and the read queries the GraphQL layer serves from. It never
+// calls commands and never writes the event store.
 //
 // # Delivery
 //
-//	eventstore ──Notifier (LISTEN/NOTIFY, in-process Wake)──┐   Head() once per PollInterval for
-//	     │                                                  ▼   all subscriptions (lost NOTIFY)
-//	     └── ReadAll(checkpoint, 500) ◀── Subscriber.Subscribe(ctx, group) ──▶ one message at a time
-//	                                                                           (next after Ack;
-//	                                                                            Nack: re-read from
-//	                                                                            the checkpoint)
-//
-// The subscriptions of one Subscriber share their reads: the latest stretch of the log read is
-// kept (about 2000 events), and a subscription that finds its position in it takes the events from
-// there; otherwise one subscription at a time reads the store, so the five projections woken by
-// one commit issue one read for it, not five.
-//
-// A message's UUID is the event id, its payload the event's data (JSON, upcast), its metadata the
-// type, stream, version, global position, recorded time, actor, workspace and the position of the
-// message before it (MetaPrev*), which lets a consumer that commits its own checkpoint detect gaps.
-// A batch message (SubscriberConfig.MaxBatch) has a new UUID, MetaBatchSize and MetaPrev*; its
-// events, like every message's, also travel decoded in the message's context, which
-// EventsFromMessage and EventFromMessage read first (a batch has no payload: it never leaves the
-// process).
-// After a read comes back empty while committed events wait behind a running transaction (they
-// become readable when it ends, which sends no NOTIFY) the subscription looks again after 1, 2, 4 ..
-// 5 ms. Idle, a Runner with every projection issues one query per second in all (the shared head
+// The runner follows the global log through eventstore/feed (see its doc.go): one feed.Subscriber
+// for all projections, one consumer group per projection, commit-safe order, NOTIFY wake-ups.
+// Idle, a Runner with every projection issues one query per second in all (the shared head
 // poll); measured with TestIdleQueryRate.
 //
 // # Exactly-once projections
@@ -41,13 +22,13 @@
 //	COMMIT                                              (one round trip, pipelined)
 //
 // A projection that has fallen behind (a burst, a slow commit) gets the events its subscription
-// has already read as one batch message (SubscriberConfig.MaxBatch, at most 100, never waiting
+// has already read as one batch message (feed.SubscriberConfig.MaxBatch, at most 100, never waiting
 // for more): the handler applies them all in one such transaction, advancing the checkpoint from
 // the batch's prev to its last event. Five projections × one transaction per event is what
 // saturated two cores at 500 events/s. If the batch fails in any way, its events are applied one
 // at a time by the single-event path below, so a poison event is treated exactly as without
 // batching (events committed before it are acknowledged as duplicates when retried). Other users
-// of Subscriber (side effects) keep one event per message (MaxBatch 0).
+// of feed.Subscriber (side effects, the live hub) keep one event per message (MaxBatch 0).
 //
 // taskforge_projection_advance refuses unless the checkpoint is exactly at the message's previous
 // position: a redelivery after a crash between COMMIT and Ack is acknowledged as a no-op, a gap

@@ -21,6 +21,7 @@ import (
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/eventstore/feed"
 )
 
 // RunnerOptions configures a Runner. The zero value (plus a store) runs every projection.
@@ -52,7 +53,7 @@ type Runner struct {
 	pool  *pgxpool.Pool
 	opts  RunnerOptions
 	log   *slog.Logger
-	sub   *Subscriber
+	sub   *feed.Subscriber
 }
 
 // NewRunner returns a runner over store.
@@ -79,8 +80,8 @@ func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
 		opts.StatusInterval = 5 * time.Second
 	}
 	r := &Runner{store: store, pool: store.Pool(), opts: opts, log: opts.Logger}
-	sub, err := NewSubscriber(store, opts.Notifier, projectionCheckpoints{pool: r.pool},
-		SubscriberConfig{PollInterval: opts.PollInterval, MaxBatch: liveBatch, Logger: opts.Logger})
+	sub, err := feed.NewSubscriber(store, opts.Notifier, projectionCheckpoints{pool: r.pool},
+		feed.SubscriberConfig{PollInterval: opts.PollInterval, MaxBatch: liveBatch, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
 const liveBatch = 100
 
 // Subscriber returns the runner's subscriber (for its query count).
-func (r *Runner) Subscriber() *Subscriber { return r.sub }
+func (r *Runner) Subscriber() *feed.Subscriber { return r.sub }
 
 // Run installs missing projections, then consumes until ctx is done and every in-flight event is
 // finished (graceful stop). A projection that is failed is not started: status shows it.
@@ -232,7 +233,7 @@ func (c *consumer) failedAt(id uuid.UUID) {
 }
 
 // handle applies one message: one event, or a batch of events already waiting
-// (SubscriberConfig.MaxBatch). A batch is applied in one transaction with one checkpoint advance
+// (feed.SubscriberConfig.MaxBatch). A batch is applied in one transaction with one checkpoint advance
 // (handleBatch); if that fails for any reason, its events are applied one at a time by
 // handleOne, which owns every failure path (savepoint, retry, park, fail, reposition), so a batch
 // never changes what happens to a poison event. Events committed before a failure are skipped
@@ -240,7 +241,7 @@ func (c *consumer) failedAt(id uuid.UUID) {
 func (c *consumer) handle(msg *message.Message) error {
 	start := time.Now()
 	ctx := msg.Context()
-	evs, prev, err := EventsFromMessage(msg)
+	evs, prev, err := feed.EventsFromMessage(msg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.p.Name, err)
 	}
@@ -497,7 +498,7 @@ func (c *consumer) classify(ctx context.Context, err error, re eventstore.Record
 	return fmt.Errorf("%s: advance: %w", c.p.Name, err)
 }
 
-// projectionCheckpoints is the subscriber's CheckpointStore for projections: the position is the
+// projectionCheckpoints is the subscriber's feed.CheckpointStore for projections: the position is the
 // active version's checkpoint, which handlers advance in their own transactions (Save is a no-op).
 type projectionCheckpoints struct{ pool *pgxpool.Pool }
 

@@ -7,7 +7,7 @@
 // call waits, and a slow or dead receiver delays nothing but its own deliveries:
 //
 //	events (global log, commit-safe order)
-//	   │ projections.Subscriber, woken by eventstore.Notifier: one event at a time from the checkpoint
+//	   │ feed.Subscriber (eventstore/feed), woken by eventstore.Notifier: one event at a time from the checkpoint
 //	   ▼
 //	Watermill router, consumer group "sideeffects" (ConsumerName) ── Retry ── Recoverer
 //	   │ handler: one short transaction per event ─────────────────────────────┐

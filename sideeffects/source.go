@@ -17,7 +17,7 @@ import (
 const ConsumerName = "sideeffects"
 
 // Source is the seam to the global log. The built-in one is watermillSource (a Watermill consumer
-// group over projections.Subscriber); Options.Source replaces it.
+// group over feed.Subscriber); Options.Source replaces it.
 //
 // Run delivers the log in commit-safe order from the source's own checkpoint until ctx is done. For
 // each batch it calls apply inside a transaction that also stores the checkpoint past the batch,

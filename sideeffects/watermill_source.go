@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/eventstore/feed"
 	"github.com/taskforge/taskforge/internal/database"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // Retry policy of the consumer for an event whose enqueue fails. After the last retry the message
@@ -34,7 +34,7 @@ const (
 var errReposition = errors.New("side effects: checkpoint moved; repositioning")
 
 // watermillSource is the built-in Source: a Watermill router with one handler, the consumer group
-// ConsumerName, subscribed to the global log through projections.Subscriber (NOTIFY wake-ups,
+// ConsumerName, subscribed to the global log through feed.Subscriber (NOTIFY wake-ups,
 // commit-safe order, one event at a time). Each event is enqueued in its own short transaction
 // that also advances the checkpoint in side_effect_consumers from the message's previous position
 // to the event's, so enqueueing is exactly once even with several processes consuming.
@@ -54,7 +54,7 @@ func (s *watermillSource) Run(ctx context.Context, apply func(context.Context, p
 	if s.notifier != nil {
 		poll *= 5
 	}
-	sub, err := projections.NewSubscriber(s.store, s.notifier, consumerCheckpoints{pool: s.pool}, projections.SubscriberConfig{
+	sub, err := feed.NewSubscriber(s.store, s.notifier, consumerCheckpoints{pool: s.pool}, feed.SubscriberConfig{
 		PollInterval: poll, BatchSize: s.batch, Logger: s.log,
 	})
 	if err != nil {
@@ -114,7 +114,7 @@ type consumer struct {
 // checkpoint together, and the events are then read and enqueued again (a row a worker already
 // delivered may then be delivered again, with the same Idempotency-Key: at least once).
 func (c *consumer) handle(msg *message.Message) error {
-	ev, prev, err := projections.EventFromMessage(msg)
+	ev, prev, err := feed.EventFromMessage(msg)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (c *consumer) recordFailures(h message.HandlerFunc) message.HandlerFunc {
 		}
 		c.metrics.consumerFailed()
 		c.log.Error("side effects: consumer failed on an event; retrying", "event_id", msg.UUID,
-			"event_type", msg.Metadata.Get(projections.MetaEventType), "err", err)
+			"event_type", msg.Metadata.Get(feed.MetaEventType), "err", err)
 		_, _ = c.pool.Exec(msg.Context(), `UPDATE side_effect_consumers SET last_error = $2 WHERE name = $1`,
 			ConsumerName, truncate(err.Error(), 2000))
 		return out, err

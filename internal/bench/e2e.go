@@ -27,6 +27,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
@@ -409,7 +410,7 @@ func (s *benchSubscriber) close() {
 // apiEnv is the API as serve wires it, minus side effects, on an httptest server: the bench drives
 // it over real HTTP and websockets.
 type apiEnv struct {
-	hub    *graph.Hub
+	hub    *live.Hub
 	srv    *httptest.Server
 	client *gqlClient
 	token  string
@@ -442,7 +443,7 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, options func
 		return fail(err)
 	}
 	queries := projections.NewQueries(pool)
-	hub, err := graph.NewHub(es, notifier, queries, graph.HubOptions{Logger: log, Buffer: 1024})
+	hub, err := live.NewHub(es, notifier, queries, live.HubOptions{Logger: log, Buffer: 1024})
 	if err != nil {
 		return fail(err)
 	}

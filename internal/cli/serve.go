@@ -21,6 +21,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
@@ -148,8 +149,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 		g.Go(func() error { return readModels.Run(gctx) })
 	}
 	if o.api() {
-		// Live updates: this process's hub tails the log from its head (see graph.Hub).
-		hub, err := graph.NewHub(es, notifier, projections.NewQueries(es.Pool()), graph.HubOptions{Logger: log, Metrics: reg})
+		// Live updates: this process's hub tails the log from its head (see graph/live).
+		hub, err := live.NewHub(es, notifier, projections.NewQueries(es.Pool()), live.HubOptions{Logger: log, Metrics: reg})
 		if err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func newCommands(log *slog.Logger, es *eventstore.Store, reg *prometheus.Registr
 }
 
 // newAPI builds the GraphQL API over the command handlers and the read side.
-func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *graph.Hub,
+func newAPI(cfg config.Config, log *slog.Logger, es *eventstore.Store, reg *prometheus.Registry, hub *live.Hub,
 	handlers *commands.Handlers, secrets *webhooksecrets.Store) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(auth.Config{
 		HS256Secret: []byte(cfg.JWTSecret),

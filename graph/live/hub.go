@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -16,14 +16,23 @@ import (
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/eventstore/feed"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 )
 
-// HubConsumerGroup is the topic under which a Hub subscribes to the global log. Like every
-// consumer group name it is a constant, but nothing is stored under it: the hub keeps its
-// position in memory (see Hub).
-const HubConsumerGroup = "graph-live-hub"
+// ConsumerGroup is the topic under which a Hub subscribes to the global log. Like every
+// consumer group name it is a constant, never renamed, but nothing is stored under it: the hub
+// keeps its position in memory (see Hub).
+const ConsumerGroup = "graph-live-hub"
+
+// CodeSlowConsumer is the extensions.code of the error that ends a subscription the hub dropped
+// because its client fell too far behind (EndSlow): re-query, then subscribe again. A revoked
+// subscription (EndRevoked) ends with domain.CodeForbidden.
+const CodeSlowConsumer = "SLOW_CONSUMER"
+
+// ErrUnavailable answers a subscription when the process runs no live hub (or it stopped).
+var ErrUnavailable = errors.New("live updates are unavailable")
 
 // Hub defaults.
 const (
@@ -49,7 +58,7 @@ type HubOptions struct {
 
 // Hub delivers the live updates of one server process. See doc.go for the design; in short:
 //
-//   - It tails the global log with projections.NewSubscriber from an in-memory checkpoint that
+//   - It tails the global log with feed.NewSubscriber from an in-memory checkpoint that
 //     starts at the log's head when Run starts: a live tail, not a durable consumer. Nothing is
 //     replayed after a restart; a client reconnects, re-queries and subscribes again.
 //   - Every process runs its own hub over the shared event store, so a mutation served by one
@@ -105,24 +114,24 @@ type hubSub struct {
 	project   uuid.UUID // subTask, subBoard
 	user      string
 	offer     func(any) bool // a non-blocking send of the subscription's message type
-	end       func(why endReason)
+	end       func(why EndReason)
 	closed    bool
 }
 
-// endReason is why the hub ended a subscription; the client is told (see endNotice), so that it
-// can tell "re-query and subscribe again" from "you may no longer read this".
-type endReason int
+// EndReason is why the hub ended a subscription; the client is told (the caller's onEnd), so that
+// it can tell "re-query and subscribe again" from "you may no longer read this".
+type EndReason int
 
 const (
-	endDone    endReason = iota // the client stopped, the connection closed or the hub stopped
-	endSlow                     // dropped: the client fell too far behind
-	endRevoked                  // the user was removed from the workspace
+	EndDone    EndReason = iota // the client stopped, the connection closed or the hub stopped
+	EndSlow                     // dropped: the client fell too far behind (CodeSlowConsumer)
+	EndRevoked                  // the user was removed from the workspace (domain.CodeForbidden)
 )
 
 // NewHub returns a hub over the event store. notifier may be nil (then the hub polls).
 func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *projections.Queries, o HubOptions) (*Hub, error) {
 	if store == nil || queries == nil {
-		return nil, errors.New("graph: the hub needs the event store and the read queries")
+		return nil, errors.New("live: the hub needs the event store and the read queries")
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = defaultHubBuffer
@@ -187,7 +196,7 @@ func (m *memoryCheckpoint) Save(_ context.Context, _ string, pos eventstore.Glob
 // called once.
 func (h *Hub) Run(ctx context.Context) error {
 	if !h.started.CompareAndSwap(false, true) {
-		return errors.New("graph: hub already running")
+		return errors.New("live: hub already running")
 	}
 	defer h.stop()
 	head, err := h.store.Head(ctx)
@@ -197,13 +206,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("live hub: %w", err)
 	}
-	sub, err := projections.NewSubscriber(h.store, h.notifier, &memoryCheckpoint{pos: head},
-		projections.SubscriberConfig{PollInterval: h.opts.PollInterval, Logger: h.log})
+	sub, err := feed.NewSubscriber(h.store, h.notifier, &memoryCheckpoint{pos: head},
+		feed.SubscriberConfig{PollInterval: h.opts.PollInterval, Logger: h.log})
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, HubConsumerGroup)
+	msgs, err := sub.Subscribe(ctx, ConsumerGroup)
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
 	}
@@ -235,10 +244,41 @@ func (h *Hub) waitReady(ctx context.Context) error {
 	}
 }
 
+// Target is what a subscription follows, and for whom. The caller has checked that User may read
+// it (a member of Workspace, and Project one of its projects) before subscribing; the hub ends the
+// subscription with EndRevoked when User is removed from Workspace.
+type Target struct {
+	Workspace uuid.UUID
+	Project   uuid.UUID // TaskChanged and BoardChanged; NotificationAdded ignores it
+	User      string
+}
+
+// TaskChanged subscribes to the changes of t.Project's tasks: each changed task in its state
+// after the change (a task changed several times in one batch is sent once, in its latest state).
+// The channel is closed when the subscription ends: ctx done, the hub dropping (EndSlow) or
+// revoking (EndRevoked) it, or the hub stopping (EndDone); onEnd, if set, is called first with
+// the reason. ErrUnavailable when the hub has stopped.
+func (h *Hub) TaskChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Task, error) {
+	return subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+}
+
+// BoardChanged subscribes to the changes of t.Project's board: tasks created, moved, reordered,
+// archived or restored, and the project's own changes (workflow, name, archived). It ends as
+// TaskChanged does.
+func (h *Hub) BoardChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.BoardChange, error) {
+	return subscribe[*model.BoardChange](ctx, h, &hubSub{kind: subBoard, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+}
+
+// NotificationAdded subscribes to the notifications added to t.User's inbox in t.Workspace. It
+// ends as TaskChanged does.
+func (h *Hub) NotificationAdded(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Notification, error) {
+	return subscribe[*model.Notification](ctx, h, &hubSub{kind: subNotification, workspace: t.Workspace, user: t.User}, onEnd)
+}
+
 // subscribe registers a subscription whose messages have type T and returns its queue. The
 // subscription ends when ctx is done, when the hub drops or revokes it, or when the hub stops;
 // the queue is then closed. onEnd, if set, runs first with the reason.
-func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReason)) (<-chan T, error) {
+func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(EndReason)) (<-chan T, error) {
 	if err := h.waitReady(ctx); err != nil {
 		return nil, err
 	}
@@ -251,7 +291,7 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReas
 			return false
 		}
 	}
-	s.end = func(why endReason) {
+	s.end = func(why EndReason) {
 		if onEnd != nil {
 			onEnd(why)
 		}
@@ -275,7 +315,7 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(endReas
 	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.removeLocked(s, endDone)
+		h.removeLocked(s, EndDone)
 	})
 	return ch, nil
 }
@@ -297,7 +337,7 @@ func remove[K comparable](m map[K]map[*hubSub]struct{}, k K, s *hubSub) {
 }
 
 // removeLocked ends s once. h.mu is held.
-func (h *Hub) removeLocked(s *hubSub, why endReason) {
+func (h *Hub) removeLocked(s *hubSub, why EndReason) {
 	if s.closed {
 		return
 	}
@@ -324,7 +364,7 @@ func (h *Hub) offerLocked(s *hubSub, v any) {
 	h.dropped.Add(1)
 	h.log.Warn("live subscription dropped: its client does not keep up", "user", s.user,
 		"workspace_id", s.workspace, "project_id", s.project, "buffer", h.opts.Buffer)
-	h.removeLocked(s, endSlow)
+	h.removeLocked(s, EndSlow)
 }
 
 // stop ends every subscription and refuses new ones (subscribe checks stopped under h.mu).
@@ -334,12 +374,12 @@ func (h *Hub) stop() {
 	close(h.stopped)
 	for _, set := range h.byProject {
 		for s := range set {
-			h.removeLocked(s, endDone)
+			h.removeLocked(s, EndDone)
 		}
 	}
 	for _, set := range h.byInbox {
 		for s := range set {
-			h.removeLocked(s, endDone)
+			h.removeLocked(s, EndDone)
 		}
 	}
 }
@@ -452,7 +492,7 @@ func (q *queue) take(ctx context.Context) ([]hubEvent, bool) {
 // read follows the log and queues the events the hub may deliver.
 func (h *Hub) read(ctx context.Context, msgs <-chan *message.Message, q *queue) {
 	for msg := range msgs {
-		ev, _, err := projections.EventFromMessage(msg)
+		ev, _, err := feed.EventFromMessage(msg)
 		if err != nil {
 			h.log.Error("live hub: unreadable message", "err", err)
 			msg.Ack()
@@ -620,7 +660,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			h.log.Error("live hub: load tasks", "err", err)
 		}
 		for _, t := range rows {
-			states[t.ID] = taskModel(t)
+			states[t.ID] = model.NewTask(t)
 		}
 	}
 	projectStates := map[uuid.UUID]*model.Project{}
@@ -630,7 +670,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 			h.log.Error("live hub: load projects", "err", err)
 		}
 		for _, p := range rows {
-			projectStates[p.ID] = projectModel(p)
+			projectStates[p.ID] = model.NewProject(p)
 		}
 	}
 	notes := map[inboxKey]map[eventstore.GlobalPosition][]*model.Notification{}
@@ -650,7 +690,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 					break
 				}
 				if positions[n.Position] {
-					byPos[n.Position] = append([]*model.Notification{notificationModel(k.workspace, n)}, byPos[n.Position]...)
+					byPos[n.Position] = append([]*model.Notification{model.NewNotification(k.workspace, n)}, byPos[n.Position]...)
 				}
 			}
 			notes[k] = byPos
@@ -694,13 +734,13 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 	for _, set := range h.byProject {
 		for s := range set {
 			if s.workspace == ws && s.user == user {
-				h.removeLocked(s, endRevoked)
+				h.removeLocked(s, EndRevoked)
 				revoked++
 			}
 		}
 	}
 	for s := range h.byInbox[inboxKey{ws, user}] {
-		h.removeLocked(s, endRevoked)
+		h.removeLocked(s, EndRevoked)
 		revoked++
 	}
 	if revoked > 0 {
@@ -715,7 +755,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
-			Archived: &t.Archived, Task: t, ConsistencyToken: positionString(ev.GlobalPosition()),
+			Archived: &t.Archived, Task: t, ConsistencyToken: model.PositionString(ev.GlobalPosition()),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	h.mu.Lock()
@@ -734,7 +774,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: positionString(ev.GlobalPosition())}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: model.PositionString(ev.GlobalPosition())}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {

@@ -1,4 +1,4 @@
-package projections_test
+package feed_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/eventstore"
-	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/eventstore/feed"
 )
 
 // memCheckpoints is an in-memory CheckpointStore (an at-least-once consumer's).
@@ -49,7 +49,7 @@ func consume(t *testing.T, ch <-chan *message.Message, n int, d time.Duration) [
 	for len(out) < n {
 		select {
 		case msg := <-ch:
-			re, _, err := projections.EventFromMessage(msg)
+			re, _, err := feed.EventFromMessage(msg)
 			require.NoError(t, err)
 			out = append(out, re)
 			msg.Ack()
@@ -66,7 +66,7 @@ func TestSubscriberCommitOrder(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
-	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{BatchSize: 7})
+	sub, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{BatchSize: 7})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(f.ctx)
 	ch, err := sub.Subscribe(ctx, "test")
@@ -107,7 +107,7 @@ func TestSubscriberCommitOrder(t *testing.T) {
 	require.NoError(t, sub.Close())
 
 	// Resume from the checkpoint with a new subscriber.
-	sub2, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{})
+	sub2, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{})
 	require.NoError(t, err)
 	ch2, err := sub2.Subscribe(f.ctx, "test")
 	require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestSubscriberWakesOnNotify(t *testing.T) {
 	require.NoError(t, err)
 	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
 	const poll = 30 * time.Second
-	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{PollInterval: poll})
+	sub, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{PollInterval: poll})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Close() })
 	ch, err := sub.Subscribe(f.ctx, "wake")
@@ -160,33 +160,6 @@ func TestSubscriberWakesOnNotify(t *testing.T) {
 	t.Logf("append → delivery via NOTIFY: worst of 10 = %s (fallback poll %s)", worst, poll)
 }
 
-// TestIdleQueryRate reports the queries an idle runner issues (all projections).
-func TestIdleQueryRate(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	r := f.run(projections.RunnerOptions{})
-	f.world(1)
-	f.caughtUp()
-	var before, after int64
-	stat := func() int64 {
-		var n int64
-		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n))
-		return n
-	}
-	time.Sleep(2 * time.Second) // let the wake-ups of the setup settle (a measurement, not synchronisation)
-	q0 := r.Subscriber().Queries()
-	before = stat()
-	start := time.Now()
-	time.Sleep(5 * time.Second) // the measurement window
-	after = stat()
-	el := time.Since(start).Seconds()
-	subRate := float64(r.Subscriber().Queries()-q0) / el
-	// Backends flush pg_stat_database counters lazily (up to seconds late): an estimate.
-	dbRate := float64(after-before-1) / el
-	t.Logf("idle: subscriber %.2f queries/s, database %.2f transactions/s (all %d projections)", subRate, dbRate, len(projections.All()))
-	require.Less(t, subRate, 5.0)
-}
-
 // TestSubscriberSharesEmptyReads: five subscriptions (the projections' shape) that finish the same
 // event all ask what follows it; one read answers all of them until a commit is announced. Without
 // the sharing every subscription reads for itself: at least five empty reads a commit.
@@ -194,7 +167,7 @@ func TestSubscriberSharesEmptyReads(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
-	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{PollInterval: time.Hour})
+	sub, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{PollInterval: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Close() })
 	const groups, rounds = 5, 20
@@ -230,7 +203,7 @@ func TestSubscriberSeesEventsReleasedWithoutNotify(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
-	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{PollInterval: time.Hour})
+	sub, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{PollInterval: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Close() })
 	chs := make([]<-chan *message.Message, 3)
@@ -271,7 +244,7 @@ func TestSubscriberBatchMessages(t *testing.T) {
 		Expected: eventstore.NoStream(), Events: evs})
 	require.NoError(t, err)
 	cps := &memCheckpoints{pos: map[string]eventstore.GlobalPosition{}}
-	sub, err := projections.NewSubscriber(f.store, f.notifier, cps, projections.SubscriberConfig{MaxBatch: 10})
+	sub, err := feed.NewSubscriber(f.store, f.notifier, cps, feed.SubscriberConfig{MaxBatch: 10})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Close() })
 	ch, err := sub.Subscribe(f.ctx, "batches")
@@ -281,15 +254,15 @@ func TestSubscriberBatchMessages(t *testing.T) {
 	for len(got) < len(want) {
 		select {
 		case msg := <-ch:
-			batch, prev, err := projections.EventsFromMessage(msg)
+			batch, prev, err := feed.EventsFromMessage(msg)
 			require.NoError(t, err)
 			if len(got) == 0 {
 				require.Equal(t, eventstore.GlobalPosition{}, prev)
 			}
 			if len(batch) > 1 {
 				batches++
-				require.Equal(t, strconv.Itoa(len(batch)), msg.Metadata.Get(projections.MetaBatchSize))
-				_, _, err := projections.EventsFromMessage(msg.Copy())
+				require.Equal(t, strconv.Itoa(len(batch)), msg.Metadata.Get(feed.MetaBatchSize))
+				_, _, err := feed.EventsFromMessage(msg.Copy())
 				require.ErrorContains(t, err, "lost its events")
 			}
 			for _, ev := range batch {

@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestHubDropsSlowSubscriptions(t *testing.T) {
 	defer cancel()
 	project := uuid.New()
 	slowNoticed := false
-	slow, err := subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, project: project, user: "slow"}, func(why endReason) { slowNoticed = why == endSlow })
+	slow, err := subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, project: project, user: "slow"}, func(why EndReason) { slowNoticed = why == EndSlow })
 	require.NoError(t, err)
 	boardCtx, stopBoard := context.WithCancel(ctx)
 	board, err := subscribe[*model.BoardChange](boardCtx, h, &hubSub{kind: subBoard, project: project, user: "reader"}, nil)

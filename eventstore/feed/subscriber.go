@@ -1,4 +1,4 @@
-package projections
+package feed
 
 import (
 	"context"
@@ -241,7 +241,7 @@ var _ message.Subscriber = (*Subscriber)(nil)
 // NewSubscriber returns a subscriber. notifier may be nil (then only the poll wakes readers).
 func NewSubscriber(store *eventstore.Store, notifier *eventstore.Notifier, cps CheckpointStore, cfg SubscriberConfig) (*Subscriber, error) {
 	if store == nil || cps == nil {
-		return nil, errors.New("projections: subscriber needs a store and a checkpoint store")
+		return nil, errors.New("feed: subscriber needs a store and a checkpoint store")
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -270,12 +270,12 @@ func (s *Subscriber) EmptyReads() int64 { return s.emptyReads.Load() }
 // Subscribe starts delivering the log to consumer group topic.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if topic == "" {
-		return nil, errors.New("projections: empty consumer group")
+		return nil, errors.New("feed: empty consumer group")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errors.New("projections: subscriber closed")
+		return nil, errors.New("feed: subscriber closed")
 	}
 	poll := make(chan struct{}, 1)
 	s.polls[poll] = struct{}{}
