@@ -57,8 +57,10 @@ func TestDeadLettersCLIAndAPIAgree(t *testing.T) {
 				}
 				PageInfo struct{ HasNextPage bool }
 			}
-			a.ok(tm.alice, `query($ws: ID!, $after: String) { deadLetters(workspaceId: $ws, first: 2, after: $after) {
-				edges { cursor node { id } } pageInfo { hasNextPage } } }`, map[string]any{"ws": tm.ws, "after": after}, &page)
+			// consistentWith: the team's membership is read from the read model, which may lag
+			a.ok(tm.alice, `query($ws: ID!, $after: String, $tok: String) { deadLetters(workspaceId: $ws, first: 2, after: $after,
+				consistentWith: $tok) { edges { cursor node { id } } pageInfo { hasNextPage } } }`,
+				map[string]any{"ws": tm.ws, "after": after, "tok": tm.tok}, &page)
 			for _, e := range page.Edges {
 				ids, cursors = append(ids, e.Node.ID), append(cursors, e.Cursor)
 			}
