@@ -143,7 +143,8 @@ func ParseDeadLetterCursor(s string) (DeadLetterCursor, error) {
 	if s == "" {
 		return DeadLetterCursor{}, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: one spelling per cursor (no stray bits in the last character).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return DeadLetterCursor{}, ErrBadCursor
 	}
