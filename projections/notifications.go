@@ -68,7 +68,7 @@ CREATE INDEX IF NOT EXISTS rm_notifications{v}_inbox_idx ON rm_notifications{v} 
 	}
 }
 
-// notifySQL inserts an event's inbox notices: domain.PlanNotifications's plan ($9..$13, one
+// notifySQL inserts an event's inbox notices: domain.PlanNotifications's plan ($8..$12, one
 // element per planned notice, in order), resolved here because Apply does no I/O and the task's
 // assignee and creator are in rm_notification_tasks. It resolves as domain.NotifyPlan.Resolve
 // does: a role becomes the user holding it, then the first notice of each user is kept, the
