@@ -75,6 +75,13 @@
 // letter case: a member's handles are the local part of the email they joined
 // with and their user id. See ParseMentions.
 //
+// # Notifications
+//
+// Who hears of an event, as what kind and through which channels (inbox,
+// email, live) is decided once, by PlanNotifications (resolved by Notify
+// given the task's assignee and creator). The inbox projection, the email
+// outbox and the live hub all follow it; none keeps its own list.
+//
 // # Events
 //
 // Event names ("task.status_changed") are constants, registered with their

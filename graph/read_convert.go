@@ -141,25 +141,14 @@ func taskCursor(order string, t projections.Task) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(t.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + t.ID.String()))
 }
 
-// deadCursor is where a dead-letter page stops in each of its two sources (webhook deliveries and
-// emails have their own ids): "<webhook id>:<email id>", 0 meaning from the newest.
-type deadCursor struct{ webhook, email int64 }
-
-func (c deadCursor) String() string {
-	return strconv.FormatInt(c.webhook, 10) + ":" + strconv.FormatInt(c.email, 10)
-}
-
-func parseDeadCursor(after *string) (deadCursor, error) {
-	if after == nil || *after == "" {
-		return deadCursor{}, nil
+// parseDeadCursor reads a dead-letter page's after argument (sideeffects owns the format).
+func parseDeadCursor(after *string) (sideeffects.DeadLetterCursor, error) {
+	if after == nil {
+		return sideeffects.DeadLetterCursor{}, nil
 	}
-	w, e, ok := strings.Cut(*after, ":")
-	if ok {
-		wi, err1 := strconv.ParseInt(w, 10, 64)
-		ei, err2 := strconv.ParseInt(e, 10, 64)
-		if err1 == nil && err2 == nil && wi >= 0 && ei >= 0 {
-			return deadCursor{webhook: wi, email: ei}, nil
-		}
+	c, err := sideeffects.ParseDeadLetterCursor(*after)
+	if err != nil {
+		return c, domain.InvalidInput("after", "not a valid cursor")
 	}
-	return deadCursor{}, domain.InvalidInput("after", "not a valid cursor")
+	return c, nil
 }

@@ -120,54 +120,23 @@ func validTaskCursor(order, s string) bool {
 	return err1 == nil && err2 == nil && y >= 1 && y <= 9999
 }
 
-// deadLetters merges a workspace's dead webhook deliveries and dead emails, newest id first; the
-// cursor keeps each source's own position (their ids come from different sequences).
-func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur deadCursor) (*model.DeadLetterConnection, error) {
-	hooks, err := r.Inspector.ListDeliveries(ctx, ws, sideeffects.Page{Status: "dead", Limit: n + 1, BeforeID: cur.webhook})
+// deadLetters lists a workspace's dead webhook deliveries and dead emails, newest first, through
+// the inspector's one listing (the CLI's too: same ids, same cursors).
+func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur sideeffects.DeadLetterCursor) (*model.DeadLetterConnection, error) {
+	page, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: cur, Limit: n})
 	if err != nil {
 		return nil, err
 	}
-	emails, err := r.Inspector.ListEmails(ctx, ws, sideeffects.Page{Status: "dead", Limit: n + 1, BeforeID: cur.email})
-	if err != nil {
+	if err := chargeRows(ctx, len(page.Items)); err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(hooks)+len(emails)); err != nil {
-		return nil, err
-	}
-	return mergeDead(hooks, emails, n, cur), nil
-}
-
-// mergeDead takes the n newest of two newest-first lists (each fetched with n+1 rows).
-func mergeDead(hooks []sideeffects.Delivery, emails []sideeffects.Email, n int, cur deadCursor) *model.DeadLetterConnection {
-	conn := &model.DeadLetterConnection{Edges: []*model.DeadLetterEdge{}, PageInfo: &model.PageInfo{}}
-	for len(conn.Edges) < n && (len(hooks) > 0 || len(emails) > 0) {
-		var d model.DeadLetter
-		if len(emails) == 0 || (len(hooks) > 0 && hooks[0].ID > emails[0].ID) {
-			h := hooks[0]
-			hooks = hooks[1:]
-			cur.webhook = h.ID
-			d = model.DeadLetter{ID: "webhook-" + strconv.FormatInt(h.ID, 10), Kind: "webhook", EventID: h.EventID.String(),
-				EventType: h.EventType, Target: h.URL, Attempts: h.Attempts, Requeues: h.Requeues, LastError: h.LastError,
-				CreatedAt: h.CreatedAt, DeadAt: deref(h.DeadAt)}
-		} else {
-			e := emails[0]
-			emails = emails[1:]
-			cur.email = e.ID
-			d = model.DeadLetter{ID: "email-" + strconv.FormatInt(e.ID, 10), Kind: "email", EventID: e.EventID.String(),
-				EventType: e.EventType, Target: e.RecipientEmail, Attempts: e.Attempts, Requeues: e.Requeues, LastError: e.LastError,
-				CreatedAt: e.CreatedAt, DeadAt: deref(e.DeadAt)}
-		}
-		cursor := cur.String()
-		conn.Edges = append(conn.Edges, &model.DeadLetterEdge{Cursor: cursor, Node: &d})
+	conn := &model.DeadLetterConnection{Edges: []*model.DeadLetterEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.More}}
+	for _, d := range page.Items {
+		cursor := d.Cursor()
+		conn.Edges = append(conn.Edges, &model.DeadLetterEdge{Cursor: cursor, Node: &model.DeadLetter{
+			ID: d.ID.String(), Kind: d.Kind, EventID: d.EventID.String(), EventType: d.EventType, Target: d.Target,
+			Attempts: d.Attempts, Requeues: d.Requeues, LastError: d.LastError, CreatedAt: d.CreatedAt, DeadAt: d.DeadAt}})
 		conn.PageInfo.EndCursor = &cursor
 	}
-	conn.PageInfo.HasNextPage = len(hooks) > 0 || len(emails) > 0
-	return conn
-}
-
-func deref(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
+	return conn, nil
 }

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"crypto/md5"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -55,32 +54,46 @@ func (f *notificationsFolder) committed() {
 	clear(f.seen)
 }
 
-// notify is notifySQL: one notification per recipient except the actor, if the task is known.
-func (f *notificationsFolder) notify(e *Event, recipients []string, kind string, task uuid.UUID, comment pgtype.UUID, by domain.UserID, format string) error {
-	t := f.tasks.get(task)
+// notify is notifySQL: the event's plan resolved with the task's assignee and creator, and a row
+// for each notice with the inbox channel, if the task is known.
+func (f *notificationsFolder) notify(e *Event) error {
+	plan := domain.PlanNotifications(e.Payload)
+	if len(plan.Notices) == 0 {
+		return nil
+	}
+	t := f.tasks.get(plan.TaskID)
 	if t == nil {
 		return nil
 	}
-	actor := string(by)
+	c := domain.NotifyContext{Creator: domain.UserID(t.createdBy)}
+	if t.assigneeID != nil {
+		c.Assignee = domain.UserID(*t.assigneeID)
+	}
+	actor := string(plan.Actor)
 	name := actor
 	if n := f.people.get(wsUser{t.workspaceID, actor}); n != nil {
 		name = *n
 	}
-	line, err := pgFormat(format, name, t.key+" “"+t.title+"”")
-	if err != nil {
-		return err
+	comment := pgtype.UUID{}
+	if plan.Comment != uuid.Nil {
+		comment = pgUUID(plan.Comment)
 	}
-	for _, u := range recipients {
-		if u == actor {
+	for _, n := range plan.Resolve(c) {
+		if !n.Channels.Has(domain.ChannelInbox) {
 			continue
 		}
-		k := notificationKey{e.ID, u, kind}
+		u := string(n.User)
+		k := notificationKey{e.ID, u, n.Kind}
 		if _, dup := f.seen[k]; dup {
 			continue
 		}
 		f.seen[k] = struct{}{}
-		id := uuid.UUID(md5.Sum([]byte(e.ID.String() + "/" + u + "/" + kind)))
-		f.rows.add(pgUUID(id), u, pgUUID(t.workspaceID), kind, pgUUID(task), comment, actor, line,
+		line, err := pgFormat(notificationLines[n.Kind], name, t.key+" “"+t.title+"”")
+		if err != nil {
+			return err
+		}
+		id := uuid.UUID(md5.Sum([]byte(e.ID.String() + "/" + u + "/" + n.Kind)))
+		f.rows.add(pgUUID(id), u, pgUUID(t.workspaceID), n.Kind, pgUUID(plan.TaskID), comment, actor, line,
 			int64(e.TransactionID), e.Position, e.RecordedAt)
 	}
 	return nil
@@ -105,9 +118,6 @@ func (f *notificationsFolder) apply(e *Event) error {
 			assigneeID: assignee, createdBy: string(ev.By)}); err != nil {
 			return err
 		}
-		if ev.Assignee != "" {
-			return f.notify(e, []string{string(ev.Assignee)}, NotifyAssigned, ev.TaskID, pgtype.UUID{}, ev.By, `%1$s assigned you %2$s`)
-		}
 	case domain.TaskTitleChanged:
 		if t := f.tasks.mod(ev.TaskID); t != nil {
 			t.title = ev.Title
@@ -117,32 +127,12 @@ func (f *notificationsFolder) apply(e *Event) error {
 			a := string(ev.Assignee)
 			t.assigneeID = &a
 		}
-		return f.notify(e, []string{string(ev.Assignee)}, NotifyAssigned, ev.TaskID, pgtype.UUID{}, ev.By, `%1$s assigned you %2$s`)
 	case domain.TaskUnassigned:
 		if t := f.tasks.mod(ev.TaskID); t != nil {
 			t.assigneeID = nil
 		}
-	case domain.TaskCommentAdded:
-		mentions := userIDs(ev.Mentions)
-		if err := f.notify(e, mentions, NotifyMentioned, ev.TaskID, pgUUID(ev.CommentID), ev.By, `%1$s mentioned you on %2$s`); err != nil {
-			return err
-		}
-		// The task's assignee and creator, unless mentioned already.
-		if t := f.tasks.get(ev.TaskID); t != nil {
-			var others []string
-			if t.assigneeID != nil {
-				others = append(others, *t.assigneeID)
-			}
-			if !slices.Contains(others, t.createdBy) {
-				others = append(others, t.createdBy)
-			}
-			others = slices.DeleteFunc(others, func(u string) bool { return slices.Contains(mentions, u) })
-			return f.notify(e, others, NotifyCommented, ev.TaskID, pgUUID(ev.CommentID), ev.By, `%1$s commented on %2$s`)
-		}
-	case domain.TaskCommentEdited:
-		return f.notify(e, userIDs(ev.NewMentions), NotifyMentioned, ev.TaskID, pgUUID(ev.CommentID), ev.By, `%1$s mentioned you on %2$s`)
 	}
-	return nil
+	return f.notify(e) // after the task's state, as applyNotifications
 }
 
 func (f *notificationsFolder) renamed(user domain.UserID, name string) {

@@ -1,15 +1,27 @@
 package projections
 
 import (
+	"fmt"
+
+	"github.com/google/uuid"
+
 	"github.com/taskforge/taskforge/domain"
 )
 
-// Notification kinds.
+// Notification kinds: the wire values of domain's rule (domain.PlanNotifications).
 const (
-	NotifyAssigned  = "assigned"
-	NotifyMentioned = "mentioned"
-	NotifyCommented = "commented" // a comment on a task you are assigned to or created
+	NotifyAssigned  = domain.NotifyAssigned
+	NotifyMentioned = domain.NotifyMentioned
+	NotifyCommented = domain.NotifyCommented // a comment on a task you are assigned to or created
 )
+
+// notificationLines are the inbox line of each kind: %1$s is the actor's name, %2$s the task
+// ("TF-12 “Ship it”").
+var notificationLines = map[string]string{
+	NotifyAssigned:  `%1$s assigned you %2$s`,
+	NotifyMentioned: `%1$s mentioned you on %2$s`,
+	NotifyCommented: `%1$s commented on %2$s`,
+}
 
 // notificationsProjection: each user's inbox. A notification's id is derived from the event id,
 // the recipient and the kind, so a rebuild yields the same ids. The read flag is not part of the
@@ -58,22 +70,32 @@ CREATE INDEX IF NOT EXISTS rm_notifications{v}_read_idx ON rm_notifications{v} (
 	}
 }
 
-// notifySQL inserts one notification per recipient in $1 (minus the actor). %1$s is the actor's
-// name, %2$s the task ("TF-12 “Ship it”").
-const notifySQL = `INSERT INTO rm_notifications{v} (id, user_id, workspace_id, kind, task_id, comment_id, actor_id, line,
+// notifySQL inserts an event's inbox notices: domain.PlanNotifications's plan ($8..$12, one
+// element per planned notice, in order), resolved here because Apply does no I/O and the task's
+// assignee and creator are in rm_notification_tasks. It resolves as domain.NotifyPlan.Resolve
+// does: a role becomes the user holding it, then the first notice of each user is kept, the
+// actor's and nobody's are dropped; then only the notices with the inbox channel are inserted.
+// The bulk folder calls Resolve itself; TestBulkRebuildEqualsLive keeps the two equal.
+var notifySQL = fmt.Sprintf(`INSERT INTO rm_notifications{v} (id, user_id, workspace_id, kind, task_id, comment_id, actor_id, line,
 		transaction_id, position, at)
-	SELECT md5($2::text || '/' || r.u || '/' || $3)::uuid, r.u, t.workspace_id, $3, t.task_id, $4, $5,
-		format($6, coalesce(a.display_name, $5), t.key || ' “' || t.title || '”'), $7, $8, $9
-	FROM unnest($1::text[]) AS r(u)
-	JOIN rm_notification_tasks{v} t ON t.task_id = $10
-	LEFT JOIN rm_notification_people{v} a ON a.workspace_id = t.workspace_id AND a.user_id = $5
-	WHERE r.u <> $5
-	ON CONFLICT (id) DO NOTHING`
+	SELECT md5($1::text || '/' || r.u || '/' || r.kind)::uuid, r.u, t.workspace_id, r.kind, t.task_id, $2, $3,
+		format(r.line, coalesce(a.display_name, $3), t.key || ' “' || t.title || '”'), $4, $5, $6
+	FROM rm_notification_tasks{v} t
+	CROSS JOIN LATERAL (
+		SELECT DISTINCT ON (c.u) c.u, c.kind, c.line, c.inbox FROM (
+			SELECT CASE p.role WHEN %d THEN t.assignee_id WHEN %d THEN t.created_by ELSE p.user_id END AS u,
+				p.kind, p.line, p.inbox, p.ord
+			FROM unnest($8::text[], $9::int[], $10::text[], $11::text[], $12::bool[])
+				WITH ORDINALITY AS p(user_id, role, kind, line, inbox, ord)
+		) c
+		WHERE c.u IS NOT NULL AND c.u <> '' AND c.u <> $3
+		ORDER BY c.u, c.ord
+	) r
+	LEFT JOIN rm_notification_people{v} a ON a.workspace_id = t.workspace_id AND a.user_id = $3
+	WHERE t.task_id = $7 AND r.inbox
+	ON CONFLICT (id) DO NOTHING`, domain.AssigneeRole, domain.CreatorRole)
 
 func applyNotifications(w *Writer, e *Event) error {
-	notify := func(recipients []string, kind string, task, comment any, by domain.UserID, format string) {
-		w.Exec(notifySQL, recipients, e.ID, kind, comment, string(by), format, int64(e.TransactionID), e.Position, e.RecordedAt, task)
-	}
 	switch ev := e.Payload.(type) {
 	case domain.WorkspaceMemberJoined:
 		w.Exec(`INSERT INTO rm_notification_people{v} (workspace_id, user_id, display_name) VALUES ($1, $2, $3)
@@ -87,32 +109,29 @@ func applyNotifications(w *Writer, e *Event) error {
 	case domain.TaskCreated:
 		w.Exec(`INSERT INTO rm_notification_tasks{v} (task_id, workspace_id, key, title, assignee_id, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6)`, ev.TaskID, ev.WorkspaceID, ev.Key, ev.Title, nullable(ev.Assignee), string(ev.By))
-		if ev.Assignee != "" {
-			notify([]string{string(ev.Assignee)}, NotifyAssigned, ev.TaskID, nil, ev.By, `%1$s assigned you %2$s`)
-		}
 	case domain.TaskTitleChanged:
 		w.Exec(`UPDATE rm_notification_tasks{v} SET title = $2 WHERE task_id = $1`, ev.TaskID, ev.Title)
 	case domain.TaskAssigned:
 		w.Exec(`UPDATE rm_notification_tasks{v} SET assignee_id = $2 WHERE task_id = $1`, ev.TaskID, string(ev.Assignee))
-		notify([]string{string(ev.Assignee)}, NotifyAssigned, ev.TaskID, nil, ev.By, `%1$s assigned you %2$s`)
 	case domain.TaskUnassigned:
 		w.Exec(`UPDATE rm_notification_tasks{v} SET assignee_id = NULL WHERE task_id = $1`, ev.TaskID)
-	case domain.TaskCommentAdded:
-		mentions := userIDs(ev.Mentions)
-		notify(mentions, NotifyMentioned, ev.TaskID, ev.CommentID, ev.By, `%1$s mentioned you on %2$s`)
-		// The task's assignee and creator, unless mentioned already.
-		w.Exec(`INSERT INTO rm_notifications{v} (id, user_id, workspace_id, kind, task_id, comment_id, actor_id, line,
-				transaction_id, position, at)
-			SELECT md5($2::text || '/' || r.u || '/' || $3)::uuid, r.u, t.workspace_id, $3, t.task_id, $4, $5,
-				format('%1$s commented on %2$s', coalesce(a.display_name, $5), t.key || ' “' || t.title || '”'), $6, $7, $8
-			FROM rm_notification_tasks{v} t
-			CROSS JOIN LATERAL (SELECT DISTINCT u FROM unnest(ARRAY[t.assignee_id, t.created_by]) AS x(u) WHERE u IS NOT NULL) r
-			LEFT JOIN rm_notification_people{v} a ON a.workspace_id = t.workspace_id AND a.user_id = $5
-			WHERE t.task_id = $9 AND r.u <> $5 AND NOT (r.u = ANY ($1::text[]))
-			ON CONFLICT (id) DO NOTHING`,
-			mentions, e.ID, NotifyCommented, ev.CommentID, string(ev.By), int64(e.TransactionID), e.Position, e.RecordedAt, ev.TaskID)
-	case domain.TaskCommentEdited:
-		notify(userIDs(ev.NewMentions), NotifyMentioned, ev.TaskID, ev.CommentID, ev.By, `%1$s mentioned you on %2$s`)
 	}
+	// The task's state first (above), so that a task created assigned counts its assignee; a
+	// reassignment's notice goes to the assignee the event names.
+	plan := domain.PlanNotifications(e.Payload)
+	if len(plan.Notices) == 0 {
+		return nil
+	}
+	n := len(plan.Notices)
+	users, roles, kinds, lines, inbox := make([]string, n), make([]int32, n), make([]string, n), make([]string, n), make([]bool, n)
+	for i, p := range plan.Notices {
+		users[i], roles[i], kinds[i], lines[i], inbox[i] = string(p.User), int32(p.Role), p.Kind, notificationLines[p.Kind], p.Channels.Has(domain.ChannelInbox)
+	}
+	var comment any
+	if plan.Comment != uuid.Nil {
+		comment = plan.Comment
+	}
+	w.Exec(notifySQL, e.ID, comment, string(plan.Actor), int64(e.TransactionID), e.Position, e.RecordedAt, plan.TaskID,
+		users, roles, kinds, lines, inbox)
 	return nil
 }

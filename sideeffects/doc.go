@@ -1,5 +1,5 @@
 // Package sideeffects owns what the service does outside its database in reaction to events:
-// signed webhook deliveries and notification emails. It owns its tables (migrations/00003): the
+// signed webhook deliveries and notification emails. It owns its tables (migrations/00003, 00005): the
 // outboxes webhook_deliveries and email_outbox, the state they are computed from (webhook_endpoints,
 // side_effect_users, side_effect_tasks) and its consumer checkpoint.
 //
@@ -42,7 +42,9 @@
 // attempt repeats with the same Idempotency-Key (the event id) and, for email, the same
 // Message-ID. Nothing is dropped: failures retry with exponential backoff and full jitter, then
 // stay as dead letters (status 'dead') until `taskforge deadletters retry` requeues them; emails
-// that could not be sent because SMTP was not configured stay as 'skipped'.
+// that could not be sent because SMTP was not configured stay as 'skipped'. Inspector.ListDeadLetters
+// is the one listing of dead letters (the CLI's and the API's), named by DeadLetterID
+// ("webhook-5", "email-7") and paged by DeadLetterCursor.
 //
 // Webhooks: the body is WebhookPayload as JSON, signed with the endpoint's secret as
 // X-Taskforge-Signature: sha256=hex(HMAC-SHA256(secret, timestamp + "." + body)), timestamp in
@@ -58,8 +60,9 @@
 // receiver's body, what a name resolved to or the URL: admins read last_error, and it must not
 // turn webhooks into a probe of the service's network.
 //
-// Emails: assignment → the assignee; @mention → each mentioned member; a comment on a task → its
-// assignee. Nobody is mailed about their own action. A permanent SMTP rejection (5xx) is a dead
+// Emails: the notices of domain.PlanNotifications with the email channel (assignment → the
+// assignee; @mention → each mentioned member; a comment on a task → its assignee, not its
+// creator, who hears of it in the inbox). Nobody is mailed about their own action. A permanent SMTP rejection (5xx) is a dead
 // letter at once.
 //
 // Events recorded before the consumer's first start only feed the state (see

@@ -114,7 +114,7 @@ func TestEmailUnconfiguredIsSkipped(t *testing.T) {
 	require.Contains(t, e.LastError, "SMTP_ADDR")
 	require.Zero(t, e.Attempts)
 	// Once SMTP is configured, an operator can send it: retry takes skipped emails too.
-	require.NoError(t, f.inspector.Retry(f.ctx, e.ID))
+	require.NoError(t, f.inspector.Retry(f.ctx, sideeffects.DeadLetterID{Kind: sideeffects.KindEmail, Row: e.ID}))
 	emails, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{})
 	require.NoError(t, err)
 	require.Equal(t, "pending", emails[0].Status)
@@ -163,8 +163,9 @@ func TestEmailTransientAndPermanentFailures(t *testing.T) {
 		}
 	}
 	require.Equal(t, 3, toMax, "one 451, retried")
-	dead, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.Page{})
+	page, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.DeadLetterQuery{})
 	require.NoError(t, err)
+	dead := page.Items
 	require.Len(t, dead, 1)
 	require.Equal(t, "email", dead[0].Kind)
 	require.Equal(t, admin.Email, dead[0].Target)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -178,65 +177,49 @@ func (e *enqueuer) enqueueWebhooks(ctx context.Context, tx pgx.Tx, ev eventstore
 	return nil
 }
 
-// Email kinds, stored in email_outbox.kind.
+// Email kinds, stored in email_outbox.kind: the wire values of domain's rule.
 const (
-	EmailAssigned  = "assigned"
-	EmailMentioned = "mentioned"
-	EmailCommented = "commented" // a comment on a task assigned to you
+	EmailAssigned  = domain.NotifyAssigned
+	EmailMentioned = domain.NotifyMentioned
+	EmailCommented = domain.NotifyCommented // a comment on a task assigned to you
 )
 
-type notice struct {
-	kind      string
-	recipient domain.UserID
-}
-
+// enqueueEmails mails the notices of domain.PlanNotifications that have the email channel.
 func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.RecordedEvent, evt domain.Event) error {
-	var (
-		taskID  uuid.UUID
-		by      domain.UserID
-		notices []notice
-		comment string
-	)
-	add := func(kind string, users ...domain.UserID) {
-		for _, u := range users {
-			if u == "" || u == by || slices.ContainsFunc(notices, func(n notice) bool { return n.recipient == u }) {
-				continue // never mail people about their own actions, nor twice for one event
-			}
-			notices = append(notices, notice{kind, u})
-		}
-	}
-	switch x := evt.(type) {
-	case domain.TaskCreated:
-		taskID, by = x.TaskID, x.By
-		add(EmailAssigned, x.Assignee)
-	case domain.TaskAssigned:
-		taskID, by = x.TaskID, x.By
-		add(EmailAssigned, x.Assignee)
-	case domain.TaskCommentAdded:
-		taskID, by, comment = x.TaskID, x.By, x.Body
-		add(EmailMentioned, x.Mentions...)
-	case domain.TaskCommentEdited:
-		taskID, by, comment = x.TaskID, x.By, x.Body
-		add(EmailMentioned, x.NewMentions...)
-	default:
+	plan := domain.PlanNotifications(evt)
+	if len(plan.Notices) == 0 {
 		return nil
 	}
-	task := taskInfo{ID: taskID, WorkspaceID: ev.Metadata.WorkspaceID}
+	var comment string
+	switch x := evt.(type) {
+	case domain.TaskCommentAdded:
+		comment = x.Body
+	case domain.TaskCommentEdited:
+		comment = x.Body
+	}
+	by := plan.Actor
+	task := taskInfo{ID: plan.TaskID, WorkspaceID: ev.Metadata.WorkspaceID}
 	// served by side_effect_tasks_pkey
 	err := tx.QueryRow(ctx, `SELECT workspace_id, key, title, coalesce(assignee, '') FROM side_effect_tasks WHERE task_id = $1`,
-		taskID).Scan(&task.WorkspaceID, &task.Key, &task.Title, &task.Assignee)
+		plan.TaskID).Scan(&task.WorkspaceID, &task.Key, &task.Title, &task.Assignee)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("task for email: %w", err)
 	}
-	if _, ok := evt.(domain.TaskCommentAdded); ok {
-		add(EmailCommented, domain.UserID(task.Assignee))
+	// side_effect_tasks keeps no creator: by the rule a task's creator is never mailed as its
+	// creator (only when mentioned or assigned, which the plan names), and the creator's notice
+	// comes last, so leaving it unresolved changes no one else's.
+	var notices []domain.Notice
+	for _, n := range plan.Resolve(domain.NotifyContext{Assignee: domain.UserID(task.Assignee)}) {
+		if n.Channels.Has(domain.ChannelEmail) {
+			notices = append(notices, n)
+		}
 	}
 	if len(notices) == 0 {
 		return nil
 	}
 	ids := []string{string(by)}
 	for _, n := range notices {
-		ids = append(ids, string(n.recipient))
+		ids = append(ids, string(n.User))
 	}
 	people, err := lookupUsers(ctx, tx, ids)
 	if err != nil {
@@ -247,8 +230,8 @@ func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.R
 		actor = string(by)
 	}
 	for _, n := range notices {
-		to := people[string(n.recipient)]
-		subject, body := composeEmail(n.kind, actor, to.DisplayName, task, comment)
+		to := people[string(n.User)]
+		subject, body := composeEmail(n.Kind, actor, to.DisplayName, task, comment)
 		status, reason := "pending", ""
 		switch {
 		case to.Email == "":
@@ -261,7 +244,7 @@ func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.R
 				recipient_user_id, recipient_email, subject, body, status, last_error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, ''))
 			ON CONFLICT ON CONSTRAINT email_outbox_once DO NOTHING`,
-			task.WorkspaceID, ev.ID, ev.Type, n.kind, string(n.recipient), to.Email, subject, body, status, reason)
+			task.WorkspaceID, ev.ID, ev.Type, n.Kind, string(n.User), to.Email, subject, body, status, reason)
 		if err != nil {
 			return fmt.Errorf("enqueue email: %w", err)
 		}

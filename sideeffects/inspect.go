@@ -2,8 +2,12 @@ package sideeffects
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,17 +78,118 @@ type Email struct {
 
 // DeadLetter is a webhook delivery or an email that ran out of attempts.
 type DeadLetter struct {
-	ID          int64     `json:"id"`
-	Kind        string    `json:"kind"` // webhook or email
-	WorkspaceID uuid.UUID `json:"workspace_id"`
-	EventID     uuid.UUID `json:"event_id"`
-	EventType   string    `json:"event_type"`
-	Target      string    `json:"target"` // the endpoint URL or the email address
-	Attempts    int       `json:"attempts"`
-	Requeues    int       `json:"requeues"`
-	LastError   string    `json:"last_error"`
-	CreatedAt   time.Time `json:"created_at"`
-	DeadAt      time.Time `json:"dead_at"`
+	ID          DeadLetterID `json:"id"`   // "webhook-5", "email-7"
+	Kind        string       `json:"kind"` // webhook or email
+	WorkspaceID uuid.UUID    `json:"workspace_id"`
+	EventID     uuid.UUID    `json:"event_id"`
+	EventType   string       `json:"event_type"`
+	Target      string       `json:"target"` // the endpoint URL or the email address
+	Attempts    int          `json:"attempts"`
+	Requeues    int          `json:"requeues"`
+	LastError   string       `json:"last_error"`
+	CreatedAt   time.Time    `json:"created_at"`
+	DeadAt      time.Time    `json:"dead_at"`
+}
+
+// Dead-letter kinds: the outbox a dead letter is a row of.
+const (
+	KindWebhook = "webhook"
+	KindEmail   = "email"
+)
+
+// DeadLetterID names a dead letter (or any outbox row) for operators and the API alike: its kind
+// and its row id, printed "webhook-5" or "email-7". The CLI prints and accepts it, the API prints
+// it; ParseDeadLetterID is the only parser.
+type DeadLetterID struct {
+	Kind string // KindWebhook or KindEmail
+	Row  int64  // webhook_deliveries.id or email_outbox.id
+}
+
+func (id DeadLetterID) String() string { return id.Kind + "-" + strconv.FormatInt(id.Row, 10) }
+
+// MarshalText prints id as String does (JSON output of the CLI).
+func (id DeadLetterID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// ErrBadID: not "webhook-N" or "email-N" with N a positive integer.
+var ErrBadID = errors.New(`sideeffects: not a dead-letter id (want "webhook-N" or "email-N")`)
+
+// ParseDeadLetterID parses what DeadLetterID.String prints.
+func ParseDeadLetterID(s string) (DeadLetterID, error) {
+	kind, n, ok := strings.Cut(s, "-")
+	if !ok || (kind != KindWebhook && kind != KindEmail) {
+		return DeadLetterID{}, fmt.Errorf("%q: %w", s, ErrBadID)
+	}
+	row, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || row <= 0 || strconv.FormatInt(row, 10) != n { // one spelling per id: no "+5", "05"
+		return DeadLetterID{}, fmt.Errorf("%q: %w", s, ErrBadID)
+	}
+	return DeadLetterID{Kind: kind, Row: row}, nil
+}
+
+// DeadLetterCursor is a position in the dead-letter list: just after the dead letter it names.
+// Clients see it as an opaque string (DeadLetter.Cursor); the zero value is the list's start.
+type DeadLetterCursor struct{ after DeadLetterID }
+
+// Cursor is the position just after d, for the next page.
+func (d DeadLetter) Cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(d.ID.String()))
+}
+
+// ErrBadCursor: not a cursor DeadLetter.Cursor made.
+var ErrBadCursor = errors.New("sideeffects: not a dead-letter cursor")
+
+// ParseDeadLetterCursor parses DeadLetter.Cursor's output; "" is the list's start.
+func ParseDeadLetterCursor(s string) (DeadLetterCursor, error) {
+	if s == "" {
+		return DeadLetterCursor{}, nil
+	}
+	// Strict: one spelling per cursor (no stray bits in the last character).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return DeadLetterCursor{}, ErrBadCursor
+	}
+	id, err := ParseDeadLetterID(string(raw))
+	if err != nil {
+		return DeadLetterCursor{}, ErrBadCursor
+	}
+	return DeadLetterCursor{after: id}, nil
+}
+
+// String is the cursor as DeadLetter.Cursor printed it ("" for the start).
+func (c DeadLetterCursor) String() string {
+	if c.after.Row == 0 {
+		return ""
+	}
+	return DeadLetter{ID: c.after}.Cursor()
+}
+
+// bounds turns the cursor into each outbox's exclusive upper id. The list is ordered by id, then
+// kind, descending ("webhook" > "email"): after webhook-7 comes email-7 (were the two sequences
+// ever to give one id twice; they share side_effect_ids), after email-7 only ids below 7.
+func (c DeadLetterCursor) bounds() (webhookBefore, emailBefore int64) {
+	if c.after.Row == 0 {
+		return math.MaxInt64, math.MaxInt64
+	}
+	if c.after.Kind == KindWebhook {
+		return c.after.Row, c.after.Row + 1
+	}
+	return c.after.Row, c.after.Row
+}
+
+// DeadLetterQuery selects a page of dead letters, newest first.
+type DeadLetterQuery struct {
+	// Workspace, when set, keeps that workspace's dead letters (the API); uuid.Nil lists every
+	// workspace's (operators, the CLI).
+	Workspace uuid.UUID
+	After     DeadLetterCursor
+	Limit     int // default 50, at most 1000
+}
+
+// DeadLetterPage is one page: Items, and More when a next page (from the last item's Cursor) has
+// any.
+type DeadLetterPage struct {
+	Items []DeadLetter
+	More  bool
 }
 
 // Page selects rows newest first: at most Limit (default 50, at most 1000), with ids below BeforeID
@@ -159,34 +264,59 @@ func (i *Inspector) ListEmails(ctx context.Context, workspaceID uuid.UUID, p Pag
 	return out, nil
 }
 
-// ListDeadLetters returns dead webhook deliveries and emails of every workspace, newest first
-// (Page.Status is ignored).
-func (i *Inspector) ListDeadLetters(ctx context.Context, p Page) ([]DeadLetter, error) {
-	_, limit, before := p.args()
-	// each branch served by its table's *_dead_idx
-	rows, err := i.pool.Query(ctx, `SELECT * FROM (
-			(SELECT d.id, 'webhook' AS kind, d.workspace_id, d.event_id, d.event_type, w.url AS target,
-				d.attempts, d.requeues, coalesce(d.last_error, ''), d.created_at, d.dead_at
-			 FROM webhook_deliveries d JOIN webhook_endpoints w USING (webhook_id)
-			 WHERE d.status = 'dead' AND d.id < $1 ORDER BY d.id DESC LIMIT $2)
-			UNION ALL
-			(SELECT id, 'email', workspace_id, event_id, event_type, recipient_email, attempts, requeues,
-				coalesce(last_error, ''), created_at, dead_at
-			 FROM email_outbox WHERE status = 'dead' AND id < $1 ORDER BY id DESC LIMIT $2)
-		) dead ORDER BY id DESC LIMIT $2`, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
+// deadLettersSQL lists dead letters: each outbox's newest below its bound ($2 webhooks, $3 emails),
+// merged, newest first, $4 rows. %[1]s is the workspace filter of both branches, "" for all.
+// Served by webhook_deliveries_dead_idx and email_outbox_dead_idx (every workspace), or by
+// webhook_deliveries_dead_workspace_idx and email_outbox_dead_workspace_idx (one workspace; see
+// migrations/00005_dead_letter_indexes.sql): each branch reads at most $4 index entries.
+const deadLettersSQL = `SELECT * FROM (
+		(SELECT d.id, 'webhook' AS kind, d.workspace_id, d.event_id, d.event_type, w.url AS target,
+			d.attempts, d.requeues, coalesce(d.last_error, ''), d.created_at, d.dead_at
+		 FROM webhook_deliveries d JOIN webhook_endpoints w USING (webhook_id)
+		 WHERE d.status = 'dead' %[1]s AND d.id < $2 ORDER BY d.id DESC LIMIT $4)
+		UNION ALL
+		(SELECT d.id, 'email', d.workspace_id, d.event_id, d.event_type, d.recipient_email, d.attempts, d.requeues,
+			coalesce(d.last_error, ''), d.created_at, d.dead_at
+		 FROM email_outbox d WHERE d.status = 'dead' %[1]s AND d.id < $3 ORDER BY d.id DESC LIMIT $4)
+	) dead ORDER BY id DESC, kind DESC LIMIT $4`
+
+var (
+	deadLettersAllSQL       = fmt.Sprintf(deadLettersSQL, "AND $1::uuid IS NULL")
+	deadLettersWorkspaceSQL = fmt.Sprintf(deadLettersSQL, "AND d.workspace_id = $1")
+)
+
+// ListDeadLetters returns a page of dead webhook deliveries and emails, newest first: of one
+// workspace (the API) or of all (operators). The CLI and the API both list through it, so they
+// show the same dead letters under the same ids and page with the same cursors.
+func (i *Inspector) ListDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadLetterPage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
+	limit = min(limit, 1000)
+	sql, ws := deadLettersWorkspaceSQL, &q.Workspace
+	if q.Workspace == uuid.Nil {
+		sql, ws = deadLettersAllSQL, nil
+	}
+	hooksBefore, emailsBefore := q.After.bounds()
+	rows, err := i.pool.Query(ctx, sql, ws, hooksBefore, emailsBefore, limit+1)
+	if err != nil {
+		return DeadLetterPage{}, fmt.Errorf("list dead letters: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
 		var d DeadLetter
-		err := r.Scan(&d.ID, &d.Kind, &d.WorkspaceID, &d.EventID, &d.EventType, &d.Target, &d.Attempts,
+		err := r.Scan(&d.ID.Row, &d.Kind, &d.WorkspaceID, &d.EventID, &d.EventType, &d.Target, &d.Attempts,
 			&d.Requeues, &d.LastError, &d.CreatedAt, &d.DeadAt)
+		d.ID.Kind = d.Kind
 		return d, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
+		return DeadLetterPage{}, fmt.Errorf("list dead letters: %w", err)
 	}
-	return out, nil
+	if len(items) > limit {
+		return DeadLetterPage{Items: items[:limit], More: true}, nil
+	}
+	return DeadLetterPage{Items: items}, nil
 }
 
 // requeueWebhookSQL puts dead deliveries back for an immediate attempt, with a fresh allowance of
@@ -204,31 +334,38 @@ const requeueEmailSQL = `UPDATE email_outbox
 	WHERE ($1::bigint IS NULL AND status = 'dead')
 	   OR (id = $1 AND (status = 'dead' OR (status = 'skipped' AND recipient_email <> '')))`
 
-// Retry requeues one dead letter (or skipped email) for immediate delivery.
-func (i *Inspector) Retry(ctx context.Context, id int64) error {
-	for _, sql := range []string{requeueWebhookSQL, requeueEmailSQL} {
-		tag, err := i.pool.Exec(ctx, sql, id)
-		if err != nil {
-			return fmt.Errorf("retry %d: %w", id, err)
-		}
-		if tag.RowsAffected() == 1 {
-			return nil
-		}
+// Retry requeues one dead letter (or skipped email) for immediate delivery. id is what
+// ListDeadLetters returned, or what ParseDeadLetterID read from the CLI's argument.
+func (i *Inspector) Retry(ctx context.Context, id DeadLetterID) error {
+	// served by each table's pkey
+	requeue, status := requeueWebhookSQL, `SELECT status FROM webhook_deliveries WHERE id = $1`
+	switch id.Kind {
+	case KindWebhook:
+	case KindEmail:
+		requeue, status = requeueEmailSQL, `SELECT status FROM email_outbox WHERE id = $1`
+	default:
+		return fmt.Errorf("retry %s: %w", id, ErrBadID)
+	}
+	tag, err := i.pool.Exec(ctx, requeue, id.Row)
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
 	}
 	// Say why not.
-	var status string
-	err := i.pool.QueryRow(ctx, `SELECT status FROM webhook_deliveries WHERE id = $1
-		UNION ALL SELECT status FROM email_outbox WHERE id = $1`, id).Scan(&status)
+	var st string
+	err = i.pool.QueryRow(ctx, status, id.Row).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("retry %d: %w", id, ErrNotFound)
+		return fmt.Errorf("retry %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("retry %d: %w", id, err)
+		return fmt.Errorf("retry %s: %w", id, err)
 	}
-	if status == "dead" {
-		return fmt.Errorf("retry %d: its webhook endpoint was removed: %w", id, ErrNotRetryable)
+	if st == "dead" {
+		return fmt.Errorf("retry %s: its webhook endpoint was removed: %w", id, ErrNotRetryable)
 	}
-	return fmt.Errorf("retry %d: status is %s: %w", id, status, ErrNotRetryable)
+	return fmt.Errorf("retry %s: status is %s: %w", id, st, ErrNotRetryable)
 }
 
 // RetryAll requeues every dead letter and returns how many.

@@ -83,9 +83,9 @@ func TestWebhookLastErrorIsSanitized(t *testing.T) {
 			require.False(t, strings.Contains(d.LastError, "127.0.0.1"))
 		}
 	}
-	dead, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.Page{})
+	dead, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.DeadLetterQuery{})
 	require.NoError(t, err)
-	for _, dl := range dead {
+	for _, dl := range dead.Items {
 		require.NotContains(t, dl.LastError, leak)
 		require.NotContains(t, dl.LastError, "127.0.0.1")
 	}

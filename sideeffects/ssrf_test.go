@@ -22,8 +22,9 @@ func TestWebhookToAPrivateAddressIsRefused(t *testing.T) {
 
 	f.eventually("dead letter", f.allIn(b.ws, hook, "dead", 1))
 	require.Empty(t, rc.requests(), "nothing reached the private address")
-	dead, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.Page{})
+	page, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.DeadLetterQuery{})
 	require.NoError(t, err)
+	dead := page.Items
 	require.Len(t, dead, 1)
 	// A short, fixed text: never the address a name resolved to.
 	require.Equal(t, "connect refused: private address", dead[0].LastError)

@@ -77,8 +77,9 @@ func TestWebhookDeadLettersAndRetry(t *testing.T) {
 	f.eventually("dead letters", f.allIn(b.ws, hook, "dead", 2))
 	require.Empty(t, rc.succeeded())
 	require.Len(t, rc.requests(), 2*4, "MaxAttempts per event")
-	dead, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.Page{})
+	page, err := f.inspector.ListDeadLetters(f.ctx, sideeffects.DeadLetterQuery{})
 	require.NoError(t, err)
+	dead := page.Items
 	require.Len(t, dead, 2)
 	for _, d := range dead {
 		require.Equal(t, "webhook", d.Kind)
@@ -93,7 +94,7 @@ func TestWebhookDeadLettersAndRetry(t *testing.T) {
 	require.NoError(t, f.inspector.Retry(f.ctx, dead[0].ID))
 	f.eventually("first retried", func() bool { return len(rc.succeeded()) == 1 })
 	require.ErrorIs(t, f.inspector.Retry(f.ctx, dead[0].ID), sideeffects.ErrNotRetryable, "no longer dead")
-	require.ErrorIs(t, f.inspector.Retry(f.ctx, 1<<40), sideeffects.ErrNotFound)
+	require.ErrorIs(t, f.inspector.Retry(f.ctx, sideeffects.DeadLetterID{Kind: sideeffects.KindWebhook, Row: 1 << 40}), sideeffects.ErrNotFound)
 	n, err := f.inspector.RetryAll(f.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -103,8 +104,9 @@ func TestWebhookDeadLettersAndRetry(t *testing.T) {
 		require.Equal(t, 1, d.Attempts, "attempts since the requeue")
 		require.Equal(t, 1, d.Requeues)
 	}
-	dead, err = f.inspector.ListDeadLetters(f.ctx, sideeffects.Page{})
+	page, err = f.inspector.ListDeadLetters(f.ctx, sideeffects.DeadLetterQuery{})
 	require.NoError(t, err)
+	dead = page.Items
 	require.Empty(t, dead)
 }
 

@@ -3293,6 +3293,7 @@ type WebhookDeliveryConnection {
 }
 
 type DeadLetter {
+  "webhook-5 or email-7: the id ` + "`" + `taskforge deadletters retry` + "`" + ` takes."
   id: ID!
   "webhook or email"
   kind: String!

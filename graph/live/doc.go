@@ -23,6 +23,11 @@
 //	per-subscription buffers (HubOptions.Buffer, 64): a non-blocking offer each
 //	   ─▶ the caller (gqlgen) writes the channel to the websocket
 //
+// Notifications: who hears of an event live is domain's rule (domain.PlanNotifications, the one
+// the inbox and the email outbox follow). The hub does not know a task's assignee or creator, so
+// it loads, at the event's position, the inbox of each subscriber the rule may reach (hearsLive)
+// and sends what the inbox holds there.
+//
 // A live tail, not a durable consumer: the hub's position starts at the log's head when Run
 // starts and lives in memory, so nothing is stored under its consumer group and nothing is
 // replayed after a restart or a reconnect (a client re-queries, then subscribes again). A

@@ -76,6 +76,7 @@ type HubOptions struct {
 //     waiting or silently skipping a message in the middle of a stream.
 type Hub struct {
 	store    *eventstore.Store
+	reg      *domain.Registry
 	notifier *eventstore.Notifier
 	queries  *projections.Queries
 	opts     HubOptions
@@ -142,7 +143,7 @@ func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *pro
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{store: store, notifier: notifier, queries: queries, opts: o, log: o.Logger.With("component", "live-hub"),
+	h := &Hub{store: store, reg: domain.NewRegistry(), notifier: notifier, queries: queries, opts: o, log: o.Logger.With("component", "live-hub"),
 		ready: make(chan struct{}), stopped: make(chan struct{}),
 		byProject: map[uuid.UUID]map[*hubSub]struct{}{}, byInbox: map[inboxKey]map[*hubSub]struct{}{}}
 	if o.Metrics != nil {
@@ -408,13 +409,18 @@ var projectBoardKinds = map[string]model.BoardChangeKind{
 	domain.EventProjectUnarchived:      model.BoardChangeKindProjectUnarchived,
 }
 
-// notifyingEvents are the task events after which the notifications projection may have added
-// notifications (see projections/notifications.go).
-var notifyingEvents = map[string]bool{
-	domain.EventTaskCreated:       true,
-	domain.EventTaskAssigned:      true,
-	domain.EventTaskCommentAdded:  true,
-	domain.EventTaskCommentEdited: true,
+// hearsLive reports whether the notification rule can give user a live notice of e. The hub
+// does not know the task's assignee and creator (the inbox does): it asks as if user held both
+// roles, so a role's notice counts for every subscriber but the actor, and the inbox rows it then
+// loads at the event's position say who was notified.
+func hearsLive(e domain.Event, user string) bool {
+	u := domain.UserID(user)
+	for _, n := range domain.Notify(e, domain.NotifyContext{Assignee: u, Creator: u}) {
+		if n.User == u && n.Channels.Has(domain.ChannelLive) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxPending bounds the events read but not yet delivered; when it is reached the reader stops
@@ -426,6 +432,7 @@ const maxPending = 4096
 type hubEvent struct {
 	ev      eventstore.RecordedEvent
 	task    taskRef
+	payload domain.Event // a task event's, decoded; nil when it could not be
 	removed *domain.WorkspaceMemberRemoved
 }
 
@@ -507,6 +514,11 @@ func (h *Hub) read(ctx context.Context, msgs <-chan *message.Message, q *queue) 
 				break
 			}
 			he = &hubEvent{ev: ev, task: ref}
+			if payload, err := h.reg.Decode(ev.Type, ev.SchemaVersion, ev.Data); err == nil {
+				he.payload = payload // for the notification rule; unknown types notify nobody
+			} else if !errors.Is(err, domain.ErrUnknownEventType) {
+				h.log.Error("live hub: undecodable task event", "event_id", ev.ID, "type", ev.Type, "err", err)
+			}
 		case domain.StreamTypeProject:
 			if _, ok := projectBoardKinds[ev.Type]; !ok {
 				break
@@ -572,9 +584,9 @@ func (h *Hub) want(e hubEvent) wanted {
 			w.workspace, w.task = s.workspace, true
 		}
 	}
-	if notifyingEvents[e.ev.Type] {
+	if e.payload != nil {
 		for k := range h.byInbox {
-			if k.workspace == e.ev.Metadata.WorkspaceID {
+			if k.workspace == e.ev.Metadata.WorkspaceID && hearsLive(e.payload, k.user) {
 				w.inboxUsers = append(w.inboxUsers, k.user)
 			}
 		}

@@ -56,3 +56,30 @@ func TestHubDropsSlowSubscriptions(t *testing.T) {
 	require.False(t, open)
 	require.Equal(t, 0, h.Subscriptions())
 }
+
+// TestHearsLive: the hub loads an inbox only for the users the notification rule may reach live:
+// the users an event names, every subscriber but the actor when the rule names a role (the
+// inbox knows who holds it), and nobody for events that notify nobody.
+func TestHearsLive(t *testing.T) {
+	t.Parallel()
+	task := uuid.New()
+	comment := domain.TaskCommentAdded{TaskID: task, CommentID: uuid.New(), Mentions: []domain.UserID{"mia"}, By: "max"}
+	for _, tc := range []struct {
+		name string
+		e    domain.Event
+		want map[string]bool
+	}{
+		{"assigned", domain.TaskAssigned{TaskID: task, Assignee: "mia", By: "max"}, map[string]bool{"mia": true}},
+		{"created unassigned", domain.TaskCreated{TaskID: task, By: "max"}, map[string]bool{}},
+		{"comment", comment, map[string]bool{"mia": true, "olga": true}},
+		{"status", domain.TaskStatusChanged{TaskID: task, To: "done", By: "max"}, map[string]bool{}},
+	} {
+		got := map[string]bool{}
+		for _, u := range []string{"mia", "max", "olga"} {
+			if hearsLive(tc.e, u) {
+				got[u] = true
+			}
+		}
+		require.Equal(t, tc.want, got, tc.name)
+	}
+}

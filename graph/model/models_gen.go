@@ -131,6 +131,7 @@ type CreateWorkspaceInput struct {
 }
 
 type DeadLetter struct {
+	// webhook-5 or email-7: the id `taskforge deadletters retry` takes.
 	ID string `json:"id"`
 	// webhook or email
 	Kind      string `json:"kind"`

@@ -37,10 +37,10 @@ Usage:
   taskforge projections status [--json]                 position, lag, state and last error of each projection
   taskforge projections rebuild NAME|all [--keep-old]   build the next version, catch up, swap (resumable)
   taskforge projections resume NAME                     restart a projection stopped on a poison event
-  taskforge deadletters list [--json] [--limit N]
-                                  webhook deliveries and emails that ran out of attempts
+  taskforge deadletters list [--json] [--limit N] [--after CURSOR]
+                                  webhook deliveries and emails that ran out of attempts, newest first
   taskforge deadletters retry ID|--all
-                                  requeue dead letters for immediate delivery
+                                  requeue dead letters for immediate delivery (ID as listed: webhook-5, email-7)
   taskforge events export [--stream ID] [--type T,…] [--since T] [--until T]
                                   NDJSON export of the log, in commit order, verifiable offline
   taskforge events verify [--stream ID | --file EXPORT]

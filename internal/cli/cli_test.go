@@ -132,9 +132,15 @@ func TestDeadLettersCommands(t *testing.T) {
 	code, out, errOut := runCLI("deadletters", "list")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "no dead letters")
-	code, _, errOut = runCLI("deadletters", "retry", "424242")
+	code, _, errOut = runCLI("deadletters", "retry", "424242") // ids name their outbox, as the API prints them
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `want "webhook-N" or "email-N"`)
+	code, _, errOut = runCLI("deadletters", "retry", "webhook-424242")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not found")
+	code, _, errOut = runCLI("deadletters", "list", "--after", "5:7") // the old API cursor
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--after")
 	code, _, _ = runCLI("deadletters", "retry")
 	require.Equal(t, 2, code)
 }

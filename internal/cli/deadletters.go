@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,11 +19,15 @@ import (
 type deadLettersListOptions struct {
 	json  bool
 	limit int
+	after string // a cursor printed by the previous page (or the API's endCursor)
 }
 
 func (o deadLettersListOptions) validate() error {
 	if o.limit < 1 || o.limit > 1000 {
 		return fmt.Errorf("%w: --limit: want 1 to 1000, got %d", errUsage, o.limit)
+	}
+	if _, err := sideeffects.ParseDeadLetterCursor(o.after); err != nil {
+		return fmt.Errorf("%w: --after: %v", errUsage, err)
 	}
 	return nil
 }
@@ -32,11 +35,11 @@ func (o deadLettersListOptions) validate() error {
 // deadLettersRetryOptions are the arguments of `taskforge deadletters retry ID|--all`.
 type deadLettersRetryOptions struct {
 	all bool
-	id  int64
+	id  sideeffects.DeadLetterID // as list and the API print it: webhook-5, email-7
 }
 
 func (o deadLettersRetryOptions) validate() error {
-	if o.all == (o.id != 0) {
+	if o.all == (o.id != sideeffects.DeadLetterID{}) {
 		return fmt.Errorf("%w: deadletters retry needs one ID or --all", errUsage)
 	}
 	return nil
@@ -54,6 +57,7 @@ func deadLettersCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		var o deadLettersListOptions
 		fs.BoolVar(&o.json, "json", false, "print one JSON object per line")
 		fs.IntVar(&o.limit, "limit", 100, "most dead letters to show, newest first")
+		fs.StringVar(&o.after, "after", "", "continue after this cursor (printed at the end of the previous page)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -73,9 +77,9 @@ func deadLettersCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		switch fs.NArg() {
 		case 0:
 		case 1:
-			id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-			if err != nil || id <= 0 {
-				return fmt.Errorf("%w: deadletters retry: %q is not an id", errUsage, fs.Arg(0))
+			id, err := sideeffects.ParseDeadLetterID(fs.Arg(0))
+			if err != nil {
+				return fmt.Errorf("%w: deadletters retry: %v", errUsage, err)
 			}
 			o.id = id
 		default:
@@ -106,9 +110,14 @@ func listDeadLetters(ctx context.Context, in *sideeffects.Inspector, o deadLette
 	if st, err := in.Consumer(ctx); err == nil && st.LastError != "" {
 		fmt.Fprintf(stderr, "warning: the side-effect consumer is failing: %s\n", st.LastError)
 	}
-	dead, err := in.ListDeadLetters(ctx, sideeffects.Page{Limit: o.limit})
+	after, _ := sideeffects.ParseDeadLetterCursor(o.after) // validated
+	page, err := in.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{After: after, Limit: o.limit})
 	if err != nil {
 		return err
+	}
+	dead := page.Items
+	if page.More { // stderr, so that --json's stdout stays one object per line
+		defer fmt.Fprintf(stderr, "more: deadletters list --after %s\n", dead[len(dead)-1].Cursor())
 	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
@@ -126,7 +135,7 @@ func listDeadLetters(ctx context.Context, in *sideeffects.Inspector, o deadLette
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tKIND\tEVENT TYPE\tEVENT ID\tTARGET\tATTEMPTS\tDEAD AT\tLAST ERROR")
 	for _, d := range dead {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.EventType, d.EventID, d.Target,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.EventType, d.EventID, d.Target,
 			d.Attempts, d.DeadAt.UTC().Format(time.RFC3339), oneLine(d.LastError, 80))
 	}
 	return w.Flush()
@@ -144,7 +153,7 @@ func retryDeadLetters(ctx context.Context, in *sideeffects.Inspector, o deadLett
 	if err := in.Retry(ctx, o.id); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "requeued %d\n", o.id)
+	fmt.Fprintf(stdout, "requeued %s\n", o.id)
 	return nil
 }
 
