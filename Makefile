@@ -33,7 +33,7 @@ test: ## run every test (race detector on) against TEST_DATABASE_URL or a local 
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
 FUZZ_TARGETS := ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
 	./graph:FuzzConsistencyToken ./graph:FuzzTaskCursor ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
-	./projections:FuzzTimeCursor
+	./projections:FuzzTimeCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor
 FUZZTIME ?= 5s
 
 .PHONY: fuzz
