@@ -8,15 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/config"
@@ -149,11 +148,10 @@ func TestDemoSeedIsIdempotent(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	pool := pgtest.Open(t, url)
-	es, err := eventstore.New(pool, eventstore.Options{})
+	cfg := config.Config{WebhookSecretKey: bytes.Repeat([]byte{7}, 32)} // no JWT secret: no token printed
+	a, err := app.New(ctx, cfg, app.Overrides{Pool: pool, SkipMigrate: true, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry(), nil, false)
-	require.NoError(t, err)
-	cfg := config.Config{} // no secret: no token printed
+	h := a.Commands()
 	count := func() (n int) {
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n))
 		return n
@@ -266,17 +264,4 @@ func TestBenchAbuseSmoke(t *testing.T) {
 		require.Positive(t, got[name].Refused, name)
 		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
 	}
-}
-
-// TestMemoryLimitApplied: serve sets MEMORY_LIMIT as Go's soft limit, unless GOMEMLIMIT is set.
-func TestMemoryLimitApplied(t *testing.T) {
-	prev := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
-	log := slog.New(slog.DiscardHandler)
-	applyMemoryLimit(config.Limits{MemoryLimit: 768 << 20}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1))
-	applyMemoryLimit(config.Limits{MemoryLimit: 512 << 20, MemoryLimitFromGoEnv: true}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
-	applyMemoryLimit(config.Limits{}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "MEMORY_LIMIT=off leaves it")
 }
