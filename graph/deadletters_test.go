@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/taskforge/taskforge/internal/cli"
+	"github.com/taskforge/taskforge/cmd/taskforge/cli"
 	"github.com/taskforge/taskforge/internal/database"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/taskforge/taskforge/internal/bench"
+	"github.com/taskforge/taskforge/cmd/taskforge/bench"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 )
