@@ -128,6 +128,11 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 		if _, err := database.Migrate(ctx, a.pool, a.log); err != nil {
 			return nil, err
 		}
+		// The read models' tables too (the projection runner would create them when it starts):
+		// an API instance started before any worker answers rather than failing on a missing table.
+		if err := projections.Ensure(ctx, a.pool, projections.All()); err != nil {
+			return nil, err
+		}
 	}
 	secrets, err := webhooksecrets.New(a.pool, cfg.WebhookSecretKey)
 	if err != nil {

@@ -7,7 +7,7 @@
 //	config.Config + Overrides
 //	        │
 //	        ▼
-//	New ── pool (StatementTracer) ── migrations ── memory limit
+//	New ── pool (StatementTracer) ── migrations, read-model tables ── memory limit
 //	     ├─ registry (metrics) ── notifier ── event store (upcasters, OnCommit → notifier)
 //	     ├─ webhook secrets ── command handlers
 //	     ├─ projection runner ── side-effect runner
