@@ -31,6 +31,10 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
+// TokenLeeway is the clock skew allowed on a token's exp, nbf and iat: a token is accepted
+// until TokenLeeway after its expiry.
+const TokenLeeway = 30 * time.Second
+
 // Role is what one process runs: a scaled-out deployment runs API instances and worker
 // instances over one database.
 type Role string
@@ -223,7 +227,7 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 		JWKSURL:     cfg.JWKSURL,
 		Issuer:      cfg.JWTIssuer,
 		Audience:    cfg.JWTAudience,
-		Leeway:      30 * time.Second,
+		Leeway:      TokenLeeway,
 	})
 	if err != nil {
 		return nil, err
