@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/taskforge/taskforge/app"
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/config"
@@ -145,12 +145,9 @@ func TestDeadLettersCommands(t *testing.T) {
 }
 
 func TestDemoSeedIsIdempotent(t *testing.T) {
-	url := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	pool := pgtest.Open(t, url)
-	a, err := app.New(ctx, config.Config{WebhookSecretKey: bytes.Repeat([]byte{7}, 32), JWTSecret: strings.Repeat("s", 32)}, app.Overrides{Pool: pool, SkipMigrate: true, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	h := a.Commands()
+	a := apptest.New(t, apptest.Options{})
+	pool, h := a.Pool(), a.Commands()
 	cfg := config.Config{} // no secret: no token printed
 	count := func() (n int) {
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n))
@@ -209,6 +206,21 @@ func TestBenchReadSmoke(t *testing.T) {
 		names[r.Name] = true
 	}
 	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
+}
+
+// TestBenchE2ESmoke runs the live-update benchmark for a moment over the service app.New builds:
+// mutations are sent over HTTP and delivered to websocket subscribers.
+func TestBenchE2ESmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "e2e", "--duration", "300ms", "--subscribers", "2", "--rate", "20", "--clients", "2", "--json")
+	require.Equal(t, 0, code, errOut)
+	var r struct {
+		Mutations  int `json:"mutations"`
+		Deliveries int `json:"deliveries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &r), out)
+	require.Positive(t, r.Mutations, out)
+	require.Positive(t, r.Deliveries, out)
 }
 
 // serve has no default webhook secret key (a default would be a public one): without
