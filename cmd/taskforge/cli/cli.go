@@ -1,6 +1,7 @@
 // Package cli owns the taskforge command line: one function per subcommand, each parsing its flags
-// into an options struct that validates itself. Configuration shared with the service comes from
-// the environment (internal/config).
+// into an options struct that validates itself, then calling package app (serve), the operator
+// APIs (projections, dead letters, events) or a workload of package bench. Configuration shared
+// with the service comes from the environment (internal/config).
 package cli
 
 import (
