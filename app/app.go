@@ -69,8 +69,6 @@ type Overrides struct {
 	Logger *slog.Logger
 	// Hub tunes the live hub (its Logger and Metrics are the App's).
 	Hub live.HubOptions
-	// SideEffects replaces the side-effect settings read from the environment.
-	SideEffects *sideeffects.Options
 	// WithoutSideEffects runs no webhook deliveries or emails in the workers: for tests and
 	// benchmarks of the API and the read side.
 	WithoutSideEffects bool
@@ -93,7 +91,8 @@ type App struct {
 	hub      *live.Hub
 	readSide *projections.Runner
 	effects  *sideeffects.Runner // nil: Overrides.WithoutSideEffects
-	handler  http.Handler        // the GraphQL API
+	handler  http.Handler        // the GraphQL API; nil when noAPI is set
+	noAPI    error               // why the API cannot run (no token verification configured)
 	server   *server.Server      // /healthz, /readyz and the API
 	metrics  *server.Server      // nil: no METRICS_ADDR
 }
@@ -159,10 +158,8 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 		return nil, err // a restored dump: appending now would hide new events from every reader
 	}
 
-	var seOpts sideeffects.Options
-	if o.SideEffects != nil {
-		seOpts = *o.SideEffects
-	} else if seOpts, err = sideeffects.OptionsFromEnv(); err != nil {
+	seOpts, err := sideeffects.OptionsFromEnv()
+	if err != nil {
 		return nil, err
 	}
 	seOpts.Log, seOpts.Metrics, seOpts.Notifier = a.log, a.reg, a.notifier
@@ -192,12 +189,17 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
-	a.handler, err = a.newAPI(queries, secrets, o)
-	if err != nil {
-		return nil, err
-	}
 	a.server = server.New(cfg.HTTPAddr, a.log, a.pool)
-	a.server.Handle("/", a.handler)
+	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
+		// Workers verify no tokens: a workers-only deployment needs no token settings.
+		a.noAPI = errors.New("the API needs JWT_SECRET or JWT_JWKS_URL to verify tokens")
+	} else {
+		a.handler, err = a.newAPI(queries, secrets, o)
+		if err != nil {
+			return nil, err
+		}
+		a.server.Handle("/", a.handler)
+	}
 	if cfg.MetricsAddr != "" {
 		a.metrics = server.NewMetrics(cfg.MetricsAddr, a.log, a.reg)
 	}
@@ -263,10 +265,14 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 	return graph.NewHandler(resolver, opts)
 }
 
-// Run runs the role's parts until ctx is cancelled or one of them fails. Call it once.
+// Run runs the role's parts until ctx is cancelled or one of them fails. Call it once (a refusal
+// before anything starts, such as an API role without token settings, leaves the App unused).
 func (a *App) Run(ctx context.Context, role Role) error {
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
+	}
+	if role.api() && a.noAPI != nil {
+		return a.noAPI
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.notifier.Run(gctx) })
@@ -308,8 +314,8 @@ func (a *App) Close() {
 	}
 }
 
-// Handler is the public HTTP handler (/healthz, /readyz and the GraphQL API), for a test's own
-// server.
+// Handler is the public HTTP handler (/healthz, /readyz and the GraphQL API, when tokens can be
+// verified), for a test's own server.
 func (a *App) Handler() http.Handler { return a.server.Handler() }
 
 // Pool is the database pool.

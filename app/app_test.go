@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"testing"
@@ -52,4 +54,20 @@ func TestRolesShareOneDatabase(t *testing.T) {
 	require.Empty(t, r.Errors)
 	require.JSONEq(t, `{"name": "Roles"}`, string(r.Data["workspace"]))
 
+}
+
+// TestWorkersNeedNoTokenSettings: the workers verify no tokens, so a workers-only process starts
+// without JWT_SECRET; the API refuses to run without one.
+func TestWorkersNeedNoTokenSettings(t *testing.T) {
+	t.Parallel()
+	cfg := apptest.Config(pgtest.NewDatabase(t))
+	cfg.JWTSecret = ""
+	a, err := app.New(context.Background(), cfg, app.Overrides{Logger: slog.New(slog.DiscardHandler), WithoutSideEffects: true})
+	require.NoError(t, err)
+	defer a.Close()
+	require.ErrorContains(t, a.Run(context.Background(), app.RoleAPI), "JWT_SECRET")
+	require.ErrorContains(t, a.Run(context.Background(), app.RoleAll), "JWT_SECRET")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, a.Run(ctx, app.RoleWorkers), context.DeadlineExceeded)
 }
