@@ -1,15 +1,10 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -17,37 +12,37 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/taskforge/taskforge/audit"
+	"github.com/taskforge/taskforge/app"
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
-	"github.com/taskforge/taskforge/internal/database"
-	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/internal/pgtest"
-	"github.com/taskforge/taskforge/internal/webhooksecrets"
-	"github.com/taskforge/taskforge/projections"
-	"github.com/taskforge/taskforge/sideeffects"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "graph")) }
 
-var secret = []byte("graph-test-secret-0123456789abcdef")
+// secret signs the tests' tokens: the test APIs' (apptest).
+var secret = []byte(apptest.Secret)
 
+// api is a running service (app.New, as `taskforge serve` builds it) over a test database.
 type api struct {
 	t     *testing.T
-	url   string
+	url   string // the GraphQL endpoint
 	es    *eventstore.Store
 	h     *commands.Handlers
 	hub   *live.Hub
 	dbURL string
+	srv   *apptest.API
 }
 
 // setup serves the API over a database of the test's own (the projections' checkpoints and the
 // global log are per database), with a notifier, a projection runner keeping the read models up
-// to date and a live hub for subscriptions, as `taskforge serve` does. with adjusts the resolver.
+// to date and a live hub for subscriptions, as `taskforge serve` does, without side effects
+// (package sideeffects tests those). with adjusts the resolver.
 func setup(t *testing.T, with ...func(*graph.Resolver)) *api {
 	t.Helper()
 	return setupHub(t, live.HubOptions{}, with...)
@@ -62,160 +57,68 @@ func setupHub(t *testing.T, hubOptions live.HubOptions, with ...func(*graph.Reso
 // setupOptions is setupHub with the API's options adjusted by options (limits' tests).
 func setupOptions(t *testing.T, hubOptions live.HubOptions, options func(*graph.Options), with ...func(*graph.Resolver)) *api {
 	t.Helper()
-	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	pool, err := database.Open(ctx, url, database.PoolOptions{Tracer: observability.StatementTracer{}})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
-	require.NoError(t, err)
-	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
-	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
-	require.NoError(t, err)
-	background(t, notifier.Run, runner.Run)
-	a := serveOptions(t, es, notifier, hubOptions, options, with...)
-	a.dbURL = url
-	return a
+	return start(t, apptest.Options{Overrides: overrides(hubOptions, options, with...)})
 }
 
 // peer is another server "process" over the same database: its own pool, notifier, live hub and
 // HTTP server, but no projection runner (the first one's keeps the read models up to date), as
 // an API-only instance of a scaled-out deployment.
 func (a *api) peer(with ...func(*graph.Resolver)) *api {
-	t := a.t
-	t.Helper()
-	pool, err := database.Open(context.Background(), a.dbURL, database.PoolOptions{Tracer: observability.StatementTracer{}})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
-	require.NoError(t, err)
-	background(t, notifier.Run)
-	p := serve(t, es, notifier, live.HubOptions{}, with...)
-	p.dbURL = a.dbURL
-	return p
+	a.t.Helper()
+	return wrap(a.t, a.srv.Peer(apptest.Options{Overrides: overrides(live.HubOptions{}, nil, with...)}))
 }
 
-// background runs fs until the test ends, then checks that they stopped cleanly.
-func background(t *testing.T, fs ...func(context.Context) error) {
+// start runs the service as o says and wraps it for the tests.
+func start(t *testing.T, o apptest.Options) *api {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, len(fs))
-	for _, f := range fs {
-		go func() { done <- f(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range fs {
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("background work stopped: %v", err)
+	return wrap(t, apptest.New(t, o))
+}
+
+func wrap(t *testing.T, s *apptest.API) *api {
+	return &api{t: t, url: s.GraphQL, es: s.Store(), h: s.Commands(), hub: s.Hub(), dbURL: s.DatabaseURL, srv: s}
+}
+
+// overrides are the tests' adjustments of the service: no side effects, a consistency wait long
+// enough for a loaded machine, and the API's options the tests assume — the production cost
+// limit, a smaller depth, body and subscription budget (then options) — and the resolver
+// adjusted by with.
+func overrides(hubOptions live.HubOptions, options func(*graph.Options), with ...func(*graph.Resolver)) app.Overrides {
+	return app.Overrides{
+		Hub:                hubOptions,
+		WithoutSideEffects: true,
+		Resolver: func(r *graph.Resolver) {
+			r.ConsistencyWait = 10 * time.Second
+			for _, f := range with {
+				f(r)
 			}
-		}
-	})
-}
-
-// serve starts the API (command handlers, read side, live hub) over es on an httptest server.
-func serve(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions live.HubOptions,
-	with ...func(*graph.Resolver)) *api {
-	t.Helper()
-	return serveOptions(t, es, notifier, hubOptions, nil, with...)
-}
-
-func serveOptions(t *testing.T, es *eventstore.Store, notifier *eventstore.Notifier, hubOptions live.HubOptions,
-	options func(*graph.Options), with ...func(*graph.Resolver)) *api {
-	t.Helper()
-	pool := es.Pool()
-	log := slog.New(slog.DiscardHandler)
-	secrets, err := webhooksecrets.New(pool, bytes.Repeat([]byte{7}, webhooksecrets.KeySize))
-	require.NoError(t, err)
-	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{WebhookSecrets: secrets})
-	require.NoError(t, err)
-	h, err := commands.NewHandlers(rt, log, nil)
-	require.NoError(t, err)
-	v, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
-	require.NoError(t, err)
-	au, err := audit.New(es, domain.NewRegistry())
-	require.NoError(t, err)
-	inspector, err := sideeffects.NewInspector(pool)
-	require.NoError(t, err)
-	queries := projections.NewQueries(pool)
-	hubOptions.Logger = log
-	hub, err := live.NewHub(es, notifier, queries, hubOptions)
-	require.NoError(t, err)
-	background(t, hub.Run)
-	r := &graph.Resolver{Commands: h, Audit: au, Queries: queries, Inspector: inspector,
-		Statuses:        func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-		ConsistencyWait: 10 * time.Second, Hub: hub, WebhookSecrets: secrets}
-	for _, f := range with {
-		f(r)
+		},
+		Graph: func(o *graph.Options) {
+			o.MaxDepth, o.MaxBodyBytes, o.MaxSubscriptions = 8, 64<<10, 4
+			if options != nil {
+				options(o)
+			}
+		},
 	}
-	// The production cost limit; no rate limits (tests share principals' names across requests
-	// at a pace no client has).
-	o := graph.Options{
-		Verifier: v, Logger: log, Introspection: true, MaxDepth: 8, MaxBodyBytes: 64 << 10,
-		StatementHeader: true, MaxSubscriptions: 4, RateLimits: graph.RateLimits{Disabled: true},
-	}
-	if options != nil {
-		options(&o)
-	}
-	handler, err := graph.NewHandler(r, o)
-	require.NoError(t, err)
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL + "/graphql", es: es, h: h, hub: hub}
 }
 
 func token(t *testing.T, user string, ttl time.Duration) string {
 	t.Helper()
-	now := time.Now()
-	if ttl < 0 { // an expired token: issued long enough ago
-		now, ttl = now.Add(2*ttl), -ttl
-	}
-	tok, err := auth.MintHS256(secret, auth.Principal{UserID: user, Email: user + "@example.com", Name: user},
-		ttl, now, "", "")
-	require.NoError(t, err)
-	return tok
+	return apptest.Token(t, user, ttl)
 }
 
-type gqlError struct {
-	Message    string         `json:"message"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Status     int
-	Statements string                     // X-Sql-Statements
-	Data       map[string]json.RawMessage `json:"data"`
-	Errors     []gqlError                 `json:"errors"`
-}
+type (
+	gqlError = apptest.Error
+	response = apptest.Response
+)
 
 func (a *api) do(tok, query string, vars map[string]any) response {
 	a.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	return a.raw(tok, body)
+	return a.srv.Do(tok, query, vars)
 }
 
 func (a *api) raw(tok string, body []byte, headers ...string) response {
 	a.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, a.url, bytes.NewReader(body))
-	require.NoError(a.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(a.t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r response
-	require.NoError(a.t, json.Unmarshal(b, &r), string(b))
-	r.Status = resp.StatusCode
-	r.Statements = resp.Header.Get("X-Sql-Statements")
-	return r
+	return a.srv.Raw(tok, body, headers...)
 }
 
 func (a *api) ok(tok, query string, vars map[string]any, out any) {

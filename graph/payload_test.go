@@ -9,15 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app"
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
-	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
-	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
-	"github.com/taskforge/taskforge/internal/pgtest"
-	"github.com/taskforge/taskforge/projections"
 )
 
 type payloadTask struct {
@@ -257,16 +255,8 @@ func TestPayloadStatements(t *testing.T) {
 func TestPayloadStale(t *testing.T) {
 	t.Parallel()
 	// A server without a projection runner: the read models never catch up.
-	ctx := context.Background()
-	pool, err := database.Open(ctx, pgtest.NewDatabase(t), database.PoolOptions{Tracer: observability.StatementTracer{}})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
-	require.NoError(t, err)
-	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
-	background(t, notifier.Run)
-	a := serve(t, es, notifier, live.HubOptions{}, func(r *graph.Resolver) { r.ConsistencyWait = 100 * time.Millisecond })
+	a := start(t, apptest.Options{Role: app.RoleAPI, Overrides: overrides(live.HubOptions{}, nil,
+		func(r *graph.Resolver) { r.ConsistencyWait = 100 * time.Millisecond })})
 	alice := token(t, "alice-"+t.Name(), time.Hour)
 
 	var ws, p result

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/graph"
 )
 
@@ -79,7 +80,7 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 		}
 		const ttl = 3 * time.Second // exp has a second's precision: at least 2 s to subscribe
 		expires := time.Now().Add(ttl)
-		c, err := a.dialProtocol(v.proto, token(t, tm.bobID, ttl), v.header)
+		c, err := a.dialProtocol(v.proto, apptest.TokenExpiringIn(t, tm.bobID, ttl), v.header)
 		require.NoError(t, err, proto)
 		s := c.subscribe(taskChangedQ, map[string]any{"p": tm.project})
 		waitSubscriptions(t, a.hub, 1)

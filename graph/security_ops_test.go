@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
 )
 
@@ -107,26 +107,20 @@ func (b *logBuffer) lines(words ...string) []string {
 	return out
 }
 
-// serveWith serves the resolver of a set-up API again, with options o (a verifier of the
-// tests' secret, and a logger writing to the returned buffer at debug level, unless o has them).
+// serveWith serves a set-up API with options o instead of the tests' (a verifier of the tests'
+// secret, and a logger writing to the returned buffer at debug level, unless o has one).
 func serveWith(t *testing.T, o graph.Options) (*api, *logBuffer) {
 	t.Helper()
-	var res *graph.Resolver
-	a := setup(t, func(r *graph.Resolver) { res = r })
 	logs := &logBuffer{}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	v, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
-	require.NoError(t, err)
-	o.Verifier = v
-	h, err := graph.NewHandler(res, o)
-	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	b := *a
-	b.url = srv.URL + "/graphql"
-	return &b, logs
+	a := setupOptions(t, live.HubOptions{}, func(g *graph.Options) {
+		v := g.Verifier
+		*g = o
+		g.Verifier = v
+	})
+	return a, logs
 }
 
 // TestStatementHeaderOffByDefault: X-Sql-Statements describes the queries behind the API; it is

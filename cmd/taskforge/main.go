@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/taskforge/taskforge/internal/cli"
+	"github.com/taskforge/taskforge/cmd/taskforge/cli"
 )
 
 // gcPercent replaces Go's default GOGC of 100. The service allocates many short-lived objects per

@@ -61,6 +61,9 @@ func newServer(name, addr string, log *slog.Logger) *Server {
 	return s
 }
 
+// Handler is the server's routes, for a test's own listener (httptest).
+func (s *Server) Handler() http.Handler { return s.mux }
+
 // Handle registers an extra route.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -19,15 +18,18 @@ import (
 	"time"
 
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/internal/config"
 )
 
 // AbuseOptions configure `taskforge bench abuse`.
 type AbuseOptions struct {
 	DatabaseURL string
-	Tasks       int // tasks on the board (the amplification's multiplier)
-	Clients     int // concurrent clients of the bursts
-	JSON        bool
-	Out         io.Writer
+	// Limits are the production limits under test: the service's configuration (internal/config).
+	Limits  config.Limits
+	Tasks   int // tasks on the board (the amplification's multiplier)
+	Clients int // concurrent clients of the bursts
+	JSON    bool
+	Out     io.Writer
 }
 
 func (o *AbuseOptions) validate() error {
@@ -62,20 +64,6 @@ type AbuseResult struct {
 	// millisecond), and HeapBeforeBytes its size when the case started, after a GC.
 	PeakHeapBytes   uint64 `json:"peak_heap_bytes"`
 	HeapBeforeBytes uint64 `json:"heap_before_bytes"`
-}
-
-// AbuseCommand parses the flags of `taskforge bench abuse` and runs it.
-func AbuseCommand(ctx context.Context, databaseURL string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench abuse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := AbuseOptions{DatabaseURL: databaseURL, Out: stdout}
-	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
-	fs.IntVar(&o.Clients, "clients", 200, "concurrent clients of the bursts")
-	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	return Abuse(ctx, o)
 }
 
 // The amplification family of issue 9: lists nested through project → board → tasks, multiplied
@@ -115,7 +103,7 @@ func Abuse(ctx context.Context, o AbuseOptions) error {
 		return err
 	}
 	defer drop()
-	env, err := startAPI(ctx, pool, o.Clients, nil) // production limits
+	env, err := startAPI(ctx, pool, o.Clients, o.Limits, nil) // production limits
 	if err != nil {
 		return err
 	}

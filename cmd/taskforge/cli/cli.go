@@ -1,6 +1,7 @@
 // Package cli owns the taskforge command line: one function per subcommand, each parsing its flags
-// into an options struct that validates itself. Configuration shared with the service comes from
-// the environment (internal/config).
+// into an options struct that validates itself, then calling package app (serve), the operator
+// APIs (projections, dead letters, events) or a workload of package bench. Configuration shared
+// with the service comes from the environment (internal/config).
 package cli
 
 import (
@@ -9,13 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/taskforge/taskforge/internal/bench"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 )
@@ -122,56 +118,4 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "applied %s in %s\n", r.Source.Path, r.Duration.Round(time.Millisecond))
 	}
 	return nil
-}
-
-func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse", errUsage)
-	}
-	// The benchmarks run the service's parts in this process, so one profile shows where the
-	// workload's Go time goes (go tool pprof).
-	if path := os.Getenv("TASKFORGE_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	switch args[0] {
-	case "rebuild", "lag":
-		return benchProjections(ctx, cfg, args, stdout, stderr)
-	case "e2e":
-		return bench.E2ECommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
-	case "read":
-		return bench.ReadCommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
-	case "abuse":
-		return bench.AbuseCommand(ctx, cfg.DatabaseURL, args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := bench.Options{DatabaseURL: cfg.DatabaseURL, Out: stdout}
-	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of one measurement")
-	fs.IntVar(&o.Rounds, "rounds", 5, "measurements per case, each next to its baseline; medians are reported")
-	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
-	writers := fs.String("writers", "1,8", "comma-separated concurrency levels")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	for _, w := range strings.Split(*writers, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(w))
-		if err != nil {
-			return fmt.Errorf("%w: --writers: %q is not a number", errUsage, w)
-		}
-		o.Writers = append(o.Writers, n)
-	}
-	switch args[0] {
-	case "append":
-		return bench.Append(ctx, o)
-	default:
-		return fmt.Errorf("%w: unknown benchmark %q", errUsage, args[0])
-	}
 }

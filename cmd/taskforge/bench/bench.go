@@ -1,5 +1,7 @@
-// Package bench owns `taskforge bench`: workloads run against a scratch database, each compared with
-// a baseline measured in the same run, printed as a table or as JSON lines.
+// Package bench owns the workloads of `taskforge bench`: each runs against a scratch database, is
+// compared with a baseline measured in the same run, and prints a table or JSON lines. Workloads
+// take option structs (the command line, cmd/taskforge/cli, parses the flags); those that drive
+// the API build the service through package app, as `taskforge serve` does.
 package bench
 
 import (

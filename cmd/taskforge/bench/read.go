@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/taskforge/taskforge/internal/config"
 )
 
 // ReadOptions configure `taskforge bench read`.
@@ -51,21 +52,6 @@ type ReadResult struct {
 	Ratio                  *float64 `json:"ratio,omitempty"`
 }
 
-// ReadCommand parses the flags of `taskforge bench read` and runs it.
-func ReadCommand(ctx context.Context, databaseURL string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := ReadOptions{DatabaseURL: databaseURL, Out: stdout}
-	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
-	fs.IntVar(&o.Clients, "clients", 8, "concurrent HTTP clients")
-	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
-	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	return Read(ctx, o)
-}
-
 const boardQuery = `query($p: ID!) { project(id: $p) { key name openCount overdueCount
 	board { status name tasks { key title priority labels dueDate commentCount
 		assignee { displayName role } } } } }`
@@ -91,7 +77,7 @@ func Read(ctx context.Context, o ReadOptions) error {
 		return err
 	}
 	defer drop()
-	env, err := startAPI(ctx, pool, o.Clients, noRateLimits)
+	env, err := startAPI(ctx, pool, o.Clients, config.Limits{}, noRateLimits)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,15 +22,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/taskforge/taskforge/audit"
-	"github.com/taskforge/taskforge/commands"
-	"github.com/taskforge/taskforge/domain"
-	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/app"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
-	"github.com/taskforge/taskforge/projections"
-	"github.com/taskforge/taskforge/sideeffects"
+	"github.com/taskforge/taskforge/internal/config"
 )
 
 // E2EOptions configure `taskforge bench e2e`.
@@ -80,22 +76,6 @@ type E2EResult struct {
 	Dropped     int64   `json:"dropped_subscriptions"`
 }
 
-// E2ECommand parses the flags of `taskforge bench e2e` and runs it.
-func E2ECommand(ctx context.Context, databaseURL string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := E2EOptions{DatabaseURL: databaseURL, Out: stdout}
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long mutations are sent")
-	fs.IntVar(&o.Subscribers, "subscribers", 10, "websocket subscribers of taskChanged on the project")
-	fs.IntVar(&o.Rate, "rate", 200, "mutations per second, in total")
-	fs.IntVar(&o.Clients, "clients", 8, "concurrent mutation clients")
-	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	return E2E(ctx, o)
-}
-
 // E2E measures live updates end to end, in one process as `taskforge serve` runs them (API, live
 // hub, projection runner) over a scratch database: o.Subscribers websocket clients subscribe to
 // taskChanged on a project while o.Clients HTTP clients edit tasks at o.Rate mutations/s in
@@ -114,7 +94,7 @@ func E2E(ctx context.Context, o E2EOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	env, err := startAPI(ctx, pool, o.Clients, noRateLimits)
+	env, err := startAPI(ctx, pool, o.Clients, config.Limits{}, noRateLimits)
 	if err != nil {
 		return err
 	}
@@ -407,99 +387,67 @@ func (s *benchSubscriber) close() {
 	<-s.done
 }
 
-// apiEnv is the API as serve wires it, minus side effects, on an httptest server: the bench drives
-// it over real HTTP and websockets.
+// apiEnv is the service as `taskforge serve` builds it (package app), minus side effects, on an
+// httptest server: the bench drives it over real HTTP and websockets.
 type apiEnv struct {
 	hub    *live.Hub
 	srv    *httptest.Server
 	client *gqlClient
 	token  string
 	close  func()
-	// serve starts another server of the same API with other options (bench abuse compares
-	// limits); the caller closes it.
+	// serve starts another API-only instance of the service over the same database with other
+	// options (bench abuse compares limits); the caller closes its server.
 	serve func(options func(*graph.Options)) (*httptest.Server, error)
 }
 
-// startAPI serves the API; options adjusts its limits (nil: production defaults).
-func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, options func(*graph.Options)) (*apiEnv, error) {
+// startAPI builds the service over pool with limits (the configuration's; zero: the API's
+// defaults) adjusted by options, and runs its API and projections.
+func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, limits config.Limits, options func(*graph.Options)) (*apiEnv, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	fail := func(err error) (*apiEnv, error) {
+	stop := func() {
 		cancel()
 		wg.Wait()
+	}
+	secret, key := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(secret)
+	_, _ = rand.Read(key)
+	cfg := config.Config{
+		JWTSecret:        hex.EncodeToString(secret),
+		WebhookSecretKey: key,
+		Operations:       config.Operations{DebugSQLHeader: true}, // statements per request; no metrics listener
+		Limits:           limits,
+	}
+	// start builds and runs one instance; its HTTP server closes with the bench.
+	start := func(role app.Role, options func(*graph.Options)) (*app.App, *httptest.Server, error) {
+		a, err := app.New(ctx, cfg, app.Overrides{Pool: pool, Logger: slog.New(slog.DiscardHandler),
+			Hub: live.HubOptions{Buffer: 1024}, WithoutSideEffects: true, Graph: options})
+		if err != nil {
+			return nil, nil, err
+		}
+		wg.Go(func() { _ = a.Run(ctx, role) })
+		return a, httptest.NewServer(a.Handler()), nil
+	}
+	a, srv, err := start(app.RoleAll, options)
+	if err != nil {
+		stop()
 		return nil, err
 	}
-	log := slog.New(slog.DiscardHandler)
-	notifier := eventstore.NewNotifier(pool, nil)
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
-	if err != nil {
-		return fail(err)
-	}
-	if err := projections.Ensure(ctx, pool, projections.All()); err != nil {
-		return fail(err)
-	}
-	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier})
-	if err != nil {
-		return fail(err)
-	}
-	queries := projections.NewQueries(pool)
-	hub, err := live.NewHub(es, notifier, queries, live.HubOptions{Logger: log, Buffer: 1024})
-	if err != nil {
-		return fail(err)
-	}
-	for _, run := range []func(context.Context) error{notifier.Run, runner.Run, hub.Run} {
-		wg.Go(func() { _ = run(ctx) })
-	}
-	rt, err := commands.NewRuntime(es, domain.NewRegistry(), commands.Options{})
-	if err != nil {
-		return fail(err)
-	}
-	handlers, err := commands.NewHandlers(rt, log, nil)
-	if err != nil {
-		return fail(err)
-	}
-	auditor, err := audit.New(es, domain.NewRegistry())
-	if err != nil {
-		return fail(err)
-	}
-	inspector, err := sideeffects.NewInspector(pool)
-	if err != nil {
-		return fail(err)
-	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	verifier, err := auth.NewVerifier(auth.Config{HS256Secret: secret})
-	if err != nil {
-		return fail(err)
-	}
-	serve := func(options func(*graph.Options)) (*httptest.Server, error) {
-		opts := graph.Options{Verifier: verifier, Logger: log, StatementHeader: true}
-		if options != nil {
-			options(&opts)
-		}
-		h, err := graph.NewHandler(&graph.Resolver{Commands: handlers, Audit: auditor, Queries: queries, Inspector: inspector,
-			Statuses: func(ctx context.Context) ([]projections.Status, error) { return projections.Statuses(ctx, pool) },
-			Hub:      hub}, opts)
-		if err != nil {
-			return nil, err
-		}
-		return httptest.NewServer(h), nil
-	}
-	srv, err := serve(options)
-	if err != nil {
-		return fail(err)
-	}
-	tok, err := auth.MintHS256(secret, auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
+	tok, err := auth.MintHS256([]byte(cfg.JWTSecret), auth.Principal{UserID: "bench-owner", Email: "owner@bench.test", Name: "Owner"},
 		time.Hour, time.Now(), "", "")
 	if err != nil {
 		srv.Close()
-		return fail(err)
+		stop()
+		return nil, err
+	}
+	serve := func(options func(*graph.Options)) (*httptest.Server, error) {
+		_, srv, err := start(app.RoleAPI, options)
+		return srv, err
 	}
 	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}}
-	return &apiEnv{hub: hub, srv: srv, client: c, token: tok, serve: serve, close: func() {
+	return &apiEnv{hub: a.Hub(), srv: srv, client: c, token: tok, serve: serve, close: func() {
 		srv.Close()
-		cancel()
-		wg.Wait()
+		stop()
 	}}, nil
 }
 

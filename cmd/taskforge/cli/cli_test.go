@@ -8,15 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/config"
@@ -146,13 +145,9 @@ func TestDeadLettersCommands(t *testing.T) {
 }
 
 func TestDemoSeedIsIdempotent(t *testing.T) {
-	url := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	pool := pgtest.Open(t, url)
-	es, err := eventstore.New(pool, eventstore.Options{})
-	require.NoError(t, err)
-	h, err := newCommands(slog.New(slog.DiscardHandler), es, prometheus.NewRegistry(), nil, false)
-	require.NoError(t, err)
+	a := apptest.New(t, apptest.Options{})
+	pool, h := a.Pool(), a.Commands()
 	cfg := config.Config{} // no secret: no token printed
 	count := func() (n int) {
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n))
@@ -213,6 +208,21 @@ func TestBenchReadSmoke(t *testing.T) {
 	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
 }
 
+// TestBenchE2ESmoke runs the live-update benchmark for a moment over the service app.New builds:
+// mutations are sent over HTTP and delivered to websocket subscribers.
+func TestBenchE2ESmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "e2e", "--duration", "300ms", "--subscribers", "2", "--rate", "20", "--clients", "2", "--json")
+	require.Equal(t, 0, code, errOut)
+	var r struct {
+		Mutations  int `json:"mutations"`
+		Deliveries int `json:"deliveries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &r), out)
+	require.Positive(t, r.Mutations, out)
+	require.Positive(t, r.Deliveries, out)
+}
+
 // serve has no default webhook secret key (a default would be a public one): without
 // WEBHOOK_SECRET_KEY it refuses to start, saying what to set.
 func TestServeRequiresWebhookSecretKey(t *testing.T) {
@@ -266,17 +276,4 @@ func TestBenchAbuseSmoke(t *testing.T) {
 		require.Positive(t, got[name].Refused, name)
 		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
 	}
-}
-
-// TestMemoryLimitApplied: serve sets MEMORY_LIMIT as Go's soft limit, unless GOMEMLIMIT is set.
-func TestMemoryLimitApplied(t *testing.T) {
-	prev := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
-	log := slog.New(slog.DiscardHandler)
-	applyMemoryLimit(config.Limits{MemoryLimit: 768 << 20}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1))
-	applyMemoryLimit(config.Limits{MemoryLimit: 512 << 20, MemoryLimitFromGoEnv: true}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
-	applyMemoryLimit(config.Limits{}, log)
-	require.EqualValues(t, 768<<20, debug.SetMemoryLimit(-1), "MEMORY_LIMIT=off leaves it")
 }

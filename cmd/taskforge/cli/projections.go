@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/taskforge/taskforge/cmd/taskforge/bench"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/eventstore"
-	"github.com/taskforge/taskforge/internal/bench"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskforge/taskforge/cmd/taskforge/bench"
+	"github.com/taskforge/taskforge/internal/config"
+)
+
+func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse", errUsage)
+	}
+	// The benchmarks run the service's parts in this process, so one profile shows where the
+	// workload's Go time goes (go tool pprof).
+	if path := os.Getenv("TASKFORGE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	switch args[0] {
+	case "rebuild", "lag":
+		return benchProjections(ctx, cfg, args, stdout, stderr)
+	case "e2e":
+		return benchE2E(ctx, cfg, args[1:], stdout, stderr)
+	case "read":
+		return benchRead(ctx, cfg, args[1:], stdout, stderr)
+	case "abuse":
+		return benchAbuse(ctx, cfg, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.Options{DatabaseURL: cfg.DatabaseURL, Out: stdout}
+	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of one measurement")
+	fs.IntVar(&o.Rounds, "rounds", 5, "measurements per case, each next to its baseline; medians are reported")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	writers := fs.String("writers", "1,8", "comma-separated concurrency levels")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	for _, w := range strings.Split(*writers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil {
+			return fmt.Errorf("%w: --writers: %q is not a number", errUsage, w)
+		}
+		o.Writers = append(o.Writers, n)
+	}
+	switch args[0] {
+	case "append":
+		return bench.Append(ctx, o)
+	default:
+		return fmt.Errorf("%w: unknown benchmark %q", errUsage, args[0])
+	}
+}
+
+// benchE2E parses the flags of `taskforge bench e2e` and runs it.
+func benchE2E(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.E2EOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout}
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long mutations are sent")
+	fs.IntVar(&o.Subscribers, "subscribers", 10, "websocket subscribers of taskChanged on the project")
+	fs.IntVar(&o.Rate, "rate", 200, "mutations per second, in total")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent mutation clients")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.E2E(ctx, o)
+}
+
+// benchRead parses the flags of `taskforge bench read` and runs it.
+func benchRead(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench read", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.ReadOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout}
+	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent HTTP clients")
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.Read(ctx, o)
+}
+
+// benchAbuse parses the flags of `taskforge bench abuse` and runs it against the configuration's
+// limits (MAX_COMPLEXITY, RATE_LIMIT, ...: the production ones unless the environment says otherwise).
+func benchAbuse(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench abuse", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.AbuseOptions{DatabaseURL: cfg.DatabaseURL, Limits: cfg.Limits, Out: stdout}
+	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
+	fs.IntVar(&o.Clients, "clients", 200, "concurrent clients of the bursts")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.Abuse(ctx, o)
+}
