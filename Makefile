@@ -61,19 +61,10 @@ generate: ## regenerate gqlgen code from graph/schema (go generate ./...)
 # hand edit of generated code) fails here rather than in review.
 GENERATED := graph/generated graph/model graph/*.resolvers.go
 
-# The layout's one-way rules (README, Layout): internal/ holds mechanisms that import no upper
-# floor, and only the binary (cmd/) and the test harness (app/apptest) build the service (app).
-UPPER := app|cmd|graph|commands|projections|sideeffects|eventstore|audit
 
 .PHONY: layering
-layering: ## check that internal/ imports no upper floor and that only cmd/ and app/apptest import app
-	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./internal/... | \
-	  grep -E 'github.com/taskforge/taskforge/($(UPPER))( |/|$$)' | cut -d: -f1); \
-	  test -z "$$bad" || (echo "make layering: internal/ imports an upper floor: $$bad"; exit 1)
-	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | \
-	  grep -E 'github.com/taskforge/taskforge/app( |$$)' | cut -d: -f1 | \
-	  grep -vE '^github.com/taskforge/taskforge/(cmd/|app/apptest$$)'); \
-	  test -z "$$bad" || (echo "make layering: only cmd/ and app/apptest may build the service: $$bad"; exit 1)
+layering: ## check the import rules of the floors (layers_test.go: each package's allowed imports)
+	$(GO) test -count=1 -run '^TestLayers$$' .
 
 .PHONY: check
 check: ## gofmt, go vet, layering, generated code up to date
