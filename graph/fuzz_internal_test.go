@@ -33,9 +33,9 @@ func FuzzConsistencyToken(f *testing.F) {
 		if p.Position < 0 {
 			t.Fatalf("%q: negative position %d", s, p.Position)
 		}
-		again, err := ParseConsistencyToken(model.PositionString(p))
+		again, err := ParseConsistencyToken(p.String())
 		if err != nil || again != p {
-			t.Fatalf("%q → %v → %q → %v, %v", s, p, model.PositionString(p), again, err)
+			t.Fatalf("%q → %v → %q → %v, %v", s, p, p.String(), again, err)
 		}
 		if c, err := positionCursor(&s); err != nil || *c != p {
 			t.Fatalf("%q: the cursor parser disagrees: %v, %v", s, c, err)

@@ -29,7 +29,7 @@ func deliveryModel(d sideeffects.Delivery) *model.WebhookDelivery {
 
 func statusModel(s projections.Status) *model.ProjectionStatus {
 	out := &model.ProjectionStatus{Name: s.Name, ActiveVersion: s.ActiveVersion, BuildingVersion: s.BuildingVersion,
-		State: s.State, Position: model.PositionString(s.Position), EventsHandled: int(s.EventsHandled),
+		State: s.State, Position: s.Position.String(), EventsHandled: int(s.EventsHandled),
 		LagEvents: int(s.LagEvents), LagSeconds: s.LagSeconds, Parked: int(s.Parked), UpdatedAt: s.UpdatedAt}
 	if s.LastError != "" {
 		e := errorClass(s.LastError)
