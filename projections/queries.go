@@ -661,7 +661,7 @@ func (q *Queries) WaitFor(ctx context.Context, pos eventstore.GlobalPosition, na
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("wait for projections at %d/%d: %w", pos.TransactionID, pos.Position, ctx.Err())
+			return fmt.Errorf("wait for projections at %s: %w", pos, ctx.Err())
 		case <-t.C:
 		}
 		delay = min(delay*2, 50*time.Millisecond)
