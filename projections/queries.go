@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -388,22 +387,22 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 		// served by rm_tasks_vN_number_idx
 		order = "number"
 		if f.After != "" {
-			n, err := strconv.ParseInt(f.After, 10, 64)
+			c, err := ParseTaskCursor(f.Order, f.After)
 			if err != nil {
-				return TaskPage{}, fmt.Errorf("projections: bad cursor")
+				return TaskPage{}, err
 			}
-			where = append(where, "number > "+arg(n))
+			where = append(where, "number > "+arg(c.Number))
 		}
 	case OrderUpdated, "":
 		// served by rm_tasks_vN_updated_idx (or rm_tasks_vN_ws_assignee_idx with an assignee, or
 		// rm_tasks_vN_due_idx with a due date, the page sorted from the tasks due before it)
 		order = "updated_at DESC, id DESC"
 		if f.After != "" {
-			at, id, err := decodeTimeCursor(f.After)
+			c, err := ParseTaskCursor(f.Order, f.After)
 			if err != nil {
 				return TaskPage{}, err
 			}
-			where = append(where, "(updated_at, id) < ("+arg(at)+", "+arg(id)+")")
+			where = append(where, "(updated_at, id) < ("+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
 		}
 	default:
 		return TaskPage{}, fmt.Errorf("projections: unknown order %q", f.Order)
@@ -416,12 +415,7 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 	page := TaskPage{Tasks: tasks}
 	if len(tasks) > limit {
 		page.Tasks = tasks[:limit]
-		last := page.Tasks[limit-1]
-		if f.Order == OrderNumber {
-			page.Next = strconv.FormatInt(last.Number, 10)
-		} else {
-			page.Next = encodeTimeCursor(last.UpdatedAt, last.ID)
-		}
+		page.Next = CursorOf(f.Order, page.Tasks[limit-1]).String()
 	}
 	return page, nil
 }
@@ -666,26 +660,6 @@ func (q *Queries) WaitFor(ctx context.Context, pos eventstore.GlobalPosition, na
 		}
 		delay = min(delay*2, 50*time.Millisecond)
 	}
-}
-
-func encodeTimeCursor(at time.Time, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
-}
-
-func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		at, idText, ok := strings.Cut(string(raw), "|")
-		if ok {
-			t, err1 := time.Parse(time.RFC3339Nano, at)
-			id, err2 := uuid.Parse(idText)
-			// Only instants the server could have printed: in UTC within years 1..9999.
-			if y := t.UTC().Year(); err1 == nil && err2 == nil && y >= 1 && y <= 9999 {
-				return t, id, nil
-			}
-		}
-	}
-	return time.Time{}, uuid.Nil, errors.New("projections: bad cursor")
 }
 
 func notFound(err error, what string) error {
