@@ -41,45 +41,28 @@ func (r *Resolver) taskByKey(ctx context.Context, ws uuid.UUID, key string) (pro
 	return projections.Task{}, errNotFound
 }
 
-// listTasks reads one page of tasks. With a search text the read side ranks matches in one page
-// (at most n) and the other filters apply to that page.
+// listTasks reads one page of tasks and returns the order its cursors are in. With a search text
+// the best matches come first; every filter is the read side's, before its page's LIMIT.
 func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.TaskFilter, orderBy *model.TaskOrder,
 	n int, after *string) (projections.TaskPage, string, error) {
 	f := projections.TaskFilter{Order: projections.OrderUpdated, After: str(after), Limit: n}
 	if orderBy != nil && *orderBy == model.TaskOrderNumber {
 		f.Order = projections.OrderNumber
 	}
-	var search string
 	if filter != nil {
 		var err error
 		if f.ProjectID, err = parseOptionalID("filter.projectId", filter.ProjectID); err != nil {
 			return projections.TaskPage{}, "", err
 		}
-		f.Status, f.AssigneeID, f.Label, search = str(filter.Status), str(filter.AssigneeID), str(filter.Label), strings.TrimSpace(str(filter.Search))
+		f.Status, f.AssigneeID, f.Label, f.Search = str(filter.Status), str(filter.AssigneeID), str(filter.Label), strings.TrimSpace(str(filter.Search))
 		f.IncludeArchived = filter.IncludeArchived != nil && *filter.IncludeArchived
 		f.DueBefore = filter.DueBefore
 	}
 	if f.Order == projections.OrderNumber && f.ProjectID == uuid.Nil {
 		return projections.TaskPage{}, "", domain.InvalidInput("orderBy", "ordering by number needs filter.projectId")
 	}
-	if search != "" {
-		if f.After != "" {
-			return projections.TaskPage{}, "", domain.InvalidInput("after", "a search has a single page")
-		}
-		tasks, err := r.Queries.SearchTasks(ctx, ws, search, n)
-		if err != nil {
-			return projections.TaskPage{}, "", err
-		}
-		kept := tasks[:0]
-		for _, t := range tasks {
-			if (f.ProjectID == uuid.Nil || t.ProjectID == f.ProjectID) && (f.Status == "" || t.Status == f.Status) &&
-				(f.AssigneeID == "" || (t.AssigneeID != nil && *t.AssigneeID == f.AssigneeID)) &&
-				(f.Label == "" || contains(t.Labels, f.Label)) && (f.IncludeArchived || !t.Archived) &&
-				(f.DueBefore == nil || (t.DueDate != nil && t.DueDate.Before(*f.DueBefore))) {
-				kept = append(kept, t)
-			}
-		}
-		return projections.TaskPage{Tasks: kept}, f.Order, nil
+	if f.Search != "" {
+		f.Order = projections.OrderRelevance
 	}
 	if f.After != "" {
 		if _, err := projections.ParseTaskCursor(f.Order, f.After); err != nil {
@@ -88,15 +71,6 @@ func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.Ta
 	}
 	page, err := r.Queries.ListTasks(ctx, ws, f)
 	return page, f.Order, err
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // deadLetters lists a workspace's dead webhook deliveries and dead emails, newest first, through

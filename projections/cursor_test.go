@@ -23,6 +23,9 @@ func FuzzTaskCursor(f *testing.F) {
 	f.Add(projections.OrderUpdated, base64.RawURLEncoding.EncodeToString([]byte(at.Format(time.RFC3339Nano)+"|"+uuid.Nil.String())))
 	f.Add(projections.OrderUpdated, "not base64!")
 	f.Add("", "fA")
+	for _, rank := range []string{"0.0607927", "0", "-0", "1e+10", "NaN", "0.06079270"} {
+		f.Add(projections.OrderRelevance, base64.RawURLEncoding.EncodeToString([]byte(rank+"|"+at.Format(time.RFC3339Nano)+"|"+uuid.Nil.String())))
+	}
 	f.Fuzz(func(t *testing.T, order, s string) {
 		c, err := projections.ParseTaskCursor(order, s)
 		if err != nil {

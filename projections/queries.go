@@ -265,6 +265,8 @@ type Task struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 	Version      int64      `json:"version"`
+	// MatchRank is how well the task matches a search (TaskFilter.Search), 0 outside searches.
+	MatchRank float32 `json:"match_rank,omitempty"`
 }
 
 const taskCols = `id, workspace_id, project_id, number, key, title, description, status, priority, assignee_id, assignee_name,
@@ -272,9 +274,20 @@ const taskCols = `id, workspace_id, project_id, number, key, title, description,
 
 func scanTask(row pgx.Row) (Task, error) {
 	var t Task
-	err := row.Scan(&t.ID, &t.WorkspaceID, &t.ProjectID, &t.Number, &t.Key, &t.Title, &t.Description, &t.Status, &t.Priority,
-		&t.AssigneeID, &t.AssigneeName, &t.DueDate, &t.Labels, &t.Rank, &t.CommentCount, &t.Archived, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+	err := row.Scan(taskFields(&t)...)
 	return t, err
+}
+
+// scanRankedTask scans taskCols and then match_rank (a search's).
+func scanRankedTask(row pgx.Row) (Task, error) {
+	var t Task
+	err := row.Scan(append(taskFields(&t), &t.MatchRank)...)
+	return t, err
+}
+
+func taskFields(t *Task) []any {
+	return []any{&t.ID, &t.WorkspaceID, &t.ProjectID, &t.Number, &t.Key, &t.Title, &t.Description, &t.Status, &t.Priority,
+		&t.AssigneeID, &t.AssigneeName, &t.DueDate, &t.Labels, &t.Rank, &t.CommentCount, &t.Archived, &t.CreatedAt, &t.UpdatedAt, &t.Version}
 }
 
 // Task returns one task.
@@ -326,17 +339,21 @@ func (q *Queries) BoardsByKeys(ctx context.Context, keys []Key, limit int) ([]Ta
 
 // Task list orders.
 const (
-	OrderUpdated = "updated" // newest update first, within the workspace (default)
-	OrderNumber  = "number"  // TF-1, TF-2, ... within a project (ProjectID required)
+	OrderUpdated   = "updated"   // newest update first, within the workspace (default)
+	OrderNumber    = "number"    // TF-1, TF-2, ... within a project (ProjectID required)
+	OrderRelevance = "relevance" // best match of TaskFilter.Search first (Search required)
 )
 
 // TaskFilter selects and orders a task list page.
 type TaskFilter struct {
-	ProjectID       uuid.UUID // required for OrderNumber
-	Status          string
-	AssigneeID      string
-	Label           string
-	DueBefore       *time.Time // due strictly before (tasks without a due date never match)
+	ProjectID  uuid.UUID // required for OrderNumber
+	Status     string
+	AssigneeID string
+	Label      string
+	DueBefore  *time.Time // due strictly before (tasks without a due date never match)
+	// Search is a full-text search over key, title and description (words, English stemming):
+	// only matching tasks are listed.
+	Search          string
 	IncludeArchived bool
 	Order           string
 	After           string // cursor of the previous page's last task
@@ -351,6 +368,8 @@ type TaskPage struct {
 }
 
 // ListTasks returns a page of tasks: keyset pagination, so a page costs the same wherever it is.
+// Every filter, the search included, is part of the query before its LIMIT, so a page is full
+// unless it is the last.
 func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFilter) (TaskPage, error) {
 	limit := pageSize(f.Limit)
 	args := []any{workspaceID}
@@ -358,7 +377,17 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	from, cols, scan := "rm_tasks", taskCols, scanTask
 	where := []string{"workspace_id = $1"}
+	if f.Search != "" {
+		// rm_tasks_vN_search_idx (GIN) finds the matches; the workspace and the other filters are
+		// checked on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
+		text := arg(f.Search)
+		from = `rm_tasks, websearch_to_tsquery('english', ` + text + `) AS query_en, websearch_to_tsquery('simple', ` + text + `) AS query_simple,
+			LATERAL (SELECT ts_rank(search, query_en) + ts_rank(search, query_simple)) AS m(match_rank)`
+		cols, scan = taskCols+", match_rank", scanRankedTask
+		where = append(where, "(search @@ query_en OR search @@ query_simple)")
+	}
 	if f.ProjectID != uuid.Nil {
 		where = append(where, "project_id = "+arg(f.ProjectID))
 	}
@@ -404,11 +433,25 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 			}
 			where = append(where, "(updated_at, id) < ("+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
 		}
+	case OrderRelevance:
+		if f.Search == "" {
+			return TaskPage{}, errors.New("projections: ordering by relevance needs a search")
+		}
+		// served by rm_tasks_vN_search_idx as above: the matches are ranked and the page is the
+		// top of them after the cursor
+		order = "match_rank DESC, updated_at DESC, id DESC"
+		if f.After != "" {
+			c, err := ParseTaskCursor(f.Order, f.After)
+			if err != nil {
+				return TaskPage{}, err
+			}
+			where = append(where, "(match_rank, updated_at, id) < ("+arg(c.Rank)+"::real, "+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
+		}
 	default:
 		return TaskPage{}, fmt.Errorf("projections: unknown order %q", f.Order)
 	}
-	sql := `SELECT ` + taskCols + ` FROM rm_tasks WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
-	tasks, err := list(ctx, q.pool, scanTask, sql, args...)
+	sql := `SELECT ` + cols + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
+	tasks, err := list(ctx, q.pool, scan, sql, args...)
 	if err != nil {
 		return TaskPage{}, err
 	}
@@ -418,17 +461,6 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 		page.Next = CursorOf(f.Order, page.Tasks[limit-1]).String()
 	}
 	return page, nil
-}
-
-// SearchTasks returns the workspace's tasks matching text (words of the key, title and
-// description, English stemming), best match first.
-func (q *Queries) SearchTasks(ctx context.Context, workspaceID uuid.UUID, text string, limit int) ([]Task, error) {
-	// served by rm_tasks_vN_search_idx (GIN), rows rechecked for the workspace
-	return list(ctx, q.pool, scanTask, `SELECT `+taskCols+` FROM rm_tasks,
-		websearch_to_tsquery('english', $2) AS query_en, websearch_to_tsquery('simple', $2) AS query_simple
-		WHERE workspace_id = $1 AND (search @@ query_en OR search @@ query_simple)
-		ORDER BY ts_rank(search, query_en) + ts_rank(search, query_simple) DESC, updated_at DESC, id LIMIT $3`,
-		workspaceID, text, pageSize(limit))
 }
 
 // Comment is a comment on a task.
