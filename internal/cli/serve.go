@@ -106,10 +106,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 	if err := es.CheckTransactionIDs(ctx); err != nil {
 		return err // a restored dump: appending now would hide new events from every reader
 	}
-	seOpts, err := sideeffects.OptionsFromEnv()
-	if err != nil {
-		return err
-	}
+	seOpts := sideeffects.OptionsFrom(cfg.SideEffects)
 	seOpts.Log, seOpts.Metrics, seOpts.Notifier = log, reg, notifier
 	seOpts.Webhooks.Secrets = secrets
 	sideEffects, err := sideeffects.NewRunner(pool, es, domain.NewRegistry(), seOpts)
