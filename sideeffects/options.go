@@ -24,8 +24,6 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Notifier wakes the consumer group's subscriber when events commit; nil means polling only.
 	Notifier *eventstore.Notifier
-	// Source replaces the built-in Watermill consumer group (see Source); nil uses it.
-	Source Source
 	// PollInterval is how often idle workers look for due retries, and the subscriber's fallback
 	// poll of the log's head (five times slower when a Notifier wakes it). Default 2s: about one
 	// query a second idle.
