@@ -30,8 +30,8 @@ func TestDeadLettersCLIAndAPIAgree(t *testing.T) {
 	other := uuid.NewString()
 	for _, ws := range []string{tm.ws, other} {
 		hook := uuid.New()
-		_, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, secret, event_types,
-				registered_at, updated_at) VALUES ($1, $2, 'https://example.com/hook', 's', '{}', now(), now())`, hook, ws)
+		_, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, event_types,
+				registered_at, updated_at) VALUES ($1, $2, 'https://example.com/hook', '{}', now(), now())`, hook, ws)
 		require.NoError(t, err)
 		for _, status := range []string{"dead", "delivered", "dead"} {
 			_, err = pool.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, workspace_id, event_id, event_type,
