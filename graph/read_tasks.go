@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -13,32 +14,18 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
-// taskByKey finds "TF-12" in ws: the project by key (one statement), then the task by number
-// (one statement, keyset on rm_tasks_vN_number_idx).
+// taskByKey finds "TF-12" (or "tf-012") in ws: one statement on the task's key.
 func (r *Resolver) taskByKey(ctx context.Context, ws uuid.UUID, key string) (projections.Task, error) {
 	prefix, num, ok := strings.Cut(strings.TrimSpace(key), "-")
 	n, err := strconv.ParseInt(num, 10, 64)
 	if !ok || err != nil || n < 1 || prefix == "" {
 		return projections.Task{}, domain.InvalidInput("key", "not a task key such as TF-12")
 	}
-	ps, err := r.Queries.ProjectsByWorkspace(ctx, ws)
-	if err != nil {
-		return projections.Task{}, err
+	t, err := r.Queries.TaskByKey(ctx, ws, domain.TaskKey(strings.ToUpper(prefix), n))
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Task{}, errNotFound
 	}
-	for _, p := range ps {
-		if !strings.EqualFold(p.Key, prefix) {
-			continue
-		}
-		page, err := r.Queries.ListTasks(ctx, ws, projections.TaskFilter{ProjectID: p.ID, Order: projections.OrderNumber,
-			After: strconv.FormatInt(n-1, 10), IncludeArchived: true, Limit: 1})
-		if err != nil {
-			return projections.Task{}, err
-		}
-		if len(page.Tasks) == 1 && page.Tasks[0].Number == n {
-			return page.Tasks[0], nil
-		}
-	}
-	return projections.Task{}, errNotFound
+	return t, err
 }
 
 // listTasks reads one page of tasks and returns the order its cursors are in. With a search text

@@ -290,6 +290,13 @@ func taskFields(t *Task) []any {
 		&t.AssigneeID, &t.AssigneeName, &t.DueDate, &t.Labels, &t.Rank, &t.CommentCount, &t.Archived, &t.CreatedAt, &t.UpdatedAt, &t.Version}
 }
 
+// TaskByKey returns the workspace's task whose key is key (domain.TaskKey's spelling, "TF-12").
+func (q *Queries) TaskByKey(ctx context.Context, workspaceID uuid.UUID, key string) (Task, error) {
+	// served by rm_tasks_vN_key_idx
+	t, err := scanTask(q.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM rm_tasks WHERE workspace_id = $1 AND key = $2`, workspaceID, key))
+	return t, notFound(err, "task")
+}
+
 // Task returns one task.
 func (q *Queries) Task(ctx context.Context, workspaceID, taskID uuid.UUID) (Task, error) {
 	// served by rm_tasks_vN_pkey

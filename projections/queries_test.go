@@ -49,6 +49,11 @@ func TestReadModels(t *testing.T) {
 	require.Equal(t, "in_progress", task.Status)
 	require.Equal(t, "Max", *task.AssigneeName)
 	require.Equal(t, 1, task.CommentCount)
+	byKey, err := f.q.TaskByKey(ctx, w.ws, "TF-1")
+	require.NoError(t, err)
+	require.Equal(t, t1, byKey.ID)
+	_, err = f.q.TaskByKey(ctx, w.ws, "TF-99")
+	require.ErrorIs(t, err, projections.ErrNotFound)
 
 	board, err := f.q.Board(ctx, w.ws, w.project, 0)
 	require.NoError(t, err)
@@ -124,6 +129,8 @@ func TestReadModels(t *testing.T) {
 	// Tenant scoping: another workspace's ids return nothing.
 	stranger := uuid.New()
 	_, err = f.q.Task(ctx, stranger, t1)
+	require.ErrorIs(t, err, projections.ErrNotFound)
+	_, err = f.q.TaskByKey(ctx, stranger, "TF-1")
 	require.ErrorIs(t, err, projections.ErrNotFound)
 	byIDs, err := f.q.TasksByKeys(ctx, keys(stranger, w.tasks...))
 	require.NoError(t, err)
