@@ -31,9 +31,9 @@ test: ## run every test (race detector on) against TEST_DATABASE_URL or a local 
 	  TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
 
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
-FUZZ_TARGETS := ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
-	./graph:FuzzConsistencyToken ./graph:FuzzTaskCursor ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
-	./projections:FuzzTimeCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor
+FUZZ_TARGETS := ./eventstore:FuzzParsePosition ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
+	./graph:FuzzConsistencyToken ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
+	./projections:FuzzTaskCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor
 FUZZTIME ?= 5s
 
 .PHONY: fuzz

@@ -158,10 +158,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 		return nil, err // a restored dump: appending now would hide new events from every reader
 	}
 
-	seOpts, err := sideeffects.OptionsFromEnv()
-	if err != nil {
-		return nil, err
-	}
+	seOpts := sideeffects.OptionsFrom(cfg.SideEffects)
 	seOpts.Log, seOpts.Metrics, seOpts.Notifier = a.log, a.reg, a.notifier
 	seOpts.Webhooks.Secrets = secrets
 	if !o.WithoutSideEffects {

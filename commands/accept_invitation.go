@@ -23,13 +23,6 @@ func (c AcceptInvitation) ActorID() domain.UserID { return c.Actor.UserID }
 
 type AcceptInvitationHandler struct{ rt *Runtime }
 
-func NewAcceptInvitationHandler(rt *Runtime) (*AcceptInvitationHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &AcceptInvitationHandler{rt: rt}, nil
-}
-
 func (h *AcceptInvitationHandler) Handle(ctx context.Context, cmd AcceptInvitation) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

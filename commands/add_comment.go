@@ -24,13 +24,6 @@ func (c AddComment) ActorID() domain.UserID { return c.Actor.UserID }
 
 type AddCommentHandler struct{ rt *Runtime }
 
-func NewAddCommentHandler(rt *Runtime) (*AddCommentHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &AddCommentHandler{rt: rt}, nil
-}
-
 func (h *AddCommentHandler) Handle(ctx context.Context, cmd AddComment) (CommentResult, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

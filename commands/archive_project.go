@@ -22,13 +22,6 @@ func (c ArchiveProject) ActorID() domain.UserID { return c.Actor.UserID }
 
 type ArchiveProjectHandler struct{ rt *Runtime }
 
-func NewArchiveProjectHandler(rt *Runtime) (*ArchiveProjectHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &ArchiveProjectHandler{rt: rt}, nil
-}
-
 func (h *ArchiveProjectHandler) Handle(ctx context.Context, cmd ArchiveProject) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.ProjectID.String())
 	if err != nil {

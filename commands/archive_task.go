@@ -22,13 +22,6 @@ func (c ArchiveTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type ArchiveTaskHandler struct{ rt *Runtime }
 
-func NewArchiveTaskHandler(rt *Runtime) (*ArchiveTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &ArchiveTaskHandler{rt: rt}, nil
-}
-
 func (h *ArchiveTaskHandler) Handle(ctx context.Context, cmd ArchiveTask) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

@@ -23,13 +23,6 @@ func (c AssignTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type AssignTaskHandler struct{ rt *Runtime }
 
-func NewAssignTaskHandler(rt *Runtime) (*AssignTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &AssignTaskHandler{rt: rt}, nil
-}
-
 // Handle appends task.assigned with the assignee's index events, asserting
 // the workspace version in which the assignee was a member (doc.go).
 func (h *AssignTaskHandler) Handle(ctx context.Context, cmd AssignTask) (Result, error) {

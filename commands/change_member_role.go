@@ -23,13 +23,6 @@ func (c ChangeMemberRole) ActorID() domain.UserID { return c.Actor.UserID }
 
 type ChangeMemberRoleHandler struct{ rt *Runtime }
 
-func NewChangeMemberRoleHandler(rt *Runtime) (*ChangeMemberRoleHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &ChangeMemberRoleHandler{rt: rt}, nil
-}
-
 func (h *ChangeMemberRoleHandler) Handle(ctx context.Context, cmd ChangeMemberRole) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

@@ -23,13 +23,6 @@ func (c ChangeTaskStatus) ActorID() domain.UserID { return c.Actor.UserID }
 
 type ChangeTaskStatusHandler struct{ rt *Runtime }
 
-func NewChangeTaskStatusHandler(rt *Runtime) (*ChangeTaskStatusHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &ChangeTaskStatusHandler{rt: rt}, nil
-}
-
 func (h *ChangeTaskStatusHandler) Handle(ctx context.Context, cmd ChangeTaskStatus) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

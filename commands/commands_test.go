@@ -355,43 +355,4 @@ func TestConstructorsRejectNil(t *testing.T) {
 	require.Error(t, err)
 	_, err = commands.NewMetrics(nil)
 	require.Error(t, err)
-	_, err = commands.Instrument[commands.CreateTask, commands.TaskResult](nil, nil, nil)
-	require.Error(t, err)
-
-	for name, build := range map[string]func(*commands.Runtime) (any, error){
-		"register user":       func(rt *commands.Runtime) (any, error) { return commands.NewRegisterUserHandler(rt) },
-		"update user profile": func(rt *commands.Runtime) (any, error) { return commands.NewUpdateUserProfileHandler(rt) },
-		"create workspace":    func(rt *commands.Runtime) (any, error) { return commands.NewCreateWorkspaceHandler(rt) },
-		"rename workspace":    func(rt *commands.Runtime) (any, error) { return commands.NewRenameWorkspaceHandler(rt) },
-		"invite member":       func(rt *commands.Runtime) (any, error) { return commands.NewInviteMemberHandler(rt) },
-		"accept invitation":   func(rt *commands.Runtime) (any, error) { return commands.NewAcceptInvitationHandler(rt) },
-		"revoke invitation":   func(rt *commands.Runtime) (any, error) { return commands.NewRevokeInvitationHandler(rt) },
-		"change member role":  func(rt *commands.Runtime) (any, error) { return commands.NewChangeMemberRoleHandler(rt) },
-		"remove member":       func(rt *commands.Runtime) (any, error) { return commands.NewRemoveMemberHandler(rt) },
-		"register webhook":    func(rt *commands.Runtime) (any, error) { return commands.NewRegisterWebhookHandler(rt) },
-		"update webhook":      func(rt *commands.Runtime) (any, error) { return commands.NewUpdateWebhookHandler(rt) },
-		"remove webhook":      func(rt *commands.Runtime) (any, error) { return commands.NewRemoveWebhookHandler(rt) },
-		"create project":      func(rt *commands.Runtime) (any, error) { return commands.NewCreateProjectHandler(rt) },
-		"rename project":      func(rt *commands.Runtime) (any, error) { return commands.NewRenameProjectHandler(rt) },
-		"archive project":     func(rt *commands.Runtime) (any, error) { return commands.NewArchiveProjectHandler(rt) },
-		"unarchive project":   func(rt *commands.Runtime) (any, error) { return commands.NewUnarchiveProjectHandler(rt) },
-		"define workflow":     func(rt *commands.Runtime) (any, error) { return commands.NewDefineWorkflowHandler(rt) },
-		"create task":         func(rt *commands.Runtime) (any, error) { return commands.NewCreateTaskHandler(rt) },
-		"edit task":           func(rt *commands.Runtime) (any, error) { return commands.NewEditTaskHandler(rt) },
-		"change task status":  func(rt *commands.Runtime) (any, error) { return commands.NewChangeTaskStatusHandler(rt) },
-		"assign task":         func(rt *commands.Runtime) (any, error) { return commands.NewAssignTaskHandler(rt) },
-		"unassign task":       func(rt *commands.Runtime) (any, error) { return commands.NewUnassignTaskHandler(rt) },
-		"reorder task":        func(rt *commands.Runtime) (any, error) { return commands.NewReorderTaskHandler(rt) },
-		"add comment":         func(rt *commands.Runtime) (any, error) { return commands.NewAddCommentHandler(rt) },
-		"edit comment":        func(rt *commands.Runtime) (any, error) { return commands.NewEditCommentHandler(rt) },
-		"delete comment":      func(rt *commands.Runtime) (any, error) { return commands.NewDeleteCommentHandler(rt) },
-		"archive task":        func(rt *commands.Runtime) (any, error) { return commands.NewArchiveTaskHandler(rt) },
-		"restore task":        func(rt *commands.Runtime) (any, error) { return commands.NewRestoreTaskHandler(rt) },
-	} {
-		_, err := build(nil)
-		require.Error(t, err, name)
-		h, err := build(f.rt)
-		require.NoError(t, err, name)
-		require.NotNil(t, h, name)
-	}
 }

@@ -26,13 +26,6 @@ func (c CreateProject) ActorID() domain.UserID { return c.Actor.UserID }
 
 type CreateProjectHandler struct{ rt *Runtime }
 
-func NewCreateProjectHandler(rt *Runtime) (*CreateProjectHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &CreateProjectHandler{rt: rt}, nil
-}
-
 // Handle returns the new project's Result.
 func (h *CreateProjectHandler) Handle(ctx context.Context, cmd CreateProject) (Result, error) {
 	if err := requireID("workspace_id", cmd.WorkspaceID); err != nil {

@@ -42,13 +42,6 @@ type TaskResult struct {
 
 type CreateTaskHandler struct{ rt *Runtime }
 
-func NewCreateTaskHandler(rt *Runtime) (*CreateTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &CreateTaskHandler{rt: rt}, nil
-}
-
 func (h *CreateTaskHandler) Handle(ctx context.Context, cmd CreateTask) (TaskResult, error) {
 	if err := requireID("project_id", cmd.ProjectID); err != nil {
 		return TaskResult{}, err

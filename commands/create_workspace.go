@@ -23,13 +23,6 @@ func (c CreateWorkspace) ActorID() domain.UserID { return c.Actor.UserID }
 
 type CreateWorkspaceHandler struct{ rt *Runtime }
 
-func NewCreateWorkspaceHandler(rt *Runtime) (*CreateWorkspaceHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &CreateWorkspaceHandler{rt: rt}, nil
-}
-
 func (h *CreateWorkspaceHandler) Handle(ctx context.Context, cmd CreateWorkspace) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, "")
 	if err != nil {

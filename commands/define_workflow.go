@@ -23,13 +23,6 @@ func (c DefineWorkflow) ActorID() domain.UserID { return c.Actor.UserID }
 
 type DefineWorkflowHandler struct{ rt *Runtime }
 
-func NewDefineWorkflowHandler(rt *Runtime) (*DefineWorkflowHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &DefineWorkflowHandler{rt: rt}, nil
-}
-
 // Handle checks removed statuses against every task of the project and
 // asserts those tasks' versions, and the task numbers stream's, in the
 // append: a task moved into a removed status, or created, meanwhile makes it

@@ -22,13 +22,6 @@ func (c DeleteComment) ActorID() domain.UserID { return c.Actor.UserID }
 
 type DeleteCommentHandler struct{ rt *Runtime }
 
-func NewDeleteCommentHandler(rt *Runtime) (*DeleteCommentHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &DeleteCommentHandler{rt: rt}, nil
-}
-
 func (h *DeleteCommentHandler) Handle(ctx context.Context, cmd DeleteComment) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

@@ -4,7 +4,9 @@
 // resulting events. It also owns the plumbing they share: the Codec between
 // domain events and stored events, loading aggregates from snapshot + tail,
 // event metadata, retries, idempotency keys, and the one decorator
-// (Instrument) that adds logging and metrics to every handler.
+// (instrumented) that adds logging and metrics to every handler. NewHandlers
+// builds every handler, instrumented, in one place: there are no
+// per-command constructors.
 //
 //	Handle(ctx, cmd)
 //	  ├─ idempotency key? FindAppend(derived event ids) ── found ──▶ first result

@@ -23,13 +23,6 @@ func (c EditComment) ActorID() domain.UserID { return c.Actor.UserID }
 
 type EditCommentHandler struct{ rt *Runtime }
 
-func NewEditCommentHandler(rt *Runtime) (*EditCommentHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &EditCommentHandler{rt: rt}, nil
-}
-
 func (h *EditCommentHandler) Handle(ctx context.Context, cmd EditComment) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

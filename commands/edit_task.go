@@ -29,13 +29,6 @@ func (c EditTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type EditTaskHandler struct{ rt *Runtime }
 
-func NewEditTaskHandler(rt *Runtime) (*EditTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &EditTaskHandler{rt: rt}, nil
-}
-
 func (h *EditTaskHandler) Handle(ctx context.Context, cmd EditTask) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

@@ -28,7 +28,7 @@ type Command interface {
 }
 
 // Handler handles one kind of command. Every handler in this package is one;
-// Instrument wraps any of them with logging and metrics.
+// NewHandlers wraps each of them once with logging and metrics.
 type Handler[C Command, R any] interface {
 	Handle(ctx context.Context, cmd C) (R, error)
 }

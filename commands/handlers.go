@@ -81,6 +81,8 @@ func NewHandlers(rt *Runtime, log *slog.Logger, m *Metrics) (*Handlers, error) {
 	}, nil
 }
 
+// wrap adds logging and metrics to h. It is the only place that does so:
+// every handler is wrapped once, here in NewHandlers.
 func wrap[C Command, R any](h Handler[C, R], log *slog.Logger, m *Metrics) Handler[C, R] {
 	return instrumented[C, R]{next: h, log: log, metrics: m}
 }

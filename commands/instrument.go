@@ -62,15 +62,6 @@ func (m *Metrics) retried(command string) {
 	}
 }
 
-// Instrument wraps h with logging and metrics. It is the only place that
-// does so: every handler is wrapped once, by NewHandlers.
-func Instrument[C Command, R any](h Handler[C, R], log *slog.Logger, m *Metrics) (Handler[C, R], error) {
-	if h == nil || log == nil {
-		return nil, errors.New("commands: Instrument needs a handler and a logger")
-	}
-	return wrap(h, log, m), nil
-}
-
 type instrumented[C Command, R any] struct {
 	next    Handler[C, R]
 	log     *slog.Logger

@@ -25,13 +25,6 @@ func (c InviteMember) ActorID() domain.UserID { return c.Actor.UserID }
 
 type InviteMemberHandler struct{ rt *Runtime }
 
-func NewInviteMemberHandler(rt *Runtime) (*InviteMemberHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &InviteMemberHandler{rt: rt}, nil
-}
-
 func (h *InviteMemberHandler) Handle(ctx context.Context, cmd InviteMember) (InvitationResult, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

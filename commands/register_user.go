@@ -32,13 +32,6 @@ func userResult(id domain.UserID, res eventstore.AppendResult) UserResult {
 
 type RegisterUserHandler struct{ rt *Runtime }
 
-func NewRegisterUserHandler(rt *Runtime) (*RegisterUserHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RegisterUserHandler{rt: rt}, nil
-}
-
 // Handle returns CONFLICT when the user is registered already.
 func (h *RegisterUserHandler) Handle(ctx context.Context, cmd RegisterUser) (UserResult, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, "")

@@ -30,13 +30,6 @@ func (c RegisterWebhook) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RegisterWebhookHandler struct{ rt *Runtime }
 
-func NewRegisterWebhookHandler(rt *Runtime) (*RegisterWebhookHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RegisterWebhookHandler{rt: rt}, nil
-}
-
 func (h *RegisterWebhookHandler) Handle(ctx context.Context, cmd RegisterWebhook) (WebhookResult, error) {
 	secrets := h.rt.opts.WebhookSecrets
 	if secrets == nil {

@@ -23,13 +23,6 @@ func (c RemoveMember) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RemoveMemberHandler struct{ rt *Runtime }
 
-func NewRemoveMemberHandler(rt *Runtime) (*RemoveMemberHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RemoveMemberHandler{rt: rt}, nil
-}
-
 func (h *RemoveMemberHandler) Handle(ctx context.Context, cmd RemoveMember) (Result, error) {
 	if err := requireID("workspace_id", cmd.WorkspaceID); err != nil {
 		return Result{}, err

@@ -22,13 +22,6 @@ func (c RemoveWebhook) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RemoveWebhookHandler struct{ rt *Runtime }
 
-func NewRemoveWebhookHandler(rt *Runtime) (*RemoveWebhookHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RemoveWebhookHandler{rt: rt}, nil
-}
-
 func (h *RemoveWebhookHandler) Handle(ctx context.Context, cmd RemoveWebhook) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

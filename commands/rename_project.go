@@ -23,13 +23,6 @@ func (c RenameProject) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RenameProjectHandler struct{ rt *Runtime }
 
-func NewRenameProjectHandler(rt *Runtime) (*RenameProjectHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RenameProjectHandler{rt: rt}, nil
-}
-
 func (h *RenameProjectHandler) Handle(ctx context.Context, cmd RenameProject) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.ProjectID.String())
 	if err != nil {

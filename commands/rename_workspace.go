@@ -23,13 +23,6 @@ func (c RenameWorkspace) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RenameWorkspaceHandler struct{ rt *Runtime }
 
-func NewRenameWorkspaceHandler(rt *Runtime) (*RenameWorkspaceHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RenameWorkspaceHandler{rt: rt}, nil
-}
-
 func (h *RenameWorkspaceHandler) Handle(ctx context.Context, cmd RenameWorkspace) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

@@ -26,13 +26,6 @@ func (c ReorderTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type ReorderTaskHandler struct{ rt *Runtime }
 
-func NewReorderTaskHandler(rt *Runtime) (*ReorderTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &ReorderTaskHandler{rt: rt}, nil
-}
-
 // Handle reads the neighbours' ranks from their streams. They are not
 // asserted: a neighbour moving meanwhile at worst gives two tasks equal
 // ranks, which boards order by number (see domain.Task.Reorder).

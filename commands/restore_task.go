@@ -22,13 +22,6 @@ func (c RestoreTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RestoreTaskHandler struct{ rt *Runtime }
 
-func NewRestoreTaskHandler(rt *Runtime) (*RestoreTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RestoreTaskHandler{rt: rt}, nil
-}
-
 func (h *RestoreTaskHandler) Handle(ctx context.Context, cmd RestoreTask) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

@@ -22,13 +22,6 @@ func (c RevokeInvitation) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RevokeInvitationHandler struct{ rt *Runtime }
 
-func NewRevokeInvitationHandler(rt *Runtime) (*RevokeInvitationHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RevokeInvitationHandler{rt: rt}, nil
-}
-
 func (h *RevokeInvitationHandler) Handle(ctx context.Context, cmd RevokeInvitation) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.WorkspaceID.String())
 	if err != nil {

@@ -25,13 +25,6 @@ func (c RotateWebhookSecret) ActorID() domain.UserID { return c.Actor.UserID }
 
 type RotateWebhookSecretHandler struct{ rt *Runtime }
 
-func NewRotateWebhookSecretHandler(rt *Runtime) (*RotateWebhookSecretHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &RotateWebhookSecretHandler{rt: rt}, nil
-}
-
 func (h *RotateWebhookSecretHandler) Handle(ctx context.Context, cmd RotateWebhookSecret) (WebhookResult, error) {
 	secrets := h.rt.opts.WebhookSecrets
 	if secrets == nil {

@@ -22,13 +22,6 @@ func (c UnarchiveProject) ActorID() domain.UserID { return c.Actor.UserID }
 
 type UnarchiveProjectHandler struct{ rt *Runtime }
 
-func NewUnarchiveProjectHandler(rt *Runtime) (*UnarchiveProjectHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &UnarchiveProjectHandler{rt: rt}, nil
-}
-
 func (h *UnarchiveProjectHandler) Handle(ctx context.Context, cmd UnarchiveProject) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.ProjectID.String())
 	if err != nil {

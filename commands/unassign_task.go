@@ -22,13 +22,6 @@ func (c UnassignTask) ActorID() domain.UserID { return c.Actor.UserID }
 
 type UnassignTaskHandler struct{ rt *Runtime }
 
-func NewUnassignTaskHandler(rt *Runtime) (*UnassignTaskHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &UnassignTaskHandler{rt: rt}, nil
-}
-
 func (h *UnassignTaskHandler) Handle(ctx context.Context, cmd UnassignTask) (Result, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, cmd.TaskID.String())
 	if err != nil {

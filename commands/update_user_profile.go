@@ -20,13 +20,6 @@ func (c UpdateUserProfile) ActorID() domain.UserID { return c.Actor.UserID }
 
 type UpdateUserProfileHandler struct{ rt *Runtime }
 
-func NewUpdateUserProfileHandler(rt *Runtime) (*UpdateUserProfileHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &UpdateUserProfileHandler{rt: rt}, nil
-}
-
 func (h *UpdateUserProfileHandler) Handle(ctx context.Context, cmd UpdateUserProfile) (UserResult, error) {
 	if err := validExpected(cmd.ExpectedVersion); err != nil {
 		return UserResult{}, err

@@ -26,13 +26,6 @@ func (c UpdateWebhook) ActorID() domain.UserID { return c.Actor.UserID }
 
 type UpdateWebhookHandler struct{ rt *Runtime }
 
-func NewUpdateWebhookHandler(rt *Runtime) (*UpdateWebhookHandler, error) {
-	if rt == nil {
-		return nil, errNilRuntime
-	}
-	return &UpdateWebhookHandler{rt: rt}, nil
-}
-
 func (h *UpdateWebhookHandler) Handle(ctx context.Context, cmd UpdateWebhook) (Result, error) {
 	secrets := h.rt.opts.WebhookSecrets
 	if secrets == nil {

@@ -436,8 +436,3 @@ func translateAppendError(appends []StreamAppend, err error) error {
 	}
 	return fmt.Errorf("append: %w", err)
 }
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,6 +113,30 @@ func (p GlobalPosition) Less(q GlobalPosition) bool {
 		return p.TransactionID < q.TransactionID
 	}
 	return p.Position < q.Position
+}
+
+// String prints p as "<transactionId>.<position>" (e.g. "73428.51"): the one spelling of a position,
+// in the API's consistency tokens and cursors and in the CLI. ParsePosition reads it back.
+func (p GlobalPosition) String() string {
+	return strconv.FormatUint(p.TransactionID, 10) + "." + strconv.FormatInt(p.Position, 10)
+}
+
+// ErrInvalidPosition is returned by ParsePosition for anything String does not print.
+var ErrInvalidPosition = errors.New("eventstore: not a position")
+
+// ParsePosition reads what GlobalPosition.String prints, and only that: two decimal numbers without
+// signs or leading zeros, so that each position has exactly one spelling.
+func ParsePosition(s string) (GlobalPosition, error) {
+	tx, pos, ok := strings.Cut(s, ".")
+	if ok {
+		t, err1 := strconv.ParseUint(tx, 10, 64)
+		n, err2 := strconv.ParseInt(pos, 10, 64)
+		p := GlobalPosition{TransactionID: t, Position: n}
+		if err1 == nil && err2 == nil && n >= 0 && p.String() == s {
+			return p, nil
+		}
+	}
+	return GlobalPosition{}, fmt.Errorf("%w: %q", ErrInvalidPosition, s)
 }
 
 // GlobalPosition returns where the event stands in the global order.

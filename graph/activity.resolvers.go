@@ -70,7 +70,7 @@ func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first 
 	}
 	conn := &model.ActivityConnection{Edges: make([]*model.ActivityEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
-		cursor := model.PositionString(it.Position)
+		cursor := it.Position.String()
 		conn.Edges = append(conn.Edges, &model.ActivityEdge{Cursor: cursor, Node: model.NewActivityItem(it)})
 		conn.PageInfo.EndCursor = &cursor
 	}
@@ -108,7 +108,7 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	}
 	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
-		cursor := model.PositionString(it.Position)
+		cursor := it.Position.String()
 		conn.PageInfo.EndCursor = &cursor
 		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: model.NewNotification(ws, it)})
 	}

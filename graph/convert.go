@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -60,10 +59,10 @@ func version(v *int) *int64 {
 // ConsistencyToken encodes the global position of a command's events; a query given it waits
 // until the read models have applied them. Opaque to clients.
 func ConsistencyToken(r commands.Result) string {
-	if r.Position.TransactionID == 0 && r.Position.Position == 0 {
+	if r.Position == (eventstore.GlobalPosition{}) {
 		return "" // the command changed nothing: any read is consistent with it
 	}
-	return fmt.Sprintf("%d.%d", r.Position.TransactionID, r.Position.Position)
+	return r.Position.String()
 }
 
 // lower maps a GraphQL enum (HIGH, IN_PROGRESS) to the domain's spelling (high, in_progress).

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,17 +53,13 @@ func withState(ctx context.Context, token string) context.Context {
 	return context.WithValue(ctx, stateKey{}, &requestState{token: token})
 }
 
-// ParseConsistencyToken reads a token made by ConsistencyToken ("<transactionId>.<position>").
+// ParseConsistencyToken reads a token made by ConsistencyToken (eventstore.ParsePosition's format).
 func ParseConsistencyToken(s string) (eventstore.GlobalPosition, error) {
-	tx, pos, ok := strings.Cut(s, ".")
-	if ok {
-		t, err1 := strconv.ParseUint(tx, 10, 64)
-		p, err2 := strconv.ParseInt(pos, 10, 64)
-		if err1 == nil && err2 == nil && p >= 0 {
-			return eventstore.GlobalPosition{TransactionID: t, Position: p}, nil
-		}
+	p, err := eventstore.ParsePosition(s)
+	if err != nil {
+		return eventstore.GlobalPosition{}, domain.InvalidInput("consistentWith", "not a consistency token")
 	}
-	return eventstore.GlobalPosition{}, domain.InvalidInput("consistentWith", "not a consistency token")
+	return p, nil
 }
 
 // consistent waits until the read models have applied the events of the token (the argument, else
@@ -110,7 +104,7 @@ func (r *Resolver) await(ctx context.Context, pos eventstore.GlobalPosition, nam
 	defer cancel()
 	if err := r.Queries.WaitFor(wctx, pos, names...); err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
-			return fmt.Errorf("read models at %s: %w", model.PositionString(pos), ErrStale)
+			return fmt.Errorf("read models at %s: %w", pos.String(), ErrStale)
 		}
 		return err
 	}

@@ -1,14 +1,12 @@
 package graph
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/model"
@@ -29,7 +27,7 @@ func deliveryModel(d sideeffects.Delivery) *model.WebhookDelivery {
 
 func statusModel(s projections.Status) *model.ProjectionStatus {
 	out := &model.ProjectionStatus{Name: s.Name, ActiveVersion: s.ActiveVersion, BuildingVersion: s.BuildingVersion,
-		State: s.State, Position: model.PositionString(s.Position), EventsHandled: int(s.EventsHandled),
+		State: s.State, Position: s.Position.String(), EventsHandled: int(s.EventsHandled),
 		LagEvents: int(s.LagEvents), LagSeconds: s.LagSeconds, Parked: int(s.Parked), UpdatedAt: s.UpdatedAt}
 	if s.LastError != "" {
 		e := errorClass(s.LastError)
@@ -130,15 +128,6 @@ func (c *workflowCache) columns(workflow []byte) []model.BoardColumn {
 	c.m[string(workflow)] = cols
 	c.mu.Unlock()
 	return cols
-}
-
-// taskCursor is a task's position in a list ordered by order, in the projections' cursor format
-// (a page's last cursor is what ListTasks returns as Next).
-func taskCursor(order string, t projections.Task) string {
-	if order == projections.OrderNumber {
-		return strconv.FormatInt(t.Number, 10)
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(t.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + t.ID.String()))
 }
 
 // parseDeadCursor reads a dead-letter page's after argument (sideeffects owns the format).

@@ -95,11 +95,16 @@ func TestTasksDueBeforePages(t *testing.T) {
 		require.ElementsMatch(t, matching, ids, order)
 		require.Equal(t, []int{3, 3, 1}, sizes, order)
 	}
-	// The search path (one page) applies the due-date filter too.
+	// A search pages too, its cursors in relevance order, with the due-date filter before each
+	// page's limit.
+	ids, sizes := walkPages(a, tm.bob, q, map[string]any{"ws": tm.ws,
+		"f": map[string]any{"search": "task", "dueBefore": cutoff.Format(time.RFC3339)}})
+	require.ElementsMatch(t, matching[1:], ids)
+	require.Equal(t, []int{3, 3}, sizes)
 	var pg connPage
-	a.ok(tm.bob, `query($ws: ID!, $f: TaskFilter) { tasks(workspaceId: $ws, filter: $f) { edges { node { id } } pageInfo { hasNextPage } } }`,
-		map[string]any{"ws": tm.ws, "f": map[string]any{"search": "task", "dueBefore": cutoff.Format(time.RFC3339)}}, &pg)
-	require.Len(t, pg.Edges, len(matching)-1)
+	a.ok(tm.bob, q, map[string]any{"ws": tm.ws, "f": map[string]any{"search": "task"}}, &pg)
+	r := a.do(tm.bob, q, map[string]any{"ws": tm.ws, "f": map[string]any{"projectId": tm.project}, "after": pg.Edges[0].Cursor})
+	require.Equal(t, "INVALID_INPUT", code(t, r), "a search's cursor is not a list's")
 }
 
 // TestNotificationsUnreadOnlyPages: notifications(unreadOnly: true) pages are full, list every

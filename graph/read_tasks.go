@@ -2,10 +2,9 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -15,109 +14,50 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
-// taskByKey finds "TF-12" in ws: the project by key (one statement), then the task by number
-// (one statement, keyset on rm_tasks_vN_number_idx).
+// taskByKey finds "TF-12" (or "tf-012") in ws: one statement on the task's key.
 func (r *Resolver) taskByKey(ctx context.Context, ws uuid.UUID, key string) (projections.Task, error) {
 	prefix, num, ok := strings.Cut(strings.TrimSpace(key), "-")
 	n, err := strconv.ParseInt(num, 10, 64)
 	if !ok || err != nil || n < 1 || prefix == "" {
 		return projections.Task{}, domain.InvalidInput("key", "not a task key such as TF-12")
 	}
-	ps, err := r.Queries.ProjectsByWorkspace(ctx, ws)
-	if err != nil {
-		return projections.Task{}, err
+	t, err := r.Queries.TaskByKey(ctx, ws, domain.TaskKey(strings.ToUpper(prefix), n))
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Task{}, errNotFound
 	}
-	for _, p := range ps {
-		if !strings.EqualFold(p.Key, prefix) {
-			continue
-		}
-		page, err := r.Queries.ListTasks(ctx, ws, projections.TaskFilter{ProjectID: p.ID, Order: projections.OrderNumber,
-			After: strconv.FormatInt(n-1, 10), IncludeArchived: true, Limit: 1})
-		if err != nil {
-			return projections.Task{}, err
-		}
-		if len(page.Tasks) == 1 && page.Tasks[0].Number == n {
-			return page.Tasks[0], nil
-		}
-	}
-	return projections.Task{}, errNotFound
+	return t, err
 }
 
-// listTasks reads one page of tasks. With a search text the read side ranks matches in one page
-// (at most n) and the other filters apply to that page.
+// listTasks reads one page of tasks and returns the order its cursors are in. With a search text
+// the best matches come first; every filter is the read side's, before its page's LIMIT.
 func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.TaskFilter, orderBy *model.TaskOrder,
 	n int, after *string) (projections.TaskPage, string, error) {
 	f := projections.TaskFilter{Order: projections.OrderUpdated, After: str(after), Limit: n}
 	if orderBy != nil && *orderBy == model.TaskOrderNumber {
 		f.Order = projections.OrderNumber
 	}
-	var search string
 	if filter != nil {
 		var err error
 		if f.ProjectID, err = parseOptionalID("filter.projectId", filter.ProjectID); err != nil {
 			return projections.TaskPage{}, "", err
 		}
-		f.Status, f.AssigneeID, f.Label, search = str(filter.Status), str(filter.AssigneeID), str(filter.Label), strings.TrimSpace(str(filter.Search))
+		f.Status, f.AssigneeID, f.Label, f.Search = str(filter.Status), str(filter.AssigneeID), str(filter.Label), strings.TrimSpace(str(filter.Search))
 		f.IncludeArchived = filter.IncludeArchived != nil && *filter.IncludeArchived
 		f.DueBefore = filter.DueBefore
 	}
 	if f.Order == projections.OrderNumber && f.ProjectID == uuid.Nil {
 		return projections.TaskPage{}, "", domain.InvalidInput("orderBy", "ordering by number needs filter.projectId")
 	}
-	if search != "" {
-		if f.After != "" {
-			return projections.TaskPage{}, "", domain.InvalidInput("after", "a search has a single page")
-		}
-		tasks, err := r.Queries.SearchTasks(ctx, ws, search, n)
-		if err != nil {
-			return projections.TaskPage{}, "", err
-		}
-		kept := tasks[:0]
-		for _, t := range tasks {
-			if (f.ProjectID == uuid.Nil || t.ProjectID == f.ProjectID) && (f.Status == "" || t.Status == f.Status) &&
-				(f.AssigneeID == "" || (t.AssigneeID != nil && *t.AssigneeID == f.AssigneeID)) &&
-				(f.Label == "" || contains(t.Labels, f.Label)) && (f.IncludeArchived || !t.Archived) &&
-				(f.DueBefore == nil || (t.DueDate != nil && t.DueDate.Before(*f.DueBefore))) {
-				kept = append(kept, t)
-			}
-		}
-		return projections.TaskPage{Tasks: kept}, f.Order, nil
+	if f.Search != "" {
+		f.Order = projections.OrderRelevance
 	}
-	if f.After != "" && !validTaskCursor(f.Order, f.After) {
-		return projections.TaskPage{}, "", domain.InvalidInput("after", "not a valid cursor")
+	if f.After != "" {
+		if _, err := projections.ParseTaskCursor(f.Order, f.After); err != nil {
+			return projections.TaskPage{}, "", domain.InvalidInput("after", "not a valid cursor")
+		}
 	}
 	page, err := r.Queries.ListTasks(ctx, ws, f)
 	return page, f.Order, err
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// validTaskCursor checks a client's cursor before the read side sees it (its error would be
-// an INTERNAL one).
-func validTaskCursor(order, s string) bool {
-	if order == projections.OrderNumber {
-		n, err := strconv.ParseInt(s, 10, 64)
-		return err == nil && n >= 0
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return false
-	}
-	at, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return false
-	}
-	t, err1 := time.Parse(time.RFC3339Nano, at)
-	_, err2 := uuid.Parse(id)
-	y := t.UTC().Year() // as the read side decodes it: years 1..9999 in UTC
-	return err1 == nil && err2 == nil && y >= 1 && y <= 9999
 }
 
 // deadLetters lists a workspace's dead webhook deliveries and dead emails, newest first, through

@@ -133,6 +133,8 @@ func TestReadSide(t *testing.T) {
 	var byKey struct{ ID string }
 	a.ok(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "TF-3") { id } }`, map[string]any{"ws": tm.ws}, &byKey)
 	require.Equal(t, t3.ID, byKey.ID)
+	a.ok(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: " tf-03 ") { id } }`, map[string]any{"ws": tm.ws}, &byKey)
+	require.Equal(t, t3.ID, byKey.ID, "a key is read as the API always read it: any case, leading zeros")
 	require.Equal(t, "NOT_FOUND", code(t, a.do(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "TF-99") { id } }`, map[string]any{"ws": tm.ws})))
 	require.Equal(t, "INVALID_INPUT", code(t, a.do(tm.bob, `query($ws: ID!) { taskByKey(workspaceId: $ws, key: "nope") { id } }`, map[string]any{"ws": tm.ws})))
 

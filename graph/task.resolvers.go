@@ -13,6 +13,7 @@ import (
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -193,7 +194,7 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	}
 	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks)), PageInfo: &model.PageInfo{HasNextPage: page.Next != ""}}
 	for i, t := range page.Tasks {
-		cursor := taskCursor(order, t)
+		cursor := projections.CursorOf(order, t).String()
 		conn.PageInfo.EndCursor = &cursor
 		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: models[i]})
 	}

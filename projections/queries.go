@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -266,6 +265,8 @@ type Task struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 	Version      int64      `json:"version"`
+	// MatchRank is how well the task matches a search (TaskFilter.Search), 0 outside searches.
+	MatchRank float32 `json:"match_rank,omitempty"`
 }
 
 const taskCols = `id, workspace_id, project_id, number, key, title, description, status, priority, assignee_id, assignee_name,
@@ -273,9 +274,27 @@ const taskCols = `id, workspace_id, project_id, number, key, title, description,
 
 func scanTask(row pgx.Row) (Task, error) {
 	var t Task
-	err := row.Scan(&t.ID, &t.WorkspaceID, &t.ProjectID, &t.Number, &t.Key, &t.Title, &t.Description, &t.Status, &t.Priority,
-		&t.AssigneeID, &t.AssigneeName, &t.DueDate, &t.Labels, &t.Rank, &t.CommentCount, &t.Archived, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+	err := row.Scan(taskFields(&t)...)
 	return t, err
+}
+
+// scanRankedTask scans taskCols and then match_rank (a search's).
+func scanRankedTask(row pgx.Row) (Task, error) {
+	var t Task
+	err := row.Scan(append(taskFields(&t), &t.MatchRank)...)
+	return t, err
+}
+
+func taskFields(t *Task) []any {
+	return []any{&t.ID, &t.WorkspaceID, &t.ProjectID, &t.Number, &t.Key, &t.Title, &t.Description, &t.Status, &t.Priority,
+		&t.AssigneeID, &t.AssigneeName, &t.DueDate, &t.Labels, &t.Rank, &t.CommentCount, &t.Archived, &t.CreatedAt, &t.UpdatedAt, &t.Version}
+}
+
+// TaskByKey returns the workspace's task whose key is key (domain.TaskKey's spelling, "TF-12").
+func (q *Queries) TaskByKey(ctx context.Context, workspaceID uuid.UUID, key string) (Task, error) {
+	// served by rm_tasks_vN_key_idx
+	t, err := scanTask(q.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM rm_tasks WHERE workspace_id = $1 AND key = $2`, workspaceID, key))
+	return t, notFound(err, "task")
 }
 
 // Task returns one task.
@@ -327,17 +346,21 @@ func (q *Queries) BoardsByKeys(ctx context.Context, keys []Key, limit int) ([]Ta
 
 // Task list orders.
 const (
-	OrderUpdated = "updated" // newest update first, within the workspace (default)
-	OrderNumber  = "number"  // TF-1, TF-2, ... within a project (ProjectID required)
+	OrderUpdated   = "updated"   // newest update first, within the workspace (default)
+	OrderNumber    = "number"    // TF-1, TF-2, ... within a project (ProjectID required)
+	OrderRelevance = "relevance" // best match of TaskFilter.Search first (Search required)
 )
 
 // TaskFilter selects and orders a task list page.
 type TaskFilter struct {
-	ProjectID       uuid.UUID // required for OrderNumber
-	Status          string
-	AssigneeID      string
-	Label           string
-	DueBefore       *time.Time // due strictly before (tasks without a due date never match)
+	ProjectID  uuid.UUID // required for OrderNumber
+	Status     string
+	AssigneeID string
+	Label      string
+	DueBefore  *time.Time // due strictly before (tasks without a due date never match)
+	// Search is a full-text search over key, title and description (words, English stemming):
+	// only matching tasks are listed.
+	Search          string
 	IncludeArchived bool
 	Order           string
 	After           string // cursor of the previous page's last task
@@ -352,6 +375,8 @@ type TaskPage struct {
 }
 
 // ListTasks returns a page of tasks: keyset pagination, so a page costs the same wherever it is.
+// Every filter, the search included, is part of the query before its LIMIT, so a page is full
+// unless it is the last.
 func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFilter) (TaskPage, error) {
 	limit := pageSize(f.Limit)
 	args := []any{workspaceID}
@@ -359,7 +384,17 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	from, cols, scan := "rm_tasks", taskCols, scanTask
 	where := []string{"workspace_id = $1"}
+	if f.Search != "" {
+		// rm_tasks_vN_search_idx (GIN) finds the matches; the workspace and the other filters are
+		// checked on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
+		text := arg(f.Search)
+		from = `rm_tasks, websearch_to_tsquery('english', ` + text + `) AS query_en, websearch_to_tsquery('simple', ` + text + `) AS query_simple,
+			LATERAL (SELECT ts_rank(search, query_en) + ts_rank(search, query_simple)) AS m(match_rank)`
+		cols, scan = taskCols+", match_rank", scanRankedTask
+		where = append(where, "(search @@ query_en OR search @@ query_simple)")
+	}
 	if f.ProjectID != uuid.Nil {
 		where = append(where, "project_id = "+arg(f.ProjectID))
 	}
@@ -388,53 +423,51 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 		// served by rm_tasks_vN_number_idx
 		order = "number"
 		if f.After != "" {
-			n, err := strconv.ParseInt(f.After, 10, 64)
+			c, err := ParseTaskCursor(f.Order, f.After)
 			if err != nil {
-				return TaskPage{}, fmt.Errorf("projections: bad cursor")
+				return TaskPage{}, err
 			}
-			where = append(where, "number > "+arg(n))
+			where = append(where, "number > "+arg(c.Number))
 		}
 	case OrderUpdated, "":
 		// served by rm_tasks_vN_updated_idx (or rm_tasks_vN_ws_assignee_idx with an assignee, or
 		// rm_tasks_vN_due_idx with a due date, the page sorted from the tasks due before it)
 		order = "updated_at DESC, id DESC"
 		if f.After != "" {
-			at, id, err := decodeTimeCursor(f.After)
+			c, err := ParseTaskCursor(f.Order, f.After)
 			if err != nil {
 				return TaskPage{}, err
 			}
-			where = append(where, "(updated_at, id) < ("+arg(at)+", "+arg(id)+")")
+			where = append(where, "(updated_at, id) < ("+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
+		}
+	case OrderRelevance:
+		if f.Search == "" {
+			return TaskPage{}, errors.New("projections: ordering by relevance needs a search")
+		}
+		// served by rm_tasks_vN_search_idx as above: the matches are ranked and the page is the
+		// top of them after the cursor
+		order = "match_rank DESC, updated_at DESC, id DESC"
+		if f.After != "" {
+			c, err := ParseTaskCursor(f.Order, f.After)
+			if err != nil {
+				return TaskPage{}, err
+			}
+			where = append(where, "(match_rank, updated_at, id) < ("+arg(c.Rank)+"::real, "+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
 		}
 	default:
 		return TaskPage{}, fmt.Errorf("projections: unknown order %q", f.Order)
 	}
-	sql := `SELECT ` + taskCols + ` FROM rm_tasks WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
-	tasks, err := list(ctx, q.pool, scanTask, sql, args...)
+	sql := `SELECT ` + cols + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
+	tasks, err := list(ctx, q.pool, scan, sql, args...)
 	if err != nil {
 		return TaskPage{}, err
 	}
 	page := TaskPage{Tasks: tasks}
 	if len(tasks) > limit {
 		page.Tasks = tasks[:limit]
-		last := page.Tasks[limit-1]
-		if f.Order == OrderNumber {
-			page.Next = strconv.FormatInt(last.Number, 10)
-		} else {
-			page.Next = encodeTimeCursor(last.UpdatedAt, last.ID)
-		}
+		page.Next = CursorOf(f.Order, page.Tasks[limit-1]).String()
 	}
 	return page, nil
-}
-
-// SearchTasks returns the workspace's tasks matching text (words of the key, title and
-// description, English stemming), best match first.
-func (q *Queries) SearchTasks(ctx context.Context, workspaceID uuid.UUID, text string, limit int) ([]Task, error) {
-	// served by rm_tasks_vN_search_idx (GIN), rows rechecked for the workspace
-	return list(ctx, q.pool, scanTask, `SELECT `+taskCols+` FROM rm_tasks,
-		websearch_to_tsquery('english', $2) AS query_en, websearch_to_tsquery('simple', $2) AS query_simple
-		WHERE workspace_id = $1 AND (search @@ query_en OR search @@ query_simple)
-		ORDER BY ts_rank(search, query_en) + ts_rank(search, query_simple) DESC, updated_at DESC, id LIMIT $3`,
-		workspaceID, text, pageSize(limit))
 }
 
 // Comment is a comment on a task.
@@ -661,31 +694,11 @@ func (q *Queries) WaitFor(ctx context.Context, pos eventstore.GlobalPosition, na
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("wait for projections at %d/%d: %w", pos.TransactionID, pos.Position, ctx.Err())
+			return fmt.Errorf("wait for projections at %s: %w", pos, ctx.Err())
 		case <-t.C:
 		}
 		delay = min(delay*2, 50*time.Millisecond)
 	}
-}
-
-func encodeTimeCursor(at time.Time, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
-}
-
-func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		at, idText, ok := strings.Cut(string(raw), "|")
-		if ok {
-			t, err1 := time.Parse(time.RFC3339Nano, at)
-			id, err2 := uuid.Parse(idText)
-			// Only instants the server could have printed: in UTC within years 1..9999.
-			if y := t.UTC().Year(); err1 == nil && err2 == nil && y >= 1 && y <= 9999 {
-				return t, id, nil
-			}
-		}
-	}
-	return time.Time{}, uuid.Nil, errors.New("projections: bad cursor")
 }
 
 func notFound(err error, what string) error {

@@ -1,6 +1,8 @@
 package projections_test
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -47,6 +49,11 @@ func TestReadModels(t *testing.T) {
 	require.Equal(t, "in_progress", task.Status)
 	require.Equal(t, "Max", *task.AssigneeName)
 	require.Equal(t, 1, task.CommentCount)
+	byKey, err := f.q.TaskByKey(ctx, w.ws, "TF-1")
+	require.NoError(t, err)
+	require.Equal(t, t1, byKey.ID)
+	_, err = f.q.TaskByKey(ctx, w.ws, "TF-99")
+	require.ErrorIs(t, err, projections.ErrNotFound)
 
 	board, err := f.q.Board(ctx, w.ws, w.project, 0)
 	require.NoError(t, err)
@@ -60,11 +67,11 @@ func TestReadModels(t *testing.T) {
 	require.Equal(t, 1, projects[0].OverdueTasks)
 	require.Equal(t, 2, projects[0].OpenTasks)
 
-	found, err := f.q.SearchTasks(ctx, w.ws, "billing databases", 10)
+	found, err := search(f, w.ws, "billing databases")
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, t2, found[0].ID)
-	found, err = f.q.SearchTasks(ctx, w.ws, "TF-1", 10)
+	found, err = search(f, w.ws, "TF-1")
 	require.NoError(t, err)
 	require.NotEmpty(t, found)
 	require.Equal(t, t1, found[0].ID)
@@ -123,6 +130,8 @@ func TestReadModels(t *testing.T) {
 	stranger := uuid.New()
 	_, err = f.q.Task(ctx, stranger, t1)
 	require.ErrorIs(t, err, projections.ErrNotFound)
+	_, err = f.q.TaskByKey(ctx, stranger, "TF-1")
+	require.ErrorIs(t, err, projections.ErrNotFound)
 	byIDs, err := f.q.TasksByKeys(ctx, keys(stranger, w.tasks...))
 	require.NoError(t, err)
 	require.Empty(t, byIDs)
@@ -132,7 +141,7 @@ func TestReadModels(t *testing.T) {
 	ps, err := f.q.ProjectsByKeys(ctx, keys(stranger, w.project))
 	require.NoError(t, err)
 	require.Empty(t, ps)
-	found, err = f.q.SearchTasks(ctx, stranger, "billing", 10)
+	found, err = search(f, stranger, "billing")
 	require.NoError(t, err)
 	require.Empty(t, found)
 	feed, err = f.q.ActivityFeed(ctx, stranger, nil, 10)
@@ -144,6 +153,12 @@ func TestReadModels(t *testing.T) {
 	comments, err = f.q.Comments(ctx, stranger, t1, 10)
 	require.NoError(t, err)
 	require.Empty(t, comments)
+}
+
+// search lists the first page of a search's matches, best first.
+func search(f *fixture, ws uuid.UUID, text string) ([]projections.Task, error) {
+	page, err := f.q.ListTasks(f.ctx, ws, projections.TaskFilter{Search: text, Order: projections.OrderRelevance, Limit: 10})
+	return page.Tasks, err
 }
 
 func lines(items []projections.ActivityItem) []string {
@@ -224,6 +239,74 @@ func TestListTasksDueBefore(t *testing.T) {
 	page, err := f.q.ListTasks(ctx, w.ws, projections.TaskFilter{DueBefore: &none})
 	require.NoError(t, err)
 	require.Empty(t, page.Tasks)
+}
+
+// TestSearchPagesFull: a search and the other filters are all part of the query, so pages of
+// matches are full, best match first, and walk every match exactly once, though better-ranked
+// matches that the other filters refuse (and tasks that do not match at all) outnumber the page.
+func TestSearchPagesFull(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.run(projections.RunnerOptions{})
+	w := f.world(0)
+	ctx := f.ctx
+	create := func(title, description string, labels ...string) uuid.UUID {
+		t.Helper()
+		res, err := f.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: member, ProjectID: w.project, Title: title,
+			Description: description, Labels: labels})
+		require.NoError(t, err)
+		return res.ID
+	}
+	var best, labelled, all []uuid.UUID
+	for i := range 40 {
+		switch i % 4 {
+		case 0, 1: // no match
+			create(fmt.Sprintf("Refactor the widget %d", i), "")
+		case 2: // the best matches, but without the label
+			id := create(fmt.Sprintf("Billing export %d", i), "billing billing billing")
+			best, all = append(best, id), append(all, id)
+		case 3: // weaker matches, labelled
+			id := create(fmt.Sprintf("Billing %d", i), "", "urgent")
+			labelled, all = append(labelled, id), append(all, id)
+		}
+	}
+	res, err := f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: labelled[0]})
+	require.NoError(t, err)
+	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+
+	walk := func(filter projections.TaskFilter) (seen []uuid.UUID, sizes []int) {
+		t.Helper()
+		filter.Search, filter.Order, filter.Limit = "billing", projections.OrderRelevance, 3
+		rank := float32(math.Inf(1))
+		for page := (projections.TaskPage{}); ; {
+			filter.After = page.Next
+			page, err = f.q.ListTasks(ctx, w.ws, filter)
+			require.NoError(t, err)
+			sizes = append(sizes, len(page.Tasks))
+			for _, tk := range page.Tasks {
+				require.LessOrEqual(t, tk.MatchRank, rank, "best match first")
+				rank = tk.MatchRank
+				seen = append(seen, tk.ID)
+			}
+			if page.Next == "" {
+				return seen, sizes
+			}
+		}
+	}
+	seen, sizes := walk(projections.TaskFilter{Label: "urgent"})
+	require.ElementsMatch(t, labelled[1:], seen, "every match once, archived left out")
+	require.Equal(t, []int{3, 3, 3}, sizes, "full pages")
+	seen, sizes = walk(projections.TaskFilter{Label: "urgent", IncludeArchived: true})
+	require.ElementsMatch(t, labelled, seen)
+	require.Equal(t, []int{3, 3, 3, 1}, sizes)
+	seen, _ = walk(projections.TaskFilter{IncludeArchived: true})
+	require.ElementsMatch(t, all, seen)
+	require.ElementsMatch(t, best, seen[:len(best)], "the better matches first")
+
+	// A cursor is for its order only.
+	_, err = f.q.ListTasks(ctx, w.ws, projections.TaskFilter{Search: "billing", Order: projections.OrderRelevance,
+		After: projections.CursorOf(projections.OrderUpdated, projections.Task{ID: all[0]}).String()})
+	require.ErrorIs(t, err, projections.ErrBadCursor)
 }
 
 // TestUnreadNotifications: the unread filter is part of the query (above the user's read mark),

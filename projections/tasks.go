@@ -71,7 +71,9 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_updated_idx ON rm_tasks{v} (workspace_id,
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_ws_assignee_idx ON rm_tasks{v} (workspace_id, assignee_id, updated_at DESC, id DESC);
 -- serves ListTasks filtered by due date (dueBefore) within a workspace, unarchived tasks
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_due_idx ON rm_tasks{v} (workspace_id, due_date) WHERE due_date IS NOT NULL AND NOT archived;
--- serves SearchTasks
+-- serves TaskByKey (keys are unique in a workspace: a project key is reserved once, numbers once per project)
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_key_idx ON rm_tasks{v} (workspace_id, key);
+-- serves ListTasks with a search (TaskFilter.Search): the matches, other filters rechecked on them
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (search);
 -- serves Comments: a task's comments in order
 CREATE INDEX IF NOT EXISTS rm_comments{v}_task_idx ON rm_comments{v} (task_id, created_at, id);`,

@@ -21,8 +21,8 @@ func deadRows(t *testing.T, pool *pgxpool.Pool, ws uuid.UUID, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	hook := uuid.New()
-	_, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, secret_id, event_types, registered_at, updated_at)
-		VALUES ($1, $2, 'https://example.com/hook', gen_random_uuid(), '{}', now(), now())`, hook, ws)
+	_, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, event_types, registered_at, updated_at)
+		VALUES ($1, $2, 'https://example.com/hook', '{}', now(), now())`, hook, ws)
 	require.NoError(t, err)
 	var dead []string
 	for i := range n {

@@ -15,7 +15,7 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 )
 
-// enqueuer is the consumer stage: inside the Source's transaction it folds events into the
+// enqueuer is the consumer stage: inside watermillSource's transaction it folds events into the
 // module's state (endpoints, users, tasks) and inserts the outbox rows they call for. It does no
 // I/O besides those statements, so the transaction stays short.
 type enqueuer struct {

@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/config"
 )
 
 // Options configure a Runner. Zero values take the defaults noted on each field.
@@ -25,8 +24,6 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Notifier wakes the consumer group's subscriber when events commit; nil means polling only.
 	Notifier *eventstore.Notifier
-	// Source replaces the built-in Watermill consumer group (see Source); nil uses it.
-	Source Source
 	// PollInterval is how often idle workers look for due retries, and the subscriber's fallback
 	// poll of the log's head (five times slower when a Notifier wakes it). Default 2s: about one
 	// query a second idle.
@@ -184,48 +181,13 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// OptionsFromEnv reads the environment's side-effect settings: SMTP_ADDR, SMTP_FROM, SMTP_USERNAME,
-// SMTP_PASSWORD, WEBHOOK_TIMEOUT, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_WORKERS, WEBHOOK_PER_ENDPOINT,
-// WEBHOOK_ALLOW_PRIVATE_NETWORKS.
-// Unset values keep the defaults; present but invalid ones are errors.
-func OptionsFromEnv() (Options, error) {
+// OptionsFrom is the side effects' part of the service configuration (config.SideEffects
+// documents the variables). Zero values keep the defaults.
+func OptionsFrom(c config.SideEffects) Options {
 	var o Options
-	o.Email.Addr = os.Getenv("SMTP_ADDR")
-	o.Email.From = os.Getenv("SMTP_FROM")
-	o.Email.Username = os.Getenv("SMTP_USERNAME")
-	o.Email.Password = os.Getenv("SMTP_PASSWORD")
-	if o.Email.Enabled() && o.Email.From == "" {
-		return o, errors.New("SMTP_FROM is required when SMTP_ADDR is set")
-	}
-	if v := os.Getenv("WEBHOOK_ALLOW_PRIVATE_NETWORKS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return o, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE_NETWORKS: want true or false, got %q", v)
-		}
-		o.Webhooks.AllowPrivateNetworks = b
-	}
-	if v := os.Getenv("WEBHOOK_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return o, fmt.Errorf("WEBHOOK_TIMEOUT: want a positive duration such as 10s, got %q", v)
-		}
-		o.Webhooks.Timeout = d
-	}
-	for _, f := range []struct {
-		key string
-		dst *int
-	}{
-		{"WEBHOOK_MAX_ATTEMPTS", &o.Webhooks.MaxAttempts},
-		{"WEBHOOK_WORKERS", &o.Webhooks.Workers},
-		{"WEBHOOK_PER_ENDPOINT", &o.Webhooks.PerEndpoint},
-	} {
-		if v := os.Getenv(f.key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				return o, fmt.Errorf("%s: want a number from 1 to 1000, got %q", f.key, v)
-			}
-			*f.dst = n
-		}
-	}
-	return o, nil
+	o.Email.Addr, o.Email.From, o.Email.Username, o.Email.Password = c.SMTPAddr, c.SMTPFrom, c.SMTPUsername, c.SMTPPassword
+	o.Webhooks.Timeout, o.Webhooks.MaxAttempts = c.WebhookTimeout, c.WebhookMaxAttempts
+	o.Webhooks.Workers, o.Webhooks.PerEndpoint = c.WebhookWorkers, c.WebhookPerEndpoint
+	o.Webhooks.AllowPrivateNetworks = c.WebhookAllowPrivateNetworks
+	return o
 }

@@ -25,9 +25,9 @@ type Runner struct {
 }
 
 // NewRunner checks its dependencies and options. store is the event store the consumer group
-// subscribes to; it is not used when opts.Source is set.
+// subscribes to.
 func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, reg *domain.Registry, opts Options) (*Runner, error) {
-	if pool == nil || reg == nil || (store == nil && opts.Source == nil) {
+	if pool == nil || reg == nil || store == nil {
 		return nil, errors.New("sideeffects: nil pool, registry or event store")
 	}
 	if err := opts.validate(); err != nil {
@@ -50,12 +50,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	source := r.opts.Source
-	if source == nil {
-		source = &watermillSource{
-			pool: r.pool, store: r.store, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
-			poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics,
-		}
+	source := &watermillSource{
+		pool: r.pool, store: r.store, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
+		poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics,
 	}
 	enq := newEnqueuer(r.reg, deliverFrom, r.opts.Email.Enabled(), r.metrics)
 	committed := func() {

@@ -33,7 +33,7 @@ const (
 // it past the position this subscription delivered from.
 var errReposition = errors.New("side effects: checkpoint moved; repositioning")
 
-// watermillSource is the built-in Source: a Watermill router with one handler, the consumer group
+// watermillSource is the side effects' feed of the global log: a Watermill router with one handler, the consumer group
 // ConsumerName, subscribed to the global log through feed.Subscriber (NOTIFY wake-ups,
 // commit-safe order, one event at a time). Each event is enqueued in its own short transaction
 // that also advances the checkpoint in side_effect_consumers from the message's previous position
@@ -48,6 +48,10 @@ type watermillSource struct {
 	metrics  *Metrics
 }
 
+// Run delivers the log in commit-safe order from the consumer's checkpoint until ctx is done. For
+// each batch it calls apply inside a transaction that also stores the checkpoint past the batch,
+// and commits them together; apply's writes are idempotent, so redelivering a batch after a crash
+// is harmless. After each commit it calls committed (which wakes the workers).
 func (s *watermillSource) Run(ctx context.Context, apply func(context.Context, pgx.Tx, []eventstore.RecordedEvent) error, committed func()) error {
 	// With wake-ups, polling is only a fallback for lost notifications: poll rarely.
 	poll := s.poll

@@ -3060,7 +3060,7 @@ extend type Query {
   taskByKey(workspaceId: ID!, key: String!, consistentWith: String): Task! @authenticated
   """
   A page of a workspace's tasks (at most 200). With filter.search the best matches come first
-  and there is a single page.
+  (orderBy is then ignored), page after page.
   """
   tasks(workspaceId: ID!, filter: TaskFilter, orderBy: TaskOrder = UPDATED_DESC, first: Int = 50, after: String,
     consistentWith: String): TaskConnection! @authenticated

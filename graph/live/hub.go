@@ -767,7 +767,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
-			Archived: &t.Archived, Task: t, ConsistencyToken: model.PositionString(ev.GlobalPosition()),
+			Archived: &t.Archived, Task: t, ConsistencyToken: ev.GlobalPosition().String(),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	h.mu.Lock()
@@ -786,7 +786,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: model.PositionString(ev.GlobalPosition())}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String()}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {

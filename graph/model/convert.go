@@ -1,13 +1,11 @@
 package model
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/google/uuid"
 
-	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -128,11 +126,4 @@ func NewNotification(ws uuid.UUID, n projections.Notification) *Notification {
 		out.CommentID = &c
 	}
 	return out
-}
-
-// PositionString is how the API prints a global position, "<transactionId>.<position>": in
-// consistency tokens and in activity and notification cursors (graph.ParseConsistencyToken reads
-// it back).
-func PositionString(p eventstore.GlobalPosition) string {
-	return fmt.Sprintf("%d.%d", p.TransactionID, p.Position)
 }

@@ -48,6 +48,9 @@ type Config struct {
 	// Limits of requests, callers and the process (limits.go lists their variables).
 	Limits Limits
 
+	// SideEffects are webhook delivery's and email's settings (sideeffects.go lists their variables).
+	SideEffects SideEffects
+
 	Operations
 }
 
@@ -164,6 +167,9 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.Limits = limits
+	if c.SideEffects, err = sideEffectsFromEnv(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -128,3 +128,32 @@ func TestLimitsFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, c.Limits.MemoryLimit)
 }
+
+func TestSideEffectsFromEnv(t *testing.T) {
+	keys := []string{"SMTP_ADDR", "SMTP_FROM", "SMTP_USERNAME", "SMTP_PASSWORD", "WEBHOOK_TIMEOUT", "WEBHOOK_MAX_ATTEMPTS",
+		"WEBHOOK_WORKERS", "WEBHOOK_PER_ENDPOINT", "WEBHOOK_ALLOW_PRIVATE_NETWORKS"}
+	for _, k := range keys {
+		t.Setenv(k, "")
+	}
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, SideEffects{}, c.SideEffects, "unset: sideeffects' defaults")
+
+	for i, k := range keys {
+		t.Setenv(k, []string{"mail:25", "tf@example.com", "u", "p", "3s", "5", "7", "9", "true"}[i])
+	}
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, SideEffects{SMTPAddr: "mail:25", SMTPFrom: "tf@example.com", SMTPUsername: "u", SMTPPassword: "p",
+		WebhookTimeout: 3 * time.Second, WebhookMaxAttempts: 5, WebhookWorkers: 7, WebhookPerEndpoint: 9,
+		WebhookAllowPrivateNetworks: true}, c.SideEffects)
+
+	for k, v := range map[string]string{"SMTP_FROM": "", "WEBHOOK_TIMEOUT": "0s", "WEBHOOK_WORKERS": "0",
+		"WEBHOOK_PER_ENDPOINT": "x", "WEBHOOK_MAX_ATTEMPTS": "1001", "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "maybe"} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			_, err := FromEnv()
+			require.ErrorContains(t, err, k)
+		})
+	}
+}

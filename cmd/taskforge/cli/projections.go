@@ -135,7 +135,7 @@ func printStatus(w io.Writer, sts []projections.Status, asJSON bool) error {
 		if s.FailedEventID != nil {
 			lastErr = "event " + s.FailedEventID.String() + ": " + lastErr
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%.1f\t%s\t%d\t%s\n", s.Name, version, s.Position.TransactionID, s.Position.Position,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", s.Name, version, s.Position,
 			s.LagEvents, s.LagSeconds, s.State, s.Parked, lastErr)
 	}
 	return tw.Flush()

@@ -5,27 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/taskforge/taskforge/eventstore"
 )
 
 // ConsumerName is the persistent identity of the side-effect consumer of the global log: its
 // Watermill handler and consumer group, and its checkpoint row in side_effect_consumers. Never
 // rename it: a new name starts a new consumer.
 const ConsumerName = "sideeffects"
-
-// Source is the seam to the global log. The built-in one is watermillSource (a Watermill consumer
-// group over feed.Subscriber); Options.Source replaces it.
-//
-// Run delivers the log in commit-safe order from the source's own checkpoint until ctx is done. For
-// each batch it calls apply inside a transaction that also stores the checkpoint past the batch,
-// and commits them together; apply's writes are idempotent, so redelivering a batch after a crash
-// is harmless. After each commit it calls committed (which wakes the workers).
-type Source interface {
-	Run(ctx context.Context, apply func(ctx context.Context, tx pgx.Tx, events []eventstore.RecordedEvent) error, committed func()) error
-}
 
 // ensureConsumer creates the consumer's row on its first start and returns from when events are
 // delivered (older ones only feed the module's state).
