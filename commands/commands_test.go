@@ -62,7 +62,7 @@ func TestEveryCommand(t *testing.T) {
 	step("revoke", wsStream, func() (commands.Result, error) {
 		return f.h.RevokeInvitation.Handle(f.ctx, commands.RevokeInvitation{Actor: admin, WorkspaceID: b.ws, InvitationID: invitation})
 	}, domain.EventWorkspaceInvitationRevoked)
-	pat := domain.Actor{UserID: "pat", Email: "pat@example.com"}
+	pat := domain.Actor{UserID: "pat", Email: "pat@example.com", EmailVerified: true}
 	_, err := f.h.AcceptInvitation.Handle(f.ctx, commands.AcceptInvitation{Actor: pat, WorkspaceID: b.ws, InvitationID: invitation})
 	requireCode(t, err, domain.CodePreconditionFailed)
 	inv2, err := f.h.InviteMember.Handle(f.ctx, commands.InviteMember{Actor: admin, WorkspaceID: b.ws, Email: "pat@example.com", Role: domain.RoleViewer})
@@ -257,7 +257,7 @@ func TestEventMetadata(t *testing.T) {
 func TestUserCommands(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	me := domain.Actor{UserID: domain.UserID("auth0|" + uuid.NewString()), Email: "me@example.com", DisplayName: "Me"}
+	me := domain.Actor{UserID: domain.UserID("auth0|" + uuid.NewString()), Email: "me@example.com", EmailVerified: true, DisplayName: "Me"}
 	res, err := f.h.RegisterUser.Handle(f.ctx, commands.RegisterUser{Actor: me})
 	require.NoError(t, err)
 	require.Equal(t, me.UserID, res.UserID)
@@ -276,10 +276,10 @@ func TestUserCommands(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	require.Equal(t, int64(2), current)
 
-	stranger := domain.Actor{UserID: domain.UserID(uuid.NewString()), Email: "x@example.com", DisplayName: "X"}
+	stranger := domain.Actor{UserID: domain.UserID(uuid.NewString()), Email: "x@example.com", EmailVerified: true, DisplayName: "X"}
 	_, err = f.h.UpdateUserProfile.Handle(f.ctx, commands.UpdateUserProfile{Actor: stranger, DisplayName: "X", Email: "x@example.com"})
 	requireCode(t, err, domain.CodeNotFound)
-	_, err = f.h.RegisterUser.Handle(f.ctx, commands.RegisterUser{Actor: domain.Actor{UserID: stranger.UserID, Email: "not an email", DisplayName: "X"}})
+	_, err = f.h.RegisterUser.Handle(f.ctx, commands.RegisterUser{Actor: domain.Actor{UserID: stranger.UserID, Email: "not an email", EmailVerified: true, DisplayName: "X"}})
 	requireCode(t, err, domain.CodeInvalidInput)
 	require.Equal(t, int64(0), f.version(domain.UserStream(stranger.UserID)))
 }

@@ -27,12 +27,12 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "commands")) }
 
 var (
-	owner    = domain.Actor{UserID: "olga", Email: "olga@example.com", DisplayName: "Olga"}
-	admin    = domain.Actor{UserID: "adam", Email: "adam@example.com", DisplayName: "Adam"}
-	member   = domain.Actor{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia"}
-	member2  = domain.Actor{UserID: "max", Email: "max@example.com", DisplayName: "Max"}
-	viewer   = domain.Actor{UserID: "vic", Email: "vic@example.com", DisplayName: "Vic"}
-	outsider = domain.Actor{UserID: "sam", Email: "sam@example.com", DisplayName: "Sam"}
+	owner    = domain.Actor{UserID: "olga", Email: "olga@example.com", EmailVerified: true, DisplayName: "Olga"}
+	admin    = domain.Actor{UserID: "adam", Email: "adam@example.com", EmailVerified: true, DisplayName: "Adam"}
+	member   = domain.Actor{UserID: "mia", Email: "mia@example.com", EmailVerified: true, DisplayName: "Mia"}
+	member2  = domain.Actor{UserID: "max", Email: "max@example.com", EmailVerified: true, DisplayName: "Max"}
+	viewer   = domain.Actor{UserID: "vic", Email: "vic@example.com", EmailVerified: true, DisplayName: "Vic"}
+	outsider = domain.Actor{UserID: "sam", Email: "sam@example.com", EmailVerified: true, DisplayName: "Sam"}
 )
 
 // fixture is a store, a runtime and the instrumented handlers on the

@@ -25,13 +25,13 @@ var (
 	hookID    = uuid.MustParse("00000000-0000-4000-8000-000000000020")
 	commentID = uuid.MustParse("00000000-0000-4000-8000-000000000030")
 
-	owner    = Actor{UserID: "olga", Email: "olga@example.com", DisplayName: "Olga"}
-	owner2   = Actor{UserID: "otto", Email: "otto@example.com", DisplayName: "Otto"}
-	admin    = Actor{UserID: "adam", Email: "adam@example.com", DisplayName: "Adam"}
-	member   = Actor{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia"}
-	member2  = Actor{UserID: "max", Email: "Max.Power@example.com", DisplayName: "Max"}
-	viewer   = Actor{UserID: "vic", Email: "vic@example.com", DisplayName: "Vic"}
-	stranger = Actor{UserID: "sam", Email: "sam@example.com", DisplayName: "Sam"}
+	owner    = Actor{UserID: "olga", Email: "olga@example.com", EmailVerified: true, DisplayName: "Olga"}
+	owner2   = Actor{UserID: "otto", Email: "otto@example.com", EmailVerified: true, DisplayName: "Otto"}
+	admin    = Actor{UserID: "adam", Email: "adam@example.com", EmailVerified: true, DisplayName: "Adam"}
+	member   = Actor{UserID: "mia", Email: "mia@example.com", EmailVerified: true, DisplayName: "Mia"}
+	member2  = Actor{UserID: "max", Email: "Max.Power@example.com", EmailVerified: true, DisplayName: "Max"}
+	viewer   = Actor{UserID: "vic", Email: "vic@example.com", EmailVerified: true, DisplayName: "Vic"}
+	stranger = Actor{UserID: "sam", Email: "sam@example.com", EmailVerified: true, DisplayName: "Sam"}
 )
 
 // id returns a distinct, readable uuid for test number n.

@@ -219,6 +219,11 @@ func (w *Workspace) AcceptInvitation(actor Actor, invitationID uuid.UUID, now ti
 	if !sameEmail(inv.Email, strings.TrimSpace(actor.Email)) {
 		return nil, Forbidden("this invitation was sent to another email address")
 	}
+	if !actor.EmailVerified {
+		// Invitations are matched by address: an address the identity provider has not
+		// verified would let anyone claim another person's invitation.
+		return nil, Forbidden("your email address is not verified: verify it with your identity provider to accept the invitation")
+	}
 	if inv.Status != InvitationPending {
 		return nil, PreconditionFailed("this invitation is no longer pending")
 	}

@@ -71,7 +71,7 @@ func TestAcceptInvitation(t *testing.T) {
 	accept := func(a Actor, inv uuid.UUID) func(world) ([]Event, error) {
 		return func(w world) ([]Event, error) { return w.workspace.AcceptInvitation(a, inv, now) }
 	}
-	newcomer := Actor{UserID: "nina", Email: "Nina@Example.com", DisplayName: " Nina "}
+	newcomer := Actor{UserID: "nina", Email: "Nina@Example.com", EmailVerified: true, DisplayName: " Nina "}
 	given := evs(team(), invited(1, "nina@example.com", RoleAdmin))
 	run(t, []scenario{
 		{
@@ -80,11 +80,13 @@ func TestAcceptInvitation(t *testing.T) {
 		},
 		{name: "another email is forbidden", given: given, when: accept(stranger, id(1)), err: CodeForbidden},
 		{name: "no email is forbidden", given: given, when: accept(Actor{UserID: "nina"}, id(1)), err: CodeForbidden},
+		// The address matches but nobody vouched for it: anyone could sign up under another's address.
+		{name: "unverified email is forbidden", given: given, when: accept(Actor{UserID: "nina", Email: "nina@example.com", DisplayName: "Nina"}, id(1)), err: CodeForbidden},
 		// A non-member without an invitation: ErrNotMember, which the commands answer as "workspace not found".
 		{name: "unknown invitation", given: given, when: accept(newcomer, id(2)), err: CodeForbidden},
 		{name: "revoked invitation", given: evs(given, WorkspaceInvitationRevoked{WorkspaceID: wsID, InvitationID: id(1), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
 		{name: "accepted twice", given: evs(given, WorkspaceMemberJoined{WorkspaceID: wsID, UserID: "nina", Email: "nina@example.com", Role: RoleAdmin, InvitationID: ptr(id(1)), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
-		{name: "already a member under another email", given: evs(team(), invited(1, "mia@elsewhere.io", RoleAdmin)), when: accept(Actor{UserID: "mia", Email: "mia@elsewhere.io"}, id(1)), err: CodeConflict},
+		{name: "already a member under another email", given: evs(team(), invited(1, "mia@elsewhere.io", RoleAdmin)), when: accept(Actor{UserID: "mia", Email: "mia@elsewhere.io", EmailVerified: true}, id(1)), err: CodeConflict},
 	})
 }
 

@@ -49,7 +49,7 @@ func TestCreateWorkspace(t *testing.T) {
 		{name: "unknown plan", when: create(owner, wsID, "Acme", "gold"), err: CodeInvalidInput},
 		{name: "nil id", when: create(owner, uuid.Nil, "Acme", PlanFree), err: CodeInvalidInput},
 		{name: "anonymous actor", when: create(Actor{}, wsID, "Acme", PlanFree), err: CodeInvalidInput},
-		{name: "invalid actor email", when: create(Actor{UserID: "u", Email: "nope"}, wsID, "Acme", PlanFree), err: CodeInvalidInput},
+		{name: "invalid actor email", when: create(Actor{UserID: "u", Email: "nope", EmailVerified: true}, wsID, "Acme", PlanFree), err: CodeInvalidInput},
 	})
 }
 

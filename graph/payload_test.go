@@ -218,7 +218,7 @@ func TestPayloadStatements(t *testing.T) {
 	a := setup(t)
 	tm := newTeam(t, a, "PS")
 	ctx := context.Background()
-	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
 	var tasks [3]result
 	for i := range tasks {
 		a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "t"}) { id } }`, map[string]any{"p": tm.project}, &tasks[i])

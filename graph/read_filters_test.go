@@ -53,7 +53,7 @@ func TestTasksDueBeforePages(t *testing.T) {
 	a := setup(t)
 	tm := newTeam(t, a, "DB")
 	ctx := context.Background()
-	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
 	project := mustUUID(t, tm.project)
 	cutoff := time.Now().UTC().Truncate(time.Second)
 	early, late := cutoff.Add(-72*time.Hour), cutoff.Add(72*time.Hour)
@@ -115,7 +115,7 @@ func TestNotificationsUnreadOnlyPages(t *testing.T) {
 	a := setup(t)
 	tm := newTeam(t, a, "UN")
 	ctx := context.Background()
-	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
 	project := mustUUID(t, tm.project)
 	var last commands.Result
 	for range 10 { // each assigned to bob: one notification of his each

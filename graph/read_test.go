@@ -294,7 +294,7 @@ func TestStatementBudget(t *testing.T) {
 	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity = math.MaxInt })
 	tm := newTeam(t, a, "SM")
 	ctx := context.Background()
-	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
 	ws := mustUUID(t, tm.ws)
 	big, err := a.h.CreateProject.Handle(ctx, commands.CreateProject{Actor: alice, WorkspaceID: ws, Name: "Big", Key: "BG"})
 	require.NoError(t, err)
@@ -343,7 +343,7 @@ func TestStatementBudget(t *testing.T) {
 		assignee { displayName role } comments { body } project { key } } } } } }`
 	wsStatements := map[int]int{}
 	danaID := "dana-" + t.Name() // her own workspaces: alice's and bob's counts below stay
-	dana := domain.Actor{UserID: domain.UserID(danaID), Email: danaID + "@example.com", DisplayName: danaID}
+	dana := domain.Actor{UserID: domain.UserID(danaID), Email: danaID + "@example.com", EmailVerified: true, DisplayName: danaID}
 	danaTok := token(t, danaID, time.Hour)
 	for _, n := range []int{1, 5} {
 		w, err := a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: dana, Name: fmt.Sprintf("%d projects", n)})
@@ -410,9 +410,9 @@ func TestStatementBudget(t *testing.T) {
 	// statements for a caller in 1 workspace (alice) as for one in 8 (bob, 7 of them his own);
 	// a caller in 8 workspaces, none of them the object's, gets NOT_FOUND, exactly as for an id
 	// that does not exist, in as many statements.
-	bob := domain.Actor{UserID: domain.UserID(tm.bobID), Email: tm.bobID + "@example.com", DisplayName: tm.bobID}
+	bob := domain.Actor{UserID: domain.UserID(tm.bobID), Email: tm.bobID + "@example.com", EmailVerified: true, DisplayName: tm.bobID}
 	carolID := "carol-" + t.Name()
-	carol := domain.Actor{UserID: domain.UserID(carolID), Email: carolID + "@example.com", DisplayName: carolID}
+	carol := domain.Actor{UserID: domain.UserID(carolID), Email: carolID + "@example.com", EmailVerified: true, DisplayName: carolID}
 	var lastWS commands.Result
 	for i := range 8 {
 		if i < 7 {
@@ -494,7 +494,7 @@ func workspacesBudget(t *testing.T, a *api) {
 	ctx := context.Background()
 	actor := func(name string) domain.Actor {
 		id := name + "-" + t.Name()
-		return domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", DisplayName: id}
+		return domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", EmailVerified: true, DisplayName: id}
 	}
 	// fill gives owner n workspaces, each with a member, 2 projects of 3 tasks (assigned to the
 	// member or the owner) and a comment on every task; it returns the last write.
@@ -653,7 +653,7 @@ func taskListBudget(t *testing.T, a *api) {
 	t.Helper()
 	ctx := context.Background()
 	id := "gus-" + t.Name()
-	gus := domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", DisplayName: id}
+	gus := domain.Actor{UserID: domain.UserID(id), Email: id + "@example.com", EmailVerified: true, DisplayName: id}
 	ws, err := a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: gus, Name: "Lists"})
 	require.NoError(t, err)
 	var last commands.Result

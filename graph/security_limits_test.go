@@ -85,7 +85,7 @@ func repeat(n int, f func(int) string) string {
 func limitsTeam(t *testing.T, a *api, tasks int) team {
 	t.Helper()
 	tm := newTeam(t, a, "LM")
-	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", DisplayName: tm.aliceID}
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
 	var last commands.TaskResult
 	for i := range tasks {
 		var err error
@@ -96,8 +96,13 @@ func limitsTeam(t *testing.T, a *api, tasks int) team {
 	if tasks > 0 {
 		tm.tok = graph.ConsistencyToken(last.Result)
 	}
-	a.ok(tm.alice, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { key } }`,
-		map[string]any{"p": tm.project, "tok": tm.tok}, &struct{}{})
+	// Wait for the read models (a server with a short operation timeout answers TIMEOUT or
+	// STALE while a loaded machine catches up: ask again).
+	require.Eventually(t, func() bool {
+		r := a.do(tm.alice, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { key } }`,
+			map[string]any{"p": tm.project, "tok": tm.tok})
+		return len(r.Errors) == 0
+	}, 60*time.Second, 50*time.Millisecond)
 	return tm
 }
 

@@ -29,9 +29,9 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	owner  = domain.Actor{UserID: "olga", Email: "olga@example.com", DisplayName: "Olga"}
-	member = domain.Actor{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia"}
-	other  = domain.Actor{UserID: "max", Email: "max@example.com", DisplayName: "Max"}
+	owner  = domain.Actor{UserID: "olga", Email: "olga@example.com", EmailVerified: true, DisplayName: "Olga"}
+	member = domain.Actor{UserID: "mia", Email: "mia@example.com", EmailVerified: true, DisplayName: "Mia"}
+	other  = domain.Actor{UserID: "max", Email: "max@example.com", EmailVerified: true, DisplayName: "Max"}
 )
 
 // fixture is a database of its own (the global log and NOTIFY are per database), a store whose

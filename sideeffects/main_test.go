@@ -37,10 +37,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "sideeffects")) }
 
 var (
-	owner  = domain.Actor{UserID: "olga", Email: "olga@example.com", DisplayName: "Olga"}
-	admin  = domain.Actor{UserID: "adam", Email: "adam@example.com", DisplayName: "Adam"}
-	member = domain.Actor{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia"}
-	other  = domain.Actor{UserID: "max", Email: "max@example.com", DisplayName: "Max"}
+	owner  = domain.Actor{UserID: "olga", Email: "olga@example.com", EmailVerified: true, DisplayName: "Olga"}
+	admin  = domain.Actor{UserID: "adam", Email: "adam@example.com", EmailVerified: true, DisplayName: "Adam"}
+	member = domain.Actor{UserID: "mia", Email: "mia@example.com", EmailVerified: true, DisplayName: "Mia"}
+	other  = domain.Actor{UserID: "max", Email: "max@example.com", EmailVerified: true, DisplayName: "Max"}
 )
 
 const secret = "s3cret-s3cret-s3cret"

@@ -121,7 +121,7 @@ func Token(t testing.TB, user string, ttl time.Duration) string {
 	if ttl < 0 { // an expired token: issued long enough ago
 		now, ttl = now.Add(2*ttl), -ttl
 	}
-	tok, err := auth.MintHS256([]byte(Secret), auth.Principal{UserID: user, Email: user + "@example.com", Name: user},
+	tok, err := auth.MintHS256([]byte(Secret), auth.Principal{UserID: user, Email: user + "@example.com", EmailVerified: true, Name: user},
 		ttl, now, "", "")
 	if err != nil {
 		t.Fatalf("apptest: mint token: %v", err)
@@ -133,7 +133,7 @@ func Token(t testing.TB, user string, ttl time.Duration) string {
 // app.TokenLeeway earlier, the verifier's allowance for clock skew.
 func TokenExpiringIn(t testing.TB, user string, d time.Duration) string {
 	t.Helper()
-	tok, err := auth.MintHS256([]byte(Secret), auth.Principal{UserID: user, Email: user + "@example.com", Name: user},
+	tok, err := auth.MintHS256([]byte(Secret), auth.Principal{UserID: user, Email: user + "@example.com", EmailVerified: true, Name: user},
 		d, time.Now().Add(-app.TokenLeeway), "", "")
 	if err != nil {
 		t.Fatalf("apptest: mint token: %v", err)

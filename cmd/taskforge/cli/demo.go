@@ -16,8 +16,8 @@ import (
 // empty on a first `make run`. Every command carries a fixed idempotency key: running it again
 // (every start with --demo) returns the first results and appends nothing.
 func seedDemo(ctx context.Context, cfg config.Config, h *commands.Handlers, log *slog.Logger) error {
-	ada := domain.Actor{UserID: "demo-ada", Email: "ada@demo.taskforge.dev", DisplayName: "Ada Lovelace"}
-	grace := domain.Actor{UserID: "demo-grace", Email: "grace@demo.taskforge.dev", DisplayName: "Grace Hopper"}
+	ada := domain.Actor{UserID: "demo-ada", Email: "ada@demo.taskforge.dev", EmailVerified: true, DisplayName: "Ada Lovelace"}
+	grace := domain.Actor{UserID: "demo-grace", Email: "grace@demo.taskforge.dev", EmailVerified: true, DisplayName: "Grace Hopper"}
 	key := func(k string) string { return "demo-seed-v1-" + k }
 
 	for _, a := range []domain.Actor{ada, grace} {
