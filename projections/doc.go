@@ -62,5 +62,22 @@
 //	activity       rm_activity (lines rendered at apply time), rm_activity_people, rm_activity_subjects
 //	notifications  rm_notifications (+ notification_reads, the per-user read mark, kept across rebuilds)
 //
-// Every query in queries.go is scoped to a workspace and names the index that serves it.
+// Every read query is scoped to a workspace and names the index that serves it.
+//
+// # Files
+//
+// Each read model has three files: <model>.go (its DDL and Apply), <model>_bulk.go (its rebuild
+// folder; workspaces has none and rebuilds with Apply) and <model>_query.go (its read queries and
+// row types; comments live with tasks, as their table does).
+//
+//	workspaces.go    workspaces_query.go
+//	projects.go      projects_bulk.go       projects_query.go
+//	tasks.go         tasks_bulk.go          tasks_query.go
+//	activity.go      activity_bulk.go       activity_query.go
+//	notifications.go notifications_bulk.go  notifications_query.go
+//
+// Shared: projection.go (the Projection type, All), runner.go (live delivery), rebuild.go (versions,
+// rebuilds, swaps), bulk.go (the folders' shared machinery), schema.go, status.go, metrics.go,
+// queries.go (the Queries type, batch keys, helpers), wait.go (WaitFor, read-your-writes) and
+// cursor.go (the task cursor).
 package projections

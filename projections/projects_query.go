@@ -1,0 +1,86 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Project is a project with its task counts.
+type Project struct {
+	ID           uuid.UUID       `json:"id"`
+	WorkspaceID  uuid.UUID       `json:"workspace_id"`
+	Key          string          `json:"key"`
+	Name         string          `json:"name"`
+	Archived     bool            `json:"archived"`
+	Workflow     json.RawMessage `json:"workflow"`
+	TaskCounts   map[string]int  `json:"task_counts"` // by status, unarchived tasks
+	OpenTasks    int             `json:"open_tasks"`
+	OverdueTasks int             `json:"overdue_tasks"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	Version      int64           `json:"version"`
+}
+
+// projectSQL reads projects with their counts in one statement: the counts by
+// rm_project_status_counts_vN_pkey (project_id prefix), overdue by rm_project_tasks_vN_overdue_idx.
+const projectSQL = `SELECT p.id, p.workspace_id, p.key, p.name, p.archived, p.workflow, p.updated_at, p.version,
+	coalesce((SELECT jsonb_object_agg(c.status, c.tasks) FROM rm_project_status_counts c WHERE c.project_id = p.id AND c.tasks > 0), '{}'),
+	coalesce((SELECT sum(c.tasks) FROM rm_project_status_counts c WHERE c.project_id = p.id AND NOT (c.status = ANY (p.closed_statuses))), 0),
+	(SELECT count(*) FROM rm_project_tasks t WHERE t.project_id = p.id AND t.open AND NOT t.archived
+		AND t.due_date IS NOT NULL AND t.due_date < now())
+	FROM rm_projects p`
+
+func scanProject(row pgx.Row) (Project, error) {
+	var p Project
+	var counts []byte
+	var wf []byte
+	err := row.Scan(&p.ID, &p.WorkspaceID, &p.Key, &p.Name, &p.Archived, &wf, &p.UpdatedAt, &p.Version, &counts, &p.OpenTasks, &p.OverdueTasks)
+	if err != nil {
+		return p, err
+	}
+	p.Workflow = wf
+	err = json.Unmarshal(counts, &p.TaskCounts)
+	return p, err
+}
+
+// ProjectsByWorkspace returns a workspace's projects by name.
+func (q *Queries) ProjectsByWorkspace(ctx context.Context, workspaceID uuid.UUID) ([]Project, error) {
+	// served by rm_projects_vN_workspace_idx
+	return list(ctx, q.pool, scanProject, projectSQL+` WHERE p.workspace_id = $1 ORDER BY p.name, p.id LIMIT $2`, workspaceID, MaxPage)
+}
+
+// ProjectsOfWorkspaces returns the projects of workspaces, each workspace's together (in the
+// order of workspaces) and by name, up to MaxPage each: one statement for any number of workspaces.
+func (q *Queries) ProjectsOfWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID) ([]Project, error) {
+	if len(workspaceIDs) == 1 {
+		// The common case, in the plainer statement: the LATERAL one's custom plans cost ~1 ms of
+		// planning each (measured: workspace 5×10 read 20% slower).
+		return q.ProjectsByWorkspace(ctx, workspaceIDs[0])
+	}
+	// served by rm_projects_vN_workspace_idx, once per workspace (LATERAL): a range scan in name
+	// order that stops at its limit, as ProjectsByWorkspace's
+	return list(ctx, q.pool, scanProject, `SELECT p.* FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n)
+		CROSS JOIN LATERAL (`+projectSQL+` WHERE p.workspace_id = w.id ORDER BY p.name, p.id LIMIT $2) p
+		ORDER BY w.n, p.name, p.id`, workspaceIDs, MaxPage)
+}
+
+// ProjectsByKeys is the batch loader of projects: one statement for any number of projects of
+// any number of workspaces.
+func (q *Queries) ProjectsByKeys(ctx context.Context, keys []Key) ([]Project, error) {
+	wss, ids := splitKeys(keys)
+	// served by rm_projects_vN_pkey, once per key, the workspace rechecked
+	return list(ctx, q.pool, scanProject, projectSQL+`
+		JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(ws, id) ON p.id = k.id AND p.workspace_id = k.ws`,
+		wss, ids)
+}
+
+// ProjectInWorkspaces returns the project with id if its workspace is one of workspaceIDs (the
+// caller's: finding a project by id alone), else ErrNotFound.
+func (q *Queries) ProjectInWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID, id uuid.UUID) (Project, error) {
+	// served by rm_projects_vN_pkey, the workspace rechecked
+	p, err := scanProject(q.pool.QueryRow(ctx, projectSQL+` WHERE p.id = $2 AND p.workspace_id = ANY ($1)`, workspaceIDs, id))
+	return p, notFound(err, "project")
+}
