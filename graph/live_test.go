@@ -4,241 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/graph/live"
 )
-
-// A graphql-transport-ws client for the tests, over github.com/coder/websocket (the library
-// gqlgen's websocket transport uses), which also speaks the legacy graphql-ws protocol
-// (subscriptions-transport-ws: start/data/stop, "ka" keep-alives).
-
-const (
-	transportWS = "graphql-transport-ws"
-	legacyWS    = "graphql-ws"
-)
-
-type wsMessage struct {
-	ID      string          `json:"id,omitempty"`
-	Type    string          `json:"type"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-type wsClient struct {
-	t      *testing.T
-	proto  string // transportWS or legacyWS
-	conn   *websocket.Conn
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	subs   map[string]chan wsMessage
-	n      int
-	closed chan struct{} // the reader stopped: the connection is gone
-	err    error         // why the reader stopped (websocket.CloseStatus gives the close code)
-}
-
-// dial opens a websocket to the API and authenticates with tok in connection_init (or, when
-// header is set, with the upgrade request's Authorization header and an empty init payload).
-func (a *api) dial(tok string, header bool) (*wsClient, error) {
-	return a.dialProtocol(transportWS, tok, header)
-}
-
-// dialProtocol is dial with the websocket subprotocol proto (transportWS or legacyWS).
-func (a *api) dialProtocol(proto, tok string, header bool) (*wsClient, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	h := http.Header{}
-	payload := map[string]any{}
-	if header {
-		h.Set("Authorization", "Bearer "+tok)
-	} else if tok != "" {
-		payload["authorization"] = "Bearer " + tok
-	}
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.url, "http"), &websocket.DialOptions{
-		Subprotocols: []string{proto}, HTTPHeader: h,
-	})
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	if conn.Subprotocol() != proto {
-		cancel()
-		_ = conn.CloseNow()
-		return nil, fmt.Errorf("the server chose subprotocol %q, not %q", conn.Subprotocol(), proto)
-	}
-	c := &wsClient{t: a.t, proto: proto, conn: conn, cancel: cancel, subs: map[string]chan wsMessage{}, closed: make(chan struct{})}
-	a.t.Cleanup(c.close)
-	init, _ := json.Marshal(payload)
-	if err := c.send(wsMessage{Type: "connection_init", Payload: init}); err != nil {
-		return nil, err
-	}
-	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-	defer rcancel()
-	var ack wsMessage
-	if err := c.read(rctx, &ack); err != nil {
-		return nil, err
-	}
-	if ack.Type != "connection_ack" {
-		return nil, fmt.Errorf("expected connection_ack, got %s", ack.Type)
-	}
-	go c.readLoop(ctx)
-	return c, nil
-}
-
-func (a *api) mustDial(tok string) *wsClient {
-	a.t.Helper()
-	c, err := a.dial(tok, false)
-	require.NoError(a.t, err)
-	return c
-}
-
-func (c *wsClient) close() {
-	c.cancel()
-	_ = c.conn.CloseNow()
-}
-
-func (c *wsClient) send(m wsMessage) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return c.conn.Write(ctx, websocket.MessageText, b)
-}
-
-func (c *wsClient) read(ctx context.Context, m *wsMessage) error {
-	_, b, err := c.conn.Read(ctx)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, m)
-}
-
-// readLoop answers pings and routes messages to their subscription.
-func (c *wsClient) readLoop(ctx context.Context) {
-	defer close(c.closed)
-	for {
-		var m wsMessage
-		if err := c.read(ctx, &m); err != nil {
-			c.err = err // read after <-c.closed
-			return
-		}
-		switch m.Type {
-		case "ping":
-			_ = c.send(wsMessage{Type: "pong"})
-		case "next", "data", "error", "complete":
-			c.mu.Lock()
-			ch := c.subs[m.ID]
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- m
-			}
-		}
-	}
-}
-
-type wsSub struct {
-	c  *wsClient
-	id string
-	ch chan wsMessage
-}
-
-func (c *wsClient) subscribe(query string, vars map[string]any) *wsSub {
-	c.t.Helper()
-	c.mu.Lock()
-	c.n++
-	id := strconv.Itoa(c.n)
-	ch := make(chan wsMessage, 1024)
-	c.subs[id] = ch
-	c.mu.Unlock()
-	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	start := "subscribe"
-	if c.proto == legacyWS {
-		start = "start"
-	}
-	require.NoError(c.t, c.send(wsMessage{ID: id, Type: start, Payload: payload}))
-	return &wsSub{c: c, id: id, ch: ch}
-}
-
-func (s *wsSub) stop() {
-	stop := "complete"
-	if s.c.proto == legacyWS {
-		stop = "stop"
-	}
-	require.NoError(s.c.t, s.c.send(wsMessage{ID: s.id, Type: stop}))
-}
-
-// next returns the subscription's next message, failing the test after timeout.
-func (s *wsSub) next(timeout time.Duration) wsMessage {
-	s.c.t.Helper()
-	select {
-	case m := <-s.ch:
-		return m
-	case <-time.After(timeout):
-		s.c.t.Fatalf("subscription %s: no message within %s", s.id, timeout)
-		return wsMessage{}
-	}
-}
-
-// data waits for a "next" message ("data" in graphql-ws) without errors and decodes its one
-// field into out.
-func (s *wsSub) data(out any) {
-	s.c.t.Helper()
-	m := s.next(10 * time.Second)
-	want := "next"
-	if s.c.proto == legacyWS {
-		want = "data"
-	}
-	require.Equal(s.c.t, want, m.Type, "%s", m.Payload)
-	var r response
-	require.NoError(s.c.t, json.Unmarshal(m.Payload, &r))
-	require.Empty(s.c.t, r.Errors)
-	for _, v := range r.Data {
-		require.NoError(s.c.t, json.Unmarshal(v, out))
-	}
-}
-
-// quiet checks that no message arrives for d.
-func (s *wsSub) quiet(d time.Duration) {
-	s.c.t.Helper()
-	select {
-	case m := <-s.ch:
-		s.c.t.Fatalf("subscription %s: unexpected %s %s", s.id, m.Type, m.Payload)
-	case <-time.After(d):
-	}
-}
-
-// refusal waits for the subscription's refusal (an "error" message, or a "next" ("data")
-// carrying errors and no data, then "complete") and returns its code.
-func (s *wsSub) refusal() string {
-	s.c.t.Helper()
-	m := s.next(10 * time.Second)
-	switch m.Type {
-	case "error":
-		var errs []gqlError
-		require.NoError(s.c.t, json.Unmarshal(m.Payload, &errs))
-		require.NotEmpty(s.c.t, errs)
-		c, _ := errs[0].Extensions["code"].(string)
-		return c
-	case "next", "data":
-		var r response
-		require.NoError(s.c.t, json.Unmarshal(m.Payload, &r))
-		for _, v := range r.Data {
-			require.Equal(s.c.t, "null", string(v), "a refused subscription carries no data")
-		}
-		require.Equal(s.c.t, "complete", s.next(5*time.Second).Type, "a refused subscription ends")
-		return code(s.c.t, r)
-	}
-	s.c.t.Fatalf("subscription %s: expected a refusal, got %s", s.id, m.Type)
-	return ""
-}
 
 // waitSubscriptions waits until hub holds n subscriptions: the server has registered them, so
 // every change committed from now on reaches them.
@@ -284,12 +59,12 @@ func TestLiveEndToEnd(t *testing.T) {
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
 
-	alice, bob := a.mustDial(tm.alice), a.mustDial(tm.bob)
+	alice, bob := a.srv.MustDialWS(tm.alice), a.srv.MustDialWS(tm.bob)
 	p := map[string]any{"p": tm.project}
-	tasks := alice.subscribe(taskChangedQ, p)
-	board := alice.subscribe(boardChangedQ, p)
-	bobTasks := bob.subscribe(taskChangedQ, p)
-	inbox := bob.subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
+	tasks := alice.Subscribe(taskChangedQ, p)
+	board := alice.Subscribe(boardChangedQ, p)
+	bobTasks := bob.Subscribe(taskChangedQ, p)
+	inbox := bob.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
 	waitSubscriptions(t, a.hub, 4)
 
 	var created struct {
@@ -298,20 +73,20 @@ func TestLiveEndToEnd(t *testing.T) {
 	}
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Ship live updates"}) { id version key } }`, p, &created)
 	var lt liveTask
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, "TF-1", lt.Key)
 	require.Equal(t, created.ID, lt.ID)
 	require.Equal(t, "todo", lt.Status)
 	require.Equal(t, created.Version, lt.Version)
 	require.Equal(t, "TF", lt.Project.Key)
 	var bc liveBoard
-	board.data(&bc)
+	board.Data(&bc)
 	require.Equal(t, "CREATED", bc.Kind)
 	require.Equal(t, created.ID, bc.TaskID)
 	require.Equal(t, "todo", bc.Status)
 	require.NotEmpty(t, bc.Rank)
 	var seen liveTask
-	bobTasks.data(&seen)
+	bobTasks.Data(&seen)
 	require.Equal(t, lt, seen, "every subscriber of the project gets the same state")
 
 	// Through the workflow: each move is a task change and a board move, with the new column.
@@ -321,14 +96,14 @@ func TestLiveEndToEnd(t *testing.T) {
 		a.ok(tm.alice, `mutation($t: ID!, $s: String!, $v: Int) { changeTaskStatus(input: {taskId: $t, status: $s, expectedVersion: $v}) { version } }`,
 			map[string]any{"t": created.ID, "s": status, "v": v}, &moved)
 		v = moved.Version
-		tasks.data(&lt)
+		tasks.Data(&lt)
 		require.Equal(t, status, lt.Status)
 		require.Equal(t, v, lt.Version)
-		board.data(&bc)
+		board.Data(&bc)
 		require.Equal(t, "MOVED", bc.Kind)
 		require.Equal(t, status, bc.Status)
 		require.Equal(t, v, bc.Task.Version)
-		bobTasks.data(&seen)
+		bobTasks.Data(&seen)
 		require.Equal(t, status, seen.Status)
 	}
 	// The board change's token serves read-your-writes.
@@ -350,16 +125,16 @@ func TestLiveEndToEnd(t *testing.T) {
 	var assigned result
 	a.ok(tm.alice, `mutation($t: ID!, $bob: ID!) { assignTask(input: {taskId: $t, assigneeId: $bob}) { version } }`,
 		map[string]any{"t": created.ID, "bob": tm.bobID}, &assigned)
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, tm.bobID, lt.Assignee.UserID)
-	bobTasks.data(&seen)
+	bobTasks.Data(&seen)
 	var n struct {
 		Kind, TaskID, ActorID, Line string
 		CommentID                   *string
 		Read                        bool
 		Task                        struct{ Key string }
 	}
-	inbox.data(&n)
+	inbox.Data(&n)
 	require.Equal(t, "assigned", n.Kind)
 	require.Equal(t, created.ID, n.TaskID)
 	require.Equal(t, tm.aliceID, n.ActorID)
@@ -370,10 +145,10 @@ func TestLiveEndToEnd(t *testing.T) {
 	var comment struct{ CommentID, ConsistencyToken string }
 	a.ok(tm.alice, `mutation($t: ID!, $body: String!) { addComment(input: {taskId: $t, body: $body}) { commentId consistencyToken } }`,
 		map[string]any{"t": created.ID, "body": "@" + tm.bobID + " shipped, please check"}, &comment)
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, 1, lt.CommentCount)
-	bobTasks.data(&seen)
-	inbox.data(&n)
+	bobTasks.Data(&seen)
+	inbox.Data(&n)
 	require.Equal(t, "mentioned", n.Kind)
 	require.NotNil(t, n.CommentID)
 	require.Equal(t, comment.CommentID, *n.CommentID)
@@ -381,17 +156,17 @@ func TestLiveEndToEnd(t *testing.T) {
 
 	// Archived: the board loses it.
 	a.ok(tm.alice, `mutation($t: ID!) { archiveTask(input: {taskId: $t}) { version } }`, map[string]any{"t": created.ID}, &result{})
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.True(t, lt.Archived)
-	board.data(&bc)
+	board.Data(&bc)
 	require.Equal(t, "ARCHIVED", bc.Kind)
 	require.True(t, bc.Archived)
 	final := lt
-	bobTasks.data(&seen)
+	bobTasks.Data(&seen)
 	// Nothing else was queued: the assignment and the comment were no board changes, alice is
 	// notified of nothing (her own actions).
-	board.quiet(100 * time.Millisecond)
-	inbox.quiet(10 * time.Millisecond)
+	board.Quiet(100 * time.Millisecond)
+	inbox.Quiet(10 * time.Millisecond)
 
 	// History and taskAt agree with what the subscribers saw.
 	var hist struct {
@@ -428,8 +203,8 @@ func TestLiveEndToEnd(t *testing.T) {
 	require.True(t, at.Archived)
 
 	// Stopping a subscription frees it on the server.
-	tasks.stop()
-	require.Equal(t, "complete", tasks.next(5*time.Second).Type)
+	tasks.Stop()
+	require.Equal(t, "complete", tasks.Next(5*time.Second).Type)
 	waitSubscriptions(t, a.hub, 3)
 }
 
@@ -443,9 +218,9 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
 
-	onB := b.mustDial(tm.bob)
-	tasks := onB.subscribe(taskChangedQ, map[string]any{"p": tm.project})
-	inbox := onB.subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
+	onB := b.srv.MustDialWS(tm.bob)
+	tasks := onB.Subscribe(taskChangedQ, map[string]any{"p": tm.project})
+	inbox := onB.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
 	waitSubscriptions(t, b.hub, 2)
 	require.Equal(t, 0, a.hub.Subscriptions())
 
@@ -453,26 +228,26 @@ func TestLiveAcrossProcesses(t *testing.T) {
 	a.ok(tm.alice, `mutation($p: ID!, $bob: ID!) { createTask(input: {projectId: $p, title: "Across", assigneeId: $bob}) { id version } }`,
 		map[string]any{"p": tm.project, "bob": tm.bobID}, &created)
 	var lt liveTask
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, created.ID, lt.ID)
 	require.Equal(t, "XP-1", lt.Key)
 	require.Equal(t, tm.bobID, lt.Assignee.UserID)
 	var n struct{ Kind, TaskID string }
-	inbox.data(&n)
+	inbox.Data(&n)
 	require.Equal(t, "assigned", n.Kind)
 	require.Equal(t, created.ID, n.TaskID)
 
 	// And the other way round: a mutation on B reaches a subscriber on A.
-	onA := a.mustDial(tm.alice)
-	board := onA.subscribe(boardChangedQ, map[string]any{"p": tm.project})
+	onA := a.srv.MustDialWS(tm.alice)
+	board := onA.Subscribe(boardChangedQ, map[string]any{"p": tm.project})
 	waitSubscriptions(t, a.hub, 1)
 	b.ok(tm.bob, `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "in_progress"}) { version } }`,
 		map[string]any{"t": created.ID}, &result{})
 	var bc liveBoard
-	board.data(&bc)
+	board.Data(&bc)
 	require.Equal(t, "MOVED", bc.Kind)
 	require.Equal(t, "in_progress", bc.Status)
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, "in_progress", lt.Status)
 }
 
@@ -486,47 +261,47 @@ func TestLiveAuthAndLimits(t *testing.T) {
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
 
 	// Forged and expired tokens: the connection is closed without an ack.
-	_, err := a.dial(forged(t), false)
+	_, err := a.srv.DialWS(forged(t), apptest.WSOptions{})
 	require.Error(t, err)
-	_, err = a.dial(token(t, tm.aliceID, -time.Minute), false)
+	_, err = a.srv.DialWS(token(t, tm.aliceID, -time.Minute), apptest.WSOptions{})
 	require.Error(t, err)
-	_, err = a.dial(forged(t), true) // refused at the upgrade: 401
+	_, err = a.srv.DialWS(forged(t), apptest.WSOptions{Header: true}) // refused at the upgrade: 401
 	require.Error(t, err)
 
 	// The header works as well as the payload.
-	c, err := a.dial(tm.bob, true)
+	c, err := a.srv.DialWS(tm.bob, apptest.WSOptions{Header: true})
 	require.NoError(t, err)
-	s := c.subscribe(taskChangedQ, map[string]any{"p": tm.project})
+	s := c.Subscribe(taskChangedQ, map[string]any{"p": tm.project})
 	waitSubscriptions(t, a.hub, 1)
-	s.stop()
+	s.Stop()
 	waitSubscriptions(t, a.hub, 0)
 
 	// Anonymous: UNAUTHENTICATED. Bad ids: INVALID_INPUT.
-	anon, err := a.dial("", false)
+	anon, err := a.srv.DialWS("", apptest.WSOptions{})
 	require.NoError(t, err)
-	require.Equal(t, "UNAUTHENTICATED", anon.subscribe(taskChangedQ, map[string]any{"p": tm.project}).refusal())
-	require.Equal(t, "INVALID_INPUT", c.subscribe(taskChangedQ, map[string]any{"p": "nope"}).refusal())
+	require.Equal(t, "UNAUTHENTICATED", anon.Subscribe(taskChangedQ, map[string]any{"p": tm.project}).Refusal())
+	require.Equal(t, "INVALID_INPUT", c.Subscribe(taskChangedQ, map[string]any{"p": "nope"}).Refusal())
 
 	// At most MaxSubscriptions (4 in these tests) per connection; a stopped one frees its slot.
-	var subs []*wsSub
+	var subs []*apptest.Sub
 	for range 4 {
-		subs = append(subs, c.subscribe(boardChangedQ, map[string]any{"p": tm.project}))
+		subs = append(subs, c.Subscribe(boardChangedQ, map[string]any{"p": tm.project}))
 	}
 	waitSubscriptions(t, a.hub, 4)
-	require.Equal(t, "SUBSCRIPTION_LIMIT_EXCEEDED", c.subscribe(boardChangedQ, map[string]any{"p": tm.project}).refusal())
-	subs[0].stop()
+	require.Equal(t, "SUBSCRIPTION_LIMIT_EXCEEDED", c.Subscribe(boardChangedQ, map[string]any{"p": tm.project}).Refusal())
+	subs[0].Stop()
 	waitSubscriptions(t, a.hub, 3)
-	c.subscribe(boardChangedQ, map[string]any{"p": tm.project})
+	c.Subscribe(boardChangedQ, map[string]any{"p": tm.project})
 	waitSubscriptions(t, a.hub, 4)
 
 	// Another connection has its own budget; removing bob from the workspace ends his
 	// subscriptions there.
-	other := a.mustDial(tm.bob)
-	inbox := other.subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
+	other := a.srv.MustDialWS(tm.bob)
+	inbox := other.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
 	waitSubscriptions(t, a.hub, 5)
 	a.ok(tm.alice, `mutation($ws: ID!, $bob: ID!) { removeMember(input: {workspaceId: $ws, userId: $bob}) { id } }`,
 		map[string]any{"ws": tm.ws, "bob": tm.bobID}, &result{})
-	require.Equal(t, "FORBIDDEN", inbox.refusal())
+	require.Equal(t, "FORBIDDEN", inbox.Refusal())
 	waitSubscriptions(t, a.hub, 0)
 }
 
@@ -550,12 +325,12 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.CloseNow()
 	conn.SetReadLimit(-1)
-	write := func(m wsMessage) {
+	write := func(m apptest.Message) {
 		b, _ := json.Marshal(m)
 		require.NoError(t, conn.Write(ctx, websocket.MessageText, b))
 	}
 	init, _ := json.Marshal(map[string]any{"authorization": "Bearer " + tm.alice})
-	write(wsMessage{Type: "connection_init", Payload: init})
+	write(apptest.Message{Type: "connection_init", Payload: init})
 	_, b, err := conn.Read(ctx)
 	require.NoError(t, err)
 	require.Contains(t, string(b), "connection_ack")
@@ -566,7 +341,7 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	}
 	q.WriteString(" } }")
 	sub, _ := json.Marshal(map[string]any{"query": q.String(), "variables": map[string]any{"p": tm.project}})
-	write(wsMessage{ID: "slow", Type: "subscribe", Payload: sub})
+	write(apptest.Message{ID: "slow", Type: "subscribe", Payload: sub})
 	waitSubscriptions(t, hub, 1)
 
 	description := strings.Repeat("x", 30<<10)
@@ -583,7 +358,7 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	require.Equal(t, 0, hub.Subscriptions())
 
 	// Reading again: the messages queued before the drop, then the error.
-	var last wsMessage
+	var last apptest.Message
 	received := 0
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -611,11 +386,11 @@ func TestLiveBoardProjectChanges(t *testing.T) {
 	tm := newTeam(t, a, "BP")
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
-	c := a.mustDial(tm.bob)
+	c := a.srv.MustDialWS(tm.bob)
 	p := map[string]any{"p": tm.project}
-	board := c.subscribe(`subscription($p: ID!) { boardChanged(projectId: $p) { kind taskId status rank archived consistencyToken
+	board := c.Subscribe(`subscription($p: ID!) { boardChanged(projectId: $p) { kind taskId status rank archived consistencyToken
 		task { key } project { id name archived board { status } } } }`, p)
-	tasks := c.subscribe(taskChangedQ, p)
+	tasks := c.Subscribe(taskChangedQ, p)
 	waitSubscriptions(t, a.hub, 2)
 
 	type change struct {
@@ -640,7 +415,7 @@ func TestLiveBoardProjectChanges(t *testing.T) {
 	var created result
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "On the board"}) { id } }`, p, &created)
 	var ch change
-	board.data(&ch)
+	board.Data(&ch)
 	require.Equal(t, "CREATED", ch.Kind)
 	require.NotNil(t, ch.TaskID)
 	require.Equal(t, created.ID, *ch.TaskID)
@@ -650,13 +425,13 @@ func TestLiveBoardProjectChanges(t *testing.T) {
 	require.Equal(t, tm.project, ch.Project.ID)
 	require.Equal(t, "Project", ch.Project.Name)
 	var lt liveTask
-	tasks.data(&lt)
+	tasks.Data(&lt)
 	require.Equal(t, "BP-1", lt.Key)
 
 	projectChange := func(kind string) change {
 		t.Helper()
 		var ch change
-		board.data(&ch)
+		board.Data(&ch)
 		require.Equal(t, kind, ch.Kind)
 		require.Nil(t, ch.TaskID)
 		require.Nil(t, ch.Task)
@@ -694,8 +469,8 @@ func TestLiveBoardProjectChanges(t *testing.T) {
 	require.Equal(t, "Renamed", ch.Project.Name)
 
 	// The project's changes are no task's.
-	tasks.quiet(100 * time.Millisecond)
-	board.quiet(10 * time.Millisecond)
+	tasks.Quiet(100 * time.Millisecond)
+	board.Quiet(10 * time.Millisecond)
 }
 
 // TestLiveLegacyProtocol: the legacy graphql-ws protocol (subscriptions-transport-ws:
@@ -710,36 +485,36 @@ func TestLiveLegacyProtocol(t *testing.T) {
 	p := map[string]any{"p": tm.project}
 
 	for i, header := range []bool{false, true} {
-		c, err := a.dialProtocol(legacyWS, tm.bob, header)
+		c, err := a.srv.DialWS(tm.bob, apptest.WSOptions{Protocol: apptest.LegacyWS, Header: header})
 		require.NoError(t, err, "header %v", header)
-		s := c.subscribe(taskChangedQ, p)
+		s := c.Subscribe(taskChangedQ, p)
 		waitSubscriptions(t, a.hub, 1)
 		var created result
 		a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "Legacy"}) { id version } }`, p, &created)
 		var lt liveTask
-		s.data(&lt) // a "data" message
+		s.Data(&lt) // a "data" message
 		require.Equal(t, created.ID, lt.ID)
 		require.Equal(t, fmt.Sprintf("LG-%d", i+1), lt.Key)
 		require.Equal(t, created.Version, lt.Version)
 		require.Equal(t, "LG", lt.Project.Key)
-		s.stop() // "stop"
-		require.Equal(t, "complete", s.next(5*time.Second).Type)
+		s.Stop() // "stop"
+		require.Equal(t, "complete", s.Next(5*time.Second).Type)
 		waitSubscriptions(t, a.hub, 0)
 	}
 
 	// Forged and expired tokens: no ack.
-	_, err := a.dialProtocol(legacyWS, forged(t), false)
+	_, err := a.srv.DialWS(forged(t), apptest.WSOptions{Protocol: apptest.LegacyWS})
 	require.Error(t, err)
-	_, err = a.dialProtocol(legacyWS, token(t, tm.bobID, -time.Minute), false)
+	_, err = a.srv.DialWS(token(t, tm.bobID, -time.Minute), apptest.WSOptions{Protocol: apptest.LegacyWS})
 	require.Error(t, err)
-	_, err = a.dialProtocol(legacyWS, forged(t), true)
+	_, err = a.srv.DialWS(forged(t), apptest.WSOptions{Protocol: apptest.LegacyWS, Header: true})
 	require.Error(t, err)
 	// Anonymous: UNAUTHENTICATED; a stranger: NOT_FOUND.
-	anon, err := a.dialProtocol(legacyWS, "", false)
+	anon, err := a.srv.DialWS("", apptest.WSOptions{Protocol: apptest.LegacyWS})
 	require.NoError(t, err)
-	require.Equal(t, "UNAUTHENTICATED", anon.subscribe(taskChangedQ, p).refusal())
-	stranger, err := a.dialProtocol(legacyWS, token(t, "stranger-"+t.Name(), time.Hour), false)
+	require.Equal(t, "UNAUTHENTICATED", anon.Subscribe(taskChangedQ, p).Refusal())
+	stranger, err := a.srv.DialWS(token(t, "stranger-"+t.Name(), time.Hour), apptest.WSOptions{Protocol: apptest.LegacyWS})
 	require.NoError(t, err)
-	require.Equal(t, "NOT_FOUND", stranger.subscribe(taskChangedQ, p).refusal())
+	require.Equal(t, "NOT_FOUND", stranger.Subscribe(taskChangedQ, p).Refusal())
 	require.Equal(t, 0, a.hub.Subscriptions())
 }

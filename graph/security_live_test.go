@@ -26,7 +26,7 @@ func initClose(t *testing.T, a *api, proto, authz string) websocket.StatusCode {
 	require.NoError(t, err)
 	defer conn.CloseNow()
 	init, _ := json.Marshal(map[string]any{"authorization": authz})
-	b, _ := json.Marshal(wsMessage{Type: "connection_init", Payload: init})
+	b, _ := json.Marshal(apptest.Message{Type: "connection_init", Payload: init})
 	require.NoError(t, conn.Write(ctx, websocket.MessageText, b))
 	for {
 		_, b, err := conn.Read(ctx)
@@ -53,7 +53,7 @@ func TestLiveBadTokenClosesUnauthenticated(t *testing.T) {
 		"empty":      "Bearer ",
 		"garbage":    "Bearer xyz",
 	}
-	for _, proto := range []string{transportWS, legacyWS} {
+	for _, proto := range []string{apptest.TransportWS, apptest.LegacyWS} {
 		for name, authz := range cases {
 			require.Equal(t, websocket.StatusCode(graph.CloseUnauthenticated), initClose(t, a, proto, authz), "%s %s", proto, name)
 		}
@@ -73,16 +73,16 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 	for _, v := range []struct {
 		proto  string
 		header bool
-	}{{transportWS, false}, {legacyWS, false}, {transportWS, true}} {
+	}{{apptest.TransportWS, false}, {apptest.LegacyWS, false}, {apptest.TransportWS, true}} {
 		proto := v.proto
 		if v.header {
 			proto += " (header)"
 		}
 		const ttl = 3 * time.Second // exp has a second's precision: at least 2 s to subscribe
 		expires := time.Now().Add(ttl)
-		c, err := a.dialProtocol(v.proto, apptest.TokenExpiringIn(t, tm.bobID, ttl), v.header)
+		c, err := a.srv.DialWS(apptest.TokenExpiringIn(t, tm.bobID, ttl), apptest.WSOptions{Protocol: v.proto, Header: v.header})
 		require.NoError(t, err, proto)
-		s := c.subscribe(taskChangedQ, map[string]any{"p": tm.project})
+		s := c.Subscribe(taskChangedQ, map[string]any{"p": tm.project})
 		waitSubscriptions(t, a.hub, 1)
 
 		// Changes keep coming; the subscription sees them until the token expires.
@@ -92,11 +92,11 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 	flow:
 		for {
 			select {
-			case <-c.closed:
+			case <-c.Done():
 				break flow
 			case <-deadline:
 				t.Fatalf("%s: the connection outlived its token", proto)
-			case m := <-s.ch:
+			case m := <-s.C():
 				if m.Type == "next" || m.Type == "data" {
 					received++
 				}
@@ -108,7 +108,7 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 		tick.Stop()
 		require.Positive(t, received, "%s: the subscription was live before the expiry", proto)
 		require.False(t, time.Now().Before(expires.Add(-time.Second)), "%s: closed before the token expired", proto)
-		require.Equal(t, websocket.StatusCode(graph.CloseUnauthenticated), websocket.CloseStatus(c.err), "%s: %v", proto, c.err)
+		require.Equal(t, websocket.StatusCode(graph.CloseUnauthenticated), c.CloseStatus(), "%s: %v", proto, c.Err())
 		waitSubscriptions(t, a.hub, 0)
 	}
 }
@@ -122,13 +122,13 @@ func TestLiveRemovedMemberIsForbidden(t *testing.T) {
 	tm := newTeam(t, a, "RM")
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
-	modern := a.mustDial(tm.bob)
-	legacy, err := a.dialProtocol(legacyWS, tm.bob, false)
+	modern := a.srv.MustDialWS(tm.bob)
+	legacy, err := a.srv.DialWS(tm.bob, apptest.WSOptions{Protocol: apptest.LegacyWS})
 	require.NoError(t, err)
-	subs := []*wsSub{
-		modern.subscribe(taskChangedQ, map[string]any{"p": tm.project}),
-		modern.subscribe(notificationAddedQ, map[string]any{"ws": tm.ws}),
-		legacy.subscribe(boardChangedQ, map[string]any{"p": tm.project}),
+	subs := []*apptest.Sub{
+		modern.Subscribe(taskChangedQ, map[string]any{"p": tm.project}),
+		modern.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws}),
+		legacy.Subscribe(boardChangedQ, map[string]any{"p": tm.project}),
 	}
 	waitSubscriptions(t, a.hub, len(subs))
 	// Assigned to bob: each subscription has something to deliver.
@@ -136,15 +136,15 @@ func TestLiveRemovedMemberIsForbidden(t *testing.T) {
 		map[string]any{"p": tm.project, "bob": tm.bobID}, &result{})
 	for _, s := range subs {
 		var v map[string]any
-		s.data(&v)
+		s.Data(&v)
 	}
 
 	a.ok(tm.alice, `mutation($ws: ID!, $bob: ID!) { removeMember(input: {workspaceId: $ws, userId: $bob}) { id } }`,
 		map[string]any{"ws": tm.ws, "bob": tm.bobID}, &result{})
 	for _, s := range subs {
-		m := s.next(10 * time.Second)
+		m := s.Next(10 * time.Second)
 		for m.Type == "next" || m.Type == "data" { // changes before the removal (bob's tasks unassigned)
-			m = s.next(10 * time.Second)
+			m = s.Next(10 * time.Second)
 		}
 		require.Equal(t, "error", m.Type, "%s", m.Payload)
 		var errs []gqlError
@@ -157,11 +157,11 @@ func TestLiveRemovedMemberIsForbidden(t *testing.T) {
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "after"}) { id } }`,
 		map[string]any{"p": tm.project}, &result{})
 	for _, s := range subs {
-		s.quiet(300 * time.Millisecond)
+		s.Quiet(300 * time.Millisecond)
 	}
 	// The connections themselves stay open: bob may still follow his other workspaces.
 	select {
-	case <-modern.closed:
+	case <-modern.Done():
 		t.Fatal("the connection closed")
 	default:
 	}

@@ -165,14 +165,14 @@ func TestLogLevelsTellTheTruth(t *testing.T) {
 	// A subscriber whose socket drops (once the read models know bob is a member).
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
 		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
-	c := a.mustDial(tm.bob)
-	s := c.subscribe(taskChangedQ, map[string]any{"p": tm.project})
+	c := a.srv.MustDialWS(tm.bob)
+	s := c.Subscribe(taskChangedQ, map[string]any{"p": tm.project})
 	waitSubscriptions(t, a.hub, 1)
 	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "seen"}) { id } }`,
 		map[string]any{"p": tm.project}, &result{})
 	var seen map[string]any
-	s.data(&seen)
-	require.NoError(t, c.conn.Close(websocket.StatusGoingAway, "tab closed"))
+	s.Data(&seen)
+	require.NoError(t, c.CloseWith(websocket.StatusGoingAway, "tab closed"))
 	waitSubscriptions(t, a.hub, 0)
 	require.Empty(t, logs.lines("level=ERROR"), "a client going away is not a server error")
 

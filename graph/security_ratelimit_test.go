@@ -174,16 +174,16 @@ func TestLimitsOverWebsocket(t *testing.T) {
 		o.MaxComplexity = 250
 		o.RateLimits = graph.RateLimits{Cost: 1, CostBurst: 500}
 	})
-	c := a.mustDial(token(t, "alice-"+t.Name(), time.Hour))
+	c := a.srv.MustDialWS(token(t, "alice-"+t.Name(), time.Hour))
 	vars := map[string]any{"id": "00000000-0000-0000-0000-000000000000"}
 	// 1 + project 1 + board (1 + 50 columns + tasks 1 + 200 × 1) = 254
 	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED",
-		c.subscribe(`subscription($id: ID!) { boardChanged(projectId: $id) { project { board { tasks { id } } } } }`, vars).refusal())
+		c.Subscribe(`subscription($id: ID!) { boardChanged(projectId: $id) { project { board { tasks { id } } } } }`, vars).Refusal())
 	// 1 + task 1 + comments (1 + 200 × 1) = 203: twice within the burst of 500 (refused later,
 	// by the workspace check), not a third time.
 	const q = `subscription($id: ID!) { notificationAdded(workspaceId: $id) { task { comments { id } } } }`
 	for range 2 {
-		require.NotEqual(t, "RATE_LIMITED", c.subscribe(q, vars).refusal())
+		require.NotEqual(t, "RATE_LIMITED", c.Subscribe(q, vars).Refusal())
 	}
-	require.Equal(t, "RATE_LIMITED", c.subscribe(q, vars).refusal())
+	require.Equal(t, "RATE_LIMITED", c.Subscribe(q, vars).Refusal())
 }

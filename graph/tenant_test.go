@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/domain"
 )
 
@@ -236,26 +237,26 @@ func TestTenantIsolation(t *testing.T) {
 	require.Empty(t, r.Errors)
 	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &sschema))
 	require.NotEmpty(t, sschema.Type.Fields)
-	ws2 := a.mustDial(mallory)
-	var refused []*wsSub
+	ws2 := a.srv.MustDialWS(mallory)
+	var refused []*apptest.Sub
 	for _, f := range sschema.Type.Fields {
 		q, ok := subscriptions[f.Name]
 		require.True(t, ok, "subscription %s has no tenant isolation case", f.Name)
-		s := ws2.subscribe(q, map[string]any{"ws": ws.ID, "p": p.ID})
-		c := s.refusal()
+		s := ws2.Subscribe(q, map[string]any{"ws": ws.ID, "p": p.ID})
+		c := s.Refusal()
 		require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, c, f.Name)
 		refused = append(refused, s)
 	}
 	require.Equal(t, 0, a.hub.Subscriptions(), "no refused subscription is registered")
 	// Alice's own subscription sees the next change; mallory's got nothing.
-	watch := a.mustDial(alice).subscribe(subscriptions["taskChanged"], map[string]any{"p": p.ID})
+	watch := a.srv.MustDialWS(alice).Subscribe(subscriptions["taskChanged"], map[string]any{"p": p.ID})
 	waitSubscriptions(t, a.hub, 1)
 	a.ok(alice, `mutation($t: ID!, $alice: ID!) { assignTask(input: {taskId: $t, assigneeId: $alice}) { id } }`, vars, &result{})
 	var seen struct{ ID string }
-	watch.data(&seen)
+	watch.Data(&seen)
 	require.Equal(t, task.ID, seen.ID)
 	for _, s := range refused {
-		s.quiet(10 * time.Millisecond)
+		s.Quiet(10 * time.Millisecond)
 	}
 
 	// A payload never serves a workspace its caller has left, even when the request read it

@@ -1,6 +1,7 @@
 // Package apptest runs the service for tests: an App (package app, as `taskforge serve` builds
-// it) over a test database, served by an httptest server, with token minting and a GraphQL
-// client. The graph, cli and bench tests all use it, so no test wires the service by hand.
+// it) over a test database, served by an httptest server, with token minting, a GraphQL client
+// over HTTP and a websocket client (ws.go: graphql-transport-ws and the legacy graphql-ws). The
+// graph, cli and bench tests all use it, so no test wires the service by hand.
 //
 // The package's tests must run under pgtest.Run (TestMain) when they let New create the database.
 package apptest
