@@ -66,10 +66,15 @@ GENERATED := graph/generated graph/model graph/*.resolvers.go
 layering: ## check the import rules of the floors (layers_test.go: each package's allowed imports)
 	$(GO) test -count=1 -run '^TestLayers$$' .
 
+.PHONY: lint
+lint: ## golangci-lint at a pinned version (.golangci.yml: errcheck, unused, ineffassign)
+	@scripts/lint.sh
+
 .PHONY: check
-check: ## gofmt, go vet, layering, generated code up to date
+check: ## gofmt, go vet, lint, layering, generated code up to date
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	@$(MAKE) -s lint
 	@$(MAKE) -s layering
 	@$(MAKE) -s generate
 	@git diff --exit-code --stat -- $(GENERATED) || \

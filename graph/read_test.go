@@ -416,7 +416,7 @@ func TestStatementBudget(t *testing.T) {
 	var lastWS commands.Result
 	for i := range 8 {
 		if i < 7 {
-			lastWS, err = a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: bob, Name: fmt.Sprintf("Bob's %d", i)})
+			_, err = a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: bob, Name: fmt.Sprintf("Bob's %d", i)})
 			require.NoError(t, err)
 		}
 		lastWS, err = a.h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: carol, Name: fmt.Sprintf("Carol's %d", i)})
