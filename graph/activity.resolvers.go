@@ -17,22 +17,23 @@ import (
 )
 
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
-func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through string) (bool, error) {
+func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through string) (*bool, error) {
 	a, err := actor(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	p, err := ParseConsistencyToken(through)
 	if err != nil {
-		return false, domain.InvalidInput("through", "not a valid cursor")
+		return nil, domain.InvalidInput("through", "not a valid cursor")
 	}
 	if err := r.Queries.MarkNotificationsRead(ctx, string(a.UserID), p); err != nil {
 		if errors.Is(err, projections.ErrNotNotified) {
-			return false, domain.InvalidInput("through", "not the cursor of one of your notifications")
+			return nil, domain.InvalidInput("through", "not the cursor of one of your notifications")
 		}
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	ok := true
+	return &ok, nil
 }
 
 // Task is the resolver for the task field.

@@ -381,7 +381,7 @@ func TestForeignIDIsNotFound(t *testing.T) {
 		gone, theirs := a.do(mallory, q, missing), a.do(mallory, q, foreign)
 		require.Equal(t, "NOT_FOUND", code(t, gone), "%s, nonexistent ids: %v", f.Name, gone.Errors)
 		require.Equal(t, gone.Errors, theirs.Errors, "%s: a foreign id answers like a nonexistent one", f.Name)
-		require.Nil(t, theirs.Data[f.Name], f.Name)
+		requireNoData(t, theirs, f.Name)
 	}
 	require.Equal(t, before, a.head(), "nothing appended")
 
