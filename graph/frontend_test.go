@@ -27,6 +27,24 @@ func TestFailingMutationKeepsSiblings(t *testing.T) {
 	require.NotEmpty(t, ws.ID)
 }
 
+// registerUser is a login-time upsert: a client calls it at every sign-in, with other mutations
+// in the same document, and gets the user back; nothing is recorded when nothing changed.
+func TestRegisterUserAgain(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice := token(t, "alice-"+t.Name(), time.Hour)
+	const doc = `mutation { registerUser { id version } createWorkspace(input: {name: "Acme"}) { id } }`
+	var first, again result
+	for _, out := range []*result{&first, &again} {
+		r := a.do(alice, doc, nil)
+		require.Empty(t, r.Errors)
+		require.NoError(t, json.Unmarshal(r.Data["registerUser"], out))
+		require.NotEqual(t, "null", string(r.Data["createWorkspace"]))
+	}
+	require.Equal(t, first, again)
+	require.Equal(t, int64(1), again.Version, "no second event for an unchanged profile")
+}
+
 // requireNoData: the response carries no data: none at all, or null for every field (a nullable
 // mutation that failed).
 func requireNoData(t *testing.T, r response, msg string) {

@@ -3141,7 +3141,11 @@ enum Plan {
 }
 
 extend type Mutation {
-  "Registers the caller's profile from their token (email and name are required there)."
+  """
+  Registers the caller's profile from their token (email and name are required there); call it at
+  every sign-in: for a registered caller it refreshes the name, and the email when the token
+  vouches for it (email_verified), and records nothing when nothing changed.
+  """
   registerUser(input: RegisterUserInput): MutationResult @authenticated
   updateProfile(input: UpdateProfileInput!): MutationResult @authenticated
   createWorkspace(input: CreateWorkspaceInput!): MutationResult @authenticated
