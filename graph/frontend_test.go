@@ -2,9 +2,11 @@ package graph_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,4 +54,123 @@ func requireNoData(t *testing.T, r response, msg string) {
 	for name, v := range r.Data {
 		require.JSONEq(t, `null`, string(v), "%s: %s", msg, name)
 	}
+}
+
+// Every INVALID_INPUT error of a mutation names its field as an argument path of the schema
+// (input.dueDate, input.statuses[0].id, through), whatever layer refused it: the presenter's one
+// rule (apiField) turns the domain's names into the API's.
+func TestErrorFieldsAreArguments(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice := token(t, "alice-"+t.Name(), time.Hour)
+	var ws, p, task result
+	a.ok(alice, `mutation { registerUser { id } }`, nil, &result{})
+	a.ok(alice, `mutation { createWorkspace(input: {name: "Acme"}) { id } }`, nil, &ws)
+	a.ok(alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "P", key: "TF"}) { id } }`, map[string]any{"ws": ws.ID}, &p)
+	a.ok(alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T"}) { id } }`, map[string]any{"p": p.ID}, &task)
+	vars := map[string]any{"ws": ws.ID, "p": p.ID, "t": task.ID}
+	long := strings.Repeat("k", 1000)
+	cases := map[string]string{
+		"input.title":             `mutation($p: ID!) { createTask(input: {projectId: $p, title: ""}) { id } }`,
+		"input.dueDate":           `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", dueDate: "soon"}) { id } }`,
+		"input.assigneeId":        `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", assigneeId: "nobody"}) { id } }`,
+		"input.projectId":         `mutation { createTask(input: {projectId: "../p", title: "T"}) { id } }`,
+		"input.idempotencyKey":    `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", idempotencyKey: "` + long + `"}) { id } }`,
+		"input.expectedVersion":   `mutation($t: ID!) { editTask(input: {taskId: $t, title: "U", expectedVersion: -1}) { id } }`,
+		"input.taskId":            `mutation { editTask(input: {taskId: "x", title: "U"}) { id } }`,
+		"input.body":              `mutation($t: ID!) { addComment(input: {taskId: $t, body: ""}) { id } }`,
+		"input.commentId":         `mutation($t: ID!) { editComment(input: {taskId: $t, commentId: "x", body: "b"}) { id } }`,
+		"input.key":               `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "P", key: "x"}) { id } }`,
+		"input.name":              `mutation { createWorkspace(input: {name: ""}) { id } }`,
+		"input.workspaceId":       `mutation { renameWorkspace(input: {workspaceId: "../etc", name: "x"}) { id } }`,
+		"input.email":             `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "nope", role: MEMBER}) { id } }`,
+		"input.invitationId":      `mutation($ws: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: "x"}) { id } }`,
+		"input.displayName":       `mutation { updateProfile(input: {displayName: "", email: "a@b.c"}) { id } }`,
+		"input.statuses":          `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, statuses: [], transitions: [], initial: "todo"}) { id } }`,
+		"input.statuses[0].id":    `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, statuses: [{id: "Bad!", name: "B", category: TODO}], transitions: [], initial: "todo"}) { id } }`,
+		"input.initial":           `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, statuses: [{id: "todo", name: "To do", category: TODO}], transitions: [], initial: "zzz"}) { id } }`,
+		"input.transitions[0].to": `mutation($p: ID!) { defineWorkflow(input: {projectId: $p, statuses: [{id: "todo", name: "To do", category: TODO}], transitions: [{from: "todo", to: "zzz"}], initial: "todo"}) { id } }`,
+		"input.url":               `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "ftp://x", secret: "0123456789abcdef"}) { id } }`,
+		"through":                 `mutation { markNotificationsRead(through: "x") }`,
+	}
+
+	var schema struct {
+		Mutation struct {
+			Fields []struct {
+				Name string
+				Args []introspectedInput
+			}
+		}
+		Schema struct {
+			Types []struct {
+				Name        string
+				InputFields []introspectedInput
+			}
+		} `json:"__schema"`
+	}
+	const typeRef = `type { name ofType { name ofType { name ofType { name } } } }`
+	r := a.do(alice, `{ Mutation: __type(name: "Mutation") { fields { name args { name `+typeRef+` } } }
+		__schema { types { name inputFields { name `+typeRef+` } } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &schema))
+	inputs := map[string][]introspectedInput{}
+	for _, ty := range schema.Schema.Types {
+		inputs[ty.Name] = ty.InputFields
+	}
+	args := map[string][]introspectedInput{}
+	for _, f := range schema.Mutation.Fields {
+		args[f.Name] = f.Args
+	}
+	// isArgumentPath: path names an argument of mutation, then input fields, list indexes allowed.
+	isArgumentPath := func(mutation, path string) bool {
+		fields := args[mutation]
+		for _, seg := range strings.Split(path, ".") {
+			name, _, _ := strings.Cut(seg, "[")
+			found := false
+			for _, f := range fields {
+				if f.Name == name {
+					fields, found = inputs[f.Type.named()], true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+
+	for want, q := range cases {
+		r := a.do(alice, q, vars)
+		if !assert.Len(t, r.Errors, 1, "%s: %v", want, r.Errors) {
+			continue
+		}
+		e := r.Errors[0]
+		if !assert.Equal(t, "INVALID_INPUT", e.Extensions["code"], "%s: %v", want, e) {
+			continue
+		}
+		field, _ := e.Extensions["field"].(string)
+		assert.Equal(t, want, field, "%s: %v", q, e)
+		mutation, _ := e.Path[0].(string)
+		assert.True(t, isArgumentPath(mutation, field), "%s is not an argument path of %s", field, mutation)
+	}
+}
+
+// introspectedInput is an argument or input field as __Type describes it.
+type introspectedInput struct {
+	Name string
+	Type introspectedTypeRef
+}
+
+type introspectedTypeRef struct {
+	Name   string
+	OfType *introspectedTypeRef
+}
+
+// named unwraps NON_NULL and LIST down to the named type.
+func (r introspectedTypeRef) named() string {
+	if r.Name != "" || r.OfType == nil {
+		return r.Name
+	}
+	return r.OfType.named()
 }

@@ -118,17 +118,16 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveM
 
 // RegisterWebhook is the resolver for the registerWebhook field.
 func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.WebhookResult, error) {
-	res, err := mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
+	return mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
 		ws, err := parseID("workspaceId", input.WorkspaceID)
 		return commands.RegisterWebhook{Actor: a, WorkspaceID: ws, URL: input.URL, Secret: str(input.Secret),
 			EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, webhookResult)
-	return res, webhookInputError(err)
 }
 
 // UpdateWebhook is the resolver for the updateWebhook field.
 func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.UpdateWebhookInput) (*model.MutationResult, error) {
-	res, err := mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
+	return mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		cmd := commands.UpdateWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, URL: input.URL, Secret: input.Secret,
 			IdempotencyKey: str(input.IdempotencyKey)}
@@ -137,7 +136,6 @@ func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.Update
 		}
 		return cmd, err
 	}, workspaceResult)
-	return res, webhookInputError(err)
 }
 
 // RemoveWebhook is the resolver for the removeWebhook field.
@@ -150,12 +148,11 @@ func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.Remove
 
 // RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
 func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.WebhookResult, error) {
-	res, err := mutate(ctx, r.Commands.RotateWebhookSecret, func(a domain.Actor) (commands.RotateWebhookSecret, error) {
+	return mutate(ctx, r.Commands.RotateWebhookSecret, func(a domain.Actor) (commands.RotateWebhookSecret, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		return commands.RotateWebhookSecret{Actor: a, WorkspaceID: ws, WebhookID: hook, Secret: str(input.Secret),
 			IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, webhookResult)
-	return res, webhookInputError(err)
 }
 
 // Workspaces is the resolver for the workspaces field.
