@@ -174,3 +174,73 @@ func (r introspectedTypeRef) named() string {
 	}
 	return r.OfType.named()
 }
+
+// Connections follow Relay: a full PageInfo, nodes beside edges, first: 0 an empty page.
+func TestRelayConnections(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice := token(t, "alice-"+t.Name(), time.Hour)
+	var ws, p result
+	a.ok(alice, `mutation { createWorkspace(input: {name: "Acme"}) { id } }`, nil, &ws)
+	a.ok(alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "P", key: "TF"}) { id } }`, map[string]any{"ws": ws.ID}, &p)
+	var last result
+	for _, title := range []string{"one", "two", "three"} {
+		a.ok(alice, `mutation($p: ID!, $t: String!) { createTask(input: {projectId: $p, title: $t}) { id consistencyToken } }`,
+			map[string]any{"p": p.ID, "t": title}, &last)
+	}
+	type page struct {
+		Edges []struct {
+			Cursor string
+			Node   struct{ ID string }
+		}
+		Nodes    []struct{ ID string }
+		PageInfo struct {
+			HasNextPage, HasPreviousPage bool
+			StartCursor, EndCursor       *string
+		}
+	}
+	const q = `query($ws: ID!, $n: Int, $after: String, $c: String) { tasks(workspaceId: $ws, first: $n, after: $after, consistentWith: $c) {
+		edges { cursor node { id } } nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+	read := func(n int, after *string) page {
+		var out page
+		a.ok(alice, q, map[string]any{"ws": ws.ID, "n": n, "after": after, "c": last.ConsistencyToken}, &out)
+		require.Len(t, out.Nodes, len(out.Edges))
+		for i := range out.Edges {
+			require.Equal(t, out.Edges[i].Node.ID, out.Nodes[i].ID, "nodes are the edges' nodes")
+		}
+		return out
+	}
+
+	first := read(2, nil)
+	require.Len(t, first.Edges, 2)
+	require.True(t, first.PageInfo.HasNextPage)
+	require.False(t, first.PageInfo.HasPreviousPage)
+	require.Equal(t, first.Edges[0].Cursor, *first.PageInfo.StartCursor)
+	require.Equal(t, first.Edges[1].Cursor, *first.PageInfo.EndCursor)
+
+	rest := read(2, first.PageInfo.EndCursor)
+	require.Len(t, rest.Edges, 1)
+	require.False(t, rest.PageInfo.HasNextPage)
+	require.True(t, rest.PageInfo.HasPreviousPage)
+	require.Equal(t, rest.Edges[0].Cursor, *rest.PageInfo.StartCursor)
+
+	empty := read(0, nil)
+	require.Empty(t, empty.Edges)
+	require.Empty(t, empty.Nodes)
+	require.True(t, empty.PageInfo.HasNextPage, "first: 0 still says whether the list has any")
+	require.Nil(t, empty.PageInfo.StartCursor)
+	require.Nil(t, empty.PageInfo.EndCursor)
+	require.False(t, read(0, rest.PageInfo.EndCursor).PageInfo.HasNextPage)
+
+	// Every connection takes first: 0.
+	for _, q := range []string{
+		`query($ws: ID!) { activity(workspaceId: $ws, first: 0) { nodes { eventId } pageInfo { hasNextPage } } }`,
+		`query($ws: ID!) { notifications(workspaceId: $ws, first: 0) { nodes { id } pageInfo { hasNextPage } } }`,
+		`query($ws: ID!) { webhookDeliveries(workspaceId: $ws, first: 0) { edges { cursor } pageInfo { hasNextPage } } }`,
+		`query($ws: ID!) { deadLetters(workspaceId: $ws, first: 0) { edges { cursor } pageInfo { hasNextPage } } }`,
+		`query($s: String!) { history(streamId: $s, first: 0) { nodes { version } pageInfo { hasNextPage startCursor } } }`,
+	} {
+		r := a.do(alice, q, map[string]any{"ws": ws.ID, "s": "workspace-" + ws.ID})
+		require.Empty(t, r.Errors, q)
+	}
+}
