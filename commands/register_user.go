@@ -9,7 +9,8 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 )
 
-// RegisterUser records the caller's profile (from their token) once.
+// RegisterUser records the caller's profile from their token: the first time, registration;
+// afterwards, a refresh of the name and (verified) email.
 type RegisterUser struct {
 	Actor          domain.Actor
 	IdempotencyKey string
@@ -32,7 +33,9 @@ func userResult(id domain.UserID, res eventstore.AppendResult) UserResult {
 
 type RegisterUserHandler struct{ rt *Runtime }
 
-// Handle returns CONFLICT when the user is registered already.
+// Handle registers the caller, or, when they are registered already, refreshes their profile
+// from the token (domain.User.Reregister): a login-time upsert, safe to call on every sign-in,
+// that records nothing when nothing changed.
 func (h *RegisterUserHandler) Handle(ctx context.Context, cmd RegisterUser) (UserResult, error) {
 	inv, err := invoke(cmd, cmd.IdempotencyKey, "")
 	if err != nil {
@@ -40,16 +43,21 @@ func (h *RegisterUserHandler) Handle(ctx context.Context, cmd RegisterUser) (Use
 	}
 	stream := domain.UserStream(cmd.Actor.UserID)
 	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, decide: func(ctx context.Context) (decision, error) {
-		events, err := domain.RegisterUser(cmd.Actor, h.rt.now())
+		u, err := h.rt.loadUser(ctx, cmd.Actor.UserID)
+		if domain.CodeOf(err) == domain.CodeNotFound {
+			events, err := domain.RegisterUser(cmd.Actor, h.rt.now())
+			if err != nil {
+				return decision{}, err
+			}
+			return decision{writes: []write{newStreamWrite(stream, domain.StreamTypeUser, events)}}, nil
+		} else if err != nil {
+			return decision{}, err
+		}
+		events, err := u.Reregister(cmd.Actor, h.rt.now())
 		if err != nil {
 			return decision{}, err
 		}
-		if _, err := h.rt.loadUser(ctx, cmd.Actor.UserID); err == nil {
-			return decision{}, domain.Conflict("you are registered already")
-		} else if domain.CodeOf(err) != domain.CodeNotFound {
-			return decision{}, err
-		}
-		return decision{writes: []write{newStreamWrite(stream, domain.StreamTypeUser, events)}}, nil
+		return decision{writes: []write{exactWrite(stream, domain.StreamTypeUser, u.Version(), events)}}, nil
 	}})
 	if err != nil {
 		return UserResult{}, err

@@ -27,7 +27,7 @@ type Error struct {
 	Code    Code
 	Message string
 	// Field names the offending input (snake_case, e.g. "title" or
-	// "workflow.statuses[1].id") for INVALID_INPUT errors.
+	// "statuses[1].id") for INVALID_INPUT errors.
 	Field string
 }
 

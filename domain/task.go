@@ -389,7 +389,7 @@ func (t *Task) Assign(ws *Workspace, p *Project, actor Actor, assignee UserID, n
 		return nil, err
 	}
 	if assignee == "" {
-		return nil, InvalidInput("assignee", "must not be empty")
+		return nil, InvalidInput("assignee_id", "must not be empty")
 	}
 	if err := checkAssignee(ws, assignee); err != nil {
 		return nil, err
@@ -517,10 +517,10 @@ func (t *Task) authorizeChange(ws *Workspace, p *Project, actor Actor) (Role, er
 func checkAssignee(ws *Workspace, assignee UserID) error {
 	role, ok := ws.RoleOf(assignee)
 	if !ok {
-		return InvalidInput("assignee", "must be a member of the workspace")
+		return InvalidInput("assignee_id", "must be a member of the workspace")
 	}
 	if role == RoleViewer {
-		return InvalidInput("assignee", "viewers cannot be assigned tasks")
+		return InvalidInput("assignee_id", "viewers cannot be assigned tasks")
 	}
 	return nil
 }

@@ -76,6 +76,21 @@ func RegisterUser(actor Actor, now time.Time) ([]Event, error) {
 	}}, nil
 }
 
+// Reregister is RegisterUser for a user who is registered already: the login-time refresh of the
+// profile from the token. The display name follows the token's; the email follows the token's
+// only when the token vouches for it (invitations are matched by email). A token that changes
+// nothing records nothing, so calling it on every sign-in is free.
+func (u *User) Reregister(actor Actor, now time.Time) ([]Event, error) {
+	name, email := u.state.DisplayName, u.state.Email
+	if strings.TrimSpace(actor.DisplayName) != "" {
+		name = actor.DisplayName
+	}
+	if actor.EmailVerified && strings.TrimSpace(actor.Email) != "" && !sameEmail(strings.TrimSpace(actor.Email), email) {
+		email = actor.Email
+	}
+	return u.UpdateProfile(actor, name, email, now)
+}
+
 // UpdateProfile changes the display name and email; only the user may do so.
 // An update that changes nothing records nothing.
 func (u *User) UpdateProfile(actor Actor, displayName, email string, now time.Time) ([]Event, error) {

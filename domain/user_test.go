@@ -51,6 +51,27 @@ func TestUpdateProfile(t *testing.T) {
 	})
 }
 
+func TestReregister(t *testing.T) {
+	t.Parallel()
+	given := []Event{UserRegistered{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia", By: "mia", At: t0}}
+	reregister := func(a Actor) func(world) ([]Event, error) {
+		return func(w world) ([]Event, error) { return w.user.Reregister(a, now) }
+	}
+	run(t, []scenario{
+		{name: "same token", given: given, when: reregister(Actor{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia"})},
+		{name: "same email in another case", given: given, when: reregister(Actor{UserID: "mia", Email: "MIA@example.com", DisplayName: "Mia", EmailVerified: true})},
+		{name: "new name", given: given, when: reregister(Actor{UserID: "mia", Email: "mia@example.com", DisplayName: " Mia K. "}),
+			then: []Event{UserProfileUpdated{UserID: "mia", Email: "mia@example.com", DisplayName: "Mia K.", By: "mia", At: now}}},
+		{name: "no name in the token", given: given, when: reregister(Actor{UserID: "mia", Email: "mia@example.com"})},
+		{name: "new verified email", given: given, when: reregister(Actor{UserID: "mia", Email: "mia@new.io", DisplayName: "Mia", EmailVerified: true}),
+			then: []Event{UserProfileUpdated{UserID: "mia", Email: "mia@new.io", DisplayName: "Mia", By: "mia", At: now}}},
+		{name: "new unverified email: kept", given: given, when: reregister(Actor{UserID: "mia", Email: "boss@corp.io", DisplayName: "Mia"})},
+		{name: "name too long", given: given, when: reregister(Actor{UserID: "mia", Email: "mia@example.com", DisplayName: strings.Repeat("n", 101)}),
+			err: CodeInvalidInput},
+		{name: "someone else", given: given, when: reregister(Actor{UserID: "eve", Email: "mia@example.com", DisplayName: "Mia"}), err: CodeForbidden},
+	})
+}
+
 func TestUserQueries(t *testing.T) {
 	t.Parallel()
 	u, err := LoadUser([]Event{

@@ -115,15 +115,15 @@ func (wf Workflow) Validate() error {
 // cleanWorkflow validates wf and returns a copy with trimmed names.
 func cleanWorkflow(wf Workflow) (Workflow, error) {
 	if len(wf.Statuses) == 0 {
-		return Workflow{}, InvalidInput("workflow.statuses", "must contain at least one status")
+		return Workflow{}, InvalidInput("statuses", "must contain at least one status")
 	}
 	if len(wf.Statuses) > MaxStatuses {
-		return Workflow{}, InvalidInput("workflow.statuses", fmt.Sprintf("must contain at most %d statuses", MaxStatuses))
+		return Workflow{}, InvalidInput("statuses", fmt.Sprintf("must contain at most %d statuses", MaxStatuses))
 	}
 	out := Workflow{Statuses: make([]Status, 0, len(wf.Statuses)), Transitions: make([]Transition, 0, len(wf.Transitions))}
 	ids := make(map[string]bool, len(wf.Statuses))
 	for i, s := range wf.Statuses {
-		field := fmt.Sprintf("workflow.statuses[%d]", i)
+		field := fmt.Sprintf("statuses[%d]", i)
 		if !statusIDPattern.MatchString(s.ID) {
 			return Workflow{}, InvalidInput(field+".id", "must be 1 to 32 lower-case letters, digits or underscores, starting with a letter")
 		}
@@ -141,7 +141,7 @@ func cleanWorkflow(wf Workflow) (Workflow, error) {
 		out.Statuses = append(out.Statuses, Status{ID: s.ID, Name: name, Category: s.Category})
 	}
 	for i, t := range wf.Transitions {
-		field := fmt.Sprintf("workflow.transitions[%d]", i)
+		field := fmt.Sprintf("transitions[%d]", i)
 		switch {
 		case !ids[t.From]:
 			return Workflow{}, InvalidInput(field+".from", "unknown status "+quote(t.From))
@@ -155,7 +155,7 @@ func cleanWorkflow(wf Workflow) (Workflow, error) {
 		out.Transitions = append(out.Transitions, t)
 	}
 	if !ids[wf.Initial] {
-		return Workflow{}, InvalidInput("workflow.initial", "must be one of the workflow's statuses")
+		return Workflow{}, InvalidInput("initial", "must be one of the workflow's statuses")
 	}
 	out.Initial = wf.Initial
 	return out, nil

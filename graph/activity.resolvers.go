@@ -16,23 +16,29 @@ import (
 	"github.com/taskforge/taskforge/projections"
 )
 
+// Nodes is the resolver for the nodes field.
+func (r *activityConnectionResolver) Nodes(ctx context.Context, obj *model.ActivityConnection) ([]*model.ActivityItem, error) {
+	return nodesOf(obj.Edges, func(e *model.ActivityEdge) *model.ActivityItem { return e.Node }), nil
+}
+
 // MarkNotificationsRead is the resolver for the markNotificationsRead field.
-func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through string) (bool, error) {
+func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through string) (*bool, error) {
 	a, err := actor(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	p, err := ParseConsistencyToken(through)
 	if err != nil {
-		return false, domain.InvalidInput("through", "not a valid cursor")
+		return nil, domain.InvalidInput("through", "not a valid cursor")
 	}
 	if err := r.Queries.MarkNotificationsRead(ctx, string(a.UserID), p); err != nil {
 		if errors.Is(err, projections.ErrNotNotified) {
-			return false, domain.InvalidInput("through", "not the cursor of one of your notifications")
+			return nil, domain.InvalidInput("through", "not the cursor of one of your notifications")
 		}
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	ok := true
+	return &ok, nil
 }
 
 // Task is the resolver for the task field.
@@ -45,6 +51,11 @@ func (r *notificationResolver) Task(ctx context.Context, obj *model.Notification
 		return nil, err // a task gone from the read model (never, today): null
 	}
 	return model.NewTask(t.Value), nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *notificationConnectionResolver) Nodes(ctx context.Context, obj *model.NotificationConnection) ([]*model.Notification, error) {
+	return nodesOf(obj.Edges, func(e *model.NotificationEdge) *model.Notification { return e.Node }), nil
 }
 
 // Activity is the resolver for the activity field.
@@ -61,7 +72,7 @@ func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first 
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Queries.ActivityFeed(ctx, ws, before, n)
+	page, err := r.Queries.ActivityFeed(ctx, ws, before, pageRead(n))
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +83,8 @@ func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first 
 	for _, it := range page.Items {
 		cursor := it.Position.String()
 		conn.Edges = append(conn.Edges, &model.ActivityEdge{Cursor: cursor, Node: model.NewActivityItem(it)})
-		conn.PageInfo.EndCursor = &cursor
 	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.ActivityEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	return conn, nil
 }
 
@@ -99,7 +110,7 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	if unreadOnly != nil && *unreadOnly {
 		list = r.Queries.UnreadNotifications // in the query: full pages of unread notifications
 	}
-	page, err := list(ctx, ws, string(a.UserID), before, n)
+	page, err := list(ctx, ws, string(a.UserID), before, pageRead(n))
 	if err != nil {
 		return nil, err
 	}
@@ -109,16 +120,30 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
 	for _, it := range page.Items {
 		cursor := it.Position.String()
-		conn.PageInfo.EndCursor = &cursor
 		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: model.NewNotification(ws, it)})
 	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.NotificationEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	if err := loadNotificationTasks(ctx, conn.Edges); err != nil {
 		return nil, err
 	}
 	return conn, nil
 }
 
+// ActivityConnection returns generated.ActivityConnectionResolver implementation.
+func (r *Resolver) ActivityConnection() generated.ActivityConnectionResolver {
+	return &activityConnectionResolver{r}
+}
+
 // Notification returns generated.NotificationResolver implementation.
 func (r *Resolver) Notification() generated.NotificationResolver { return &notificationResolver{r} }
 
-type notificationResolver struct{ *Resolver }
+// NotificationConnection returns generated.NotificationConnectionResolver implementation.
+func (r *Resolver) NotificationConnection() generated.NotificationConnectionResolver {
+	return &notificationConnectionResolver{r}
+}
+
+type (
+	activityConnectionResolver     struct{ *Resolver }
+	notificationResolver           struct{ *Resolver }
+	notificationConnectionResolver struct{ *Resolver }
+)

@@ -11,8 +11,14 @@ import (
 	"time"
 
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/model"
 )
+
+// Nodes is the resolver for the nodes field.
+func (r *historyConnectionResolver) Nodes(ctx context.Context, obj *model.HistoryConnection) ([]*model.AuditEvent, error) {
+	return nodesOf(obj.Edges, func(e *model.HistoryEdge) *model.AuditEvent { return e.Node }), nil
+}
 
 // History is the resolver for the history field.
 func (r *queryResolver) History(ctx context.Context, streamID string, first *int, after *string) (*model.HistoryConnection, error) {
@@ -30,7 +36,7 @@ func (r *queryResolver) History(ctx context.Context, streamID string, first *int
 			return nil, domain.InvalidInput("after", "not a valid cursor")
 		}
 	}
-	page, err := r.Audit.History(ctx, a.UserID, streamID, from, n)
+	page, err := r.Audit.History(ctx, a.UserID, streamID, from, pageRead(n))
 	if err != nil {
 		return nil, err
 	}
@@ -42,8 +48,8 @@ func (r *queryResolver) History(ctx context.Context, streamID string, first *int
 	for _, e := range page.Events {
 		cursor := strconv.FormatInt(e.StreamVersion, 10)
 		conn.Edges = append(conn.Edges, &model.HistoryEdge{Cursor: cursor, Node: auditEvent(e)})
-		conn.PageInfo.EndCursor = &cursor
 	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.HistoryEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	return conn, nil
 }
 
@@ -81,3 +87,10 @@ func (r *queryResolver) VerifyStream(ctx context.Context, streamID string) (*mod
 	}
 	return v, nil
 }
+
+// HistoryConnection returns generated.HistoryConnectionResolver implementation.
+func (r *Resolver) HistoryConnection() generated.HistoryConnectionResolver {
+	return &historyConnectionResolver{r}
+}
+
+type historyConnectionResolver struct{ *Resolver }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -61,7 +63,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Message = de.Message
 			ext["code"] = string(de.Code)
 			if field := de.Field; field != "" {
-				ext["field"] = field
+				ext["field"] = apiField(ctx, field)
 			} else if de.Code == domain.CodeInvalidInput {
 				if field := argumentField(out.Path); field != "" {
 					ext["field"] = field // a scalar's refusal: named by where it was
@@ -134,4 +136,45 @@ func logTimeouts(log *slog.Logger) graphql.OperationMiddleware {
 			return resp
 		}
 	}
+}
+
+// apiField names a domain error's field in the API's own terms, as the argument path a client
+// sent: the domain's snake_case camelCased (due_date → dueDate, statuses[1].id stays), prefixed
+// with the field's input argument ("input.dueDate") unless it names an argument of the field
+// itself ("through", "after", "first"). The one rule for every resolver; TestErrorFieldsAreArguments
+// checks it against the schema.
+func apiField(ctx context.Context, field string) string {
+	field = camelCase(field)
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
+		return field
+	}
+	args := fc.Field.Definition.Arguments
+	first, _, _ := strings.Cut(field, ".")
+	first, _, _ = strings.Cut(first, "[")
+	if args.ForName(first) != nil || args.ForName("input") == nil {
+		return field
+	}
+	return "input." + field
+}
+
+// camelCase turns snake_case segments into camelCase: "input.due_date" is "input.dueDate".
+func camelCase(s string) string {
+	if !strings.Contains(s, "_") {
+		return s
+	}
+	var b strings.Builder
+	upper := false
+	for _, r := range s {
+		switch {
+		case r == '_':
+			upper = true
+			continue
+		case upper:
+			r = unicode.ToUpper(r)
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -92,6 +92,13 @@ var listCosts = map[string]listCost{
 	"HistoryConnection.edges":         {perParent: true},
 	"WebhookDeliveryConnection.edges": {perParent: true},
 	"DeadLetterConnection.edges":      {perParent: true},
+	// nodes: the same page as edges, without the cursors; it costs what edges cost.
+	"TaskConnection.nodes":            {perParent: true},
+	"ActivityConnection.nodes":        {perParent: true},
+	"NotificationConnection.nodes":    {perParent: true},
+	"HistoryConnection.nodes":         {perParent: true},
+	"WebhookDeliveryConnection.nodes": {perParent: true},
+	"DeadLetterConnection.nodes":      {perParent: true},
 	"Query.workspaces":                {bound: projections.MaxPage}, // WorkspacesOfUser: LIMIT MaxPage
 	"Query.projections":               {bound: len(projections.All())},
 	"Workspace.projects":              {bound: projections.MaxPage}, // ProjectsByWorkspace: LIMIT MaxPage

@@ -171,13 +171,13 @@ func locate[V any](ctx context.Context, r *Resolver, id uuid.UUID,
 	return v, err
 }
 
-// pageSize validates first: 1 to projections.MaxPage.
+// pageSize validates first: 0 (an empty page, forwardPage) to projections.MaxPage.
 func pageSize(first *int, def int) (int, error) {
 	if first == nil {
 		return def, nil
 	}
-	if *first < 1 || *first > projections.MaxPage {
-		return 0, domain.InvalidInput("first", fmt.Sprintf("must be between 1 and %d", projections.MaxPage))
+	if *first < 0 || *first > projections.MaxPage {
+		return 0, domain.InvalidInput("first", fmt.Sprintf("must be between 0 and %d", projections.MaxPage))
 	}
 	return *first, nil
 }
@@ -374,3 +374,39 @@ func (r *Resolver) operator(ctx context.Context, _ any, next graphql.Resolver) (
 }
 
 var errNoReadSide = errors.New("graph: resolver needs the read queries, the inspector and the projection statuses")
+
+// nodesOf is a connection's nodes field: its edges' nodes, in order (the page is read once, for
+// edges; nodes costs what edges cost, listCosts).
+func nodesOf[E, N any](edges []E, node func(E) N) []N {
+	out := make([]N, len(edges))
+	for i, e := range edges {
+		out[i] = node(e)
+	}
+	return out
+}
+
+// forwardPage completes a forward page (Relay's first/after): n is the page size asked for,
+// edges what was read for it and hasNext whether the list continues after them. first: 0 asks
+// for no edges: the page is read with one (pageRead), so hasNextPage still says whether the list
+// has any, and cut here. startCursor and endCursor are the edges' first and last cursors (null
+// when there are none); hasPreviousPage is whether the page continues after a cursor.
+func forwardPage[E any](n int, edges []E, cursor func(E) string, hasNext bool, after *string) ([]E, *model.PageInfo) {
+	if n == 0 {
+		hasNext, edges = hasNext || len(edges) > 0, edges[:0]
+	}
+	info := &model.PageInfo{HasNextPage: hasNext, HasPreviousPage: after != nil && *after != ""}
+	if len(edges) > 0 {
+		start, end := cursor(edges[0]), cursor(edges[len(edges)-1])
+		info.StartCursor, info.EndCursor = &start, &end
+	}
+	return edges, info
+}
+
+// pageRead is the number of items to read for a page of n: first: 0 reads one, to answer
+// hasNextPage (forwardPage cuts it); any other n is the reader's to validate.
+func pageRead(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return n
+}

@@ -62,8 +62,8 @@ func (r *Resolver) listTasks(ctx context.Context, ws uuid.UUID, filter *model.Ta
 
 // deadLetters lists a workspace's dead webhook deliveries and dead emails, newest first, through
 // the inspector's one listing (the CLI's too: same ids, same cursors).
-func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur sideeffects.DeadLetterCursor) (*model.DeadLetterConnection, error) {
-	page, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: cur, Limit: n})
+func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur sideeffects.DeadLetterCursor, after *string) (*model.DeadLetterConnection, error) {
+	page, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: cur, Limit: pageRead(n)})
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur sid
 		conn.Edges = append(conn.Edges, &model.DeadLetterEdge{Cursor: cursor, Node: &model.DeadLetter{
 			ID: d.ID.String(), Kind: d.Kind, EventID: d.EventID.String(), EventType: d.EventType, Target: d.Target,
 			Attempts: d.Attempts, Requeues: d.Requeues, LastError: d.LastError, CreatedAt: d.CreatedAt, DeadAt: d.DeadAt}})
-		conn.PageInfo.EndCursor = &cursor
 	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.DeadLetterEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	return conn, nil
 }

@@ -181,7 +181,7 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	if err != nil {
 		return nil, err
 	}
-	page, order, err := r.listTasks(ctx, ws, filter, orderBy, n, after)
+	page, order, err := r.listTasks(ctx, ws, filter, orderBy, pageRead(n), after)
 	if err != nil {
 		return nil, err
 	}
@@ -192,15 +192,17 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 	if err := loadTaskChildren(ctx, page.Tasks, models, "edges", "node"); err != nil {
 		return nil, err
 	}
+	if selects(ctx, "nodes") { // the same models: what edges loaded is a loader's cache hit here
+		if err := loadTaskChildren(ctx, page.Tasks, models, "nodes"); err != nil {
+			return nil, err
+		}
+	}
 	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks)), PageInfo: &model.PageInfo{HasNextPage: page.Next != ""}}
 	for i, t := range page.Tasks {
 		cursor := projections.CursorOf(order, t).String()
-		conn.PageInfo.EndCursor = &cursor
 		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: models[i]})
 	}
-	if page.Next != "" {
-		conn.PageInfo.EndCursor = &page.Next
-	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.TaskEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	return conn, nil
 }
 
@@ -246,7 +248,20 @@ func (r *taskResolver) Project(ctx context.Context, obj *model.Task) (*model.Pro
 	return model.NewProject(p.Value), nil
 }
 
+// Nodes is the resolver for the nodes field.
+func (r *taskConnectionResolver) Nodes(ctx context.Context, obj *model.TaskConnection) ([]*model.Task, error) {
+	return nodesOf(obj.Edges, func(e *model.TaskEdge) *model.Task { return e.Node }), nil
+}
+
 // Task returns generated.TaskResolver implementation.
 func (r *Resolver) Task() generated.TaskResolver { return &taskResolver{r} }
 
-type taskResolver struct{ *Resolver }
+// TaskConnection returns generated.TaskConnectionResolver implementation.
+func (r *Resolver) TaskConnection() generated.TaskConnectionResolver {
+	return &taskConnectionResolver{r}
+}
+
+type (
+	taskResolver           struct{ *Resolver }
+	taskConnectionResolver struct{ *Resolver }
+)

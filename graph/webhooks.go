@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 
 	"github.com/google/uuid"
 
@@ -44,20 +43,4 @@ func (r *Resolver) webhookModels(ctx context.Context, ws uuid.UUID, hooks []doma
 		out = append(out, m)
 	}
 	return out
-}
-
-// webhookInputFields maps the domain's names of webhook settings to the mutation arguments that
-// carry them, so that a refused URL or secret names what the client sent (input.url).
-var webhookInputFields = map[string]string{"url": "input.url", "secret": "input.secret", "event_types": "input.eventTypes"}
-
-// webhookInputError renames an INVALID_INPUT error's field after the mutation's argument.
-func webhookInputError(err error) error {
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Code != domain.CodeInvalidInput {
-		return err
-	}
-	if f, ok := webhookInputFields[de.Field]; ok {
-		return &domain.Error{Code: de.Code, Message: de.Message, Field: f}
-	}
-	return err
 }

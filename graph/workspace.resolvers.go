@@ -19,6 +19,11 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
+// Nodes is the resolver for the nodes field.
+func (r *deadLetterConnectionResolver) Nodes(ctx context.Context, obj *model.DeadLetterConnection) ([]*model.DeadLetter, error) {
+	return nodesOf(obj.Edges, func(e *model.DeadLetterEdge) *model.DeadLetter { return e.Node }), nil
+}
+
 // RegisterUser is the resolver for the registerUser field.
 func (r *mutationResolver) RegisterUser(ctx context.Context, input *model.RegisterUserInput) (*model.MutationResult, error) {
 	return mutate(ctx, r.Commands.RegisterUser, func(a domain.Actor) (commands.RegisterUser, error) {
@@ -118,17 +123,16 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveM
 
 // RegisterWebhook is the resolver for the registerWebhook field.
 func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.WebhookResult, error) {
-	res, err := mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
+	return mutate(ctx, r.Commands.RegisterWebhook, func(a domain.Actor) (commands.RegisterWebhook, error) {
 		ws, err := parseID("workspaceId", input.WorkspaceID)
 		return commands.RegisterWebhook{Actor: a, WorkspaceID: ws, URL: input.URL, Secret: str(input.Secret),
 			EventTypes: input.EventTypes, IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, webhookResult)
-	return res, webhookInputError(err)
 }
 
 // UpdateWebhook is the resolver for the updateWebhook field.
 func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.UpdateWebhookInput) (*model.MutationResult, error) {
-	res, err := mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
+	return mutate(ctx, r.Commands.UpdateWebhook, func(a domain.Actor) (commands.UpdateWebhook, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		cmd := commands.UpdateWebhook{Actor: a, WorkspaceID: ws, WebhookID: hook, URL: input.URL, Secret: input.Secret,
 			IdempotencyKey: str(input.IdempotencyKey)}
@@ -137,7 +141,6 @@ func (r *mutationResolver) UpdateWebhook(ctx context.Context, input model.Update
 		}
 		return cmd, err
 	}, workspaceResult)
-	return res, webhookInputError(err)
 }
 
 // RemoveWebhook is the resolver for the removeWebhook field.
@@ -150,12 +153,11 @@ func (r *mutationResolver) RemoveWebhook(ctx context.Context, input model.Remove
 
 // RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
 func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.WebhookResult, error) {
-	res, err := mutate(ctx, r.Commands.RotateWebhookSecret, func(a domain.Actor) (commands.RotateWebhookSecret, error) {
+	return mutate(ctx, r.Commands.RotateWebhookSecret, func(a domain.Actor) (commands.RotateWebhookSecret, error) {
 		ws, hook, err := webhookIDs(input.WorkspaceID, input.WebhookID)
 		return commands.RotateWebhookSecret{Actor: a, WorkspaceID: ws, WebhookID: hook, Secret: str(input.Secret),
 			IdempotencyKey: str(input.IdempotencyKey)}, err
 	}, webhookResult)
-	return res, webhookInputError(err)
 }
 
 // Workspaces is the resolver for the workspaces field.
@@ -232,8 +234,8 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, workspaceID strin
 	for _, d := range ds[:min(n, len(ds))] {
 		cursor := strconv.FormatInt(d.ID, 10)
 		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: cursor, Node: deliveryModel(d)})
-		conn.PageInfo.EndCursor = &cursor
 	}
+	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.WebhookDeliveryEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
 	return conn, nil
 }
 
@@ -251,7 +253,7 @@ func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, fir
 	if err != nil {
 		return nil, err
 	}
-	return r.deadLetters(ctx, ws, n, cur)
+	return r.deadLetters(ctx, ws, n, cur, after)
 }
 
 // Webhooks is the resolver for the webhooks field.
@@ -271,6 +273,11 @@ func (r *queryResolver) Webhooks(ctx context.Context, workspaceID string) ([]*mo
 	return r.webhookModels(ctx, ws, hooks), nil
 }
 
+// Nodes is the resolver for the nodes field.
+func (r *webhookDeliveryConnectionResolver) Nodes(ctx context.Context, obj *model.WebhookDeliveryConnection) ([]*model.WebhookDelivery, error) {
+	return nodesOf(obj.Edges, func(e *model.WebhookDeliveryEdge) *model.WebhookDelivery { return e.Node }), nil
+}
+
 // Members is the batch resolver for the members field.
 func (r *workspaceResolver) Members(ctx context.Context, objs []*model.Workspace) ([][]*model.Member, error) {
 	return r.workspaceMembers(ctx, objs)
@@ -281,7 +288,21 @@ func (r *workspaceResolver) Projects(ctx context.Context, objs []*model.Workspac
 	return r.workspaceProjects(ctx, objs)
 }
 
+// DeadLetterConnection returns generated.DeadLetterConnectionResolver implementation.
+func (r *Resolver) DeadLetterConnection() generated.DeadLetterConnectionResolver {
+	return &deadLetterConnectionResolver{r}
+}
+
+// WebhookDeliveryConnection returns generated.WebhookDeliveryConnectionResolver implementation.
+func (r *Resolver) WebhookDeliveryConnection() generated.WebhookDeliveryConnectionResolver {
+	return &webhookDeliveryConnectionResolver{r}
+}
+
 // Workspace returns generated.WorkspaceResolver implementation.
 func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
 
-type workspaceResolver struct{ *Resolver }
+type (
+	deadLetterConnectionResolver      struct{ *Resolver }
+	webhookDeliveryConnectionResolver struct{ *Resolver }
+	workspaceResolver                 struct{ *Resolver }
+)

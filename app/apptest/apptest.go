@@ -145,6 +145,7 @@ func TokenExpiringIn(t testing.TB, user string, d time.Duration) string {
 // Error is one GraphQL error.
 type Error struct {
 	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
 	Extensions map[string]any `json:"extensions"`
 }
 

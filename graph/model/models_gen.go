@@ -11,7 +11,9 @@ import (
 )
 
 type ActivityConnection struct {
-	Edges    []*ActivityEdge `json:"edges"`
+	Edges []*ActivityEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*ActivityItem `json:"nodes"`
 	PageInfo *PageInfo       `json:"pageInfo"`
 }
 
@@ -147,8 +149,10 @@ type DeadLetter struct {
 }
 
 type DeadLetterConnection struct {
-	Edges    []*DeadLetterEdge `json:"edges"`
-	PageInfo *PageInfo         `json:"pageInfo"`
+	Edges []*DeadLetterEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*DeadLetter `json:"nodes"`
+	PageInfo *PageInfo     `json:"pageInfo"`
 }
 
 type DeadLetterEdge struct {
@@ -192,8 +196,10 @@ type EditTaskInput struct {
 }
 
 type HistoryConnection struct {
-	Edges    []*HistoryEdge `json:"edges"`
-	PageInfo *PageInfo      `json:"pageInfo"`
+	Edges []*HistoryEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*AuditEvent `json:"nodes"`
+	PageInfo *PageInfo     `json:"pageInfo"`
 	// Whether the stream's hash chain verifies; false: its stored events were edited, do not trust them.
 	Verified bool `json:"verified"`
 }
@@ -226,8 +232,10 @@ type Mutation struct {
 }
 
 type NotificationConnection struct {
-	Edges    []*NotificationEdge `json:"edges"`
-	PageInfo *PageInfo           `json:"pageInfo"`
+	Edges []*NotificationEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Notification `json:"nodes"`
+	PageInfo *PageInfo       `json:"pageInfo"`
 }
 
 type NotificationEdge struct {
@@ -235,9 +243,13 @@ type NotificationEdge struct {
 	Node   *Notification `json:"node"`
 }
 
+// A forward page's place in its list (Relay): its first and last edges' cursors (null when empty).
 type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether the page continues after a cursor (paging is forward only: after, then first).
+	HasPreviousPage bool    `json:"hasPreviousPage"`
+	StartCursor     *string `json:"startCursor,omitempty"`
+	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
 type ProjectInput struct {
@@ -343,8 +355,10 @@ type Subscription struct {
 }
 
 type TaskConnection struct {
-	Edges    []*TaskEdge `json:"edges"`
-	PageInfo *PageInfo   `json:"pageInfo"`
+	Edges []*TaskEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Task   `json:"nodes"`
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 type TaskEdge struct {
@@ -440,8 +454,10 @@ type WebhookDelivery struct {
 }
 
 type WebhookDeliveryConnection struct {
-	Edges    []*WebhookDeliveryEdge `json:"edges"`
-	PageInfo *PageInfo              `json:"pageInfo"`
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*WebhookDelivery `json:"nodes"`
+	PageInfo *PageInfo          `json:"pageInfo"`
 }
 
 type WebhookDeliveryEdge struct {
