@@ -31,14 +31,17 @@ import (
 
 // Options are the API's limits and switches.
 type Options struct {
-	Verifier         *auth.Verifier
-	Logger           *slog.Logger
-	Introspection    bool          // schema introspection (on in development)
-	Playground       bool          // GraphiQL playground at GET / (on in development)
-	MaxComplexity    int           // default 200000 (cost model of limits.go)
-	MaxDepth         int           // default 12
-	MaxBodyBytes     int64         // default 1 MiB
-	OperationTimeout time.Duration // default 15 s
+	Verifier      *auth.Verifier
+	Logger        *slog.Logger
+	Introspection bool // schema introspection (on in development)
+	Playground    bool // GraphiQL playground at GET / (on in development)
+	MaxComplexity int  // default 200000 (cost model of limits.go)
+	// MaxIntrospectionCost bounds the cost of an operation's introspection fields, apart from
+	// MaxComplexity (default 300000: the standard introspection query, not two copies of it).
+	MaxIntrospectionCost int
+	MaxDepth             int           // default 12
+	MaxBodyBytes         int64         // default 1 MiB
+	OperationTimeout     time.Duration // default 15 s
 	// Metrics, when set, receives request durations and SQL statements per request.
 	Metrics prometheus.Registerer
 	// StatementHeader adds X-Sql-Statements to responses: the statements the request ran, as
@@ -69,6 +72,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxComplexity == 0 {
 		o.MaxComplexity = 200_000
+	}
+	if o.MaxIntrospectionCost == 0 {
+		o.MaxIntrospectionCost = defaultIntrospectionCost
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = 12
@@ -141,7 +147,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		srv.Use(extension.Introspection{})
 	}
 	rateLimits := newRateLimits(o.RateLimits)
-	srv.Use(&costLimit{limit: o.MaxComplexity, rate: rateLimits})
+	srv.Use(&costLimit{limit: o.MaxComplexity, introspection: o.MaxIntrospectionCost, rate: rateLimits})
 	srv.Use(depthLimit(o.MaxDepth))
 	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
 	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
@@ -300,8 +306,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // depthLimit refuses operations nested deeper than max (complexity alone lets a narrow but deep
-// query through).
+// query through). Introspection (__schema, __type) is measured on its own against
+// maxIntrospectionDepth: the standard introspection query of graphql-js nests 13 levels (its
+// TypeRef fragment follows ofType eight times) and its work is bounded by the schema, not by
+// data, so a limit sized for data would refuse every standard client.
 type depthLimit int
+
+// maxIntrospectionDepth bounds the nesting of introspection fields: the standard query with
+// room to spare, a runaway ofType chain refused.
+const maxIntrospectionDepth = 20
 
 var _ interface {
 	graphql.HandlerExtension
@@ -314,18 +327,27 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, int(d)); depth > int(d) {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, int(d)),
-			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
-		}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, int(d), false); depth > int(d) {
+		return depthError(depth, int(d))
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, maxIntrospectionDepth, true); depth > maxIntrospectionDepth {
+		return depthError(depth, maxIntrospectionDepth)
 	}
 	return nil
 }
 
+func depthError(depth, limit int) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, limit),
+		Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+	}
+}
+
 // selectionDepth measures field nesting, following fragments; it stops counting past limit, so a
-// cyclic or huge document costs at most limit levels of work.
-func selectionDepth(set ast.SelectionSet, depth, limit int) int {
+// cyclic or huge document costs at most limit levels of work. Without introspection, an
+// introspection field counts as one level whatever it selects; with it, only introspection
+// fields' subtrees are measured.
+func selectionDepth(set ast.SelectionSet, depth, limit int, introspection bool) int {
 	if depth > limit {
 		return depth
 	}
@@ -334,12 +356,23 @@ func selectionDepth(set ast.SelectionSet, depth, limit int) int {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			d = selectionDepth(s.SelectionSet, depth+1, limit)
+			switch {
+			case s.Name == "__schema" || s.Name == "__type":
+				if introspection {
+					d = selectionDepth(s.SelectionSet, depth+1, limit, false)
+				} else {
+					d = depth + 1
+				}
+			case introspection:
+				// Data: measured by the other pass (__schema and __type are root fields only).
+			default:
+				d = selectionDepth(s.SelectionSet, depth+1, limit, false)
+			}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, limit)
+			d = selectionDepth(s.SelectionSet, depth, limit, introspection)
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, depth, limit)
+				d = selectionDepth(s.Definition.SelectionSet, depth, limit, introspection)
 			}
 		}
 		deepest = max(deepest, d)
