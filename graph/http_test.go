@@ -1,7 +1,15 @@
 package graph_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,4 +37,95 @@ func TestStandardIntrospection(t *testing.T) {
 
 	r = a.do(tok, `{ workspaces { projects { id } } }`, nil)
 	require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
+}
+
+// get sends a GraphQL request by GET with tok (none when empty) and headers (name, value, ...).
+func (a *api) get(tok string, params url.Values, headers ...string) (*http.Response, map[string]any) {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.url+"?"+params.Encode(), nil)
+	require.NoError(a.t, err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	var body map[string]any
+	require.NoError(a.t, json.Unmarshal(b, &body), "HTTP %d: %s", resp.StatusCode, b)
+	return resp, body
+}
+
+// TestGraphQLOverHTTP: a query by GET is served like one by POST — authenticated, never stored
+// by shared caches, in the media type the client accepts — and a mutation by GET is refused.
+func TestGraphQLOverHTTP(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "get-"+t.Name(), time.Hour)
+
+	resp, body := a.get(tok, url.Values{"query": {`query($yes: Boolean!) { me { id @include(if: $yes) } }`}, "variables": {`{"yes": true}`}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Nil(t, body["errors"])
+	require.Equal(t, "get-"+t.Name(), body["data"].(map[string]any)["me"].(map[string]any)["id"])
+	require.Equal(t, "private, no-store", resp.Header.Get("Cache-Control"))
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.NotEmpty(t, resp.Header.Get("X-Request-Id"))
+
+	resp, body = a.get(tok, url.Values{"query": {`{ me { id } }`}}, "Accept", "application/graphql-response+json, application/json;q=0.9")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Nil(t, body["errors"])
+	require.Equal(t, "application/graphql-response+json", resp.Header.Get("Content-Type"))
+
+	// Authentication as by POST: a refused token is 401; no token reaches no caller's data.
+	resp, _ = a.get("not-a-token", url.Values{"query": {`{ me { id } }`}})
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, body = a.get("", url.Values{"query": {`{ me { id } }`}})
+	require.NotNil(t, body["errors"])
+	require.Nil(t, body["data"])
+
+	// A mutation by GET: 405, nothing done.
+	resp, body = a.get(tok, url.Values{"query": {`mutation { createWorkspace(input: {name: "by GET"}) { id } }`}})
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "POST", resp.Header.Get("Allow"))
+	require.Contains(t, fmt.Sprint(body["errors"]), "GET requests only allow query operations")
+	var ws []struct{ ID string }
+	a.ok(tok, `{ workspaces { id } }`, nil, &ws)
+	require.Empty(t, ws)
+
+	// The query string is bounded as a body is.
+	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}, "pad": {strings.Repeat("x", 20<<10)}})
+	require.Equal(t, http.StatusRequestURITooLong, resp.StatusCode)
+}
+
+// TestPersistedQueries: automatic persisted queries — an unknown hash is asked for, the query
+// sent with its hash registers it, and the hash alone then serves it by GET.
+func TestPersistedQueries(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := token(t, "apq-"+t.Name(), time.Hour)
+	q := `query Me { me { id } }`
+	sum := sha256.Sum256([]byte(q))
+	ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%s"}}`, hex.EncodeToString(sum[:]))
+
+	resp, body := a.get(tok, url.Values{"extensions": {ext}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, fmt.Sprint(body["errors"]), "PersistedQueryNotFound")
+
+	resp, body = a.get(tok, url.Values{"query": {q}, "extensions": {ext}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Nil(t, body["errors"])
+
+	resp, body = a.get(tok, url.Values{"extensions": {ext}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Nil(t, body["errors"])
+	require.Equal(t, "apq-"+t.Name(), body["data"].(map[string]any)["me"].(map[string]any)["id"])
+
+	// A hash that is not the query's is refused.
+	resp, body = a.get(tok, url.Values{"query": {`{ me { email } }`}, "extensions": {ext}})
+	require.Contains(t, fmt.Sprint(body["errors"]), "provided APQ hash does not match query")
+	_ = resp
 }

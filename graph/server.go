@@ -41,6 +41,7 @@ type Options struct {
 	MaxIntrospectionCost int
 	MaxDepth             int           // default 12
 	MaxBodyBytes         int64         // default 1 MiB
+	MaxQueryString       int           // bytes of a GET request's query string (default 16 KiB)
 	OperationTimeout     time.Duration // default 15 s
 	// Metrics, when set, receives request durations and SQL statements per request.
 	Metrics prometheus.Registerer
@@ -82,6 +83,9 @@ func (o *Options) validate() error {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
+	if o.MaxQueryString == 0 {
+		o.MaxQueryString = 16 << 10
+	}
 	if o.OperationTimeout == 0 {
 		o.OperationTimeout = 15 * time.Second
 	}
@@ -100,7 +104,7 @@ func (o *Options) validate() error {
 	return o.RateLimits.validate(o.MaxComplexity)
 }
 
-// NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
+// NewHandler returns the HTTP handler of the GraphQL API: POST and GET /graphql (http.go; GET / for the
 // playground when enabled) behind authentication, body-size and time limits, and subscriptions
 // over a websocket on /graphql (graphql-transport-ws, and the older graphql-ws), served by
 // r.Hub.
@@ -137,12 +141,14 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		},
 	})
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{}) // queries only (queryOverGET)
 	srv.AddTransport(transport.POST{})
 	// Parsed and validated documents are kept by query text, so a client's repeated query skips
 	// both (they were ~7% of a read's CPU). Only valid documents are kept; what depends on the
 	// request — the complexity and depth limits, introspection, @authenticated and @hasRole —
 	// runs for every operation, cached or not.
 	srv.SetQueryCache(queryCache{lru.New[*ast.QueryDocument](queryCacheSize)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](apqCacheSize)}})
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -165,7 +171,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, srv)))))
+	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, queryOverGET(srv))))))
 	if o.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
 	}
@@ -200,10 +206,11 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
-		if !readUnknownLength(w, r, o.MaxBodyBytes) {
+		if !checkQueryString(w, r, o.MaxQueryString) || !readUnknownLength(w, r, o.MaxBodyBytes) {
 			return
 		}
 
+		w.Header().Set("Cache-Control", cacheControl)
 		ctx := r.Context()
 		p, ok, err := o.Verifier.FromRequest(r)
 		if err != nil {
