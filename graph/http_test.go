@@ -15,8 +15,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
+	"github.com/taskforge/taskforge/internal/config"
 )
 
 // TestStandardIntrospection: graphql-js's getIntrospectionQuery({inputValueDeprecation: true}),
@@ -128,4 +130,52 @@ func TestPersistedQueries(t *testing.T) {
 	resp, body = a.get(tok, url.Values{"query": {`{ me { email } }`}, "extensions": {ext}})
 	require.Contains(t, fmt.Sprint(body["errors"]), "provided APQ hash does not match query")
 	_ = resp
+}
+
+// TestCORS: a configured origin's preflight is answered with what a browser client needs, its
+// responses expose the rate-limit and consistency headers; another origin gets no CORS headers.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	const origin = "https://app.example.com"
+	a := start(t, apptest.Options{Overrides: overrides(live.HubOptions{}, nil),
+		Config: func(c *config.Config) { c.CORS.Origins = []string{origin} }})
+
+	preflight := func(from string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodOptions, a.url, nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", from)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, x-consistency-token")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp := preflight(origin)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	h := resp.Header
+	require.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "true", h.Get("Access-Control-Allow-Credentials"))
+	require.Equal(t, "POST", h.Get("Access-Control-Allow-Methods"))
+	require.Equal(t, "authorization, content-type, x-consistency-token", strings.ToLower(h.Get("Access-Control-Allow-Headers")))
+	require.Equal(t, "600", h.Get("Access-Control-Max-Age"))
+	require.Contains(t, h.Get("Vary"), "Origin")
+
+	resp = preflight("https://evil.example.com")
+	for k := range resp.Header {
+		require.NotContains(t, k, "Access-Control-", "a disallowed origin gets no CORS headers")
+	}
+
+	// A simple request from the origin: its response exposes the headers a client reads.
+	tok := token(t, "cors-"+t.Name(), time.Hour)
+	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}}, "Origin", origin)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, origin, resp.Header.Get("Access-Control-Allow-Origin"))
+	exposed := strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers"))
+	for _, e := range []string{"ratelimit-remaining", "x-request-id", "x-consistency-token"} {
+		require.Contains(t, exposed, e)
+	}
+	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}}, "Origin", "https://evil.example.com")
+	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 }
