@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +180,41 @@ func TestCORS(t *testing.T) {
 	}
 	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}}, "Origin", "https://evil.example.com")
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+}
+
+// TestPlaygroundOffline: the playground page loads its scripts and styles from the API itself,
+// no CDN, and each is served with its content type.
+func TestPlaygroundOffline(t *testing.T) {
+	t.Parallel()
+	a := start(t, apptest.Options{Overrides: overrides(live.HubOptions{}, nil),
+		Config: func(c *config.Config) { c.GraphQLPlayground = true }})
+	fetch := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get(a.srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(b)
+	}
+	resp, page := fetch("/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	require.NotContains(t, page, "http://")
+	require.NotContains(t, page, "https://")
+	require.Contains(t, page, "wsConnectionParams")
+
+	want := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	require.Len(t, refs, 4) // React, ReactDOM, GraphiQL and its stylesheet
+	for _, m := range refs {
+		ref := m[1]
+		require.True(t, strings.HasPrefix(ref, "/playground/"), ref)
+		resp, body := fetch(ref)
+		require.Equal(t, http.StatusOK, resp.StatusCode, ref)
+		require.Equal(t, want[path.Ext(ref)], resp.Header.Get("Content-Type"), ref)
+		require.NotEmpty(t, body, ref)
+	}
+	resp, _ = fetch("/playground/")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -173,7 +172,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, queryOverGET(srv))))))
 	if o.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
+		playground(mux)
 	}
 	return mux, nil
 }
