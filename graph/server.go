@@ -103,8 +103,9 @@ func (o *Options) validate() error {
 	return o.RateLimits.validate(o.MaxComplexity)
 }
 
-// NewHandler returns the HTTP handler of the GraphQL API: POST and GET /graphql (http.go; GET / for the
-// playground when enabled) behind authentication, body-size and time limits, and subscriptions
+// NewHandler returns the HTTP handler of the GraphQL API: POST and GET /graphql (http.go; GET /
+// for the embedded playground when enabled, playground.go) behind authentication, body-size,
+// query-string and time limits, and subscriptions
 // over a websocket on /graphql (graphql-transport-ws, and the older graphql-ws), served by
 // r.Hub.
 func NewHandler(r *Resolver, o Options) (http.Handler, error) {
