@@ -200,6 +200,7 @@ func (c queryCache) Add(ctx context.Context, query string, doc *ast.QueryDocumen
 // request and correlation ids for the commands' event metadata and its consistency token header.
 func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cacheControl) // errors included
 		if r.ContentLength > o.MaxBodyBytes {
 			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest,
 				fmt.Sprintf("request body larger than %d bytes", o.MaxBodyBytes))
@@ -210,7 +211,6 @@ func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 			return
 		}
 
-		w.Header().Set("Cache-Control", cacheControl)
 		ctx := r.Context()
 		p, ok, err := o.Verifier.FromRequest(r)
 		if err != nil {
