@@ -218,3 +218,21 @@ func TestPlaygroundOffline(t *testing.T) {
 	resp, _ = fetch("/playground/")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
+
+// TestGETSharesTheLimits: a query by GET is charged to the same request budget as one by POST,
+// and refused 429 past it.
+func TestGETSharesTheLimits(t *testing.T) {
+	t.Parallel()
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
+		o.RateLimits = graph.RateLimits{Requests: 0.001, RequestBurst: 2}
+	})
+	tok := token(t, "limits-"+t.Name(), time.Hour)
+	r := a.do(tok, `{ me { id } }`, nil)
+	require.Empty(t, r.Errors)
+	resp, _ := a.get(tok, url.Values{"query": {`{ me { id } }`}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "0", resp.Header.Get("RateLimit-Remaining"))
+	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}})
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+}
