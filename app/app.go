@@ -195,7 +195,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 		if err != nil {
 			return nil, err
 		}
-		a.server.Handle("/", a.handler)
+		a.server.Handle("/", withCORS(cfg.CORS, a.handler))
 	}
 	if cfg.MetricsAddr != "" {
 		a.metrics = server.NewMetrics(cfg.MetricsAddr, a.log, a.reg)

@@ -239,7 +239,8 @@ func TestLimits(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
 	require.Equal(t, "BAD_REQUEST", code(t, r))
 
-	// Too complex: 300 aliases of one list field. Too deep: introspection nests as far as one asks.
+	// Too complex: 300 aliases of one list field. Too deep: introspection nests as far as one asks
+	// (beyond the standard query's depth, which is served).
 	// Both are valid documents, which the query cache keeps: the limits apply to every
 	// operation, the second one served from the cache too.
 	var q strings.Builder
@@ -248,7 +249,7 @@ func TestLimits(t *testing.T) {
 		fmt.Fprintf(&q, " a%d: workspaces { projects { id } }", i)
 	}
 	q.WriteString(" }")
-	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } } }`
+	deep := `{ __schema { types { fields { type {` + strings.Repeat(" ofType {", 20) + " name" + strings.Repeat(" }", 20) + ` } } } } }`
 	for range 2 {
 		r = a.do(tok, q.String(), nil)
 		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))

@@ -159,15 +159,30 @@ func costPageSize(v any) int {
 // of its spreads, so the walk is linear in the document (gqlgen's complexity.Calculate re-walks a
 // fragment at every spread: fragments spreading fragments twice are exponential in the nesting).
 type costWalker struct {
-	costs     map[string]listCost
-	vars      map[string]any
-	fragments map[string]int
+	costs         map[string]listCost
+	vars          map[string]any
+	fragments     map[string]fragmentCost
+	introspection int // the cost of the introspection fields walked so far
 }
 
-func operationCost(costs map[string]listCost, op *ast.OperationDefinition, vars map[string]any) int {
-	w := costWalker{costs: costs, vars: vars, fragments: map[string]int{}}
-	return w.selectionSet(op.SelectionSet)
+// fragmentCost is a fragment's cost: its data's, and its introspection fields'.
+type fragmentCost struct{ data, introspection int }
+
+// operationCost is an operation's cost: of its data, and of its introspection fields (__schema
+// and __type, whose work the schema bounds, measured against their own limit).
+func operationCost(costs map[string]listCost, op *ast.OperationDefinition, vars map[string]any) (data, introspection int) {
+	w := costWalker{costs: costs, vars: vars, fragments: map[string]fragmentCost{}}
+	data = w.selectionSet(op.SelectionSet)
+	return data, w.introspection
 }
+
+// defaultIntrospectionCost bounds the introspection fields of one operation (Options.
+// MaxIntrospectionCost), apart from the data's limit: graphql-js's standard introspection query (inputValueDeprecation: true, which every
+// current client sends; graph/testdata/introspection.graphql) costs about 217000 on this schema
+// under the worst-case model (every type with the most fields, each with the most arguments).
+// Two aliased copies of it are refused. When the schema outgrows it, TestStandardIntrospection
+// fails: raise it, knowing the model's worst case is what an attacker's aliases can reach.
+const defaultIntrospectionCost = 300_000
 
 // withIntrospection adds to listCosts the introspection lists, bounded by the schema's own sizes
 // (its types, the most fields of a type, ...): aliases of __schema { types { fields { … } } }
@@ -214,20 +229,33 @@ func (w *costWalker) selectionSet(set ast.SelectionSet) int {
 			c, ok := w.fragments[s.Name]
 			if !ok {
 				// Validation refuses fragment cycles; were one to get here, it saturates.
-				w.fragments[s.Name] = maxCost
-				c = 0
+				w.fragments[s.Name] = fragmentCost{maxCost, maxCost}
+				c = fragmentCost{}
 				if s.Definition != nil {
-					c = w.selectionSet(s.Definition.SelectionSet)
+					before := w.introspection
+					w.introspection = 0
+					c.data = w.selectionSet(s.Definition.SelectionSet)
+					c.introspection = w.introspection
+					w.introspection = before
 				}
 				w.fragments[s.Name] = c
 			}
-			total = addCost(total, c)
+			total = addCost(total, c.data)
+			w.introspection = addCost(w.introspection, c.introspection)
 		}
 	}
 	return total
 }
 
 func (w *costWalker) field(f *ast.Field) int {
+	if f.Name == "__schema" || f.Name == "__type" {
+		w.introspection = addCost(w.introspection, w.fieldCost(f))
+		return 0
+	}
+	return w.fieldCost(f)
+}
+
+func (w *costWalker) fieldCost(f *ast.Field) int {
 	if len(f.SelectionSet) == 0 {
 		// A scalar or enum (objects must select fields); a list of them is one value.
 		if f.ObjectDefinition != nil && w.costs[f.ObjectDefinition.Name+"."+f.Name].values {
@@ -257,9 +285,10 @@ func (w *costWalker) field(f *ast.Field) int {
 // costLimit is the extension that refuses an operation costing more than limit before any
 // resolver runs, and charges the caller's cost budget (rate limits) for what it lets through.
 type costLimit struct {
-	limit int
-	rate  *rateLimits
-	costs map[string]listCost // set by Validate
+	limit         int
+	introspection int // the limit of the introspection fields' cost
+	rate          *rateLimits
+	costs         map[string]listCost // set by Validate
 }
 
 var _ interface {
@@ -278,14 +307,18 @@ func (c *costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	cost := operationCost(c.costs, oc.Operation, oc.Variables)
-	if cost > c.limit {
-		if w := writerFrom(ctx); w != nil {
-			w.refused.Store(http.StatusUnprocessableEntity)
+	cost, introspection := operationCost(c.costs, oc.Operation, oc.Variables)
+	for _, over := range []CostLimitError{{Cost: cost, Limit: c.limit}, {Cost: introspection, Limit: c.introspection}} {
+		if over.Cost > over.Limit {
+			if w := writerFrom(ctx); w != nil {
+				w.refused.Store(http.StatusUnprocessableEntity)
+			}
+			return limitError(&over)
 		}
-		return limitError(&CostLimitError{Cost: cost, Limit: c.limit})
 	}
-	if err := c.rate.chargeCost(ctx, cost); err != nil {
+	// The caller's budget is charged for both, up to the most one operation may cost (the
+	// budget's burst holds at least that much).
+	if err := c.rate.chargeCost(ctx, min(addCost(cost, introspection), c.limit)); err != nil {
 		return limitError(err)
 	}
 	return nil

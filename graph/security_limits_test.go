@@ -139,7 +139,9 @@ func TestAmplificationRefusedBeforeSQL(t *testing.T) {
 // cost past the integers saturates.
 func TestCostModel(t *testing.T) {
 	t.Parallel()
-	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = 20, 100 })
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
+		o.MaxComplexity, o.MaxIntrospectionCost, o.MaxDepth = 20, 20, 100
+	})
 	tok := token(t, "cost-"+t.Name(), time.Hour)
 	cost := func(q string) float64 {
 		t.Helper()
@@ -295,8 +297,8 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
 // schema: when this fails, the bounds or the limit need a decision), and aliased copies are not.
 func TestIntrospectionWithinDefaultLimit(t *testing.T) {
 	t.Parallel()
-	// GraphiQL's query is 13 levels deep: over the default depth limit (12), a separate matter.
-	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 20 })
+	// GraphiQL's query is 13 levels deep: introspection is measured apart from the depth limit.
+	a := setup(t)
 	tok := token(t, "introspect-"+t.Name(), time.Hour)
 	r := a.do(tok, introspectionQuery, nil)
 	require.Empty(t, r.Errors)

@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,14 +30,18 @@ import (
 
 // Options are the API's limits and switches.
 type Options struct {
-	Verifier         *auth.Verifier
-	Logger           *slog.Logger
-	Introspection    bool          // schema introspection (on in development)
-	Playground       bool          // GraphiQL playground at GET / (on in development)
-	MaxComplexity    int           // default 200000 (cost model of limits.go)
-	MaxDepth         int           // default 12
-	MaxBodyBytes     int64         // default 1 MiB
-	OperationTimeout time.Duration // default 15 s
+	Verifier      *auth.Verifier
+	Logger        *slog.Logger
+	Introspection bool // schema introspection (on in development)
+	Playground    bool // GraphiQL playground at GET / (on in development)
+	MaxComplexity int  // default 200000 (cost model of limits.go)
+	// MaxIntrospectionCost bounds the cost of an operation's introspection fields, apart from
+	// MaxComplexity (default 300000: the standard introspection query, not two copies of it).
+	MaxIntrospectionCost int
+	MaxDepth             int           // default 12
+	MaxBodyBytes         int64         // default 1 MiB
+	MaxQueryString       int           // bytes of a GET request's query string (default 16 KiB)
+	OperationTimeout     time.Duration // default 15 s
 	// Metrics, when set, receives request durations and SQL statements per request.
 	Metrics prometheus.Registerer
 	// StatementHeader adds X-Sql-Statements to responses: the statements the request ran, as
@@ -70,11 +73,17 @@ func (o *Options) validate() error {
 	if o.MaxComplexity == 0 {
 		o.MaxComplexity = 200_000
 	}
+	if o.MaxIntrospectionCost == 0 {
+		o.MaxIntrospectionCost = defaultIntrospectionCost
+	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = 12
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxQueryString == 0 {
+		o.MaxQueryString = 16 << 10
 	}
 	if o.OperationTimeout == 0 {
 		o.OperationTimeout = 15 * time.Second
@@ -94,8 +103,9 @@ func (o *Options) validate() error {
 	return o.RateLimits.validate(o.MaxComplexity)
 }
 
-// NewHandler returns the HTTP handler of the GraphQL API: POST /graphql (and GET / for the
-// playground when enabled) behind authentication, body-size and time limits, and subscriptions
+// NewHandler returns the HTTP handler of the GraphQL API: POST and GET /graphql (http.go; GET /
+// for the embedded playground when enabled, playground.go) behind authentication, body-size,
+// query-string and time limits, and subscriptions
 // over a websocket on /graphql (graphql-transport-ws, and the older graphql-ws), served by
 // r.Hub.
 func NewHandler(r *Resolver, o Options) (http.Handler, error) {
@@ -131,17 +141,19 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		},
 	})
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{}) // queries only (queryOverGET)
 	srv.AddTransport(transport.POST{})
 	// Parsed and validated documents are kept by query text, so a client's repeated query skips
 	// both (they were ~7% of a read's CPU). Only valid documents are kept; what depends on the
 	// request — the complexity and depth limits, introspection, @authenticated and @hasRole —
 	// runs for every operation, cached or not.
 	srv.SetQueryCache(queryCache{lru.New[*ast.QueryDocument](queryCacheSize)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](apqCacheSize)}})
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	rateLimits := newRateLimits(o.RateLimits)
-	srv.Use(&costLimit{limit: o.MaxComplexity, rate: rateLimits})
+	srv.Use(&costLimit{limit: o.MaxComplexity, introspection: o.MaxIntrospectionCost, rate: rateLimits})
 	srv.Use(depthLimit(o.MaxDepth))
 	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
 	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
@@ -159,9 +171,9 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, srv)))))
+	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, queryOverGET(srv))))))
 	if o.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Taskforge", "/graphql"))
+		playground(mux)
 	}
 	return mux, nil
 }
@@ -188,13 +200,14 @@ func (c queryCache) Add(ctx context.Context, query string, doc *ast.QueryDocumen
 // request and correlation ids for the commands' event metadata and its consistency token header.
 func withRequest(o Options, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cacheControl) // errors included
 		if r.ContentLength > o.MaxBodyBytes {
 			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest,
 				fmt.Sprintf("request body larger than %d bytes", o.MaxBodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
-		if !readUnknownLength(w, r, o.MaxBodyBytes) {
+		if !checkQueryString(w, r, o.MaxQueryString) || !readUnknownLength(w, r, o.MaxBodyBytes) {
 			return
 		}
 
@@ -300,8 +313,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // depthLimit refuses operations nested deeper than max (complexity alone lets a narrow but deep
-// query through).
+// query through). Introspection (__schema, __type) is measured on its own against
+// maxIntrospectionDepth: the standard introspection query of graphql-js nests 13 levels (its
+// TypeRef fragment follows ofType eight times) and its work is bounded by the schema, not by
+// data, so a limit sized for data would refuse every standard client.
 type depthLimit int
+
+// maxIntrospectionDepth bounds the nesting of introspection fields: the standard query with
+// room to spare, a runaway ofType chain refused.
+const maxIntrospectionDepth = 20
 
 var _ interface {
 	graphql.HandlerExtension
@@ -314,18 +334,27 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, int(d)); depth > int(d) {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, int(d)),
-			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
-		}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, int(d), false); depth > int(d) {
+		return depthError(depth, int(d))
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, maxIntrospectionDepth, true); depth > maxIntrospectionDepth {
+		return depthError(depth, maxIntrospectionDepth)
 	}
 	return nil
 }
 
+func depthError(depth, limit int) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, limit),
+		Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+	}
+}
+
 // selectionDepth measures field nesting, following fragments; it stops counting past limit, so a
-// cyclic or huge document costs at most limit levels of work.
-func selectionDepth(set ast.SelectionSet, depth, limit int) int {
+// cyclic or huge document costs at most limit levels of work. Without introspection, an
+// introspection field counts as one level whatever it selects; with it, only introspection
+// fields' subtrees are measured.
+func selectionDepth(set ast.SelectionSet, depth, limit int, introspection bool) int {
 	if depth > limit {
 		return depth
 	}
@@ -334,12 +363,23 @@ func selectionDepth(set ast.SelectionSet, depth, limit int) int {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			d = selectionDepth(s.SelectionSet, depth+1, limit)
+			switch {
+			case s.Name == "__schema" || s.Name == "__type":
+				if introspection {
+					d = selectionDepth(s.SelectionSet, depth+1, limit, false)
+				} else {
+					d = depth + 1
+				}
+			case introspection:
+				// Data: measured by the other pass (__schema and __type are root fields only).
+			default:
+				d = selectionDepth(s.SelectionSet, depth+1, limit, false)
+			}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, limit)
+			d = selectionDepth(s.SelectionSet, depth, limit, introspection)
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, depth, limit)
+				d = selectionDepth(s.Definition.SelectionSet, depth, limit, introspection)
 			}
 		}
 		deepest = max(deepest, d)

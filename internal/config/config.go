@@ -37,6 +37,9 @@ type Config struct {
 	// to open subscription websockets.
 	WebsocketOrigins []string
 
+	// CORS is which other origins' pages may call the API (cors.go lists its variables).
+	CORS CORS
+
 	// Webhook secrets.
 	// WebhookSecretKey (WEBHOOK_SECRET_KEY: 32 bytes, 64 hex digits or base64) encrypts webhook
 	// signing secrets at rest (internal/webhooksecrets). There is no built-in default: a default
@@ -157,6 +160,11 @@ func FromEnv() (Config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	cors, err := corsFromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.CORS = cors
 	ops, err := operationsFromEnv()
 	if err != nil {
 		return c, err

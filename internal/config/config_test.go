@@ -157,3 +157,24 @@ func TestSideEffectsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestCORSFromEnv(t *testing.T) {
+	t.Setenv("CORS_ORIGINS", "")
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Empty(t, c.CORS.Origins)
+
+	t.Setenv("CORS_ORIGINS", " https://app.example.com, http://localhost:5173 ")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.CORS.Origins)
+
+	for _, v := range []string{"*", "https://*.example.com", "app.example.com", "https://app.example.com/",
+		"https://App.example.com", "ftp://example.com", "https://u@example.com"} {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv("CORS_ORIGINS", v)
+			_, err := FromEnv()
+			require.ErrorContains(t, err, "CORS_ORIGINS")
+		})
+	}
+}
