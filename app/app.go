@@ -157,6 +157,11 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	if err := a.store.CheckTransactionIDs(ctx); err != nil {
 		return nil, err // a restored dump: appending now would hide new events from every reader
 	}
+	if !o.SkipMigrate {
+		if err := rebuildOutdated(ctx, a.store, a.log); err != nil {
+			return nil, err
+		}
+	}
 
 	seOpts := sideeffects.OptionsFrom(cfg.SideEffects)
 	seOpts.Log, seOpts.Metrics, seOpts.Notifier = a.log, a.reg, a.notifier
@@ -326,6 +331,41 @@ func (a *App) Commands() *commands.Handlers { return a.commands }
 
 // Hub is this process's live hub.
 func (a *App) Hub() *live.Hub { return a.hub }
+
+// rebuildOutdated rebuilds the read models whose tables are of an older shape than this release
+// reads (projections.Outdated), before the process serves: the old version keeps serving any
+// process of the previous release meanwhile, and the swap is atomic. Instances starting together
+// take turns (the rebuild's lock): the later ones find nothing left to do.
+func rebuildOutdated(ctx context.Context, store *eventstore.Store, log *slog.Logger) error {
+	for {
+		outdated, err := projections.Outdated(ctx, store.Pool(), projections.All())
+		if err != nil || len(outdated) == 0 {
+			return err
+		}
+		names := make([]string, len(outdated))
+		for i, p := range outdated {
+			names[i] = p.Name
+		}
+		log.Info("read models of an older shape: rebuilding them before serving", "projections", names)
+		start := time.Now()
+		_, err = projections.Rebuild(ctx, store, outdated, projections.RebuildOptions{Logger: log})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, projections.ErrRebuildRunning) {
+				select { // another instance is rebuilding them: wait for its swap
+				case <-time.After(time.Second):
+					continue
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return fmt.Errorf("rebuild outdated read models: %w", err)
+		}
+		log.Info("read models rebuilt", "projections", names, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
 
 // Logger is the App's logger.
 func (a *App) Logger() *slog.Logger { return a.log }

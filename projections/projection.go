@@ -29,6 +29,10 @@ const (
 // subqueries) but never another projection's: projections are rebuilt independently.
 type Projection struct {
 	Name string
+	// Revision is the shape of the tables Schema creates. Raise it with any change to Schema that
+	// the queries or Apply depend on: a start of the new release then rebuilds the projection
+	// before serving (Outdated; app.New). Zero means 1.
+	Revision int
 	// Tables are the base names of the read tables. Version v of table t is t_v<v>, and a view
 	// named t points at the active version's table.
 	Tables []string
@@ -41,6 +45,14 @@ type Projection struct {
 	// bulk, when set, returns the in-memory folder a rebuild's load phase uses instead of Apply
 	// (bulk.go). It must produce exactly the rows Apply's statements would.
 	bulk func(version int) bulkFolder
+}
+
+// revision is p.Revision, at least 1.
+func (p *Projection) revision() int {
+	if p.Revision < 1 {
+		return 1
+	}
+	return p.Revision
 }
 
 // Event is a stored event with its decoded domain payload.

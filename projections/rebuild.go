@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,9 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/database"
 )
+
+// ErrRebuildRunning: another process is rebuilding the projection.
+var ErrRebuildRunning = errors.New("a rebuild is already running")
 
 // RebuildOptions configures Rebuild. The zero value is usable.
 type RebuildOptions struct {
@@ -300,19 +304,20 @@ func prepare(ctx context.Context, pool *pgxpool.Pool, p *Projection) (*build, er
 	}
 	if !ok {
 		conn.Release()
-		return nil, fmt.Errorf("a rebuild of %s is already running", p.Name)
+		return nil, fmt.Errorf("%w: %s", ErrRebuildRunning, p.Name)
 	}
 	b := &build{p: p, lock: conn}
 	err = database.WithTx(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, schemaLock); err != nil {
 			return err
 		}
-		var building *int
-		if err := tx.QueryRow(ctx, `SELECT active_version, building_version FROM projection_versions WHERE name = $1`,
-			p.Name).Scan(&b.from, &building); err != nil {
+		var building, buildingRev *int
+		if err := tx.QueryRow(ctx, `SELECT active_version, building_version, building_revision FROM projection_versions WHERE name = $1`,
+			p.Name).Scan(&b.from, &building, &buildingRev); err != nil {
 			return fmt.Errorf("registry of %s: %w", p.Name, err)
 		}
-		if building != nil {
+		// A build interrupted under another revision has tables of another shape: start over.
+		if building != nil && (buildingRev == nil || *buildingRev == p.revision()) {
 			b.version, b.resumed = *building, true
 		} else {
 			b.version = b.from + 1
@@ -331,7 +336,8 @@ func prepare(ctx context.Context, pool *pgxpool.Pool, p *Projection) (*build, er
 				p.Name, b.version); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE projection_versions SET building_version = $2 WHERE name = $1`, p.Name, b.version); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE projection_versions SET building_version = $2, building_revision = $3 WHERE name = $1`,
+				p.Name, b.version, p.revision()); err != nil {
 				return err
 			}
 		}
@@ -496,8 +502,9 @@ func (b *build) swap(ctx context.Context, pool *pgxpool.Pool, store *eventstore.
 			b.p.Name, b.version); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE projection_versions SET active_version = $2, building_version = NULL, swapped_at = now()
-			WHERE name = $1`, b.p.Name, b.version); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE projection_versions SET active_version = $2, building_version = NULL,
+			active_revision = $3, building_revision = NULL, swapped_at = now()
+			WHERE name = $1`, b.p.Name, b.version, b.p.revision()); err != nil {
 			return err
 		}
 		return pointViews(ctx, tx, b.p, b.version)

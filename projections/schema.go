@@ -44,7 +44,8 @@ func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
 			if err := pointViews(ctx, tx, p, 1); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO projection_versions (name, active_version) VALUES ($1, 1)`, p.Name); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO projection_versions (name, active_version, active_revision) VALUES ($1, 1, $2)`,
+				p.Name, p.revision()); err != nil {
 				return fmt.Errorf("register projection %s: %w", p.Name, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name, version) VALUES ($1, 1)`, p.Name); err != nil {
@@ -53,6 +54,26 @@ func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
 		}
 		return nil
 	})
+}
+
+// Outdated returns the projections of ps whose active tables are of an older revision than the
+// code's (Projection.Revision): their queries may need a column those tables lack, so they must be
+// rebuilt (Rebuild records the new revision at the swap) before this release serves reads. A
+// newer revision than the code's (an older binary after an upgrade) is not outdated: the tables
+// keep what an older release reads.
+func Outdated(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) ([]*Projection, error) {
+	var out []*Projection
+	for _, p := range ps {
+		var rev int
+		err := pool.QueryRow(ctx, `SELECT active_revision FROM projection_versions WHERE name = $1`, p.Name).Scan(&rev)
+		if err != nil {
+			return nil, fmt.Errorf("revision of projection %s: %w", p.Name, err)
+		}
+		if rev < p.revision() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // createVersion creates version v's tables, and their query indexes if asked.
