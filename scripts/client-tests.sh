@@ -79,6 +79,7 @@ db_created=1
 db_url=$(printf '%s' "$admin_url" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$run#")
 
 # 3. The server. HTTP_ADDR port 0: the kernel picks a free port, read back from the log.
+: >"$work/server.log"
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cors_origin="http://app.client-test.localhost:5173"
 issuer="taskforge-client-tests"
@@ -92,7 +93,7 @@ server_pid=$!
 
 addr=""
 for _ in $(seq 1 300); do
-  addr=$(sed -nE 's/.*msg="http listening" addr=([0-9.:]+).*/\1/p' "$work/server.log" | head -n1)
+  addr=$(sed -nE 's/.*msg="http listening" addr=([0-9.:]+).*/\1/p' "$work/server.log" | head -n1 || true)
   [ -n "$addr" ] && break
   kill -0 "$server_pid" 2>/dev/null || { log "taskforge serve exited"; exit 1; }
   sleep 0.1
