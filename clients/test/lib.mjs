@@ -18,7 +18,7 @@ function env(name) {
 export const baseURL = env('TASKFORGE_URL');
 export const endpoint = new URL('/graphql', baseURL).href;
 export const wsEndpoint = endpoint.replace(/^http/, 'ws');
-export const corsOrigin = process.env.TASKFORGE_CORS_ORIGIN;
+export const corsOrigin = env('TASKFORGE_CORS_ORIGIN');
 
 const secret = new TextEncoder().encode(env('TASKFORGE_JWT_SECRET'));
 const issuer = process.env.TASKFORGE_JWT_ISSUER;
