@@ -25,10 +25,15 @@ token: build ## mint a development token: make token ID=alice EMAIL=alice@exampl
 	@JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) token --user "$(ID)" --email "$(EMAIL)" --name "$(NAME)"
 
 .PHONY: test
-test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL
+test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL, then test-clients
 	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
 	  echo "taskforge: testing against $$url" && \
 	  TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
+	@$(MAKE) -s test-clients
+
+.PHONY: test-clients
+test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-codegen) against a served binary; needs Node.js 20+
+	@GO="$(GO)" scripts/client-tests.sh
 
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
 FUZZ_TARGETS := ./eventstore:FuzzParsePosition ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
