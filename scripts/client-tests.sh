@@ -52,7 +52,7 @@ cleanup() {
       log "could not drop database $run"
   fi
   if [ "$failed" = 0 ]; then
-    rm -rf "$work"
+    rm -rf "$work"; rmdir "$root/.data/client-tests" 2>/dev/null || true
   elif [ -s "$work/server.log" ]; then
     log "server log (last 40 lines of $work/server.log):"
     tail -n 40 "$work/server.log" >&2

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { Client, fetchExchange, gql as tag } from '@urql/core';
 import { persistedExchange } from '@urql/exchange-persisted';
-import { endpoint, newUser, gql } from './lib.mjs';
+import { endpoint, newUser, gql, gqlConsistent } from './lib.mjs';
 
 /** A fetch that records each request's method, URL and body, and its response's status and
  *  headers, for the assertions. */
@@ -133,7 +133,7 @@ test('a mutation by GET is refused 405 (Allow: POST) and changes nothing, by tex
   res = await get({ extensions: JSON.stringify(extensions) });
   assert.equal(res.status, 405);
   assert.equal(res.headers.get('allow'), 'POST');
-  const data = await gql(user.auth, 'query($c: String) { workspaces(consistentWith: $c) { name } }',
+  const data = await gqlConsistent(user.auth, 'query($c: String) { workspaces(consistentWith: $c) { name } }',
     { c: token });
   assert.equal(data.workspaces.filter((w) => w.name === name).length, 1, 'only the POST created one');
 });

@@ -60,6 +60,19 @@ export async function gql(auth, query, variables) {
   return body.data;
 }
 
+/** gql for a read given a consistency token: the server waits a bounded time (2 s) for the read
+ *  models and answers STALE past it; on a loaded machine, ask again for up to 20 s. */
+export async function gqlConsistent(auth, query, variables) {
+  for (const deadline = Date.now() + 20000; ;) {
+    const { res, body } = await post(auth, query, variables);
+    const stale = body.errors?.length && body.errors.every((e) => e.extensions?.code === 'STALE');
+    if (!stale || Date.now() > deadline) {
+      if (res.status !== 200 || body.errors) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body.errors ?? body)}`);
+      return body.data;
+    }
+  }
+}
+
 /** A workspace and a project of user's, visible to queries (waited for by consistency token). */
 export async function newProject(user) {
   const w = await gql(user.auth, 'mutation($n: String!) { createWorkspace(input: {name: $n}) { id } }',
@@ -69,7 +82,7 @@ export async function newProject(user) {
     'mutation($w: ID!, $k: String!) { createProject(input: {workspaceId: $w, name: "Client tests", key: $k}) { id consistencyToken } }',
     { w: w.createWorkspace.id, k: key });
   const { id, consistencyToken } = p.createProject;
-  await gql(user.auth, 'query($id: ID!, $c: String) { project(id: $id, consistentWith: $c) { id } }',
+  await gqlConsistent(user.auth, 'query($id: ID!, $c: String) { project(id: $id, consistentWith: $c) { id } }',
     { id, c: consistencyToken });
   return { workspaceId: w.createWorkspace.id, projectId: id };
 }

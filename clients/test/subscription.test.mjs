@@ -7,7 +7,7 @@ import { Client, fetchExchange, subscriptionExchange, gql as tag } from '@urql/c
 import { createClient } from 'graphql-ws';
 import { pipe, subscribe } from 'wonka';
 import WebSocket from 'ws';
-import { endpoint, wsEndpoint, newUser, newProject, gql } from './lib.mjs';
+import { endpoint, wsEndpoint, newUser, newProject, gqlConsistent } from './lib.mjs';
 
 const BoardChanged = tag`
   subscription BoardChanged($projectId: ID!) {
@@ -97,7 +97,7 @@ test('urql + graphql-ws: boardChanged delivers a created task, then its move', a
     assert.equal(move.data.boardChanged.status, 'in_progress');
     assert.equal(move.data.boardChanged.task.status, 'in_progress');
     assert.equal(move.data.boardChanged.task.version, moved.data.changeTaskStatus.version);
-    const q = await gql(user.auth, 'query($id: ID!, $c: String) { task(id: $id, consistentWith: $c) { status } }',
+    const q = await gqlConsistent(user.auth, 'query($id: ID!, $c: String) { task(id: $id, consistentWith: $c) { status } }',
       { id: change.taskId, c: move.data.boardChanged.consistencyToken });
     assert.equal(q.task.status, 'in_progress');
 
