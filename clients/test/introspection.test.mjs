@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildClientSchema, getIntrospectionQuery, printSchema, validate, parse } from 'graphql';
-import { newUser, post, mint } from './lib.mjs';
+import { endpoint, newUser, post, mint } from './lib.mjs';
 
 test('graphql-js getIntrospectionQuery by POST builds a client schema', async () => {
   const user = await newUser();
@@ -22,6 +22,27 @@ test('graphql-js getIntrospectionQuery by POST builds a client schema', async ()
   // The built schema is usable for client-side validation, as tools use it.
   assert.deepEqual(validate(schema, parse('{ me { id name } }')), []);
   assert.equal(validate(schema, parse('{ me { nope } }')).length, 1);
+});
+
+test('introspection with every option graphql-js has (GraphiQL 3 and codegen send these)', async () => {
+  const user = await newUser();
+  const query = getIntrospectionQuery({
+    descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true,
+    inputValueDeprecation: true, oneOf: true,
+  });
+  const { res, body } = await post(user.auth, query);
+  assert.equal(res.status, 200);
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  const schema = buildClientSchema(body.data);
+  assert.ok(schema.getDirective('authenticated'), 'the schema\'s own directives');
+  // The same by GET, as GraphiQL's fetcher may send it.
+  const url = new URL(endpoint);
+  url.searchParams.set('query', query);
+  const get = await fetch(url, { headers: user.auth });
+  const got = await get.json();
+  assert.equal(get.status, 200);
+  assert.equal(got.errors, undefined, JSON.stringify(got.errors));
+  assert.deepEqual(got.data, body.data);
 });
 
 test('the same introspection without a token (tools fetch the schema before signing in)', async () => {
