@@ -90,6 +90,17 @@ test('urql + persistedExchange: a hash miss, the text once, then hash-only hits,
   assert.equal(o.calls.length, 1);
 });
 
+test('urql: an invalid query is 400 (no data) and urql surfaces its GraphQL errors', async () => {
+  const user = await newUser();
+  const { f, calls } = recordingFetch();
+  const r = await client(user, f).query(tag`query Bad { me { nope } }`, {}).toPromise();
+  assert.equal(calls[0].method, 'GET');
+  assert.equal(calls[0].status, 400, 'graphql-response+json without data is a 4xx');
+  assert.equal(calls[0].contentType, 'application/graphql-response+json');
+  assert.equal(r.data ?? null, null);
+  assert.match(r.error?.graphQLErrors?.[0]?.message ?? String(r.error), /Cannot query field "nope"/);
+});
+
 test('urql: a mutation goes by POST and works', async () => {
   const user = await newUser();
   const { f, calls } = recordingFetch();
