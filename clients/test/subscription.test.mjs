@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, fetchExchange, subscriptionExchange, gql as tag } from '@urql/core';
 import { createClient } from 'graphql-ws';
-import { pipe, subscribe } from 'wonka';
 import WebSocket from 'ws';
 import { endpoint, wsEndpoint, newUser, newProject, gqlConsistent } from './lib.mjs';
 
@@ -61,7 +60,7 @@ test('urql + graphql-ws: boardChanged delivers a created task, then its move', a
     ],
   });
   const events = collector();
-  const { unsubscribe } = pipe(client.subscription(BoardChanged, { projectId }), subscribe((r) => events.push(r)));
+  const { unsubscribe } = client.subscription(BoardChanged, { projectId }).subscribe((r) => events.push(r));
   try {
     // The protocol does not acknowledge a subscribe, and a subscription receives only changes
     // committed after it started: create tasks until one arrives.
