@@ -135,6 +135,7 @@ type ComplexityRoot struct {
 	}
 
 	CommentResult struct {
+		ClientMutationID func(childComplexity int) int
 		CommentID        func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
@@ -179,6 +180,7 @@ type ComplexityRoot struct {
 	}
 
 	InvitationResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		InvitationID     func(childComplexity int) int
@@ -234,6 +236,7 @@ type ComplexityRoot struct {
 	}
 
 	MutationResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Project          func(childComplexity int) int
@@ -363,6 +366,7 @@ type ComplexityRoot struct {
 	}
 
 	TaskResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Key              func(childComplexity int) int
@@ -425,6 +429,7 @@ type ComplexityRoot struct {
 	}
 
 	WebhookResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Secret           func(childComplexity int) int
@@ -904,6 +909,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Comment.Mentions(childComplexity), true
 
+	case "CommentResult.clientMutationId":
+		if e.ComplexityRoot.CommentResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommentResult.ClientMutationID(childComplexity), true
 	case "CommentResult.commentId":
 		if e.ComplexityRoot.CommentResult.CommentID == nil {
 			break
@@ -1066,6 +1077,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HistoryEdge.Node(childComplexity), true
 
+	case "InvitationResult.clientMutationId":
+		if e.ComplexityRoot.InvitationResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvitationResult.ClientMutationID(childComplexity), true
 	case "InvitationResult.consistencyToken":
 		if e.ComplexityRoot.InvitationResult.ConsistencyToken == nil {
 			break
@@ -1478,6 +1495,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["input"].(model.UpdateWebhookInput)), true
 
+	case "MutationResult.clientMutationId":
+		if e.ComplexityRoot.MutationResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MutationResult.ClientMutationID(childComplexity), true
 	case "MutationResult.consistencyToken":
 		if e.ComplexityRoot.MutationResult.ConsistencyToken == nil {
 			break
@@ -2117,6 +2140,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
 
+	case "TaskResult.clientMutationId":
+		if e.ComplexityRoot.TaskResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskResult.ClientMutationID(childComplexity), true
 	case "TaskResult.consistencyToken":
 		if e.ComplexityRoot.TaskResult.ConsistencyToken == nil {
 			break
@@ -2387,6 +2416,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
 
+	case "WebhookResult.clientMutationId":
+		if e.ComplexityRoot.WebhookResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookResult.ClientMutationID(childComplexity), true
 	case "WebhookResult.consistencyToken":
 		if e.ComplexityRoot.WebhookResult.ConsistencyToken == nil {
 			break
@@ -2798,6 +2833,8 @@ What a mutation changed: the aggregate, its version after the change, and a cons
 the token to a query to be served only once the read models include this write.
 """
 type MutationResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   id: ID!
   version: Int!
   consistencyToken: String!
@@ -2820,6 +2857,8 @@ type MutationResult {
 }
 
 type TaskResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   id: ID!
   version: Int!
   consistencyToken: String!
@@ -2831,6 +2870,8 @@ type TaskResult {
 }
 
 type CommentResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The task commented on."
   id: ID!
   version: Int!
@@ -2841,6 +2882,8 @@ type CommentResult {
 }
 
 type InvitationResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The workspace."
   id: ID!
   version: Int!
@@ -2851,6 +2894,8 @@ type InvitationResult {
 }
 
 type WebhookResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The workspace."
   id: ID!
   version: Int!
@@ -2886,6 +2931,8 @@ input CreateProjectInput {
   "Short uppercase key that prefixes task keys, e.g. TF."
   key: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RenameProjectInput {
@@ -2893,12 +2940,16 @@ input RenameProjectInput {
   name: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ProjectInput {
   projectId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input DefineWorkflowInput {
@@ -2908,6 +2959,8 @@ input DefineWorkflowInput {
   initial: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input StatusInput {
@@ -3080,6 +3133,8 @@ input CreateTaskInput {
   labels: [String!]
   assigneeId: ID
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 "Only the fields given change."
@@ -3093,6 +3148,8 @@ input EditTaskInput {
   labels: [String!]
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ChangeTaskStatusInput {
@@ -3100,6 +3157,8 @@ input ChangeTaskStatusInput {
   status: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input AssignTaskInput {
@@ -3107,12 +3166,16 @@ input AssignTaskInput {
   assigneeId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input TaskInput {
   taskId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 "Places the task between two others on the board (either may be omitted at an end)."
@@ -3122,12 +3185,16 @@ input ReorderTaskInput {
   nextTaskId: ID
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input AddCommentInput {
   taskId: ID!
   body: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input EditCommentInput {
@@ -3135,12 +3202,16 @@ input EditCommentInput {
   commentId: ID!
   body: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input DeleteCommentInput {
   taskId: ID!
   commentId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 extend type Query {
@@ -3254,6 +3325,8 @@ extend type Mutation {
 
 input RegisterUserInput {
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input UpdateProfileInput {
@@ -3261,12 +3334,16 @@ input UpdateProfileInput {
   email: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input CreateWorkspaceInput {
   name: String!
   plan: Plan = FREE
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RenameWorkspaceInput {
@@ -3274,6 +3351,8 @@ input RenameWorkspaceInput {
   name: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input InviteMemberInput {
@@ -3281,12 +3360,16 @@ input InviteMemberInput {
   email: String!
   role: Role!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input InvitationInput {
   workspaceId: ID!
   invitationId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ChangeMemberRoleInput {
@@ -3294,12 +3377,16 @@ input ChangeMemberRoleInput {
   userId: ID!
   role: Role!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RemoveMemberInput {
   workspaceId: ID!
   userId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RegisterWebhookInput {
@@ -3310,6 +3397,8 @@ input RegisterWebhookInput {
   "Event types to deliver; empty means all."
   eventTypes: [String!]
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input UpdateWebhookInput {
@@ -3319,12 +3408,16 @@ input UpdateWebhookInput {
   secret: String
   eventTypes: [String!]
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RemoveWebhookInput {
   workspaceId: ID!
   webhookId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 extend type Query {
@@ -3438,6 +3531,8 @@ input RotateWebhookSecretInput {
   "16 to 256 printable characters; omitted: a generated one (whsec_…)."
   secret: String
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 type Webhook {
@@ -3619,6 +3714,8 @@ func (ec *executionContext) childFields_Comment(ctx context.Context, field graph
 
 func (ec *executionContext) childFields_CommentResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_CommentResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_CommentResult_id(ctx, field)
 	case "version":
@@ -3707,6 +3804,8 @@ func (ec *executionContext) childFields_HistoryEdge(ctx context.Context, field g
 
 func (ec *executionContext) childFields_InvitationResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_InvitationResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_InvitationResult_id(ctx, field)
 	case "version":
@@ -3751,6 +3850,8 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 
 func (ec *executionContext) childFields_MutationResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_MutationResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_MutationResult_id(ctx, field)
 	case "version":
@@ -3959,6 +4060,8 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 
 func (ec *executionContext) childFields_TaskResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_TaskResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_TaskResult_id(ctx, field)
 	case "version":
@@ -4083,6 +4186,8 @@ func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context,
 
 func (ec *executionContext) childFields_WebhookResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_WebhookResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_WebhookResult_id(ctx, field)
 	case "version":
@@ -6491,6 +6596,29 @@ func (ec *executionContext) fieldContext_Comment_editedAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _CommentResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.CommentResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommentResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommentResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommentResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _CommentResult_id(ctx context.Context, field graphql.CollectedField, obj *model.CommentResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7168,6 +7296,29 @@ func (ec *executionContext) fieldContext_HistoryEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InvitationResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.InvitationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvitationResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InvitationResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvitationResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InvitationResult_id(ctx context.Context, field graphql.CollectedField, obj *model.InvitationResult) (ret graphql.Marshaler) {
@@ -9186,6 +9337,29 @@ func (ec *executionContext) fieldContext_Mutation_rotateWebhookSecret(ctx contex
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MutationResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MutationResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MutationResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MutationResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _MutationResult_id(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
@@ -12175,6 +12349,29 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _TaskResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.TaskResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _TaskResult_id(ctx context.Context, field graphql.CollectedField, obj *model.TaskResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13230,6 +13427,29 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.WebhookResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _WebhookResult_id(ctx context.Context, field graphql.CollectedField, obj *model.WebhookResult) (ret graphql.Marshaler) {
@@ -14720,7 +14940,7 @@ func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "body", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "body", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14748,6 +14968,13 @@ func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14764,7 +14991,7 @@ func (ec *executionContext) unmarshalInputAssignTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "assigneeId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "assigneeId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14799,6 +15026,13 @@ func (ec *executionContext) unmarshalInputAssignTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14815,7 +15049,7 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "role", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "role", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14850,6 +15084,13 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14866,7 +15107,7 @@ func (ec *executionContext) unmarshalInputChangeTaskStatusInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "status", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "status", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14901,6 +15142,13 @@ func (ec *executionContext) unmarshalInputChangeTaskStatusInput(ctx context.Cont
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14917,7 +15165,7 @@ func (ec *executionContext) unmarshalInputCreateProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "name", "key", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "name", "key", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14952,6 +15200,13 @@ func (ec *executionContext) unmarshalInputCreateProjectInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14968,7 +15223,7 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "title", "description", "priority", "dueDate", "labels", "assigneeId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "title", "description", "priority", "dueDate", "labels", "assigneeId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15031,6 +15286,13 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15051,7 +15313,7 @@ func (ec *executionContext) unmarshalInputCreateWorkspaceInput(ctx context.Conte
 		asMap["plan"] = "FREE"
 	}
 
-	fieldsInOrder := [...]string{"name", "plan", "idempotencyKey"}
+	fieldsInOrder := [...]string{"name", "plan", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15079,6 +15341,13 @@ func (ec *executionContext) unmarshalInputCreateWorkspaceInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15095,7 +15364,7 @@ func (ec *executionContext) unmarshalInputDefineWorkflowInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "statuses", "transitions", "initial", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "statuses", "transitions", "initial", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15144,6 +15413,13 @@ func (ec *executionContext) unmarshalInputDefineWorkflowInput(ctx context.Contex
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15160,7 +15436,7 @@ func (ec *executionContext) unmarshalInputDeleteCommentInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "commentId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "commentId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15188,6 +15464,13 @@ func (ec *executionContext) unmarshalInputDeleteCommentInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15204,7 +15487,7 @@ func (ec *executionContext) unmarshalInputEditCommentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "commentId", "body", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "commentId", "body", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15239,6 +15522,13 @@ func (ec *executionContext) unmarshalInputEditCommentInput(ctx context.Context, 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15255,7 +15545,7 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "title", "description", "priority", "dueDate", "clearDueDate", "labels", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "title", "description", "priority", "dueDate", "clearDueDate", "labels", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15325,6 +15615,13 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15341,7 +15638,7 @@ func (ec *executionContext) unmarshalInputInvitationInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "invitationId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "invitationId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15369,6 +15666,13 @@ func (ec *executionContext) unmarshalInputInvitationInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15385,7 +15689,7 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "email", "role", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "email", "role", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15420,6 +15724,13 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15436,7 +15747,7 @@ func (ec *executionContext) unmarshalInputProjectInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15464,6 +15775,13 @@ func (ec *executionContext) unmarshalInputProjectInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15480,7 +15798,7 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"idempotencyKey"}
+	fieldsInOrder := [...]string{"idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15494,6 +15812,13 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15510,7 +15835,7 @@ func (ec *executionContext) unmarshalInputRegisterWebhookInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "url", "secret", "eventTypes", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "url", "secret", "eventTypes", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15552,6 +15877,13 @@ func (ec *executionContext) unmarshalInputRegisterWebhookInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15568,7 +15900,7 @@ func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15596,6 +15928,13 @@ func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15612,7 +15951,7 @@ func (ec *executionContext) unmarshalInputRemoveWebhookInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15640,6 +15979,13 @@ func (ec *executionContext) unmarshalInputRemoveWebhookInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15656,7 +16002,7 @@ func (ec *executionContext) unmarshalInputRenameProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "name", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "name", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15691,6 +16037,13 @@ func (ec *executionContext) unmarshalInputRenameProjectInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15707,7 +16060,7 @@ func (ec *executionContext) unmarshalInputRenameWorkspaceInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "name", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "name", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15742,6 +16095,13 @@ func (ec *executionContext) unmarshalInputRenameWorkspaceInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15758,7 +16118,7 @@ func (ec *executionContext) unmarshalInputReorderTaskInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "previousTaskId", "nextTaskId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "previousTaskId", "nextTaskId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15800,6 +16160,13 @@ func (ec *executionContext) unmarshalInputReorderTaskInput(ctx context.Context, 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15816,7 +16183,7 @@ func (ec *executionContext) unmarshalInputRotateWebhookSecretInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "secret", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "secret", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15851,6 +16218,13 @@ func (ec *executionContext) unmarshalInputRotateWebhookSecretInput(ctx context.C
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15983,7 +16357,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16011,6 +16385,13 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16064,7 +16445,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"displayName", "email", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"displayName", "email", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16099,6 +16480,13 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16115,7 +16503,7 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "url", "secret", "eventTypes", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "url", "secret", "eventTypes", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16164,6 +16552,13 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16784,6 +17179,11 @@ func (ec *executionContext) _CommentResult(ctx context.Context, sel ast.Selectio
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CommentResult")
+		case "clientMutationId":
+			out.Values[i] = ec._CommentResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._CommentResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17211,6 +17611,11 @@ func (ec *executionContext) _InvitationResult(ctx context.Context, sel ast.Selec
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InvitationResult")
+		case "clientMutationId":
+			out.Values[i] = ec._InvitationResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._InvitationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17659,6 +18064,11 @@ func (ec *executionContext) _MutationResult(ctx context.Context, sel ast.Selecti
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MutationResult")
+		case "clientMutationId":
+			out.Values[i] = ec._MutationResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._MutationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19138,6 +19548,11 @@ func (ec *executionContext) _TaskResult(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TaskResult")
+		case "clientMutationId":
+			out.Values[i] = ec._TaskResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._TaskResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19622,6 +20037,11 @@ func (ec *executionContext) _WebhookResult(ctx context.Context, sel ast.Selectio
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WebhookResult")
+		case "clientMutationId":
+			out.Values[i] = ec._WebhookResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._WebhookResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -37,6 +37,8 @@ type AddCommentInput struct {
 	TaskID         string  `json:"taskId"`
 	Body           string  `json:"body"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type AssignTaskInput struct {
@@ -44,6 +46,8 @@ type AssignTaskInput struct {
 	AssigneeID      string  `json:"assigneeId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type AuditEvent struct {
@@ -88,6 +92,8 @@ type ChangeMemberRoleInput struct {
 	UserID         string  `json:"userId"`
 	Role           Role    `json:"role"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type ChangeTaskStatusInput struct {
@@ -95,6 +101,8 @@ type ChangeTaskStatusInput struct {
 	Status          string  `json:"status"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Comment struct {
@@ -113,6 +121,8 @@ type CreateProjectInput struct {
 	// Short uppercase key that prefixes task keys, e.g. TF.
 	Key            string  `json:"key"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type CreateTaskInput struct {
@@ -124,12 +134,16 @@ type CreateTaskInput struct {
 	Labels         []string   `json:"labels,omitempty"`
 	AssigneeID     *string    `json:"assigneeId,omitempty"`
 	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type CreateWorkspaceInput struct {
 	Name           string  `json:"name"`
 	Plan           *Plan   `json:"plan,omitempty"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type DeadLetter struct {
@@ -167,12 +181,16 @@ type DefineWorkflowInput struct {
 	Initial         string             `json:"initial"`
 	ExpectedVersion *int               `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string            `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type DeleteCommentInput struct {
 	TaskID         string  `json:"taskId"`
 	CommentID      string  `json:"commentId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type EditCommentInput struct {
@@ -180,6 +198,8 @@ type EditCommentInput struct {
 	CommentID      string  `json:"commentId"`
 	Body           string  `json:"body"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 // Only the fields given change.
@@ -193,6 +213,8 @@ type EditTaskInput struct {
 	Labels          []string   `json:"labels,omitempty"`
 	ExpectedVersion *int       `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string    `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type HistoryConnection struct {
@@ -213,6 +235,8 @@ type InvitationInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	InvitationID   string  `json:"invitationId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type InviteMemberInput struct {
@@ -220,6 +244,8 @@ type InviteMemberInput struct {
 	Email          string  `json:"email"`
 	Role           Role    `json:"role"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Me struct {
@@ -256,6 +282,8 @@ type ProjectInput struct {
 	ProjectID       string  `json:"projectId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type ProjectionStatus struct {
@@ -280,6 +308,8 @@ type Query struct {
 
 type RegisterUserInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RegisterWebhookInput struct {
@@ -290,18 +320,24 @@ type RegisterWebhookInput struct {
 	// Event types to deliver; empty means all.
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RemoveMemberInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	UserID         string  `json:"userId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RemoveWebhookInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	WebhookID      string  `json:"webhookId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RenameProjectInput struct {
@@ -309,6 +345,8 @@ type RenameProjectInput struct {
 	Name            string  `json:"name"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RenameWorkspaceInput struct {
@@ -316,6 +354,8 @@ type RenameWorkspaceInput struct {
 	Name            string  `json:"name"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 // Places the task between two others on the board (either may be omitted at an end).
@@ -325,6 +365,8 @@ type ReorderTaskInput struct {
 	NextTaskID      *string `json:"nextTaskId,omitempty"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RotateWebhookSecretInput struct {
@@ -333,6 +375,8 @@ type RotateWebhookSecretInput struct {
 	// 16 to 256 printable characters; omitted: a generated one (whsec_…).
 	Secret         *string `json:"secret,omitempty"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type StatusCount struct {
@@ -382,6 +426,8 @@ type TaskInput struct {
 	TaskID          string  `json:"taskId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type TaskState struct {
@@ -411,6 +457,8 @@ type UpdateProfileInput struct {
 	Email           string  `json:"email"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type UpdateWebhookInput struct {
@@ -420,6 +468,8 @@ type UpdateWebhookInput struct {
 	Secret         *string  `json:"secret,omitempty"`
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Webhook struct {
