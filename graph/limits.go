@@ -86,6 +86,8 @@ var listCosts = map[string]listCost{
 	"Query.history":                   {pageArg: "first"},
 	"Query.webhookDeliveries":         {pageArg: "first"},
 	"Query.deadLetters":               {pageArg: "first"},
+	"Query.changes":                   {pageArg: "first"},
+	"ChangePage.changes":              {perParent: true},
 	"TaskConnection.edges":            {perParent: true},
 	"ActivityConnection.edges":        {perParent: true},
 	"NotificationConnection.edges":    {perParent: true},

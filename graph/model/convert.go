@@ -93,7 +93,7 @@ func NewComment(c projections.Comment) *Comment {
 	if mentions == nil {
 		mentions = []string{}
 	}
-	return &Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body,
+	return &Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body, TaskID: c.TaskID.String(),
 		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
 }
 

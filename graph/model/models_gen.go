@@ -87,6 +87,26 @@ type ChainVerification struct {
 	Reason          *string `json:"reason,omitempty"`
 }
 
+// One entity's latest change after the page's since. Exactly one of the entity fields is set
+// (the one named by entity), unless removed: then all are null.
+type Change struct {
+	// The log position of the change (a consistency token).
+	Position string     `json:"position"`
+	Entity   SyncEntity `json:"entity"`
+	// The entity's id (a member's: their user id).
+	ID string `json:"id"`
+	// The change removed the entity (a comment deleted, a member removed): forget it.
+	Removed bool `json:"removed"`
+	// The clientMutationId of the mutation that made this change, when it gave one.
+	ClientMutationID *string       `json:"clientMutationId,omitempty"`
+	Workspace        *Workspace    `json:"workspace,omitempty"`
+	Member           *Member       `json:"member,omitempty"`
+	Project          *Project      `json:"project,omitempty"`
+	Task             *Task         `json:"task,omitempty"`
+	Comment          *Comment      `json:"comment,omitempty"`
+	Notification     *Notification `json:"notification,omitempty"`
+}
+
 type ChangeMemberRoleInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	UserID         string  `json:"userId"`
@@ -94,6 +114,16 @@ type ChangeMemberRoleInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type ChangePage struct {
+	Changes []*Change `json:"changes"`
+	// Where the next page starts: pass it as since.
+	LastPosition string `json:"lastPosition"`
+	// More changes are already applied after lastPosition: fetch the next page now.
+	HasMore           bool               `json:"hasMore"`
+	MustRefetch       bool               `json:"mustRefetch"`
+	MustRefetchReason *MustRefetchReason `json:"mustRefetchReason,omitempty"`
 }
 
 type ChangeTaskStatusInput struct {
@@ -106,7 +136,9 @@ type ChangeTaskStatusInput struct {
 }
 
 type Comment struct {
-	ID         string     `json:"id"`
+	ID string `json:"id"`
+	// The task commented on.
+	TaskID     string     `json:"taskId"`
 	AuthorID   string     `json:"authorId"`
 	AuthorName string     `json:"authorName"`
 	Body       string     `json:"body"`
@@ -587,6 +619,66 @@ func (e BoardChangeKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type MustRefetchReason string
+
+const (
+	// The caller's membership changed after since (joined or role changed): what they may see changed.
+	MustRefetchReasonAccessChanged MustRefetchReason = "ACCESS_CHANGED"
+	// The caller is no longer a member of the workspace.
+	MustRefetchReasonAccessRevoked MustRefetchReason = "ACCESS_REVOKED"
+	// since is not a position of this log (a client of another database, or one restored from an older backup).
+	MustRefetchReasonUnknownPosition MustRefetchReason = "UNKNOWN_POSITION"
+)
+
+var AllMustRefetchReason = []MustRefetchReason{
+	MustRefetchReasonAccessChanged,
+	MustRefetchReasonAccessRevoked,
+	MustRefetchReasonUnknownPosition,
+}
+
+func (e MustRefetchReason) IsValid() bool {
+	switch e {
+	case MustRefetchReasonAccessChanged, MustRefetchReasonAccessRevoked, MustRefetchReasonUnknownPosition:
+		return true
+	}
+	return false
+}
+
+func (e MustRefetchReason) String() string {
+	return string(e)
+}
+
+func (e *MustRefetchReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MustRefetchReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MustRefetchReason", str)
+	}
+	return nil
+}
+
+func (e MustRefetchReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MustRefetchReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MustRefetchReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type Plan string
 
 const (
@@ -816,6 +908,69 @@ func (e *StatusCategory) UnmarshalJSON(b []byte) error {
 }
 
 func (e StatusCategory) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SyncEntity string
+
+const (
+	SyncEntityWorkspace    SyncEntity = "WORKSPACE"
+	SyncEntityMember       SyncEntity = "MEMBER"
+	SyncEntityProject      SyncEntity = "PROJECT"
+	SyncEntityTask         SyncEntity = "TASK"
+	SyncEntityComment      SyncEntity = "COMMENT"
+	SyncEntityNotification SyncEntity = "NOTIFICATION"
+)
+
+var AllSyncEntity = []SyncEntity{
+	SyncEntityWorkspace,
+	SyncEntityMember,
+	SyncEntityProject,
+	SyncEntityTask,
+	SyncEntityComment,
+	SyncEntityNotification,
+}
+
+func (e SyncEntity) IsValid() bool {
+	switch e {
+	case SyncEntityWorkspace, SyncEntityMember, SyncEntityProject, SyncEntityTask, SyncEntityComment, SyncEntityNotification:
+		return true
+	}
+	return false
+}
+
+func (e SyncEntity) String() string {
+	return string(e)
+}
+
+func (e *SyncEntity) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SyncEntity(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SyncEntity", str)
+	}
+	return nil
+}
+
+func (e SyncEntity) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SyncEntity) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SyncEntity) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
