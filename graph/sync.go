@@ -71,11 +71,10 @@ func (r *Resolver) changes(ctx context.Context, workspaceID string, since *strin
 	if err != nil {
 		return nil, err // removed a moment ago: the access record will say so on the next call
 	}
-	switch {
-	case page.Unknown:
+	// A role change needs no refetch: every member syncs the same entities, and the change
+	// comes as the workspace's (myRole) and the member's records.
+	if page.Unknown {
 		return refetch(model.MustRefetchReasonUnknownPosition)
-	case from != (eventstore.GlobalPosition{}) && from.Less(page.Access):
-		return refetch(model.MustRefetchReasonAccessChanged)
 	}
 	if n == 0 {
 		out.LastPosition, out.HasMore = from.String(), from.Less(page.Bound)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -113,7 +114,7 @@ func (q *Queries) Changes(ctx context.Context, ws uuid.UUID, user string, since 
 			var known bool
 			if err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events
 				WHERE (transaction_id, position) >= ($1::text::xid8, $2))`,
-				int64(since.TransactionID), since.Position).Scan(&known); err != nil {
+				strconv.FormatUint(since.TransactionID, 10), since.Position).Scan(&known); err != nil {
 				return ChangePage{}, fmt.Errorf("changes: %w", err)
 			}
 			page.Unknown = !known

@@ -3252,9 +3252,10 @@ extend type Query {
   notifications, each once, in its latest state, in log order. Page on with
   ` + "`" + `since: lastPosition` + "`" + ` while ` + "`" + `hasMore` + "`" + `. Entities that changed again while you page come again
   later: applying the pages in order always ends in the state the queries serve. When
-  ` + "`" + `mustRefetch` + "`" + ` is true the page is empty: drop the local copy and load the workspace again
-  (then sync from its consistency token). A removed member gets ` + "`" + `mustRefetch` + "`" + ` (ACCESS_REVOKED)
-  instead of NOT_FOUND, and learns nothing else. Also served over plain HTTP:
+  ` + "`" + `mustRefetch` + "`" + ` is true the page is empty: drop the local copy (and, unless access was revoked,
+  sync again from the beginning). A removed member gets ` + "`" + `mustRefetch` + "`" + ` (ACCESS_REVOKED) instead of
+  NOT_FOUND, and learns nothing else. A role change needs no refetch: every member syncs the same
+  entities, and it arrives as the workspace's record (myRole) and the member's. Also served over plain HTTP:
   ` + "`" + `GET /sync/{workspaceId}?since=…&first=…` + "`" + ` with the same records (see the README).
   """
   changes(workspaceId: ID!, since: String, first: Int = 100, consistentWith: String): ChangePage! @authenticated
@@ -3270,8 +3271,6 @@ enum SyncEntity {
 }
 
 enum MustRefetchReason {
-  "The caller's membership changed after since (joined or role changed): what they may see changed."
-  ACCESS_CHANGED
   "The caller is no longer a member of the workspace."
   ACCESS_REVOKED
   "since is not a position of this log (a client of another database, or one restored from an older backup)."

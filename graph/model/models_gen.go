@@ -622,8 +622,6 @@ func (e BoardChangeKind) MarshalJSON() ([]byte, error) {
 type MustRefetchReason string
 
 const (
-	// The caller's membership changed after since (joined or role changed): what they may see changed.
-	MustRefetchReasonAccessChanged MustRefetchReason = "ACCESS_CHANGED"
 	// The caller is no longer a member of the workspace.
 	MustRefetchReasonAccessRevoked MustRefetchReason = "ACCESS_REVOKED"
 	// since is not a position of this log (a client of another database, or one restored from an older backup).
@@ -631,14 +629,13 @@ const (
 )
 
 var AllMustRefetchReason = []MustRefetchReason{
-	MustRefetchReasonAccessChanged,
 	MustRefetchReasonAccessRevoked,
 	MustRefetchReasonUnknownPosition,
 }
 
 func (e MustRefetchReason) IsValid() bool {
 	switch e {
-	case MustRefetchReasonAccessChanged, MustRefetchReasonAccessRevoked, MustRefetchReasonUnknownPosition:
+	case MustRefetchReasonAccessRevoked, MustRefetchReasonUnknownPosition:
 		return true
 	}
 	return false
