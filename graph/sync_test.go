@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"sort"
 	"testing"
 	"time"
@@ -392,4 +394,83 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// GET /sync/{workspaceId} serves the same records over plain HTTP: closed pages cacheable for
+// good, the last one revalidated by ETag (304), errors with their HTTP status.
+func TestSyncOverHTTP(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	w := busyTeam(t, a)
+	get := func(tok, path string, headers ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, a.srv.URL+path, nil)
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res, body
+	}
+	// Wait for the read models through the GraphQL endpoint, then page over HTTP.
+	newSyncClient(a, w.tm.bob, w.tm.ws).page(t, 1, w.lastToken)
+	viaHTTP := map[string]map[string]json.RawMessage{}
+	since := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 1000)
+		res, body := get(w.tm.bob, "/sync/"+w.tm.ws+"?first=3&since="+since)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s", body)
+		var p syncPage
+		require.NoError(t, json.Unmarshal(body, &p))
+		etag := res.Header.Get("ETag")
+		require.NotEmpty(t, etag)
+		if p.HasMore {
+			require.Equal(t, "private, max-age=31536000, immutable", res.Header.Get("Cache-Control"))
+		} else {
+			require.Equal(t, "private, no-cache", res.Header.Get("Cache-Control"))
+		}
+		again, _ := get(w.tm.bob, "/sync/"+w.tm.ws+"?first=3&since="+since, "If-None-Match", etag)
+		require.Equal(t, http.StatusNotModified, again.StatusCode)
+		for _, c := range p.Changes {
+			if viaHTTP[c.Entity] == nil {
+				viaHTTP[c.Entity] = map[string]json.RawMessage{}
+			}
+			if c.Removed {
+				delete(viaHTTP[c.Entity], c.ID)
+			} else {
+				viaHTTP[c.Entity][c.ID] = c.state()
+			}
+		}
+		since = p.LastPosition
+		if !p.HasMore {
+			break
+		}
+	}
+	// The same entities as a GraphQL sync client's copy.
+	gql := newSyncClient(a, w.tm.bob, w.tm.ws)
+	gql.pull(t, 200, w.lastToken)
+	for kind, objs := range gql.entities {
+		require.Len(t, viaHTTP[kind], len(objs), kind)
+		for id := range objs {
+			require.Contains(t, viaHTTP[kind], id)
+		}
+	}
+
+	res, _ := get("", "/sync/"+w.tm.ws)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	res, _ = get(token(t, "eve-"+t.Name(), time.Hour), "/sync/"+w.tm.ws)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	res, _ = get(w.tm.bob, "/sync/"+w.tm.ws+"?since=yesterday")
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	res, _ = get(w.tm.bob, "/sync/"+w.tm.ws+"?first=many")
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	res, _ = get(w.tm.bob, "/sync/not-an-id")
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
 }
