@@ -15,3 +15,8 @@ import (
 func (r *queryResolver) Changes(ctx context.Context, workspaceID string, since *string, first *int, consistentWith *string) (*model.ChangePage, error) {
 	return r.changes(ctx, workspaceID, since, first, consistentWith)
 }
+
+// WorkspaceChanged is the resolver for the workspaceChanged field.
+func (r *subscriptionResolver) WorkspaceChanged(ctx context.Context, workspaceID string, since *string) (<-chan *model.Change, error) {
+	return r.workspaceChanged(ctx, workspaceID, since)
+}

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -473,4 +474,86 @@ func TestSyncOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, res.StatusCode)
 	res, _ = get(w.tm.bob, "/sync/not-an-id")
 	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+}
+
+const workspaceChangedQ = `subscription($ws: ID!, $since: String) { workspaceChanged(workspaceId: $ws, since: $since) {
+	position entity id removed clientMutationId
+	workspace { ...W } member { ...M } project { ...P } task { ...T } comment { ...C } notification { ...N } } }` + syncFragments
+
+// workspaceChanged with since replays what the client missed, then goes on live: positions
+// strictly increase across the switch (no duplicate), and the records leave the client with the
+// state the queries serve (no gap). A removed member's subscription ends with FORBIDDEN and the
+// last position delivered.
+func TestWorkspaceChangedResumes(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	w := busyTeam(t, a)
+	tm := w.tm
+	// bob synced half of the history, then went away.
+	bob := newSyncClient(a, tm.bob, tm.ws)
+	p := bob.page(t, 8, w.lastToken)
+	require.True(t, p.HasMore)
+	for _, c := range p.Changes {
+		bob.apply(t, c)
+	}
+	bob.since = p.LastPosition
+
+	ws := a.srv.MustDialWS(tm.bob)
+	sub := ws.Subscribe(workspaceChangedQ, map[string]any{"ws": tm.ws, "since": bob.since})
+	// Live changes while the replay may still run.
+	var last struct{ ConsistencyToken string }
+	for i := range 5 {
+		a.ok(tm.alice, `mutation($t: ID!, $n: String!, $c: String!) { editTask(input: {taskId: $t, title: $n, clientMutationId: $c}) { consistencyToken } }`,
+			map[string]any{"t": w.tasks[i%2], "n": fmt.Sprintf("Live %d", i), "c": fmt.Sprintf("live-%d", i)}, &last)
+	}
+	prev := bob.since
+	got := map[string]bool{}
+	for {
+		var c syncChange
+		sub.Data(&c)
+		// In log order (records of one event share its position), each at most once.
+		require.False(t, lessPosition(t, c.Position, prev), "positions never go back: %s after %s", c.Position, prev)
+		require.True(t, c.Position != bob.since, "nothing at or before since")
+		k := c.Position + "/" + c.Entity + "/" + c.ID
+		require.False(t, got[k], "%s twice", k)
+		got[k] = true
+		prev = c.Position
+		bob.apply(t, c)
+		if deref(c.ClientMutationID) == "live-4" {
+			break
+		}
+	}
+	requireSameState(t, readState(t, a, tm.bob, tm.ws, last.ConsistencyToken), bob.entities)
+	sub.Quiet(200 * time.Millisecond)
+
+	// Removed: the subscription ends with FORBIDDEN, carrying the last position delivered.
+	a.ok(tm.alice, `mutation($ws: ID!, $u: ID!) { removeMember(input: {workspaceId: $ws, userId: $u}) { id } }`,
+		map[string]any{"ws": tm.ws, "u": tm.bobID}, &result{})
+	m := sub.Next(10 * time.Second)
+	require.Contains(t, []string{"next", "error"}, m.Type)
+	var r response
+	if m.Type == "next" {
+		require.NoError(t, json.Unmarshal(m.Payload, &r))
+	} else {
+		require.NoError(t, json.Unmarshal(m.Payload, &r.Errors))
+	}
+	require.NotEmpty(t, r.Errors, "%s", m.Payload)
+	require.Equal(t, "FORBIDDEN", r.Errors[0].Extensions["code"])
+	require.Equal(t, prev, r.Errors[0].Extensions["lastPosition"])
+}
+
+// apply applies one record to the client's copy.
+func (s *syncClient) apply(t *testing.T, c syncChange) {
+	t.Helper()
+	kind := s.entities[c.Entity]
+	if kind == nil {
+		kind = map[string]json.RawMessage{}
+		s.entities[c.Entity] = kind
+	}
+	if c.Removed {
+		delete(kind, c.ID)
+		return
+	}
+	require.NotNil(t, c.state(), "record %+v has no state", c)
+	kind[c.ID] = c.state()
 }

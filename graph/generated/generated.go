@@ -354,6 +354,7 @@ type ComplexityRoot struct {
 		BoardChanged      func(childComplexity int, projectID string) int
 		NotificationAdded func(childComplexity int, workspaceID string) int
 		TaskChanged       func(childComplexity int, projectID string) int
+		WorkspaceChanged  func(childComplexity int, workspaceID string, since *string) int
 	}
 
 	Task struct {
@@ -566,6 +567,7 @@ type SubscriptionResolver interface {
 	TaskChanged(ctx context.Context, projectID string) (<-chan *model.Task, error)
 	BoardChanged(ctx context.Context, projectID string) (<-chan *model.BoardChange, error)
 	NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error)
+	WorkspaceChanged(ctx context.Context, workspaceID string, since *string) (<-chan *model.Change, error)
 }
 type TaskResolver interface {
 	Assignee(ctx context.Context, obj *model.Task) (*model.Member, error)
@@ -2132,6 +2134,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["projectId"].(string)), true
+	case "Subscription.workspaceChanged":
+		if e.ComplexityRoot.Subscription.WorkspaceChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_workspaceChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WorkspaceChanged(childComplexity, args["workspaceId"].(string), args["since"].(*string)), true
 
 	case "Task.archived":
 		if e.ComplexityRoot.Task.Archived == nil {
@@ -3307,6 +3320,17 @@ type ChangePage {
   hasMore: Boolean!
   mustRefetch: Boolean!
   mustRefetchReason: MustRefetchReason
+}
+
+extend type Subscription {
+  """
+  The workspace's sync records (the same as changes) as they happen: with since, first every
+  record after it, then each new one, with no gap and no duplicate between the two; without
+  since, from now. A client that reads slowly is never dropped: the records wait in the log, not
+  in memory. It ends with an error when the caller loses access (FORBIDDEN) or must refetch
+  (MUST_REFETCH); the error's extensions carry lastPosition, the last record delivered.
+  """
+  workspaceChanged(workspaceId: ID!, since: String): Change! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../schema/task.graphqls", Input: `enum Priority {
@@ -5544,6 +5568,28 @@ func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Cont
 		return nil, err
 	}
 	args["projectId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_workspaceChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -12532,6 +12578,63 @@ func (ec *executionContext) fieldContext_Subscription_notificationAdded(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_notificationAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_workspaceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_workspaceChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WorkspaceChanged(ctx, fc.Args["workspaceId"].(string), fc.Args["since"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.Change
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_workspaceChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_workspaceChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20157,6 +20260,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_boardChanged(ctx, fields[0])
 	case "notificationAdded":
 		return ec._Subscription_notificationAdded(ctx, fields[0])
+	case "workspaceChanged":
+		return ec._Subscription_workspaceChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
