@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sort"
 	"testing"
 	"time"
@@ -556,4 +557,40 @@ func (s *syncClient) apply(t *testing.T, c syncChange) {
 	}
 	require.NotNil(t, c.state(), "record %+v has no state", c)
 	kind[c.ID] = c.state()
+}
+
+// A page of changes runs the same number of statements whatever it holds: the bound, the
+// records, then one load per kind of entity (nested fields through the request's loaders).
+func TestChangesStatements(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	w := busyTeam(t, a)
+	var last struct{ ConsistencyToken string }
+	for i := range 60 {
+		var task result
+		a.ok(w.tm.alice, `mutation($p: ID!, $n: String!) { createTask(input: {projectId: $p, title: $n}) { id } }`,
+			map[string]any{"p": w.tm.project, "n": fmt.Sprintf("bulk %d", i)}, &task)
+		a.ok(w.tm.alice, `mutation($t: ID!) { addComment(input: {taskId: $t, body: "hi"}) { consistencyToken } }`,
+			map[string]any{"t": task.ID}, &last)
+	}
+	count := func(first int) (int, int) {
+		t.Helper()
+		r := a.do(w.tm.bob, `query($ws: ID!, $first: Int, $tok: String) { changes(workspaceId: $ws, first: $first, consistentWith: $tok) {
+			changes { id task { key project { key } } comment { body } member { email } project { name } workspace { name }
+				notification { line task { key } } } } }`, map[string]any{"ws": w.tm.ws, "first": first, "tok": last.ConsistencyToken})
+		require.Empty(t, r.Errors)
+		var p struct{ Changes []json.RawMessage }
+		require.NoError(t, json.Unmarshal(r.Data["changes"], &p))
+		n, err := strconv.Atoi(r.Statements)
+		require.NoError(t, err)
+		return n, len(p.Changes)
+	}
+	count(1) // waits for the read models: the polls of the wait are statements too
+	small, records := count(20)
+	require.InDelta(t, 20, records, 3, "a page ends before the records of one event when they do not all fit")
+	big, records := count(120)
+	require.InDelta(t, 120, records, 3)
+	t.Logf("SQL statements: changes of 20 records %d, of 120 records %d", small, big)
+	require.Equal(t, small, big, "statements grow with the page")
+	require.LessOrEqual(t, big, 12)
 }
