@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
 )
@@ -139,6 +140,9 @@ func (s *changedStates) fill(mc *model.Change, c projections.Change) bool {
 		return mc.Project != nil
 	case projections.SyncTask:
 		mc.Task = s.tasks[c.Key]
+		if mc.Task != nil {
+			mc.Task.Change = &model.TaskChange{Position: mc.Position, ClientMutationID: mc.ClientMutationID}
+		}
 		return mc.Task != nil
 	case projections.SyncComment:
 		mc.Comment = s.comments[c.Key]
@@ -239,4 +243,40 @@ func (r *Resolver) loadChanged(ctx context.Context, ws uuid.UUID, user string, m
 		}
 	}
 	return s, nil
+}
+
+// taskChange is obj's latest change: as the hub or a sync page set it, else from the loader.
+func (r *Resolver) taskChange(ctx context.Context, obj *model.Task) (*model.TaskChange, error) {
+	if obj.Change != nil {
+		return obj.Change, nil
+	}
+	c, err := loaders.For(ctx).TaskChanges.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID})
+	if err != nil {
+		return nil, err
+	}
+	ch := &model.TaskChange{}
+	if c.OK {
+		ch.Position = c.Value.Position.String()
+		if c.Value.ClientMutationID != "" {
+			id := c.Value.ClientMutationID
+			ch.ClientMutationID = &id
+		}
+	}
+	return ch, nil
+}
+
+func (r *Resolver) taskPosition(ctx context.Context, obj *model.Task) (string, error) {
+	c, err := r.taskChange(ctx, obj)
+	if err != nil {
+		return "", err
+	}
+	return c.Position, nil
+}
+
+func (r *Resolver) taskClientMutationID(ctx context.Context, obj *model.Task) (*string, error) {
+	c, err := r.taskChange(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return c.ClientMutationID, nil
 }

@@ -174,3 +174,38 @@ func (q *Queries) NotificationsByIDs(ctx context.Context, ws uuid.UUID, user str
 		WHERE n.id = ANY ($3::uuid[]) AND n.workspace_id = $1 AND n.user_id = $2
 		ORDER BY n.transaction_id, n.position`, ws, user, ids)
 }
+
+// TaskChange is a task's latest change (its record in rm_task_changes).
+type TaskChange struct {
+	WorkspaceID      uuid.UUID
+	TaskID           uuid.UUID
+	Position         eventstore.GlobalPosition
+	ClientMutationID string
+}
+
+// TaskChangesByKeys is the batch loader of tasks' latest changes: one statement for any number
+// of tasks of any number of workspaces (rm_task_changes_pkey, once per key).
+func (q *Queries) TaskChangesByKeys(ctx context.Context, keys []Key) ([]TaskChange, error) {
+	wss, ids := splitKeys(keys)
+	return list(ctx, q.pool, func(row pgx.Row) (TaskChange, error) {
+		var c TaskChange
+		var tx int64
+		var cmid *string
+		err := row.Scan(&c.WorkspaceID, &c.TaskID, &tx, &c.Position.Position, &cmid)
+		c.Position.TransactionID = uint64(tx)
+		if cmid != nil {
+			c.ClientMutationID = *cmid
+		}
+		return c, err
+	}, `SELECT c.workspace_id, c.key::uuid, c.tx, c.pos, c.client_mutation_id
+		FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[])) AS k(ws, id)
+		JOIN rm_task_changes c ON c.workspace_id = k.ws AND c.kind = 'task' AND c.key = k.id`, wss, uuidStrings(ids))
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}

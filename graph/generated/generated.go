@@ -100,8 +100,10 @@ type ComplexityRoot struct {
 
 	BoardChange struct {
 		Archived         func(childComplexity int) int
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		Kind             func(childComplexity int) int
+		Position         func(childComplexity int) int
 		Project          func(childComplexity int) int
 		Rank             func(childComplexity int) int
 		Status           func(childComplexity int) int
@@ -275,6 +277,7 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Kind      func(childComplexity int) int
 		Line      func(childComplexity int) int
+		Position  func(childComplexity int) int
 		Read      func(childComplexity int) int
 		Task      func(childComplexity int) int
 		TaskID    func(childComplexity int) int
@@ -358,25 +361,27 @@ type ComplexityRoot struct {
 	}
 
 	Task struct {
-		Archived     func(childComplexity int) int
-		Assignee     func(childComplexity int) int
-		AssigneeID   func(childComplexity int) int
-		CommentCount func(childComplexity int) int
-		Comments     func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Description  func(childComplexity int) int
-		DueDate      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Key          func(childComplexity int) int
-		Labels       func(childComplexity int) int
-		Number       func(childComplexity int) int
-		Priority     func(childComplexity int) int
-		Project      func(childComplexity int) int
-		Rank         func(childComplexity int) int
-		Status       func(childComplexity int) int
-		Title        func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
-		Version      func(childComplexity int) int
+		Archived         func(childComplexity int) int
+		Assignee         func(childComplexity int) int
+		AssigneeID       func(childComplexity int) int
+		ClientMutationID func(childComplexity int) int
+		CommentCount     func(childComplexity int) int
+		Comments         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		DueDate          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Key              func(childComplexity int) int
+		Labels           func(childComplexity int) int
+		Number           func(childComplexity int) int
+		Position         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		Project          func(childComplexity int) int
+		Rank             func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
 	}
 
 	TaskConnection struct {
@@ -574,6 +579,9 @@ type TaskResolver interface {
 
 	Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error)
 	Project(ctx context.Context, obj *model.Task) (*model.Project, error)
+
+	Position(ctx context.Context, obj *model.Task) (string, error)
+	ClientMutationID(ctx context.Context, obj *model.Task) (*string, error)
 }
 type TaskConnectionResolver interface {
 	Nodes(ctx context.Context, obj *model.TaskConnection) ([]*model.Task, error)
@@ -794,6 +802,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BoardChange.Archived(childComplexity), true
+	case "BoardChange.clientMutationId":
+		if e.ComplexityRoot.BoardChange.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BoardChange.ClientMutationID(childComplexity), true
 	case "BoardChange.consistencyToken":
 		if e.ComplexityRoot.BoardChange.ConsistencyToken == nil {
 			break
@@ -806,6 +820,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BoardChange.Kind(childComplexity), true
+	case "BoardChange.position":
+		if e.ComplexityRoot.BoardChange.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BoardChange.Position(childComplexity), true
 	case "BoardChange.project":
 		if e.ComplexityRoot.BoardChange.Project == nil {
 			break
@@ -1705,6 +1725,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.Line(childComplexity), true
+	case "Notification.position":
+		if e.ComplexityRoot.Notification.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Position(childComplexity), true
 	case "Notification.read":
 		if e.ComplexityRoot.Notification.Read == nil {
 			break
@@ -2164,6 +2190,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.AssigneeID(childComplexity), true
+	case "Task.clientMutationId":
+		if e.ComplexityRoot.Task.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.ClientMutationID(childComplexity), true
 	case "Task.commentCount":
 		if e.ComplexityRoot.Task.CommentCount == nil {
 			break
@@ -2218,6 +2250,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Number(childComplexity), true
+	case "Task.position":
+		if e.ComplexityRoot.Task.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.Position(childComplexity), true
 	case "Task.priority":
 		if e.ComplexityRoot.Task.Priority == nil {
 			break
@@ -2845,6 +2883,8 @@ type Notification {
   line: String!
   at: Time!
   read: Boolean!
+  "The log position of the change that notified the caller (a consistency token, a since for sync)."
+  position: String!
 }
 
 type NotificationEdge {
@@ -3253,6 +3293,10 @@ type BoardChange {
   project: Project!
   "A consistency token for queries that must include this change."
   consistencyToken: String!
+  "The log position of this change (the same as consistencyToken): a since to resume from."
+  position: String!
+  "The clientMutationId of the mutation that made this change, when it gave one."
+  clientMutationId: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/sync.graphqls", Input: `# Sync (issue 11): a client that was away learns exactly what changed, from the log's positions.
@@ -3498,6 +3542,13 @@ type Task {
   createdAt: Time!
   updatedAt: Time!
   version: Int!
+  "The log position of the task's latest change (a consistency token, a since for sync)."
+  position: String!
+  """
+  The clientMutationId of the mutation that made the task's latest change, when it gave one: a
+  client drops its optimistic state for the task when its own id comes back.
+  """
+  clientMutationId: String
 }
 
 type Comment {
@@ -3891,6 +3942,10 @@ func (ec *executionContext) childFields_BoardChange(ctx context.Context, field g
 		return ec.fieldContext_BoardChange_project(ctx, field)
 	case "consistencyToken":
 		return ec.fieldContext_BoardChange_consistencyToken(ctx, field)
+	case "position":
+		return ec.fieldContext_BoardChange_position(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_BoardChange_clientMutationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BoardChange", field.Name)
 }
@@ -4167,6 +4222,8 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_at(ctx, field)
 	case "read":
 		return ec.fieldContext_Notification_read(ctx, field)
+	case "position":
+		return ec.fieldContext_Notification_position(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
 }
@@ -4311,6 +4368,10 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_updatedAt(ctx, field)
 	case "version":
 		return ec.fieldContext_Task_version(ctx, field)
+	case "position":
+		return ec.fieldContext_Task_position(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_Task_clientMutationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
 }
@@ -6555,6 +6616,52 @@ func (ec *executionContext) _BoardChange_consistencyToken(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_BoardChange_consistencyToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BoardChange_position(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BoardChange_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BoardChange_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BoardChange_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BoardChange_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BoardChange_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -10536,6 +10643,29 @@ func (ec *executionContext) fieldContext_Notification_read(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Notification_position(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.NotificationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13103,6 +13233,52 @@ func (ec *executionContext) _Task_version(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Task_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Task_position(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().Position(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Task_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().ClientMutationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Task_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TaskConnection) (ret graphql.Marshaler) {
@@ -17874,6 +18050,16 @@ func (ec *executionContext) _BoardChange(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "position":
+			out.Values[i] = ec._BoardChange_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._BoardChange_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19367,6 +19553,11 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "position":
+			out.Values[i] = ec._Notification_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20473,6 +20664,82 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "position":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_position(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "clientMutationId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_clientMutationId(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

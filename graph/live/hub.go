@@ -768,6 +768,7 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
 			Archived: &t.Archived, Task: t, ConsistencyToken: ev.GlobalPosition().String(),
+			Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	h.mu.Lock()
@@ -786,7 +787,8 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String()}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String(),
+		Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {
@@ -804,4 +806,12 @@ func (h *Hub) publishNotifications(k inboxKey, ns []*model.Notification) {
 			h.offerLocked(s, n)
 		}
 	}
+}
+
+// optString is s, or nil when empty.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
