@@ -594,3 +594,92 @@ func TestChangesStatements(t *testing.T) {
 	require.Equal(t, small, big, "statements grow with the page")
 	require.LessOrEqual(t, big, 12)
 }
+
+// Subscriptions given since first replay what the client missed (latest states, SYNCED on the
+// board), then continue live: no message at or before since, none twice, each carrying its
+// position and the clientMutationId of the mutation that made it; the tasks received leave the
+// client with the tasks the queries serve.
+func TestSubscriptionsResumeWithSince(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	w := busyTeam(t, a)
+	tm := w.tm
+	since := w.lastToken
+	// Away: alice assigns bob (a notification for him) and edits.
+	var away struct{ ConsistencyToken string }
+	a.ok(tm.alice, `mutation($t: ID!, $b: ID!) { assignTask(input: {taskId: $t, assigneeId: $b, clientMutationId: "away-1"}) { consistencyToken } }`,
+		map[string]any{"t": w.tasks[4], "b": tm.bobID}, &away)
+	a.ok(tm.alice, `mutation($t: ID!) { editTask(input: {taskId: $t, title: "While away", clientMutationId: "away-2"}) { consistencyToken } }`,
+		map[string]any{"t": w.tasks[0]}, &away)
+	// Let the read models apply them, so that the replay has them.
+	newSyncClient(a, tm.bob, tm.ws).page(t, 1, away.ConsistencyToken)
+
+	ws := a.srv.MustDialWS(tm.bob)
+	p := map[string]any{"p": tm.project, "since": since}
+	tasks := ws.Subscribe(`subscription($p: ID!, $since: String) { taskChanged(projectId: $p, since: $since) {
+		id title version position clientMutationId } }`, p)
+	board := ws.Subscribe(`subscription($p: ID!, $since: String) { boardChanged(projectId: $p, since: $since) {
+		kind taskId position clientMutationId task { title } } }`, p)
+	inbox := ws.Subscribe(`subscription($ws: ID!, $since: String) { notificationAdded(workspaceId: $ws, since: $since) {
+		id kind taskId position } }`, map[string]any{"ws": tm.ws, "since": since})
+
+	// Live, possibly while the replays run.
+	var live struct{ ConsistencyToken string }
+	a.ok(tm.alice, `mutation($t: ID!, $b: ID!) { assignTask(input: {taskId: $t, assigneeId: $b, clientMutationId: "live-1"}) { consistencyToken } }`,
+		map[string]any{"t": w.tasks[0], "b": tm.bobID}, &live)
+	a.ok(tm.alice, `mutation($t: ID!) { changeTaskStatus(input: {taskId: $t, status: "in_progress", clientMutationId: "live-2"}) { consistencyToken } }`,
+		map[string]any{"t": w.tasks[4]}, &live)
+
+	type taskMsg struct {
+		ID, Title, Position string
+		Version             int
+		ClientMutationID    *string
+	}
+	got := map[string]taskMsg{}
+	prev, seen := since, map[string]bool{}
+	for deref(got[w.tasks[4]].ClientMutationID) != "live-2" {
+		var m taskMsg
+		tasks.Data(&m)
+		require.True(t, lessPosition(t, since, m.Position), "nothing at or before since: %s", m.Position)
+		require.False(t, lessPosition(t, m.Position, prev), "in log order")
+		require.False(t, seen[m.ID+m.Position], "twice: %+v", m)
+		seen[m.ID+m.Position], prev = true, m.Position
+		got[m.ID] = m
+	}
+	require.Equal(t, "While away", got[w.tasks[0]].Title)
+	require.Equal(t, "live-1", deref(got[w.tasks[0]].ClientMutationID))
+	var final []taskMsg
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { tasks(workspaceId: $ws, first: 50, consistentWith: $tok) { nodes { id title version position clientMutationId } } }`,
+		map[string]any{"ws": tm.ws, "tok": live.ConsistencyToken}, &struct{ Nodes *[]taskMsg }{&final})
+	for _, f := range final {
+		if g, ok := got[f.ID]; ok {
+			require.Equal(t, f, g, "the last message of a task is its state")
+		}
+	}
+
+	kinds := map[string]int{}
+	for {
+		var m struct {
+			Kind, Position   string
+			ClientMutationID *string
+		}
+		board.Data(&m)
+		require.True(t, lessPosition(t, since, m.Position))
+		kinds[m.Kind]++
+		if deref(m.ClientMutationID) == "live-2" {
+			require.Equal(t, "MOVED", m.Kind)
+			break
+		}
+	}
+	require.Positive(t, kinds["SYNCED"], "the replay: %v", kinds)
+
+	var notes []string
+	for len(notes) < 2 {
+		var n struct{ ID, Position string }
+		inbox.Data(&n)
+		require.True(t, lessPosition(t, since, n.Position))
+		notes = append(notes, n.ID)
+	}
+	require.NotEqual(t, notes[0], notes[1], "the away notification, then the live one")
+	inbox.Quiet(200 * time.Millisecond)
+}

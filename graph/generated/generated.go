@@ -354,9 +354,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		BoardChanged      func(childComplexity int, projectID string) int
-		NotificationAdded func(childComplexity int, workspaceID string) int
-		TaskChanged       func(childComplexity int, projectID string) int
+		BoardChanged      func(childComplexity int, projectID string, since *string) int
+		NotificationAdded func(childComplexity int, workspaceID string, since *string) int
+		TaskChanged       func(childComplexity int, projectID string, since *string) int
 		WorkspaceChanged  func(childComplexity int, workspaceID string, since *string) int
 	}
 
@@ -569,9 +569,9 @@ type QueryResolver interface {
 	Webhooks(ctx context.Context, workspaceID string) ([]*model.Webhook, error)
 }
 type SubscriptionResolver interface {
-	TaskChanged(ctx context.Context, projectID string) (<-chan *model.Task, error)
-	BoardChanged(ctx context.Context, projectID string) (<-chan *model.BoardChange, error)
-	NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error)
+	TaskChanged(ctx context.Context, projectID string, since *string) (<-chan *model.Task, error)
+	BoardChanged(ctx context.Context, projectID string, since *string) (<-chan *model.BoardChange, error)
+	NotificationAdded(ctx context.Context, workspaceID string, since *string) (<-chan *model.Notification, error)
 	WorkspaceChanged(ctx context.Context, workspaceID string, since *string) (<-chan *model.Change, error)
 }
 type TaskResolver interface {
@@ -2137,7 +2137,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.BoardChanged(childComplexity, args["projectId"].(string)), true
+		return e.ComplexityRoot.Subscription.BoardChanged(childComplexity, args["projectId"].(string), args["since"].(*string)), true
 	case "Subscription.notificationAdded":
 		if e.ComplexityRoot.Subscription.NotificationAdded == nil {
 			break
@@ -2148,7 +2148,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.NotificationAdded(childComplexity, args["workspaceId"].(string)), true
+		return e.ComplexityRoot.Subscription.NotificationAdded(childComplexity, args["workspaceId"].(string), args["since"].(*string)), true
 	case "Subscription.taskChanged":
 		if e.ComplexityRoot.Subscription.TaskChanged == nil {
 			break
@@ -2159,7 +2159,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["projectId"].(string)), true
+		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["projectId"].(string), args["since"].(*string)), true
 	case "Subscription.workspaceChanged":
 		if e.ComplexityRoot.Subscription.WorkspaceChanged == nil {
 			break
@@ -3243,15 +3243,15 @@ receives the changes committed after it started; a client that falls too far beh
 """
 type Subscription {
   "A project's tasks as they change (created, edited, moved, assigned, commented, archived, ...)."
-  taskChanged(projectId: ID!): Task! @authenticated
+  taskChanged(projectId: ID!, since: String): Task! @authenticated
   """
   Changes of a project's board: a task created, moved to another column, reordered, archived or
   restored; and the project's own changes that alter the board (its workflow, hence its columns,
   defined or changed; renamed; archived or unarchived).
   """
-  boardChanged(projectId: ID!): BoardChange! @authenticated
+  boardChanged(projectId: ID!, since: String): BoardChange! @authenticated
   "The caller's new notifications in a workspace."
-  notificationAdded(workspaceId: ID!): Notification! @authenticated
+  notificationAdded(workspaceId: ID!, since: String): Notification! @authenticated
 }
 
 enum BoardChangeKind {
@@ -3267,6 +3267,11 @@ enum BoardChangeKind {
   PROJECT_RENAMED
   PROJECT_ARCHIVED
   PROJECT_UNARCHIVED
+  """
+  A replayed change (the subscription was given since): the task's or the project's state now,
+  which replaces what the client holds.
+  """
+  SYNCED
 }
 
 """
@@ -5601,6 +5606,14 @@ func (ec *executionContext) field_Subscription_boardChanged_args(ctx context.Con
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5615,6 +5628,14 @@ func (ec *executionContext) field_Subscription_notificationAdded_args(ctx contex
 		return nil, err
 	}
 	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5629,6 +5650,14 @@ func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Cont
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -12553,7 +12582,7 @@ func (ec *executionContext) _Subscription_taskChanged(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["projectId"].(string))
+			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["projectId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12610,7 +12639,7 @@ func (ec *executionContext) _Subscription_boardChanged(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().BoardChanged(ctx, fc.Args["projectId"].(string))
+			return ec.Resolvers.Subscription().BoardChanged(ctx, fc.Args["projectId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12667,7 +12696,7 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().NotificationAdded(ctx, fc.Args["workspaceId"].(string))
+			return ec.Resolvers.Subscription().NotificationAdded(ctx, fc.Args["workspaceId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

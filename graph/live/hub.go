@@ -771,12 +771,16 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 			Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
+	// taskChanged's message carries its change (position, clientMutationId): a copy, as t is
+	// shared by the batch's messages.
+	msg := *t
+	msg.Change = &model.TaskChange{Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[project] {
 		switch {
 		case s.kind == subTask && taskChanged:
-			h.offerLocked(s, t)
+			h.offerLocked(s, &msg)
 		case s.kind == subBoard && change != nil:
 			h.offerLocked(s, change)
 		}

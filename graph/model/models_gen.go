@@ -562,6 +562,9 @@ const (
 	BoardChangeKindProjectRenamed    BoardChangeKind = "PROJECT_RENAMED"
 	BoardChangeKindProjectArchived   BoardChangeKind = "PROJECT_ARCHIVED"
 	BoardChangeKindProjectUnarchived BoardChangeKind = "PROJECT_UNARCHIVED"
+	// A replayed change (the subscription was given since): the task's or the project's state now,
+	// which replaces what the client holds.
+	BoardChangeKindSynced BoardChangeKind = "SYNCED"
 )
 
 var AllBoardChangeKind = []BoardChangeKind{
@@ -574,11 +577,12 @@ var AllBoardChangeKind = []BoardChangeKind{
 	BoardChangeKindProjectRenamed,
 	BoardChangeKindProjectArchived,
 	BoardChangeKindProjectUnarchived,
+	BoardChangeKindSynced,
 }
 
 func (e BoardChangeKind) IsValid() bool {
 	switch e {
-	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored, BoardChangeKindWorkflowChanged, BoardChangeKindProjectRenamed, BoardChangeKindProjectArchived, BoardChangeKindProjectUnarchived:
+	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored, BoardChangeKindWorkflowChanged, BoardChangeKindProjectRenamed, BoardChangeKindProjectArchived, BoardChangeKindProjectUnarchived, BoardChangeKindSynced:
 		return true
 	}
 	return false
