@@ -229,5 +229,5 @@ func taskPosition(t *model.Task) string {
 	return t.Change.Position
 }
 
-func boardPosition(b *model.BoardChange) string        { return b.ConsistencyToken }
+func boardPosition(b *model.BoardChange) string         { return b.ConsistencyToken }
 func notificationPosition(n *model.Notification) string { return n.Position }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
