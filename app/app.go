@@ -89,6 +89,7 @@ type App struct {
 	store    *eventstore.Store
 	commands *commands.Handlers
 	hub      *live.Hub
+	applied  *live.Applied // wakes workspaceChanged subscriptions
 	readSide *projections.Runner
 	effects  *sideeffects.Runner // nil: Overrides.WithoutSideEffects
 	handler  http.Handler        // the GraphQL API; nil when noAPI is set
@@ -191,6 +192,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
+	a.applied = live.NewApplied(a.store, a.notifier, queries, a.log, hubOpts.PollInterval)
 	a.server = server.New(cfg.HTTPAddr, a.log, a.pool)
 	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
 		// Workers verify no tokens: a workers-only deployment needs no token settings.
@@ -248,7 +250,7 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 	resolver := &graph.Resolver{Commands: a.commands, Audit: auditor, Queries: queries,
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, pool)
-		}, Hub: a.hub, Operators: cfg.Operators, WebhookSecrets: secrets}
+		}, Hub: a.hub, Applied: a.applied, Operators: cfg.Operators, WebhookSecrets: secrets}
 	if o.Resolver != nil {
 		o.Resolver(resolver)
 	}
@@ -295,6 +297,7 @@ func (a *App) Run(ctx context.Context, role Role) error {
 	}
 	if role.api() {
 		g.Go(func() error { return a.hub.Run(gctx) })
+		g.Go(func() error { return a.applied.Run(gctx) })
 		if a.cfg.HTTPAddr != "" {
 			if a.cfg.GraphQLPlayground {
 				a.log.Info("GraphQL playground", "url", "http://"+displayAddr(a.cfg.HTTPAddr)+"/")

@@ -415,6 +415,8 @@ func (rt *Runtime) encode(ctx context.Context, inv invocation, cmd Command, d de
 		WorkspaceID:   d.workspaceID,
 		RequestID:     req.RequestID,
 		InputHash:     inv.inputHash,
+		// ClientMutationID: per mutation, not per request (a document may hold several).
+		ClientMutationID: ClientMutationIDFrom(ctx),
 	}
 	if meta.CorrelationID == uuid.Nil {
 		meta.CorrelationID = inv.id

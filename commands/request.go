@@ -57,3 +57,21 @@ func RequestID(fromClient string) string {
 	}
 	return uuid.NewString()
 }
+
+type clientMutationKey struct{}
+
+// WithClientMutationID returns a context whose commands record id as the client mutation id of
+// the events they append (eventstore.Metadata.ClientMutationID). The caller validates id
+// (ValidRequestID's rules: it is stored in immutable metadata and echoed).
+func WithClientMutationID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, clientMutationKey{}, id)
+}
+
+// ClientMutationIDFrom returns the id set by WithClientMutationID, or "".
+func ClientMutationIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(clientMutationKey{}).(string)
+	return id
+}

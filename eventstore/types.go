@@ -62,6 +62,9 @@ type Metadata struct {
 	// InputHash is the hash of a keyed command's input (hex sha256), so that a key reused with
 	// other input is refused instead of answered with the first call's result.
 	InputHash string `json:"input_hash,omitempty"`
+	// ClientMutationID is the id a client gave the mutation that caused the event, echoed to it in
+	// sync records and live messages so that it can drop its optimistic state exactly then.
+	ClientMutationID string `json:"client_mutation_id,omitempty"`
 }
 
 // EventData is an event to append. ID must be unique across the store; appending the same ids again

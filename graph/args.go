@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/google/uuid"
 
 	"github.com/taskforge/taskforge/commands"
@@ -19,15 +21,43 @@ func mutate[C commands.Command, R, P any](ctx context.Context, h commands.Handle
 	if err != nil {
 		return zero, err
 	}
+	cmid, err := clientMutationID(ctx)
+	if err != nil {
+		return zero, err
+	}
 	cmd, err := build(a)
 	if err != nil {
 		return zero, err
 	}
-	res, err := h.Handle(ctx, cmd)
+	res, err := h.Handle(commands.WithClientMutationID(ctx, cmid), cmd)
 	if err != nil {
 		return zero, err
 	}
-	return payload(res), nil
+	p := payload(res)
+	if s, ok := any(p).(interface{ SetClientMutationID(*string) }); ok && cmid != "" {
+		s.SetClientMutationID(&cmid)
+	}
+	return p, nil
+}
+
+// clientMutationID is the input's clientMutationId (every mutation input has one), read from the
+// field's arguments so that no resolver has to pass it along. Invalid: INVALID_INPUT, nothing runs.
+func clientMutationID(ctx context.Context) (string, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return "", nil
+	}
+	args := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+	input, _ := args["input"].(map[string]any)
+	v, ok := input["clientMutationId"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	id, _ := v.(string)
+	if !commands.ValidRequestID(id) {
+		return "", domain.InvalidInput("clientMutationId", "must be 1 to 128 printable ASCII characters without spaces")
+	}
+	return id, nil
 }
 
 func userResult(res commands.UserResult) *model.MutationResult {

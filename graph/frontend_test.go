@@ -75,6 +75,7 @@ func TestErrorFieldsAreArguments(t *testing.T) {
 		"input.dueDate":           `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", dueDate: "soon"}) { id } }`,
 		"input.assigneeId":        `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", assigneeId: "nobody"}) { id } }`,
 		"input.projectId":         `mutation { createTask(input: {projectId: "../p", title: "T"}) { id } }`,
+		"input.clientMutationId":  `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", clientMutationId: "has space"}) { id } }`,
 		"input.idempotencyKey":    `mutation($p: ID!) { createTask(input: {projectId: $p, title: "T", idempotencyKey: "` + long + `"}) { id } }`,
 		"input.expectedVersion":   `mutation($t: ID!) { editTask(input: {taskId: $t, title: "U", expectedVersion: -1}) { id } }`,
 		"input.taskId":            `mutation { editTask(input: {taskId: "x", title: "U"}) { id } }`,

@@ -80,12 +80,14 @@ type listCost struct {
 // bounded by the domain.
 var listCosts = map[string]listCost{
 	// Pages: the connection field multiplies by its page size; its edges are counted there.
-	"Query.tasks":                     {pageArg: "first"},
-	"Query.activity":                  {pageArg: "first"},
-	"Query.notifications":             {pageArg: "first"},
-	"Query.history":                   {pageArg: "first"},
-	"Query.webhookDeliveries":         {pageArg: "first"},
-	"Query.deadLetters":               {pageArg: "first"},
+	"Query.tasks":             {pageArg: "first"},
+	"Query.activity":          {pageArg: "first"},
+	"Query.notifications":     {pageArg: "first"},
+	"Query.history":           {pageArg: "first"},
+	"Query.webhookDeliveries": {pageArg: "first"},
+	"Query.deadLetters":       {pageArg: "first"},
+	// a page of sync records: at most MaxPage, whatever first says (it has no edges)
+	"ChangePage.changes":              {bound: projections.MaxPage},
 	"TaskConnection.edges":            {perParent: true},
 	"ActivityConnection.edges":        {perParent: true},
 	"NotificationConnection.edges":    {perParent: true},

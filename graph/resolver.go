@@ -32,6 +32,8 @@ type Resolver struct {
 	ConsistencyWait time.Duration
 	// Hub serves the subscriptions (see graph/live). Nil: subscriptions answer UNAVAILABLE.
 	Hub *live.Hub
+	// Applied wakes workspaceChanged subscriptions; nil: they are unavailable.
+	Applied *live.Applied
 	// WebhookSecrets opens secrets for the admins' webhooks list, which shows them masked only.
 	// Nil: the masks are null.
 	WebhookSecrets *webhooksecrets.Store

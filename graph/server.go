@@ -172,6 +172,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, queryOverGET(srv))))))
+	mux.Handle("GET /sync/{workspaceId}", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, syncHandler(srv))))))
 	if o.Playground {
 		playground(mux)
 	}

@@ -29,30 +29,51 @@ func (r *boardChangeResolver) Project(ctx context.Context, obj *model.BoardChang
 }
 
 // TaskChanged is the resolver for the taskChanged field.
-func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string) (<-chan *model.Task, error) {
+func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string, since *string) (<-chan *model.Task, error) {
+	if _, err := parseSince(since); err != nil {
+		return nil, err
+	}
 	t, err := r.liveProject(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
-	return r.Hub.TaskChanged(ctx, t, endNotice(ctx))
+	ch, err := r.Hub.TaskChanged(ctx, t, endNotice(ctx))
+	if err != nil || str(since) == "" {
+		return ch, err
+	}
+	return replayThen(ctx, r.Resolver, t, *since, ch, pickTasks(t), taskPosition)
 }
 
 // BoardChanged is the resolver for the boardChanged field.
-func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID string) (<-chan *model.BoardChange, error) {
+func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID string, since *string) (<-chan *model.BoardChange, error) {
+	if _, err := parseSince(since); err != nil {
+		return nil, err
+	}
 	t, err := r.liveProject(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
-	return r.Hub.BoardChanged(ctx, t, endNotice(ctx))
+	ch, err := r.Hub.BoardChanged(ctx, t, endNotice(ctx))
+	if err != nil || str(since) == "" {
+		return ch, err
+	}
+	return replayThen(ctx, r.Resolver, t, *since, ch, pickBoard(t), boardPosition)
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
-func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error) {
+func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceID string, since *string) (<-chan *model.Notification, error) {
+	if _, err := parseSince(since); err != nil {
+		return nil, err
+	}
 	t, err := r.liveInbox(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	return r.Hub.NotificationAdded(ctx, t, endNotice(ctx))
+	ch, err := r.Hub.NotificationAdded(ctx, t, endNotice(ctx))
+	if err != nil || str(since) == "" {
+		return ch, err
+	}
+	return replayThen(ctx, r.Resolver, t, *since, ch, pickNotifications, notificationPosition)
 }
 
 // BoardChange returns generated.BoardChangeResolver implementation.

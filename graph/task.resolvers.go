@@ -248,6 +248,16 @@ func (r *taskResolver) Project(ctx context.Context, obj *model.Task) (*model.Pro
 	return model.NewProject(p.Value), nil
 }
 
+// Position is the resolver for the position field.
+func (r *taskResolver) Position(ctx context.Context, obj *model.Task) (string, error) {
+	return r.taskPosition(ctx, obj)
+}
+
+// ClientMutationID is the resolver for the clientMutationId field.
+func (r *taskResolver) ClientMutationID(ctx context.Context, obj *model.Task) (*string, error) {
+	return r.taskClientMutationID(ctx, obj)
+}
+
 // Nodes is the resolver for the nodes field.
 func (r *taskConnectionResolver) Nodes(ctx context.Context, obj *model.TaskConnection) ([]*model.Task, error) {
 	return nodesOf(obj.Edges, func(e *model.TaskEdge) *model.Task { return e.Node }), nil

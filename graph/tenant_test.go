@@ -156,6 +156,8 @@ func TestTenantIsolation(t *testing.T) {
 			edges { node { url } } } }`,
 		"deadLetters": `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target } } } }`,
 		"webhooks":    `query($ws: ID!) { webhooks(workspaceId: $ws) { id url secretMask } }`,
+		"changes": `query($ws: ID!, $tok: String) { changes(workspaceId: $ws, consistentWith: $tok) {
+			lastPosition changes { id task { title } comment { body } member { email } } } }`,
 	}
 	// Fields without a tenant id: me (the caller), workspaces (the caller's own: checked below not
 	// to list A), projections (operational status, no tenant data: checked below to need the admin
@@ -194,6 +196,7 @@ func TestTenantIsolation(t *testing.T) {
 		"taskChanged":       `subscription($p: ID!) { taskChanged(projectId: $p) { id title } }`,
 		"boardChanged":      `subscription($p: ID!) { boardChanged(projectId: $p) { taskId task { title } } }`,
 		"notificationAdded": `subscription($ws: ID!) { notificationAdded(workspaceId: $ws) { line } }`,
+		"workspaceChanged":  `subscription($ws: ID!) { workspaceChanged(workspaceId: $ws, since: "0.0") { id task { title } } }`,
 	}
 	var sschema struct {
 		Type struct {

@@ -14,8 +14,10 @@ import (
 // index that holds only open, dated, unarchived tasks.
 func projectsProjection() *Projection {
 	return &Projection{
-		Name:   Projects,
-		Tables: []string{"rm_projects", "rm_project_status_counts", "rm_project_tasks"},
+		Name: Projects,
+		// 2: rm_project_changes (sync records)
+		Revision: 2,
+		Tables:   []string{"rm_projects", "rm_project_status_counts", "rm_project_tasks", "rm_project_changes"},
 		Schema: `
 CREATE TABLE rm_projects{v} (
     id              uuid PRIMARY KEY,
@@ -46,13 +48,13 @@ CREATE TABLE rm_project_tasks{v} (
     open       boolean NOT NULL
 );
 -- serves the workflow change that recomputes open for a project's tasks
-CREATE INDEX rm_project_tasks{v}_project_idx ON rm_project_tasks{v} (project_id);`,
+CREATE INDEX rm_project_tasks{v}_project_idx ON rm_project_tasks{v} (project_id);` + changesDDL("rm_project_changes"),
 		QueryIndexes: `
 -- serves ProjectsByWorkspace (ordered by name)
 CREATE INDEX IF NOT EXISTS rm_projects{v}_workspace_idx ON rm_projects{v} (workspace_id, name, id);
 -- serves the overdue count of ProjectsByWorkspace / ProjectByID
 CREATE INDEX IF NOT EXISTS rm_project_tasks{v}_overdue_idx ON rm_project_tasks{v} (project_id, due_date)
-    WHERE open AND NOT archived AND due_date IS NOT NULL;`,
+    WHERE open AND NOT archived AND due_date IS NOT NULL;` + changesIndex("rm_project_changes"),
 		Apply: applyProjects,
 		bulk:  newProjectsFolder,
 	}
@@ -121,6 +123,10 @@ func applyProjects(w *Writer, e *Event) error {
 		w.Exec(`UPDATE rm_project_status_counts{v} c SET tasks = c.tasks + 1 FROM rm_project_tasks{v} t
 			WHERE t.task_id = $1 AND t.archived AND c.project_id = t.project_id AND c.status = t.status`, ev.TaskID)
 		w.Exec(`UPDATE rm_project_tasks{v} SET archived = false WHERE task_id = $1`, ev.TaskID)
+	}
+	// after the entity statements: the tables are locked in the order Ensure indexes them
+	if id, ok := projectChange(e); ok {
+		recordChange(w, "rm_project_changes", e.Metadata.WorkspaceID, SyncProject, id.String(), e, false)
 	}
 	return nil
 }

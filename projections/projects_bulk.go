@@ -19,6 +19,7 @@ type projectsFolder struct {
 	counts   *bulkTable[projectStatus, int32]
 	tasks    *bulkTable[uuid.UUID, projectTaskRow]
 	byProj   map[uuid.UUID][]uuid.UUID // rm_project_tasks_project_idx
+	changes  *bulkTable[changeKey, changeRow]
 }
 
 type projectRow struct {
@@ -46,6 +47,7 @@ type projectTaskRow struct {
 
 func newProjectsFolder(v int) bulkFolder {
 	return &projectsFolder{
+		changes: newBulkChanges(v, "rm_project_changes"),
 		projects: newBulkTable(v, "rm_projects", []string{"id", "workspace_id", "key", "name", "archived", "workflow", "closed_statuses",
 			"created_by", "created_at", "updated_at", "version"}, 1,
 			func(id uuid.UUID, r *projectRow) []any {
@@ -66,10 +68,10 @@ func newProjectsFolder(v int) bulkFolder {
 }
 
 func (f *projectsFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.projects, f.counts, f.tasks)
+	return flushAll(ctx, tx, f.projects, f.counts, f.tasks, f.changes)
 }
 
-func (f *projectsFolder) committed() { committedAll(f.projects, f.counts, f.tasks) }
+func (f *projectsFolder) committed() { committedAll(f.projects, f.counts, f.tasks, f.changes) }
 
 // addCount is the upsert of rm_project_status_counts (a missing row starts at delta).
 func (f *projectsFolder) addCount(project uuid.UUID, status string, delta int32) {
@@ -89,6 +91,9 @@ func (f *projectsFolder) countMove(task, project uuid.UUID, status string, delta
 }
 
 func (f *projectsFolder) apply(e *Event) error {
+	if id, ok := projectChange(e); ok {
+		foldChange(f.changes, e.Metadata.WorkspaceID, SyncProject, id.String(), e, false)
+	}
 	sv := e.StreamVersion
 	switch ev := e.Payload.(type) {
 	case domain.ProjectCreated:

@@ -8,8 +8,10 @@ import (
 // It keeps its own copy of member display names (rm_task_people) for assignee and author names.
 func tasksProjection() *Projection {
 	return &Projection{
-		Name:   Tasks,
-		Tables: []string{"rm_tasks", "rm_comments", "rm_task_people"},
+		Name: Tasks,
+		// 2: rm_task_changes (sync records)
+		Revision: 2,
+		Tables:   []string{"rm_tasks", "rm_comments", "rm_task_people", "rm_task_changes"},
 		Schema: `
 CREATE TABLE rm_tasks{v} (
     id             uuid PRIMARY KEY,
@@ -59,7 +61,7 @@ CREATE TABLE rm_task_people{v} (
     PRIMARY KEY (workspace_id, user_id)
 );
 -- serves profile updates (by user)
-CREATE INDEX rm_task_people{v}_user_idx ON rm_task_people{v} (user_id);`,
+CREATE INDEX rm_task_people{v}_user_idx ON rm_task_people{v} (user_id);` + changesDDL("rm_task_changes"),
 		QueryIndexes: `
 -- serves Board: a project's unarchived tasks by rank
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_board_idx ON rm_tasks{v} (project_id, rank, id) WHERE NOT archived;
@@ -76,7 +78,7 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_key_idx ON rm_tasks{v} (workspace_id, key
 -- serves ListTasks with a search (TaskFilter.Search): the matches, other filters rechecked on them
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (search);
 -- serves Comments: a task's comments in order
-CREATE INDEX IF NOT EXISTS rm_comments{v}_task_idx ON rm_comments{v} (task_id, created_at, id);`,
+CREATE INDEX IF NOT EXISTS rm_comments{v}_task_idx ON rm_comments{v} (task_id, created_at, id);` + changesIndex("rm_task_changes"),
 		Apply: applyTasks,
 		bulk:  newTasksFolder,
 	}
@@ -167,6 +169,8 @@ func applyTasks(w *Writer, e *Event) error {
 		w.Exec(`DELETE FROM rm_comments{v} WHERE id = $1`, ev.CommentID)
 		w.Exec(`UPDATE rm_tasks{v} SET comment_count = comment_count - 1, updated_at = $2, version = $3 WHERE id = $1`, ev.TaskID, ev.At, v)
 	}
+	// after the entity statements: the tables are locked in the order Ensure indexes them
+	recordTaskChange(w, e)
 	return nil
 }
 

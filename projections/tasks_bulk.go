@@ -15,6 +15,7 @@ type tasksFolder struct {
 	tasks    *bulkTable[uuid.UUID, taskRow]
 	comments *bulkTable[uuid.UUID, commentRow]
 	people   *bulkPeople                       // rm_task_people
+	changes  *bulkTable[changeKey, changeRow]  // rm_task_changes
 	assigned map[string]map[uuid.UUID]struct{} // rm_tasks_assignee_idx
 }
 
@@ -63,7 +64,7 @@ func newTasksFolder(v int) bulkFolder {
 			func(id uuid.UUID, r *commentRow) []any {
 				return []any{pgUUID(id), pgUUID(r.taskID), pgUUID(r.workspaceID), r.authorID, r.authorName, r.body, r.mentions, r.createdAt, optTime(r.editedAt)}
 			}),
-		people: newBulkPeople(v, "rm_task_people"), assigned: map[string]map[uuid.UUID]struct{}{},
+		people: newBulkPeople(v, "rm_task_people"), changes: newBulkChanges(v, "rm_task_changes"), assigned: map[string]map[uuid.UUID]struct{}{},
 	}
 	f.tasks.computed = [][2]string{{"search", taskSearch}}
 	return f
@@ -84,10 +85,10 @@ func optTime(t *time.Time) any {
 }
 
 func (f *tasksFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.tasks, f.comments, f.people)
+	return flushAll(ctx, tx, f.tasks, f.comments, f.people, f.changes)
 }
 
-func (f *tasksFolder) committed() { committedAll(f.tasks, f.comments, f.people) }
+func (f *tasksFolder) committed() { committedAll(f.tasks, f.comments, f.people, f.changes) }
 
 // setAssignee keeps the assignee index of the task.
 func (f *tasksFolder) setAssignee(id uuid.UUID, t *taskRow, assignee *string, name *string) {
@@ -126,6 +127,7 @@ func (f *tasksFolder) renamed(user domain.UserID, name string) {
 }
 
 func (f *tasksFolder) apply(e *Event) error {
+	foldTaskChange(f.changes, e)
 	v := e.StreamVersion
 	switch ev := e.Payload.(type) {
 	case domain.WorkspaceMemberJoined:

@@ -9,8 +9,10 @@ import (
 // workspacesProjection: workspaces and their members (role, display name).
 func workspacesProjection() *Projection {
 	return &Projection{
-		Name:   Workspaces,
-		Tables: []string{"rm_workspaces", "rm_members"},
+		Name: Workspaces,
+		// 2: rm_workspace_changes (sync records)
+		Revision: 2,
+		Tables:   []string{"rm_workspaces", "rm_members", "rm_workspace_changes"},
 		Schema: `
 CREATE TABLE rm_workspaces{v} (
     id           uuid PRIMARY KEY,
@@ -32,8 +34,9 @@ CREATE TABLE rm_members{v} (
     PRIMARY KEY (workspace_id, user_id)
 );
 -- serves profile updates (by user, across workspaces) and WorkspacesOfUser
-CREATE INDEX rm_members{v}_user_idx ON rm_members{v} (user_id);`,
-		Apply: applyWorkspaces,
+CREATE INDEX rm_members{v}_user_idx ON rm_members{v} (user_id);` + changesDDL("rm_workspace_changes"),
+		QueryIndexes: changesIndex("rm_workspace_changes"),
+		Apply:        applyWorkspaces,
 	}
 }
 
@@ -68,6 +71,8 @@ func applyWorkspaces(w *Writer, e *Event) error {
 	case domain.UserProfileUpdated:
 		w.Exec(`UPDATE rm_members{v} SET email = $2, display_name = $3 WHERE user_id = $1`, string(ev.UserID), ev.Email, displayName(ev.DisplayName, ev.UserID))
 	}
+	// after the entity statements: the tables are locked in the order Ensure indexes them
+	recordWorkspaceChange(w, e)
 	return nil
 }
 

@@ -100,8 +100,10 @@ type ComplexityRoot struct {
 
 	BoardChange struct {
 		Archived         func(childComplexity int) int
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		Kind             func(childComplexity int) int
+		Position         func(childComplexity int) int
 		Project          func(childComplexity int) int
 		Rank             func(childComplexity int) int
 		Status           func(childComplexity int) int
@@ -124,6 +126,28 @@ type ComplexityRoot struct {
 		StreamID        func(childComplexity int) int
 	}
 
+	Change struct {
+		ClientMutationID func(childComplexity int) int
+		Comment          func(childComplexity int) int
+		Entity           func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Member           func(childComplexity int) int
+		Notification     func(childComplexity int) int
+		Position         func(childComplexity int) int
+		Project          func(childComplexity int) int
+		Removed          func(childComplexity int) int
+		Task             func(childComplexity int) int
+		Workspace        func(childComplexity int) int
+	}
+
+	ChangePage struct {
+		Changes           func(childComplexity int) int
+		HasMore           func(childComplexity int) int
+		LastPosition      func(childComplexity int) int
+		MustRefetch       func(childComplexity int) int
+		MustRefetchReason func(childComplexity int) int
+	}
+
 	Comment struct {
 		AuthorID   func(childComplexity int) int
 		AuthorName func(childComplexity int) int
@@ -132,9 +156,11 @@ type ComplexityRoot struct {
 		EditedAt   func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Mentions   func(childComplexity int) int
+		TaskID     func(childComplexity int) int
 	}
 
 	CommentResult struct {
+		ClientMutationID func(childComplexity int) int
 		CommentID        func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
@@ -179,6 +205,7 @@ type ComplexityRoot struct {
 	}
 
 	InvitationResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		InvitationID     func(childComplexity int) int
@@ -234,6 +261,7 @@ type ComplexityRoot struct {
 	}
 
 	MutationResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Project          func(childComplexity int) int
@@ -249,6 +277,7 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Kind      func(childComplexity int) int
 		Line      func(childComplexity int) int
+		Position  func(childComplexity int) int
 		Read      func(childComplexity int) int
 		Task      func(childComplexity int) int
 		TaskID    func(childComplexity int) int
@@ -301,6 +330,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Activity          func(childComplexity int, workspaceID string, first *int, after *string, consistentWith *string) int
+		Changes           func(childComplexity int, workspaceID string, since *string, first *int, consistentWith *string) int
 		DeadLetters       func(childComplexity int, workspaceID string, first *int, after *string, consistentWith *string) int
 		History           func(childComplexity int, streamID string, first *int, after *string) int
 		Me                func(childComplexity int) int
@@ -324,31 +354,34 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		BoardChanged      func(childComplexity int, projectID string) int
-		NotificationAdded func(childComplexity int, workspaceID string) int
-		TaskChanged       func(childComplexity int, projectID string) int
+		BoardChanged      func(childComplexity int, projectID string, since *string) int
+		NotificationAdded func(childComplexity int, workspaceID string, since *string) int
+		TaskChanged       func(childComplexity int, projectID string, since *string) int
+		WorkspaceChanged  func(childComplexity int, workspaceID string, since *string) int
 	}
 
 	Task struct {
-		Archived     func(childComplexity int) int
-		Assignee     func(childComplexity int) int
-		AssigneeID   func(childComplexity int) int
-		CommentCount func(childComplexity int) int
-		Comments     func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Description  func(childComplexity int) int
-		DueDate      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Key          func(childComplexity int) int
-		Labels       func(childComplexity int) int
-		Number       func(childComplexity int) int
-		Priority     func(childComplexity int) int
-		Project      func(childComplexity int) int
-		Rank         func(childComplexity int) int
-		Status       func(childComplexity int) int
-		Title        func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
-		Version      func(childComplexity int) int
+		Archived         func(childComplexity int) int
+		Assignee         func(childComplexity int) int
+		AssigneeID       func(childComplexity int) int
+		ClientMutationID func(childComplexity int) int
+		CommentCount     func(childComplexity int) int
+		Comments         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		DueDate          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Key              func(childComplexity int) int
+		Labels           func(childComplexity int) int
+		Number           func(childComplexity int) int
+		Position         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		Project          func(childComplexity int) int
+		Rank             func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
 	}
 
 	TaskConnection struct {
@@ -363,6 +396,7 @@ type ComplexityRoot struct {
 	}
 
 	TaskResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Key              func(childComplexity int) int
@@ -425,6 +459,7 @@ type ComplexityRoot struct {
 	}
 
 	WebhookResult struct {
+		ClientMutationID func(childComplexity int) int
 		ConsistencyToken func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Secret           func(childComplexity int) int
@@ -523,6 +558,7 @@ type QueryResolver interface {
 	VerifyStream(ctx context.Context, streamID string) (*model.ChainVerification, error)
 	Projections(ctx context.Context) ([]*model.ProjectionStatus, error)
 	Project(ctx context.Context, id string, consistentWith *string) (*model.Project, error)
+	Changes(ctx context.Context, workspaceID string, since *string, first *int, consistentWith *string) (*model.ChangePage, error)
 	Task(ctx context.Context, id string, consistentWith *string) (*model.Task, error)
 	TaskByKey(ctx context.Context, workspaceID string, key string, consistentWith *string) (*model.Task, error)
 	Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, consistentWith *string) (*model.TaskConnection, error)
@@ -533,15 +569,19 @@ type QueryResolver interface {
 	Webhooks(ctx context.Context, workspaceID string) ([]*model.Webhook, error)
 }
 type SubscriptionResolver interface {
-	TaskChanged(ctx context.Context, projectID string) (<-chan *model.Task, error)
-	BoardChanged(ctx context.Context, projectID string) (<-chan *model.BoardChange, error)
-	NotificationAdded(ctx context.Context, workspaceID string) (<-chan *model.Notification, error)
+	TaskChanged(ctx context.Context, projectID string, since *string) (<-chan *model.Task, error)
+	BoardChanged(ctx context.Context, projectID string, since *string) (<-chan *model.BoardChange, error)
+	NotificationAdded(ctx context.Context, workspaceID string, since *string) (<-chan *model.Notification, error)
+	WorkspaceChanged(ctx context.Context, workspaceID string, since *string) (<-chan *model.Change, error)
 }
 type TaskResolver interface {
 	Assignee(ctx context.Context, obj *model.Task) (*model.Member, error)
 
 	Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error)
 	Project(ctx context.Context, obj *model.Task) (*model.Project, error)
+
+	Position(ctx context.Context, obj *model.Task) (string, error)
+	ClientMutationID(ctx context.Context, obj *model.Task) (*string, error)
 }
 type TaskConnectionResolver interface {
 	Nodes(ctx context.Context, obj *model.TaskConnection) ([]*model.Task, error)
@@ -762,6 +802,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BoardChange.Archived(childComplexity), true
+	case "BoardChange.clientMutationId":
+		if e.ComplexityRoot.BoardChange.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BoardChange.ClientMutationID(childComplexity), true
 	case "BoardChange.consistencyToken":
 		if e.ComplexityRoot.BoardChange.ConsistencyToken == nil {
 			break
@@ -774,6 +820,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BoardChange.Kind(childComplexity), true
+	case "BoardChange.position":
+		if e.ComplexityRoot.BoardChange.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BoardChange.Position(childComplexity), true
 	case "BoardChange.project":
 		if e.ComplexityRoot.BoardChange.Project == nil {
 			break
@@ -861,6 +913,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChainVerification.StreamID(childComplexity), true
 
+	case "Change.clientMutationId":
+		if e.ComplexityRoot.Change.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ClientMutationID(childComplexity), true
+	case "Change.comment":
+		if e.ComplexityRoot.Change.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Comment(childComplexity), true
+	case "Change.entity":
+		if e.ComplexityRoot.Change.Entity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Entity(childComplexity), true
+	case "Change.id":
+		if e.ComplexityRoot.Change.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ID(childComplexity), true
+	case "Change.member":
+		if e.ComplexityRoot.Change.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Member(childComplexity), true
+	case "Change.notification":
+		if e.ComplexityRoot.Change.Notification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Notification(childComplexity), true
+	case "Change.position":
+		if e.ComplexityRoot.Change.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Position(childComplexity), true
+	case "Change.project":
+		if e.ComplexityRoot.Change.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Project(childComplexity), true
+	case "Change.removed":
+		if e.ComplexityRoot.Change.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Removed(childComplexity), true
+	case "Change.task":
+		if e.ComplexityRoot.Change.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Task(childComplexity), true
+	case "Change.workspace":
+		if e.ComplexityRoot.Change.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Workspace(childComplexity), true
+
+	case "ChangePage.changes":
+		if e.ComplexityRoot.ChangePage.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.Changes(childComplexity), true
+	case "ChangePage.hasMore":
+		if e.ComplexityRoot.ChangePage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.HasMore(childComplexity), true
+	case "ChangePage.lastPosition":
+		if e.ComplexityRoot.ChangePage.LastPosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.LastPosition(childComplexity), true
+	case "ChangePage.mustRefetch":
+		if e.ComplexityRoot.ChangePage.MustRefetch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.MustRefetch(childComplexity), true
+	case "ChangePage.mustRefetchReason":
+		if e.ComplexityRoot.ChangePage.MustRefetchReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.MustRefetchReason(childComplexity), true
+
 	case "Comment.authorId":
 		if e.ComplexityRoot.Comment.AuthorID == nil {
 			break
@@ -903,7 +1053,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Comment.Mentions(childComplexity), true
+	case "Comment.taskId":
+		if e.ComplexityRoot.Comment.TaskID == nil {
+			break
+		}
 
+		return e.ComplexityRoot.Comment.TaskID(childComplexity), true
+
+	case "CommentResult.clientMutationId":
+		if e.ComplexityRoot.CommentResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommentResult.ClientMutationID(childComplexity), true
 	case "CommentResult.commentId":
 		if e.ComplexityRoot.CommentResult.CommentID == nil {
 			break
@@ -1066,6 +1228,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HistoryEdge.Node(childComplexity), true
 
+	case "InvitationResult.clientMutationId":
+		if e.ComplexityRoot.InvitationResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvitationResult.ClientMutationID(childComplexity), true
 	case "InvitationResult.consistencyToken":
 		if e.ComplexityRoot.InvitationResult.ConsistencyToken == nil {
 			break
@@ -1478,6 +1646,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["input"].(model.UpdateWebhookInput)), true
 
+	case "MutationResult.clientMutationId":
+		if e.ComplexityRoot.MutationResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MutationResult.ClientMutationID(childComplexity), true
 	case "MutationResult.consistencyToken":
 		if e.ComplexityRoot.MutationResult.ConsistencyToken == nil {
 			break
@@ -1551,6 +1725,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.Line(childComplexity), true
+	case "Notification.position":
+		if e.ComplexityRoot.Notification.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Position(childComplexity), true
 	case "Notification.read":
 		if e.ComplexityRoot.Notification.Read == nil {
 			break
@@ -1766,6 +1946,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Activity(childComplexity, args["workspaceId"].(string), args["first"].(*int), args["after"].(*string), args["consistentWith"].(*string)), true
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["workspaceId"].(string), args["since"].(*string), args["first"].(*int), args["consistentWith"].(*string)), true
 	case "Query.deadLetters":
 		if e.ComplexityRoot.Query.DeadLetters == nil {
 			break
@@ -1946,7 +2137,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.BoardChanged(childComplexity, args["projectId"].(string)), true
+		return e.ComplexityRoot.Subscription.BoardChanged(childComplexity, args["projectId"].(string), args["since"].(*string)), true
 	case "Subscription.notificationAdded":
 		if e.ComplexityRoot.Subscription.NotificationAdded == nil {
 			break
@@ -1957,7 +2148,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.NotificationAdded(childComplexity, args["workspaceId"].(string)), true
+		return e.ComplexityRoot.Subscription.NotificationAdded(childComplexity, args["workspaceId"].(string), args["since"].(*string)), true
 	case "Subscription.taskChanged":
 		if e.ComplexityRoot.Subscription.TaskChanged == nil {
 			break
@@ -1968,7 +2159,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["projectId"].(string)), true
+		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["projectId"].(string), args["since"].(*string)), true
+	case "Subscription.workspaceChanged":
+		if e.ComplexityRoot.Subscription.WorkspaceChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_workspaceChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WorkspaceChanged(childComplexity, args["workspaceId"].(string), args["since"].(*string)), true
 
 	case "Task.archived":
 		if e.ComplexityRoot.Task.Archived == nil {
@@ -1988,6 +2190,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.AssigneeID(childComplexity), true
+	case "Task.clientMutationId":
+		if e.ComplexityRoot.Task.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.ClientMutationID(childComplexity), true
 	case "Task.commentCount":
 		if e.ComplexityRoot.Task.CommentCount == nil {
 			break
@@ -2042,6 +2250,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Number(childComplexity), true
+	case "Task.position":
+		if e.ComplexityRoot.Task.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.Position(childComplexity), true
 	case "Task.priority":
 		if e.ComplexityRoot.Task.Priority == nil {
 			break
@@ -2117,6 +2331,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
 
+	case "TaskResult.clientMutationId":
+		if e.ComplexityRoot.TaskResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskResult.ClientMutationID(childComplexity), true
 	case "TaskResult.consistencyToken":
 		if e.ComplexityRoot.TaskResult.ConsistencyToken == nil {
 			break
@@ -2387,6 +2607,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
 
+	case "WebhookResult.clientMutationId":
+		if e.ComplexityRoot.WebhookResult.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookResult.ClientMutationID(childComplexity), true
 	case "WebhookResult.consistencyToken":
 		if e.ComplexityRoot.WebhookResult.ConsistencyToken == nil {
 			break
@@ -2657,6 +2883,8 @@ type Notification {
   line: String!
   at: Time!
   read: Boolean!
+  "The log position of the change that notified the caller (a consistency token, a since for sync)."
+  position: String!
 }
 
 type NotificationEdge {
@@ -2798,6 +3026,8 @@ What a mutation changed: the aggregate, its version after the change, and a cons
 the token to a query to be served only once the read models include this write.
 """
 type MutationResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   id: ID!
   version: Int!
   consistencyToken: String!
@@ -2820,6 +3050,8 @@ type MutationResult {
 }
 
 type TaskResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   id: ID!
   version: Int!
   consistencyToken: String!
@@ -2831,6 +3063,8 @@ type TaskResult {
 }
 
 type CommentResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The task commented on."
   id: ID!
   version: Int!
@@ -2841,6 +3075,8 @@ type CommentResult {
 }
 
 type InvitationResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The workspace."
   id: ID!
   version: Int!
@@ -2851,6 +3087,8 @@ type InvitationResult {
 }
 
 type WebhookResult {
+  "The input's clientMutationId, echoed."
+  clientMutationId: String
   "The workspace."
   id: ID!
   version: Int!
@@ -2886,6 +3124,8 @@ input CreateProjectInput {
   "Short uppercase key that prefixes task keys, e.g. TF."
   key: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RenameProjectInput {
@@ -2893,12 +3133,16 @@ input RenameProjectInput {
   name: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ProjectInput {
   projectId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input DefineWorkflowInput {
@@ -2908,6 +3152,8 @@ input DefineWorkflowInput {
   initial: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input StatusInput {
@@ -2997,15 +3243,15 @@ receives the changes committed after it started; a client that falls too far beh
 """
 type Subscription {
   "A project's tasks as they change (created, edited, moved, assigned, commented, archived, ...)."
-  taskChanged(projectId: ID!): Task! @authenticated
+  taskChanged(projectId: ID!, since: String): Task! @authenticated
   """
   Changes of a project's board: a task created, moved to another column, reordered, archived or
   restored; and the project's own changes that alter the board (its workflow, hence its columns,
   defined or changed; renamed; archived or unarchived).
   """
-  boardChanged(projectId: ID!): BoardChange! @authenticated
+  boardChanged(projectId: ID!, since: String): BoardChange! @authenticated
   "The caller's new notifications in a workspace."
-  notificationAdded(workspaceId: ID!): Notification! @authenticated
+  notificationAdded(workspaceId: ID!, since: String): Notification! @authenticated
 }
 
 enum BoardChangeKind {
@@ -3021,6 +3267,11 @@ enum BoardChangeKind {
   PROJECT_RENAMED
   PROJECT_ARCHIVED
   PROJECT_UNARCHIVED
+  """
+  A replayed change (the subscription was given since): the task's or the project's state now,
+  which replaces what the client holds.
+  """
+  SYNCED
 }
 
 """
@@ -3047,6 +3298,88 @@ type BoardChange {
   project: Project!
   "A consistency token for queries that must include this change."
   consistencyToken: String!
+  "The log position of this change (the same as consistencyToken): a since to resume from."
+  position: String!
+  "The clientMutationId of the mutation that made this change, when it gave one."
+  clientMutationId: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/sync.graphqls", Input: `# Sync (issue 11): a client that was away learns exactly what changed, from the log's positions.
+
+extend type Query {
+  """
+  What changed in a workspace after ` + "`" + `since` + "`" + ` (a position: a consistency token, a change's
+  position or a page's lastPosition; omitted: from the beginning, which is the whole state): every
+  workspace, member, project, task and comment whose latest change is after it, and the caller's
+  notifications, each once, in its latest state, in log order. Page on with
+  ` + "`" + `since: lastPosition` + "`" + ` while ` + "`" + `hasMore` + "`" + `. Entities that changed again while you page come again
+  later: applying the pages in order always ends in the state the queries serve. When
+  ` + "`" + `mustRefetch` + "`" + ` is true the page is empty: drop the local copy (and, unless access was revoked,
+  sync again from the beginning). A removed member gets ` + "`" + `mustRefetch` + "`" + ` (ACCESS_REVOKED) instead of
+  NOT_FOUND, and learns nothing else. A role change needs no refetch: every member syncs the same
+  entities, and it arrives as the workspace's record (myRole) and the member's. Also served over plain HTTP:
+  ` + "`" + `GET /sync/{workspaceId}?since=…&first=…` + "`" + ` with the same records (see the README).
+  """
+  changes(workspaceId: ID!, since: String, first: Int = 100, consistentWith: String): ChangePage! @authenticated
+}
+
+enum SyncEntity {
+  WORKSPACE
+  MEMBER
+  PROJECT
+  TASK
+  COMMENT
+  NOTIFICATION
+}
+
+enum MustRefetchReason {
+  "The caller is no longer a member of the workspace."
+  ACCESS_REVOKED
+  "since is not a position of this log (a client of another database, or one restored from an older backup)."
+  UNKNOWN_POSITION
+}
+
+"""
+One entity's latest change after the page's since. Exactly one of the entity fields is set
+(the one named by entity), unless removed: then all are null.
+"""
+type Change {
+  "The log position of the change (a consistency token)."
+  position: String!
+  entity: SyncEntity!
+  "The entity's id (a member's: their user id)."
+  id: ID!
+  "The change removed the entity (a comment deleted, a member removed): forget it."
+  removed: Boolean!
+  "The clientMutationId of the mutation that made this change, when it gave one."
+  clientMutationId: String
+  workspace: Workspace
+  member: Member
+  project: Project
+  task: Task
+  comment: Comment
+  notification: Notification
+}
+
+type ChangePage {
+  changes: [Change!]!
+  "Where the next page starts: pass it as since."
+  lastPosition: String!
+  "More changes are already applied after lastPosition: fetch the next page now."
+  hasMore: Boolean!
+  mustRefetch: Boolean!
+  mustRefetchReason: MustRefetchReason
+}
+
+extend type Subscription {
+  """
+  The workspace's sync records (the same as changes) as they happen: with since, first every
+  record after it, then each new one, with no gap and no duplicate between the two; without
+  since, from now. A client that reads slowly is never dropped: the records wait in the log, not
+  in memory. It ends with an error when the caller loses access (FORBIDDEN) or must refetch
+  (MUST_REFETCH); the error's extensions carry lastPosition, the last record delivered.
+  """
+  workspaceChanged(workspaceId: ID!, since: String): Change! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../schema/task.graphqls", Input: `enum Priority {
@@ -3080,6 +3413,8 @@ input CreateTaskInput {
   labels: [String!]
   assigneeId: ID
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 "Only the fields given change."
@@ -3093,6 +3428,8 @@ input EditTaskInput {
   labels: [String!]
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ChangeTaskStatusInput {
@@ -3100,6 +3437,8 @@ input ChangeTaskStatusInput {
   status: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input AssignTaskInput {
@@ -3107,12 +3446,16 @@ input AssignTaskInput {
   assigneeId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input TaskInput {
   taskId: ID!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 "Places the task between two others on the board (either may be omitted at an end)."
@@ -3122,12 +3465,16 @@ input ReorderTaskInput {
   nextTaskId: ID
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input AddCommentInput {
   taskId: ID!
   body: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input EditCommentInput {
@@ -3135,12 +3482,16 @@ input EditCommentInput {
   commentId: ID!
   body: String!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input DeleteCommentInput {
   taskId: ID!
   commentId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 extend type Query {
@@ -3196,10 +3547,19 @@ type Task {
   createdAt: Time!
   updatedAt: Time!
   version: Int!
+  "The log position of the task's latest change (a consistency token, a since for sync)."
+  position: String!
+  """
+  The clientMutationId of the mutation that made the task's latest change, when it gave one: a
+  client drops its optimistic state for the task when its own id comes back.
+  """
+  clientMutationId: String
 }
 
 type Comment {
   id: ID!
+  "The task commented on."
+  taskId: ID!
   authorId: ID!
   authorName: String!
   body: String!
@@ -3254,6 +3614,8 @@ extend type Mutation {
 
 input RegisterUserInput {
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input UpdateProfileInput {
@@ -3261,12 +3623,16 @@ input UpdateProfileInput {
   email: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input CreateWorkspaceInput {
   name: String!
   plan: Plan = FREE
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RenameWorkspaceInput {
@@ -3274,6 +3640,8 @@ input RenameWorkspaceInput {
   name: String!
   expectedVersion: Int
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input InviteMemberInput {
@@ -3281,12 +3649,16 @@ input InviteMemberInput {
   email: String!
   role: Role!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input InvitationInput {
   workspaceId: ID!
   invitationId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input ChangeMemberRoleInput {
@@ -3294,12 +3666,16 @@ input ChangeMemberRoleInput {
   userId: ID!
   role: Role!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RemoveMemberInput {
   workspaceId: ID!
   userId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RegisterWebhookInput {
@@ -3310,6 +3686,8 @@ input RegisterWebhookInput {
   "Event types to deliver; empty means all."
   eventTypes: [String!]
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input UpdateWebhookInput {
@@ -3319,12 +3697,16 @@ input UpdateWebhookInput {
   secret: String
   eventTypes: [String!]
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 input RemoveWebhookInput {
   workspaceId: ID!
   webhookId: ID!
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 extend type Query {
@@ -3438,6 +3820,8 @@ input RotateWebhookSecretInput {
   "16 to 256 printable characters; omitted: a generated one (whsec_…)."
   secret: String
   idempotencyKey: String
+  "Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes."
+  clientMutationId: String
 }
 
 type Webhook {
@@ -3563,6 +3947,10 @@ func (ec *executionContext) childFields_BoardChange(ctx context.Context, field g
 		return ec.fieldContext_BoardChange_project(ctx, field)
 	case "consistencyToken":
 		return ec.fieldContext_BoardChange_consistencyToken(ctx, field)
+	case "position":
+		return ec.fieldContext_BoardChange_position(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_BoardChange_clientMutationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BoardChange", field.Name)
 }
@@ -3597,10 +3985,56 @@ func (ec *executionContext) childFields_ChainVerification(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ChainVerification", field.Name)
 }
 
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "position":
+		return ec.fieldContext_Change_position(ctx, field)
+	case "entity":
+		return ec.fieldContext_Change_entity(ctx, field)
+	case "id":
+		return ec.fieldContext_Change_id(ctx, field)
+	case "removed":
+		return ec.fieldContext_Change_removed(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_Change_clientMutationId(ctx, field)
+	case "workspace":
+		return ec.fieldContext_Change_workspace(ctx, field)
+	case "member":
+		return ec.fieldContext_Change_member(ctx, field)
+	case "project":
+		return ec.fieldContext_Change_project(ctx, field)
+	case "task":
+		return ec.fieldContext_Change_task(ctx, field)
+	case "comment":
+		return ec.fieldContext_Change_comment(ctx, field)
+	case "notification":
+		return ec.fieldContext_Change_notification(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangePage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changes":
+		return ec.fieldContext_ChangePage_changes(ctx, field)
+	case "lastPosition":
+		return ec.fieldContext_ChangePage_lastPosition(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_ChangePage_hasMore(ctx, field)
+	case "mustRefetch":
+		return ec.fieldContext_ChangePage_mustRefetch(ctx, field)
+	case "mustRefetchReason":
+		return ec.fieldContext_ChangePage_mustRefetchReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangePage", field.Name)
+}
+
 func (ec *executionContext) childFields_Comment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Comment_id(ctx, field)
+	case "taskId":
+		return ec.fieldContext_Comment_taskId(ctx, field)
 	case "authorId":
 		return ec.fieldContext_Comment_authorId(ctx, field)
 	case "authorName":
@@ -3619,6 +4053,8 @@ func (ec *executionContext) childFields_Comment(ctx context.Context, field graph
 
 func (ec *executionContext) childFields_CommentResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_CommentResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_CommentResult_id(ctx, field)
 	case "version":
@@ -3707,6 +4143,8 @@ func (ec *executionContext) childFields_HistoryEdge(ctx context.Context, field g
 
 func (ec *executionContext) childFields_InvitationResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_InvitationResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_InvitationResult_id(ctx, field)
 	case "version":
@@ -3751,6 +4189,8 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 
 func (ec *executionContext) childFields_MutationResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_MutationResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_MutationResult_id(ctx, field)
 	case "version":
@@ -3787,6 +4227,8 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_at(ctx, field)
 	case "read":
 		return ec.fieldContext_Notification_read(ctx, field)
+	case "position":
+		return ec.fieldContext_Notification_position(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
 }
@@ -3931,6 +4373,10 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_updatedAt(ctx, field)
 	case "version":
 		return ec.fieldContext_Task_version(ctx, field)
+	case "position":
+		return ec.fieldContext_Task_position(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_Task_clientMutationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
 }
@@ -3959,6 +4405,8 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 
 func (ec *executionContext) childFields_TaskResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_TaskResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_TaskResult_id(ctx, field)
 	case "version":
@@ -4083,6 +4531,8 @@ func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context,
 
 func (ec *executionContext) childFields_WebhookResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "clientMutationId":
+		return ec.fieldContext_WebhookResult_clientMutationId(ctx, field)
 	case "id":
 		return ec.fieldContext_WebhookResult_id(ctx, field)
 	case "version":
@@ -4725,6 +5175,44 @@ func (ec *executionContext) field_Query_activity_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "consistentWith",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["consistentWith"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_deadLetters_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5118,6 +5606,14 @@ func (ec *executionContext) field_Subscription_boardChanged_args(ctx context.Con
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5132,6 +5628,14 @@ func (ec *executionContext) field_Subscription_notificationAdded_args(ctx contex
 		return nil, err
 	}
 	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5146,6 +5650,36 @@ func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Cont
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_workspaceChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -6114,6 +6648,52 @@ func (ec *executionContext) fieldContext_BoardChange_consistencyToken(_ context.
 	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _BoardChange_position(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BoardChange_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BoardChange_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BoardChange_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.BoardChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BoardChange_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BoardChange_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BoardChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _BoardColumn_status(ctx context.Context, field graphql.CollectedField, obj *model.BoardColumn) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6330,6 +6910,437 @@ func (ec *executionContext) fieldContext_ChainVerification_reason(_ context.Cont
 	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Change_position(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Change_entity(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_entity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SyncEntity) graphql.Marshaler {
+			return ec.marshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐSyncEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_entity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, errors.New("field of type SyncEntity does not have child fields"))
+}
+
+func (ec *executionContext) _Change_id(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Change_removed(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Change_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Change_workspace(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workspace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Workspace) graphql.Marshaler {
+			return ec.marshalOWorkspace2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_member(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_project(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Project, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Project) graphql.Marshaler {
+			return ec.marshalOProject2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProject(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_task(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_comment(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Comment) graphql.Marshaler {
+			return ec.marshalOComment2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐComment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Comment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_notification(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_notification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notification, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Notification) graphql.Marshaler {
+			return ec.marshalONotification2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNotification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_notification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePage_changes(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangePage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePage_lastPosition(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_lastPosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastPosition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_lastPosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChangePage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_hasMore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasMore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ChangePage_mustRefetch(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_mustRefetch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MustRefetch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_mustRefetch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ChangePage_mustRefetchReason(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_mustRefetchReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MustRefetchReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MustRefetchReason) graphql.Marshaler {
+			return ec.marshalOMustRefetchReason2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMustRefetchReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_mustRefetchReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, errors.New("field of type MustRefetchReason does not have child fields"))
+}
+
 func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.CollectedField, obj *model.Comment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6350,6 +7361,29 @@ func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Comment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Comment", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Comment_taskId(ctx context.Context, field graphql.CollectedField, obj *model.Comment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Comment_taskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Comment_taskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
@@ -6489,6 +7523,29 @@ func (ec *executionContext) _Comment_editedAt(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Comment_editedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Comment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CommentResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.CommentResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommentResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommentResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommentResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _CommentResult_id(ctx context.Context, field graphql.CollectedField, obj *model.CommentResult) (ret graphql.Marshaler) {
@@ -7168,6 +8225,29 @@ func (ec *executionContext) fieldContext_HistoryEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _InvitationResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.InvitationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvitationResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InvitationResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvitationResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _InvitationResult_id(ctx context.Context, field graphql.CollectedField, obj *model.InvitationResult) (ret graphql.Marshaler) {
@@ -9188,6 +10268,29 @@ func (ec *executionContext) fieldContext_Mutation_rotateWebhookSecret(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _MutationResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MutationResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MutationResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MutationResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _MutationResult_id(ctx context.Context, field graphql.CollectedField, obj *model.MutationResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9567,6 +10670,29 @@ func (ec *executionContext) _Notification_read(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Notification_read(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Notification_position(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.NotificationConnection) (ret graphql.Marshaler) {
@@ -10775,6 +11901,63 @@ func (ec *executionContext) fieldContext_Query_project(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Changes(ctx, fc.Args["workspaceId"].(string), fc.Args["since"].(*string), fc.Args["first"].(*int), fc.Args["consistentWith"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.ChangePage
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangePage) graphql.Marshaler {
+			return ec.marshalNChangePage2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangePage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangePage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_task(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11399,7 +12582,7 @@ func (ec *executionContext) _Subscription_taskChanged(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["projectId"].(string))
+			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["projectId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -11456,7 +12639,7 @@ func (ec *executionContext) _Subscription_boardChanged(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().BoardChanged(ctx, fc.Args["projectId"].(string))
+			return ec.Resolvers.Subscription().BoardChanged(ctx, fc.Args["projectId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -11513,7 +12696,7 @@ func (ec *executionContext) _Subscription_notificationAdded(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().NotificationAdded(ctx, fc.Args["workspaceId"].(string))
+			return ec.Resolvers.Subscription().NotificationAdded(ctx, fc.Args["workspaceId"].(string), fc.Args["since"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -11554,6 +12737,63 @@ func (ec *executionContext) fieldContext_Subscription_notificationAdded(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_notificationAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_workspaceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_workspaceChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WorkspaceChanged(ctx, fc.Args["workspaceId"].(string), fc.Args["since"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.Change
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_workspaceChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_workspaceChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12024,6 +13264,52 @@ func (ec *executionContext) fieldContext_Task_version(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Task", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _Task_position(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().Position(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Task_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().ClientMutationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Task_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Task", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TaskConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12173,6 +13459,29 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TaskResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.TaskResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _TaskResult_id(ctx context.Context, field graphql.CollectedField, obj *model.TaskResult) (ret graphql.Marshaler) {
@@ -13230,6 +14539,29 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookResult_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.WebhookResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookResult_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookResult_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookResult", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _WebhookResult_id(ctx context.Context, field graphql.CollectedField, obj *model.WebhookResult) (ret graphql.Marshaler) {
@@ -14720,7 +16052,7 @@ func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "body", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "body", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14748,6 +16080,13 @@ func (ec *executionContext) unmarshalInputAddCommentInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14764,7 +16103,7 @@ func (ec *executionContext) unmarshalInputAssignTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "assigneeId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "assigneeId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14799,6 +16138,13 @@ func (ec *executionContext) unmarshalInputAssignTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14815,7 +16161,7 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "role", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "role", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14850,6 +16196,13 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14866,7 +16219,7 @@ func (ec *executionContext) unmarshalInputChangeTaskStatusInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "status", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "status", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14901,6 +16254,13 @@ func (ec *executionContext) unmarshalInputChangeTaskStatusInput(ctx context.Cont
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14917,7 +16277,7 @@ func (ec *executionContext) unmarshalInputCreateProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "name", "key", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "name", "key", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14952,6 +16312,13 @@ func (ec *executionContext) unmarshalInputCreateProjectInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -14968,7 +16335,7 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "title", "description", "priority", "dueDate", "labels", "assigneeId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "title", "description", "priority", "dueDate", "labels", "assigneeId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15031,6 +16398,13 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15051,7 +16425,7 @@ func (ec *executionContext) unmarshalInputCreateWorkspaceInput(ctx context.Conte
 		asMap["plan"] = "FREE"
 	}
 
-	fieldsInOrder := [...]string{"name", "plan", "idempotencyKey"}
+	fieldsInOrder := [...]string{"name", "plan", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15079,6 +16453,13 @@ func (ec *executionContext) unmarshalInputCreateWorkspaceInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15095,7 +16476,7 @@ func (ec *executionContext) unmarshalInputDefineWorkflowInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "statuses", "transitions", "initial", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "statuses", "transitions", "initial", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15144,6 +16525,13 @@ func (ec *executionContext) unmarshalInputDefineWorkflowInput(ctx context.Contex
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15160,7 +16548,7 @@ func (ec *executionContext) unmarshalInputDeleteCommentInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "commentId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "commentId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15188,6 +16576,13 @@ func (ec *executionContext) unmarshalInputDeleteCommentInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15204,7 +16599,7 @@ func (ec *executionContext) unmarshalInputEditCommentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "commentId", "body", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "commentId", "body", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15239,6 +16634,13 @@ func (ec *executionContext) unmarshalInputEditCommentInput(ctx context.Context, 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15255,7 +16657,7 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "title", "description", "priority", "dueDate", "clearDueDate", "labels", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "title", "description", "priority", "dueDate", "clearDueDate", "labels", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15325,6 +16727,13 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15341,7 +16750,7 @@ func (ec *executionContext) unmarshalInputInvitationInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "invitationId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "invitationId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15369,6 +16778,13 @@ func (ec *executionContext) unmarshalInputInvitationInput(ctx context.Context, o
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15385,7 +16801,7 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "email", "role", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "email", "role", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15420,6 +16836,13 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15436,7 +16859,7 @@ func (ec *executionContext) unmarshalInputProjectInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15464,6 +16887,13 @@ func (ec *executionContext) unmarshalInputProjectInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15480,7 +16910,7 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"idempotencyKey"}
+	fieldsInOrder := [...]string{"idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15494,6 +16924,13 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15510,7 +16947,7 @@ func (ec *executionContext) unmarshalInputRegisterWebhookInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "url", "secret", "eventTypes", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "url", "secret", "eventTypes", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15552,6 +16989,13 @@ func (ec *executionContext) unmarshalInputRegisterWebhookInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15568,7 +17012,7 @@ func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15596,6 +17040,13 @@ func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context,
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15612,7 +17063,7 @@ func (ec *executionContext) unmarshalInputRemoveWebhookInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15640,6 +17091,13 @@ func (ec *executionContext) unmarshalInputRemoveWebhookInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15656,7 +17114,7 @@ func (ec *executionContext) unmarshalInputRenameProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "name", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"projectId", "name", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15691,6 +17149,13 @@ func (ec *executionContext) unmarshalInputRenameProjectInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15707,7 +17172,7 @@ func (ec *executionContext) unmarshalInputRenameWorkspaceInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "name", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "name", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15742,6 +17207,13 @@ func (ec *executionContext) unmarshalInputRenameWorkspaceInput(ctx context.Conte
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15758,7 +17230,7 @@ func (ec *executionContext) unmarshalInputReorderTaskInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "previousTaskId", "nextTaskId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "previousTaskId", "nextTaskId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15800,6 +17272,13 @@ func (ec *executionContext) unmarshalInputReorderTaskInput(ctx context.Context, 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15816,7 +17295,7 @@ func (ec *executionContext) unmarshalInputRotateWebhookSecretInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "secret", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "secret", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15851,6 +17330,13 @@ func (ec *executionContext) unmarshalInputRotateWebhookSecretInput(ctx context.C
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -15983,7 +17469,7 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"taskId", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"taskId", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16011,6 +17497,13 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16064,7 +17557,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"displayName", "email", "expectedVersion", "idempotencyKey"}
+	fieldsInOrder := [...]string{"displayName", "email", "expectedVersion", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16099,6 +17592,13 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16115,7 +17615,7 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "webhookId", "url", "secret", "eventTypes", "idempotencyKey"}
+	fieldsInOrder := [...]string{"workspaceId", "webhookId", "url", "secret", "eventTypes", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16164,6 +17664,13 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
 		}
 	}
 	return it, nil
@@ -16572,6 +18079,16 @@ func (ec *executionContext) _BoardChange(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "position":
+			out.Values[i] = ec._BoardChange_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._BoardChange_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16704,6 +18221,152 @@ func (ec *executionContext) _ChainVerification(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var changeImplementors = []string{"Change"}
+
+func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *model.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Change")
+		case "position":
+			out.Values[i] = ec._Change_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entity":
+			out.Values[i] = ec._Change_entity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._Change_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removed":
+			out.Values[i] = ec._Change_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._Change_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "workspace":
+			out.Values[i] = ec._Change_workspace(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "member":
+			out.Values[i] = ec._Change_member(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "project":
+			out.Values[i] = ec._Change_project(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "task":
+			out.Values[i] = ec._Change_task(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "comment":
+			out.Values[i] = ec._Change_comment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "notification":
+			out.Values[i] = ec._Change_notification(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var changePageImplementors = []string{"ChangePage"}
+
+func (ec *executionContext) _ChangePage(ctx context.Context, sel ast.SelectionSet, obj *model.ChangePage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changePageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangePage")
+		case "changes":
+			out.Values[i] = ec._ChangePage_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastPosition":
+			out.Values[i] = ec._ChangePage_lastPosition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasMore":
+			out.Values[i] = ec._ChangePage_hasMore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mustRefetch":
+			out.Values[i] = ec._ChangePage_mustRefetch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mustRefetchReason":
+			out.Values[i] = ec._ChangePage_mustRefetchReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var commentImplementors = []string{"Comment"}
 
 func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, obj *model.Comment) graphql.Marshaler {
@@ -16718,6 +18381,11 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = graphql.MarshalString("Comment")
 		case "id":
 			out.Values[i] = ec._Comment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "taskId":
+			out.Values[i] = ec._Comment_taskId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16784,6 +18452,11 @@ func (ec *executionContext) _CommentResult(ctx context.Context, sel ast.Selectio
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CommentResult")
+		case "clientMutationId":
+			out.Values[i] = ec._CommentResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._CommentResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17211,6 +18884,11 @@ func (ec *executionContext) _InvitationResult(ctx context.Context, sel ast.Selec
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InvitationResult")
+		case "clientMutationId":
+			out.Values[i] = ec._InvitationResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._InvitationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17659,6 +19337,11 @@ func (ec *executionContext) _MutationResult(ctx context.Context, sel ast.Selecti
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MutationResult")
+		case "clientMutationId":
+			out.Values[i] = ec._MutationResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._MutationResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17896,6 +19579,11 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			}
 		case "read":
 			out.Values[i] = ec._Notification_read(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "position":
+			out.Values[i] = ec._Notification_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -18497,6 +20185,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "changes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_changes(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "task":
 			field := field
 
@@ -18770,6 +20480,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_boardChanged(ctx, fields[0])
 	case "notificationAdded":
 		return ec._Subscription_notificationAdded(ctx, fields[0])
+	case "workspaceChanged":
+		return ec._Subscription_workspaceChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -18981,6 +20693,82 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "position":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_position(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "clientMutationId":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Task_clientMutationId(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19138,6 +20926,11 @@ func (ec *executionContext) _TaskResult(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TaskResult")
+		case "clientMutationId":
+			out.Values[i] = ec._TaskResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._TaskResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19622,6 +21415,11 @@ func (ec *executionContext) _WebhookResult(ctx context.Context, sel ast.Selectio
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WebhookResult")
+		case "clientMutationId":
+			out.Values[i] = ec._WebhookResult_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "id":
 			out.Values[i] = ec._WebhookResult_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -20412,9 +22210,45 @@ func (ec *executionContext) marshalNChainVerification2ᚖgithubᚗcomᚋtaskforg
 	return ec._ChainVerification(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChange2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChange2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChange2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChange(ctx context.Context, sel ast.SelectionSet, v *model.Change) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Change(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChangeMemberRoleInput2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangeMemberRoleInput(ctx context.Context, v any) (model.ChangeMemberRoleInput, error) {
 	res, err := ec.unmarshalInputChangeMemberRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangePage2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangePage(ctx context.Context, sel ast.SelectionSet, v *model.ChangePage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ChangePage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNChangeTaskStatusInput2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐChangeTaskStatusInput(ctx context.Context, v any) (model.ChangeTaskStatusInput, error) {
@@ -20970,6 +22804,16 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐSyncEntity(ctx context.Context, v any) (model.SyncEntity, error) {
+	var res model.SyncEntity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐSyncEntity(ctx context.Context, sel ast.SelectionSet, v model.SyncEntity) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNTask2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Task) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -21377,6 +23221,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐComment(ctx context.Context, sel ast.SelectionSet, v *model.Comment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Comment(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCommentResult2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐCommentResult(ctx context.Context, sel ast.SelectionSet, v *model.CommentResult) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -21452,11 +23303,34 @@ func (ec *executionContext) marshalOMember2ᚖgithubᚗcomᚋtaskforgeᚋtaskfor
 	return ec._Member(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOMustRefetchReason2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMustRefetchReason(ctx context.Context, v any) (*model.MustRefetchReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.MustRefetchReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMustRefetchReason2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMustRefetchReason(ctx context.Context, sel ast.SelectionSet, v *model.MustRefetchReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOMutationResult2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMutationResult(ctx context.Context, sel ast.SelectionSet, v *model.MutationResult) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._MutationResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalONotification2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNotification(ctx context.Context, sel ast.SelectionSet, v *model.Notification) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Notification(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOPlan2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPlan(ctx context.Context, v any) (*model.Plan, error) {

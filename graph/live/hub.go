@@ -768,14 +768,19 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
 			Archived: &t.Archived, Task: t, ConsistencyToken: ev.GlobalPosition().String(),
+			Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
+	// taskChanged's message carries its change (position, clientMutationId): a copy, as t is
+	// shared by the batch's messages.
+	msg := *t
+	msg.Change = &model.TaskChange{Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[project] {
 		switch {
 		case s.kind == subTask && taskChanged:
-			h.offerLocked(s, t)
+			h.offerLocked(s, &msg)
 		case s.kind == subBoard && change != nil:
 			h.offerLocked(s, change)
 		}
@@ -786,7 +791,8 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String()}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String(),
+		Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {
@@ -804,4 +810,12 @@ func (h *Hub) publishNotifications(k inboxKey, ns []*model.Notification) {
 			h.offerLocked(s, n)
 		}
 	}
+}
+
+// optString is s, or nil when empty.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -40,6 +40,8 @@ type Loaders struct {
 	// statement for any number of tasks (a board asking for every task's comments stays within
 	// its SQL budget).
 	Comments *dataloadgen.Loader[Key, []projections.Comment]
+	// TaskChanges loads tasks' latest changes (position, clientMutationId) for Task.position.
+	TaskChanges *dataloadgen.Loader[Key, Found[projections.TaskChange]]
 
 	boards boards
 }
@@ -75,6 +77,9 @@ func New(q *projections.Queries) *Loaders {
 		}, func(c projections.Comment) Key {
 			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
 		}), opts...),
+		TaskChanges: dataloadgen.NewLoader(rows(q.TaskChangesByKeys, func(c projections.TaskChange) Key {
+			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
+		}), opts...),
 		boards: boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
@@ -86,6 +91,7 @@ func (l *Loaders) Clear() {
 	l.Projects.ClearAll()
 	l.Tasks.ClearAll()
 	l.Comments.ClearAll()
+	l.TaskChanges.ClearAll()
 	l.boards.mu.Lock()
 	l.boards.loaded = map[Key][]projections.Task{}
 	l.boards.mu.Unlock()

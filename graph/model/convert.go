@@ -93,7 +93,7 @@ func NewComment(c projections.Comment) *Comment {
 	if mentions == nil {
 		mentions = []string{}
 	}
-	return &Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body,
+	return &Comment{ID: c.ID.String(), AuthorID: c.AuthorID, AuthorName: c.AuthorName, Body: c.Body, TaskID: c.TaskID.String(),
 		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
 }
 
@@ -120,7 +120,7 @@ func NewActivityItem(a projections.ActivityItem) *ActivityItem {
 // NewNotification is a notification in the inbox of a member of workspace ws.
 func NewNotification(ws uuid.UUID, n projections.Notification) *Notification {
 	out := &Notification{ID: n.ID.String(), Kind: n.Kind, TaskID: n.TaskID.String(), ActorID: n.ActorID,
-		Line: n.Line, At: n.At, Read: n.Read, WorkspaceID: ws, TaskUUID: n.TaskID}
+		Line: n.Line, At: n.At, Read: n.Read, Position: n.Position.String(), WorkspaceID: ws, TaskUUID: n.TaskID}
 	if n.CommentID != nil {
 		c := n.CommentID.String()
 		out.CommentID = &c

@@ -37,6 +37,8 @@ type AddCommentInput struct {
 	TaskID         string  `json:"taskId"`
 	Body           string  `json:"body"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type AssignTaskInput struct {
@@ -44,6 +46,8 @@ type AssignTaskInput struct {
 	AssigneeID      string  `json:"assigneeId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type AuditEvent struct {
@@ -83,11 +87,43 @@ type ChainVerification struct {
 	Reason          *string `json:"reason,omitempty"`
 }
 
+// One entity's latest change after the page's since. Exactly one of the entity fields is set
+// (the one named by entity), unless removed: then all are null.
+type Change struct {
+	// The log position of the change (a consistency token).
+	Position string     `json:"position"`
+	Entity   SyncEntity `json:"entity"`
+	// The entity's id (a member's: their user id).
+	ID string `json:"id"`
+	// The change removed the entity (a comment deleted, a member removed): forget it.
+	Removed bool `json:"removed"`
+	// The clientMutationId of the mutation that made this change, when it gave one.
+	ClientMutationID *string       `json:"clientMutationId,omitempty"`
+	Workspace        *Workspace    `json:"workspace,omitempty"`
+	Member           *Member       `json:"member,omitempty"`
+	Project          *Project      `json:"project,omitempty"`
+	Task             *Task         `json:"task,omitempty"`
+	Comment          *Comment      `json:"comment,omitempty"`
+	Notification     *Notification `json:"notification,omitempty"`
+}
+
 type ChangeMemberRoleInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	UserID         string  `json:"userId"`
 	Role           Role    `json:"role"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type ChangePage struct {
+	Changes []*Change `json:"changes"`
+	// Where the next page starts: pass it as since.
+	LastPosition string `json:"lastPosition"`
+	// More changes are already applied after lastPosition: fetch the next page now.
+	HasMore           bool               `json:"hasMore"`
+	MustRefetch       bool               `json:"mustRefetch"`
+	MustRefetchReason *MustRefetchReason `json:"mustRefetchReason,omitempty"`
 }
 
 type ChangeTaskStatusInput struct {
@@ -95,10 +131,14 @@ type ChangeTaskStatusInput struct {
 	Status          string  `json:"status"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Comment struct {
-	ID         string     `json:"id"`
+	ID string `json:"id"`
+	// The task commented on.
+	TaskID     string     `json:"taskId"`
 	AuthorID   string     `json:"authorId"`
 	AuthorName string     `json:"authorName"`
 	Body       string     `json:"body"`
@@ -113,6 +153,8 @@ type CreateProjectInput struct {
 	// Short uppercase key that prefixes task keys, e.g. TF.
 	Key            string  `json:"key"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type CreateTaskInput struct {
@@ -124,12 +166,16 @@ type CreateTaskInput struct {
 	Labels         []string   `json:"labels,omitempty"`
 	AssigneeID     *string    `json:"assigneeId,omitempty"`
 	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type CreateWorkspaceInput struct {
 	Name           string  `json:"name"`
 	Plan           *Plan   `json:"plan,omitempty"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type DeadLetter struct {
@@ -167,12 +213,16 @@ type DefineWorkflowInput struct {
 	Initial         string             `json:"initial"`
 	ExpectedVersion *int               `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string            `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type DeleteCommentInput struct {
 	TaskID         string  `json:"taskId"`
 	CommentID      string  `json:"commentId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type EditCommentInput struct {
@@ -180,6 +230,8 @@ type EditCommentInput struct {
 	CommentID      string  `json:"commentId"`
 	Body           string  `json:"body"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 // Only the fields given change.
@@ -193,6 +245,8 @@ type EditTaskInput struct {
 	Labels          []string   `json:"labels,omitempty"`
 	ExpectedVersion *int       `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string    `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type HistoryConnection struct {
@@ -213,6 +267,8 @@ type InvitationInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	InvitationID   string  `json:"invitationId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type InviteMemberInput struct {
@@ -220,6 +276,8 @@ type InviteMemberInput struct {
 	Email          string  `json:"email"`
 	Role           Role    `json:"role"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Me struct {
@@ -256,6 +314,8 @@ type ProjectInput struct {
 	ProjectID       string  `json:"projectId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type ProjectionStatus struct {
@@ -280,6 +340,8 @@ type Query struct {
 
 type RegisterUserInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RegisterWebhookInput struct {
@@ -290,18 +352,24 @@ type RegisterWebhookInput struct {
 	// Event types to deliver; empty means all.
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RemoveMemberInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	UserID         string  `json:"userId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RemoveWebhookInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	WebhookID      string  `json:"webhookId"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RenameProjectInput struct {
@@ -309,6 +377,8 @@ type RenameProjectInput struct {
 	Name            string  `json:"name"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RenameWorkspaceInput struct {
@@ -316,6 +386,8 @@ type RenameWorkspaceInput struct {
 	Name            string  `json:"name"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 // Places the task between two others on the board (either may be omitted at an end).
@@ -325,6 +397,8 @@ type ReorderTaskInput struct {
 	NextTaskID      *string `json:"nextTaskId,omitempty"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type RotateWebhookSecretInput struct {
@@ -333,6 +407,8 @@ type RotateWebhookSecretInput struct {
 	// 16 to 256 printable characters; omitted: a generated one (whsec_…).
 	Secret         *string `json:"secret,omitempty"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type StatusCount struct {
@@ -382,6 +458,8 @@ type TaskInput struct {
 	TaskID          string  `json:"taskId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type TaskState struct {
@@ -411,6 +489,8 @@ type UpdateProfileInput struct {
 	Email           string  `json:"email"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type UpdateWebhookInput struct {
@@ -420,6 +500,8 @@ type UpdateWebhookInput struct {
 	Secret         *string  `json:"secret,omitempty"`
 	EventTypes     []string `json:"eventTypes,omitempty"`
 	IdempotencyKey *string  `json:"idempotencyKey,omitempty"`
+	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
 type Webhook struct {
@@ -480,6 +562,9 @@ const (
 	BoardChangeKindProjectRenamed    BoardChangeKind = "PROJECT_RENAMED"
 	BoardChangeKindProjectArchived   BoardChangeKind = "PROJECT_ARCHIVED"
 	BoardChangeKindProjectUnarchived BoardChangeKind = "PROJECT_UNARCHIVED"
+	// A replayed change (the subscription was given since): the task's or the project's state now,
+	// which replaces what the client holds.
+	BoardChangeKindSynced BoardChangeKind = "SYNCED"
 )
 
 var AllBoardChangeKind = []BoardChangeKind{
@@ -492,11 +577,12 @@ var AllBoardChangeKind = []BoardChangeKind{
 	BoardChangeKindProjectRenamed,
 	BoardChangeKindProjectArchived,
 	BoardChangeKindProjectUnarchived,
+	BoardChangeKindSynced,
 }
 
 func (e BoardChangeKind) IsValid() bool {
 	switch e {
-	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored, BoardChangeKindWorkflowChanged, BoardChangeKindProjectRenamed, BoardChangeKindProjectArchived, BoardChangeKindProjectUnarchived:
+	case BoardChangeKindCreated, BoardChangeKindMoved, BoardChangeKindReordered, BoardChangeKindArchived, BoardChangeKindRestored, BoardChangeKindWorkflowChanged, BoardChangeKindProjectRenamed, BoardChangeKindProjectArchived, BoardChangeKindProjectUnarchived, BoardChangeKindSynced:
 		return true
 	}
 	return false
@@ -532,6 +618,63 @@ func (e *BoardChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e BoardChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type MustRefetchReason string
+
+const (
+	// The caller is no longer a member of the workspace.
+	MustRefetchReasonAccessRevoked MustRefetchReason = "ACCESS_REVOKED"
+	// since is not a position of this log (a client of another database, or one restored from an older backup).
+	MustRefetchReasonUnknownPosition MustRefetchReason = "UNKNOWN_POSITION"
+)
+
+var AllMustRefetchReason = []MustRefetchReason{
+	MustRefetchReasonAccessRevoked,
+	MustRefetchReasonUnknownPosition,
+}
+
+func (e MustRefetchReason) IsValid() bool {
+	switch e {
+	case MustRefetchReasonAccessRevoked, MustRefetchReasonUnknownPosition:
+		return true
+	}
+	return false
+}
+
+func (e MustRefetchReason) String() string {
+	return string(e)
+}
+
+func (e *MustRefetchReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MustRefetchReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MustRefetchReason", str)
+	}
+	return nil
+}
+
+func (e MustRefetchReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MustRefetchReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MustRefetchReason) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -766,6 +909,69 @@ func (e *StatusCategory) UnmarshalJSON(b []byte) error {
 }
 
 func (e StatusCategory) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SyncEntity string
+
+const (
+	SyncEntityWorkspace    SyncEntity = "WORKSPACE"
+	SyncEntityMember       SyncEntity = "MEMBER"
+	SyncEntityProject      SyncEntity = "PROJECT"
+	SyncEntityTask         SyncEntity = "TASK"
+	SyncEntityComment      SyncEntity = "COMMENT"
+	SyncEntityNotification SyncEntity = "NOTIFICATION"
+)
+
+var AllSyncEntity = []SyncEntity{
+	SyncEntityWorkspace,
+	SyncEntityMember,
+	SyncEntityProject,
+	SyncEntityTask,
+	SyncEntityComment,
+	SyncEntityNotification,
+}
+
+func (e SyncEntity) IsValid() bool {
+	switch e {
+	case SyncEntityWorkspace, SyncEntityMember, SyncEntityProject, SyncEntityTask, SyncEntityComment, SyncEntityNotification:
+		return true
+	}
+	return false
+}
+
+func (e SyncEntity) String() string {
+	return string(e)
+}
+
+func (e *SyncEntity) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SyncEntity(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SyncEntity", str)
+	}
+	return nil
+}
+
+func (e SyncEntity) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SyncEntity) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SyncEntity) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

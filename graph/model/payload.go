@@ -31,6 +31,7 @@ type Written struct {
 
 // MutationResult is the payload of most mutations.
 type MutationResult struct {
+	ClientMutationID *string
 	ID               string
 	Version          int
 	ConsistencyToken string
@@ -40,6 +41,7 @@ type MutationResult struct {
 
 // TaskResult is createTask's payload.
 type TaskResult struct {
+	ClientMutationID *string
 	ID               string
 	Version          int
 	ConsistencyToken string
@@ -51,6 +53,7 @@ type TaskResult struct {
 
 // CommentResult is addComment's payload: the task commented on, and the new comment's id.
 type CommentResult struct {
+	ClientMutationID *string
 	ID               string
 	Version          int
 	ConsistencyToken string
@@ -61,6 +64,7 @@ type CommentResult struct {
 
 // InvitationResult is inviteMember's payload: the workspace, and the new invitation's id.
 type InvitationResult struct {
+	ClientMutationID *string
 	ID               string
 	Version          int
 	ConsistencyToken string
@@ -72,6 +76,7 @@ type InvitationResult struct {
 // WebhookResult is registerWebhook's and rotateWebhookSecret's payload: the workspace, the
 // webhook's id and, once, its new signing secret.
 type WebhookResult struct {
+	ClientMutationID *string
 	ID               string
 	Version          int
 	ConsistencyToken string
@@ -80,3 +85,10 @@ type WebhookResult struct {
 
 	Written Written
 }
+
+// SetClientMutationID echoes the mutation's clientMutationId in its payload.
+func (r *MutationResult) SetClientMutationID(id *string)   { r.ClientMutationID = id }
+func (r *TaskResult) SetClientMutationID(id *string)       { r.ClientMutationID = id }
+func (r *CommentResult) SetClientMutationID(id *string)    { r.ClientMutationID = id }
+func (r *InvitationResult) SetClientMutationID(id *string) { r.ClientMutationID = id }
+func (r *WebhookResult) SetClientMutationID(id *string)    { r.ClientMutationID = id }

@@ -84,6 +84,14 @@ type Task struct {
 	LoadedAssignee *Member    // with AssigneeLoaded; nil: no assignee, or one who left
 	LoadedProject  *Project   // nil: not loaded
 	LoadedComments []*Comment // nil: not loaded
+	// The task's latest change as the hub or a sync page knew it; unset: the resolvers load it.
+	Change *TaskChange
+}
+
+// TaskChange is a task's latest change: its position and clientMutationId.
+type TaskChange struct {
+	Position         string
+	ClientMutationID *string
 }
 
 // Notification is one item of the caller's inbox.
@@ -96,6 +104,7 @@ type Notification struct {
 	Line      string
 	At        time.Time
 	Read      bool
+	Position  string
 
 	WorkspaceID uuid.UUID
 	TaskUUID    uuid.UUID
@@ -117,6 +126,8 @@ type BoardChange struct {
 	Archived         *bool
 	Task             *Task
 	ConsistencyToken string
+	Position         string // = ConsistencyToken
+	ClientMutationID *string
 
 	ProjectID    uuid.UUID
 	WorkspaceID  uuid.UUID
