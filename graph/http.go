@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 )
@@ -35,15 +36,41 @@ func (c apqCache) Add(ctx context.Context, hash, query string) {
 // queryOverGET answers a mutation or subscription sent by GET with 405 and Allow: POST rather
 // than gqlgen's 406 (a GET must be safe: a link or an image tag must not change data). The query
 // string's length was bounded by withRequest (checkQueryString).
+//
+// It also keeps a legacy application/json answer to an invalid document at 200, as GraphQL over
+// HTTP asks (gqlgen answers 422): Apollo Client and other clients that accept only
+// application/json take any non-2xx for a network error and drop the errors' messages. With
+// application/graphql-response+json the 4xx stays.
 func queryOverGET(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.Header.Get("Upgrade") != "" {
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w = &legacyJSONStatus{ResponseWriter: w}
+		if r.Method != http.MethodGet {
 			next.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(&getOnlyQueries{ResponseWriter: w}, r)
 	})
 }
+
+// legacyJSONStatus turns gqlgen's 422 for a document that does not parse or validate into 200
+// when the response is application/json.
+type legacyJSONStatus struct {
+	http.ResponseWriter
+}
+
+func (l *legacyJSONStatus) WriteHeader(code int) {
+	if code == http.StatusUnprocessableEntity && !strings.HasPrefix(l.Header().Get("Content-Type"), "application/graphql-response+json") {
+		code = http.StatusOK
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the writer beneath.
+func (l *legacyJSONStatus) Unwrap() http.ResponseWriter { return l.ResponseWriter }
 
 // checkQueryString refuses a query string longer than max bytes (414), as MaxBodyBytes bounds a
 // body: a GET carries its query, variables and extensions there.

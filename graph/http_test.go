@@ -100,6 +100,17 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	a.ok(tok, `{ workspaces { id } }`, nil, &ws)
 	require.Empty(t, ws)
 
+	// A document that does not validate: 200 with errors in application/json (Apollo and other
+	// clients take a 4xx for a network error), a 4xx in application/graphql-response+json.
+	resp, body = a.get(tok, url.Values{"query": {`{ me { nope } }`}}, "Accept", "application/json")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, fmt.Sprint(body["errors"]), "nope")
+	resp, _ = a.get(tok, url.Values{"query": {`{ me { nope } }`}}, "Accept", "application/graphql-response+json")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	r := a.raw(tok, []byte(`{"query": "{ me { nope } }"}`), "Accept", "application/json")
+	require.NotEmpty(t, r.Errors)
+	require.Equal(t, http.StatusOK, r.Status)
+
 	// The query string is bounded as a body is.
 	resp, _ = a.get(tok, url.Values{"query": {`{ me { id } }`}, "pad": {strings.Repeat("x", 20<<10)}})
 	require.Equal(t, http.StatusRequestURITooLong, resp.StatusCode)
