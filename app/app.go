@@ -194,6 +194,9 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	}
 	a.applied = live.NewApplied(a.store, a.notifier, queries, a.log, hubOpts.PollInterval)
 	a.server = server.New(cfg.HTTPAddr, a.log, a.pool)
+	if cfg.ReadyHorizonStall > 0 {
+		a.server.AddCheck("read_horizon", horizonCheck(a.store, cfg.ReadyHorizonStall))
+	}
 	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
 		// Workers verify no tokens: a workers-only deployment needs no token settings.
 		a.noAPI = errors.New("the API needs JWT_SECRET or JWT_JWKS_URL to verify tokens")
@@ -334,6 +337,27 @@ func (a *App) Commands() *commands.Handlers { return a.commands }
 
 // Hub is this process's live hub.
 func (a *App) Hub() *live.Hub { return a.hub }
+
+// horizonCheck fails while committed events have waited behind the read horizon longer than
+// stall: writes are acknowledged, but no read model, consistent read or subscription sees them
+// until the transaction holding it ends (eventstore.Horizon names it).
+func horizonCheck(store *eventstore.Store, stall time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		h, err := store.Horizon(ctx)
+		if err != nil {
+			return err
+		}
+		if !h.Stalled(stall, time.Now()) {
+			return nil
+		}
+		msg := fmt.Sprintf("%d committed events have waited %s behind an open transaction", h.Pending,
+			time.Since(h.OldestPendingAt).Round(time.Second))
+		if hd := h.Holder; hd != nil {
+			msg += fmt.Sprintf(" (pid %d, database %s, %s for %s)", hd.PID, hd.Database, hd.State, hd.Age.Round(time.Second))
+		}
+		return errors.New(msg)
+	}
+}
 
 // rebuildOutdated rebuilds the read models whose tables are of an older shape than this release
 // reads (projections.Outdated), before the process serves: the old version keeps serving any

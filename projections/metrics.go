@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskforge/taskforge/eventstore"
 )
 
 // Metrics are the projections' Prometheus instruments. A nil *Metrics records nothing.
@@ -14,6 +16,9 @@ type Metrics struct {
 	lagEvents   *prometheus.GaugeVec
 	lagSeconds  *prometheus.GaugeVec
 	failedState *prometheus.GaugeVec
+	pending     *prometheus.GaugeVec
+	horizonWait prometheus.Gauge
+	holderAge   prometheus.Gauge
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -34,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"projection", "outcome"}),
 		lagEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "taskforge_projection_lag_events",
-			Help: "Readable events the projection has not applied yet.",
+			Help: "Committed events the projection has not applied yet (readable or held behind the read horizon).",
 		}, []string{"projection"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "taskforge_projection_lag_seconds",
@@ -44,8 +49,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskforge_projection_failed",
 			Help: "1 while the projection is stopped on a poison event.",
 		}, []string{"projection"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "taskforge_projection_pending_events",
+			Help: "Of the projection's lag, the events held behind the read horizon (committed, not yet readable).",
+		}, []string{"projection"}),
+		horizonWait: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "taskforge_event_horizon_wait_seconds",
+			Help: "How long the oldest committed event readers cannot see yet has waited behind the read horizon (0: none).",
+		}),
+		holderAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "taskforge_event_horizon_holder_age_seconds",
+			Help: "Age of the oldest transaction holding an xid anywhere in the cluster (it holds the read horizon).",
+		}),
 	}
-	reg.MustRegister(m.handled, m.duration, m.failures, m.lagEvents, m.lagSeconds, m.failedState)
+	reg.MustRegister(m.handled, m.duration, m.failures, m.lagEvents, m.lagSeconds, m.failedState, m.pending, m.horizonWait, m.holderAge)
 	return m
 }
 
@@ -70,6 +87,7 @@ func (m *Metrics) observeStatus(sts []Status) {
 	}
 	for _, s := range sts {
 		m.lagEvents.WithLabelValues(s.Name).Set(float64(s.LagEvents))
+		m.pending.WithLabelValues(s.Name).Set(float64(s.PendingEvents))
 		m.lagSeconds.WithLabelValues(s.Name).Set(s.LagSeconds)
 		failed := 0.0
 		if s.State == StateFailed {
@@ -77,4 +95,20 @@ func (m *Metrics) observeStatus(sts []Status) {
 		}
 		m.failedState.WithLabelValues(s.Name).Set(failed)
 	}
+}
+
+func (m *Metrics) observeHorizon(h eventstore.Horizon) {
+	if m == nil {
+		return
+	}
+	wait := 0.0
+	if h.Pending > 0 && !h.OldestPendingAt.IsZero() {
+		wait = max(time.Since(h.OldestPendingAt).Seconds(), 0)
+	}
+	m.horizonWait.Set(wait)
+	age := 0.0
+	if h.Holder != nil {
+		age = h.Holder.Age.Seconds()
+	}
+	m.holderAge.Set(age)
 }

@@ -40,8 +40,12 @@ type RunnerOptions struct {
 	Park bool
 	// PollInterval is the subscriber's fallback poll (default 1s).
 	PollInterval time.Duration
-	// StatusInterval is how often lag metrics are refreshed (default 5s; one query).
+	// StatusInterval is how often lag metrics and the read horizon are refreshed (default 5s;
+	// two queries).
 	StatusInterval time.Duration
+	// HorizonWarnAfter: committed events waiting behind the read horizon longer than this are
+	// logged (at most once a minute), naming the transaction that holds it (default 10s).
+	HorizonWarnAfter time.Duration
 	// OnApplied, when set, is called after an event's writes committed (benchmarks, tests).
 	OnApplied func(projection string, ev eventstore.RecordedEvent)
 }
@@ -78,6 +82,9 @@ func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
 	}
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = 5 * time.Second
+	}
+	if opts.HorizonWarnAfter <= 0 {
+		opts.HorizonWarnAfter = 10 * time.Second
 	}
 	r := &Runner{store: store, pool: store.Pool(), opts: opts, log: opts.Logger}
 	sub, err := feed.NewSubscriber(store, opts.Notifier, projectionCheckpoints{pool: r.pool},
@@ -164,20 +171,27 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// refreshStatus updates the lag metrics every StatusInterval.
+// refreshStatus updates the lag metrics every StatusInterval, and logs a stalled read horizon:
+// events acknowledged to their writers that no projection can see, because a transaction is
+// still open somewhere in the cluster (eventstore.Horizon).
 func (r *Runner) refreshStatus(ctx context.Context) func() {
-	if r.opts.Metrics == nil {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(r.opts.StatusInterval)
 		defer t.Stop()
+		var warned time.Time
 		for {
 			if sts, err := Statuses(ctx, r.pool); err == nil {
 				r.opts.Metrics.observeStatus(sts)
+			}
+			if h, err := r.store.Horizon(ctx); err == nil {
+				r.opts.Metrics.observeHorizon(h)
+				if now := time.Now(); h.Stalled(r.opts.HorizonWarnAfter, now) && now.Sub(warned) > time.Minute {
+					warned = now
+					r.logStalled(h, now)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -187,6 +201,19 @@ func (r *Runner) refreshStatus(ctx context.Context) func() {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// logStalled says who holds the horizon back.
+func (r *Runner) logStalled(h eventstore.Horizon, now time.Time) {
+	args := []any{"pending_events", h.Pending, "waiting", now.Sub(h.OldestPendingAt).Round(time.Second)}
+	if hd := h.Holder; hd != nil {
+		args = append(args, "holder_pid", hd.PID, "holder_database", hd.Database, "holder_user", hd.User,
+			"holder_application", hd.Application, "holder_state", hd.State, "holder_age", hd.Age.Round(time.Second))
+		if hd.Prepared != "" {
+			args = append(args, "prepared_transaction", hd.Prepared)
+		}
+	}
+	r.log.Warn("read horizon stalled: committed events wait behind an open transaction; no projection or subscription sees them until it ends", args...)
 }
 
 var (

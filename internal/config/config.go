@@ -25,10 +25,14 @@ type Config struct {
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
 	LogFormat       string        // LOG_FORMAT: text or json (default text)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
-	JWTSecret       string        // JWT_SECRET: HS256 key (≥ 32 bytes) for tokens this service mints
-	JWKSURL         string        // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
-	JWTIssuer       string        // JWT_ISSUER: required iss claim, when set
-	JWTAudience     string        // JWT_AUDIENCE: required aud claim, when set
+	// ReadyHorizonStall: /readyz answers 503 once committed events have waited behind the read
+	// horizon (an open transaction anywhere in the cluster) longer than this. READY_HORIZON_STALL,
+	// default 2m; 0 disables.
+	ReadyHorizonStall time.Duration
+	JWTSecret         string // JWT_SECRET: HS256 key (≥ 32 bytes) for tokens this service mints
+	JWKSURL           string // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
+	JWTIssuer         string // JWT_ISSUER: required iss claim, when set
+	JWTAudience       string // JWT_AUDIENCE: required aud claim, when set
 	// GRAPHQL_PLAYGROUND and GRAPHQL_INTROSPECTION: on by default (development); set false in production.
 	GraphQLPlayground    bool
 	GraphQLIntrospection bool
@@ -105,15 +109,16 @@ func operationsFromEnv() (Operations, error) {
 // FromEnv reads the configuration; it fails on values that are present but invalid.
 func FromEnv() (Config, error) {
 	c := Config{
-		DatabaseURL:     getenv("DATABASE_URL", DefaultDatabaseURL),
-		HTTPAddr:        getenv("HTTP_ADDR", ":8080"),
-		LogFormat:       strings.ToLower(getenv("LOG_FORMAT", "text")),
-		ShutdownTimeout: 15 * time.Second,
-		DBMaxConns:      16,
-		JWTSecret:       os.Getenv("JWT_SECRET"),
-		JWKSURL:         os.Getenv("JWT_JWKS_URL"),
-		JWTIssuer:       os.Getenv("JWT_ISSUER"),
-		JWTAudience:     os.Getenv("JWT_AUDIENCE"),
+		DatabaseURL:       getenv("DATABASE_URL", DefaultDatabaseURL),
+		HTTPAddr:          getenv("HTTP_ADDR", ":8080"),
+		LogFormat:         strings.ToLower(getenv("LOG_FORMAT", "text")),
+		ShutdownTimeout:   15 * time.Second,
+		ReadyHorizonStall: 2 * time.Minute,
+		DBMaxConns:        16,
+		JWTSecret:         os.Getenv("JWT_SECRET"),
+		JWKSURL:           os.Getenv("JWT_JWKS_URL"),
+		JWTIssuer:         os.Getenv("JWT_ISSUER"),
+		JWTAudience:       os.Getenv("JWT_AUDIENCE"),
 	}
 	for _, b := range []struct {
 		key string
@@ -159,6 +164,13 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("SHUTDOWN_TIMEOUT: want a positive duration such as 15s, got %q", v)
 		}
 		c.ShutdownTimeout = d
+	}
+	if v := os.Getenv("READY_HORIZON_STALL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("READY_HORIZON_STALL: want a duration such as 2m (0 disables), got %q", v)
+		}
+		c.ReadyHorizonStall = d
 	}
 	cors, err := corsFromEnv()
 	if err != nil {

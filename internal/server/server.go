@@ -30,6 +30,20 @@ type Server struct {
 	mux  *http.ServeMux
 	addr string
 	name string // in the logs: http or metrics
+
+	checks []check
+}
+
+// check is a readiness check beside the database's (AddCheck).
+type check struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// AddCheck adds a readiness check: while fn returns an error, /readyz answers 503 with the
+// error's text under name. Call it before Run.
+func (s *Server) AddCheck(name string, fn func(ctx context.Context) error) {
+	s.checks = append(s.checks, check{name: name, fn: fn})
 }
 
 // New builds the public server, with /healthz and /readyz; Handle adds more routes before Run.
@@ -111,7 +125,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
+	body := map[string]string{"status": "ready", "database": "ok"}
+	status := http.StatusOK
+	for _, c := range s.checks {
+		if err := c.fn(ctx); err != nil {
+			body[c.name], body["status"], status = err.Error(), "degraded", http.StatusServiceUnavailable
+			s.log.Warn("readiness check failed", "check", c.name, "err", err)
+			continue
+		}
+		body[c.name] = "ok"
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

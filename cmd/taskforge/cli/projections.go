@@ -81,7 +81,15 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		if len(sts) == 0 && !o.json {
 			fmt.Fprintln(stderr, "no projection installed yet: `taskforge serve` or `projections rebuild` installs them")
 		}
-		return printStatus(stdout, sts, o.json)
+		store, err := eventstore.New(pool, eventstore.Options{})
+		if err != nil {
+			return err
+		}
+		h, err := store.Horizon(ctx)
+		if err != nil {
+			return err
+		}
+		return printStatus(stdout, sts, h, o.json)
 	case "resume":
 		for _, n := range o.names {
 			if err := projections.Resume(ctx, pool, n); err != nil {
@@ -114,7 +122,7 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	return nil
 }
 
-func printStatus(w io.Writer, sts []projections.Status, asJSON bool) error {
+func printStatus(w io.Writer, sts []projections.Status, h eventstore.Horizon, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, s := range sts {
@@ -122,7 +130,7 @@ func printStatus(w io.Writer, sts []projections.Status, asJSON bool) error {
 				return err
 			}
 		}
-		return nil
+		return enc.Encode(map[string]any{"read_horizon": h})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tPOSITION\tLAG EVENTS\tLAG SECONDS\tSTATE\tPARKED\tLAST ERROR")
@@ -135,10 +143,31 @@ func printStatus(w io.Writer, sts []projections.Status, asJSON bool) error {
 		if s.FailedEventID != nil {
 			lastErr = "event " + s.FailedEventID.String() + ": " + lastErr
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", s.Name, version, s.Position,
-			s.LagEvents, s.LagSeconds, s.State, s.Parked, lastErr)
+		lag := fmt.Sprint(s.LagEvents)
+		if s.PendingEvents > 0 {
+			lag += fmt.Sprintf(" (%d held)", s.PendingEvents)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%s\t%d\t%s\n", s.Name, version, s.Position,
+			lag, s.LagSeconds, s.State, s.Parked, lastErr)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	switch {
+	case h.Pending == 0:
+		fmt.Fprintln(w, "read horizon: clear")
+	case h.Holder != nil:
+		hd := h.Holder
+		fmt.Fprintf(w, "read horizon: %d committed events held for %s by pid %d (database %s, user %s, application %q, %s, open %s)\n",
+			h.Pending, time.Since(h.OldestPendingAt).Round(time.Second), hd.PID, hd.Database, hd.User, hd.Application,
+			hd.State, hd.Age.Round(time.Second))
+		if hd.Prepared != "" {
+			fmt.Fprintf(w, "  a prepared transaction (%s): COMMIT PREPARED or ROLLBACK PREPARED it\n", hd.Prepared)
+		}
+	default:
+		fmt.Fprintf(w, "read horizon: %d committed events not yet readable\n", h.Pending)
+	}
+	return nil
 }
 
 // progressBar draws the rebuild's progress on one terminal line.
