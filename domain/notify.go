@@ -10,6 +10,9 @@ const (
 	NotifyCommented = "commented" // a comment on a task you are assigned to or created
 )
 
+// NotificationKinds lists the kinds, in the order preferences are shown.
+func NotificationKinds() []string { return []string{NotifyAssigned, NotifyMentioned, NotifyCommented} }
+
 // Channel is a set of ways a notice reaches its recipient.
 type Channel uint8
 
