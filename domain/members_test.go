@@ -40,7 +40,9 @@ func sentAt(n int, email string, at time.Time) WorkspaceMemberInvited {
 }
 
 // stale is invitation n, expired exactly at now (expiry is exclusive).
-func stale(n int, email string) WorkspaceMemberInvited { return sentAt(n, email, now.Add(-InvitationTTL)) }
+func stale(n int, email string) WorkspaceMemberInvited {
+	return sentAt(n, email, now.Add(-InvitationTTL))
+}
 
 func TestInviteMember(t *testing.T) {
 	t.Parallel()
