@@ -14,7 +14,9 @@
 -- preference is a setting of one user that no other decision depends on, changed also by a
 -- one-click unsubscribe that carries no token of the user.
 --
--- email_outbox learns the kind 'invited': the invitation email to an address that is no user yet.
+-- email_outbox learns the kind 'invited': the invitation email to an address that is no user yet,
+-- which names the workspace: side_effect_workspaces keeps workspace names for it (folded from
+-- workspace.created and .renamed from now on; a workspace created before is named generically).
 
 -- +goose Up
 ALTER TABLE notification_reads DROP CONSTRAINT notification_reads_pkey;
@@ -50,8 +52,13 @@ CREATE TABLE notification_preferences (
 
 ALTER TABLE email_outbox DROP CONSTRAINT email_outbox_kind_check;
 ALTER TABLE email_outbox ADD CONSTRAINT email_outbox_kind_check CHECK (kind IN ('assigned', 'mentioned', 'commented', 'invited'));
+CREATE TABLE side_effect_workspaces (
+    workspace_id uuid PRIMARY KEY,
+    name         text NOT NULL
+);
 
 -- +goose Down
+DROP TABLE side_effect_workspaces;
 DELETE FROM email_outbox WHERE kind = 'invited';
 ALTER TABLE email_outbox DROP CONSTRAINT email_outbox_kind_check;
 ALTER TABLE email_outbox ADD CONSTRAINT email_outbox_kind_check CHECK (kind IN ('assigned', 'mentioned', 'commented'));
