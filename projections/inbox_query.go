@@ -42,27 +42,38 @@ const markSQL = `
 			WHERE i.user_id = $1 AND i.workspace_id = k.workspace_id
 			  AND (i.transaction_id, i.position) <= (k.transaction_id, k.position))`
 
-// unreadCountsSQL counts user $2's unread notifications in each workspace of $1: one statement
-// however many workspaces, each a range of rm_notifications_vN_inbox_idx above the workspace's
+// unreadCountsSQL counts the unread notifications of each (workspace $1[i], user $2[i]): one
+// statement however many pairs, each a range of rm_notifications_vN_inbox_idx above the pair's
 // mark, with notification_read_items_pkey per row in it.
-var unreadCountsSQL = `SELECT w.id, (SELECT count(*) FROM rm_notifications n
-		WHERE n.user_id = $2 AND n.workspace_id = w.id` + fmt.Sprintf(unreadAboveMarkSQL, "w.id", "$2") + `)
-	FROM unnest($1::uuid[]) AS w(id)`
+var unreadCountsSQL = `SELECT k.id, k.user_id, (SELECT count(*) FROM rm_notifications n
+		WHERE n.user_id = k.user_id AND n.workspace_id = k.id` + fmt.Sprintf(unreadAboveMarkSQL, "k.id", "k.user_id") + `)
+	FROM unnest($1::uuid[], $2::text[]) AS k(id, user_id)`
 
-// UnreadNotificationCounts returns user's unread notifications in each workspace asked about.
-func (q *Queries) UnreadNotificationCounts(ctx context.Context, user string, workspaces []uuid.UUID) (map[uuid.UUID]int, error) {
-	out := make(map[uuid.UUID]int, len(workspaces))
-	if len(workspaces) == 0 {
+// InboxKey names a user's inbox in a workspace.
+type InboxKey struct {
+	WorkspaceID uuid.UUID
+	UserID      string
+}
+
+// UnreadNotificationCounts returns the number of unread notifications in each inbox asked about.
+// The caller checks that each user may read the workspace's inbox (its member).
+func (q *Queries) UnreadNotificationCounts(ctx context.Context, keys []InboxKey) (map[InboxKey]int, error) {
+	out := make(map[InboxKey]int, len(keys))
+	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := q.pool.Query(ctx, unreadCountsSQL, workspaces, user)
+	wss, users := make([]uuid.UUID, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		wss[i], users[i] = k.WorkspaceID, k.UserID
+	}
+	rows, err := q.pool.Query(ctx, unreadCountsSQL, wss, users)
 	if err != nil {
 		return nil, fmt.Errorf("unread notification counts: %w", err)
 	}
-	var ws uuid.UUID
+	var k InboxKey
 	var n int
-	_, err = pgx.ForEachRow(rows, []any{&ws, &n}, func() error {
-		out[ws] = n
+	_, err = pgx.ForEachRow(rows, []any{&k.WorkspaceID, &k.UserID, &n}, func() error {
+		out[k] = n
 		return nil
 	})
 	if err != nil {

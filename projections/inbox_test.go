@@ -38,9 +38,15 @@ func TestInboxReadState(t *testing.T) {
 
 	counts := func() map[uuid.UUID]int {
 		t.Helper()
-		c, err := f.q.UnreadNotificationCounts(ctx, "max", []uuid.UUID{w.ws, ws2.ID, uuid.New()})
+		c, err := f.q.UnreadNotificationCounts(ctx, []projections.InboxKey{{WorkspaceID: w.ws, UserID: "max"},
+			{WorkspaceID: ws2.ID, UserID: "max"}, {WorkspaceID: uuid.New(), UserID: "max"}})
 		require.NoError(t, err)
-		return c
+		out := map[uuid.UUID]int{}
+		for k, n := range c {
+			require.Equal(t, "max", k.UserID)
+			out[k.WorkspaceID] = n
+		}
+		return out
 	}
 	require.Equal(t, map[uuid.UUID]int{w.ws: 3, ws2.ID: 2}, nonZero(counts()))
 
@@ -69,9 +75,10 @@ func TestInboxReadState(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, f.q.MarkNotificationRead(ctx, "max", mias.Items[0].ID), projections.ErrNotFound)
 	require.ErrorIs(t, f.q.MarkNotificationRead(ctx, "max", uuid.New()), projections.ErrNotFound)
-	miaCount, err := f.q.UnreadNotificationCounts(ctx, "mia", []uuid.UUID{w.ws})
+	mia := projections.InboxKey{WorkspaceID: w.ws, UserID: "mia"}
+	miaCount, err := f.q.UnreadNotificationCounts(ctx, []projections.InboxKey{mia})
 	require.NoError(t, err)
-	require.Equal(t, 1, miaCount[w.ws])
+	require.Equal(t, 1, miaCount[mia])
 
 	// All read in the second workspace: the mark covers the single read, which is dropped.
 	require.NoError(t, f.q.MarkAllNotificationsRead(ctx, ws2.ID, "max"))

@@ -40,6 +40,9 @@ type Loaders struct {
 	// statement for any number of tasks (a board asking for every task's comments stays within
 	// its SQL budget).
 	Comments *dataloadgen.Loader[Key, []projections.Comment]
+	// UnreadCounts loads inboxes' unread notification counts: one statement for any number of
+	// workspaces (a list of workspaces each showing its count).
+	UnreadCounts *dataloadgen.Loader[projections.InboxKey, int]
 
 	boards boards
 }
@@ -75,7 +78,8 @@ func New(q *projections.Queries) *Loaders {
 		}, func(c projections.Comment) Key {
 			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
 		}), opts...),
-		boards: boards{q: q, loaded: map[Key][]projections.Task{}},
+		UnreadCounts: dataloadgen.NewMappedLoader(q.UnreadNotificationCounts, opts...),
+		boards:       boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
 
@@ -86,6 +90,7 @@ func (l *Loaders) Clear() {
 	l.Projects.ClearAll()
 	l.Tasks.ClearAll()
 	l.Comments.ClearAll()
+	l.UnreadCounts.ClearAll()
 	l.boards.mu.Lock()
 	l.boards.loaded = map[Key][]projections.Task{}
 	l.boards.mu.Unlock()
