@@ -106,8 +106,7 @@ func nonZero(m map[uuid.UUID]int) map[uuid.UUID]int {
 func TestNotificationPreferences(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	ctx := f.ctx
-	f.run(projections.RunnerOptions{})
+	ctx := f.ctx // a user table: no projection involved
 	prefs, err := f.q.NotificationPreferences(ctx, "max")
 	require.NoError(t, err)
 	require.Equal(t, []projections.NotificationPreference{{Kind: "assigned", Email: true}, {Kind: "mentioned", Email: true}, {Kind: "commented", Email: true}}, prefs)
