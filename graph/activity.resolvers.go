@@ -37,6 +37,7 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through st
 		}
 		return nil, err
 	}
+	loaders.For(ctx).UnreadCounts.ClearAll() // a later field of the document counts afresh
 	ok := true
 	return &ok, nil
 }
@@ -57,6 +58,7 @@ func (r *mutationResolver) MarkNotificationRead(ctx context.Context, id string) 
 		}
 		return nil, err
 	}
+	loaders.For(ctx).UnreadCounts.ClearAll()
 	ok := true
 	return &ok, nil
 }
