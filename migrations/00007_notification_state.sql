@@ -15,8 +15,9 @@
 -- one-click unsubscribe that carries no token of the user.
 --
 -- email_outbox learns the kind 'invited': the invitation email to an address that is no user yet,
--- which names the workspace: side_effect_workspaces keeps workspace names for it (folded from
--- workspace.created and .renamed from now on; a workspace created before is named generically).
+-- which names the workspace: side_effect_workspaces keeps workspace names for it, folded from
+-- workspace.created and .renamed by the side-effect consumer, and filled here from the log for the
+-- workspaces that exist already (each stream's latest name).
 
 -- +goose Up
 ALTER TABLE notification_reads DROP CONSTRAINT notification_reads_pkey;
@@ -56,6 +57,10 @@ CREATE TABLE side_effect_workspaces (
     workspace_id uuid PRIMARY KEY,
     name         text NOT NULL
 );
+INSERT INTO side_effect_workspaces (workspace_id, name)
+SELECT DISTINCT ON (stream_id) (data->>'workspace_id')::uuid, data->>'name'
+FROM events WHERE event_type IN ('workspace.created', 'workspace.renamed')
+ORDER BY stream_id, stream_version DESC;
 
 -- +goose Down
 DROP TABLE side_effect_workspaces;
