@@ -246,7 +246,8 @@ func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.R
 		if slices.Contains(to.EmailOff, n.Kind) {
 			continue // the recipient turned this kind of email off (notificationPreferences, unsubscribe)
 		}
-		links := mailLinks{task: e.links.task(task.WorkspaceID, task.Key), unsubscribe: e.links.unsubscribe(string(n.User), n.Kind)}
+		links := mailLinks{task: e.links.task(task.WorkspaceID, task.Key), unsubscribe: e.links.unsubscribe(string(n.User), n.Kind),
+			unsubscribeAll: e.links.unsubscribe(string(n.User), UnsubscribeAll)}
 		subject, body := composeEmail(n.Kind, actor, to.DisplayName, task, comment, links)
 		status, reason := "pending", ""
 		switch {
@@ -307,7 +308,7 @@ func lookupUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]perso
 }
 
 // mailLinks are a notification email's links; empty ones are left out.
-type mailLinks struct{ task, unsubscribe string }
+type mailLinks struct{ task, unsubscribe, unsubscribeAll string }
 
 // composeEmail writes a notification's subject and plain-text body.
 func composeEmail(kind, actor, name string, task taskInfo, comment string, links mailLinks) (subject, body string) {
@@ -341,6 +342,9 @@ func composeEmail(kind, actor, name string, task taskInfo, comment string, links
 	b.WriteString("\n-- \nTaskforge\n")
 	if links.unsubscribe != "" {
 		fmt.Fprintf(&b, "Stop these emails (%s): %s\n", kind, links.unsubscribe)
+	}
+	if links.unsubscribeAll != "" {
+		fmt.Fprintf(&b, "Stop all notification emails: %s\n", links.unsubscribeAll)
 	}
 	return "[Taskforge] " + truncate(subject, 200), b.String()
 }

@@ -94,6 +94,8 @@ func TestEmailLinksAndPreferences(t *testing.T) {
 		want := map[string]string{"assigned": "max", "mentioned": "mia"}[kind]
 		require.Equal(t, want, user)
 		require.Contains(t, body, "Stop these emails ("+kind+"): https://api.taskforge.test/email/unsubscribe?token=")
+		require.Contains(t, body, "Stop all notification emails: https://api.taskforge.test/email/unsubscribe?token="+
+			sideeffects.UnsubscribeToken(linkKey, want, sideeffects.UnsubscribeAll))
 	}
 }
 
