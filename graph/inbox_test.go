@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
@@ -252,4 +255,40 @@ func TestNotificationPreferencesAndUnsubscribe(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestExpiredInvitation: an invitation sent more than InvitationTTL ago is not pending, accepting
+// it is INVITATION_EXPIRED, and the address can be invited again.
+func TestExpiredInvitation(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tm := newTeam(t, a, "EX")
+	carolID := "carol-" + t.Name()
+	carol := token(t, carolID, time.Hour)
+	// Sent eight days ago: commands with a clock of then, over the same store.
+	then := time.Now().Add(-domain.InvitationTTL - 24*time.Hour)
+	rt, err := commands.NewRuntime(a.es, domain.NewRegistry(), commands.Options{Now: func() time.Time { return then }})
+	require.NoError(t, err)
+	h, err := commands.NewHandlers(rt, slog.New(slog.DiscardHandler), nil)
+	require.NoError(t, err)
+	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true}
+	old, err := h.InviteMember.Handle(context.Background(), commands.InviteMember{Actor: alice, WorkspaceID: mustUUID(t, tm.ws),
+		Email: carolID + "@example.com", Role: domain.RoleMember})
+	require.NoError(t, err)
+	tok := graph.ConsistencyToken(old.Result)
+
+	var got []invitation
+	a.ok(carol, `query($tok: String) { myInvitations(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &got)
+	require.Empty(t, got)
+	a.ok(tm.alice, `query($ws: ID!, $tok: String) { invitations(workspaceId: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tok}, &got)
+	require.Empty(t, got)
+	accept := `mutation($ws: ID!, $i: ID!) { acceptInvitation(input: {workspaceId: $ws, invitationId: $i}) { id } }`
+	r := a.do(carol, accept, map[string]any{"ws": tm.ws, "i": old.InvitationID.String()})
+	require.Equal(t, "INVITATION_EXPIRED", code(t, r), "%v", r.Errors)
+
+	var again struct{ InvitationID string }
+	a.ok(tm.alice, `mutation($ws: ID!, $email: String!) { inviteMember(input: {workspaceId: $ws, email: $email, role: MEMBER}) { invitationId } }`,
+		map[string]any{"ws": tm.ws, "email": carolID + "@example.com"}, &again)
+	a.ok(carol, accept, map[string]any{"ws": tm.ws, "i": again.InvitationID}, &result{})
 }
