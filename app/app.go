@@ -265,6 +265,7 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 		Metrics:          a.reg,
 		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
+		UnsubscribeKey:   cfg.SideEffects.LinkKey,
 	}, cfg.Limits)
 	if o.Graph != nil {
 		o.Graph(&opts)

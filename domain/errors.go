@@ -15,6 +15,8 @@ const (
 	CodeNotFound           Code = "NOT_FOUND"
 	CodeConflict           Code = "CONFLICT"
 	CodePreconditionFailed Code = "PRECONDITION_FAILED"
+	// CodeInvitationExpired: the invitation outlived InvitationTTL; an admin invites again.
+	CodeInvitationExpired Code = "INVITATION_EXPIRED"
 	// CodeIntegrityViolation: stored history does not verify against its
 	// hash chain (edited outside the application); it is not served as if
 	// it were true.

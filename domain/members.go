@@ -139,8 +139,28 @@ type Invitation struct {
 	Role      Role             `json:"role"`
 	InvitedBy UserID           `json:"invited_by"`
 	InvitedAt time.Time        `json:"invited_at"`
-	Status    InvitationStatus `json:"status"`
+	Status    InvitationStatus `json:"status"` // never "expired": that is decided by time, see PendingAt
 }
+
+// InvitationTTL is how long an invitation can be accepted. It is a constant of the domain, not a
+// setting: expiry is then a function of the invitation event alone (InvitationExpiresAt), so the
+// aggregate, the read model and every process agree on it, and a changed setting could never
+// revive or kill invitations already sent.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// InvitationExpiresAt is when an invitation sent at invitedAt expires.
+func InvitationExpiresAt(invitedAt time.Time) time.Time { return invitedAt.UTC().Add(InvitationTTL) }
+
+// ExpiresAt is when inv stops being acceptable.
+func (inv Invitation) ExpiresAt() time.Time { return InvitationExpiresAt(inv.InvitedAt) }
+
+// PendingAt reports whether inv can be accepted at now: neither accepted, revoked nor expired.
+func (inv Invitation) PendingAt(now time.Time) bool {
+	return inv.Status == InvitationPending && now.Before(inv.ExpiresAt())
+}
+
+// ErrInvitationExpired refuses to accept (or revoke) an invitation past its expiry.
+var ErrInvitationExpired error = &Error{Code: CodeInvitationExpired, Message: "this invitation has expired: ask an admin of the workspace to invite you again"}
 
 // actorProfile validates the optional email and display name from a token.
 func actorProfile(actor Actor) (email, displayName string, err error) {
@@ -157,7 +177,8 @@ func actorProfile(actor Actor) (email, displayName string, err error) {
 
 // InviteMember invites an email address with a role (admin+; only owners
 // invite owners). Pending invitations count toward the plan's member limit,
-// so that accepting one can never exceed it.
+// so that accepting one can never exceed it; expired ones no longer do, and
+// an address whose invitation expired can be invited again.
 func (w *Workspace) InviteMember(actor Actor, invitationID uuid.UUID, email string, role Role, now time.Time) ([]Event, error) {
 	actorRole, err := w.authorize(actor.UserID, RoleAdmin)
 	if err != nil {
@@ -186,7 +207,7 @@ func (w *Workspace) InviteMember(actor Actor, invitationID uuid.UUID, email stri
 	}
 	pending := 0
 	for _, inv := range w.state.Invitations {
-		if inv.Status != InvitationPending {
+		if !inv.PendingAt(now) {
 			continue
 		}
 		if sameEmail(inv.Email, email) {
@@ -227,6 +248,9 @@ func (w *Workspace) AcceptInvitation(actor Actor, invitationID uuid.UUID, now ti
 	if inv.Status != InvitationPending {
 		return nil, PreconditionFailed("this invitation is no longer pending")
 	}
+	if !inv.PendingAt(now) {
+		return nil, ErrInvitationExpired
+	}
 	if w.IsMember(actor.UserID) {
 		return nil, Conflict("you are already a member of this workspace")
 	}
@@ -257,6 +281,9 @@ func (w *Workspace) RevokeInvitation(actor Actor, invitationID uuid.UUID, now ti
 	}
 	if inv.Status != InvitationPending {
 		return nil, PreconditionFailed("this invitation is no longer pending")
+	}
+	if !inv.PendingAt(now) {
+		return nil, ErrInvitationExpired // nothing to cancel; revoking it would only add noise
 	}
 	return []Event{WorkspaceInvitationRevoked{
 		WorkspaceID: w.state.ID, InvitationID: invitationID, By: actor.UserID, At: now.UTC(),
@@ -366,11 +393,11 @@ func (w *Workspace) Invitation(id uuid.UUID) (Invitation, bool) {
 	return inv, ok
 }
 
-// PendingInvitations returns the pending invitations sorted by email, then id.
-func (w *Workspace) PendingInvitations() []Invitation {
+// PendingInvitations returns the invitations pending at now, sorted by email, then id.
+func (w *Workspace) PendingInvitations(now time.Time) []Invitation {
 	var out []Invitation
 	for _, inv := range w.state.Invitations {
-		if inv.Status == InvitationPending {
+		if inv.PendingAt(now) {
 			out = append(out, inv)
 		}
 	}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -29,6 +30,18 @@ func TestRole(t *testing.T) {
 		_, err := ParseRole(in)
 		mustCode(t, err, CodeInvalidInput)
 	}
+}
+
+// sentAt is invitation n, sent at at as a member.
+func sentAt(n int, email string, at time.Time) WorkspaceMemberInvited {
+	e := invited(n, email, RoleMember)
+	e.At = at
+	return e
+}
+
+// stale is invitation n, expired exactly at now (expiry is exclusive).
+func stale(n int, email string) WorkspaceMemberInvited {
+	return sentAt(n, email, now.Add(-InvitationTTL))
 }
 
 func TestInviteMember(t *testing.T) {
@@ -62,6 +75,9 @@ func TestInviteMember(t *testing.T) {
 		{name: "the 10th seat may be invited", given: full[:len(full)-1], when: invite(owner, invID, "new@example.com", RoleMember), then: want(owner, "new@example.com", RoleMember)},
 		{name: "pending invitations count toward the member limit", given: full, when: invite(owner, invID, "new@example.com", RoleMember), err: CodePreconditionFailed},
 		{name: "a revoked invitation frees its seat", given: evs(full, revoked), when: invite(owner, invID, "new@example.com", RoleMember), then: want(owner, "new@example.com", RoleMember)},
+		{name: "an expired invitation frees its seat", given: evs(full[:len(full)-1], stale(5, "e@x.io")), when: invite(owner, invID, "new@example.com", RoleMember), then: want(owner, "new@example.com", RoleMember)},
+		{name: "an address whose invitation expired is invited again", given: evs(team(), stale(1, "new@example.com")), when: invite(owner, invID, "NEW@example.com", RoleMember), then: want(owner, "NEW@example.com", RoleMember)},
+		{name: "an address whose invitation is about to expire is still invited", given: evs(team(), sentAt(1, "new@example.com", now.Add(-InvitationTTL+time.Second))), when: invite(owner, invID, "new@example.com", RoleMember), err: CodeConflict},
 		{name: "the pro plan allows more", given: evs(WorkspaceCreated{WorkspaceID: wsID, Name: "Acme", Plan: PlanPro, By: owner.UserID, At: t0}, full[1:]), when: invite(owner, invID, "new@example.com", RoleMember), then: want(owner, "new@example.com", RoleMember)},
 	})
 }
@@ -86,6 +102,9 @@ func TestAcceptInvitation(t *testing.T) {
 		{name: "unknown invitation", given: given, when: accept(newcomer, id(2)), err: CodeForbidden},
 		{name: "revoked invitation", given: evs(given, WorkspaceInvitationRevoked{WorkspaceID: wsID, InvitationID: id(1), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
 		{name: "accepted twice", given: evs(given, WorkspaceMemberJoined{WorkspaceID: wsID, UserID: "nina", Email: "nina@example.com", Role: RoleAdmin, InvitationID: ptr(id(1)), At: t0}), when: accept(newcomer, id(1)), err: CodePreconditionFailed},
+		{name: "expired invitation", given: evs(team(), stale(1, "nina@example.com")), when: accept(newcomer, id(1)), err: CodeInvitationExpired},
+		{name: "accepted in its last second", given: evs(team(), sentAt(1, "nina@example.com", now.Add(-InvitationTTL+time.Second))), when: accept(newcomer, id(1)),
+			then: []Event{WorkspaceMemberJoined{WorkspaceID: wsID, UserID: "nina", Email: "Nina@Example.com", DisplayName: "Nina", Role: RoleMember, InvitationID: ptr(id(1)), By: "nina", At: now}}},
 		{name: "already a member under another email", given: evs(team(), invited(1, "mia@elsewhere.io", RoleAdmin)), when: accept(Actor{UserID: "mia", Email: "mia@elsewhere.io", EmailVerified: true}, id(1)), err: CodeConflict},
 	})
 }
@@ -103,6 +122,7 @@ func TestRevokeInvitation(t *testing.T) {
 		{name: "member is forbidden", given: given, when: revoke(member, id(1)), err: CodeForbidden},
 		{name: "viewer is forbidden", given: given, when: revoke(viewer, id(1)), err: CodeForbidden},
 		{name: "unknown invitation", given: given, when: revoke(owner, id(3)), err: CodeNotFound},
+		{name: "expired", given: evs(team(), stale(1, "a@x.io")), when: revoke(owner, id(1)), err: CodeInvitationExpired},
 		{name: "already revoked", given: evs(given, WorkspaceInvitationRevoked{WorkspaceID: wsID, InvitationID: id(1), At: t0}), when: revoke(owner, id(1)), err: CodePreconditionFailed},
 	})
 }

@@ -10,6 +10,9 @@ const (
 	NotifyCommented = "commented" // a comment on a task you are assigned to or created
 )
 
+// NotificationKinds lists the kinds, in the order preferences are shown.
+func NotificationKinds() []string { return []string{NotifyAssigned, NotifyMentioned, NotifyCommented} }
+
 // Channel is a set of ways a notice reaches its recipient.
 type Channel uint8
 
@@ -93,8 +96,9 @@ const (
 // what asks something of its recipient (work assigned to them, a question put to them by a
 // mention, a comment on work they are doing). A creator who wants a comment's email is mentioned.
 //
-// Nothing else notifies today: status changes, unassignment, other task edits and workspace
-// invitations (which name an email address, not a user) reach no inbox, mailbox or subscription.
+// Nothing else notifies today: status changes, unassignment and other task edits reach no inbox,
+// mailbox or subscription. Workspace invitations name an email address, not a user: sideeffects
+// mails the address, outside this rule (no inbox, no preference).
 func PlanNotifications(e Event) NotifyPlan {
 	switch x := e.(type) {
 	case TaskCreated:

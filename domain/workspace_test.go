@@ -136,7 +136,7 @@ func TestWorkspaceQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	var emails []string
-	for _, inv := range w.PendingInvitations() {
+	for _, inv := range w.PendingInvitations(now) {
 		emails = append(emails, inv.Email)
 	}
 	if !reflect.DeepEqual(emails, []string{"amy@x.io", "zed@x.io"}) {

@@ -37,6 +37,46 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through st
 		}
 		return nil, err
 	}
+	loaders.For(ctx).UnreadCounts.ClearAll() // a later field of the document counts afresh
+	ok := true
+	return &ok, nil
+}
+
+// MarkNotificationRead is the resolver for the markNotificationRead field.
+func (r *mutationResolver) MarkNotificationRead(ctx context.Context, id string) (*bool, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Queries.MarkNotificationRead(ctx, string(a.UserID), n); err != nil {
+		if errors.Is(err, projections.ErrNotFound) {
+			return nil, domain.NotFound("notification not found") // another's, or none: alike
+		}
+		return nil, err
+	}
+	loaders.For(ctx).UnreadCounts.ClearAll()
+	ok := true
+	return &ok, nil
+}
+
+// MarkAllNotificationsRead is the resolver for the markAllNotificationsRead field.
+func (r *mutationResolver) MarkAllNotificationsRead(ctx context.Context, workspaceID string) (*bool, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := r.enter(ctx, "workspaceId", workspaceID, nil) // a member's inbox only
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Queries.MarkAllNotificationsRead(ctx, ws, string(a.UserID)); err != nil {
+		return nil, err
+	}
+	loaders.For(ctx).UnreadCounts.ClearAll() // a later field of the document counts afresh
 	ok := true
 	return &ok, nil
 }

@@ -114,6 +114,12 @@ var listCosts = map[string]listCost{
 	"TaskState.labels":                {values: true},
 	"Comment.mentions":                {values: true}, // parsed from a body of MaxCommentLen
 	"Webhook.eventTypes":              {values: true},
+
+	// The inbox (issue 11).
+	"Query.myInvitations":                    {pageArg: "first"},                           // at most MaxInvitations
+	"Query.invitations":                      {bound: projections.MaxWorkspaceInvitations}, // a plan's seats
+	"Query.notificationPreferences":          {bound: len(domain.NotificationKinds())},     // one per kind
+	"Mutation.updateNotificationPreferences": {bound: len(domain.NotificationKinds())},
 }
 
 // maxCost saturates the arithmetic: an operation can never cost less by overflowing.

@@ -26,6 +26,7 @@ import (
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/observability"
+	"github.com/taskforge/taskforge/sideeffects"
 )
 
 // Options are the API's limits and switches.
@@ -61,6 +62,10 @@ type Options struct {
 	MaxRows          int        // rows one response may serve (default 50000; negative: no limit)
 	MaxResponseBytes int64      // bytes of one HTTP response (default 16 MiB; negative: no limit)
 	RateLimits       RateLimits // on by default
+
+	// UnsubscribeKey verifies the one-click unsubscribe links of emails (config.SideEffects.LinkKey),
+	// served at sideeffects.UnsubscribePath; empty: not served.
+	UnsubscribeKey []byte
 }
 
 func (o *Options) validate() error {
@@ -175,6 +180,9 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	mux.Handle("GET /sync/{workspaceId}", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, syncHandler(srv))))))
 	if o.Playground {
 		playground(mux)
+	}
+	if len(o.UnsubscribeKey) > 0 {
+		mux.Handle(sideeffects.UnsubscribePath, unsubscribe(r.Queries, o.UnsubscribeKey, o.Logger))
 	}
 	return mux, nil
 }

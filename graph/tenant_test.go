@@ -158,15 +158,21 @@ func TestTenantIsolation(t *testing.T) {
 		"webhooks":    `query($ws: ID!) { webhooks(workspaceId: $ws) { id url secretMask } }`,
 		"changes": `query($ws: ID!, $tok: String) { changes(workspaceId: $ws, consistentWith: $tok) {
 			lastPosition changes { id task { title } comment { body } member { email } } } }`,
+		"invitations": `query($ws: ID!, $tok: String) { invitations(workspaceId: $ws, consistentWith: $tok) { id email } }`,
 	}
 	// Fields without a tenant id: me (the caller), workspaces (the caller's own: checked below not
 	// to list A), projections (operational status, no tenant data: checked below to need the admin
 	// role somewhere).
-	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true}
+	// myInvitations and notificationPreferences: the caller's own (checked below not to show A's
+	// invitation to another address).
+	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true, "myInvitations": true, "notificationPreferences": true}
 	tok := mws.ConsistencyToken // the last write: the read models include all of A and M
 	var mine []struct{ ID string }
 	a.ok(mallory, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &mine)
 	require.Equal(t, []struct{ ID string }{{mws.ID}}, mine, "mallory sees her workspace only")
+	var invited []struct{ ID string }
+	a.ok(mallory, `query($tok: String) { myInvitations(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &invited)
+	require.Empty(t, invited, "A's invitation is someone else's")
 	nobody := token(t, "nobody-"+t.Name(), time.Hour)
 	r = a.do(nobody, `{ projections { name } }`, nil)
 	require.Equal(t, "FORBIDDEN", code(t, r), "%v", r.Errors)

@@ -45,7 +45,11 @@ var crossMutations = map[string]string{
 	"addComment":       `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id } }`,
 	"editComment":      `mutation($t: ID!, $c: ID!) { editComment(input: {taskId: $t, commentId: $c, body: "pwned"}) { id } }`,
 	"deleteComment":    `mutation($t: ID!, $c: ID!) { deleteComment(input: {taskId: $t, commentId: $c}) { id } }`,
+	// a notification id that is not the caller's (TestMarkNotificationReadOnlyOwn uses real ones)
+	"markNotificationRead":     `mutation($c: ID!) { markNotificationRead(id: $c) }`,
+	"markAllNotificationsRead": `mutation($ws: ID!) { markAllNotificationsRead(workspaceId: $ws) }`,
 }
 
 // selfMutations take no id: they act on the caller alone, so there is nothing to cross.
-var selfMutations = map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true, "markNotificationsRead": true}
+var selfMutations = map[string]bool{"registerUser": true, "updateProfile": true, "createWorkspace": true, "markNotificationsRead": true,
+	"updateNotificationPreferences": true}

@@ -54,6 +54,10 @@ func TestBulkRebuildEqualsLive(t *testing.T) {
 		require.NoError(t, randomOp(ctx, h, &w, rng))
 	}
 	must(h.RemoveMember.Handle(ctx, commands.RemoveMember{Actor: owner, WorkspaceID: w.ws, UserID: other.UserID}))
+	must(h.InviteMember.Handle(ctx, commands.InviteMember{Actor: owner, WorkspaceID: w.ws, Email: "Zed@X.io", Role: domain.RoleViewer}))
+	gone, err := h.InviteMember.Handle(ctx, commands.InviteMember{Actor: owner, WorkspaceID: w.ws, Email: "gone@x.io", Role: domain.RoleMember})
+	require.NoError(t, err)
+	must(h.RevokeInvitation.Handle(ctx, commands.RevokeInvitation{Actor: owner, WorkspaceID: w.ws, InvitationID: gone.InvitationID}))
 	must(h.ArchiveProject.Handle(ctx, commands.ArchiveProject{Actor: owner, ProjectID: w.project}))
 	f.caughtUp()
 

@@ -56,11 +56,12 @@
 //
 // # Read models
 //
-//	workspaces     rm_workspaces, rm_members
+//	workspaces     rm_workspaces, rm_members, rm_invitations (pending and expired)
 //	projects       rm_projects, rm_project_status_counts, rm_project_tasks (overdue at query time)
 //	tasks          rm_tasks (board/list, tsvector search), rm_comments, rm_task_people
 //	activity       rm_activity (lines rendered at apply time), rm_activity_people, rm_activity_subjects
-//	notifications  rm_notifications (+ notification_reads, the per-user read mark, kept across rebuilds)
+//	notifications  rm_notifications (+ notification_reads, a read mark per user and workspace, and
+//	               notification_read_items, single reads: user tables kept across rebuilds)
 //
 // Every read query is scoped to a workspace and names the index that serves it.
 //

@@ -25,7 +25,8 @@ var notificationLines = map[string]string{
 
 // notificationsProjection: each user's inbox. A notification's id is derived from the event id,
 // the recipient and the kind, so a rebuild yields the same ids. The read flag is not part of the
-// projection: it comes from notification_reads (a per-user mark, kept across rebuilds).
+// projection: it comes from notification_reads and notification_read_items (a mark per user and
+// workspace, and single reads: user tables kept across rebuilds; inbox_query.go).
 func notificationsProjection() *Projection {
 	return &Projection{
 		Name:   Notifications,

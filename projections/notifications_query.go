@@ -43,21 +43,18 @@ func (q *Queries) UnreadNotifications(ctx context.Context, workspaceID uuid.UUID
 }
 
 // notificationsSQL reads a page of an inbox, served by rm_notifications_vN_inbox_idx (a range
-// below the cursor; and notification_reads_pkey, one row). %s is empty, or unreadSQL for the
-// unread notifications only.
+// below the cursor; notification_reads_pkey, one row; notification_read_items_pkey per row). %s
+// is empty, or unreadSQL for the unread notifications only. A notification is read at or below
+// its workspace's mark, or when read on its own (inbox_query.go).
 const notificationsSQL = `SELECT n.id, n.kind, n.task_id, n.comment_id, n.actor_id, n.line, n.at,
-		coalesce((n.transaction_id, n.position) <= (r.transaction_id, r.position), false), n.transaction_id, n.position
-	FROM rm_notifications n LEFT JOIN notification_reads r ON r.user_id = n.user_id
+		coalesce((n.transaction_id, n.position) <= (r.transaction_id, r.position), false) OR ` + readItemSQL + `,
+		n.transaction_id, n.position
+	FROM rm_notifications n LEFT JOIN notification_reads r ON r.user_id = n.user_id AND r.workspace_id = n.workspace_id
 	WHERE n.user_id = $2 AND n.workspace_id = $1 AND (n.transaction_id, n.position) < ($3, $4)%s
 	ORDER BY n.transaction_id DESC, n.position DESC LIMIT $5`
 
-// unreadSQL bounds the inbox range from below by the user's read mark (-1 when they have none,
-// two InitPlans on notification_reads_pkey): the unread notifications are the newest ones, so the
-// index range stops at the mark instead of running through every read one.
-const unreadSQL = `
-		AND (n.transaction_id, n.position) >
-			(coalesce((SELECT m.transaction_id FROM notification_reads m WHERE m.user_id = $2), -1),
-			 coalesce((SELECT m.position FROM notification_reads m WHERE m.user_id = $2), -1))`
+// unreadSQL is unreadAboveMarkSQL with $1 the workspace and $2 the user.
+var unreadSQL = fmt.Sprintf(unreadAboveMarkSQL, "$1", "$2")
 
 var (
 	inboxSQL       = fmt.Sprintf(notificationsSQL, "")
@@ -97,18 +94,18 @@ func (q *Queries) notifications(ctx context.Context, workspaceID uuid.UUID, user
 // notification at.
 var ErrNotNotified = errors.New("projections: no notification at this position")
 
-// MarkNotificationsRead marks user's notifications up to through as read. It never moves the
-// mark backwards, and only moves it to the position of one of the user's notifications
-// (else ErrNotNotified): a mark far in the future would hide every notification still to come.
+// MarkNotificationsRead marks user's notifications up to through as read, in the workspace of
+// their notification at through: one mark per user and workspace. It never moves the mark
+// backwards, and only moves it to the position of one of the user's notifications (else
+// ErrNotNotified): a mark far in the future would hide every notification still to come.
 func (q *Queries) MarkNotificationsRead(ctx context.Context, user string, through eventstore.GlobalPosition) error {
 	var notified bool
-	// the check is served by rm_notifications_vN_read_idx
+	// the check is served by rm_notifications_vN_read_idx; markSQL by notification_reads_pkey
+	// and notification_read_items_mark_idx
 	err := q.pool.QueryRow(ctx, `WITH known AS (
-			SELECT EXISTS (SELECT 1 FROM rm_notifications WHERE user_id = $1 AND transaction_id = $2 AND position = $3) AS ok),
-		mark AS (INSERT INTO notification_reads (user_id, transaction_id, position) SELECT $1, $2, $3 FROM known WHERE ok
-			ON CONFLICT (user_id) DO UPDATE SET transaction_id = $2, position = $3, updated_at = now()
-			WHERE (notification_reads.transaction_id, notification_reads.position) < ($2, $3))
-		SELECT ok FROM known`,
+			SELECT workspace_id, transaction_id, position FROM rm_notifications
+			WHERE user_id = $1 AND transaction_id = $2 AND position = $3 LIMIT 1),`+markSQL+`
+		SELECT EXISTS (SELECT 1 FROM known)`,
 		user, int64(through.TransactionID), through.Position).Scan(&notified)
 	if err != nil {
 		return fmt.Errorf("mark notifications read: %w", err)

@@ -6,13 +6,16 @@ import (
 	"github.com/taskforge/taskforge/domain"
 )
 
-// workspacesProjection: workspaces and their members (role, display name).
+// workspacesProjection: workspaces, their members (role, display name) and their invitations not
+// yet accepted or revoked (expired ones included: expiry is a time, so the queries filter it).
+//
+// Revision 2: rm_invitations; 3: rm_workspace_changes.
 func workspacesProjection() *Projection {
 	return &Projection{
 		Name: Workspaces,
-		// 2: rm_workspace_changes (sync records)
-		Revision: 2,
-		Tables:   []string{"rm_workspaces", "rm_members", "rm_workspace_changes"},
+		// 2: rm_invitations; 3: rm_workspace_changes (sync records)
+		Revision: 3,
+		Tables:   []string{"rm_workspaces", "rm_members", "rm_invitations", "rm_workspace_changes"},
 		Schema: `
 CREATE TABLE rm_workspaces{v} (
     id           uuid PRIMARY KEY,
@@ -34,7 +37,20 @@ CREATE TABLE rm_members{v} (
     PRIMARY KEY (workspace_id, user_id)
 );
 -- serves profile updates (by user, across workspaces) and WorkspacesOfUser
-CREATE INDEX rm_members{v}_user_idx ON rm_members{v} (user_id);` + changesDDL("rm_workspace_changes"),
+CREATE INDEX rm_members{v}_user_idx ON rm_members{v} (user_id);
+CREATE TABLE rm_invitations{v} (
+    id           uuid PRIMARY KEY,
+    workspace_id uuid NOT NULL,
+    email        text NOT NULL,
+    role         text NOT NULL,
+    invited_by   text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+-- serves WorkspaceInvitations (pending: expires_at above now) and Apply's re-invitation delete
+CREATE INDEX rm_invitations{v}_workspace_idx ON rm_invitations{v} (workspace_id, expires_at);
+-- serves InvitationsForEmail: an invitee's pending invitations across workspaces
+CREATE INDEX rm_invitations{v}_email_idx ON rm_invitations{v} (lower(email), expires_at);` + changesDDL("rm_workspace_changes"),
 		QueryIndexes: changesIndex("rm_workspace_changes"),
 		Apply:        applyWorkspaces,
 	}
@@ -49,6 +65,9 @@ func applyWorkspaces(w *Writer, e *Event) error {
 	case domain.WorkspaceRenamed:
 		w.Exec(`UPDATE rm_workspaces{v} SET name = $2, updated_at = $3, version = $4 WHERE id = $1`, ev.WorkspaceID, ev.Name, ev.At, v)
 	case domain.WorkspaceMemberJoined:
+		if ev.InvitationID != nil {
+			w.Exec(`DELETE FROM rm_invitations{v} WHERE id = $1`, *ev.InvitationID)
+		}
 		w.Exec(`INSERT INTO rm_members{v} (workspace_id, user_id, email, display_name, role, joined_at)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (workspace_id, user_id) DO UPDATE SET email = $3, display_name = $4, role = $5, joined_at = $6`,
@@ -62,7 +81,18 @@ func applyWorkspaces(w *Writer, e *Event) error {
 		w.Exec(`DELETE FROM rm_members{v} WHERE workspace_id = $1 AND user_id = $2`, ev.WorkspaceID, string(ev.UserID))
 		w.Exec(`UPDATE rm_workspaces{v} SET member_count = (SELECT count(*) FROM rm_members{v} WHERE workspace_id = $1),
 			updated_at = $2, version = $3 WHERE id = $1`, ev.WorkspaceID, ev.At, v)
-	case domain.WorkspaceMemberInvited, domain.WorkspaceInvitationRevoked, domain.WorkspaceProjectKeyReserved,
+	case domain.WorkspaceMemberInvited:
+		// The domain invites an address again only once its earlier invitation expired: that row
+		// goes, so that an address has at most one row per workspace.
+		w.Exec(`DELETE FROM rm_invitations{v} WHERE workspace_id = $1 AND lower(email) = lower($2)`, ev.WorkspaceID, ev.Email)
+		w.Exec(`INSERT INTO rm_invitations{v} (id, workspace_id, email, role, invited_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, ev.InvitationID, ev.WorkspaceID, ev.Email, string(ev.Role), string(ev.By),
+			ev.At, domain.InvitationExpiresAt(ev.At))
+		w.Exec(`UPDATE rm_workspaces{v} SET version = $2 WHERE id = $1`, ev.WorkspaceID, v)
+	case domain.WorkspaceInvitationRevoked:
+		w.Exec(`DELETE FROM rm_invitations{v} WHERE id = $1`, ev.InvitationID)
+		w.Exec(`UPDATE rm_workspaces{v} SET version = $2 WHERE id = $1`, ev.WorkspaceID, v)
+	case domain.WorkspaceProjectKeyReserved,
 		domain.WebhookRegistered, domain.WebhookUpdated, domain.WebhookRemoved, domain.WebhookSecretRotated:
 		// Only the stream version moves.
 		w.Exec(`UPDATE rm_workspaces{v} SET version = $2 WHERE id = $1::uuid`, strings.TrimPrefix(e.StreamID, domain.StreamTypeWorkspace+"-"), v)

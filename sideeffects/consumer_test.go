@@ -13,10 +13,10 @@ import (
 	"github.com/taskforge/taskforge/projections"
 )
 
-// outboxRows counts every outbox row, whatever its status.
+// outboxRows counts every outbox row, whatever its status (emails but invitations).
 func (f *fixture) outboxRows() (webhooks, emails int) {
 	f.t.Helper()
-	require.NoError(f.t, f.pool.QueryRow(f.ctx, `SELECT (SELECT count(*) FROM webhook_deliveries), (SELECT count(*) FROM email_outbox)`).
+	require.NoError(f.t, f.pool.QueryRow(f.ctx, `SELECT (SELECT count(*) FROM webhook_deliveries), (SELECT count(*) FROM email_outbox WHERE kind <> 'invited')`).
 		Scan(&webhooks, &emails))
 	return webhooks, emails
 }

@@ -1,7 +1,8 @@
 // Package sideeffects owns what the service does outside its database in reaction to events:
-// signed webhook deliveries and notification emails. It owns its tables (migrations/00003, 00005): the
-// outboxes webhook_deliveries and email_outbox, the state they are computed from (webhook_endpoints,
-// side_effect_users, side_effect_tasks) and its consumer checkpoint.
+// signed webhook deliveries and notification emails. It owns its tables (migrations/00003, 00005,
+// 00007): the outboxes webhook_deliveries and email_outbox, the state they are computed from
+// (webhook_endpoints, side_effect_users, side_effect_tasks, side_effect_workspaces) and its consumer
+// checkpoint; it reads the users' notification_preferences.
 //
 // It is a transactional outbox in two stages, so that no transaction is ever open while a network
 // call waits, and a slow or dead receiver delays nothing but its own deliveries:
@@ -62,8 +63,10 @@
 //
 // Emails: the notices of domain.PlanNotifications with the email channel (assignment → the
 // assignee; @mention → each mentioned member; a comment on a task → its assignee, not its
-// creator, who hears of it in the inbox). Nobody is mailed about their own action. A permanent SMTP rejection (5xx) is a dead
-// letter at once.
+// creator, who hears of it in the inbox). Nobody is mailed about their own action, nor about a
+// kind they turned off (notification_preferences). Each links to its task (APP_URL) and carries a
+// signed one-click List-Unsubscribe (API_URL; links.go). An invitation is mailed to its address
+// with its accept link. A permanent SMTP rejection (5xx) is a dead letter at once.
 //
 // Events recorded before the consumer's first start only feed the state (see
 // Options.DeliverHistory). Rebuilding projections never touches this consumer group, so it never

@@ -226,6 +226,12 @@ func (q *emailQueue) message(j emailJob, from *mail.Address) []byte {
 	header("Auto-Submitted", "auto-generated")
 	header("X-Taskforge-Event-Id", j.eventID.String())
 	header("X-Taskforge-Notification", j.kind)
+	if u := q.opts.links().unsubscribe(j.recipient, j.kind); u != "" {
+		// RFC 8058 one-click: a mail client POSTs List-Unsubscribe=One-Click to the URL, which
+		// turns this kind of email off for the recipient (graph serves it).
+		header("List-Unsubscribe", "<"+u+">")
+		header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
 	_, _ = qp.Write([]byte(strings.ReplaceAll(j.body, "\n", "\r\n")))

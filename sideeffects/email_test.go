@@ -34,9 +34,9 @@ func TestEmailNotifications(t *testing.T) {
 	_, err = f.h.AssignTask.Handle(f.ctx, commands.AssignTask{Actor: member, TaskID: task, Assignee: member.UserID})
 	require.NoError(t, err) // mia assigns herself: nobody is mailed
 
-	f.eventually("four emails", func() bool { return len(mb.messages()) >= 4 })
+	f.eventually("four emails", func() bool { return len(mb.notices()) >= 4 })
 	got := map[string][]string{}
-	for _, m := range mb.messages() {
+	for _, m := range mb.notices() {
 		require.Len(t, m.to, 1)
 		require.Equal(t, "noreply@taskforge.test", m.from)
 		kind := m.msg.Header.Get("X-Taskforge-Notification")
@@ -59,11 +59,7 @@ func TestEmailNotifications(t *testing.T) {
 		member.Email: {sideeffects.EmailMentioned},
 		admin.Email:  {sideeffects.EmailMentioned},
 	}, got)
-	f.eventually("all marked sent", func() bool {
-		emails, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{Status: "sent"})
-		require.NoError(t, err)
-		return len(emails) == 4
-	})
+	f.eventually("all marked sent", func() bool { return len(f.notices(b.ws, "sent")) == 4 })
 
 	// Read the whole log again from the start: nothing is enqueued or sent twice. The consumer
 	// group loads its checkpoint when it starts: rewind it while the runner is stopped. (Head
@@ -87,10 +83,10 @@ func TestEmailNotifications(t *testing.T) {
 		require.NoError(t, err)
 		return !(eventstore.GlobalPosition{TransactionID: s.TransactionID, Position: s.Position}).Less(reached)
 	})
-	all, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{})
-	require.NoError(t, err)
+	all := f.notices(b.ws, "")
 	require.Len(t, all, 4, "%+v", all)
-	require.Len(t, mb.messages(), 4)
+	require.Len(t, mb.notices(), 4)
+	require.Len(t, mb.messages(), 7, "and the three invitations, once")
 }
 
 // Without SMTP configuration, notifications are recorded as skipped (with the reason), not lost.
@@ -102,9 +98,7 @@ func TestEmailUnconfiguredIsSkipped(t *testing.T) {
 
 	var emails []sideeffects.Email
 	f.eventually("skipped email recorded", func() bool {
-		var err error
-		emails, err = f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{})
-		require.NoError(t, err)
+		emails = f.notices(b.ws, "")
 		return len(emails) == 1
 	})
 	e := emails[0]
@@ -115,8 +109,7 @@ func TestEmailUnconfiguredIsSkipped(t *testing.T) {
 	require.Zero(t, e.Attempts)
 	// Once SMTP is configured, an operator can send it: retry takes skipped emails too.
 	require.NoError(t, f.inspector.Retry(f.ctx, sideeffects.DeadLetterID{Kind: sideeffects.KindEmail, Row: e.ID}))
-	emails, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{})
-	require.NoError(t, err)
+	emails = f.notices(b.ws, "")
 	require.Equal(t, "pending", emails[0].Status)
 }
 
@@ -124,7 +117,13 @@ func TestEmailUnconfiguredIsSkipped(t *testing.T) {
 func TestEmailTransientAndPermanentFailures(t *testing.T) {
 	t.Parallel()
 	mb := newMailbox(t)
-	mb.reject = func(to string, attempt int) error {
+	f := setup(t, func(o *sideeffects.Options) {
+		o.Email.Addr = mb.addr
+		o.Email.From = "noreply@taskforge.test"
+	})
+	b := f.board()
+	f.eventually("the invitations sent", func() bool { return len(mb.messages()) == 3 })
+	mb.arm(func(to string, attempt int) error {
 		switch {
 		case to == admin.Email:
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
@@ -132,26 +131,16 @@ func TestEmailTransientAndPermanentFailures(t *testing.T) {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 		}
 		return nil
-	}
-	f := setup(t, func(o *sideeffects.Options) {
-		o.Email.Addr = mb.addr
-		o.Email.From = "noreply@taskforge.test"
 	})
-	b := f.board()
 	task := f.task(b, "Ship it", other.UserID)
 	_, err := f.h.AddComment.Handle(f.ctx, commands.AddComment{Actor: member, TaskID: task, Body: "cc @adam"})
 	require.NoError(t, err)
 
 	f.eventually("one sent, one dead", func() bool {
-		sent, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{Status: "sent"})
-		require.NoError(t, err)
-		dead, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{Status: "dead"})
-		require.NoError(t, err)
 		// max is also mailed about the comment on his task
-		return len(sent) == 2 && len(dead) == 1
+		return len(f.notices(b.ws, "sent")) == 2 && len(f.notices(b.ws, "dead")) == 1
 	})
-	emails, err := f.inspector.ListEmails(f.ctx, b.ws, sideeffects.Page{})
-	require.NoError(t, err)
+	emails := f.notices(b.ws, "")
 	toMax := 0
 	for _, e := range emails {
 		switch e.RecipientEmail {
@@ -169,5 +158,5 @@ func TestEmailTransientAndPermanentFailures(t *testing.T) {
 	require.Len(t, dead, 1)
 	require.Equal(t, "email", dead[0].Kind)
 	require.Equal(t, admin.Email, dead[0].Target)
-	require.Len(t, mb.messages(), 2)
+	require.Len(t, mb.notices(), 2)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,16 +23,17 @@ type enqueuer struct {
 	reg          *domain.Registry
 	deliverFrom  time.Time // events recorded earlier only feed the state
 	emailEnabled bool
+	links        emailLinks
 	webhookTypes map[string]bool
 	metrics      *Metrics
 }
 
-func newEnqueuer(reg *domain.Registry, deliverFrom time.Time, emailEnabled bool, m *Metrics) *enqueuer {
+func newEnqueuer(reg *domain.Registry, deliverFrom time.Time, emailEnabled bool, links emailLinks, m *Metrics) *enqueuer {
 	types := map[string]bool{}
 	for _, t := range domain.WebhookEventTypes() {
 		types[t] = true
 	}
-	return &enqueuer{reg: reg, deliverFrom: deliverFrom, emailEnabled: emailEnabled, webhookTypes: types, metrics: m}
+	return &enqueuer{reg: reg, deliverFrom: deliverFrom, emailEnabled: emailEnabled, links: links, webhookTypes: types, metrics: m}
 }
 
 func (e *enqueuer) apply(ctx context.Context, tx pgx.Tx, events []eventstore.RecordedEvent) error {
@@ -83,6 +85,12 @@ func (e *enqueuer) fold(ctx context.Context, tx pgx.Tx, ev eventstore.RecordedEv
 			ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, display_name = EXCLUDED.display_name
 			WHERE NOT side_effect_users.from_profile`
 		args = []any{string(x.UserID), x.Email, x.DisplayName}
+	case domain.WorkspaceCreated:
+		sql = `INSERT INTO side_effect_workspaces (workspace_id, name) VALUES ($1, $2)
+			ON CONFLICT (workspace_id) DO UPDATE SET name = EXCLUDED.name`
+		args = []any{x.WorkspaceID, x.Name}
+	case domain.WorkspaceRenamed:
+		sql, args = `UPDATE side_effect_workspaces SET name = $2 WHERE workspace_id = $1`, []any{x.WorkspaceID, x.Name}
 	case domain.WebhookRegistered:
 		// The secret itself stays in webhook_secrets: the signer reads it at delivery time.
 		sql = `INSERT INTO webhook_endpoints (webhook_id, workspace_id, url, secret_id, event_types, registered_at, updated_at)
@@ -184,8 +192,12 @@ const (
 	EmailCommented = domain.NotifyCommented // a comment on a task assigned to you
 )
 
-// enqueueEmails mails the notices of domain.PlanNotifications that have the email channel.
+// enqueueEmails mails the notices of domain.PlanNotifications that have the email channel, to
+// recipients who did not turn that kind of email off, and invitations.
 func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.RecordedEvent, evt domain.Event) error {
+	if inv, ok := evt.(domain.WorkspaceMemberInvited); ok {
+		return e.enqueueInvitation(ctx, tx, ev, inv)
+	}
 	plan := domain.PlanNotifications(evt)
 	if len(plan.Notices) == 0 {
 		return nil
@@ -231,7 +243,12 @@ func (e *enqueuer) enqueueEmails(ctx context.Context, tx pgx.Tx, ev eventstore.R
 	}
 	for _, n := range notices {
 		to := people[string(n.User)]
-		subject, body := composeEmail(n.Kind, actor, to.DisplayName, task, comment)
+		if slices.Contains(to.EmailOff, n.Kind) {
+			continue // the recipient turned this kind of email off (notificationPreferences, unsubscribe)
+		}
+		links := mailLinks{task: e.links.task(task.WorkspaceID, task.Key), unsubscribe: e.links.unsubscribe(string(n.User), n.Kind),
+			unsubscribeAll: e.links.unsubscribe(string(n.User), UnsubscribeAll)}
+		subject, body := composeEmail(n.Kind, actor, to.DisplayName, task, comment, links)
 		status, reason := "pending", ""
 		switch {
 		case to.Email == "":
@@ -264,18 +281,23 @@ type taskInfo struct {
 	Assignee    string
 }
 
-type person struct{ Email, DisplayName string }
+type person struct {
+	Email, DisplayName string
+	EmailOff           []string // the kinds of notification email the user turned off
+}
 
 func lookupUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]person, error) {
-	// served by side_effect_users_pkey
-	rows, err := tx.Query(ctx, `SELECT user_id, email, display_name FROM side_effect_users WHERE user_id = ANY ($1)`, ids)
+	// served by side_effect_users_pkey, and notification_preferences_pkey per user
+	rows, err := tx.Query(ctx, `SELECT u.user_id, u.email, u.display_name,
+			ARRAY(SELECT p.kind FROM notification_preferences p WHERE p.user_id = u.user_id AND NOT p.email)
+		FROM side_effect_users u WHERE u.user_id = ANY ($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("users for email: %w", err)
 	}
 	out := map[string]person{}
 	var id string
 	var p person
-	_, err = pgx.ForEachRow(rows, []any{&id, &p.Email, &p.DisplayName}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &p.Email, &p.DisplayName, &p.EmailOff}, func() error {
 		out[id] = p
 		return nil
 	})
@@ -285,8 +307,11 @@ func lookupUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]perso
 	return out, nil
 }
 
+// mailLinks are a notification email's links; empty ones are left out.
+type mailLinks struct{ task, unsubscribe, unsubscribeAll string }
+
 // composeEmail writes a notification's subject and plain-text body.
-func composeEmail(kind, actor, name string, task taskInfo, comment string) (subject, body string) {
+func composeEmail(kind, actor, name string, task taskInfo, comment string, links mailLinks) (subject, body string) {
 	ref := task.Key
 	if task.Title != "" {
 		ref += ": " + task.Title
@@ -311,7 +336,16 @@ func composeEmail(kind, actor, name string, task taskInfo, comment string) (subj
 		subject = fmt.Sprintf("%s commented on %s", actor, ref)
 		fmt.Fprintf(&b, "%s commented on %s, which is assigned to you:\n\n%s\n", actor, ref, quote(comment))
 	}
+	if links.task != "" {
+		fmt.Fprintf(&b, "\nOpen %s: %s\n", task.Key, links.task)
+	}
 	b.WriteString("\n-- \nTaskforge\n")
+	if links.unsubscribe != "" {
+		fmt.Fprintf(&b, "Stop these emails (%s): %s\n", kind, links.unsubscribe)
+	}
+	if links.unsubscribeAll != "" {
+		fmt.Fprintf(&b, "Stop all notification emails: %s\n", links.unsubscribeAll)
+	}
 	return "[Taskforge] " + truncate(subject, 200), b.String()
 }
 
@@ -321,4 +355,62 @@ func quote(text string) string {
 		lines[i] = "> " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// enqueueInvitation mails an invitation to its address, with the accept link when APP_URL is set.
+// The address is no user yet: the row's recipient is empty, and no preference or unsubscribe
+// applies (one email per invitation, sent by a workspace admin's decision).
+func (e *enqueuer) enqueueInvitation(ctx context.Context, tx pgx.Tx, ev eventstore.RecordedEvent, inv domain.WorkspaceMemberInvited) error {
+	var workspace, inviter string
+	// served by side_effect_workspaces_pkey and side_effect_users_pkey
+	err := tx.QueryRow(ctx, `SELECT coalesce((SELECT name FROM side_effect_workspaces WHERE workspace_id = $1), ''),
+			coalesce((SELECT display_name FROM side_effect_users WHERE user_id = $2), '')`,
+		inv.WorkspaceID, string(inv.By)).Scan(&workspace, &inviter)
+	if err != nil {
+		return fmt.Errorf("invitation email: %w", err)
+	}
+	if inviter == "" {
+		inviter = string(inv.By)
+	}
+	subject, body := composeInvitation(inviter, workspace, inv, e.links.invitation(inv.WorkspaceID, inv.InvitationID))
+	status, reason := "pending", ""
+	if !e.emailEnabled {
+		status, reason = "skipped", "email is not configured (SMTP_ADDR)"
+	}
+	// duplicates by email_outbox_once
+	tag, err := tx.Exec(ctx, `INSERT INTO email_outbox (workspace_id, event_id, event_type, kind,
+			recipient_user_id, recipient_email, subject, body, status, last_error)
+		VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, NULLIF($9, ''))
+		ON CONFLICT ON CONSTRAINT email_outbox_once DO NOTHING`,
+		inv.WorkspaceID, ev.ID, ev.Type, EmailKindInvited, inv.Email, subject, body, status, reason)
+	if err != nil {
+		return fmt.Errorf("enqueue invitation email: %w", err)
+	}
+	if status == "skipped" {
+		e.metrics.outcome(kindEmail, "skipped", int(tag.RowsAffected()))
+	} else {
+		e.metrics.enqueued(kindEmail, int(tag.RowsAffected()))
+	}
+	return nil
+}
+
+// composeInvitation writes an invitation's subject and plain-text body.
+func composeInvitation(inviter, workspace string, inv domain.WorkspaceMemberInvited, link string) (subject, body string) {
+	where := "a workspace"
+	if workspace != "" {
+		where = "the workspace " + workspace
+	}
+	var b strings.Builder
+	b.WriteString("Hi,\n\n")
+	fmt.Fprintf(&b, "%s invited you to join %s on Taskforge as %s.\n", inviter, where, inv.Role)
+	if link != "" {
+		fmt.Fprintf(&b, "\nAccept the invitation: %s\n", link)
+	}
+	fmt.Fprintf(&b, "\nThe invitation expires on %s. Sign in with this address (%s) to accept it.\n",
+		domain.InvitationExpiresAt(inv.At).Format("2 January 2006 at 15:04 MST"), inv.Email)
+	b.WriteString("\n-- \nTaskforge\n")
+	if workspace == "" {
+		return "[Taskforge] " + truncate(inviter+" invited you to a workspace", 200), b.String()
+	}
+	return "[Taskforge] " + truncate(fmt.Sprintf("%s invited you to %s", inviter, workspace), 200), b.String()
 }

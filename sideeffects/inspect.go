@@ -61,7 +61,7 @@ type Email struct {
 	WorkspaceID     uuid.UUID  `json:"workspace_id"`
 	EventID         uuid.UUID  `json:"event_id"`
 	EventType       string     `json:"event_type"`
-	Kind            string     `json:"kind"` // assigned, mentioned, commented
+	Kind            string     `json:"kind"` // assigned, mentioned, commented, invited
 	RecipientUserID string     `json:"recipient_user_id"`
 	RecipientEmail  string     `json:"recipient_email"`
 	Subject         string     `json:"subject"`

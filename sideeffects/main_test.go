@@ -174,6 +174,20 @@ func (f *fixture) board() board {
 	return board{ws: ws.ID, project: p.ID}
 }
 
+// notices lists a workspace's emails but invitations.
+func (f *fixture) notices(ws uuid.UUID, status string) []sideeffects.Email {
+	f.t.Helper()
+	all, err := f.inspector.ListEmails(f.ctx, ws, sideeffects.Page{Status: status})
+	require.NoError(f.t, err)
+	var out []sideeffects.Email
+	for _, e := range all {
+		if e.Kind != sideeffects.EmailKindInvited {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func (f *fixture) webhook(ws uuid.UUID, url string, types ...string) uuid.UUID {
 	f.t.Helper()
 	res, err := f.h.RegisterWebhook.Handle(f.ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: ws, URL: url, Secret: secret, EventTypes: types})
@@ -333,6 +347,24 @@ func (mb *mailbox) messages() []message {
 	return append([]message(nil), mb.msgs...)
 }
 
+// notices are the messages but invitations (board sends one to each member it invites).
+func (mb *mailbox) notices() []message {
+	var out []message
+	for _, m := range mb.messages() {
+		if m.msg.Header.Get("X-Taskforge-Notification") != sideeffects.EmailKindInvited {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// arm sets reject from now on, counting attempts afresh.
+func (mb *mailbox) arm(reject func(to string, attempt int) error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.reject, mb.rcpts = reject, map[string]int{}
+}
+
 type session struct {
 	mb   *mailbox
 	from string
@@ -349,9 +381,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.mb.mu.Lock()
 	s.mb.rcpts[to]++
 	attempt := s.mb.rcpts[to]
+	reject := s.mb.reject
 	s.mb.mu.Unlock()
-	if s.mb.reject != nil {
-		if err := s.mb.reject(to, attempt); err != nil {
+	if reject != nil {
+		if err := reject(to, attempt); err != nil {
 			return err
 		}
 	}

@@ -88,6 +88,17 @@ type EmailOptions struct {
 	Workers int
 	// Host names the client in HELO and Message-IDs (default "taskforge").
 	Host string
+	// AppURL (APP_URL) is the web app's base: emails link to the task and to the invitation.
+	// Empty: no such links.
+	AppURL string
+	// APIURL (API_URL) is this API's public base, and LinkKey the key that signs its unsubscribe
+	// links: with both, notification emails carry a one-click List-Unsubscribe (RFC 8058).
+	APIURL  string
+	LinkKey []byte
+}
+
+func (o EmailOptions) links() emailLinks {
+	return emailLinks{appURL: o.AppURL, apiURL: o.APIURL, key: o.LinkKey}
 }
 
 // Enabled reports whether email is configured.
@@ -189,5 +200,6 @@ func OptionsFrom(c config.SideEffects) Options {
 	o.Webhooks.Timeout, o.Webhooks.MaxAttempts = c.WebhookTimeout, c.WebhookMaxAttempts
 	o.Webhooks.Workers, o.Webhooks.PerEndpoint = c.WebhookWorkers, c.WebhookPerEndpoint
 	o.Webhooks.AllowPrivateNetworks = c.WebhookAllowPrivateNetworks
+	o.Email.AppURL, o.Email.APIURL, o.Email.LinkKey = c.AppURL, c.APIURL, c.LinkKey
 	return o
 }

@@ -54,7 +54,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		pool: r.pool, store: r.store, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
 		poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics,
 	}
-	enq := newEnqueuer(r.reg, deliverFrom, r.opts.Email.Enabled(), r.metrics)
+	enq := newEnqueuer(r.reg, deliverFrom, r.opts.Email.Enabled(), r.opts.Email.links(), r.metrics)
 	committed := func() {
 		notify(r.webhookWake)
 		notify(r.emailWake)

@@ -42,6 +42,9 @@ type Loaders struct {
 	Comments *dataloadgen.Loader[Key, []projections.Comment]
 	// TaskChanges loads tasks' latest changes (position, clientMutationId) for Task.position.
 	TaskChanges *dataloadgen.Loader[Key, Found[projections.TaskChange]]
+	// UnreadCounts loads inboxes' unread notification counts: one statement for any number of
+	// workspaces (a list of workspaces each showing its count).
+	UnreadCounts *dataloadgen.Loader[projections.InboxKey, int]
 
 	boards boards
 }
@@ -80,7 +83,8 @@ func New(q *projections.Queries) *Loaders {
 		TaskChanges: dataloadgen.NewLoader(rows(q.TaskChangesByKeys, func(c projections.TaskChange) Key {
 			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
 		}), opts...),
-		boards: boards{q: q, loaded: map[Key][]projections.Task{}},
+		UnreadCounts: dataloadgen.NewMappedLoader(q.UnreadNotificationCounts, opts...),
+		boards:       boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
 
@@ -92,6 +96,7 @@ func (l *Loaders) Clear() {
 	l.Tasks.ClearAll()
 	l.Comments.ClearAll()
 	l.TaskChanges.ClearAll()
+	l.UnreadCounts.ClearAll()
 	l.boards.mu.Lock()
 	l.boards.loaded = map[Key][]projections.Task{}
 	l.boards.mu.Unlock()

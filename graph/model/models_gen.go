@@ -263,6 +263,22 @@ type HistoryEdge struct {
 	Node   *AuditEvent `json:"node"`
 }
 
+// An invitation to a workspace not yet accepted, revoked or expired. Invitations expire 7 days after
+// they are sent; an admin may then invite the address again.
+type Invitation struct {
+	ID            string `json:"id"`
+	WorkspaceID   string `json:"workspaceId"`
+	WorkspaceName string `json:"workspaceName"`
+	// The invited address, as the inviter wrote it (matched case-insensitively).
+	Email     string `json:"email"`
+	Role      Role   `json:"role"`
+	InvitedBy string `json:"invitedBy"`
+	// The inviter's name in the workspace (their id once they left it).
+	InviterName string    `json:"inviterName"`
+	CreatedAt   time.Time `json:"createdAt"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
 type InvitationInput struct {
 	WorkspaceID    string  `json:"workspaceId"`
 	InvitationID   string  `json:"invitationId"`
@@ -299,6 +315,17 @@ type NotificationConnection struct {
 type NotificationEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *Notification `json:"node"`
+}
+
+// Whether a kind of notification reaches the caller by email (the inbox always has it).
+type NotificationPreference struct {
+	Kind  NotificationKind `json:"kind"`
+	Email bool             `json:"email"`
+}
+
+type NotificationPreferenceInput struct {
+	Kind  NotificationKind `json:"kind"`
+	Email bool             `json:"email"`
 }
 
 // A forward page's place in its list (Relay): its first and last edges' cursors (null when empty).
@@ -482,6 +509,11 @@ type TaskState struct {
 type TransitionInput struct {
 	From string `json:"from"`
 	To   string `json:"to"`
+}
+
+type UpdateNotificationPreferencesInput struct {
+	// At most one entry per kind; kinds not named keep their setting.
+	Preferences []*NotificationPreferenceInput `json:"preferences"`
 }
 
 type UpdateProfileInput struct {
@@ -675,6 +707,66 @@ func (e *MustRefetchReason) UnmarshalJSON(b []byte) error {
 }
 
 func (e MustRefetchReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NotificationKind string
+
+const (
+	// A task was assigned to you.
+	NotificationKindAssigned NotificationKind = "ASSIGNED"
+	// You were @mentioned in a comment.
+	NotificationKindMentioned NotificationKind = "MENTIONED"
+	// A comment on a task assigned to you.
+	NotificationKindCommented NotificationKind = "COMMENTED"
+)
+
+var AllNotificationKind = []NotificationKind{
+	NotificationKindAssigned,
+	NotificationKindMentioned,
+	NotificationKindCommented,
+}
+
+func (e NotificationKind) IsValid() bool {
+	switch e {
+	case NotificationKindAssigned, NotificationKindMentioned, NotificationKindCommented:
+		return true
+	}
+	return false
+}
+
+func (e NotificationKind) String() string {
+	return string(e)
+}
+
+func (e *NotificationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationKind", str)
+	}
+	return nil
+}
+
+func (e NotificationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

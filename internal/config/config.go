@@ -190,6 +190,7 @@ func FromEnv() (Config, error) {
 	if c.SideEffects, err = sideEffectsFromEnv(); err != nil {
 		return c, err
 	}
+	c.SideEffects.LinkKey = deriveLinkKey(c.WebhookSecretKey)
 	return c, nil
 }
 

@@ -178,3 +178,35 @@ func TestCORSFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestLinkSettings(t *testing.T) {
+	t.Setenv("APP_URL", "")
+	t.Setenv("API_URL", "")
+	t.Setenv("WEBHOOK_SECRET_KEY", "")
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Empty(t, c.SideEffects.AppURL)
+	require.Empty(t, c.SideEffects.APIURL)
+	require.Nil(t, c.SideEffects.LinkKey, "no secret: no signed links")
+
+	t.Setenv("APP_URL", " https://app.example.com/ ")
+	t.Setenv("API_URL", "http://localhost:8080/api")
+	t.Setenv("WEBHOOK_SECRET_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, "https://app.example.com", c.SideEffects.AppURL)
+	require.Equal(t, "http://localhost:8080/api", c.SideEffects.APIURL)
+	require.Len(t, c.SideEffects.LinkKey, 32)
+	require.NotEqual(t, c.WebhookSecretKey, c.SideEffects.LinkKey, "derived, not the webhook key itself")
+
+	for _, v := range []string{"app.example.com", "/relative", "ftp://app.example.com", "https://", "https://u:p@app.example.com",
+		"https://app.example.com/?x=1", "https://app.example.com/#x", "mailto:x@example.com"} {
+		for _, k := range []string{"APP_URL", "API_URL"} {
+			t.Run(k+" "+v, func(t *testing.T) {
+				t.Setenv(k, v)
+				_, err := FromEnv()
+				require.ErrorContains(t, err, k)
+			})
+		}
+	}
+}

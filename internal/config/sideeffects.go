@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +26,12 @@ import (
 //	WEBHOOK_PER_ENDPOINT            deliveries at once to one endpoint (default 2)
 //	WEBHOOK_ALLOW_PRIVATE_NETWORKS  true or false: let webhooks reach loopback and private addresses
 //	                                (default false; development only)
+//	APP_URL                         the web app's absolute http(s) URL: emails link to tasks
+//	                                (APP_URL/workspaces/{id}/tasks/{key}) and invitations
+//	                                (APP_URL/invitations/{workspaceId}/{invitationId}); unset: no links
+//	API_URL                         this API's public absolute http(s) URL (https in production):
+//	                                emails carry a one-click List-Unsubscribe link to
+//	                                API_URL/email/unsubscribe; unset: no unsubscribe link
 type SideEffects struct {
 	SMTPAddr     string
 	SMTPFrom     string
@@ -33,6 +43,13 @@ type SideEffects struct {
 	WebhookWorkers              int
 	WebhookPerEndpoint          int
 	WebhookAllowPrivateNetworks bool
+
+	AppURL string // without a trailing slash
+	APIURL string // without a trailing slash
+	// LinkKey signs the unsubscribe links of emails (HMAC-SHA256). It is derived from
+	// WEBHOOK_SECRET_KEY (empty without it: no unsubscribe links), so there is no other secret
+	// to manage; rotating that key invalidates the links of emails already sent.
+	LinkKey []byte
 }
 
 // sideEffectsFromEnv reads SideEffects; unset values stay zero, present but invalid ones are errors.
@@ -42,6 +59,13 @@ func sideEffectsFromEnv() (SideEffects, error) {
 		SMTPFrom:     os.Getenv("SMTP_FROM"),
 		SMTPUsername: os.Getenv("SMTP_USERNAME"),
 		SMTPPassword: os.Getenv("SMTP_PASSWORD"),
+	}
+	var err error
+	if s.AppURL, err = absoluteHTTPURL("APP_URL"); err != nil {
+		return s, err
+	}
+	if s.APIURL, err = absoluteHTTPURL("API_URL"); err != nil {
+		return s, err
 	}
 	if s.SMTPAddr != "" && s.SMTPFrom == "" {
 		return s, errors.New("SMTP_FROM is required when SMTP_ADDR is set")
@@ -77,4 +101,30 @@ func sideEffectsFromEnv() (SideEffects, error) {
 		}
 	}
 	return s, nil
+}
+
+// absoluteHTTPURL reads an optional base URL: absolute, http or https, with a host and nothing
+// after the path (no query, fragment or credentials: links are built by appending paths).
+func absoluteHTTPURL(key string) (string, error) {
+	v := strings.TrimSpace(os.Getenv(key))
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("%s: want an absolute http(s) URL such as https://app.example.com, got %q", key, v)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// deriveLinkKey is the key that signs email links, derived from the webhook secret key so that
+// one secret setting serves both, with a label that keeps the two uses apart.
+func deriveLinkKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("taskforge email links v1"))
+	return m.Sum(nil)
 }
