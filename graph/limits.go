@@ -276,7 +276,12 @@ func (w *costWalker) fieldCost(f *ast.Field) int {
 	}
 	n := lc.bound
 	if lc.pageArg != "" {
-		n = costPageSize(f.ArgumentMap(w.vars)[lc.pageArg])
+		args := f.ArgumentMap(w.vars)
+		n = costPageSize(args[lc.pageArg])
+		// A backward page (tasks' last, which takes precedence over first) may be the larger.
+		if last, ok := args["last"]; ok && last != nil {
+			n = max(n, costPageSize(last))
+		}
 	}
 	// Every item costs at least 1 (an object selecting only scalars is still an object).
 	return addCost(1, mulCost(n, max(child, 1)))

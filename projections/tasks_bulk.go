@@ -65,7 +65,7 @@ func newTasksFolder(v int) bulkFolder {
 			}),
 		people: newBulkPeople(v, "rm_task_people"), assigned: map[string]map[uuid.UUID]struct{}{},
 	}
-	f.tasks.computed = [][2]string{{"search", taskSearch}}
+	f.tasks.computed = [][2]string{{"search", taskSearch}, {"labels_ci", labelsCI("s.labels")}}
 	return f
 }
 
