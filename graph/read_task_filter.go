@@ -150,7 +150,7 @@ func (tf *taskFilter) expr(path string, f *model.TaskFilter, depth int) (project
 		for _, q := range []struct {
 			name string
 			q    projections.Quantifier
-			c    *model.LabelComparator
+			c    *model.StringComparator
 		}{{"some", projections.QuantSome, c.Some}, {"every", projections.QuantEvery, c.Every}, {"none", projections.QuantNone, c.None}} {
 			if q.c != nil {
 				add(stringComparator(s, path+".labels."+q.name, projections.FieldLabels, q.q, q.c.Eq, q.c.Neq, q.c.In, q.c.Nin))

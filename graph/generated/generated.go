@@ -2503,7 +2503,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputIDComparator,
 		ec.unmarshalInputInvitationInput,
 		ec.unmarshalInputInviteMemberInput,
-		ec.unmarshalInputLabelComparator,
 		ec.unmarshalInputLabelsFilter,
 		ec.unmarshalInputNullableDateComparator,
 		ec.unmarshalInputNullableIDComparator,
@@ -3226,7 +3225,7 @@ input NullableIDComparator {
   null: Boolean
 }
 
-"A workflow status id (todo, in_progress, …)."
+"Compares a string: a workflow status id (todo, in_progress, …), or a label (ignoring case)."
 input StringComparator {
   eq: String
   neq: String
@@ -3306,17 +3305,10 @@ comparison), every (all of them do: true of a task without labels), none (no lab
 true for tasks without labels, false for tasks with some.
 """
 input LabelsFilter {
-  some: LabelComparator
-  every: LabelComparator
-  none: LabelComparator
+  some: StringComparator
+  every: StringComparator
+  none: StringComparator
   empty: Boolean
-}
-
-input LabelComparator {
-  eq: String
-  neq: String
-  in: [String!]
-  nin: [String!]
 }
 
 enum TaskOrder {
@@ -15749,57 +15741,6 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputLabelComparator(ctx context.Context, obj any) (model.LabelComparator, error) {
-	var it model.LabelComparator
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "eq":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Eq = data
-		case "neq":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Neq = data
-		case "in":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.In = data
-		case "nin":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Nin = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputLabelsFilter(ctx context.Context, obj any) (model.LabelsFilter, error) {
 	var it model.LabelsFilter
 	if obj == nil {
@@ -15820,21 +15761,21 @@ func (ec *executionContext) unmarshalInputLabelsFilter(ctx context.Context, obj 
 		switch k {
 		case "some":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("some"))
-			data, err := ec.unmarshalOLabelComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelComparator(ctx, v)
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Some = data
 		case "every":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("every"))
-			data, err := ec.unmarshalOLabelComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelComparator(ctx, v)
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Every = data
 		case "none":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("none"))
-			data, err := ec.unmarshalOLabelComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelComparator(ctx, v)
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -22479,14 +22420,6 @@ func (ec *executionContext) marshalOInvitationResult2ᚖgithubᚗcomᚋtaskforge
 		return graphql.Null
 	}
 	return ec._InvitationResult(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOLabelComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelComparator(ctx context.Context, v any) (*model.LabelComparator, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputLabelComparator(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOLabelsFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelsFilter(ctx context.Context, v any) (*model.LabelsFilter, error) {

@@ -243,21 +243,14 @@ type InviteMemberInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
-type LabelComparator struct {
-	Eq  *string  `json:"eq,omitempty"`
-	Neq *string  `json:"neq,omitempty"`
-	In  []string `json:"in,omitempty"`
-	Nin []string `json:"nin,omitempty"`
-}
-
 // Compares a task's labels, ignoring letter case: some (at least one label satisfies the
 // comparison), every (all of them do: true of a task without labels), none (no label does); empty:
 // true for tasks without labels, false for tasks with some.
 type LabelsFilter struct {
-	Some  *LabelComparator `json:"some,omitempty"`
-	Every *LabelComparator `json:"every,omitempty"`
-	None  *LabelComparator `json:"none,omitempty"`
-	Empty *bool            `json:"empty,omitempty"`
+	Some  *StringComparator `json:"some,omitempty"`
+	Every *StringComparator `json:"every,omitempty"`
+	None  *StringComparator `json:"none,omitempty"`
+	Empty *bool             `json:"empty,omitempty"`
 }
 
 type Me struct {
@@ -425,7 +418,7 @@ type StatusInput struct {
 	Category StatusCategory `json:"category"`
 }
 
-// A workflow status id (todo, in_progress, …).
+// Compares a string: a workflow status id (todo, in_progress, …), or a label (ignoring case).
 type StringComparator struct {
 	Eq  *string  `json:"eq,omitempty"`
 	Neq *string  `json:"neq,omitempty"`
