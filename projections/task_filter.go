@@ -342,13 +342,19 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// prefixQuery turns a search text into a tsquery of prefixes, one per word ("auth lo" is
-// 'auth':* & 'lo':*, which "login authentication" matches), or "" when it has no word. Words are
-// runs of letters and digits, so the text holds no tsquery syntax; it is still a parameter.
-func prefixQuery(search string) string {
-	words := strings.FieldsFunc(search, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	for i, w := range words {
-		words[i] = w + ":*"
-	}
-	return strings.Join(words, " & ")
+// prefixTSQuery is the tsquery of a search text's prefixes in configuration cfg: the text's own
+// lexemes, from the parser and dictionaries that made the indexed column (so "TF-12" is 'tf' and
+// '-12', "authentication" the English stem 'authent'), each a prefix, all required: "auth lo"
+// is 'auth':* & 'lo':*, which "login authentication" matches. NULL when the text has no lexeme
+// (English stop words only), which matches nothing. The lexemes are quoted for tsquery input
+// (backslash and quote escaped); the text is the parameter p, never SQL.
+func prefixTSQuery(cfg, p string) string {
+	return `(SELECT string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '\''') || ''':*', ' & ')
+		FROM unnest(to_tsvector('` + cfg + `', ` + p + `::text)))::tsquery`
+}
+
+// IsSearch reports whether search has a word to search for (TaskFilter.Search): a text of
+// punctuation only searches for nothing and filters nothing.
+func IsSearch(search string) bool {
+	return strings.IndexFunc(search, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }

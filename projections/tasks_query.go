@@ -167,10 +167,6 @@ func CursorOrder(order string) string {
 	return order
 }
 
-// IsSearch reports whether search has a word to search for (TaskFilter.Search): a text of
-// punctuation only searches for nothing and filters nothing.
-func IsSearch(search string) bool { return prefixQuery(search) != "" }
-
 // taskListOrder is a list order: its sort keys, their direction, and a cursor's values for them.
 type taskListOrder struct {
 	keys string
@@ -249,14 +245,15 @@ func listTasksStatement(workspaceID uuid.UUID, f TaskFilter) (taskListStatement,
 	a := &sqlArgs{values: []any{workspaceID}}
 	from, cols := "rm_tasks", taskCols
 	where := []string{"workspace_id = $1"}
-	if query := prefixQuery(f.Search); query != "" {
-		// rm_tasks_vN_search_idx (GIN) finds the matches; the workspace and the other filters are
-		// checked on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
-		text := a.add(query)
-		from = `rm_tasks, to_tsquery('english', ` + text + `) AS query_en, to_tsquery('simple', ` + text + `) AS query_simple,
-			LATERAL (SELECT ts_rank(search, query_en) + ts_rank(search, query_simple)) AS m(match_rank)`
+	if IsSearch(f.Search) {
+		// rm_tasks_vN_search_idx (GIN) finds the matches (the queries are InitPlans, computed once,
+		// which the index scan takes as its key); the workspace and the other filters are checked
+		// on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
+		text := a.add(f.Search)
+		en, simple := prefixTSQuery("english", text), prefixTSQuery("simple", text)
+		from = `rm_tasks, LATERAL (SELECT coalesce(ts_rank(search, ` + en + `), 0) + coalesce(ts_rank(search, ` + simple + `), 0)) AS m(match_rank)`
 		cols, st.ranked = taskCols+", match_rank", true
-		where = append(where, "(search @@ query_en OR search @@ query_simple)")
+		where = append(where, "(search @@ "+en+" OR search @@ "+simple+")")
 	} else if st.order == OrderRelevance {
 		return st, errors.New("projections: ordering by relevance needs a search")
 	}
