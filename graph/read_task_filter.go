@@ -27,12 +27,12 @@ const (
 // taskFilter is a TaskFilter read into the read side's terms: its condition tree, and what only
 // its top level may say.
 type taskFilter struct {
-	where     projections.TaskExpr
-	search    string
-	project   uuid.UUID // the top level's project.eq (or projectId): what orderBy NUMBER needs
-	archived  bool      // includeArchived, or a condition on archived somewhere
-	conds     int
-	now       time.Time // relative dates count from it
+	where    projections.TaskExpr
+	search   string
+	project  uuid.UUID // the top level's project.eq (or projectId): what orderBy NUMBER needs
+	archived bool      // includeArchived, or a condition on archived somewhere
+	conds    int
+	now      time.Time // relative dates count from it
 }
 
 // readTaskFilter checks f against the grammar's bounds and compiles it; nil is no filter.
