@@ -407,7 +407,7 @@ func TestTaskFilterErrors(t *testing.T) {
 	for range 51 {
 		many = append(many, map[string]any{})
 	}
-	long := strings.Repeat("x", 201)
+	long := strings.Repeat("x", 256)
 	ids := make([]string, 101)
 	for i := range ids {
 		ids[i] = uuid.NewString()

@@ -20,7 +20,7 @@ const (
 	maxFilterDepth = 4
 	maxFilterConds = 50
 	maxFilterList  = 100
-	maxFilterText  = 200
+	maxFilterText  = domain.MaxUserIDLen // the longest value a field holds (titles 200, labels 50)
 	maxSearchText  = 200
 )
 

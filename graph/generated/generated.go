@@ -3175,9 +3175,9 @@ holds; or: at least one does (an empty list adds no condition). Comparators comp
 values: eq, neq, in, nin (in a list of at most 100), lt/lte/gt/gte where the field is ordered,
 null where it may be null (null: true, it is; false, it is not). On a field that may be null,
 neq and nin hold for a null (an unassigned task is "not bob"), the other comparisons never do.
-Bounds: and/or nested at most 4 deep, at most 50 comparisons in all (each comparator's operator
-and each label quantifier counts one), values of at most 200 characters. A violation is
-INVALID_INPUT naming the argument's path (filter.or[1].dueDate.lt).
+Bounds: and/or nested at most 4 deep, at most 50 conditions in all (each comparator's operator
+and each and/or entry counts one), values of at most 255 characters. A violation is INVALID_INPUT
+naming the argument's path (filter.or[1].dueDate.lt).
 """
 input TaskFilter {
   and: [TaskFilter!]

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -52,9 +51,6 @@ func (d DateTimeOrDuration) At(now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// IsRelative reports whether d is a duration.
-func (d DateTimeOrDuration) IsRelative() bool { return d.duration != nil }
-
 // UnmarshalGQL reads an RFC 3339 time, a date or a duration; anything else is INVALID_INPUT,
 // named by its place in the arguments.
 func (d *DateTimeOrDuration) UnmarshalGQL(v any) error {
@@ -89,6 +85,3 @@ func (d *DateTimeOrDuration) UnmarshalGQL(v any) error {
 func (d DateTimeOrDuration) MarshalGQL(w io.Writer) {
 	_, _ = io.WriteString(w, strconv.Quote(d.text))
 }
-
-// String is the value as it was read.
-func (d DateTimeOrDuration) String() string { return fmt.Sprint(d.text) }
