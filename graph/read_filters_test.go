@@ -14,6 +14,7 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
 )
 
 // connPage is one page of a connection: the edges' node ids and the page info.
@@ -473,4 +474,22 @@ func TestTaskFilterStatementBudget(t *testing.T) {
 	require.Equal(t, plain, count(involved, nil))
 	require.Equal(t, plain, count(involved, 2))
 	require.LessOrEqual(t, plain, 6)
+}
+
+// TestTaskPageCost: a backward page costs its own size (last), which takes precedence over first
+// and its default.
+func TestTaskPageCost(t *testing.T) {
+	t.Parallel()
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity = 20 })
+	tok := token(t, "cost-"+t.Name(), time.Hour)
+	cost := func(page string) float64 {
+		t.Helper()
+		r := a.do(tok, `query($w: ID!) { `+page+` }`, map[string]any{"w": "00000000-0000-0000-0000-000000000000"})
+		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r))
+		return r.Errors[0].Extensions["cost"].(float64)
+	}
+	// 1 + n × (edges 1 + node 1)
+	require.Equal(t, 1+2*150.0, cost(`tasks(workspaceId: $w, last: 150) { edges { node { id } } }`))
+	require.Equal(t, 1+2*50.0, cost(`tasks(workspaceId: $w, last: 3) { edges { node { id } } }`), "first's default bounds it too")
+	require.Equal(t, 1+2*200.0, cost(`tasks(workspaceId: $w, first: 10, last: 200) { edges { node { id } } }`))
 }
