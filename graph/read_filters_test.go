@@ -426,6 +426,8 @@ func TestTaskFilterErrors(t *testing.T) {
 		"filter.or[1].search":                    {filter: map[string]any{"or": []any{map[string]any{}, map[string]any{"search": "x"}}}},
 		"filter.and[0].includeArchived":          {filter: map[string]any{"and": []any{map[string]any{"includeArchived": true}}}},
 		"filter.project.eq":                      {filter: map[string]any{"project": map[string]any{"eq": "not-an-id"}}},
+		"filter.projectId":                       {filter: map[string]any{"projectId": "../p"}},
+		"filter.or[0].label":                     {filter: map[string]any{"or": []any{map[string]any{"label": long}}}},
 		"filter.id.nin[1]":                       {filter: map[string]any{"id": map[string]any{"nin": []string{uuid.NewString(), "x"}}}},
 		"filter.dueDate.lt":                      {filter: map[string]any{"dueDate": map[string]any{"lt": "P7X"}}},
 		"filter.or[1].dueDate.lt":                {filter: map[string]any{"or": []any{map[string]any{}, map[string]any{"dueDate": map[string]any{"lt": "soon"}}}}},

@@ -130,9 +130,19 @@ func (tf *taskFilter) expr(path string, f *model.TaskFilter, depth int) (project
 	if c := f.Project; c != nil {
 		add(idComparator(s, path+".project", projections.FieldProject, c.Eq, c.Neq, c.In, c.Nin))
 	}
-	if f.ProjectID != nil && *f.ProjectID != "" {
-		add(idComparator(s, path+".projectId", projections.FieldProject, f.ProjectID, nil, nil, nil))
+	// The deprecated shorthands: an eq each, named by their own path.
+	shorthand := func(name string, v *string, field projections.TaskField, q projections.Quantifier, conv func(string, string) (any, error)) {
+		if v == nil || *v == "" {
+			return
+		}
+		x, e2 := conv(path+"."+name, *v)
+		if e2 == nil {
+			e2 = s.add(path+"."+name, field, q, projections.OpEq, x)
+		}
+		add(e2)
 	}
+	text := func(p, v string) (any, error) { return v, checkText(p, v) }
+	shorthand("projectId", f.ProjectID, projections.FieldProject, "", func(p, v string) (any, error) { return parseID(p, v) })
 	if c := f.Status; c != nil {
 		add(stringComparator(s, path+".status", projections.FieldStatus, "", c.Eq, c.Neq, c.In, c.Nin))
 	}
@@ -143,9 +153,7 @@ func (tf *taskFilter) expr(path string, f *model.TaskFilter, depth int) (project
 		add(stringComparator(s, path+".assignee", projections.FieldAssignee, "", c.Eq, c.Neq, c.In, c.Nin))
 		add(nullComparator(s, path+".assignee.null", projections.FieldAssignee, c.Null))
 	}
-	if f.AssigneeID != nil && *f.AssigneeID != "" {
-		add(stringComparator(s, path+".assigneeId", projections.FieldAssignee, "", f.AssigneeID, nil, nil, nil))
-	}
+	shorthand("assigneeId", f.AssigneeID, projections.FieldAssignee, "", text)
 	if c := f.Labels; c != nil {
 		for _, q := range []struct {
 			name string
@@ -158,9 +166,7 @@ func (tf *taskFilter) expr(path string, f *model.TaskFilter, depth int) (project
 		}
 		add(nullComparator(s, path+".labels.empty", projections.FieldLabels, c.Empty))
 	}
-	if f.Label != nil && *f.Label != "" {
-		add(stringComparator(s, path+".label", projections.FieldLabels, projections.QuantSome, f.Label, nil, nil, nil))
-	}
+	shorthand("label", f.Label, projections.FieldLabels, projections.QuantSome, text)
 	if c := f.DueDate; c != nil {
 		add(tf.dateComparator(s, path+".dueDate", projections.FieldDueDate, &model.DateComparator{Eq: c.Eq, Neq: c.Neq, Lt: c.Lt, Lte: c.Lte, Gt: c.Gt, Gte: c.Gte}))
 		add(nullComparator(s, path+".dueDate.null", projections.FieldDueDate, c.Null))
