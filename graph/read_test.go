@@ -168,7 +168,7 @@ func TestReadSide(t *testing.T) {
 	require.ElementsMatch(t, []string{"TF-1", "TF-2", "TF-3"}, keys(base, ""))
 	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"assigneeId": tm.bobID}), ""))
 	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"label": "bug"}), ""))
-	require.Equal(t, []string{"TF-2"}, keys(with("f", map[string]any{"status": "in_progress"}), ""))
+	require.Equal(t, []string{"TF-2"}, keys(with("f", map[string]any{"status": map[string]any{"eq": "in_progress"}}), ""))
 	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"dueBefore": time.Now().Format(time.RFC3339)}), ""))
 	require.Equal(t, []string{"TF-1"}, keys(with("f", map[string]any{"search": "login"}), ""))
 	var walked []string

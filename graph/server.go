@@ -37,7 +37,7 @@ type Options struct {
 	Playground    bool // GraphiQL playground at GET / (on in development)
 	MaxComplexity int  // default 200000 (cost model of limits.go)
 	// MaxIntrospectionCost bounds the cost of an operation's introspection fields, apart from
-	// MaxComplexity (default 300000: the standard introspection query, not two copies of it).
+	// MaxComplexity (default 400000: the standard introspection query, not two copies of it).
 	MaxIntrospectionCost int
 	MaxDepth             int           // default 12
 	MaxBodyBytes         int64         // default 1 MiB

@@ -13,7 +13,6 @@ import (
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
-	"github.com/taskforge/taskforge/projections"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -172,16 +171,13 @@ func (r *queryResolver) TaskByKey(ctx context.Context, workspaceID string, key s
 }
 
 // Tasks is the resolver for the tasks field.
-func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, consistentWith *string) (*model.TaskConnection, error) {
+func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, last *int, before *string, consistentWith *string) (*model.TaskConnection, error) {
 	ws, err := r.enter(ctx, "workspaceId", workspaceID, consistentWith)
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first, 50)
-	if err != nil {
-		return nil, err
-	}
-	page, order, err := r.listTasks(ctx, ws, filter, orderBy, pageRead(n), after)
+	pa := taskPageArgs{first: first, after: after, last: last, before: before}
+	page, n, err := r.listTasks(ctx, ws, filter, orderBy, pa)
 	if err != nil {
 		return nil, err
 	}
@@ -197,12 +193,11 @@ func (r *queryResolver) Tasks(ctx context.Context, workspaceID string, filter *m
 			return nil, err
 		}
 	}
-	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks)), PageInfo: &model.PageInfo{HasNextPage: page.Next != ""}}
+	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, 0, len(page.Tasks))}
 	for i, t := range page.Tasks {
-		cursor := projections.CursorOf(order, t).String()
-		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: cursor, Node: models[i]})
+		conn.Edges = append(conn.Edges, &model.TaskEdge{Cursor: page.Cursor(t), Node: models[i]})
 	}
-	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.TaskEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
+	conn.Edges, conn.PageInfo = taskPageInfo(page, n, conn.Edges, pa)
 	return conn, nil
 }
 

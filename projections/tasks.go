@@ -9,8 +9,8 @@ import (
 func tasksProjection() *Projection {
 	return &Projection{
 		Name: Tasks,
-		// 2: rm_task_changes (sync records)
-		Revision: 2,
+		// 2: labels_ci and the filter grammar's indexes; 3: rm_task_changes (sync records)
+		Revision: 3,
 		Tables:   []string{"rm_tasks", "rm_comments", "rm_task_people", "rm_task_changes"},
 		Schema: `
 CREATE TABLE rm_tasks{v} (
@@ -29,6 +29,8 @@ CREATE TABLE rm_tasks{v} (
     assignee_name  text,
     due_date       timestamptz,
     labels         text[] NOT NULL,
+    -- labels lower-cased (labelsCI), for the case-insensitive label filters' GIN index
+    labels_ci      text[] NOT NULL,
     -- ranks compare byte-wise (domain/rank.go)
     rank           text COLLATE "C" NOT NULL,
     comment_count  int NOT NULL DEFAULT 0,
@@ -73,6 +75,13 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_updated_idx ON rm_tasks{v} (workspace_id,
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_ws_assignee_idx ON rm_tasks{v} (workspace_id, assignee_id, updated_at DESC, id DESC);
 -- serves ListTasks filtered by due date (dueBefore) within a workspace, unarchived tasks
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_due_idx ON rm_tasks{v} (workspace_id, due_date) WHERE due_date IS NOT NULL AND NOT archived;
+-- serve ListTasks' filter grammar (TaskExpr) within a workspace: status; labels (@>, &&, <@ on the
+-- lower-cased copy); title prefixes (a byte-wise range); creation dates. Other fields' conditions
+-- are checked on the rows of the order's index (updated_idx) or of another condition's index.
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_status_idx ON rm_tasks{v} (workspace_id, status, updated_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_labels_idx ON rm_tasks{v} USING gin (labels_ci);
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_title_idx ON rm_tasks{v} (workspace_id, (title COLLATE "C"));
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_created_idx ON rm_tasks{v} (workspace_id, created_at);
 -- serves TaskByKey (keys are unique in a workspace: a project key is reserved once, numbers once per project)
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_key_idx ON rm_tasks{v} (workspace_id, key);
 -- serves ListTasks with a search (TaskFilter.Search): the matches, other filters rechecked on them
@@ -116,9 +125,10 @@ func applyTasks(w *Writer, e *Event) error {
 			labels = []string{}
 		}
 		w.Exec(`INSERT INTO rm_tasks{v} (id, workspace_id, project_id, number, key, title, description, status, priority,
-				priority_order, assignee_id, assignee_name, due_date, labels, rank, created_by, created_at, updated_at, version, search)
+				priority_order, assignee_id, assignee_name, due_date, labels, labels_ci, rank, created_by, created_at, updated_at, version, search)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-				(SELECT display_name FROM rm_task_people{v} WHERE workspace_id = $2 AND user_id = $11), $12, $13, $14, $15, $16, $16, $17,
+				(SELECT display_name FROM rm_task_people{v} WHERE workspace_id = $2 AND user_id = $11), $12, $13, `+labelsCI("$13::text[]")+`,
+				$14, $15, $16, $16, $17,
 				setweight(to_tsvector('simple', $5), 'A') || setweight(to_tsvector('english', $6), 'A') ||
 				setweight(to_tsvector('english', $7), 'B'))`,
 			ev.TaskID, ev.WorkspaceID, ev.ProjectID, ev.Number, ev.Key, ev.Title, ev.Description, ev.Status, string(ev.Priority),
@@ -141,7 +151,8 @@ func applyTasks(w *Writer, e *Event) error {
 		if labels == nil {
 			labels = []string{}
 		}
-		w.Exec(`UPDATE rm_tasks{v} SET labels = $2, updated_at = $3, version = $4 WHERE id = $1`, ev.TaskID, labels, ev.At, v)
+		w.Exec(`UPDATE rm_tasks{v} SET labels = $2, labels_ci = `+labelsCI("$2::text[]")+`, updated_at = $3, version = $4 WHERE id = $1`,
+			ev.TaskID, labels, ev.At, v)
 	case domain.TaskStatusChanged:
 		w.Exec(`UPDATE rm_tasks{v} SET status = $2, updated_at = $3, version = $4 WHERE id = $1`, ev.TaskID, ev.To, ev.At, v)
 	case domain.TaskAssigned:

@@ -66,7 +66,7 @@ func newTasksFolder(v int) bulkFolder {
 			}),
 		people: newBulkPeople(v, "rm_task_people"), changes: newBulkChanges(v, "rm_task_changes"), assigned: map[string]map[uuid.UUID]struct{}{},
 	}
-	f.tasks.computed = [][2]string{{"search", taskSearch}}
+	f.tasks.computed = [][2]string{{"search", taskSearch}, {"labels_ci", labelsCI("s.labels")}}
 	return f
 }
 

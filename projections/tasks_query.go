@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,9 +114,10 @@ func (q *Queries) BoardsByKeys(ctx context.Context, keys []Key, limit int) ([]Ta
 
 // Task list orders.
 const (
-	OrderUpdated   = "updated"   // newest update first, within the workspace (default)
-	OrderNumber    = "number"    // TF-1, TF-2, ... within a project (ProjectID required)
-	OrderRelevance = "relevance" // best match of TaskFilter.Search first (Search required)
+	OrderUpdated    = "updated"     // newest update first, within the workspace (default)
+	OrderUpdatedAsc = "updated_asc" // oldest update first
+	OrderNumber     = "number"      // TF-1, TF-2, ... within a project (ProjectID required)
+	OrderRelevance  = "relevance"   // best match of TaskFilter.Search first (Search required)
 )
 
 // TaskFilter selects and orders a task list page.
@@ -124,118 +125,196 @@ type TaskFilter struct {
 	ProjectID  uuid.UUID // required for OrderNumber
 	Status     string
 	AssigneeID string
-	Label      string
+	Label      string     // a label, letter case ignored
 	DueBefore  *time.Time // due strictly before (tasks without a due date never match)
-	// Search is a full-text search over key, title and description (words, English stemming):
-	// only matching tasks are listed.
+	// Where is the filter grammar's condition tree, which must hold besides the fields above.
+	Where TaskExpr
+	// Search is a prefix search over key, title and description: every word of it begins a
+	// word of the task ("auth lo" finds "login authentication"), English stems or as written.
+	// Only matching tasks are listed.
 	Search          string
 	IncludeArchived bool
 	Order           string
-	After           string // cursor of the previous page's last task
-	Limit           int
+	After           string // cursor: only tasks after it in the list's order
+	Before          string // cursor: only tasks before it
+	// Last asks for the last Limit tasks of the list (after After, before Before) instead of the
+	// first: paging backwards. The page is still in the list's order.
+	Last  bool
+	Limit int
 }
 
 // TaskPage is one page of a task list.
 type TaskPage struct {
 	Tasks []Task `json:"tasks"`
-	// Next is the cursor of the next page, empty on the last one.
+	// Next is the cursor of the next page when the list continues after the page's last task
+	// (known when reading forward, always empty when reading Last).
 	Next string `json:"next,omitempty"`
+	// Previous is the cursor of the page before when the list continues before the page's first
+	// task (known when reading Last, always empty otherwise).
+	Previous string `json:"previous,omitempty"`
+	order    string
+}
+
+// Cursor is t's cursor in the page's list (CursorOf in its order).
+func (p TaskPage) Cursor(t Task) string { return CursorOf(CursorOrder(p.order), t).String() }
+
+// CursorOrder is the cursor format (CursorOf, ParseTaskCursor) of a list order: updated_asc's
+// cursors are updated's (a place in the same keyset, read the other way).
+func CursorOrder(order string) string {
+	if order == OrderUpdatedAsc {
+		return OrderUpdated
+	}
+	return order
+}
+
+// taskListOrder is a list order: its sort keys, their direction, and a cursor's values for them.
+type taskListOrder struct {
+	keys string
+	desc bool
+	vals func(c TaskCursor, a *sqlArgs) string
+}
+
+var taskListOrders = map[string]taskListOrder{
+	// served by rm_tasks_vN_updated_idx (read backwards for updated_asc), or by the index of a
+	// selective filter (ws_assignee, due, status, labels, search, title, number), its rows sorted
+	OrderUpdated: {keys: "updated_at, id", desc: true, vals: func(c TaskCursor, a *sqlArgs) string {
+		return a.add(c.UpdatedAt) + ", " + a.add(c.ID)
+	}},
+	OrderUpdatedAsc: {keys: "updated_at, id", vals: func(c TaskCursor, a *sqlArgs) string {
+		return a.add(c.UpdatedAt) + ", " + a.add(c.ID)
+	}},
+	// served by rm_tasks_vN_number_idx
+	OrderNumber: {keys: "number", vals: func(c TaskCursor, a *sqlArgs) string { return a.add(c.Number) }},
+	// served by rm_tasks_vN_search_idx: the matches are ranked and the page is the top of them
+	// after the cursor
+	OrderRelevance: {keys: "match_rank, updated_at, id", desc: true, vals: func(c TaskCursor, a *sqlArgs) string {
+		return a.add(c.Rank) + "::real, " + a.add(c.UpdatedAt) + ", " + a.add(c.ID)
+	}},
+}
+
+// taskListStatement is ListTasks' one statement.
+type taskListStatement struct {
+	sql    string
+	args   []any
+	ranked bool // selects match_rank after taskCols
+	limit  int
+	order  string
 }
 
 // ListTasks returns a page of tasks: keyset pagination, so a page costs the same wherever it is.
-// Every filter, the search included, is part of the query before its LIMIT, so a page is full
-// unless it is the last.
+// Every filter, the search and the filter grammar included, is part of the query before its
+// LIMIT, so a page is full unless it is the last.
 func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFilter) (TaskPage, error) {
-	limit := pageSize(f.Limit)
-	args := []any{workspaceID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	st, err := listTasksStatement(workspaceID, f)
+	if err != nil {
+		return TaskPage{}, err
 	}
-	from, cols, scan := "rm_tasks", taskCols, scanTask
+	scan := scanTask
+	if st.ranked {
+		scan = scanRankedTask
+	}
+	tasks, err := list(ctx, q.pool, scan, st.sql, st.args...)
+	if err != nil {
+		return TaskPage{}, err
+	}
+	page := TaskPage{Tasks: tasks, order: st.order}
+	more := len(tasks) > st.limit
+	if more {
+		page.Tasks = tasks[:st.limit]
+	}
+	if f.Last {
+		slices.Reverse(page.Tasks)
+		if more {
+			page.Previous = page.Cursor(page.Tasks[0])
+		}
+	} else if more {
+		page.Next = page.Cursor(page.Tasks[st.limit-1])
+	}
+	return page, nil
+}
+
+func listTasksStatement(workspaceID uuid.UUID, f TaskFilter) (taskListStatement, error) {
+	st := taskListStatement{limit: pageSize(f.Limit), order: f.Order}
+	if st.order == "" {
+		st.order = OrderUpdated
+	}
+	order, ok := taskListOrders[st.order]
+	if !ok {
+		return st, fmt.Errorf("projections: unknown order %q", f.Order)
+	}
+	a := &sqlArgs{values: []any{workspaceID}}
+	from, cols := "rm_tasks", taskCols
 	where := []string{"workspace_id = $1"}
-	if f.Search != "" {
-		// rm_tasks_vN_search_idx (GIN) finds the matches; the workspace and the other filters are
-		// checked on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
-		text := arg(f.Search)
-		from = `rm_tasks, websearch_to_tsquery('english', ` + text + `) AS query_en, websearch_to_tsquery('simple', ` + text + `) AS query_simple,
-			LATERAL (SELECT ts_rank(search, query_en) + ts_rank(search, query_simple)) AS m(match_rank)`
-		cols, scan = taskCols+", match_rank", scanRankedTask
-		where = append(where, "(search @@ query_en OR search @@ query_simple)")
+	if IsSearch(f.Search) {
+		// rm_tasks_vN_search_idx (GIN) finds the matches (the queries are InitPlans, computed once,
+		// which the index scan takes as its key); the workspace and the other filters are checked
+		// on them, before the LIMIT. match_rank is what OrderRelevance sorts by.
+		text := a.add(f.Search)
+		en, simple := prefixTSQuery("english", text), prefixTSQuery("simple", text)
+		from = `rm_tasks, LATERAL (SELECT coalesce(ts_rank(search, ` + en + `), 0) + coalesce(ts_rank(search, ` + simple + `), 0)) AS m(match_rank)`
+		cols, st.ranked = taskCols+", match_rank", true
+		where = append(where, "(search @@ "+en+" OR search @@ "+simple+")")
+	} else if st.order == OrderRelevance {
+		return st, errors.New("projections: ordering by relevance needs a search")
 	}
 	if f.ProjectID != uuid.Nil {
-		where = append(where, "project_id = "+arg(f.ProjectID))
+		where = append(where, "project_id = "+a.add(f.ProjectID))
+	} else if st.order == OrderNumber {
+		return st, errors.New("projections: ordering by number needs a project")
 	}
 	if f.Status != "" {
-		where = append(where, "status = "+arg(f.Status))
+		where = append(where, "status = "+a.add(f.Status))
 	}
 	if f.AssigneeID != "" {
-		where = append(where, "assignee_id = "+arg(f.AssigneeID))
+		where = append(where, "assignee_id = "+a.add(f.AssigneeID))
 	}
 	if f.Label != "" {
-		where = append(where, arg(f.Label)+" = ANY (labels)")
+		// served by rm_tasks_vN_labels_idx
+		where = append(where, "labels_ci @> ARRAY[lower("+a.add(f.Label)+"::text)]")
 	}
 	if f.DueBefore != nil {
 		// implies due_date IS NOT NULL: with NOT archived, rm_tasks_vN_due_idx serves it
-		where = append(where, "due_date < "+arg(*f.DueBefore))
+		where = append(where, "due_date < "+a.add(*f.DueBefore))
+	}
+	cond, err := f.Where.sql(a)
+	if err != nil {
+		return st, err
+	}
+	if cond != "" {
+		where = append(where, cond)
 	}
 	if !f.IncludeArchived {
 		where = append(where, "NOT archived")
 	}
-	var order string
-	switch f.Order {
-	case OrderNumber:
-		if f.ProjectID == uuid.Nil {
-			return TaskPage{}, errors.New("projections: ordering by number needs a project")
+	for _, c := range []struct {
+		cursor string
+		after  bool
+	}{{f.After, true}, {f.Before, false}} {
+		if c.cursor == "" {
+			continue
 		}
-		// served by rm_tasks_vN_number_idx
-		order = "number"
-		if f.After != "" {
-			c, err := ParseTaskCursor(f.Order, f.After)
-			if err != nil {
-				return TaskPage{}, err
-			}
-			where = append(where, "number > "+arg(c.Number))
+		cur, err := ParseTaskCursor(CursorOrder(st.order), c.cursor)
+		if err != nil {
+			return st, err
 		}
-	case OrderUpdated, "":
-		// served by rm_tasks_vN_updated_idx (or rm_tasks_vN_ws_assignee_idx with an assignee, or
-		// rm_tasks_vN_due_idx with a due date, the page sorted from the tasks due before it)
-		order = "updated_at DESC, id DESC"
-		if f.After != "" {
-			c, err := ParseTaskCursor(f.Order, f.After)
-			if err != nil {
-				return TaskPage{}, err
-			}
-			where = append(where, "(updated_at, id) < ("+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
+		cmp := "<"
+		if c.after != order.desc {
+			cmp = ">"
 		}
-	case OrderRelevance:
-		if f.Search == "" {
-			return TaskPage{}, errors.New("projections: ordering by relevance needs a search")
-		}
-		// served by rm_tasks_vN_search_idx as above: the matches are ranked and the page is the
-		// top of them after the cursor
-		order = "match_rank DESC, updated_at DESC, id DESC"
-		if f.After != "" {
-			c, err := ParseTaskCursor(f.Order, f.After)
-			if err != nil {
-				return TaskPage{}, err
-			}
-			where = append(where, "(match_rank, updated_at, id) < ("+arg(c.Rank)+"::real, "+arg(c.UpdatedAt)+", "+arg(c.ID)+")")
-		}
-	default:
-		return TaskPage{}, fmt.Errorf("projections: unknown order %q", f.Order)
+		where = append(where, "("+order.keys+") "+cmp+" ("+order.vals(cur, a)+")")
 	}
-	sql := `SELECT ` + cols + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
-	tasks, err := list(ctx, q.pool, scan, sql, args...)
-	if err != nil {
-		return TaskPage{}, err
+	desc := order.desc != f.Last // reading the last page: the list's order reversed, then the page
+	var by []string
+	for _, k := range strings.Split(order.keys, ", ") {
+		if desc {
+			k += " DESC"
+		}
+		by = append(by, k)
 	}
-	page := TaskPage{Tasks: tasks}
-	if len(tasks) > limit {
-		page.Tasks = tasks[:limit]
-		page.Next = CursorOf(f.Order, page.Tasks[limit-1]).String()
-	}
-	return page, nil
+	st.sql = `SELECT ` + cols + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + strings.Join(by, ", ") +
+		` LIMIT ` + a.add(st.limit+1)
+	st.args = a.values
+	return st, nil
 }
 
 // Comment is a comment on a task.

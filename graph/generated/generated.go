@@ -363,7 +363,7 @@ type ComplexityRoot struct {
 		Task                    func(childComplexity int, id string, consistentWith *string) int
 		TaskAt                  func(childComplexity int, id string, version *int, at *time.Time) int
 		TaskByKey               func(childComplexity int, workspaceID string, key string, consistentWith *string) int
-		Tasks                   func(childComplexity int, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, consistentWith *string) int
+		Tasks                   func(childComplexity int, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, last *int, before *string, consistentWith *string) int
 		VerifyStream            func(childComplexity int, streamID string) int
 		WebhookDeliveries       func(childComplexity int, workspaceID string, status *string, first *int, after *string, consistentWith *string) int
 		Webhooks                func(childComplexity int, workspaceID string) int
@@ -591,7 +591,7 @@ type QueryResolver interface {
 	Changes(ctx context.Context, workspaceID string, since *string, first *int, consistentWith *string) (*model.ChangePage, error)
 	Task(ctx context.Context, id string, consistentWith *string) (*model.Task, error)
 	TaskByKey(ctx context.Context, workspaceID string, key string, consistentWith *string) (*model.Task, error)
-	Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, consistentWith *string) (*model.TaskConnection, error)
+	Tasks(ctx context.Context, workspaceID string, filter *model.TaskFilter, orderBy *model.TaskOrder, first *int, after *string, last *int, before *string, consistentWith *string) (*model.TaskConnection, error)
 	Workspaces(ctx context.Context, consistentWith *string) ([]*model.Workspace, error)
 	Workspace(ctx context.Context, id string, consistentWith *string) (*model.Workspace, error)
 	WebhookDeliveries(ctx context.Context, workspaceID string, status *string, first *int, after *string, consistentWith *string) (*model.WebhookDeliveryConnection, error)
@@ -2218,7 +2218,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Tasks(childComplexity, args["workspaceId"].(string), args["filter"].(*model.TaskFilter), args["orderBy"].(*model.TaskOrder), args["first"].(*int), args["after"].(*string), args["consistentWith"].(*string)), true
+		return e.ComplexityRoot.Query.Tasks(childComplexity, args["workspaceId"].(string), args["filter"].(*model.TaskFilter), args["orderBy"].(*model.TaskOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["consistentWith"].(*string)), true
 	case "Query.verifyStream":
 		if e.ComplexityRoot.Query.VerifyStream == nil {
 			break
@@ -2882,18 +2882,26 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAddCommentInput,
 		ec.unmarshalInputAssignTaskInput,
+		ec.unmarshalInputBooleanComparator,
 		ec.unmarshalInputChangeMemberRoleInput,
 		ec.unmarshalInputChangeTaskStatusInput,
 		ec.unmarshalInputCreateProjectInput,
 		ec.unmarshalInputCreateTaskInput,
 		ec.unmarshalInputCreateWorkspaceInput,
+		ec.unmarshalInputDateComparator,
 		ec.unmarshalInputDefineWorkflowInput,
 		ec.unmarshalInputDeleteCommentInput,
 		ec.unmarshalInputEditCommentInput,
 		ec.unmarshalInputEditTaskInput,
+		ec.unmarshalInputIDComparator,
 		ec.unmarshalInputInvitationInput,
 		ec.unmarshalInputInviteMemberInput,
+		ec.unmarshalInputLabelsFilter,
 		ec.unmarshalInputNotificationPreferenceInput,
+		ec.unmarshalInputNullableDateComparator,
+		ec.unmarshalInputNullableIDComparator,
+		ec.unmarshalInputNumberComparator,
+		ec.unmarshalInputPriorityComparator,
 		ec.unmarshalInputProjectInput,
 		ec.unmarshalInputRegisterUserInput,
 		ec.unmarshalInputRegisterWebhookInput,
@@ -2904,8 +2912,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReorderTaskInput,
 		ec.unmarshalInputRotateWebhookSecretInput,
 		ec.unmarshalInputStatusInput,
+		ec.unmarshalInputStringComparator,
 		ec.unmarshalInputTaskFilter,
 		ec.unmarshalInputTaskInput,
+		ec.unmarshalInputTitleComparator,
 		ec.unmarshalInputTransitionInput,
 		ec.unmarshalInputUpdateNotificationPreferencesInput,
 		ec.unmarshalInputUpdateProfileInput,
@@ -3749,30 +3759,167 @@ extend type Query {
   "A task by its key, e.g. TF-12."
   taskByKey(workspaceId: ID!, key: String!, consistentWith: String): Task! @authenticated
   """
-  A page of a workspace's tasks (at most 200). With filter.search the best matches come first
-  (orderBy is then ignored), page after page.
+  A page of a workspace's tasks (at most 200), in orderBy's order: first/after read forward; last
+  (with before, or from the end) reads backward and takes precedence over first. filter selects
+  (TaskFilter); without orderBy, the best matches of filter.search come first, else the most
+  recently updated tasks. Archived tasks are left out unless filter.includeArchived or a filter
+  on archived asks for them.
   """
-  tasks(workspaceId: ID!, filter: TaskFilter, orderBy: TaskOrder = UPDATED_DESC, first: Int = 50, after: String,
-    consistentWith: String): TaskConnection! @authenticated
+  tasks(workspaceId: ID!, filter: TaskFilter, orderBy: TaskOrder, first: Int = 50, after: String,
+    last: Int, before: String, consistentWith: String): TaskConnection! @authenticated
 }
 
+"""
+Selects tasks, like Linear's filters: every field given must hold; and: every filter of the list
+holds; or: at least one does (an empty list adds no condition). Comparators compare a field with
+values: eq, neq, in, nin (in a list of at most 100), lt/lte/gt/gte where the field is ordered,
+null where it may be null (null: true, it is; false, it is not). On a field that may be null,
+neq and nin hold for a null (an unassigned task is "not bob"), the other comparisons never do.
+Bounds: and/or nested at most 4 deep, at most 50 conditions in all (each comparator's operator
+and each and/or entry counts one), values of at most 255 characters. A violation is INVALID_INPUT
+naming the argument's path (filter.or[1].dueDate.lt).
+"""
 input TaskFilter {
-  projectId: ID
-  status: String
-  assigneeId: ID
-  label: String
-  "Tasks due strictly before this instant (tasks without a due date never match)."
-  dueBefore: Time
-  "Full-text search over key, title and description."
+  and: [TaskFilter!]
+  or: [TaskFilter!]
+  id: IDComparator
+  project: IDComparator
+  status: StringComparator
+  priority: PriorityComparator
+  "The assignee's user id; null: true for unassigned tasks."
+  assignee: NullableIDComparator
+  labels: LabelsFilter
+  dueDate: NullableDateComparator
+  createdAt: DateComparator
+  updatedAt: DateComparator
+  "The number in its project (12 of TF-12)."
+  number: NumberComparator
+  title: TitleComparator
+  archived: BooleanComparator
+  """
+  Prefix search over key, title and description: every word of it begins a word of the task
+  ("auth lo" finds "login authentication"), English stems or as written. Top level only.
+  """
   search: String
+  "List archived tasks too. Top level only."
   includeArchived: Boolean
+  projectId: ID @deprecated(reason: "Use project: {eq: …}.")
+  assigneeId: ID @deprecated(reason: "Use assignee: {eq: …}.")
+  label: String @deprecated(reason: "Use labels: {some: {eq: …}}.")
+  "Tasks due strictly before this instant (tasks without a due date never match)."
+  dueBefore: Time @deprecated(reason: "Use dueDate: {lt: …}.")
+}
+
+input IDComparator {
+  eq: ID
+  neq: ID
+  in: [ID!]
+  nin: [ID!]
+}
+
+input NullableIDComparator {
+  eq: ID
+  neq: ID
+  in: [ID!]
+  nin: [ID!]
+  null: Boolean
+}
+
+"Compares a string: a workflow status id (todo, in_progress, …), or a label (ignoring case)."
+input StringComparator {
+  eq: String
+  neq: String
+  in: [String!]
+  nin: [String!]
+}
+
+input TitleComparator {
+  eq: String
+  neq: String
+  in: [String!]
+  nin: [String!]
+  "Begins with, letter case as given."
+  startsWith: String
+  "Contains, ignoring letter case."
+  containsIgnoreCase: String
+}
+
+"Priorities are ordered NONE < LOW < MEDIUM < HIGH < URGENT."
+input PriorityComparator {
+  eq: Priority
+  neq: Priority
+  in: [Priority!]
+  nin: [Priority!]
+  lt: Priority
+  lte: Priority
+  gt: Priority
+  gte: Priority
+}
+
+input NumberComparator {
+  eq: Int
+  neq: Int
+  in: [Int!]
+  nin: [Int!]
+  lt: Int
+  lte: Int
+  gt: Int
+  gte: Int
+}
+
+input BooleanComparator {
+  eq: Boolean
+  neq: Boolean
+}
+
+input DateComparator {
+  eq: DateTimeOrDuration
+  neq: DateTimeOrDuration
+  lt: DateTimeOrDuration
+  lte: DateTimeOrDuration
+  gt: DateTimeOrDuration
+  gte: DateTimeOrDuration
+}
+
+input NullableDateComparator {
+  eq: DateTimeOrDuration
+  neq: DateTimeOrDuration
+  lt: DateTimeOrDuration
+  lte: DateTimeOrDuration
+  gt: DateTimeOrDuration
+  gte: DateTimeOrDuration
+  null: Boolean
+}
+
+"""
+An instant: an RFC 3339 time (2026-12-24T09:00:00Z), a date (2026-12-24, midnight UTC), or an
+ISO 8601 duration from the time of the request, positive into the future and negative (a leading
+minus) into the past: {dueDate: {lt: "P7D"}} is due within 7 days from now (overdue included),
+{updatedAt: {gt: "-P2W"}} updated in the last two weeks. Years and months are calendar ones.
+"""
+scalar DateTimeOrDuration
+
+"""
+Compares a task's labels, ignoring letter case: some (at least one label satisfies the
+comparison), every (all of them do: true of a task without labels), none (no label does); empty:
+true for tasks without labels, false for tasks with some.
+"""
+input LabelsFilter {
+  some: StringComparator
+  every: StringComparator
+  none: StringComparator
+  empty: Boolean
 }
 
 enum TaskOrder {
-  "Most recently updated first."
+  "Most recently updated first (the default without a search)."
   UPDATED_DESC
-  "By number within a project (filter.projectId required)."
+  "Least recently updated first."
+  UPDATED_ASC
+  "By number within a project (filter.project: {eq: …} or filter.projectId required)."
   NUMBER
+  "Best match of filter.search first (the default with one; it needs one)."
+  RELEVANCE
 }
 
 type Task {
@@ -5845,14 +5992,30 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "consistentWith",
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["consistentWith"] = arg5
+	args["before"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "consistentWith",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["consistentWith"] = arg7
 	return args, nil
 }
 
@@ -13048,7 +13211,7 @@ func (ec *executionContext) _Query_tasks(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Tasks(ctx, fc.Args["workspaceId"].(string), fc.Args["filter"].(*model.TaskFilter), fc.Args["orderBy"].(*model.TaskOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["consistentWith"].(*string))
+			return ec.Resolvers.Query().Tasks(ctx, fc.Args["workspaceId"].(string), fc.Args["filter"].(*model.TaskFilter), fc.Args["orderBy"].(*model.TaskOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["consistentWith"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -17139,6 +17302,43 @@ func (ec *executionContext) unmarshalInputAssignTaskInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputBooleanComparator(ctx context.Context, obj any) (model.BooleanComparator, error) {
+	var it model.BooleanComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Context, obj any) (model.ChangeMemberRoleInput, error) {
 	var it model.ChangeMemberRoleInput
 	if obj == nil {
@@ -17454,6 +17654,71 @@ func (ec *executionContext) unmarshalInputCreateWorkspaceInput(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDateComparator(ctx context.Context, obj any) (model.DateComparator, error) {
+	var it model.DateComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "lt", "lte", "gt", "gte"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputDefineWorkflowInput(ctx context.Context, obj any) (model.DefineWorkflowInput, error) {
 	var it model.DefineWorkflowInput
 	if obj == nil {
@@ -17728,6 +17993,57 @@ func (ec *executionContext) unmarshalInputEditTaskInput(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputIDComparator(ctx context.Context, obj any) (model.IDComparator, error) {
+	var it model.IDComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputInvitationInput(ctx context.Context, obj any) (model.InvitationInput, error) {
 	var it model.InvitationInput
 	if obj == nil {
@@ -17837,6 +18153,57 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputLabelsFilter(ctx context.Context, obj any) (model.LabelsFilter, error) {
+	var it model.LabelsFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"some", "every", "none", "empty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "some":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("some"))
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Some = data
+		case "every":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("every"))
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Every = data
+		case "none":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("none"))
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.None = data
+		case "empty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("empty"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Empty = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputNotificationPreferenceInput(ctx context.Context, obj any) (model.NotificationPreferenceInput, error) {
 	var it model.NotificationPreferenceInput
 	if obj == nil {
@@ -17869,6 +18236,294 @@ func (ec *executionContext) unmarshalInputNotificationPreferenceInput(ctx contex
 				return it, err
 			}
 			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputNullableDateComparator(ctx context.Context, obj any) (model.NullableDateComparator, error) {
+	var it model.NullableDateComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "lt", "lte", "gt", "gte", "null"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		case "null":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("null"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Null = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputNullableIDComparator(ctx context.Context, obj any) (model.NullableIDComparator, error) {
+	var it model.NullableIDComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "null"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "null":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("null"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Null = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputNumberComparator(ctx context.Context, obj any) (model.NumberComparator, error) {
+	var it model.NumberComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "lt", "lte", "gt", "gte"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPriorityComparator(ctx context.Context, obj any) (model.PriorityComparator, error) {
+	var it model.PriorityComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "lt", "lte", "gt", "gte"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOPriority2ᚕgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOPriority2ᚕgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
 		}
 	}
 	return it, nil
@@ -18412,6 +19067,57 @@ func (ec *executionContext) unmarshalInputStatusInput(ctx context.Context, obj a
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputStringComparator(ctx context.Context, obj any) (model.StringComparator, error) {
+	var it model.StringComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj any) (model.TaskFilter, error) {
 	var it model.TaskFilter
 	if obj == nil {
@@ -18423,13 +19129,125 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"projectId", "status", "assigneeId", "label", "dueBefore", "search", "includeArchived"}
+	fieldsInOrder := [...]string{"and", "or", "id", "project", "status", "priority", "assignee", "labels", "dueDate", "createdAt", "updatedAt", "number", "title", "archived", "search", "includeArchived", "projectId", "assigneeId", "label", "dueBefore"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOTaskFilter2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOTaskFilter2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOIDComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐIDComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalOIDComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐIDComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOPriorityComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "assignee":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assignee"))
+			data, err := ec.unmarshalONullableIDComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNullableIDComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Assignee = data
+		case "labels":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labels"))
+			data, err := ec.unmarshalOLabelsFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelsFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Labels = data
+		case "dueDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
+			data, err := ec.unmarshalONullableDateComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNullableDateComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueDate = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalODateComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalODateComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalONumberComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNumberComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOTitleComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTitleComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "archived":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("archived"))
+			data, err := ec.unmarshalOBooleanComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐBooleanComparator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Archived = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		case "includeArchived":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeArchived"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeArchived = data
 		case "projectId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -18437,13 +19255,6 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.ProjectID = data
-		case "status":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Status = data
 		case "assigneeId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -18465,20 +19276,6 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.DueBefore = data
-		case "search":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Search = data
-		case "includeArchived":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeArchived"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IncludeArchived = data
 		}
 	}
 	return it, nil
@@ -18530,6 +19327,71 @@ func (ec *executionContext) unmarshalInputTaskInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputTitleComparator(ctx context.Context, obj any) (model.TitleComparator, error) {
+	var it model.TitleComparator
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "startsWith", "containsIgnoreCase"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "startsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsWith"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsWith = data
+		case "containsIgnoreCase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("containsIgnoreCase"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContainsIgnoreCase = data
 		}
 	}
 	return it, nil
@@ -24259,6 +25121,11 @@ func (ec *executionContext) marshalNTaskEdge2ᚖgithubᚗcomᚋtaskforgeᚋtaskf
 	return ec._TaskEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNTaskFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilter(ctx context.Context, v any) (*model.TaskFilter, error) {
+	res, err := ec.unmarshalInputTaskFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTaskInput2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskInput(ctx context.Context, v any) (model.TaskInput, error) {
 	res, err := ec.unmarshalInputTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24609,6 +25476,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOBooleanComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐBooleanComparator(ctx context.Context, v any) (*model.BooleanComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBooleanComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐComment(ctx context.Context, sel ast.SelectionSet, v *model.Comment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24621,6 +25496,30 @@ func (ec *executionContext) marshalOCommentResult2ᚖgithubᚗcomᚋtaskforgeᚋ
 		return graphql.Null
 	}
 	return ec._CommentResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODateComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateComparator(ctx context.Context, v any) (*model.DateComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDateComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx context.Context, v any) (*model.DateTimeOrDuration, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DateTimeOrDuration)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODateTimeOrDuration2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐDateTimeOrDuration(ctx context.Context, sel ast.SelectionSet, v *model.DateTimeOrDuration) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalODueDate2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
@@ -24641,6 +25540,41 @@ func (ec *executionContext) marshalODueDate2ᚖtimeᚐTime(ctx context.Context, 
 	return res
 }
 
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -24657,6 +25591,49 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOIDComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐIDComparator(ctx context.Context, v any) (*model.IDComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIDComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -24682,6 +25659,14 @@ func (ec *executionContext) marshalOInvitationResult2ᚖgithubᚗcomᚋtaskforge
 		return graphql.Null
 	}
 	return ec._InvitationResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLabelsFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐLabelsFilter(ctx context.Context, v any) (*model.LabelsFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLabelsFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOMember2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v *model.Member) graphql.Marshaler {
@@ -24740,6 +25725,30 @@ func (ec *executionContext) marshalONotificationPreference2ᚕᚖgithubᚗcomᚋ
 	return ret
 }
 
+func (ec *executionContext) unmarshalONullableDateComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNullableDateComparator(ctx context.Context, v any) (*model.NullableDateComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNullableDateComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalONullableIDComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNullableIDComparator(ctx context.Context, v any) (*model.NullableIDComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNullableIDComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalONumberComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNumberComparator(ctx context.Context, v any) (*model.NumberComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNumberComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOPlan2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPlan(ctx context.Context, v any) (*model.Plan, error) {
 	if v == nil {
 		return nil, nil
@@ -24756,6 +25765,42 @@ func (ec *executionContext) marshalOPlan2ᚖgithubᚗcomᚋtaskforgeᚋtaskforge
 	return v
 }
 
+func (ec *executionContext) unmarshalOPriority2ᚕgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityᚄ(ctx context.Context, v any) ([]model.Priority, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Priority, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPriority2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOPriority2ᚕgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Priority) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPriority2githubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriority(ctx context.Context, v any) (*model.Priority, error) {
 	if v == nil {
 		return nil, nil
@@ -24770,6 +25815,14 @@ func (ec *executionContext) marshalOPriority2ᚖgithubᚗcomᚋtaskforgeᚋtaskf
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOPriorityComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPriorityComparator(ctx context.Context, v any) (*model.PriorityComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPriorityComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐProject(ctx context.Context, sel ast.SelectionSet, v *model.Project) graphql.Marshaler {
@@ -24840,11 +25893,36 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalOStringComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐStringComparator(ctx context.Context, v any) (*model.StringComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputStringComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOTask2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTask(ctx context.Context, sel ast.SelectionSet, v *model.Task) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Task(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTaskFilter2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilterᚄ(ctx context.Context, v any) ([]*model.TaskFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TaskFilter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTaskFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOTaskFilter2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskFilter(ctx context.Context, v any) (*model.TaskFilter, error) {
@@ -24894,6 +25972,14 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := model.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTitleComparator2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTitleComparator(ctx context.Context, v any) (*model.TitleComparator, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTitleComparator(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOWebhookResult2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐWebhookResult(ctx context.Context, sel ast.SelectionSet, v *model.WebhookResult) graphql.Marshaler {

@@ -79,6 +79,11 @@ type BoardColumn struct {
 	Tasks    []*Task        `json:"tasks"`
 }
 
+type BooleanComparator struct {
+	Eq  *bool `json:"eq,omitempty"`
+	Neq *bool `json:"neq,omitempty"`
+}
+
 type ChainVerification struct {
 	StreamID        string  `json:"streamId"`
 	Events          int     `json:"events"`
@@ -178,6 +183,15 @@ type CreateWorkspaceInput struct {
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
+type DateComparator struct {
+	Eq  *DateTimeOrDuration `json:"eq,omitempty"`
+	Neq *DateTimeOrDuration `json:"neq,omitempty"`
+	Lt  *DateTimeOrDuration `json:"lt,omitempty"`
+	Lte *DateTimeOrDuration `json:"lte,omitempty"`
+	Gt  *DateTimeOrDuration `json:"gt,omitempty"`
+	Gte *DateTimeOrDuration `json:"gte,omitempty"`
+}
+
 type DeadLetter struct {
 	// webhook-5 or email-7: the id `taskforge deadletters retry` takes.
 	ID string `json:"id"`
@@ -263,6 +277,13 @@ type HistoryEdge struct {
 	Node   *AuditEvent `json:"node"`
 }
 
+type IDComparator struct {
+	Eq  *string  `json:"eq,omitempty"`
+	Neq *string  `json:"neq,omitempty"`
+	In  []string `json:"in,omitempty"`
+	Nin []string `json:"nin,omitempty"`
+}
+
 // An invitation to a workspace not yet accepted, revoked or expired. Invitations expire 7 days after
 // they are sent; an admin may then invite the address again.
 type Invitation struct {
@@ -294,6 +315,16 @@ type InviteMemberInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 	// Any id the client chooses (1 to 128 printable ASCII characters): echoed in the payload, the sync records and the live messages this mutation causes.
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+// Compares a task's labels, ignoring letter case: some (at least one label satisfies the
+// comparison), every (all of them do: true of a task without labels), none (no label does); empty:
+// true for tasks without labels, false for tasks with some.
+type LabelsFilter struct {
+	Some  *StringComparator `json:"some,omitempty"`
+	Every *StringComparator `json:"every,omitempty"`
+	None  *StringComparator `json:"none,omitempty"`
+	Empty *bool             `json:"empty,omitempty"`
 }
 
 type Me struct {
@@ -328,6 +359,35 @@ type NotificationPreferenceInput struct {
 	Email bool             `json:"email"`
 }
 
+type NullableDateComparator struct {
+	Eq   *DateTimeOrDuration `json:"eq,omitempty"`
+	Neq  *DateTimeOrDuration `json:"neq,omitempty"`
+	Lt   *DateTimeOrDuration `json:"lt,omitempty"`
+	Lte  *DateTimeOrDuration `json:"lte,omitempty"`
+	Gt   *DateTimeOrDuration `json:"gt,omitempty"`
+	Gte  *DateTimeOrDuration `json:"gte,omitempty"`
+	Null *bool               `json:"null,omitempty"`
+}
+
+type NullableIDComparator struct {
+	Eq   *string  `json:"eq,omitempty"`
+	Neq  *string  `json:"neq,omitempty"`
+	In   []string `json:"in,omitempty"`
+	Nin  []string `json:"nin,omitempty"`
+	Null *bool    `json:"null,omitempty"`
+}
+
+type NumberComparator struct {
+	Eq  *int  `json:"eq,omitempty"`
+	Neq *int  `json:"neq,omitempty"`
+	In  []int `json:"in,omitempty"`
+	Nin []int `json:"nin,omitempty"`
+	Lt  *int  `json:"lt,omitempty"`
+	Lte *int  `json:"lte,omitempty"`
+	Gt  *int  `json:"gt,omitempty"`
+	Gte *int  `json:"gte,omitempty"`
+}
+
 // A forward page's place in its list (Relay): its first and last edges' cursors (null when empty).
 type PageInfo struct {
 	HasNextPage bool `json:"hasNextPage"`
@@ -335,6 +395,18 @@ type PageInfo struct {
 	HasPreviousPage bool    `json:"hasPreviousPage"`
 	StartCursor     *string `json:"startCursor,omitempty"`
 	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
+// Priorities are ordered NONE < LOW < MEDIUM < HIGH < URGENT.
+type PriorityComparator struct {
+	Eq  *Priority  `json:"eq,omitempty"`
+	Neq *Priority  `json:"neq,omitempty"`
+	In  []Priority `json:"in,omitempty"`
+	Nin []Priority `json:"nin,omitempty"`
+	Lt  *Priority  `json:"lt,omitempty"`
+	Lte *Priority  `json:"lte,omitempty"`
+	Gt  *Priority  `json:"gt,omitempty"`
+	Gte *Priority  `json:"gte,omitempty"`
 }
 
 type ProjectInput struct {
@@ -449,6 +521,14 @@ type StatusInput struct {
 	Category StatusCategory `json:"category"`
 }
 
+// Compares a string: a workflow status id (todo, in_progress, …), or a label (ignoring case).
+type StringComparator struct {
+	Eq  *string  `json:"eq,omitempty"`
+	Neq *string  `json:"neq,omitempty"`
+	In  []string `json:"in,omitempty"`
+	Nin []string `json:"nin,omitempty"`
+}
+
 // Live updates over websocket (graphql-transport-ws, or the legacy graphql-ws). A message is sent
 // once the read models have applied the change and carries their state, so a client can render it
 // directly or pass its consistency token to a query. Delivery is a live tail: a subscription
@@ -469,16 +549,41 @@ type TaskEdge struct {
 	Node   *Task  `json:"node"`
 }
 
+// Selects tasks, like Linear's filters: every field given must hold; and: every filter of the list
+// holds; or: at least one does (an empty list adds no condition). Comparators compare a field with
+// values: eq, neq, in, nin (in a list of at most 100), lt/lte/gt/gte where the field is ordered,
+// null where it may be null (null: true, it is; false, it is not). On a field that may be null,
+// neq and nin hold for a null (an unassigned task is "not bob"), the other comparisons never do.
+// Bounds: and/or nested at most 4 deep, at most 50 conditions in all (each comparator's operator
+// and each and/or entry counts one), values of at most 255 characters. A violation is INVALID_INPUT
+// naming the argument's path (filter.or[1].dueDate.lt).
 type TaskFilter struct {
-	ProjectID  *string `json:"projectId,omitempty"`
-	Status     *string `json:"status,omitempty"`
-	AssigneeID *string `json:"assigneeId,omitempty"`
-	Label      *string `json:"label,omitempty"`
+	And      []*TaskFilter       `json:"and,omitempty"`
+	Or       []*TaskFilter       `json:"or,omitempty"`
+	ID       *IDComparator       `json:"id,omitempty"`
+	Project  *IDComparator       `json:"project,omitempty"`
+	Status   *StringComparator   `json:"status,omitempty"`
+	Priority *PriorityComparator `json:"priority,omitempty"`
+	// The assignee's user id; null: true for unassigned tasks.
+	Assignee  *NullableIDComparator   `json:"assignee,omitempty"`
+	Labels    *LabelsFilter           `json:"labels,omitempty"`
+	DueDate   *NullableDateComparator `json:"dueDate,omitempty"`
+	CreatedAt *DateComparator         `json:"createdAt,omitempty"`
+	UpdatedAt *DateComparator         `json:"updatedAt,omitempty"`
+	// The number in its project (12 of TF-12).
+	Number   *NumberComparator  `json:"number,omitempty"`
+	Title    *TitleComparator   `json:"title,omitempty"`
+	Archived *BooleanComparator `json:"archived,omitempty"`
+	// Prefix search over key, title and description: every word of it begins a word of the task
+	// ("auth lo" finds "login authentication"), English stems or as written. Top level only.
+	Search *string `json:"search,omitempty"`
+	// List archived tasks too. Top level only.
+	IncludeArchived *bool   `json:"includeArchived,omitempty"`
+	ProjectID       *string `json:"projectId,omitempty"`
+	AssigneeID      *string `json:"assigneeId,omitempty"`
+	Label           *string `json:"label,omitempty"`
 	// Tasks due strictly before this instant (tasks without a due date never match).
 	DueBefore *time.Time `json:"dueBefore,omitempty"`
-	// Full-text search over key, title and description.
-	Search          *string `json:"search,omitempty"`
-	IncludeArchived *bool   `json:"includeArchived,omitempty"`
 }
 
 type TaskInput struct {
@@ -504,6 +609,17 @@ type TaskState struct {
 	Archived    bool       `json:"archived"`
 	CreatedBy   string     `json:"createdBy"`
 	CreatedAt   time.Time  `json:"createdAt"`
+}
+
+type TitleComparator struct {
+	Eq  *string  `json:"eq,omitempty"`
+	Neq *string  `json:"neq,omitempty"`
+	In  []string `json:"in,omitempty"`
+	Nin []string `json:"nin,omitempty"`
+	// Begins with, letter case as given.
+	StartsWith *string `json:"startsWith,omitempty"`
+	// Contains, ignoring letter case.
+	ContainsIgnoreCase *string `json:"containsIgnoreCase,omitempty"`
 }
 
 type TransitionInput struct {
@@ -1072,20 +1188,26 @@ func (e SyncEntity) MarshalJSON() ([]byte, error) {
 type TaskOrder string
 
 const (
-	// Most recently updated first.
+	// Most recently updated first (the default without a search).
 	TaskOrderUpdatedDesc TaskOrder = "UPDATED_DESC"
-	// By number within a project (filter.projectId required).
+	// Least recently updated first.
+	TaskOrderUpdatedAsc TaskOrder = "UPDATED_ASC"
+	// By number within a project (filter.project: {eq: …} or filter.projectId required).
 	TaskOrderNumber TaskOrder = "NUMBER"
+	// Best match of filter.search first (the default with one; it needs one).
+	TaskOrderRelevance TaskOrder = "RELEVANCE"
 )
 
 var AllTaskOrder = []TaskOrder{
 	TaskOrderUpdatedDesc,
+	TaskOrderUpdatedAsc,
 	TaskOrderNumber,
+	TaskOrderRelevance,
 }
 
 func (e TaskOrder) IsValid() bool {
 	switch e {
-	case TaskOrderUpdatedDesc, TaskOrderNumber:
+	case TaskOrderUpdatedDesc, TaskOrderUpdatedAsc, TaskOrderNumber, TaskOrderRelevance:
 		return true
 	}
 	return false
