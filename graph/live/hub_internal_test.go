@@ -2,8 +2,9 @@ package live
 
 import (
 	"context"
-	"log/slog"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -13,48 +14,153 @@ import (
 	"github.com/taskforge/taskforge/graph/model"
 )
 
-// TestHubDropsSlowSubscriptions: the hub never waits for a client. A subscription whose queue is
-// full is dropped (its queue closed after what it holds, its slow notice called), and the others
-// keep receiving.
-func TestHubDropsSlowSubscriptions(t *testing.T) {
-	t.Parallel()
-	h := &Hub{opts: HubOptions{Buffer: 2}, log: slog.New(slog.DiscardHandler), ready: make(chan struct{}),
-		stopped: make(chan struct{}), byProject: map[uuid.UUID]map[*hubSub]struct{}{}, byInbox: map[inboxKey]map[*hubSub]struct{}{}}
+// testHub is a hub without a log: the tests publish to it directly.
+func testHub(o HubOptions) *Hub {
+	h := newHub(o)
 	close(h.ready)
+	return h
+}
+
+// taskEvent is a board event at position n of transaction 7.
+func taskEvent(n int) eventstore.RecordedEvent {
+	return eventstore.RecordedEvent{Type: domain.EventTaskStatusChanged, TransactionID: 7, Position: int64(n)}
+}
+
+// ends records how a subscription ended.
+type ends struct {
+	mu  sync.Mutex
+	got []End
+}
+
+func (e *ends) on(end End) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, end)
+}
+
+func (e *ends) list() []End {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]End(nil), e.got...)
+}
+
+// TestHubBurstWithPromptReader: a burst far beyond any fixed buffer, queued before the client
+// reads a message, is delivered whole and in order to a client that reads: a server-side burst
+// never makes a subscription slow.
+func TestHubBurstWithPromptReader(t *testing.T) {
+	t.Parallel()
+	h := testHub(HubOptions{SlowAfter: 5 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	project := uuid.New()
-	slowNoticed := false
-	slow, err := subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, project: project, user: "slow"}, func(why EndReason) { slowNoticed = why == EndSlow })
+	var end ends
+	board, err := subscribe[*model.BoardChange](ctx, h, newHubSub(subBoard, Target{Project: project, User: "reader"}), end.on)
 	require.NoError(t, err)
-	boardCtx, stopBoard := context.WithCancel(ctx)
-	board, err := subscribe[*model.BoardChange](boardCtx, h, &hubSub{kind: subBoard, project: project, user: "reader"}, nil)
+	tasks, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "reader"}), end.on)
 	require.NoError(t, err)
+	const n = 5000
+	for i := 1; i <= n; i++ {
+		h.publishTask(taskEvent(i), project, &model.Task{Version: i}, true)
+	}
+	require.EqualValues(t, 2*n, h.Pending())
+	for i := 1; i <= n; i++ {
+		require.Equal(t, i, (<-board).Task.Version)
+		require.Equal(t, i, (<-tasks).Version)
+	}
+	require.Zero(t, h.Dropped())
 	require.Equal(t, 2, h.Subscriptions())
+	require.Zero(t, h.Pending())
+	require.Empty(t, end.list())
+}
 
-	ev := eventstore.RecordedEvent{Type: domain.EventTaskStatusChanged, TransactionID: 7}
-	for i := range 3 {
-		ev.Position = int64(i + 1)
-		h.publishTask(ev, project, &model.Task{Version: i + 1}, true)
-		if i < 2 {
-			require.Equal(t, i+1, (<-board).Task.Version, "a reading subscriber keeps up")
-		}
-	}
-	require.True(t, slowNoticed)
-	require.EqualValues(t, 1, h.Dropped())
-	require.Equal(t, 1, h.Subscriptions())
-	var got []int
-	for t := range slow { // what was queued, then closed
-		got = append(got, t.Version)
-	}
-	require.Equal(t, []int{1, 2}, got)
+// TestHubDropsAClientThatStopsReading: a client that leaves a message untaken for SlowAfter is
+// dropped (EndSlow) with the position of the last message it took; the others keep receiving.
+// A subscription with nothing queued is never slow, however long it idles.
+func TestHubDropsAClientThatStopsReading(t *testing.T) {
+	t.Parallel()
+	const slowAfter = 100 * time.Millisecond
+	h := testHub(HubOptions{SlowAfter: slowAfter})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	project := uuid.New()
+	var slowEnd, readerEnd ends
+	slow, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "slow"}), slowEnd.on)
+	require.NoError(t, err)
+	board, err := subscribe[*model.BoardChange](ctx, h, newHubSub(subBoard, Target{Project: project, User: "reader"}), readerEnd.on)
+	require.NoError(t, err)
+
+	// Idle for several times SlowAfter: nobody is slow.
+	require.Never(t, func() bool { return h.Dropped() > 0 }, 4*slowAfter, slowAfter/4)
+	h.publishTask(taskEvent(1), project, &model.Task{Version: 1}, true)
+	h.publishTask(taskEvent(2), project, &model.Task{Version: 2}, true)
+	require.Equal(t, 1, (<-slow).Version)
+	require.Equal(t, 2, (<-slow).Version)
+	require.Equal(t, 1, (<-board).Task.Version)
+	require.Equal(t, 2, (<-board).Task.Version)
+	// slow stops reading; the reader goes on.
+	h.publishTask(taskEvent(3), project, &model.Task{Version: 3}, true)
 	require.Equal(t, 3, (<-board).Task.Version)
+	require.Eventually(t, func() bool { return h.Dropped() == 1 }, 10*time.Second, time.Millisecond)
+	_, open := <-slow
+	require.False(t, open, "a dropped subscription's channel closes without what it did not take")
+	require.Equal(t, []End{{Reason: EndSlow, LastPosition: taskEvent(2).GlobalPosition()}}, slowEnd.list())
+	require.Equal(t, 1, h.Subscriptions())
+	h.publishTask(taskEvent(4), project, &model.Task{Version: 4}, true)
+	require.Equal(t, 4, (<-board).Task.Version)
 
-	// A subscription whose context ends is removed and its queue closed.
-	stopBoard()
-	_, open := <-board
+	// A subscription whose context ends is removed and its channel closed, with no error.
+	cancel()
+	_, open = <-board
 	require.False(t, open)
-	require.Equal(t, 0, h.Subscriptions())
+	require.Eventually(t, func() bool { return h.Subscriptions() == 0 && h.Pending() == 0 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, []End{{Reason: EndDone, LastPosition: taskEvent(4).GlobalPosition()}}, readerEnd.list())
+}
+
+// TestHubMaxQueue: a subscription with MaxQueue messages pending is dropped at the next one,
+// at once, with the position it started at when it took none.
+func TestHubMaxQueue(t *testing.T) {
+	t.Parallel()
+	h := testHub(HubOptions{MaxQueue: 3, SlowAfter: time.Hour})
+	h.cursor = taskEvent(0).GlobalPosition()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	project := uuid.New()
+	var end ends
+	ch, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), end.on)
+	require.NoError(t, err)
+	for i := 1; i <= 4; i++ {
+		h.publishTask(taskEvent(i), project, &model.Task{Version: i}, true)
+	}
+	require.EqualValues(t, 1, h.Dropped())
+	_, open := <-ch
+	require.False(t, open)
+	require.Equal(t, []End{{Reason: EndSlow, LastPosition: taskEvent(0).GlobalPosition()}}, end.list())
+	require.Eventually(t, func() bool { return h.Pending() == 0 }, 10*time.Second, time.Millisecond)
+}
+
+// TestHubStopDrains: when the hub stops, each subscription delivers what it has queued, then
+// ends (EndStopped) with the position of its last message.
+func TestHubStopDrains(t *testing.T) {
+	t.Parallel()
+	h := testHub(HubOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	project := uuid.New()
+	var end ends
+	ch, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), end.on)
+	require.NoError(t, err)
+	for i := 1; i <= 3; i++ {
+		h.publishTask(taskEvent(i), project, &model.Task{Version: i}, true)
+	}
+	h.stop()
+	var got []int
+	for task := range ch {
+		got = append(got, task.Version)
+	}
+	require.Equal(t, []int{1, 2, 3}, got)
+	require.Equal(t, []End{{Reason: EndStopped, LastPosition: taskEvent(3).GlobalPosition()}}, end.list())
+	_, err = subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), nil)
+	require.ErrorIs(t, err, ErrUnavailable)
 }
 
 // TestHearsLive: the hub loads an inbox only for the users the notification rule may reach live:
