@@ -382,7 +382,9 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 			break
 		}
 		var r struct {
-			Data struct{ BoardChanged struct{ TaskID, ConsistencyToken string } }
+			Data struct {
+				BoardChanged struct{ TaskID, ConsistencyToken string }
+			}
 		}
 		require.NoError(t, json.Unmarshal(last.Payload, &r))
 		received = append(received, r.Data.BoardChanged.TaskID)

@@ -54,6 +54,9 @@ type Config struct {
 	// SideEffects are webhook delivery's and email's settings (sideeffects.go lists their variables).
 	SideEffects SideEffects
 
+	// Live are the live hub's settings (live.go lists their variables).
+	Live Live
+
 	Operations
 }
 
@@ -176,6 +179,9 @@ func FromEnv() (Config, error) {
 	}
 	c.Limits = limits
 	if c.SideEffects, err = sideEffectsFromEnv(); err != nil {
+		return c, err
+	}
+	if c.Live, err = liveFromEnv(); err != nil {
 		return c, err
 	}
 	return c, nil
