@@ -404,19 +404,23 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	// exactly those the client did not receive, and it received them in creation order.
 	from, err := eventstore.ParsePosition(lastToken)
 	require.NoError(t, err)
-	missed := createdAfter(t, a, from)
+	missed := createdAfter(t, a, from, len(created)-len(received))
 	require.Equal(t, created, append(received, missed...))
 }
 
-// createdAfter lists the ids of the tasks created after from, in log order.
-func createdAfter(t *testing.T, a *api, from eventstore.GlobalPosition) []string {
+// createdAfter lists the ids of the tasks created after from, in log order, once the log shows
+// want of them (a reader sees an event once no older transaction in the cluster is running).
+func createdAfter(t *testing.T, a *api, from eventstore.GlobalPosition, want int) []string {
 	t.Helper()
 	var ids []string
-	for {
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ids) < want {
 		evs, err := a.es.ReadAll(context.Background(), from, 500)
 		require.NoError(t, err)
 		if len(evs) == 0 {
-			return ids
+			require.True(t, time.Now().Before(deadline), "the log shows %d tasks created, want %d", len(ids), want)
+			time.Sleep(10 * time.Millisecond) // polling the log's horizon
+			continue
 		}
 		for _, ev := range evs {
 			if ev.Type == domain.EventTaskCreated {
@@ -429,6 +433,7 @@ func createdAfter(t *testing.T, a *api, from eventstore.GlobalPosition) []string
 			from = ev.GlobalPosition()
 		}
 	}
+	return ids
 }
 
 // workers runs the projections (the read side's workers) for a test whose API runs without
@@ -558,7 +563,7 @@ func TestLiveBurstKeepsPromptReaders(t *testing.T) {
 	}
 	workers(t, a)
 
-	ids := createdAfter(t, a, head) // log order
+	ids := createdAfter(t, a, head, n) // log order
 	require.Len(t, ids, n)
 	var got []string
 	for _, lt := range received[liveTask](t, tasks, n) {

@@ -178,6 +178,11 @@ func pump[T any](ctx context.Context, h *Hub, s *hubSub, ch chan<- T, onEnd func
 	defer timer.Stop()
 	finish := func(why EndReason) {
 		h.pending.Add(-int64(s.discard()))
+		if ctx.Err() != nil {
+			// The client is gone (it stopped, or its connection closed): there is nobody to tell,
+			// and its transport no longer reads what onEnd would leave for it.
+			why = EndDone
+		}
 		if onEnd != nil {
 			onEnd(End{Reason: why, LastPosition: last})
 		}
