@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -453,6 +454,35 @@ func workers(t *testing.T, a *api) (stop func()) {
 	return stop
 }
 
+// warnLog records the messages of warnings and errors.
+type warnLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *warnLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *warnLog) WithAttrs([]slog.Attr) slog.Handler            { return l }
+func (l *warnLog) WithGroup(string) slog.Handler                 { return l }
+func (l *warnLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+
+// count is how many messages start with prefix.
+func (l *warnLog) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
 // liveHubOptions are short thresholds, so that a test outlasts every one of them.
 var liveHubOptions = live.HubOptions{WaitWarn: 100 * time.Millisecond, LoadRetry: 200 * time.Millisecond,
 	SlowAfter: 5 * time.Second, PollInterval: 50 * time.Millisecond}
@@ -473,7 +503,10 @@ func received[T any](t *testing.T, s *apptest.Sub, n int) []T {
 // receives every change, in order.
 func TestLiveSurvivesStoppedProjections(t *testing.T) {
 	t.Parallel()
-	a := start(t, apptest.Options{Role: app.RoleAPI, Overrides: overrides(liveHubOptions, nil)})
+	warnings := &warnLog{}
+	o := overrides(liveHubOptions, nil)
+	o.Logger = slog.New(warnings)
+	a := start(t, apptest.Options{Role: app.RoleAPI, Overrides: o})
 	stop := workers(t, a)
 	tm := newTeam(t, a, "PW")
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
@@ -506,6 +539,11 @@ func TestLiveSurvivesStoppedProjections(t *testing.T) {
 	for _, s := range []*apptest.Sub{tasks, board, bobTasks, inbox} {
 		s.Quiet(10 * time.Millisecond)
 	}
+	// The operator hears of it, at most once per WaitWarn.
+	const waiting = "live hub: waiting for the projections"
+	warned := warnings.count(waiting)
+	require.Positive(t, warned)
+	require.LessOrEqual(t, warned, int(a.hub.ProjectionWait()/liveHubOptions.WaitWarn), "rate-limited")
 	workers(t, a)
 
 	taskIDs := func(ts []liveTask) []string {

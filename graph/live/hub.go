@@ -718,11 +718,13 @@ func (h *Hub) retryLoad(ctx context.Context, what string, load func(context.Cont
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if time.Now().Add(backoff).After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return err
 		}
-		h.log.Warn("live hub: load failed; retrying", "what", what, "err", err, "retry_in", backoff)
-		if err := sleep(ctx, backoff); err != nil {
+		wait := min(backoff, left) // a last try at the deadline
+		h.log.Warn("live hub: load failed; retrying", "what", what, "err", err, "retry_in", wait)
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		backoff = min(2*backoff, retryMax)

@@ -2,16 +2,19 @@ package live
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // testHub is a hub without a log: the tests publish to it directly.
@@ -69,7 +72,7 @@ func TestHubBurstWithPromptReader(t *testing.T) {
 	}
 	require.Zero(t, h.Dropped())
 	require.Equal(t, 2, h.Subscriptions())
-	require.Zero(t, h.Pending())
+	require.Eventually(t, func() bool { return h.Pending() == 0 }, 10*time.Second, time.Millisecond)
 	require.Empty(t, end.list())
 }
 
@@ -161,6 +164,66 @@ func TestHubStopDrains(t *testing.T) {
 	require.Equal(t, []End{{Reason: EndStopped, LastPosition: taskEvent(3).GlobalPosition()}}, end.list())
 	_, err = subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), nil)
 	require.ErrorIs(t, err, ErrUnavailable)
+}
+
+// TestHubLoadFailure: a load is retried with backoff; one that keeps failing for LoadRetry gives
+// up, and the subscriptions that wanted it end (EndFailed) after what they had queued, with the
+// position of their last message, rather than miss the change.
+func TestHubLoadFailure(t *testing.T) {
+	t.Parallel()
+	h := testHub(HubOptions{LoadRetry: 300 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tries := 0
+	require.NoError(t, h.retryLoad(ctx, "flaky", func(context.Context) error {
+		if tries++; tries < 3 {
+			return errors.New("connection reset")
+		}
+		return nil
+	}))
+	require.Equal(t, 3, tries)
+	tries = 0
+	require.Error(t, h.retryLoad(ctx, "broken", func(context.Context) error { tries++; return errors.New("broken") }))
+	require.Greater(t, tries, 1, "retried before giving up")
+
+	project, other := uuid.New(), uuid.New()
+	var failedEnd, otherEnd ends
+	failed, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), failedEnd.on)
+	require.NoError(t, err)
+	_, err = subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: other, User: "u"}), otherEnd.on)
+	require.NoError(t, err)
+	h.publishTask(taskEvent(1), project, &model.Task{Version: 1}, true)
+	h.failProjects(map[uuid.UUID]bool{project: true}, subTask, subBoard)
+	require.Equal(t, 1, (<-failed).Version, "what was queued before the failure is delivered")
+	_, open := <-failed
+	require.False(t, open)
+	require.Equal(t, []End{{Reason: EndFailed, LastPosition: taskEvent(1).GlobalPosition()}}, failedEnd.list())
+	require.EqualValues(t, 1, h.Failed())
+	require.Equal(t, 1, h.Subscriptions(), "other projects' subscriptions go on")
+	require.Empty(t, otherEnd.list())
+}
+
+// TestHubMetrics: the hub's metrics, among them the current wait for the projections.
+func TestHubMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	h, err := NewHub(&eventstore.Store{}, nil, projections.NewQueries(nil), HubOptions{Metrics: reg})
+	require.NoError(t, err)
+	gauge := func(name string) float64 {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			if f.GetName() == name {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	require.Zero(t, gauge("taskforge_live_projection_wait_seconds"))
+	h.waitingFrom.Store(time.Now().Add(-time.Minute).UnixNano())
+	require.GreaterOrEqual(t, gauge("taskforge_live_projection_wait_seconds"), 60.0)
+	require.Zero(t, gauge("taskforge_live_pending_messages"))
 }
 
 // TestHearsLive: the hub loads an inbox only for the users the notification rule may reach live:
