@@ -373,7 +373,9 @@ func (h *Hub) removeLocked(s *hubSub, why EndReason, drain bool) {
 // offerLocked queues v, from the event at pos, for s, or drops s when MaxQueue messages are
 // pending. h.mu is held.
 func (h *Hub) offerLocked(s *hubSub, pos eventstore.GlobalPosition, v any) {
-	if s.closed {
+	if s.closed || !s.start.Less(pos) {
+		// A subscription registered while its batch was delivered starts after the batch (the
+		// cursor): the events it sends are exactly those after its start.
 		return
 	}
 	queued, full := s.push(envelope{pos: pos, v: v}, h.opts.MaxQueue)

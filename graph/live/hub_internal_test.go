@@ -141,6 +141,29 @@ func TestHubMaxQueue(t *testing.T) {
 	require.Eventually(t, func() bool { return h.Pending() == 0 }, 10*time.Second, time.Millisecond)
 }
 
+// TestHubStartsAtTheCursor: a subscription registered while a batch is delivered (the cursor
+// past its events) gets none of them: it sends exactly the events after its start, so its
+// LastPosition never passes over a change it did not send.
+func TestHubStartsAtTheCursor(t *testing.T) {
+	t.Parallel()
+	h := testHub(HubOptions{})
+	h.cursor = taskEvent(5).GlobalPosition()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	project := uuid.New()
+	var end ends
+	ch, err := subscribe[*model.Task](ctx, h, newHubSub(subTask, Target{Project: project, User: "u"}), end.on)
+	require.NoError(t, err)
+	for i := 4; i <= 6; i++ {
+		h.publishTask(taskEvent(i), project, &model.Task{Version: i}, true)
+	}
+	require.Equal(t, 6, (<-ch).Version)
+	h.stop()
+	_, open := <-ch
+	require.False(t, open)
+	require.Equal(t, []End{{Reason: EndStopped, LastPosition: taskEvent(6).GlobalPosition()}}, end.list())
+}
+
 // TestHubStopDrains: when the hub stops, each subscription delivers what it has queued, then
 // ends (EndStopped) with the position of its last message.
 func TestHubStopDrains(t *testing.T) {
