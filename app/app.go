@@ -67,7 +67,8 @@ type Overrides struct {
 	SkipMigrate bool
 	// Logger replaces cfg.Logger().
 	Logger *slog.Logger
-	// Hub tunes the live hub (its Logger and Metrics are the App's).
+	// Hub tunes the live hub (its Logger and Metrics are the App's); its zero settings take the
+	// configuration's (config.Live).
 	Hub live.HubOptions
 	// WithoutSideEffects runs no webhook deliveries or emails in the workers: for tests and
 	// benchmarks of the API and the read side.
@@ -188,6 +189,15 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	queries := projections.NewQueries(a.pool)
 	hubOpts := o.Hub
 	hubOpts.Logger, hubOpts.Metrics = a.log, a.reg
+	if hubOpts.SlowAfter == 0 {
+		hubOpts.SlowAfter = cfg.Live.SlowAfter
+	}
+	if hubOpts.MaxQueue == 0 {
+		hubOpts.MaxQueue = cfg.Live.MaxQueue
+	}
+	if hubOpts.WaitWarn == 0 {
+		hubOpts.WaitWarn = cfg.Live.WaitWarn
+	}
 	a.hub, err = live.NewHub(a.store, a.notifier, queries, hubOpts)
 	if err != nil {
 		return nil, err

@@ -81,14 +81,16 @@
 //	  ─▶ gqlgen writes the subscription's channel to the websocket (per-response loaders for
 //	     nested fields)
 //
-// The hub's design (a live tail, not a durable consumer; bounded queues) is in graph/live's
-// doc.go. This package authorizes a subscription (liveProject, liveInbox), subscribes with
-// Hub.TaskChanged, BoardChanged or NotificationAdded, and tells the client why the hub ended it
-// (endNotice): a subscription dropped because its client fell behind (live.HubOptions.Buffer
-// messages queued) receives what was queued, then an error with code SLOW_CONSUMER, so that it
-// re-queries and subscribes again; a member removed from a workspace has their subscriptions there
-// ended with a FORBIDDEN error. An event the projections do not apply within
-// live.HubOptions.ApplyWait is logged and not delivered.
+// The hub's design (per-subscription queues judged by the client's own reads, no deadline on the
+// projections) is in graph/live's doc.go. This package authorizes a subscription (liveProject,
+// liveInbox), subscribes with Hub.TaskChanged, BoardChanged or NotificationAdded, and tells the
+// client why the hub ended it (endNotice): SLOW_CONSUMER when a message waited
+// live.HubOptions.SlowAfter for the client or MaxQueue were pending, FORBIDDEN when the member was
+// removed, UNAVAILABLE when the hub stopped or could not load; every such error carries
+// extensions.lastPosition, the last message delivered, from which a subscription given `since`
+// resumes with nothing missed. With since, the records after it are first replayed from the sync
+// pages (sync_replay.go), then the live messages follow with no gap and no duplicate;
+// workspaceChanged reads the sync pages only, woken by live.Applied (sync_live.go).
 //
 // A websocket lives as long as its token: at the token's expiry (plus the verifier's leeway) the
 // connection's context ends, which ends its subscriptions, and the socket closes with 4401

@@ -26,12 +26,13 @@ const CloseUnauthenticated = 4401
 
 // Subscription error codes in extensions.code.
 const (
-	// CodeUnavailable: live updates are not running in this process.
+	// CodeUnavailable: live updates are not running in this process; a subscription that ends
+	// with it carries extensions.lastPosition to resume from.
 	CodeUnavailable = "UNAVAILABLE"
 	// CodeSubscriptionLimit: the connection holds Options.MaxSubscriptions subscriptions already.
 	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
-	// CodeSlowConsumer ends a subscription whose client fell too far behind: re-query, then
-	// subscribe again (the live hub's code).
+	// CodeSlowConsumer ends a subscription whose client did not read its messages: resume from
+	// the error's extensions.lastPosition (the live hub's code).
 	CodeSlowConsumer = live.CodeSlowConsumer
 )
 
@@ -250,26 +251,28 @@ func (r *Resolver) liveInbox(ctx context.Context, workspaceID string) (live.Targ
 	return live.Target{Workspace: ws, User: string(a.UserID)}, nil
 }
 
-// endNotice returns what the hub calls when it ends the subscription of ctx: when it dropped or
-// revoked it, the client receives an error message with a code (SLOW_CONSUMER: re-query, then
-// subscribe again; FORBIDDEN: no longer a member) instead of a plain completion.
-func endNotice(ctx context.Context) func(live.EndReason) {
-	return func(why live.EndReason) {
-		var e *gqlerror.Error
-		switch why {
+// endNotice returns what the hub calls when it ends the subscription of ctx. Unless the client
+// stopped it, the client receives an error (not a plain completion, which reads as "done") with a
+// code and extensions.lastPosition, the position (a consistency token) of the last message it
+// was sent, or where the subscription started when none: every change after it is in the log, so
+// the client resumes from there and misses nothing. SLOW_CONSUMER: it did not read its messages;
+// UNAVAILABLE: the server is stopping or could not load a change; FORBIDDEN: no longer a member.
+func endNotice(ctx context.Context) func(live.End) {
+	return func(end live.End) {
+		var msg, code string
+		switch end.Reason {
 		case live.EndSlow:
-			e = &gqlerror.Error{
-				Message:    "the subscription fell too far behind and was dropped; re-query, then subscribe again",
-				Extensions: map[string]any{"code": CodeSlowConsumer},
-			}
+			msg, code = "the subscription was dropped: its client did not read its messages; resume from lastPosition", CodeSlowConsumer
+		case live.EndStopped:
+			msg, code = "live updates stopped on this server; resume from lastPosition", CodeUnavailable
+		case live.EndFailed:
+			msg, code = "a change could not be loaded for this subscription; resume from lastPosition", CodeUnavailable
 		case live.EndRevoked:
-			e = &gqlerror.Error{
-				Message:    "you are no longer a member of this workspace",
-				Extensions: map[string]any{"code": string(domain.CodeForbidden)},
-			}
+			msg, code = "you are no longer a member of this workspace", string(domain.CodeForbidden)
 		default:
 			return
 		}
+		e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "lastPosition": end.LastPosition.String()}}
 		defer func() { _ = recover() }() // ctx not from the websocket transport: a plain completion
 		transport.AddSubscriptionError(ctx, e)
 	}

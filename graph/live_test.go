@@ -4,15 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app"
 	"github.com/taskforge/taskforge/app/apptest"
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
+	"github.com/taskforge/taskforge/internal/pgtest"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // waitSubscriptions waits until hub holds n subscriptions: the server has registered them, so
@@ -305,12 +314,14 @@ func TestLiveAuthAndLimits(t *testing.T) {
 	waitSubscriptions(t, a.hub, 0)
 }
 
-// TestLiveSlowConsumerIsDropped: a client that stops reading does not hold the hub back. Once its
-// socket and its subscription's queue are full, the subscription is dropped; when the client
-// reads again it gets what was queued, then a SLOW_CONSUMER error.
+// TestLiveSlowConsumerIsDropped: a client that stops reading does not hold the hub back, and a
+// burst does not decide who is slow: its subscription is dropped once a message has waited
+// SlowAfter for it. When the client reads again it gets what the server had taken for it, then a
+// SLOW_CONSUMER error whose lastPosition is the position of the last of those messages; resuming
+// from there misses nothing (the log after it holds exactly the changes the client did not get).
 func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	t.Parallel()
-	a := setupHub(t, live.HubOptions{Buffer: 2})
+	a := setupHub(t, live.HubOptions{SlowAfter: 500 * time.Millisecond})
 	hub := a.hub
 	tm := newTeam(t, a, "SC")
 	a.ok(tm.alice, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
@@ -335,31 +346,33 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "connection_ack")
 	var q strings.Builder
-	q.WriteString(`subscription($p: ID!) { taskChanged(projectId: $p) { id`)
+	q.WriteString(`subscription($p: ID!) { boardChanged(projectId: $p) { taskId consistencyToken task {`)
 	for i := range 32 {
 		fmt.Fprintf(&q, " d%d: description", i)
 	}
-	q.WriteString(" } }")
+	q.WriteString(" } } }")
 	sub, _ := json.Marshal(map[string]any{"query": q.String(), "variables": map[string]any{"p": tm.project}})
 	write(apptest.Message{ID: "slow", Type: "subscribe", Payload: sub})
 	waitSubscriptions(t, hub, 1)
 
 	description := strings.Repeat("x", 30<<10)
-	created := 0
+	var created []string
 	for hub.Dropped() == 0 {
-		require.Less(t, created, 200, "the subscription was never dropped")
+		require.Less(t, len(created), 200, "the subscription was never dropped")
+		var task result
 		a.ok(tm.alice, `mutation($p: ID!, $d: String!) { createTask(input: {projectId: $p, title: "big", description: $d}) { id } }`,
-			map[string]any{"p": tm.project, "d": description}, &result{})
-		created++
-		if created > 8 { // let the hub catch up with what was created so far
+			map[string]any{"p": tm.project, "d": description}, &task)
+		created = append(created, task.ID)
+		if len(created) > 8 { // let the hub catch up with what was created so far
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	require.Equal(t, 0, hub.Subscriptions())
 
-	// Reading again: the messages queued before the drop, then the error.
+	// Reading again: the messages taken before the drop, then the error.
 	var last apptest.Message
-	received := 0
+	var received []string
+	lastToken := ""
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 		_, b, err := conn.Read(rctx)
@@ -369,12 +382,313 @@ func TestLiveSlowConsumerIsDropped(t *testing.T) {
 		if last.Type != "next" {
 			break
 		}
-		received++
+		var r struct {
+			Data struct {
+				BoardChanged struct{ TaskID, ConsistencyToken string }
+			}
+		}
+		require.NoError(t, json.Unmarshal(last.Payload, &r))
+		received = append(received, r.Data.BoardChanged.TaskID)
+		lastToken = r.Data.BoardChanged.ConsistencyToken
 	}
-	t.Logf("dropped after %d tasks created; %d messages received before the error", created, received)
+	t.Logf("dropped after %d tasks created; %d messages received before the error", len(created), len(received))
 	require.Equal(t, "error", last.Type, "%s", last.Payload)
-	require.Contains(t, string(last.Payload), "SLOW_CONSUMER")
-	require.Less(t, received, created, "the dropped subscription did not receive every change")
+	var errs []gqlError
+	require.NoError(t, json.Unmarshal(last.Payload, &errs))
+	require.Len(t, errs, 1)
+	require.Equal(t, "SLOW_CONSUMER", errs[0].Extensions["code"])
+	require.Less(t, len(received), len(created), "the dropped subscription did not receive every change")
+	require.NotEmpty(t, received, "the client had taken some messages")
+	require.Equal(t, lastToken, errs[0].Extensions["lastPosition"], "lastPosition is the last message delivered")
+
+	// Resuming from lastPosition misses nothing: the tasks created after it in the log are
+	// exactly those the client did not receive, and it received them in creation order.
+	from, err := eventstore.ParsePosition(lastToken)
+	require.NoError(t, err)
+	missed := createdAfter(t, a, from, len(created)-len(received))
+	require.Equal(t, created, append(received, missed...))
+}
+
+// createdAfter lists the ids of the tasks created after from, in log order, once the log shows
+// want of them (a reader sees an event once no older transaction in the cluster is running).
+func createdAfter(t *testing.T, a *api, from eventstore.GlobalPosition, want int) []string {
+	t.Helper()
+	var ids []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ids) < want {
+		evs, err := a.es.ReadAll(context.Background(), from, 500)
+		require.NoError(t, err)
+		if len(evs) == 0 {
+			require.True(t, time.Now().Before(deadline), "the log shows %d tasks created, want %d", len(ids), want)
+			time.Sleep(10 * time.Millisecond) // polling the log's horizon
+			continue
+		}
+		for _, ev := range evs {
+			if ev.Type == domain.EventTaskCreated {
+				var ref struct {
+					TaskID string `json:"task_id"`
+				}
+				require.NoError(t, json.Unmarshal(ev.Data, &ref))
+				ids = append(ids, ref.TaskID)
+			}
+			from = ev.GlobalPosition()
+		}
+	}
+	return ids
+}
+
+// workers runs the projections (the read side's workers) for a test whose API runs without
+// them (app.RoleAPI), until the returned stop is called (or the test ends).
+func workers(t *testing.T, a *api) (stop func()) {
+	t.Helper()
+	r, err := projections.NewRunner(a.es, projections.RunnerOptions{PollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+// warnLog records the messages of warnings and errors.
+type warnLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *warnLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *warnLog) WithAttrs([]slog.Attr) slog.Handler            { return l }
+func (l *warnLog) WithGroup(string) slog.Handler                 { return l }
+func (l *warnLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+
+// count is how many messages start with prefix.
+func (l *warnLog) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// liveHubOptions are short thresholds, so that a test outlasts every one of them (SlowAfter
+// stays long enough for a prompt reader on a loaded machine).
+var liveHubOptions = live.HubOptions{WaitWarn: 100 * time.Millisecond, LoadRetry: 200 * time.Millisecond,
+	SlowAfter: time.Second, PollInterval: 50 * time.Millisecond}
+
+// received collects n "next" messages of s, each decoded into a fresh T.
+func received[T any](t *testing.T, s *apptest.Sub, n int) []T {
+	t.Helper()
+	out := make([]T, n)
+	for i := range out {
+		s.Data(&out[i])
+	}
+	return out
+}
+
+// TestLiveSurvivesStoppedProjections: with the projection workers stopped for several times the
+// hub's longest threshold, acknowledged mutations are delivered late, never dropped: once the
+// workers run again, every open subscription (taskChanged, boardChanged, notificationAdded)
+// receives every change, in order.
+func TestLiveSurvivesStoppedProjections(t *testing.T) {
+	t.Parallel()
+	warnings := &warnLog{}
+	o := overrides(liveHubOptions, nil)
+	o.Logger = slog.New(warnings)
+	a := start(t, apptest.Options{Role: app.RoleAPI, Overrides: o})
+	stop := workers(t, a)
+	tm := newTeam(t, a, "PW")
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
+	alice, bob := a.srv.MustDialWS(tm.alice), a.srv.MustDialWS(tm.bob)
+	p := map[string]any{"p": tm.project}
+	tasks, board := alice.Subscribe(taskChangedQ, p), alice.Subscribe(boardChangedQ, p)
+	bobTasks, inbox := bob.Subscribe(taskChangedQ, p), bob.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
+	waitSubscriptions(t, a.hub, 4)
+
+	stop()
+	const n = 20
+	var ids, assigned []string
+	for i := range n {
+		vars := map[string]any{"p": tm.project, "title": fmt.Sprintf("while stopped %d", i), "a": nil}
+		if i%2 == 0 {
+			vars["a"] = tm.bobID
+		}
+		var created result
+		a.ok(tm.alice, `mutation($p: ID!, $title: String!, $a: ID) { createTask(input: {projectId: $p, title: $title, assigneeId: $a}) { id } }`,
+			vars, &created)
+		ids = append(ids, created.ID)
+		if i%2 == 0 {
+			assigned = append(assigned, created.ID)
+		}
+	}
+	// The hub waits, for longer than any of its thresholds, and delivers nothing meanwhile.
+	longest := max(liveHubOptions.WaitWarn, liveHubOptions.LoadRetry, liveHubOptions.SlowAfter)
+	require.Eventually(t, func() bool { return a.hub.ProjectionWait() > 3*longest }, 30*time.Second, 10*time.Millisecond)
+	for _, s := range []*apptest.Sub{tasks, board, bobTasks, inbox} {
+		s.Quiet(10 * time.Millisecond)
+	}
+	// The operator hears of it, at most once per WaitWarn.
+	const waiting = "live hub: waiting for the projections"
+	warned := warnings.count(waiting)
+	require.Positive(t, warned)
+	require.LessOrEqual(t, warned, int(a.hub.ProjectionWait()/liveHubOptions.WaitWarn), "rate-limited")
+	workers(t, a)
+
+	taskIDs := func(ts []liveTask) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.ID)
+		}
+		return out
+	}
+	require.Equal(t, ids, taskIDs(received[liveTask](t, tasks, n)))
+	require.Equal(t, ids, taskIDs(received[liveTask](t, bobTasks, n)))
+	var boardIDs []string
+	for _, c := range received[liveBoard](t, board, n) {
+		require.Equal(t, "CREATED", c.Kind)
+		boardIDs = append(boardIDs, c.TaskID)
+	}
+	require.Equal(t, ids, boardIDs)
+	var noted []string
+	for _, note := range received[struct{ Kind, TaskID string }](t, inbox, len(assigned)) {
+		require.Equal(t, "assigned", note.Kind)
+		noted = append(noted, note.TaskID)
+	}
+	require.Equal(t, assigned, noted)
+	require.Zero(t, a.hub.Dropped())
+	require.Zero(t, a.hub.Failed())
+	require.Equal(t, 4, a.hub.Subscriptions())
+	require.Zero(t, a.hub.ProjectionWait())
+}
+
+// TestLiveBurstKeepsPromptReaders: a catch-up burst of hundreds of changes in one project (the
+// projections stopped, then restarted, as after a database restart) reaches every subscriber
+// that reads, whole and in log order: nobody is dropped as slow for the server's burst.
+func TestLiveBurstKeepsPromptReaders(t *testing.T) {
+	t.Parallel()
+	burst := liveHubOptions
+	burst.SlowAfter = 5 * time.Second // generous: the test is about the server's burst, not a slow reader
+	a := start(t, apptest.Options{Role: app.RoleAPI, Overrides: overrides(burst, nil)})
+	stop := workers(t, a)
+	tm := newTeam(t, a, "BU")
+	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
+	head, err := a.es.Head(context.Background())
+	require.NoError(t, err)
+	alice, bob := a.srv.MustDialWS(tm.alice), a.srv.MustDialWS(tm.bob)
+	p := map[string]any{"p": tm.project}
+	tasks, board := alice.Subscribe(taskChangedQ, p), alice.Subscribe(boardChangedQ, p)
+	inbox := bob.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws})
+	waitSubscriptions(t, a.hub, 3)
+
+	stop()
+	const n = 300 // far beyond the 64 messages a subscription could once hold
+	actor := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
+	for i := range n { // acknowledged appends, through the handler the mutation calls
+		_, err := a.h.CreateTask.Handle(context.Background(), commands.CreateTask{Actor: actor, ProjectID: mustUUID(t, tm.project),
+			Title: fmt.Sprintf("burst %d", i), Assignee: domain.UserID(tm.bobID)})
+		require.NoError(t, err)
+	}
+	workers(t, a)
+
+	ids := createdAfter(t, a, head, n) // log order
+	require.Len(t, ids, n)
+	var got []string
+	for _, lt := range received[liveTask](t, tasks, n) {
+		got = append(got, lt.ID)
+	}
+	require.Equal(t, ids, got)
+	got = nil
+	var last eventstore.GlobalPosition
+	for _, c := range received[liveBoard](t, board, n) {
+		got = append(got, c.TaskID)
+		pos, err := eventstore.ParsePosition(c.ConsistencyToken)
+		require.NoError(t, err)
+		require.True(t, last.Less(pos), "in log order")
+		last = pos
+	}
+	require.Equal(t, ids, got)
+	got = nil
+	for _, note := range received[struct{ TaskID string }](t, inbox, n) {
+		got = append(got, note.TaskID)
+	}
+	require.Equal(t, ids, got)
+	require.Zero(t, a.hub.Dropped())
+	require.Equal(t, 3, a.hub.Subscriptions())
+}
+
+// TestLiveHubStopCarriesLastPosition: when the hub stops under a running server, each
+// subscription ends with an UNAVAILABLE error whose lastPosition is its last message's position,
+// or, when it received none, the position it started at (before every change it did not get).
+func TestLiveHubStopCarriesLastPosition(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	var hub *live.Hub
+	a := start(t, apptest.Options{DatabaseURL: url, Overrides: overrides(live.HubOptions{}, nil, func(r *graph.Resolver) {
+		// A hub of the test's own, which it stops while the server runs.
+		pool := pgtest.Open(t, url)
+		store, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters()})
+		require.NoError(t, err)
+		hub, err = live.NewHub(store, nil, projections.NewQueries(pool), live.HubOptions{PollInterval: 20 * time.Millisecond})
+		require.NoError(t, err)
+		r.Hub = hub
+	})})
+	tm := newTeam(t, a, "HS")
+	a.ok(tm.alice, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { id } }`,
+		map[string]any{"ws": tm.ws, "tok": tm.tok}, &struct{}{})
+	before, err := a.es.Head(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { _ = stop() })
+
+	c := a.srv.MustDialWS(tm.alice)
+	board := c.Subscribe(boardChangedQ, map[string]any{"p": tm.project})
+	inbox := c.Subscribe(notificationAddedQ, map[string]any{"ws": tm.ws}) // alice is told of nothing she does
+	waitSubscriptions(t, hub, 2)
+	var created result
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "before the stop"}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project}, &created)
+	var bc liveBoard
+	board.Data(&bc)
+	require.Equal(t, created.ID, bc.TaskID)
+
+	require.NoError(t, stop())
+	ended := func(s *apptest.Sub) string {
+		t.Helper()
+		m := s.Next(10 * time.Second)
+		require.Equal(t, "error", m.Type, "%s", m.Payload)
+		var errs []gqlError
+		require.NoError(t, json.Unmarshal(m.Payload, &errs))
+		require.Len(t, errs, 1)
+		require.Equal(t, "UNAVAILABLE", errs[0].Extensions["code"])
+		pos, _ := errs[0].Extensions["lastPosition"].(string)
+		return pos
+	}
+	require.Equal(t, bc.ConsistencyToken, ended(board))
+	start, err := eventstore.ParsePosition(ended(inbox))
+	require.NoError(t, err)
+	require.False(t, start.Less(before), "it started after what preceded the hub")
+	taskPos, err := eventstore.ParsePosition(bc.ConsistencyToken)
+	require.NoError(t, err)
+	require.True(t, start.Less(taskPos), "resuming from its start includes the change made after it")
+	// A new subscription is refused.
+	require.Equal(t, "UNAVAILABLE", c.Subscribe(boardChangedQ, map[string]any{"p": tm.project}).Refusal())
 }
 
 // TestLiveBoardProjectChanges: boardChanged also fires for the project's own changes that alter

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/app/apptest"
+	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph"
 )
 
@@ -151,6 +152,8 @@ func TestLiveRemovedMemberIsForbidden(t *testing.T) {
 		require.NoError(t, json.Unmarshal(m.Payload, &errs))
 		require.Len(t, errs, 1)
 		require.Equal(t, "FORBIDDEN", errs[0].Extensions["code"])
+		_, err := eventstore.ParsePosition(errs[0].Extensions["lastPosition"].(string))
+		require.NoError(t, err, "the last position delivered before the removal")
 	}
 	waitSubscriptions(t, a.hub, 0)
 

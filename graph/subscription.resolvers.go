@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
@@ -37,11 +38,15 @@ func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string
 	if err != nil {
 		return nil, err
 	}
+	var started eventstore.GlobalPosition
+	if str(since) != "" {
+		t.Started = &started
+	}
 	ch, err := r.Hub.TaskChanged(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, ch, pickTasks(t), taskPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickTasks(t), taskPosition)
 }
 
 // BoardChanged is the resolver for the boardChanged field.
@@ -53,11 +58,15 @@ func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID strin
 	if err != nil {
 		return nil, err
 	}
+	var started eventstore.GlobalPosition
+	if str(since) != "" {
+		t.Started = &started
+	}
 	ch, err := r.Hub.BoardChanged(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, ch, pickBoard(t), boardPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickBoard(t), boardPosition)
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
@@ -69,11 +78,15 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceI
 	if err != nil {
 		return nil, err
 	}
+	var started eventstore.GlobalPosition
+	if str(since) != "" {
+		t.Started = &started
+	}
 	ch, err := r.Hub.NotificationAdded(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, ch, pickNotifications, notificationPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickNotifications, notificationPosition)
 }
 
 // BoardChange returns generated.BoardChangeResolver implementation.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/taskforge/taskforge/domain"
@@ -66,8 +67,8 @@ func (r *Resolver) syncPages(ctx context.Context, t live.Target, from eventstore
 
 // replayThen runs a subscription of T with since (see above). pick turns a sync record into the
 // subscription's messages (none when it is not the subscription's); position is a message's.
-func replayThen[T any](ctx context.Context, r *Resolver, t live.Target, since string, liveCh <-chan T,
-	pick func(*model.Change) []T, position func(T) string) (<-chan T, error) {
+func replayThen[T any](ctx context.Context, r *Resolver, t live.Target, since string, started eventstore.GlobalPosition,
+	liveCh <-chan T, pick func(*model.Change) []T, position func(T) string) (<-chan T, error) {
 	from, err := parseSince(&since)
 	if err != nil {
 		return nil, err
@@ -89,14 +90,24 @@ func replayThen[T any](ctx context.Context, r *Resolver, t live.Target, since st
 				return false
 			}
 		}
-		reached, err := r.syncPages(ctx, t, from, func(c *model.Change) bool {
+		replay := func(c *model.Change) bool {
 			for _, v := range pick(c) {
 				if !send(v) {
 					return false
 				}
 			}
 			return true
-		})
+		}
+		reached, err := r.syncPages(ctx, t, from, replay)
+		// The hub sends what comes after started: replay at least up to it (the hub may have
+		// matched events the read models have not applied yet when the subscription started).
+		for err == nil && reached.Less(started) {
+			if err = r.Queries.WaitFor(ctx, started, projections.SyncProjections...); err == nil {
+				reached, err = r.syncPages(ctx, t, reached, replay)
+			} else if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				err = nil // WaitFor's own bound: wait on, the live messages are queued meanwhile
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				endWith(ctx, err, last)

@@ -27,8 +27,8 @@ import (
 const ConsumerGroup = "graph-live-hub"
 
 // CodeSlowConsumer is the extensions.code of the error that ends a subscription the hub dropped
-// because its client fell too far behind (EndSlow): re-query, then subscribe again. A revoked
-// subscription (EndRevoked) ends with domain.CodeForbidden.
+// because its client did not take its messages (EndSlow): resume from the error's lastPosition
+// (End.LastPosition). A revoked subscription (EndRevoked) ends with domain.CodeForbidden.
 const CodeSlowConsumer = "SLOW_CONSUMER"
 
 // ErrUnavailable answers a subscription when the process runs no live hub (or it stopped).
@@ -36,44 +36,56 @@ var ErrUnavailable = errors.New("live updates are unavailable")
 
 // Hub defaults.
 const (
-	defaultHubBuffer    = 64
-	defaultHubApplyWait = 10 * time.Second
+	defaultSlowAfter = 30 * time.Second
+	defaultMaxQueue  = 10_000
+	defaultWaitWarn  = 10 * time.Second
+	defaultLoadRetry = time.Minute
 )
 
 // HubOptions tune a Hub. Zero values take the defaults.
 type HubOptions struct {
 	Logger *slog.Logger
-	// Buffer is each subscription's queue of messages not yet written to its websocket (default
-	// 64). A subscription whose queue is full is dropped: see Hub.
-	Buffer int
-	// ApplyWait bounds the wait for the projections to apply an event (default 10 s). An event
-	// they do not reach in time is not delivered (logged): the hub moves on.
-	ApplyWait time.Duration
+	// SlowAfter is how long a subscription's next message may wait for its client to take it
+	// (default 30 s): a client that has messages pending and takes none for that long is dropped
+	// (EndSlow). It measures the client's own reading, never a server-side stall or burst.
+	SlowAfter time.Duration
+	// MaxQueue bounds the messages pending for one subscription (default 10,000): one more drops
+	// it (EndSlow). It bounds memory, not time.
+	MaxQueue int
+	// WaitWarn is how long the hub waits for the projections before it logs a warning, then at
+	// most once per WaitWarn while the wait lasts (default 10 s). The hub never stops waiting: a
+	// change is delivered late, never skipped.
+	WaitWarn time.Duration
+	// LoadRetry is how long a failing load of read-model state is retried, with backoff (default
+	// 1 min), before the subscriptions that wanted it end (EndFailed) with their last position.
+	LoadRetry time.Duration
 	// PollInterval is the subscriber's fallback poll when a NOTIFY is lost (default 1 s).
 	PollInterval time.Duration
-	// Metrics, when set, receives the open subscriptions, messages queued and subscriptions
-	// dropped as slow.
+	// Metrics, when set, receives the open subscriptions, messages queued and pending,
+	// subscriptions dropped as slow or ended by a failure, and the current wait for the projections.
 	Metrics prometheus.Registerer
+
 }
 
 // Hub delivers the live updates of one server process. See doc.go for the design; in short:
 //
 //   - It tails the global log with feed.NewSubscriber from an in-memory checkpoint that
-//     starts at the log's head when Run starts: a live tail, not a durable consumer. Nothing is
-//     replayed after a restart; a client reconnects, re-queries and subscribes again.
+//     starts at the log's head when Run starts: a live tail, not a durable consumer.
 //   - Every process runs its own hub over the shared event store, so a mutation served by one
 //     process reaches subscribers connected to any other.
 //   - A reader follows the log and queues task events, the project events that change a board
 //     (workflow, name, archived) and member removals (at most maxPending; beyond, it stops
-//     acknowledging and the tail pauses). A deliverer takes everything queued at once: for the
-//     events some subscription wants, it waits until the projections they need have applied the
-//     last of them (Queries.WaitFor), loads the read-model state once per task, project and
-//     inbox, and offers it, in log order, to each matching subscription. A task changed several
-//     times in one batch is sent once, in its latest state (board changes, a task's or a
-//     project's, are sent for each event, with the latest state).
-//   - It never blocks on a client: each subscription has a bounded queue; when it is full the
-//     subscription is dropped (closed with a SLOW_CONSUMER error, logged) rather than the hub
-//     waiting or silently skipping a message in the middle of a stream.
+//     acknowledging and the tail pauses: the log is the buffer). A deliverer takes everything
+//     queued at once: for the events some subscription wants, it waits, for as long as it takes,
+//     until the projections they need have applied the last of them, loads the read-model state
+//     once per task, project and inbox, and queues it, in log order, to each matching
+//     subscription with the event's position. A task changed several times in one batch is sent
+//     once, in its latest state (board changes are sent for each event).
+//   - Each subscription's queue is drained by its own pump into the channel its client reads,
+//     which tracks the last position delivered. A client is slow when it leaves a message
+//     untaken for SlowAfter or lets MaxQueue pile up; then, and when the hub stops or cannot
+//     load a change, the subscription ends with its last position, from which the client
+//     resumes. Nothing is skipped in the middle of a stream.
 type Hub struct {
 	store    *eventstore.Store
 	reg      *domain.Registry
@@ -90,9 +102,13 @@ type Hub struct {
 	byProject map[uuid.UUID]map[*hubSub]struct{}
 	byInbox   map[inboxKey]map[*hubSub]struct{}
 	count     int
+	cursor    eventstore.GlobalPosition // the last event the deliverer matched to subscriptions
 
-	delivered atomic.Int64
-	dropped   atomic.Int64
+	delivered   atomic.Int64
+	dropped     atomic.Int64
+	failed      atomic.Int64
+	pending     atomic.Int64 // messages queued to subscriptions, not yet taken
+	waitingFrom atomic.Int64 // unix nanoseconds the current wait for the projections began; 0: none
 }
 
 type inboxKey struct {
@@ -100,60 +116,29 @@ type inboxKey struct {
 	user      string
 }
 
-type subKind int
-
-const (
-	subTask subKind = iota
-	subBoard
-	subNotification
-)
-
-// hubSub is one subscription. Its queue is written and closed only by the hub, under Hub.mu.
-type hubSub struct {
-	kind      subKind
-	workspace uuid.UUID
-	project   uuid.UUID // subTask, subBoard
-	user      string
-	offer     func(any) bool // a non-blocking send of the subscription's message type
-	end       func(why EndReason)
-	closed    bool
-}
-
-// EndReason is why the hub ended a subscription; the client is told (the caller's onEnd), so that
-// it can tell "re-query and subscribe again" from "you may no longer read this".
-type EndReason int
-
-const (
-	EndDone    EndReason = iota // the client stopped, the connection closed or the hub stopped
-	EndSlow                     // dropped: the client fell too far behind (CodeSlowConsumer)
-	EndRevoked                  // the user was removed from the workspace (domain.CodeForbidden)
-)
-
 // NewHub returns a hub over the event store. notifier may be nil (then the hub polls).
 func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *projections.Queries, o HubOptions) (*Hub, error) {
 	if store == nil || queries == nil {
 		return nil, errors.New("live: the hub needs the event store and the read queries")
 	}
-	if o.Buffer <= 0 {
-		o.Buffer = defaultHubBuffer
-	}
-	if o.ApplyWait <= 0 {
-		o.ApplyWait = defaultHubApplyWait
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	h := &Hub{store: store, reg: domain.NewRegistry(), notifier: notifier, queries: queries, opts: o, log: o.Logger.With("component", "live-hub"),
-		ready: make(chan struct{}), stopped: make(chan struct{}),
-		byProject: map[uuid.UUID]map[*hubSub]struct{}{}, byInbox: map[inboxKey]map[*hubSub]struct{}{}}
+	h := newHub(o)
+	h.store, h.notifier, h.queries = store, notifier, queries
 	if o.Metrics != nil {
 		for _, c := range []prometheus.Collector{
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "taskforge_live_subscriptions",
 				Help: "Open GraphQL subscriptions in this process."}, func() float64 { return float64(h.Subscriptions()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskforge_live_messages_total",
 				Help: "Subscription messages queued for delivery."}, func() float64 { return float64(h.Delivered()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "taskforge_live_pending_messages",
+				Help: "Subscription messages queued and not yet taken by their clients."}, func() float64 { return float64(h.Pending()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskforge_live_dropped_subscriptions_total",
 				Help: "Subscriptions dropped because their client did not keep up."}, func() float64 { return float64(h.Dropped()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskforge_live_failed_subscriptions_total",
+				Help: "Subscriptions ended because the read-model state of a change could not be loaded."},
+				func() float64 { return float64(h.Failed()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "taskforge_live_projection_wait_seconds",
+				Help: "How long the live hub has been waiting for the projections to apply the changes it holds (0: not waiting)."},
+				func() float64 { return h.ProjectionWait().Seconds() }),
 		} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, err
@@ -163,6 +148,28 @@ func NewHub(store *eventstore.Store, notifier *eventstore.Notifier, queries *pro
 	return h, nil
 }
 
+// newHub applies the defaults; NewHub adds the store and the queries.
+func newHub(o HubOptions) *Hub {
+	if o.SlowAfter <= 0 {
+		o.SlowAfter = defaultSlowAfter
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = defaultMaxQueue
+	}
+	if o.WaitWarn <= 0 {
+		o.WaitWarn = defaultWaitWarn
+	}
+	if o.LoadRetry <= 0 {
+		o.LoadRetry = defaultLoadRetry
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{reg: domain.NewRegistry(), opts: o, log: o.Logger.With("component", "live-hub"),
+		ready: make(chan struct{}), stopped: make(chan struct{}),
+		byProject: map[uuid.UUID]map[*hubSub]struct{}{}, byInbox: map[inboxKey]map[*hubSub]struct{}{}}
+}
+
 // Subscriptions is the number of open subscriptions.
 func (h *Hub) Subscriptions() int {
 	h.mu.Lock()
@@ -170,9 +177,22 @@ func (h *Hub) Subscriptions() int {
 	return h.count
 }
 
-// Delivered and Dropped count messages queued to subscriptions and subscriptions dropped as slow.
+// Delivered counts messages queued to subscriptions, Pending those not yet taken by their
+// clients, Dropped subscriptions dropped as slow and Failed those ended by a load failure.
 func (h *Hub) Delivered() int64 { return h.delivered.Load() }
+func (h *Hub) Pending() int64   { return h.pending.Load() }
 func (h *Hub) Dropped() int64   { return h.dropped.Load() }
+func (h *Hub) Failed() int64    { return h.failed.Load() }
+
+// ProjectionWait is how long the hub has been waiting for the projections to apply the events
+// it holds; 0 when it is not waiting.
+func (h *Hub) ProjectionWait() time.Duration {
+	from := h.waitingFrom.Load()
+	if from == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, from))
+}
 
 // memoryCheckpoint is the hub's position: in memory, from the head at start.
 type memoryCheckpoint struct {
@@ -193,8 +213,8 @@ func (m *memoryCheckpoint) Save(_ context.Context, _ string, pos eventstore.Glob
 	return nil
 }
 
-// Run tails the log and delivers until ctx is done; then every open subscription ends. It is
-// called once.
+// Run tails the log and delivers until ctx is done; then every open subscription ends
+// (EndStopped, after what it has queued). It is called once.
 func (h *Hub) Run(ctx context.Context) error {
 	if !h.started.CompareAndSwap(false, true) {
 		return errors.New("live: hub already running")
@@ -217,6 +237,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
 	}
+	h.mu.Lock()
+	h.cursor = head
+	h.mu.Unlock()
 	close(h.ready)
 	h.log.Info("live hub started", "from_transaction_id", head.TransactionID, "from_position", head.Position)
 	q := newQueue()
@@ -252,58 +275,53 @@ type Target struct {
 	Workspace uuid.UUID
 	Project   uuid.UUID // TaskChanged and BoardChanged; NotificationAdded ignores it
 	User      string
+	// Started, when set, receives the position the subscription starts after (it is sent every
+	// event it wants after that one): a subscriber replaying what it missed (since) replays up to
+	// it, so that replay and live meet with no gap.
+	Started *eventstore.GlobalPosition
 }
 
 // TaskChanged subscribes to the changes of t.Project's tasks: each changed task in its state
-// after the change (a task changed several times in one batch is sent once, in its latest state).
-// The channel is closed when the subscription ends: ctx done, the hub dropping (EndSlow) or
-// revoking (EndRevoked) it, or the hub stopping (EndDone); onEnd, if set, is called first with
-// the reason. ErrUnavailable when the hub has stopped.
-func (h *Hub) TaskChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Task, error) {
-	return subscribe[*model.Task](ctx, h, &hubSub{kind: subTask, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+// after the change (a task changed several times in one batch is sent once, in its latest state,
+// at the position of its last change). The channel is closed when the subscription ends: ctx
+// done (EndDone), or the hub ending it (see EndReason); onEnd, if set, is called first with the
+// reason and the last position the channel delivered. ErrUnavailable when the hub has stopped.
+func (h *Hub) TaskChanged(ctx context.Context, t Target, onEnd func(End)) (<-chan *model.Task, error) {
+	return subscribe[*model.Task](ctx, h, newHubSub(subTask, t), onEnd)
 }
 
 // BoardChanged subscribes to the changes of t.Project's board: tasks created, moved, reordered,
-// archived or restored, and the project's own changes (workflow, name, archived). It ends as
-// TaskChanged does.
-func (h *Hub) BoardChanged(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.BoardChange, error) {
-	return subscribe[*model.BoardChange](ctx, h, &hubSub{kind: subBoard, workspace: t.Workspace, project: t.Project, user: t.User}, onEnd)
+// archived or restored, and the project's own changes (workflow, name, archived). Each message's
+// ConsistencyToken is its position. It ends as TaskChanged does.
+func (h *Hub) BoardChanged(ctx context.Context, t Target, onEnd func(End)) (<-chan *model.BoardChange, error) {
+	return subscribe[*model.BoardChange](ctx, h, newHubSub(subBoard, t), onEnd)
 }
 
 // NotificationAdded subscribes to the notifications added to t.User's inbox in t.Workspace. It
 // ends as TaskChanged does.
-func (h *Hub) NotificationAdded(ctx context.Context, t Target, onEnd func(EndReason)) (<-chan *model.Notification, error) {
-	return subscribe[*model.Notification](ctx, h, &hubSub{kind: subNotification, workspace: t.Workspace, user: t.User}, onEnd)
+func (h *Hub) NotificationAdded(ctx context.Context, t Target, onEnd func(End)) (<-chan *model.Notification, error) {
+	return subscribe[*model.Notification](ctx, h, newHubSub(subNotification, t), onEnd)
 }
 
-// subscribe registers a subscription whose messages have type T and returns its queue. The
-// subscription ends when ctx is done, when the hub drops or revokes it, or when the hub stops;
-// the queue is then closed. onEnd, if set, runs first with the reason.
-func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(EndReason)) (<-chan T, error) {
+// subscribe registers a subscription whose messages have type T, starts its pump and returns
+// the channel the pump feeds (unbuffered: a message the caller took is one it delivers, so the
+// pump knows the last position delivered). The subscription receives every event it wants after
+// Hub.cursor at registration.
+func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(End)) (<-chan T, error) {
 	if err := h.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	ch := make(chan T, h.opts.Buffer)
-	s.offer = func(v any) bool {
-		select {
-		case ch <- v.(T):
-			return true
-		default:
-			return false
-		}
-	}
-	s.end = func(why EndReason) {
-		if onEnd != nil {
-			onEnd(why)
-		}
-		close(ch)
-	}
+	ch := make(chan T)
 	h.mu.Lock()
 	select {
 	case <-h.stopped:
 		h.mu.Unlock()
 		return nil, ErrUnavailable
 	default:
+	}
+	s.start = h.cursor
+	if s.started != nil {
+		*s.started = s.start
 	}
 	switch s.kind {
 	case subTask, subBoard:
@@ -316,8 +334,9 @@ func subscribe[T any](ctx context.Context, h *Hub, s *hubSub, onEnd func(EndReas
 	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.removeLocked(s, EndDone)
+		h.removeLocked(s, EndDone, false)
 	})
+	go pump(ctx, h, s, ch, onEnd)
 	return ch, nil
 }
 
@@ -337,8 +356,9 @@ func remove[K comparable](m map[K]map[*hubSub]struct{}, k K, s *hubSub) {
 	}
 }
 
-// removeLocked ends s once. h.mu is held.
-func (h *Hub) removeLocked(s *hubSub, why EndReason) {
+// removeLocked ends s once: it receives nothing more; its pump delivers what is queued first
+// when drain is set. h.mu is held.
+func (h *Hub) removeLocked(s *hubSub, why EndReason, drain bool) {
 	if s.closed {
 		return
 	}
@@ -350,37 +370,60 @@ func (h *Hub) removeLocked(s *hubSub, why EndReason) {
 		remove(h.byInbox, inboxKey{s.workspace, s.user}, s)
 	}
 	h.count--
-	s.end(why)
+	s.end(why, drain)
 }
 
-// offerLocked queues v for s, or drops s when its queue is full. h.mu is held.
-func (h *Hub) offerLocked(s *hubSub, v any) {
-	if s.closed {
+// offerLocked queues v, from the event at pos, for s, or drops s when MaxQueue messages are
+// pending. h.mu is held.
+func (h *Hub) offerLocked(s *hubSub, pos eventstore.GlobalPosition, v any) {
+	if s.closed || !s.start.Less(pos) {
+		// A subscription registered while its batch was delivered starts after the batch (the
+		// cursor): the events it sends are exactly those after its start.
 		return
 	}
-	if s.offer(v) {
+	queued, full := s.push(envelope{pos: pos, v: v}, h.opts.MaxQueue)
+	if queued {
 		h.delivered.Add(1)
-		return
+		h.pending.Add(1)
 	}
-	h.dropped.Add(1)
-	h.log.Warn("live subscription dropped: its client does not keep up", "user", s.user,
-		"workspace_id", s.workspace, "project_id", s.project, "buffer", h.opts.Buffer)
-	h.removeLocked(s, EndSlow)
+	if full {
+		h.dropLocked(s, "max_queue")
+	}
 }
 
-// stop ends every subscription and refuses new ones (subscribe checks stopped under h.mu).
+// slow is the pump's verdict on a client that left a message untaken for SlowAfter: the
+// subscription is dropped; one the hub was ending already stops delivering the rest.
+func (h *Hub) slow(s *hubSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.closed {
+		s.hurry()
+		return
+	}
+	h.dropLocked(s, "slow_after")
+}
+
+func (h *Hub) dropLocked(s *hubSub, why string) {
+	h.dropped.Add(1)
+	h.log.Warn("live subscription dropped: its client does not keep up", "why", why, "user", s.user,
+		"workspace_id", s.workspace, "project_id", s.project, "slow_after", h.opts.SlowAfter, "max_queue", h.opts.MaxQueue)
+	h.removeLocked(s, EndSlow, false)
+}
+
+// stop ends every subscription (EndStopped, after what it has queued) and refuses new ones
+// (subscribe checks stopped under h.mu).
 func (h *Hub) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	close(h.stopped)
 	for _, set := range h.byProject {
 		for s := range set {
-			h.removeLocked(s, EndDone)
+			h.removeLocked(s, EndStopped, true)
 		}
 	}
 	for _, set := range h.byInbox {
 		for s := range set {
-			h.removeLocked(s, EndDone)
+			h.removeLocked(s, EndStopped, true)
 		}
 	}
 }
@@ -566,6 +609,8 @@ type wanted struct {
 func (h *Hub) want(e hubEvent) wanted {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// A subscription registered from now on starts after e: it is matched against later events.
+	h.cursor = e.ev.GlobalPosition()
 	var w wanted
 	if e.removed != nil {
 		return w
@@ -603,6 +648,127 @@ func hubKeys(set map[projections.Key]bool) []projections.Key {
 	return out
 }
 
+// Backoff of the retries of a failing wait or load.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// awaitProjections waits until the named projections have applied pos, however long that takes
+// (the reader's bounded queue and the log hold what arrives meanwhile): a change is delivered
+// late rather than never. A wait beyond WaitWarn is logged (then once per WaitWarn) and shows in
+// ProjectionWait; a failing query (the database restarting) is retried with backoff. Only ctx
+// (the hub stopping) ends it early.
+func (h *Hub) awaitProjections(ctx context.Context, pos eventstore.GlobalPosition, names []string) error {
+	start := time.Now()
+	h.waitingFrom.Store(start.UnixNano())
+	defer h.waitingFrom.Store(0)
+	slice := min(h.opts.WaitWarn, time.Second) // how often the wait looks up from WaitFor
+	backoff := retryMin
+	var warned time.Time
+	for {
+		wctx, cancel := context.WithTimeout(ctx, slice)
+		err := h.queries.WaitFor(wctx, pos, names...)
+		sliceOver := wctx.Err() != nil
+		cancel()
+		if err == nil {
+			if !warned.IsZero() {
+				h.log.Info("live hub: the projections caught up; delivering", "waited", time.Since(start).Round(time.Millisecond),
+					"position", pos.String())
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !sliceOver { // the query failed: retry with backoff
+			if time.Since(warned) >= h.opts.WaitWarn {
+				warned = time.Now()
+				h.log.Warn("live hub: cannot read the projections' progress; retrying", "err", err, "position", pos.String())
+			}
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(2*backoff, retryMax)
+			continue
+		}
+		backoff = retryMin
+		if waited := time.Since(start); waited >= h.opts.WaitWarn && time.Since(warned) >= h.opts.WaitWarn {
+			warned = time.Now()
+			h.log.Warn("live hub: waiting for the projections; subscriptions get these changes once they apply them",
+				"waited", waited.Round(time.Millisecond), "position", pos.String(), "projections", names)
+		}
+	}
+}
+
+// retryLoad runs load until it succeeds, retrying with backoff for LoadRetry. It returns the
+// last error when it gives up, or ctx's.
+func (h *Hub) retryLoad(ctx context.Context, what string, load func(context.Context) error) error {
+	deadline := time.Now().Add(h.opts.LoadRetry)
+	backoff := retryMin
+	for {
+		err := load(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return err
+		}
+		wait := min(backoff, left) // a last try at the deadline
+		h.log.Warn("live hub: load failed; retrying", "what", what, "err", err, "retry_in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, retryMax)
+	}
+}
+
+// failLocked ends s because the state of a change it wanted could not be loaded: after what it
+// has queued, with its last position, from which its client resumes. h.mu is held.
+func (h *Hub) failLocked(s *hubSub) {
+	if s.closed {
+		return
+	}
+	h.failed.Add(1)
+	h.removeLocked(s, EndFailed, true)
+}
+
+// failProjects ends the subscriptions of kinds in projects (load failures).
+func (h *Hub) failProjects(projects map[uuid.UUID]bool, kinds ...subKind) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p := range projects {
+		for s := range h.byProject[p] {
+			for _, k := range kinds {
+				if s.kind == k {
+					h.failLocked(s)
+				}
+			}
+		}
+	}
+}
+
+func (h *Hub) failInbox(k inboxKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.byInbox[k] {
+		h.failLocked(s)
+	}
+}
+
 func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 	wants := make([]wanted, len(batch))
 	var (
@@ -611,6 +777,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		needProjects   bool
 		needInbox      bool
 		tasks          = map[projections.Key]bool{}
+		taskProjects   = map[uuid.UUID]bool{} // the projects of tasks
 		projects       = map[projections.Key]bool{}
 		inboxes        = map[inboxKey]bool{}
 		positions      = map[eventstore.GlobalPosition]bool{}
@@ -631,6 +798,7 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		if w.task {
 			needTasks = true
 			tasks[projections.Key{WorkspaceID: w.workspace, ID: e.task.TaskID}] = true
+			taskProjects[e.task.ProjectID] = true
 		}
 		for _, u := range w.inboxUsers {
 			needInbox = true
@@ -652,58 +820,67 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		if needInbox {
 			names = append(names, projections.Notifications)
 		}
-		wctx, cancel := context.WithTimeout(ctx, h.opts.ApplyWait)
-		err := h.queries.WaitFor(wctx, last, names...)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				h.log.Error("live hub: projections did not apply events in time; not delivered",
-					"events", len(batch), "err", err)
-			}
-			needTasks, needProjects, needInbox = false, false, false
+		if err := h.awaitProjections(ctx, last, names); err != nil {
+			return // the hub is stopping: every subscription ends with its last position
 		}
 	}
-	// Read-model state once per task and once per inbox for the whole batch.
+	// Read-model state once per task and once per inbox for the whole batch. A load that keeps
+	// failing ends the subscriptions that wanted it, with their last position: they would
+	// otherwise miss a change without knowing.
 	states := map[uuid.UUID]*model.Task{}
 	if needTasks {
-		rows, err := h.queries.TasksByKeys(ctx, hubKeys(tasks)) // all workspaces: one statement
-		// (a load cancelled because the hub is stopping is not an error)
-		if err != nil && ctx.Err() == nil {
-			h.log.Error("live hub: load tasks", "err", err)
-		}
-		for _, t := range rows {
-			states[t.ID] = model.NewTask(t)
+		err := h.retryLoad(ctx, "tasks", func(ctx context.Context) error {
+			rows, err := h.queries.TasksByKeys(ctx, hubKeys(tasks)) // all workspaces: one statement
+			for _, t := range rows {
+				states[t.ID] = model.NewTask(t)
+			}
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			h.log.Error("live hub: cannot load tasks; ending the subscriptions that wanted them", "err", err)
+			h.failProjects(taskProjects, subTask, subBoard)
 		}
 	}
 	projectStates := map[uuid.UUID]*model.Project{}
 	if needProjects {
-		rows, err := h.queries.ProjectsByKeys(ctx, hubKeys(projects))
-		if err != nil && ctx.Err() == nil {
-			h.log.Error("live hub: load projects", "err", err)
-		}
-		for _, p := range rows {
-			projectStates[p.ID] = model.NewProject(p)
+		err := h.retryLoad(ctx, "projects", func(ctx context.Context) error {
+			rows, err := h.queries.ProjectsByKeys(ctx, hubKeys(projects))
+			for _, p := range rows {
+				projectStates[p.ID] = model.NewProject(p)
+			}
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			h.log.Error("live hub: cannot load projects; ending the subscriptions that wanted them", "err", err)
+			failed := map[uuid.UUID]bool{}
+			for k := range projects {
+				failed[k.ID] = true
+			}
+			h.failProjects(failed, subBoard)
 		}
 	}
 	notes := map[inboxKey]map[eventstore.GlobalPosition][]*model.Notification{}
 	if needInbox {
-		before := eventstore.GlobalPosition{TransactionID: last.TransactionID, Position: last.Position + 1}
 		for k := range inboxes {
-			page, err := h.queries.Notifications(ctx, k.workspace, k.user, &before, projections.MaxPage)
+			var byPos map[eventstore.GlobalPosition][]*model.Notification
+			err := h.retryLoad(ctx, "notifications", func(ctx context.Context) error {
+				var err error
+				byPos, err = h.loadInbox(ctx, k, firstPosition, last, positions)
+				return err
+			})
 			if err != nil {
-				if ctx.Err() == nil {
-					h.log.Error("live hub: load notifications", "user", k.user, "err", err)
+				if ctx.Err() != nil {
+					return
 				}
+				h.log.Error("live hub: cannot load an inbox; ending its subscriptions", "user", k.user, "err", err)
+				h.failInbox(k)
 				continue
-			}
-			byPos := map[eventstore.GlobalPosition][]*model.Notification{}
-			for _, n := range page.Items { // newest first
-				if n.Position.Less(firstPosition) {
-					break
-				}
-				if positions[n.Position] {
-					byPos[n.Position] = append([]*model.Notification{model.NewNotification(k.workspace, n)}, byPos[n.Position]...)
-				}
 			}
 			notes[k] = byPos
 		}
@@ -731,14 +908,42 @@ func (h *Hub) deliverBatch(ctx context.Context, batch []hubEvent) {
 		for _, u := range wants[i].inboxUsers {
 			k := inboxKey{e.ev.Metadata.WorkspaceID, u}
 			if ns := notes[k][pos]; len(ns) > 0 {
-				h.publishNotifications(k, ns)
+				h.publishNotifications(k, pos, ns)
 			}
 		}
 	}
 }
 
+// loadInbox reads k's notifications from first through last at the wanted positions, grouped by
+// position in log order. It pages (newest first) until it passes first, so a burst of any size
+// is read whole.
+func (h *Hub) loadInbox(ctx context.Context, k inboxKey, first, last eventstore.GlobalPosition,
+	positions map[eventstore.GlobalPosition]bool) (map[eventstore.GlobalPosition][]*model.Notification, error) {
+	byPos := map[eventstore.GlobalPosition][]*model.Notification{}
+	before := eventstore.GlobalPosition{TransactionID: last.TransactionID, Position: last.Position + 1}
+	for {
+		page, err := h.queries.Notifications(ctx, k.workspace, k.user, &before, projections.MaxPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range page.Items { // newest first
+			if n.Position.Less(first) {
+				return byPos, nil
+			}
+			if positions[n.Position] {
+				byPos[n.Position] = append([]*model.Notification{model.NewNotification(k.workspace, n)}, byPos[n.Position]...)
+			}
+		}
+		if page.Before == nil {
+			return byPos, nil
+		}
+		before = *page.Before
+	}
+}
+
 // revoke ends a removed member's subscriptions in the workspace: they may no longer read it.
-// Each ends with a FORBIDDEN error, not a plain completion that a client would take for "done".
+// Each ends with a FORBIDDEN error, not a plain completion that a client would take for "done",
+// after the messages queued before the removal.
 func (h *Hub) revoke(ws uuid.UUID, user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -746,13 +951,13 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 	for _, set := range h.byProject {
 		for s := range set {
 			if s.workspace == ws && s.user == user {
-				h.removeLocked(s, EndRevoked)
+				h.removeLocked(s, EndRevoked, true)
 				revoked++
 			}
 		}
 	}
 	for s := range h.byInbox[inboxKey{ws, user}] {
-		h.removeLocked(s, EndRevoked)
+		h.removeLocked(s, EndRevoked, true)
 		revoked++
 	}
 	if revoked > 0 {
@@ -762,27 +967,29 @@ func (h *Hub) revoke(ws uuid.UUID, user string) {
 }
 
 // publishTask offers t to the project's taskChanged subscriptions (when taskChanged: the task's
-// last change in its batch) and a board change to its boardChanged ones (for board events).
+// last change in its batch) and a board change to its boardChanged ones (for board events), at
+// the event's position.
 func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *model.Task, taskChanged bool) {
+	pos := ev.GlobalPosition()
 	var change *model.BoardChange
 	if kind, ok := boardKinds[ev.Type]; ok {
 		change = &model.BoardChange{Kind: kind, TaskID: &t.ID, Status: &t.Status, Rank: &t.Rank,
-			Archived: &t.Archived, Task: t, ConsistencyToken: ev.GlobalPosition().String(),
-			Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID),
+			Archived: &t.Archived, Task: t, ConsistencyToken: pos.String(),
+			Position: pos.String(), ClientMutationID: optString(ev.Metadata.ClientMutationID),
 			ProjectID: t.ProjectID, WorkspaceID: t.WorkspaceID}
 	}
 	// taskChanged's message carries its change (position, clientMutationId): a copy, as t is
 	// shared by the batch's messages.
 	msg := *t
-	msg.Change = &model.TaskChange{Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
+	msg.Change = &model.TaskChange{Position: pos.String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[project] {
 		switch {
 		case s.kind == subTask && taskChanged:
-			h.offerLocked(s, &msg)
+			h.offerLocked(s, pos, &msg)
 		case s.kind == subBoard && change != nil:
-			h.offerLocked(s, change)
+			h.offerLocked(s, pos, change)
 		}
 	}
 }
@@ -790,24 +997,26 @@ func (h *Hub) publishTask(ev eventstore.RecordedEvent, project uuid.UUID, t *mod
 // publishProject offers a project's change, with its state p, to the project's boardChanged
 // subscriptions.
 func (h *Hub) publishProject(ev eventstore.RecordedEvent, p *model.Project) {
+	pos := ev.GlobalPosition()
 	change := &model.BoardChange{Kind: projectBoardKinds[ev.Type], ProjectID: p.ProjectID,
-		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: ev.GlobalPosition().String(),
-		Position: ev.GlobalPosition().String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
+		WorkspaceID: p.WorkspaceID, ProjectState: p, ConsistencyToken: pos.String(),
+		Position: pos.String(), ClientMutationID: optString(ev.Metadata.ClientMutationID)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byProject[p.ProjectID] {
 		if s.kind == subBoard {
-			h.offerLocked(s, change)
+			h.offerLocked(s, pos, change)
 		}
 	}
 }
 
-func (h *Hub) publishNotifications(k inboxKey, ns []*model.Notification) {
+// publishNotifications offers the notifications an event at pos added to an inbox.
+func (h *Hub) publishNotifications(k inboxKey, pos eventstore.GlobalPosition, ns []*model.Notification) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byInbox[k] {
 		for _, n := range ns {
-			h.offerLocked(s, n)
+			h.offerLocked(s, pos, n)
 		}
 	}
 }

@@ -531,9 +531,15 @@ type StringComparator struct {
 
 // Live updates over websocket (graphql-transport-ws, or the legacy graphql-ws). A message is sent
 // once the read models have applied the change and carries their state, so a client can render it
-// directly or pass its consistency token to a query. Delivery is a live tail: a subscription
-// receives the changes committed after it started; a client that falls too far behind is dropped
-// (the subscription ends with a SLOW_CONSUMER error) and should re-query, then subscribe again.
+// directly or pass its consistency token to a query. A subscription receives every change committed
+// after it started, in log order; when the read models lag, messages arrive late, never skipped.
+// A subscription never loses a change silently: unless the client stops it, it ends only with an
+// error whose extensions.lastPosition is the position (a consistency token) of the last message it
+// delivered, or where it started: every later change is in the log, so the client resumes from
+// there. The codes: SLOW_CONSUMER (the client left a message unread for the server's slow-consumer
+// time, 30 s by default, or let too many pile up; a burst read promptly never counts), UNAVAILABLE
+// (the server stopped its live updates or could not load a change), FORBIDDEN (the caller was
+// removed from the workspace; subscribing again is refused).
 type Subscription struct {
 }
 

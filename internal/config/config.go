@@ -58,6 +58,9 @@ type Config struct {
 	// SideEffects are webhook delivery's and email's settings (sideeffects.go lists their variables).
 	SideEffects SideEffects
 
+	// Live are the live hub's settings (live.go lists their variables).
+	Live Live
+
 	Operations
 }
 
@@ -191,6 +194,9 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.SideEffects.LinkKey = deriveLinkKey(c.WebhookSecretKey)
+	if c.Live, err = liveFromEnv(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

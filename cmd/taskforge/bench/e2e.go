@@ -421,7 +421,7 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, limits confi
 	// start builds and runs one instance; its HTTP server closes with the bench.
 	start := func(role app.Role, options func(*graph.Options)) (*app.App, *httptest.Server, error) {
 		a, err := app.New(ctx, cfg, app.Overrides{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-			Hub: live.HubOptions{Buffer: 1024}, WithoutSideEffects: true, Graph: options})
+			WithoutSideEffects: true, Graph: options})
 		if err != nil {
 			return nil, nil, err
 		}
