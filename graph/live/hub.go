@@ -64,7 +64,6 @@ type HubOptions struct {
 	// Metrics, when set, receives the open subscriptions, messages queued and pending,
 	// subscriptions dropped as slow or ended by a failure, and the current wait for the projections.
 	Metrics prometheus.Registerer
-
 }
 
 // Hub delivers the live updates of one server process. See doc.go for the design; in short:
