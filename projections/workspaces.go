@@ -33,6 +33,9 @@ CREATE TABLE rm_members{v} (
 );
 -- serves profile updates (by user, across workspaces) and WorkspacesOfUser
 CREATE INDEX rm_members{v}_user_idx ON rm_members{v} (user_id);`,
+		QueryIndexes: `
+-- serves MemberPages: a workspace's members by display name, paged either way
+CREATE INDEX IF NOT EXISTS rm_members{v}_name_idx ON rm_members{v} (workspace_id, display_name, user_id);`,
 		Apply: applyWorkspaces,
 	}
 }

@@ -82,8 +82,7 @@ type Task struct {
 	// Unset (a task reached alone, or a subscription's): the resolvers ask the loaders.
 	AssigneeLoaded bool
 	LoadedAssignee *Member    // with AssigneeLoaded; nil: no assignee, or one who left
-	LoadedProject  *Project   // nil: not loaded
-	LoadedComments []*Comment // nil: not loaded
+	LoadedProject  *Project // nil: not loaded
 }
 
 // Notification is one item of the caller's inbox.
