@@ -84,7 +84,7 @@ func New(q *projections.Queries) *Loaders {
 		Comments:     dataloadgen.NewLoader(pages(q.CommentPages), opts...),
 		MemberPages:  dataloadgen.NewLoader(pages(byWorkspace(q.MemberPages)), opts...),
 		ProjectPages: dataloadgen.NewLoader(pages(byWorkspace(q.ProjectPages)), opts...),
-		boards: boards{q: q, loaded: map[Key][]projections.Task{}},
+		boards:       boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
 

@@ -97,7 +97,6 @@ func NewComment(c projections.Comment) *Comment {
 		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
 }
 
-
 // NewActivityItem is a line of a workspace's, project's or task's activity.
 func NewActivityItem(a projections.ActivityItem) *ActivityItem {
 	out := &ActivityItem{EventID: a.EventID.String(), EventType: a.EventType, ActorID: a.ActorID,

@@ -81,7 +81,7 @@ type Task struct {
 	// selection asked for them, so that their resolvers need not ask the loaders once per task.
 	// Unset (a task reached alone, or a subscription's): the resolvers ask the loaders.
 	AssigneeLoaded bool
-	LoadedAssignee *Member    // with AssigneeLoaded; nil: no assignee, or one who left
+	LoadedAssignee *Member  // with AssigneeLoaded; nil: no assignee, or one who left
 	LoadedProject  *Project // nil: not loaded
 }
 
