@@ -70,7 +70,7 @@ var amplification = map[string]string{
 		tasks { project { board { tasks { id } } } } } } } } } }`,
 	"default page size": `query($w: ID!) { tasks(workspaceId: $w) { edges { node { comments { nodes { mentions } } project { board {
 		tasks { comments { nodes { id } } } } } } } } }`,
-	"workspaces' boards": `{ workspaces { nodes { projects { nodes { board { tasks { comments { nodes { body } } } } } } } } }`,
+	"workspaces' boards":           `{ workspaces { nodes { projects { nodes { board { tasks { comments { nodes { body } } } } } } } } }`,
 	"workspaces' boards, backward": `{ workspaces(last: 200) { edges { node { projects(last: 200) { nodes { board { tasks { id } } } } } } } }`,
 }
 
