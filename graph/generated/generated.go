@@ -3240,8 +3240,9 @@ extend type Query {
 
 """
 A page's place in its list (Relay). A connection pages forward (first, after: the first items
-after the cursor) or backward (last, before: the last items before it), never both at once;
-first or last may be 0 (no edges: pageInfo alone), at most 200, 50 when neither is given.
+after the cursor) or backward (last, before: the last items before it; Query.tasks pages forward
+only), never both at once; first or last may be 0 (no edges: pageInfo alone), at most 200, 50
+when neither is given. Cursors are opaque, each valid for its own list only.
 """
 type PageInfo {
   "Whether the list has items after the page's last edge (after the cursor, with first: 0)."
