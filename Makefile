@@ -33,7 +33,7 @@ test: ## run every test (race detector on) against TEST_DATABASE_URL or a local 
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
 FUZZ_TARGETS := ./eventstore:FuzzParsePosition ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
 	./graph:FuzzConsistencyToken ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
-	./projections:FuzzTaskCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor
+	./projections:FuzzTaskCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor ./internal/cursor:FuzzCursor
 FUZZTIME ?= 5s
 
 .PHONY: fuzz

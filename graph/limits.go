@@ -514,15 +514,6 @@ func presentLimit(err error, out *gqlerror.Error, ext map[string]any) bool {
 	return true
 }
 
-// chargeLists charges the rows of a batch resolver's lists.
-func chargeLists[T any](ctx context.Context, lists [][]T) error {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	return chargeRows(ctx, n)
-}
-
 func isMutation(ctx context.Context) bool {
 	if !graphql.HasOperationContext(ctx) {
 		return false
