@@ -184,23 +184,7 @@ func pageSize(first *int, def int) (int, error) {
 
 // selects reports whether the current field's selection reaches path (e.g. "tasks", "assignee"),
 // through fragments: list resolvers prime the loaders their children will use, and only then.
-func selects(ctx context.Context, path ...string) bool {
-	oc := graphql.GetOperationContext(ctx)
-	fields := graphql.CollectFieldsCtx(ctx, nil)
-	for i, name := range path {
-		var next []graphql.CollectedField
-		for _, f := range fields {
-			if f.Name == name {
-				if i == len(path)-1 {
-					return true
-				}
-				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
-			}
-		}
-		fields = next
-	}
-	return false
-}
+func selects(ctx context.Context, path ...string) bool { return len(fieldsAt(ctx, path...)) > 0 }
 
 // taskModels converts a list's tasks (their models allocated together).
 func taskModels(tasks []projections.Task) []*model.Task {

@@ -49,12 +49,6 @@ func scanProject(row pgx.Row) (Project, error) {
 	return p, err
 }
 
-// ProjectsByWorkspace returns a workspace's projects by name.
-func (q *Queries) ProjectsByWorkspace(ctx context.Context, workspaceID uuid.UUID) ([]Project, error) {
-	// served by rm_projects_vN_workspace_idx
-	return list(ctx, q.pool, scanProject, projectSQL+` WHERE p.workspace_id = $1 ORDER BY p.name, p.id LIMIT $2`, workspaceID, MaxPage)
-}
-
 // Cursor is the project's place among its workspace's projects (opaque, internal/cursor).
 func (p Project) Cursor() string {
 	return cursor.New(cursor.Project).String(p.Name).UUID(p.ID).Encode()

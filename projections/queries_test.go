@@ -60,8 +60,9 @@ func TestReadModels(t *testing.T) {
 	require.Len(t, board, 2, "archived tasks leave the board")
 	require.Equal(t, []uuid.UUID{t1, t2}, []uuid.UUID{board[0].ID, board[1].ID})
 
-	projects, err := f.q.ProjectsByWorkspace(ctx, w.ws)
+	pages, err := f.q.ProjectPages(ctx, []uuid.UUID{w.ws}, projections.Window{})
 	require.NoError(t, err)
+	projects := pages[w.ws].Items
 	require.Len(t, projects, 1)
 	require.Equal(t, map[string]int{"todo": 1, "in_progress": 1}, projects[0].TaskCounts)
 	require.Equal(t, 1, projects[0].OverdueTasks)
