@@ -34,8 +34,8 @@ func positionCursor(kind byte, p eventstore.GlobalPosition) string {
 func readPosition(r *cursor.Reader) []any { return []any{r.Int64(), r.Int64()} }
 
 // activityKeys: a feed is newest first, by the events' global position.
-var activityKeys = register(keyset{kind: cursor.Activity, cols: []string{"transaction_id", "position"},
-	out: []string{"transaction_id", "position"}, desc: true, read: readPosition})
+var activityKeys = keyset{kind: cursor.Activity, cols: []string{"transaction_id", "position"},
+	out: []string{"transaction_id", "position"}, desc: true, read: readPosition}
 
 // ActivityFeed returns a page of the workspace's feed, newest first.
 func (q *Queries) ActivityFeed(ctx context.Context, workspaceID uuid.UUID, w Window) (Page[ActivityItem], error) {

@@ -37,8 +37,8 @@ func (c Comment) Cursor() string {
 }
 
 // commentKeys: a task's comments are oldest first.
-var commentKeys = register(keyset{kind: cursor.Comment, cols: []string{"c.created_at", "c.id"}, out: []string{"created_at", "id"},
-	read: func(r *cursor.Reader) []any { return []any{r.Time(), uuid.UUID(r.UUID())} }})
+var commentKeys = keyset{kind: cursor.Comment, cols: []string{"c.created_at", "c.id"}, out: []string{"created_at", "id"},
+	read: func(r *cursor.Reader) []any { return []any{r.Time(), uuid.UUID(r.UUID())} }}
 
 // CommentPages returns a page of the comments (oldest first) of each task named by keys, the same
 // window for each: one statement for any number of tasks of any number of workspaces, however

@@ -51,8 +51,8 @@ func ParseNotificationCursor(s string) (eventstore.GlobalPosition, error) {
 }
 
 // inboxKeys: an inbox is newest first, by the events' global position.
-var inboxKeys = register(keyset{kind: cursor.Notification, cols: []string{"n.transaction_id", "n.position"},
-	out: []string{"transaction_id", "position"}, desc: true, read: readPosition})
+var inboxKeys = keyset{kind: cursor.Notification, cols: []string{"n.transaction_id", "n.position"},
+	out: []string{"transaction_id", "position"}, desc: true, read: readPosition}
 
 // Notifications returns user's inbox in a workspace, newest first, strictly before before.
 func (q *Queries) Notifications(ctx context.Context, workspaceID uuid.UUID, user string, before *eventstore.GlobalPosition, limit int) (NotificationPage, error) {

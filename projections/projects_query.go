@@ -55,8 +55,8 @@ func (p Project) Cursor() string {
 }
 
 // projectKeys: a workspace's projects are by name.
-var projectKeys = register(keyset{kind: cursor.Project, cols: []string{"p.name", "p.id"}, out: []string{"name", "id"},
-	read: func(r *cursor.Reader) []any { return []any{r.String(), uuid.UUID(r.UUID())} }})
+var projectKeys = keyset{kind: cursor.Project, cols: []string{"p.name", "p.id"}, out: []string{"name", "id"},
+	read: func(r *cursor.Reader) []any { return []any{r.String(), uuid.UUID(r.UUID())} }}
 
 // ProjectPages returns a page of the projects (by name) of each workspace, the same window for
 // each: one statement for any number of workspaces.

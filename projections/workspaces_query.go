@@ -67,8 +67,8 @@ func (ms Membership) Cursor() string {
 }
 
 // workspaceKeys: a user's workspaces are by name.
-var workspaceKeys = register(keyset{kind: cursor.Workspace, cols: []string{"w.name", "w.id"}, out: []string{"name", "id"},
-	read: func(r *cursor.Reader) []any { return []any{r.String(), uuid.UUID(r.UUID())} }})
+var workspaceKeys = keyset{kind: cursor.Workspace, cols: []string{"w.name", "w.id"}, out: []string{"name", "id"},
+	read: func(r *cursor.Reader) []any { return []any{r.String(), uuid.UUID(r.UUID())} }}
 
 // Memberships returns a page of the workspaces user is a member of, by name, each with their
 // membership (role): one statement, however many workspaces.
@@ -117,8 +117,8 @@ func (m Member) Cursor() string {
 }
 
 // memberKeys: a workspace's members are by display name.
-var memberKeys = register(keyset{kind: cursor.Member, cols: []string{"m.display_name", "m.user_id"}, out: []string{"display_name", "user_id"},
-	read: func(r *cursor.Reader) []any { return []any{r.String(), r.String()} }})
+var memberKeys = keyset{kind: cursor.Member, cols: []string{"m.display_name", "m.user_id"}, out: []string{"display_name", "user_id"},
+	read: func(r *cursor.Reader) []any { return []any{r.String(), r.String()} }}
 
 // MemberPages returns a page of the members (by display name) of each workspace, the same
 // window for each: one statement for any number of workspaces.
