@@ -38,7 +38,7 @@ test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-co
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
 FUZZ_TARGETS := ./eventstore:FuzzParsePosition ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \
 	./graph:FuzzConsistencyToken ./graph:FuzzDeadCursor ./graph:FuzzTimeScalar \
-	./projections:FuzzTaskCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor
+	./projections:FuzzTaskCursor ./sideeffects:FuzzParseDeadLetterID ./sideeffects:FuzzParseDeadLetterCursor ./internal/cursor:FuzzCursor
 FUZZTIME ?= 5s
 
 .PHONY: fuzz

@@ -13,6 +13,7 @@ import (
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/cursor"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -27,9 +28,9 @@ func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, through st
 	if err != nil {
 		return nil, err
 	}
-	p, err := ParseConsistencyToken(through)
+	p, err := projections.ParseNotificationCursor(through)
 	if err != nil {
-		return nil, domain.InvalidInput("through", "not a valid cursor")
+		return nil, domain.InvalidInput("through", "not a notification's cursor")
 	}
 	if err := r.Queries.MarkNotificationsRead(ctx, string(a.UserID), p); err != nil {
 		if errors.Is(err, projections.ErrNotNotified) {
@@ -99,37 +100,31 @@ func (r *notificationConnectionResolver) Nodes(ctx context.Context, obj *model.N
 }
 
 // Activity is the resolver for the activity field.
-func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first *int, after *string, consistentWith *string) (*model.ActivityConnection, error) {
+func (r *queryResolver) Activity(ctx context.Context, workspaceID string, first *int, after *string, last *int, before *string, consistentWith *string) (*model.ActivityConnection, error) {
 	ws, err := r.enter(ctx, "workspaceId", workspaceID, consistentWith)
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first, 50)
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Activity))
 	if err != nil {
 		return nil, err
 	}
-	before, err := positionCursor(after)
+	p, err := r.Queries.ActivityFeed(ctx, ws, win.w)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Queries.ActivityFeed(ctx, ws, before, pageRead(n))
-	if err != nil {
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(page.Items)); err != nil {
-		return nil, err
-	}
-	conn := &model.ActivityConnection{Edges: make([]*model.ActivityEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
-	for _, it := range page.Items {
-		cursor := it.Position.String()
-		conn.Edges = append(conn.Edges, &model.ActivityEdge{Cursor: cursor, Node: model.NewActivityItem(it)})
-	}
-	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.ActivityEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
+	conn := &model.ActivityConnection{}
+	conn.Edges, conn.PageInfo = page(win, p, func(it projections.ActivityItem) *model.ActivityEdge {
+		return &model.ActivityEdge{Cursor: it.Cursor(), Node: model.NewActivityItem(it)}
+	}, func(e *model.ActivityEdge) string { return e.Cursor })
 	return conn, nil
 }
 
 // Notifications is the resolver for the notifications field.
-func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, unreadOnly *bool, first *int, after *string, consistentWith *string) (*model.NotificationConnection, error) {
+func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, unreadOnly *bool, first *int, after *string, last *int, before *string, consistentWith *string) (*model.NotificationConnection, error) {
 	ws, err := r.enter(ctx, "workspaceId", workspaceID, consistentWith)
 	if err != nil {
 		return nil, err
@@ -138,31 +133,22 @@ func (r *queryResolver) Notifications(ctx context.Context, workspaceID string, u
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first, 50)
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Notification))
 	if err != nil {
 		return nil, err
 	}
-	before, err := positionCursor(after)
+	// unreadOnly in the query: full pages of unread notifications
+	p, err := r.Queries.Inbox(ctx, ws, string(a.UserID), unreadOnly != nil && *unreadOnly, win.w)
 	if err != nil {
 		return nil, err
 	}
-	list := r.Queries.Notifications
-	if unreadOnly != nil && *unreadOnly {
-		list = r.Queries.UnreadNotifications // in the query: full pages of unread notifications
-	}
-	page, err := list(ctx, ws, string(a.UserID), before, pageRead(n))
-	if err != nil {
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(page.Items)); err != nil {
-		return nil, err
-	}
-	conn := &model.NotificationConnection{Edges: make([]*model.NotificationEdge, 0, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.Before != nil}}
-	for _, it := range page.Items {
-		cursor := it.Position.String()
-		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: cursor, Node: model.NewNotification(ws, it)})
-	}
-	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.NotificationEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
+	conn := &model.NotificationConnection{}
+	conn.Edges, conn.PageInfo = page(win, p, func(it projections.Notification) *model.NotificationEdge {
+		return &model.NotificationEdge{Cursor: it.Cursor(), Node: model.NewNotification(ws, it)}
+	}, func(e *model.NotificationEdge) string { return e.Cursor })
 	if err := loadNotificationTasks(ctx, conn.Edges); err != nil {
 		return nil, err
 	}

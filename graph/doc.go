@@ -26,8 +26,9 @@
 //   - Loaders batch over (workspace, id) pairs: a batch is one statement for keys of any number
 //     of workspaces, each key matching only a row of its own workspace (graph/loaders).
 //   - Batch resolvers (gqlgen.yml) see every object of a list at once: Workspace.members and
-//     Workspace.projects read all the workspaces' in one statement each (the caller's
-//     workspaces: `workspaces { members projects }` is as cheap for 6 as for 1), Project.board
+//     Workspace.projects read a page of each of the workspaces' in one statement each (the
+//     caller's workspaces: `workspaces { nodes { members projects } }` is as cheap for 6 as
+//     for 1), Project.board
 //     all the projects' boards in one statement (Loaders.LoadBoards).
 //   - List resolvers prime what their children's selection needs, in one batch per kind, before
 //     the children resolve (loadTaskChildren, primeBoards, loadNotificationTasks): a board's or
@@ -36,10 +37,13 @@
 //     batch primed by the page (`tasks { edges { node { project { board } } } }` costs the same
 //     for 2 tasks and 20), as are the boards of each workspace's projects. Board and task-page
 //     resolvers also hand what they loaded to the task models, so the tasks' field resolvers
-//     answer without a loader round each.
+//     answer without a loader round each. A connection's edges are no list of their nodes (each
+//     edge holds one): the connection primes its nodes' nested pages the same way
+//     (primeWorkspaces, primeProjects, primeComments; read_pages.go), one statement per
+//     nested field for the whole page, whichever way the client reaches the nodes.
 //
 // myRole is a model field filled from the caller's membership, read with the workspaces
-// (Queries.MembershipsOfUser) or by the membership check of workspace(id). Enum fields (priority,
+// (Queries.Memberships) or by the membership check of workspace(id). Enum fields (priority,
 // role, plan, kind) are plain model fields, filled when the model is built: gqlgen runs every
 // resolver field of an object in a goroutine of its own once there are two, so conversions are
 // not resolvers. project(id) and task(id) take two statements however many workspaces the

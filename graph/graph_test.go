@@ -248,7 +248,7 @@ func TestLimits(t *testing.T) {
 	var q strings.Builder
 	q.WriteString("{")
 	for i := range 300 {
-		fmt.Fprintf(&q, " a%d: workspaces { projects { id } }", i)
+		fmt.Fprintf(&q, " a%d: workspaces { nodes { projects { nodes { id } } } }", i)
 	}
 	q.WriteString(" }")
 	deep := `{ __schema { types { fields { type {` + strings.Repeat(" ofType {", 20) + " name" + strings.Repeat(" }", 20) + ` } } } } }`

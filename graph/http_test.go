@@ -39,7 +39,7 @@ func TestStandardIntrospection(t *testing.T) {
 	r = a.do("", string(q), nil)
 	require.Empty(t, r.Errors)
 
-	r = a.do(tok, `{ workspaces { projects { id } } }`, nil)
+	r = a.do(tok, `{ workspaces { nodes { projects { nodes { id } } } } }`, nil)
 	require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
 }
 
@@ -96,9 +96,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	require.Equal(t, "POST", resp.Header.Get("Allow"))
 	require.Contains(t, fmt.Sprint(body["errors"]), "GET requests only allow query operations")
-	var ws []struct{ ID string }
-	a.ok(tok, `{ workspaces { id } }`, nil, &ws)
-	require.Empty(t, ws)
+	var ws struct{ Nodes []struct{ ID string } }
+	a.ok(tok, `{ workspaces { nodes { id } } }`, nil, &ws)
+	require.Empty(t, ws.Nodes)
 
 	// A document that does not validate: 200 with errors in application/json (Apollo and other
 	// clients take a 4xx for a network error), a 4xx in application/graphql-response+json.

@@ -109,10 +109,10 @@ func TestNotificationReadStateOverAPI(t *testing.T) {
 	}
 	counts := func() map[string]int {
 		t.Helper()
-		var wss []ws
-		a.ok(tm.bob, `query($tok: String) { workspaces(consistentWith: $tok) { id unreadNotificationCount } }`, map[string]any{"tok": tok}, &wss)
+		var wss struct{ Nodes []ws }
+		a.ok(tm.bob, `query($tok: String) { workspaces(consistentWith: $tok) { nodes { id unreadNotificationCount } } }`, map[string]any{"tok": tok}, &wss)
 		out := map[string]int{}
-		for _, w := range wss {
+		for _, w := range wss.Nodes {
 			out[w.ID] = w.UnreadNotificationCount
 		}
 		return out
@@ -133,7 +133,7 @@ func TestNotificationReadStateOverAPI(t *testing.T) {
 		require.NoError(t, err)
 		return n
 	}
-	require.Equal(t, statements(`{ workspaces { id } }`)+1, statements(`{ workspaces { id unreadNotificationCount } }`),
+	require.Equal(t, statements(`{ workspaces { nodes { id } } }`)+1, statements(`{ workspaces { nodes { id unreadNotificationCount } } }`),
 		"the counts of every workspace listed: one statement")
 
 	var inbox struct{ Nodes []struct{ ID string } }

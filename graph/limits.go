@@ -63,9 +63,14 @@ type listCost struct {
 	// string is, its size bounded by the domain (and by the response cap).
 	values bool
 	// bound is the most items the field returns; 0 with pageArg set: the page size argument
-	// (its schema default when omitted), at most projections.MaxPage.
-	bound   int
-	pageArg string
+	// (its schema default when omitted), at most projections.MaxPage; with paged: first or last
+	// (defaultPage when neither is given), at most projections.MaxPage: a client lowers a
+	// nested list's cost by asking for smaller pages; with countArg: the length of that list
+	// argument (nodes' ids), at most bound.
+	bound    int
+	pageArg  string
+	paged    bool
+	countArg string
 	// perParent: the items are counted by the field above (a connection's edges: the
 	// connection's page; a board's columns: the board's tasks, which the columns partition).
 	// extra is added once for the items' own fields (a board's columns).
@@ -76,18 +81,30 @@ type listCost struct {
 // listCosts is the cost model: every list-returning field of the schema, with what bounds it.
 // TestEveryListFieldHasACost walks the schema and fails on a list field missing here. Bounds come
 // from the read side: projections.MaxPage bounds every page and every per-parent list query
-// (boards, comments, projects, workspaces), a plan's members and a workflow's statuses are
-// bounded by the domain.
+// (boards), a workflow's statuses are bounded by the domain.
 var listCosts = map[string]listCost{
 	// Pages: the connection field multiplies by its page size; its edges are counted there.
-	"Query.tasks":             {pageArg: "first"},
-	"Query.activity":          {pageArg: "first"},
-	"Query.notifications":     {pageArg: "first"},
-	"Query.history":           {pageArg: "first"},
-	"Query.webhookDeliveries": {pageArg: "first"},
-	"Query.deadLetters":       {pageArg: "first"},
+	"Query.tasks":                     {pageArg: "first"},
+	"Query.activity":                  {paged: true},
+	"Query.notifications":             {paged: true},
+	"Query.history":                   {pageArg: "first"},
+	"Query.webhookDeliveries":         {paged: true},
+	"Query.deadLetters":               {paged: true},
+	"Query.workspaces":                {paged: true},
+	"Workspace.members":               {paged: true},
+	"Workspace.projects":              {paged: true},
+	"Task.comments":                   {paged: true},
+	"WorkspaceConnection.edges":       {perParent: true},
+	"MemberConnection.edges":          {perParent: true},
+	"ProjectConnection.edges":         {perParent: true},
+	"CommentConnection.edges":         {perParent: true},
+	"WorkspaceConnection.nodes":       {perParent: true},
+	"MemberConnection.nodes":          {perParent: true},
+	"ProjectConnection.nodes":         {perParent: true},
+	"CommentConnection.nodes":         {perParent: true},
+	"Query.nodes":                     {bound: maxNodes, countArg: "ids"},
 	// a page of sync records: at most MaxPage, whatever first says (it has no edges)
-	"ChangePage.changes":              {bound: projections.MaxPage},
+	"ChangePage.changes": {bound: projections.MaxPage},
 	"TaskConnection.edges":            {perParent: true},
 	"ActivityConnection.edges":        {perParent: true},
 	"NotificationConnection.edges":    {perParent: true},
@@ -101,15 +118,11 @@ var listCosts = map[string]listCost{
 	"HistoryConnection.nodes":         {perParent: true},
 	"WebhookDeliveryConnection.nodes": {perParent: true},
 	"DeadLetterConnection.nodes":      {perParent: true},
-	"Query.workspaces":                {bound: projections.MaxPage}, // WorkspacesOfUser: LIMIT MaxPage
 	"Query.projections":               {bound: len(projections.All())},
-	"Workspace.projects":              {bound: projections.MaxPage}, // ProjectsByWorkspace: LIMIT MaxPage
-	"Workspace.members":               {bound: domain.PlanPro.MemberLimit()},
 	"Query.webhooks":                  {bound: domain.MaxWebhooks},
 	"Project.taskCounts":              {bound: domain.MaxStatuses},
 	"Project.board":                   {perParent: true, extra: domain.MaxStatuses},
 	"BoardColumn.tasks":               {bound: projections.MaxPage}, // a board: LIMIT MaxPage over all its columns
-	"Task.comments":                   {bound: projections.MaxPage}, // CommentsByTaskKeys: LIMIT MaxPage
 	"Task.labels":                     {values: true},               // domain.MaxLabels of MaxLabelLen
 	"TaskState.labels":                {values: true},
 	"Comment.mentions":                {values: true}, // parsed from a body of MaxCommentLen
@@ -140,7 +153,8 @@ func mulCost(a, b int) int {
 }
 
 // costPageSize reads a page-size argument at its worst: absent (explicit null), out of range
-// (refused by the resolver) or unreadable means projections.MaxPage.
+// (refused by the resolver) or unreadable means projections.MaxPage. 0 (an empty page) reads one
+// item, and costs it.
 func costPageSize(v any) int {
 	var n int64
 	switch x := v.(type) {
@@ -157,7 +171,10 @@ func costPageSize(v any) int {
 	case string:
 		n, _ = strconv.ParseInt(x, 10, 64)
 	}
-	if n <= 0 || n > projections.MaxPage {
+	if n == 0 {
+		return 1
+	}
+	if n < 0 || n > projections.MaxPage {
 		return projections.MaxPage
 	}
 	return int(n)
@@ -283,12 +300,30 @@ func (w *costWalker) fieldCost(f *ast.Field) int {
 		return addCost(addCost(1, lc.extra), child)
 	}
 	n := lc.bound
-	if lc.pageArg != "" {
+	switch {
+	case lc.pageArg != "":
 		args := f.ArgumentMap(w.vars)
 		n = costPageSize(args[lc.pageArg])
 		// A backward page (tasks' last, which takes precedence over first) may be the larger.
 		if last, ok := args["last"]; ok && last != nil {
 			n = max(n, costPageSize(last))
+		}
+	case lc.paged:
+		args := f.ArgumentMap(w.vars)
+		first, last := args["first"], args["last"]
+		switch {
+		case first == nil && last == nil:
+			n = defaultPage
+		case first == nil:
+			n = costPageSize(last)
+		case last == nil:
+			n = costPageSize(first)
+		default: // refused by the resolver; at its worst meanwhile
+			n = max(costPageSize(first), costPageSize(last))
+		}
+	case lc.countArg != "":
+		if ids, ok := f.ArgumentMap(w.vars)[lc.countArg].([]any); ok && len(ids) <= lc.bound {
+			n = len(ids)
 		}
 	}
 	// Every item costs at least 1 (an object selecting only scalars is still an object).
@@ -490,15 +525,6 @@ func presentLimit(err error, out *gqlerror.Error, ext map[string]any) bool {
 		return false
 	}
 	return true
-}
-
-// chargeLists charges the rows of a batch resolver's lists.
-func chargeLists[T any](ctx context.Context, lists [][]T) error {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	return chargeRows(ctx, n)
 }
 
 func isMutation(ctx context.Context) bool {

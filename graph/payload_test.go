@@ -29,7 +29,7 @@ type payloadTask struct {
 	Assignee     *struct{ DisplayName string }
 	Archived     bool
 	CommentCount int
-	Comments     []struct{ ID, Body string }
+	Comments     struct{ Nodes []struct{ ID, Body string } }
 	Project      *struct {
 		Key       string
 		OpenCount int
@@ -111,23 +111,23 @@ func TestMutationPayloads(t *testing.T) {
 		Task      payloadTask
 	}
 	a.ok(tm.alice, `mutation($t: ID!) { addComment(input: {taskId: $t, body: "first"}) { commentId
-		task { commentCount comments { id body } } } }`, vars, &commented)
+		task { commentCount comments { nodes { id body } } } } }`, vars, &commented)
 	require.Equal(t, 1, commented.Task.CommentCount)
-	require.Len(t, commented.Task.Comments, 1)
-	require.Equal(t, commented.CommentID, commented.Task.Comments[0].ID)
-	require.Equal(t, "first", commented.Task.Comments[0].Body)
+	require.Len(t, commented.Task.Comments.Nodes, 1)
+	require.Equal(t, commented.CommentID, commented.Task.Comments.Nodes[0].ID)
+	require.Equal(t, "first", commented.Task.Comments.Nodes[0].Body)
 
 	// Two mutations in one document: the second payload is read after its own write, not from
 	// what the request's loaders cached for the first.
 	r := a.do(tm.alice, `mutation($t: ID!) {
-		one: addComment(input: {taskId: $t, body: "second"}) { task { commentCount comments { body } } }
-		two: addComment(input: {taskId: $t, body: "third"}) { task { commentCount comments { body } } } }`, vars)
+		one: addComment(input: {taskId: $t, body: "second"}) { task { commentCount comments { nodes { body } } } }
+		two: addComment(input: {taskId: $t, body: "third"}) { task { commentCount comments { nodes { body } } } } }`, vars)
 	require.Empty(t, r.Errors)
 	var two struct{ Task payloadTask }
 	require.NoError(t, json.Unmarshal(r.Data["two"], &two))
 	require.Equal(t, 3, two.Task.CommentCount)
-	require.Len(t, two.Task.Comments, 3)
-	require.Equal(t, "third", two.Task.Comments[2].Body)
+	require.Len(t, two.Task.Comments.Nodes, 3)
+	require.Equal(t, "third", two.Task.Comments.Nodes[2].Body)
 
 	// The same for boards, which the request's loaders also keep: the second creation's board
 	// holds both new tasks.

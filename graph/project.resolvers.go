@@ -71,6 +71,11 @@ func (r *projectResolver) Board(ctx context.Context, objs []*model.Project) ([][
 	return r.boards(ctx, objs)
 }
 
+// Nodes is the resolver for the nodes field.
+func (r *projectConnectionResolver) Nodes(ctx context.Context, obj *model.ProjectConnection) ([]*model.Project, error) {
+	return nodesOf(obj.Edges, func(e *model.ProjectEdge) *model.Project { return e.Node }), nil
+}
+
 // Project is the resolver for the project field.
 func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *string) (*model.Project, error) {
 	if err := r.consistent(ctx, consistentWith); err != nil {
@@ -90,4 +95,12 @@ func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *
 // Project returns generated.ProjectResolver implementation.
 func (r *Resolver) Project() generated.ProjectResolver { return &projectResolver{r} }
 
-type projectResolver struct{ *Resolver }
+// ProjectConnection returns generated.ProjectConnectionResolver implementation.
+func (r *Resolver) ProjectConnection() generated.ProjectConnectionResolver {
+	return &projectConnectionResolver{r}
+}
+
+type (
+	projectResolver           struct{ *Resolver }
+	projectConnectionResolver struct{ *Resolver }
+)

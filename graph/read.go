@@ -182,37 +182,9 @@ func pageSize(first *int, def int) (int, error) {
 	return *first, nil
 }
 
-// positionCursor reads an activity or notification cursor (a position, like a token).
-func positionCursor(after *string) (*eventstore.GlobalPosition, error) {
-	if after == nil || *after == "" {
-		return nil, nil
-	}
-	p, err := ParseConsistencyToken(*after)
-	if err != nil {
-		return nil, domain.InvalidInput("after", "not a valid cursor")
-	}
-	return &p, nil
-}
-
 // selects reports whether the current field's selection reaches path (e.g. "tasks", "assignee"),
 // through fragments: list resolvers prime the loaders their children will use, and only then.
-func selects(ctx context.Context, path ...string) bool {
-	oc := graphql.GetOperationContext(ctx)
-	fields := graphql.CollectFieldsCtx(ctx, nil)
-	for i, name := range path {
-		var next []graphql.CollectedField
-		for _, f := range fields {
-			if f.Name == name {
-				if i == len(path)-1 {
-					return true
-				}
-				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
-			}
-		}
-		fields = next
-	}
-	return false
-}
+func selects(ctx context.Context, path ...string) bool { return len(fieldsAt(ctx, path...)) > 0 }
 
 // taskModels converts a list's tasks (their models allocated together).
 func taskModels(tasks []projections.Task) []*model.Task {
@@ -226,9 +198,10 @@ func taskModels(tasks []projections.Task) []*model.Task {
 }
 
 // loadTaskChildren loads what the selection under path asks of a list of tasks (assignees,
-// projects, comments; and the boards of the projects, see primeBoards), each in one batch through
-// the request's loaders (which keep it for other paths of the request), and hands it to the
-// tasks' models: their field resolvers then serve it without a loader round per task. Tasks
+// projects, pages of comments; and the boards of the projects, see primeBoards), each in one
+// batch through the request's loaders (which keep it for other paths of the request), and hands
+// assignees and projects to the tasks' models: their field resolvers then serve them without a
+// loader round per task (comments: a loader cache hit per task). Tasks
 // sharing an assignee or a project share its model. With models nil it only primes the loaders
 // (for resolvers of a list below that builds models of its own: a board's).
 func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*model.Task, path ...string) error {
@@ -289,20 +262,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 			return err
 		}
 	}
-	if selects(ctx, append(slices.Clip(path), "comments")...) {
-		keys := make([]loaders.Key, len(tasks))
-		for i, t := range tasks {
-			keys[i] = loaders.Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
-		}
-		comments, err := loadDistinct(ctx, l.Comments, keys, model.NewComments)
-		if err != nil {
-			return err
-		}
-		for i := range models {
-			models[i].LoadedComments = comments[keys[i]]
-		}
-	}
-	return nil
+	return primeComments(ctx, tasks, path...)
 }
 
 // loadDistinct loads keys in one batch, each distinct key once, and converts each value once.
@@ -400,13 +360,4 @@ func forwardPage[E any](n int, edges []E, cursor func(E) string, hasNext bool, a
 		info.StartCursor, info.EndCursor = &start, &end
 	}
 	return edges, info
-}
-
-// pageRead is the number of items to read for a page of n: first: 0 reads one, to answer
-// hasNextPage (forwardPage cuts it); any other n is the reader's to validate.
-func pageRead(n int) int {
-	if n == 0 {
-		return 1
-	}
-	return n
 }

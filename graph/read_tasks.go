@@ -13,7 +13,6 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/projections"
-	"github.com/taskforge/taskforge/sideeffects"
 )
 
 // taskByKey finds "TF-12" (or "tf-012") in ws: one statement on the task's key.
@@ -104,25 +103,4 @@ func taskPageInfo(page projections.TaskPage, n int, edges []*model.TaskEdge, pa 
 		info.StartCursor, info.EndCursor = &start, &end
 	}
 	return edges, info
-}
-
-// deadLetters lists a workspace's dead webhook deliveries and dead emails, newest first, through
-// the inspector's one listing (the CLI's too: same ids, same cursors).
-func (r *Resolver) deadLetters(ctx context.Context, ws uuid.UUID, n int, cur sideeffects.DeadLetterCursor, after *string) (*model.DeadLetterConnection, error) {
-	page, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: cur, Limit: pageRead(n)})
-	if err != nil {
-		return nil, err
-	}
-	if err := chargeRows(ctx, len(page.Items)); err != nil {
-		return nil, err
-	}
-	conn := &model.DeadLetterConnection{Edges: []*model.DeadLetterEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.More}}
-	for _, d := range page.Items {
-		cursor := d.Cursor()
-		conn.Edges = append(conn.Edges, &model.DeadLetterEdge{Cursor: cursor, Node: &model.DeadLetter{
-			ID: d.ID.String(), Kind: d.Kind, EventID: d.EventID.String(), EventType: d.EventType, Target: d.Target,
-			Attempts: d.Attempts, Requeues: d.Requeues, LastError: d.LastError, CreatedAt: d.CreatedAt, DeadAt: d.DeadAt}})
-	}
-	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.DeadLetterEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
-	return conn, nil
 }

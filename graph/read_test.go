@@ -62,27 +62,33 @@ func TestReadSide(t *testing.T) {
 	var ws struct {
 		Name, Plan, MyRole string
 		MemberCount        int
-		Members            []struct{ UserID, Email, Role string }
-		Projects           []struct {
-			Key                     string
-			OpenCount, OverdueCount int
-			TaskCounts              []struct {
-				Status string
-				Count  int
+		Members            struct {
+			Nodes      []struct{ UserID, Email, Role string }
+			TotalCount int
+		}
+		Projects struct {
+			Nodes []struct {
+				Key                     string
+				OpenCount, OverdueCount int
+				TaskCounts              []struct {
+					Status string
+					Count  int
+				}
 			}
 		}
 	}
 	a.ok(tm.bob, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name plan myRole memberCount
-		members { userId email role } projects { key openCount overdueCount taskCounts { status count } } } }`,
+		members { nodes { userId email role } totalCount } projects { nodes { key openCount overdueCount taskCounts { status count } } } } }`,
 		map[string]any{"ws": tm.ws, "tok": tok}, &ws)
 	require.Equal(t, "Team", ws.Name)
 	require.Equal(t, "FREE", ws.Plan)
 	require.Equal(t, "MEMBER", ws.MyRole)
-	require.Len(t, ws.Members, 2)
-	require.Len(t, ws.Projects, 1)
-	require.Equal(t, 3, ws.Projects[0].OpenCount)
-	require.Equal(t, 1, ws.Projects[0].OverdueCount)
-	require.Contains(t, ws.Projects[0].TaskCounts, struct {
+	require.Len(t, ws.Members.Nodes, 2)
+	require.Equal(t, 2, ws.Members.TotalCount)
+	require.Len(t, ws.Projects.Nodes, 1)
+	require.Equal(t, 3, ws.Projects.Nodes[0].OpenCount)
+	require.Equal(t, 1, ws.Projects.Nodes[0].OverdueCount)
+	require.Contains(t, ws.Projects.Nodes[0].TaskCounts, struct {
 		Status string
 		Count  int
 	}{"todo", 2})
@@ -118,16 +124,18 @@ func TestReadSide(t *testing.T) {
 		Key, Title, Priority string
 		Labels               []string
 		CommentCount         int
-		Comments             []struct{ Body, AuthorID string }
-		Project              struct{ Key string }
+		Comments             struct {
+			Nodes []struct{ Body, AuthorID string }
+		}
+		Project struct{ Key string }
 	}
-	a.ok(tm.bob, `query($t: ID!) { task(id: $t) { key title priority labels commentCount comments { body authorId } project { key } } }`,
+	a.ok(tm.bob, `query($t: ID!) { task(id: $t) { key title priority labels commentCount comments { nodes { body authorId } } project { key } } }`,
 		map[string]any{"t": t1.ID}, &task)
 	require.Equal(t, "TF-1", task.Key)
 	require.Equal(t, "HIGH", task.Priority)
 	require.Equal(t, []string{"bug"}, task.Labels)
 	require.Equal(t, 1, task.CommentCount)
-	require.Equal(t, tm.aliceID, task.Comments[0].AuthorID)
+	require.Equal(t, tm.aliceID, task.Comments.Nodes[0].AuthorID)
 	require.Equal(t, "TF", task.Project.Key)
 
 	var byKey struct{ ID string }
@@ -213,9 +221,9 @@ func TestReadSide(t *testing.T) {
 	require.Equal(t, "mentioned", inbox.Edges[0].Node.Kind)
 	require.Equal(t, "TF-1", inbox.Edges[1].Node.Task.Key)
 
-	var list []struct{ ID, MyRole string }
-	a.ok(tm.bob, `{ workspaces { id myRole } }`, nil, &list)
-	require.Equal(t, []struct{ ID, MyRole string }{{tm.ws, "MEMBER"}}, list)
+	var list struct{ Nodes []struct{ ID, MyRole string } }
+	a.ok(tm.bob, `{ workspaces { nodes { id myRole } } }`, nil, &list)
+	require.Equal(t, []struct{ ID, MyRole string }{{tm.ws, "MEMBER"}}, list.Nodes)
 }
 
 func TestAdminQueries(t *testing.T) {
@@ -291,7 +299,8 @@ func TestStatementBudget(t *testing.T) {
 	// What is measured here is SQL statements, over shapes wider than any screen (every comment
 	// of every task of every project of every workspace: 1.6 billion objects at the read side's
 	// bounds), which the production cost limit (rightly) refuses: no cost limit here.
-	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity = math.MaxInt })
+	// Depth: production's (connections add edges and node levels).
+	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxComplexity, o.MaxDepth = math.MaxInt, 12 })
 	tm := newTeam(t, a, "SM")
 	ctx := context.Background()
 	alice := domain.Actor{UserID: domain.UserID(tm.aliceID), Email: tm.aliceID + "@example.com", EmailVerified: true, DisplayName: tm.aliceID}
@@ -324,7 +333,7 @@ func TestStatementBudget(t *testing.T) {
 		return n
 	}
 	boardQ := `query($p: ID!) { project(id: $p) { key openCount board { status tasks { key title assignee { displayName role }
-		comments { body } } } } }`
+		comments { nodes { body } } } } } }`
 	listQ := `query($ws: ID!, $f: TaskFilter) { tasks(workspaceId: $ws, filter: $f, first: 200) {
 		edges { node { key assignee { displayName } project { key name } } } pageInfo { hasNextPage } } }`
 	boardSmall := count(boardQ, map[string]any{"p": small.String()}, 10)
@@ -339,8 +348,8 @@ func TestStatementBudget(t *testing.T) {
 
 	// A workspace's projects with their boards: as many statements for 1 project as for 5 (the
 	// boards of a workspace's projects are one statement, their tasks' children one batch each).
-	wsQ := `query($ws: ID!) { workspace(id: $ws) { name projects { key openCount board { status tasks { key title priority
-		assignee { displayName role } comments { body } project { key } } } } } }`
+	wsQ := `query($ws: ID!) { workspace(id: $ws) { name projects { edges { node { key openCount board { status tasks { key title priority
+		assignee { displayName role } comments { nodes { body } } project { key } } } } } } } }`
 	wsStatements := map[int]int{}
 	danaID := "dana-" + t.Name() // her own workspaces: alice's and bob's counts below stay
 	dana := domain.Actor{UserID: domain.UserID(danaID), Email: danaID + "@example.com", EmailVerified: true, DisplayName: danaID}
@@ -368,24 +377,26 @@ func TestStatementBudget(t *testing.T) {
 		require.NoError(t, err)
 		a.ok(danaTok, `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name } }`,
 			map[string]any{"ws": w.ID.String(), "tok": graph.ConsistencyToken(c.Result)}, &struct{}{})
-		var got struct {
-			Projects []struct {
-				Key   string
-				Board []struct {
-					Tasks []struct {
-						Key      string
-						Assignee *struct{ DisplayName string }
-						Project  struct{ Key string }
-					}
+		type project struct {
+			Key   string
+			Board []struct {
+				Tasks []struct {
+					Key      string
+					Assignee *struct{ DisplayName string }
+					Project  struct{ Key string }
 				}
 			}
+		}
+		var got struct {
+			Projects struct{ Edges []struct{ Node project } }
 		}
 		r := a.do(danaTok, wsQ, map[string]any{"ws": w.ID.String()})
 		require.Empty(t, r.Errors)
 		require.Contains(t, string(r.Data["workspace"]), "a comment")
 		require.NoError(t, json.Unmarshal(r.Data["workspace"], &got))
-		require.Len(t, got.Projects, n)
-		for _, p := range got.Projects {
+		require.Len(t, got.Projects.Edges, n)
+		for _, e := range got.Projects.Edges {
+			p := e.Node
 			var tasks int
 			for _, c := range p.Board {
 				for _, tk := range c.Tasks {
@@ -425,9 +436,9 @@ func TestStatementBudget(t *testing.T) {
 	carolTok := token(t, carolID, time.Hour)
 	wsTok := graph.ConsistencyToken(lastWS)
 	for tok, n := range map[string]int{tm.alice: 1, tm.bob: 8, carolTok: 8} {
-		var mine []struct{ ID string }
-		a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`, map[string]any{"tok": wsTok}, &mine)
-		require.Len(t, mine, n)
+		var mine struct{ Nodes []struct{ ID string } }
+		a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { nodes { id } } }`, map[string]any{"tok": wsTok}, &mine)
+		require.Len(t, mine.Nodes, n)
 	}
 	lookup := func(tok, query, id string) (response, int) {
 		t.Helper()
@@ -532,62 +543,93 @@ func workspacesBudget(t *testing.T, a *api) {
 	one, six, mate := actor("erin"), actor("fay"), actor("fay-mate")
 	fill(one, actor("erin-mate"), 1, "E")
 	last := fill(six, mate, 6, "F")
-	wsQ := `query { workspaces { id name myRole memberCount members { displayName role } projects { key
-		board { tasks { key assignee { displayName } comments { body } } } } } }`
-	counts := map[int]int{}
-	for n, who := range map[int]domain.Actor{1: one, 6: six} {
-		tok := token(t, string(who.UserID), time.Hour)
-		// Wait for the read models once, in a request of its own (a wait polls: its statements vary).
-		a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`,
-			map[string]any{"tok": graph.ConsistencyToken(last)}, &[]struct{}{})
-		r := a.do(tok, wsQ, nil)
-		counts[n] = statements(t, r)
-		var got []struct {
-			ID, Name, MyRole string
-			MemberCount      int
-			Members          []struct{ DisplayName, Role string }
-			Projects         []struct {
-				Key   string
-				Board []struct {
-					Tasks []struct {
-						Key      string
-						Assignee *struct{ DisplayName string }
-						Comments []struct{ Body string }
-					}
-				}
-			}
-		}
-		require.NoError(t, json.Unmarshal(r.Data["workspaces"], &got))
-		require.Len(t, got, n)
-		if n == 6 {
-			inboxBudget(t, a, token(t, string(mate.UserID), time.Hour), got[0].ID, graph.ConsistencyToken(last))
-		}
-		for _, w := range got {
-			require.Equal(t, "OWNER", w.MyRole, w.Name)
-			require.Equal(t, 2, w.MemberCount, w.Name)
-			require.Len(t, w.Members, 2, w.Name)
-			require.Len(t, w.Projects, 2, w.Name)
-			// "F 3" holds projects F3P0 and F3P1, whose tasks are F3P0-1 ...
-			prefix := strings.ReplaceAll(w.Name, " ", "")
-			for _, p := range w.Projects {
-				require.True(t, strings.HasPrefix(p.Key, prefix+"P"), "%s in %s", p.Key, w.Name)
-				var tasks int
-				for _, col := range p.Board {
-					for _, tk := range col.Tasks {
-						tasks++
-						require.True(t, strings.HasPrefix(tk.Key, p.Key+"-"), tk.Key)
-						require.NotNil(t, tk.Assignee, tk.Key)
-						require.Equal(t, []struct{ Body string }{{"on " + tk.Key}}, tk.Comments, tk.Key)
-					}
-				}
-				require.Equal(t, 3, tasks, p.Key)
+	// Two shapes: through edges (a workspace under an edge is no list: the connection above
+	// primes its members' and projects' pages) and through nodes (a list: the batch resolvers).
+	shapes := map[string]string{
+		"edges": `query { workspaces { edges { cursor node { id name myRole memberCount members(first: 10) { totalCount edges { node { displayName role } } }
+		projects { edges { node { key board { tasks { key assignee { displayName } comments(last: 5) { nodes { body } } } } } } } } } } }`,
+		"nodes": `query { workspaces(first: 100) { nodes { id name myRole memberCount members { totalCount nodes { displayName role } }
+		projects { nodes { key board { tasks { key assignee { displayName } comments { nodes { body } } } } } } } } }`,
+	}
+	type member struct{ DisplayName, Role string }
+	type project struct {
+		Key   string
+		Board []struct {
+			Tasks []struct {
+				Key      string
+				Assignee *struct{ DisplayName string }
+				Comments struct{ Nodes []struct{ Body string } }
 			}
 		}
 	}
-	t.Logf("SQL statements: workspaces with members, roles, projects, boards, assignees, comments: 1 workspace %d, 6 workspaces %d",
-		counts[1], counts[6])
-	require.Equal(t, counts[1], counts[6], "workspaces")
-	require.LessOrEqual(t, counts[6], 6)
+	type workspace struct {
+		ID, Name, MyRole string
+		MemberCount      int
+		Members          struct {
+			TotalCount int
+			Nodes      []member
+			Edges      []struct{ Node member }
+		}
+		Projects struct {
+			Nodes []project
+			Edges []struct{ Node project }
+		}
+	}
+	counts := map[string]int{}
+	for shape, wsQ := range shapes {
+		for n, who := range map[int]domain.Actor{1: one, 6: six} {
+			tok := token(t, string(who.UserID), time.Hour)
+			// Wait for the read models once, in a request of its own (a wait polls: its statements vary).
+			a.ok(tok, `query($tok: String) { workspaces(consistentWith: $tok) { nodes { id } } }`,
+				map[string]any{"tok": graph.ConsistencyToken(last)}, &struct{}{})
+			r := a.do(tok, wsQ, nil)
+			counts[fmt.Sprintf("%s %d", shape, n)] = statements(t, r)
+			var page struct {
+				Nodes []workspace
+				Edges []struct{ Node workspace }
+			}
+			require.NoError(t, json.Unmarshal(r.Data["workspaces"], &page))
+			got := page.Nodes
+			for _, e := range page.Edges {
+				got = append(got, e.Node)
+			}
+			require.Len(t, got, n)
+			if n == 6 && shape == "edges" {
+				inboxBudget(t, a, token(t, string(mate.UserID), time.Hour), got[0].ID, graph.ConsistencyToken(last))
+			}
+			for _, w := range got {
+				require.Equal(t, "OWNER", w.MyRole, w.Name)
+				require.Equal(t, 2, w.MemberCount, w.Name)
+				require.Equal(t, 2, w.Members.TotalCount, w.Name)
+				require.Len(t, append(w.Members.Nodes, make([]member, len(w.Members.Edges))...), 2, w.Name)
+				projects := w.Projects.Nodes
+				for _, e := range w.Projects.Edges {
+					projects = append(projects, e.Node)
+				}
+				require.Len(t, projects, 2, w.Name)
+				// "F 3" holds projects F3P0 and F3P1, whose tasks are F3P0-1 ...
+				prefix := strings.ReplaceAll(w.Name, " ", "")
+				for _, p := range projects {
+					require.True(t, strings.HasPrefix(p.Key, prefix+"P"), "%s in %s", p.Key, w.Name)
+					var tasks int
+					for _, col := range p.Board {
+						for _, tk := range col.Tasks {
+							tasks++
+							require.True(t, strings.HasPrefix(tk.Key, p.Key+"-"), tk.Key)
+							require.NotNil(t, tk.Assignee, tk.Key)
+							require.Equal(t, []struct{ Body string }{{"on " + tk.Key}}, tk.Comments.Nodes, tk.Key)
+						}
+					}
+					require.Equal(t, 3, tasks, p.Key)
+				}
+			}
+		}
+	}
+	t.Logf("SQL statements: workspaces with members, roles, projects, boards, assignees, comments: %v", counts)
+	for _, shape := range []string{"edges", "nodes"} {
+		require.Equal(t, counts[shape+" 1"], counts[shape+" 6"], "workspaces through "+shape)
+		require.LessOrEqual(t, counts[shape+" 6"], 7, shape)
+	}
 
 	// @operator (projections) reads no workspace: refused without a statement, however many
 	// workspaces the caller owns.

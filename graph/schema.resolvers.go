@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/model"
 	"github.com/taskforge/taskforge/internal/auth"
@@ -27,6 +28,34 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Me, error) {
 		me.Name = &p.Name
 	}
 	return me, nil
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string, consistentWith *string) (model.Node, error) {
+	if err := r.consistent(ctx, consistentWith); err != nil {
+		return nil, err
+	}
+	nid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	found, err := r.findNodes(ctx, []uuid.UUID{nid})
+	if err != nil {
+		return nil, err
+	}
+	return found[0], nil // nil: null, for another tenant's object as for no object
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string, consistentWith *string) ([]model.Node, error) {
+	if err := r.consistent(ctx, consistentWith); err != nil {
+		return nil, err
+	}
+	nids, err := nodeIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	return r.findNodes(ctx, nids)
 }
 
 // Mutation returns generated.MutationResolver implementation.

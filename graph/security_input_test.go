@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +18,7 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // head is the number of events stored in the test's database: a request that must change nothing
@@ -198,10 +199,13 @@ func TestMarkNotificationsReadOnlyThroughOwnNotifications(t *testing.T) {
 	var last eventstore.GlobalPosition
 	require.NoError(t, a.es.Pool().QueryRow(context.Background(),
 		`SELECT transaction_id::text::bigint, position FROM events ORDER BY position DESC LIMIT 1`).Scan(&last.TransactionID, &last.Position))
-	for _, c := range []string{"18446744073709551615.9223372036854775807", "999999999.1",
-		fmt.Sprintf("%d.%d", last.TransactionID, last.Position+1), tm.tok} {
-		requireInvalid(t, a.do(tm.bob, mark, map[string]any{"c": c}), "through")
+	// Each as a cursor, and as the readable position it is not (cursors are opaque).
+	for _, p := range []eventstore.GlobalPosition{{TransactionID: math.MaxUint64, Position: math.MaxInt64}, {TransactionID: 999999999, Position: 1},
+		{TransactionID: last.TransactionID, Position: last.Position + 1}} {
+		requireInvalid(t, a.do(tm.bob, mark, map[string]any{"c": projections.Notification{Position: p}.Cursor()}), "through")
+		requireInvalid(t, a.do(tm.bob, mark, map[string]any{"c": p.String()}), "through")
 	}
+	requireInvalid(t, a.do(tm.bob, mark, map[string]any{"c": tm.tok}), "through")
 	// Alice was not notified at bob's position.
 	requireInvalid(t, a.do(tm.alice, mark, map[string]any{"c": inbox.Edges[0].Cursor}), "through")
 	unread := func() int {

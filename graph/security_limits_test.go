@@ -68,9 +68,10 @@ var amplification = map[string]string{
 		project { ... on Project { board { tasks { ... on Task { project { board { tasks { id } } } } } } } } } } } } } }`,
 	"page size from a variable": `query($w: ID!, $n: Int) { tasks(workspaceId: $w, first: $n) { edges { node { project { board {
 		tasks { project { board { tasks { id } } } } } } } } } }`,
-	"default page size": `query($w: ID!) { tasks(workspaceId: $w) { edges { node { comments { mentions } project { board {
-		tasks { comments { id } } } } } } } }`,
-	"workspaces' boards": `{ workspaces { projects { board { tasks { comments { body } } } } } }`,
+	"default page size": `query($w: ID!) { tasks(workspaceId: $w) { edges { node { comments { nodes { mentions } } project { board {
+		tasks { comments { nodes { id } } } } } } } } }`,
+	"workspaces' boards":           `{ workspaces { nodes { projects { nodes { board { tasks { comments { nodes { body } } } } } } } } }`,
+	"workspaces' boards, backward": `{ workspaces(last: 200) { edges { node { projects(last: 200) { nodes { board { tasks { id } } } } } } } }`,
 }
 
 func repeat(n int, f func(int) string) string {
@@ -125,6 +126,15 @@ func TestAmplificationRefusedBeforeSQL(t *testing.T) {
 		require.Nil(t, r.Data, name)
 		t.Logf("%s: cost %.0f", name, ext["cost"])
 	}
+	// The workspaces' boards with smaller pages: the client lowers the cost with first (and last).
+	for _, q := range []string{
+		`{ workspaces(first: 10) { nodes { projects(first: 10) { nodes { board { tasks { comments(first: 5) { nodes { body } } } } } } } } }`,
+		`{ workspaces(last: 10) { edges { node { members(first: 20) { nodes { role } } projects(last: 10) { edges { node { board {
+			tasks { id } } } } } } } } }`,
+	} {
+		r := a.do(tm.alice, q, nil)
+		require.Empty(t, r.Errors, q)
+	}
 	// A legitimate board read, and a page of 200 tasks with their project, are served.
 	r := a.do(tm.alice, boardRead, map[string]any{"p": tm.project})
 	require.Empty(t, r.Errors)
@@ -161,7 +171,7 @@ func TestCostModel(t *testing.T) {
 	require.Equal(t, 63.0, cost(`query($w: ID!) { ...P ...P ...P } fragment P on Query { `+page+` }`))
 	// edges 1 + node (1 + project 1 + comments (1 + 200 × 1)), inline fragments and spreads alike.
 	require.Equal(t, 1+10*(1+203.0), cost(`query($w: ID!) { tasks(workspaceId: $w, first: 10) { edges { node { ... on Task { id } ...T } } } }
-		fragment T on Task { project { id } comments { id } }`))
+		fragment T on Task { project { id } comments(first: 200) { nodes { id } } }`))
 	// A list of scalars is one value: labels add 1 to each task.
 	require.Equal(t, 31.0, cost(`query($w: ID!) { tasks(workspaceId: $w, first: 10) { edges { node { id labels } } } }`))
 

@@ -130,7 +130,7 @@ func TestStatementHeaderOffByDefault(t *testing.T) {
 	a, _ := serveWith(t, graph.Options{})
 	tok := token(t, "header-"+t.Name(), time.Hour)
 	a.ok(tok, `mutation { createWorkspace(input: {name: "H"}) { id } }`, nil, &result{})
-	r := a.do(tok, `{ workspaces { id } }`, nil)
+	r := a.do(tok, `{ workspaces { nodes { id } } }`, nil)
 	require.Empty(t, r.Errors)
 	require.Empty(t, r.Statements)
 }

@@ -90,8 +90,8 @@ func TestRateLimitCostPerPrincipal(t *testing.T) {
 		o.RateLimits = graph.RateLimits{Cost: 200, CostBurst: 500}
 	})
 	alice, bob := token(t, "alice-"+t.Name(), time.Hour), token(t, "bob-"+t.Name(), time.Hour)
-	const list = `{ workspaces { id } }` // 1 + 200 × 1
-	const cheap = `{ me { id } }`        // 2
+	const list = `{ workspaces(first: 200) { nodes { id } } }` // 1 + 200 × (nodes: 1)
+	const cheap = `{ me { id } }`                              // 2
 	require.Empty(t, a.limited(alice, list).Errors)
 	require.Empty(t, a.limited(alice, list).Errors)
 	// 402 of 500 spent: another list is refused, before any resolver; a cheap query still fits.
@@ -181,7 +181,7 @@ func TestLimitsOverWebsocket(t *testing.T) {
 		c.Subscribe(`subscription($id: ID!) { boardChanged(projectId: $id) { project { board { tasks { id } } } } }`, vars).Refusal())
 	// 1 + task 1 + comments (1 + 200 × 1) = 203: twice within the burst of 500 (refused later,
 	// by the workspace check), not a third time.
-	const q = `subscription($id: ID!) { notificationAdded(workspaceId: $id) { task { comments { id } } } }`
+	const q = `subscription($id: ID!) { notificationAdded(workspaceId: $id) { task { comments(first: 200) { nodes { id } } } } }`
 	for range 2 {
 		require.NotEqual(t, "RATE_LIMITED", c.Subscribe(q, vars).Refusal())
 	}

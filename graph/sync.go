@@ -234,12 +234,14 @@ func (r *Resolver) loadChanged(ctx context.Context, ws uuid.UUID, user string, m
 		}
 	}
 	if len(notes) > 0 {
-		rows, err := r.Queries.NotificationsByIDs(ctx, ws, user, notes)
+		rows, wss, err := r.Queries.NotificationsByIDs(ctx, user, notes)
 		if err != nil {
 			return nil, err
 		}
 		for _, x := range rows {
-			s.notifications[x.ID.String()] = model.NewNotification(ws, x)
+			if wss[x.ID] == ws {
+				s.notifications[x.ID.String()] = model.NewNotification(ws, x)
+			}
 		}
 	}
 	return s, nil

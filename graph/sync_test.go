@@ -123,29 +123,29 @@ func (s *syncClient) pull(t *testing.T, first int, consistentWith string) (recor
 func readState(t *testing.T, a *api, tok, ws, consistentWith string) map[string]map[string]json.RawMessage {
 	t.Helper()
 	r := a.do(tok, `query($ws: ID!, $tok: String) {
-		workspace(id: $ws, consistentWith: $tok) { ...W members { ...M } projects { ...P } }
-		tasks(workspaceId: $ws, filter: {includeArchived: true}, first: 200) { nodes { ...T comments { ...C } } }
+		workspace(id: $ws, consistentWith: $tok) { ...W members(first: 200) { nodes { ...M } } projects(first: 200) { nodes { ...P } } }
+		tasks(workspaceId: $ws, filter: {includeArchived: true}, first: 200) { nodes { ...T comments(first: 200) { nodes { ...C } } } }
 		notifications(workspaceId: $ws, first: 200) { nodes { ...N } } }`+syncFragments, map[string]any{"ws": ws, "tok": consistentWith})
 	require.Empty(t, r.Errors)
 	state := map[string]map[string]json.RawMessage{"WORKSPACE": {}, "MEMBER": {}, "PROJECT": {}, "TASK": {}, "COMMENT": {}, "NOTIFICATION": {}}
 	var wsObj map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(r.Data["workspace"], &wsObj))
 	state["WORKSPACE"][ws] = without(t, wsObj, "members", "projects")
-	var members, projects []json.RawMessage
+	var members, projects struct{ Nodes []json.RawMessage }
 	require.NoError(t, json.Unmarshal(wsObj["members"], &members))
 	require.NoError(t, json.Unmarshal(wsObj["projects"], &projects))
-	for _, m := range members {
+	for _, m := range members.Nodes {
 		state["MEMBER"][field(t, m, "userId")] = m
 	}
-	for _, p := range projects {
+	for _, p := range projects.Nodes {
 		state["PROJECT"][field(t, p, "id")] = p
 	}
 	var tasks, notes struct{ Nodes []map[string]json.RawMessage }
 	require.NoError(t, json.Unmarshal(r.Data["tasks"], &tasks))
 	for _, n := range tasks.Nodes {
-		var comments []json.RawMessage
+		var comments struct{ Nodes []json.RawMessage }
 		require.NoError(t, json.Unmarshal(n["comments"], &comments))
-		for _, c := range comments {
+		for _, c := range comments.Nodes {
 			state["COMMENT"][field(t, c, "id")] = c
 		}
 		state["TASK"][field(t, n["id"], "")] = without(t, n, "comments")

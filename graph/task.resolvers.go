@@ -13,7 +13,14 @@ import (
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/cursor"
+	"github.com/taskforge/taskforge/projections"
 )
+
+// Nodes is the resolver for the nodes field.
+func (r *commentConnectionResolver) Nodes(ctx context.Context, obj *model.CommentConnection) ([]*model.Comment, error) {
+	return nodesOf(obj.Edges, func(e *model.CommentEdge) *model.Comment { return e.Node }), nil
+}
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*model.TaskResult, error) {
@@ -214,18 +221,24 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.Me
 }
 
 // Comments is the resolver for the comments field.
-func (r *taskResolver) Comments(ctx context.Context, obj *model.Task) ([]*model.Comment, error) {
-	if obj.LoadedComments != nil {
-		return obj.LoadedComments, chargeRows(ctx, len(obj.LoadedComments))
-	}
-	cs, err := loaders.For(ctx).Comments.Load(ctx, loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID})
+func (r *taskResolver) Comments(ctx context.Context, obj *model.Task, first *int, after *string, last *int, before *string) (*model.CommentConnection, error) {
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Comment))
 	if err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(cs)); err != nil {
+	// a cache hit when the list above primed the page (loadTaskChildren)
+	p, err := loaders.For(ctx).Comments.Load(ctx, loaders.PageKey{Key: loaders.Key{WorkspaceID: obj.WorkspaceID, ID: obj.TaskID}, Window: win.w})
+	if err != nil {
 		return nil, err
 	}
-	return model.NewComments(cs), nil
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
+		return nil, err
+	}
+	conn := &model.CommentConnection{TotalCount: obj.CommentCount}
+	conn.Edges, conn.PageInfo = page(win, p, func(c projections.Comment) *model.CommentEdge {
+		return &model.CommentEdge{Cursor: c.Cursor(), Node: model.NewComment(c)}
+	}, func(e *model.CommentEdge) string { return e.Cursor })
+	return conn, nil
 }
 
 // Project is the resolver for the project field.
@@ -258,6 +271,11 @@ func (r *taskConnectionResolver) Nodes(ctx context.Context, obj *model.TaskConne
 	return nodesOf(obj.Edges, func(e *model.TaskEdge) *model.Task { return e.Node }), nil
 }
 
+// CommentConnection returns generated.CommentConnectionResolver implementation.
+func (r *Resolver) CommentConnection() generated.CommentConnectionResolver {
+	return &commentConnectionResolver{r}
+}
+
 // Task returns generated.TaskResolver implementation.
 func (r *Resolver) Task() generated.TaskResolver { return &taskResolver{r} }
 
@@ -267,6 +285,7 @@ func (r *Resolver) TaskConnection() generated.TaskConnectionResolver {
 }
 
 type (
-	taskResolver           struct{ *Resolver }
-	taskConnectionResolver struct{ *Resolver }
+	commentConnectionResolver struct{ *Resolver }
+	taskResolver              struct{ *Resolver }
+	taskConnectionResolver    struct{ *Resolver }
 )

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/app/apptest"
@@ -92,7 +93,7 @@ func TestTenantIsolation(t *testing.T) {
 		"MutationResult.project":     `mutation($p: ID!) { renameProject(input: {projectId: $p, name: "pwned"}) { id project { name } } }`,
 		"MutationResult.workspace":   `mutation($ws: ID!) { renameWorkspace(input: {workspaceId: $ws, name: "pwned"}) { id workspace { name } } }`,
 		"TaskResult.task":            `mutation($p: ID!) { createTask(input: {projectId: $p, title: "spam"}) { id task { title } } }`,
-		"CommentResult.task":         `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id task { title comments { body } } } }`,
+		"CommentResult.task":         `mutation($t: ID!) { addComment(input: {taskId: $t, body: "spam"}) { id task { title comments { nodes { body } } } } }`,
 		"InvitationResult.workspace": `mutation($ws: ID!) { inviteMember(input: {workspaceId: $ws, email: "m@evil.test", role: ADMIN}) { id workspace { name } } }`,
 		"WebhookResult.workspace": `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://evil.test",
 			secret: "0123456789abcdef"}) { id workspace { name } } }`,
@@ -144,9 +145,9 @@ func TestTenantIsolation(t *testing.T) {
 		"history":      `query($s: String!) { history(streamId: $s) { edges { node { payload } } } }`,
 		"taskAt":       `query($t: ID!) { taskAt(id: $t) { title } }`,
 		"verifyStream": `query($s: String!) { verifyStream(streamId: $s) { ok } }`,
-		"workspace":    `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name members { email } } }`,
+		"workspace":    `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name members { nodes { email } } } }`,
 		"project":      `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { name board { tasks { title } } } }`,
-		"task":         `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { title comments { body } } }`,
+		"task":         `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { title comments { nodes { body } } } }`,
 		"taskByKey":    `query($ws: ID!, $tok: String) { taskByKey(workspaceId: $ws, key: "AP-1", consistentWith: $tok) { title } }`,
 		"tasks":        `query($ws: ID!, $tok: String) { tasks(workspaceId: $ws, consistentWith: $tok) { edges { node { title } } } }`,
 		"activity":     `query($ws: ID!, $tok: String) { activity(workspaceId: $ws, consistentWith: $tok) { edges { node { line } } } }`,
@@ -162,17 +163,50 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// Fields without a tenant id: me (the caller), workspaces (the caller's own: checked below not
 	// to list A), projections (operational status, no tenant data: checked below to need the admin
-	// role somewhere).
+	// role somewhere), node and nodes (null for another tenant's id: checked below).
 	// myInvitations and notificationPreferences: the caller's own (checked below not to show A's
 	// invitation to another address).
-	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true, "myInvitations": true, "notificationPreferences": true}
+	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true, "node": true, "nodes": true,
+		"myInvitations": true, "notificationPreferences": true}
 	tok := mws.ConsistencyToken // the last write: the read models include all of A and M
-	var mine []struct{ ID string }
-	a.ok(mallory, `query($tok: String) { workspaces(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &mine)
-	require.Equal(t, []struct{ ID string }{{mws.ID}}, mine, "mallory sees her workspace only")
+	var mine struct{ Nodes []struct{ ID string } }
+	a.ok(mallory, `query($tok: String) { workspaces(consistentWith: $tok) { nodes { id } } }`, map[string]any{"tok": tok}, &mine)
+	require.Equal(t, []struct{ ID string }{{mws.ID}}, mine.Nodes, "mallory sees her workspace only")
 	var invited []struct{ ID string }
 	a.ok(mallory, `query($tok: String) { myInvitations(consistentWith: $tok) { id } }`, map[string]any{"tok": tok}, &invited)
 	require.Empty(t, invited, "A's invitation is someone else's")
+
+	// node and nodes: alice finds each of A's objects by id; for mallory each is null, exactly
+	// like an id that exists nowhere (no error, no data), and her own workspace is found.
+	ids := map[string]string{"Workspace": ws.ID, "Project": p.ID, "Task": task.ID, "Comment": comment.CommentID}
+	nodeQ := `query($id: ID!, $tok: String) { node(id: $id, consistentWith: $tok) { __typename id
+		... on Task { title comments { nodes { body } } } ... on Workspace { members { nodes { email } } } ... on Comment { body } } }`
+	for typ, id := range ids {
+		var found struct {
+			Typename string `json:"__typename"`
+			ID       string
+		}
+		a.ok(alice, nodeQ, map[string]any{"id": id, "tok": tok}, &found)
+		require.Equal(t, struct {
+			Typename string `json:"__typename"`
+			ID       string
+		}{typ, id}, found)
+		for _, probe := range []string{id, uuid.NewString()} {
+			r := a.do(mallory, nodeQ, map[string]any{"id": probe, "tok": tok})
+			require.Empty(t, r.Errors, typ)
+			require.JSONEq(t, `null`, string(r.Data["node"]), typ)
+		}
+	}
+	nodesQ := `query($ids: [ID!]!, $tok: String) { nodes(ids: $ids, consistentWith: $tok) { __typename id } }`
+	all := []string{ws.ID, p.ID, task.ID, comment.CommentID, uuid.NewString(), mws.ID}
+	r = a.do(mallory, nodesQ, map[string]any{"ids": all, "tok": tok})
+	require.Empty(t, r.Errors)
+	require.JSONEq(t, `[null, null, null, null, null, {"__typename": "Workspace", "id": "`+mws.ID+`"}]`, string(r.Data["nodes"]))
+	r = a.do(alice, nodesQ, map[string]any{"ids": all, "tok": tok})
+	require.Empty(t, r.Errors)
+	require.JSONEq(t, `[{"__typename": "Workspace", "id": "`+ws.ID+`"}, {"__typename": "Project", "id": "`+p.ID+`"},
+		{"__typename": "Task", "id": "`+task.ID+`"}, {"__typename": "Comment", "id": "`+comment.CommentID+`"}, null, null]`,
+		string(r.Data["nodes"]))
 	nobody := token(t, "nobody-"+t.Name(), time.Hour)
 	r = a.do(nobody, `{ projections { name } }`, nil)
 	require.Equal(t, "FORBIDDEN", code(t, r), "%v", r.Errors)

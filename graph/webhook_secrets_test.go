@@ -131,16 +131,16 @@ func TestWebhookSecretsAreNeverReadable(t *testing.T) {
 		"taskAt":              `query($t: ID!) { taskAt(id: $t) { title description } }`,
 		"activity":            `query($ws: ID!, $tok: String) { activity(workspaceId: $ws, consistentWith: $tok) { edges { node { line } } } }`,
 		"notifications":       `query($ws: ID!, $tok: String) { notifications(workspaceId: $ws, consistentWith: $tok) { edges { node { line } } } }`,
-		"workspace":           `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name members { email role } } }`,
-		"workspaces":          `query($tok: String) { workspaces(consistentWith: $tok) { name } }`,
+		"workspace":           `query($ws: ID!, $tok: String) { workspace(id: $ws, consistentWith: $tok) { name members { nodes { email role } } } }`,
+		"workspaces":          `query($tok: String) { workspaces(consistentWith: $tok) { nodes { name } } }`,
 		"me":                  `{ me { id } }`,
-		"task":                `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { title comments { body } } }`,
+		"task":                `query($t: ID!, $tok: String) { task(id: $t, consistentWith: $tok) { title comments { nodes { body } } } }`,
 		"tasks":               `query($ws: ID!, $tok: String) { tasks(workspaceId: $ws, consistentWith: $tok) { edges { node { title } } } }`,
 		"webhookDeliveries":   `query($ws: ID!, $tok: String) { webhookDeliveries(workspaceId: $ws, consistentWith: $tok) { edges { node { url lastError } } } }`,
 		"deadLetters":         `query($ws: ID!, $tok: String) { deadLetters(workspaceId: $ws, consistentWith: $tok) { edges { node { target lastError } } } }`,
 		"webhooks":            `query($ws: ID!) { webhooks(workspaceId: $ws) { id url eventTypes secretId secretMask secretExposed } }`,
 		"updateWebhook payload": `mutation($ws: ID!, $h: ID!) { updateWebhook(input: {workspaceId: $ws, webhookId: $h, eventTypes: ["task.created"]}) {
-			id workspace { name members { email } } } }`,
+			id workspace { name members { nodes { email } } } } }`,
 		"registerWebhook payload without secret": `mutation($ws: ID!) { registerWebhook(input: {workspaceId: $ws, url: "https://other.example.com/h"}) {
 			webhookId workspace { name } } }`,
 	}

@@ -8,13 +8,13 @@ package graph
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/graph/generated"
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/cursor"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
 )
@@ -22,6 +22,11 @@ import (
 // Nodes is the resolver for the nodes field.
 func (r *deadLetterConnectionResolver) Nodes(ctx context.Context, obj *model.DeadLetterConnection) ([]*model.DeadLetter, error) {
 	return nodesOf(obj.Edges, func(e *model.DeadLetterEdge) *model.DeadLetter { return e.Node }), nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *memberConnectionResolver) Nodes(ctx context.Context, obj *model.MemberConnection) ([]*model.Member, error) {
+	return nodesOf(obj.Edges, func(e *model.MemberEdge) *model.Member { return e.Node }), nil
 }
 
 // RegisterUser is the resolver for the registerUser field.
@@ -161,7 +166,7 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.
 }
 
 // Workspaces is the resolver for the workspaces field.
-func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) ([]*model.Workspace, error) {
+func (r *queryResolver) Workspaces(ctx context.Context, first *int, after *string, last *int, before *string, consistentWith *string) (*model.WorkspaceConnection, error) {
 	if err := r.consistent(ctx, consistentWith); err != nil {
 		return nil, err
 	}
@@ -169,22 +174,32 @@ func (r *queryResolver) Workspaces(ctx context.Context, consistentWith *string) 
 	if err != nil {
 		return nil, err
 	}
-	ms, err := r.Queries.MembershipsOfUser(ctx, string(a.UserID))
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Workspace))
 	if err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(ms)); err != nil {
+	p, err := r.Queries.Memberships(ctx, string(a.UserID), win.w)
+	if err != nil {
+		return nil, err
+	}
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
 		return nil, err
 	}
 	l := loaders.For(ctx)
-	out := make([]*model.Workspace, len(ms))
-	for i, m := range ms {
-		out[i] = model.NewWorkspace(m.Workspace, m.Member)
+	conn := &model.WorkspaceConnection{}
+	conn.Edges, conn.PageInfo = page(win, p, func(m projections.Membership) *model.WorkspaceEdge {
 		// the caller's memberships, for the membership checks of nested fields
 		l.Members.Prime(loaders.MemberKey{WorkspaceID: m.Member.WorkspaceID, UserID: m.Member.UserID},
 			loaders.Found[projections.Member]{Value: m.Member, OK: true})
+		return &model.WorkspaceEdge{Cursor: m.Cursor(), Node: model.NewWorkspace(m.Workspace, m.Member)}
+	}, func(e *model.WorkspaceEdge) string { return e.Cursor })
+	workspaces := nodesOf(conn.Edges, func(e *model.WorkspaceEdge) *model.Workspace { return e.Node })
+	for _, np := range nodePaths() {
+		if err := primeWorkspaces(ctx, workspaces, np...); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	return conn, nil
 }
 
 // Workspace is the resolver for the workspace field.
@@ -208,52 +223,53 @@ func (r *queryResolver) Workspace(ctx context.Context, id string, consistentWith
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
-func (r *queryResolver) WebhookDeliveries(ctx context.Context, workspaceID string, status *string, first *int, after *string, consistentWith *string) (*model.WebhookDeliveryConnection, error) {
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, workspaceID string, status *string, first *int, after *string, last *int, before *string, consistentWith *string) (*model.WebhookDeliveryConnection, error) {
 	ws, err := parseID("workspaceId", workspaceID) // @hasRole checked membership and role
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first, 50)
+	win, err := readWindow(first, after, last, before, func(s string) bool { _, ok := deliveryCursor(s); return ok })
 	if err != nil {
 		return nil, err
 	}
-	var before int64
-	if after != nil && *after != "" {
-		if before, err = strconv.ParseInt(*after, 10, 64); err != nil || before < 1 {
-			return nil, domain.InvalidInput("after", "not a valid cursor")
-		}
-	}
-	ds, err := r.Inspector.ListDeliveries(ctx, ws, sideeffects.Page{Status: str(status), Limit: n + 1, BeforeID: before})
+	p, err := r.deliveries(ctx, ws, str(status), win)
 	if err != nil {
 		return nil, err
 	}
-	if err := chargeRows(ctx, len(ds)); err != nil {
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
 		return nil, err
 	}
-	conn := &model.WebhookDeliveryConnection{PageInfo: &model.PageInfo{HasNextPage: len(ds) > n}, Edges: []*model.WebhookDeliveryEdge{}}
-	for _, d := range ds[:min(n, len(ds))] {
-		cursor := strconv.FormatInt(d.ID, 10)
-		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: cursor, Node: deliveryModel(d)})
-	}
-	conn.Edges, conn.PageInfo = forwardPage(n, conn.Edges, func(e *model.WebhookDeliveryEdge) string { return e.Cursor }, conn.PageInfo.HasNextPage, after)
+	conn := &model.WebhookDeliveryConnection{}
+	conn.Edges, conn.PageInfo = page(win, p, func(d sideeffects.Delivery) *model.WebhookDeliveryEdge {
+		return &model.WebhookDeliveryEdge{Cursor: cursor.New(cursor.Delivery).Int64(d.ID).Encode(), Node: deliveryModel(d)}
+	}, func(e *model.WebhookDeliveryEdge) string { return e.Cursor })
 	return conn, nil
 }
 
 // DeadLetters is the resolver for the deadLetters field.
-func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, first *int, after *string, consistentWith *string) (*model.DeadLetterConnection, error) {
+func (r *queryResolver) DeadLetters(ctx context.Context, workspaceID string, first *int, after *string, last *int, before *string, consistentWith *string) (*model.DeadLetterConnection, error) {
 	ws, err := parseID("workspaceId", workspaceID) // @hasRole checked membership and role
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first, 50)
+	win, err := readWindow(first, after, last, before, func(s string) bool { _, err := sideeffects.ParseDeadLetterCursor(s); return err == nil })
 	if err != nil {
 		return nil, err
 	}
-	cur, err := parseDeadCursor(after)
+	p, err := r.deadLetterPage(ctx, ws, win)
 	if err != nil {
 		return nil, err
 	}
-	return r.deadLetters(ctx, ws, n, cur, after)
+	if err := chargeRows(ctx, len(p.Items)); err != nil {
+		return nil, err
+	}
+	conn := &model.DeadLetterConnection{}
+	conn.Edges, conn.PageInfo = page(win, p, func(d sideeffects.DeadLetter) *model.DeadLetterEdge {
+		return &model.DeadLetterEdge{Cursor: d.Cursor(), Node: &model.DeadLetter{
+			ID: d.ID.String(), Kind: d.Kind, EventID: d.EventID.String(), EventType: d.EventType, Target: d.Target,
+			Attempts: d.Attempts, Requeues: d.Requeues, LastError: d.LastError, CreatedAt: d.CreatedAt, DeadAt: d.DeadAt}}
+	}, func(e *model.DeadLetterEdge) string { return e.Cursor })
+	return conn, nil
 }
 
 // Webhooks is the resolver for the webhooks field.
@@ -279,18 +295,36 @@ func (r *webhookDeliveryConnectionResolver) Nodes(ctx context.Context, obj *mode
 }
 
 // Members is the batch resolver for the members field.
-func (r *workspaceResolver) Members(ctx context.Context, objs []*model.Workspace) ([][]*model.Member, error) {
-	return r.workspaceMembers(ctx, objs)
+func (r *workspaceResolver) Members(ctx context.Context, objs []*model.Workspace, first *int, after *string, last *int, before *string) ([]*model.MemberConnection, error) {
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Member))
+	if err != nil {
+		return nil, err
+	}
+	return r.workspaceMembers(ctx, objs, win)
 }
 
 // Projects is the batch resolver for the projects field.
-func (r *workspaceResolver) Projects(ctx context.Context, objs []*model.Workspace) ([][]*model.Project, error) {
-	return r.workspaceProjects(ctx, objs)
+func (r *workspaceResolver) Projects(ctx context.Context, objs []*model.Workspace, first *int, after *string, last *int, before *string) ([]*model.ProjectConnection, error) {
+	win, err := readWindow(first, after, last, before, validCursor(cursor.Project))
+	if err != nil {
+		return nil, err
+	}
+	return r.workspaceProjects(ctx, objs, win)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *workspaceConnectionResolver) Nodes(ctx context.Context, obj *model.WorkspaceConnection) ([]*model.Workspace, error) {
+	return nodesOf(obj.Edges, func(e *model.WorkspaceEdge) *model.Workspace { return e.Node }), nil
 }
 
 // DeadLetterConnection returns generated.DeadLetterConnectionResolver implementation.
 func (r *Resolver) DeadLetterConnection() generated.DeadLetterConnectionResolver {
 	return &deadLetterConnectionResolver{r}
+}
+
+// MemberConnection returns generated.MemberConnectionResolver implementation.
+func (r *Resolver) MemberConnection() generated.MemberConnectionResolver {
+	return &memberConnectionResolver{r}
 }
 
 // WebhookDeliveryConnection returns generated.WebhookDeliveryConnectionResolver implementation.
@@ -301,8 +335,15 @@ func (r *Resolver) WebhookDeliveryConnection() generated.WebhookDeliveryConnecti
 // Workspace returns generated.WorkspaceResolver implementation.
 func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
 
+// WorkspaceConnection returns generated.WorkspaceConnectionResolver implementation.
+func (r *Resolver) WorkspaceConnection() generated.WorkspaceConnectionResolver {
+	return &workspaceConnectionResolver{r}
+}
+
 type (
 	deadLetterConnectionResolver      struct{ *Resolver }
+	memberConnectionResolver          struct{ *Resolver }
 	webhookDeliveryConnectionResolver struct{ *Resolver }
 	workspaceResolver                 struct{ *Resolver }
+	workspaceConnectionResolver       struct{ *Resolver }
 )

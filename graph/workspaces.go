@@ -8,65 +8,71 @@ import (
 
 	"github.com/taskforge/taskforge/graph/loaders"
 	"github.com/taskforge/taskforge/graph/model"
+	"github.com/taskforge/taskforge/internal/cursor"
 	"github.com/taskforge/taskforge/projections"
+	"github.com/taskforge/taskforge/sideeffects"
 )
 
-// workspaceMembers serves Workspace.members, a batch resolver (gqlgen.yml): the members of every
-// workspace of a list (the caller's workspaces; a workspace reached alone comes alone) in one
-// statement, whatever their number. The workspaces are the caller's: the resolvers that built
-// them checked the membership.
-func (r *Resolver) workspaceMembers(ctx context.Context, workspaces []*model.Workspace) ([][]*model.Member, error) {
-	ms, err := r.Queries.MembersOfWorkspaces(ctx, distinctWorkspaces(workspaces))
+// workspaceMembers serves Workspace.members, a batch resolver (gqlgen.yml): a page of the members
+// of every workspace of a list (the caller's workspaces; a workspace reached alone comes alone)
+// in one statement, whatever their number, or none when the list above primed the pages
+// (primeWorkspaces). The workspaces are the caller's: the resolvers that built them checked the
+// membership.
+func (r *Resolver) workspaceMembers(ctx context.Context, workspaces []*model.Workspace, win window) ([]*model.MemberConnection, error) {
+	keys := workspaceKeys(workspaces, win)
+	pages, err := loaders.For(ctx).MemberPages.LoadAll(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	byWorkspace := make(map[uuid.UUID][]*model.Member, len(workspaces))
-	for _, m := range ms {
-		byWorkspace[m.WorkspaceID] = append(byWorkspace[m.WorkspaceID], model.NewMember(m))
+	byWorkspace := make(map[uuid.UUID]projections.Page[projections.Member], len(keys))
+	rows := 0
+	for i, k := range keys {
+		byWorkspace[k.WorkspaceID] = pages[i]
+		rows += len(pages[i].Items)
 	}
-	out := perWorkspace(workspaces, byWorkspace)
-	return out, chargeLists(ctx, out)
-}
-
-// perWorkspace lays out what byWorkspace holds in the order of workspaces, one list each (empty
-// for a workspace with none): a batch resolver's answer.
-func perWorkspace[T any](workspaces []*model.Workspace, byWorkspace map[uuid.UUID][]T) [][]T {
-	out := make([][]T, len(workspaces))
+	out := make([]*model.MemberConnection, len(workspaces))
 	for i, w := range workspaces {
-		if out[i] = byWorkspace[w.WorkspaceID]; out[i] == nil {
-			out[i] = []T{}
-		}
+		p := byWorkspace[w.WorkspaceID]
+		conn := &model.MemberConnection{TotalCount: w.MemberCount}
+		conn.Edges, conn.PageInfo = page(win, p, func(m projections.Member) *model.MemberEdge {
+			return &model.MemberEdge{Cursor: m.Cursor(), Node: model.NewMember(m)}
+		}, func(e *model.MemberEdge) string { return e.Cursor })
+		out[i] = conn
 	}
-	return out
+	return out, chargeRows(ctx, rows)
 }
 
-// workspaceProjects serves Workspace.projects, a batch resolver: the projects of every workspace
-// of a list in one statement. The projects are primed in the request's project loader (a board
-// task's project is then a cache hit) and, for more than one workspace, when the selection asks
-// for their boards, so are the boards and what the selection asks of their tasks (primeBoards):
-// each workspace's projects are a list of their own, whose board batch then finds everything
-// loaded, so the boards of any number of workspaces are one statement, not one per workspace.
-func (r *Resolver) workspaceProjects(ctx context.Context, workspaces []*model.Workspace) ([][]*model.Project, error) {
-	ids := distinctWorkspaces(workspaces)
-	ps, err := r.Queries.ProjectsOfWorkspaces(ctx, ids)
+// workspaceProjects serves Workspace.projects, a batch resolver: a page of the projects of every
+// workspace of a list in one statement (none when the list above primed them). The projects
+// are primed in the request's project loader (a board task's project is then a cache hit), and
+// so are their boards when the selection asks for them, with what it asks of their tasks
+// (primeProjects): each edge's project is a list of its own, whose board batch then finds
+// everything loaded, so the boards of any number of workspaces are one statement.
+func (r *Resolver) workspaceProjects(ctx context.Context, workspaces []*model.Workspace, win window) ([]*model.ProjectConnection, error) {
+	keys := workspaceKeys(workspaces, win)
+	pages, err := loaders.For(ctx).ProjectPages.LoadAll(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	l := loaders.For(ctx)
-	keys := make([]loaders.Key, len(ps))
-	byWorkspace := make(map[uuid.UUID][]*model.Project, len(workspaces))
-	for i, p := range ps {
-		keys[i] = loaders.Key{WorkspaceID: p.WorkspaceID, ID: p.ID}
-		l.Projects.Prime(keys[i], loaders.Found[projections.Project]{Value: p, OK: true})
-		byWorkspace[p.WorkspaceID] = append(byWorkspace[p.WorkspaceID], model.NewProject(p))
+	var all []projections.Project
+	byWorkspace := make(map[uuid.UUID]projections.Page[projections.Project], len(keys))
+	for i, k := range keys {
+		byWorkspace[k.WorkspaceID] = pages[i]
+		all = append(all, pages[i].Items...)
 	}
-	if len(ids) > 1 { // one workspace: its projects are one list, their boards one batch already
-		if err := primeBoards(ctx, keys, "board"); err != nil {
-			return nil, err
-		}
+	if err := primeProjects(ctx, all); err != nil {
+		return nil, err
 	}
-	out := perWorkspace(workspaces, byWorkspace)
-	return out, chargeLists(ctx, out)
+	out := make([]*model.ProjectConnection, len(workspaces))
+	for i, w := range workspaces {
+		p := byWorkspace[w.WorkspaceID]
+		conn := &model.ProjectConnection{}
+		conn.Edges, conn.PageInfo = page(win, p, func(p projections.Project) *model.ProjectEdge {
+			return &model.ProjectEdge{Cursor: p.Cursor(), Node: model.NewProject(p)}
+		}, func(e *model.ProjectEdge) string { return e.Cursor })
+		out[i] = conn
+	}
+	return out, chargeRows(ctx, len(all))
 }
 
 // primeBoards loads the boards of projects in one statement when the current field's selection
@@ -87,19 +93,6 @@ func primeBoards(ctx context.Context, projects []loaders.Key, path ...string) er
 		tasks = append(tasks, b...)
 	}
 	return loadTaskChildren(ctx, tasks, nil, append(slices.Clip(path), "tasks")...)
-}
-
-// distinctWorkspaces returns the workspaces' ids, each once, in order.
-func distinctWorkspaces(workspaces []*model.Workspace) []uuid.UUID {
-	ids := make([]uuid.UUID, 0, len(workspaces))
-	seen := make(map[uuid.UUID]bool, len(workspaces))
-	for _, w := range workspaces {
-		if !seen[w.WorkspaceID] {
-			seen[w.WorkspaceID] = true
-			ids = append(ids, w.WorkspaceID)
-		}
-	}
-	return ids
 }
 
 // loadNotificationTasks loads the tasks of an inbox page when the selection asks for them, in one
@@ -139,4 +132,74 @@ func loadNotificationTasks(ctx context.Context, edges []*model.NotificationEdge)
 		e.Node.TaskLoaded, e.Node.LoadedTask = true, byKey[keys[i]]
 	}
 	return nil
+}
+
+// deliveryCursor reads a webhook delivery's cursor (its id).
+func deliveryCursor(s string) (int64, bool) {
+	r, ok := cursor.Open(s, cursor.Delivery)
+	if !ok {
+		return 0, false
+	}
+	id := r.Int64()
+	return id, r.Done() && id > 0
+}
+
+// deliveries reads a page of a workspace's webhook deliveries (newest first), and whether the
+// list goes on on the page's other side of the cursor: a second statement of one row, when there
+// is a cursor.
+func (r *Resolver) deliveries(ctx context.Context, ws uuid.UUID, status string, win window) (projections.Page[sideeffects.Delivery], error) {
+	at, _ := deliveryCursor(win.w.Cursor)
+	q := sideeffects.Page{Status: status, Limit: win.w.Limit + 1, BeforeID: at, AfterID: at, Backward: win.w.Backward}
+	ds, err := r.Inspector.ListDeliveries(ctx, ws, q)
+	if err != nil {
+		return projections.Page[sideeffects.Delivery]{}, err
+	}
+	more := len(ds) > win.w.Limit
+	var behind bool
+	if at != 0 { // the delivery at the cursor or any beyond it, the other way
+		other := sideeffects.Page{Status: status, Limit: 1, BeforeID: at + 1, AfterID: at - 1, Backward: !win.w.Backward}
+		rest, err := r.Inspector.ListDeliveries(ctx, ws, other)
+		if err != nil {
+			return projections.Page[sideeffects.Delivery]{}, err
+		}
+		behind = len(rest) > 0
+	}
+	if win.w.Backward {
+		if more {
+			ds = ds[1:]
+		}
+		return projections.Page[sideeffects.Delivery]{Items: ds, HasPrevious: more, HasNext: behind}, nil
+	}
+	if more {
+		ds = ds[:win.w.Limit]
+	}
+	return projections.Page[sideeffects.Delivery]{Items: ds, HasPrevious: behind, HasNext: more}, nil
+}
+
+// deadLetterPage lists a page of a workspace's dead webhook deliveries and dead emails, newest
+// first, through the inspector's one listing (the CLI's too: same ids, same cursors), and whether
+// the list goes on on the page's other side of the cursor (a second statement, when there is
+// one).
+func (r *Resolver) deadLetterPage(ctx context.Context, ws uuid.UUID, win window) (projections.Page[sideeffects.DeadLetter], error) {
+	at, err := sideeffects.ParseDeadLetterCursor(win.w.Cursor)
+	if err != nil {
+		return projections.Page[sideeffects.DeadLetter]{}, err
+	}
+	p, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: at, Backward: win.w.Backward, Limit: win.w.Limit})
+	if err != nil {
+		return projections.Page[sideeffects.DeadLetter]{}, err
+	}
+	var behind bool
+	if win.w.Cursor != "" {
+		rest, err := r.Inspector.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: at, Backward: !win.w.Backward,
+			Inclusive: true, Limit: 1})
+		if err != nil {
+			return projections.Page[sideeffects.DeadLetter]{}, err
+		}
+		behind = len(rest.Items) > 0
+	}
+	if win.w.Backward {
+		return projections.Page[sideeffects.DeadLetter]{Items: p.Items, HasPrevious: p.More, HasNext: behind}, nil
+	}
+	return projections.Page[sideeffects.DeadLetter]{Items: p.Items, HasPrevious: behind, HasNext: p.More}, nil
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/cursor"
 )
 
 // ActivityItem is one line of a workspace's feed.
@@ -21,35 +23,35 @@ type ActivityItem struct {
 	Position  eventstore.GlobalPosition `json:"position"`
 }
 
-// ActivityPage is a page of the feed, newest first.
-type ActivityPage struct {
-	Items []ActivityItem `json:"items"`
-	// Before is where the next (older) page starts; nil on the last page.
-	Before *eventstore.GlobalPosition `json:"before,omitempty"`
+// Cursor is the item's place in its workspace's feed (opaque, internal/cursor).
+func (a ActivityItem) Cursor() string { return positionCursor(cursor.Activity, a.Position) }
+
+// positionCursor is the cursor of an item of a list ordered by global position.
+func positionCursor(kind byte, p eventstore.GlobalPosition) string {
+	return cursor.New(kind).Uint64(p.TransactionID).Int64(p.Position).Encode()
 }
 
-// ActivityFeed returns the workspace's feed, newest first, strictly before before (nil: from the
-// newest).
-func (q *Queries) ActivityFeed(ctx context.Context, workspaceID uuid.UUID, before *eventstore.GlobalPosition, limit int) (ActivityPage, error) {
-	limit = pageSize(limit)
-	b := eventstore.GlobalPosition{TransactionID: 1 << 62}
-	if before != nil {
-		b = *before
-	}
-	// served by rm_activity_vN_pkey (backward scan)
-	items, err := list(ctx, q.pool, scanActivity, `SELECT event_id, event_type, actor_id, actor_name, subject_id, line, at, transaction_id, position
-		FROM rm_activity WHERE workspace_id = $1 AND (transaction_id, position) < ($2, $3)
-		ORDER BY transaction_id DESC, position DESC LIMIT $4`, workspaceID, int64(b.TransactionID), b.Position, limit+1)
+func readPosition(r *cursor.Reader) []any { return []any{r.Int64(), r.Int64()} }
+
+// activityKeys: a feed is newest first, by the events' global position.
+var activityKeys = keyset{kind: cursor.Activity, cols: []string{"transaction_id", "position"},
+	out: []string{"transaction_id", "position"}, desc: true, read: readPosition}
+
+// ActivityFeed returns a page of the workspace's feed, newest first.
+func (q *Queries) ActivityFeed(ctx context.Context, workspaceID uuid.UUID, w Window) (Page[ActivityItem], error) {
+	a := args{workspaceID}
+	// served by rm_activity_vN_pkey (workspace_id, transaction_id, position), scanned in either
+	// direction
+	body, err := activityKeys.union(`event_id, event_type, actor_id, actor_name, subject_id, line, at, transaction_id, position`,
+		`FROM rm_activity WHERE workspace_id = $1`, &a, w)
 	if err != nil {
-		return ActivityPage{}, err
+		return Page[ActivityItem]{}, err
 	}
-	page := ActivityPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		p := page.Items[limit-1].Position
-		page.Before = &p
+	rows, err := list(ctx, q.pool, scanProbed(scanActivity), `SELECT * FROM (`+body+`) page ORDER BY page.probe, `+activityKeys.listOrder("page"), a...)
+	if err != nil {
+		return Page[ActivityItem]{}, err
 	}
-	return page, nil
+	return cut(rows, w), nil
 }
 
 func scanActivity(row pgx.Row) (ActivityItem, error) {

@@ -1,18 +1,18 @@
 package projections
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/taskforge/taskforge/internal/cursor"
 )
 
-// ErrBadCursor is returned for a task cursor that String did not print.
+// ErrBadCursor is returned for a cursor that its list did not print (another list's, a
+// malformed one).
 var ErrBadCursor = errors.New("projections: bad cursor")
 
 // TaskCursor is a task's place in a task list: its number in the project (OrderNumber), its
@@ -38,18 +38,17 @@ func CursorOf(order string, t Task) TaskCursor {
 	return TaskCursor{Order: OrderUpdated, UpdatedAt: t.UpdatedAt.UTC(), ID: t.ID}
 }
 
-// String prints the cursor: the number in decimal ("12"), or the base64url (unpadded) of
-// "<updated_at RFC 3339, nanoseconds, UTC>|<id>", preceded by "<rank>|" when ordered by relevance
-// (the shortest decimal that reads back as the same float32).
+// String prints the cursor, opaque (internal/cursor): the number; or, after the rank when
+// ordered by relevance, the instant and the id. Each order is a kind of its own: a cursor of one
+// order is refused by another.
 func (c TaskCursor) String() string {
 	switch c.Order {
 	case OrderNumber:
-		return strconv.FormatInt(c.Number, 10)
+		return cursor.New(cursor.TaskNumber).Int64(c.Number).Encode()
 	case OrderRelevance:
-		return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(float64(c.Rank), 'g', -1, 32) + "|" +
-			c.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+		return cursor.New(cursor.TaskRelevance).Float32(c.Rank).Time(c.UpdatedAt).UUID(c.ID).Encode()
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(c.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+	return cursor.New(cursor.TaskUpdated).Time(c.UpdatedAt).UUID(c.ID).Encode()
 }
 
 // ParseTaskCursor reads a cursor of a list ordered by order, and only what String prints for it:
@@ -64,30 +63,26 @@ func ParseTaskCursor(order, s string) (TaskCursor, error) {
 }
 
 func parseTaskCursor(order, s string) (TaskCursor, bool) {
-	if order == OrderNumber {
-		n, err := strconv.ParseInt(s, 10, 64)
-		return TaskCursor{Order: OrderNumber, Number: n}, err == nil && n >= 0
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return TaskCursor{}, false
-	}
-	rest, c := string(raw), TaskCursor{Order: OrderUpdated}
-	if order == OrderRelevance {
-		rank, after, ok := strings.Cut(rest, "|")
-		r, err := strconv.ParseFloat(rank, 32)
-		if !ok || err != nil || math.IsNaN(r) || math.IsInf(r, 0) || math.Signbit(r) {
+	switch order {
+	case OrderNumber:
+		r, ok := cursor.Open(s, cursor.TaskNumber)
+		if !ok {
 			return TaskCursor{}, false
 		}
-		rest, c = after, TaskCursor{Order: OrderRelevance, Rank: float32(r)}
+		c := TaskCursor{Order: OrderNumber, Number: r.Int64()}
+		return c, r.Done() && c.Number >= 0
+	case OrderRelevance:
+		r, ok := cursor.Open(s, cursor.TaskRelevance)
+		if !ok {
+			return TaskCursor{}, false
+		}
+		c := TaskCursor{Order: OrderRelevance, Rank: r.Float32(), UpdatedAt: r.Time(), ID: r.UUID()}
+		return c, r.Done() && !math.Signbit(float64(c.Rank))
 	}
-	at, idText, ok := strings.Cut(rest, "|")
+	r, ok := cursor.Open(s, cursor.TaskUpdated)
 	if !ok {
 		return TaskCursor{}, false
 	}
-	t, err1 := time.Parse(time.RFC3339Nano, at)
-	id, err2 := uuid.Parse(idText)
-	c.UpdatedAt, c.ID = t.UTC(), id
-	y := c.UpdatedAt.Year()
-	return c, err1 == nil && err2 == nil && y >= 1 && y <= 9999
+	c := TaskCursor{Order: OrderUpdated, UpdatedAt: r.Time(), ID: r.UUID()}
+	return c, r.Done()
 }

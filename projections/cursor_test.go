@@ -16,6 +16,12 @@ import (
 // back to that task's place.
 func FuzzTaskCursor(f *testing.F) {
 	at := time.Date(2026, 12, 24, 9, 30, 0, 123, time.UTC)
+	// What the server prints, and what it printed before cursors were opaque (refused now).
+	task := projections.Task{ID: uuid.MustParse("0195f0a2-6c1e-7d3a-9b1c-3e5f7a9b1c3d"), Number: 12, UpdatedAt: at, MatchRank: 0.0607927}
+	for _, order := range []string{projections.OrderNumber, projections.OrderUpdated, projections.OrderRelevance} {
+		f.Add(order, projections.CursorOf(order, task).String())
+		f.Add(projections.OrderUpdated, projections.CursorOf(order, task).String()) // another order's
+	}
 	f.Add(projections.OrderNumber, "12")
 	f.Add(projections.OrderNumber, "-1")
 	f.Add(projections.OrderNumber, "+12")

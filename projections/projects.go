@@ -50,9 +50,9 @@ CREATE TABLE rm_project_tasks{v} (
 -- serves the workflow change that recomputes open for a project's tasks
 CREATE INDEX rm_project_tasks{v}_project_idx ON rm_project_tasks{v} (project_id);` + changesDDL("rm_project_changes"),
 		QueryIndexes: `
--- serves ProjectsByWorkspace (ordered by name)
+-- serves ProjectPages (a workspace's projects by name, paged either way)
 CREATE INDEX IF NOT EXISTS rm_projects{v}_workspace_idx ON rm_projects{v} (workspace_id, name, id);
--- serves the overdue count of ProjectsByWorkspace / ProjectByID
+-- serves the overdue count of every project read
 CREATE INDEX IF NOT EXISTS rm_project_tasks{v}_overdue_idx ON rm_project_tasks{v} (project_id, due_date)
     WHERE open AND NOT archived AND due_date IS NOT NULL;` + changesIndex("rm_project_changes"),
 		Apply: applyProjects,

@@ -39,9 +39,9 @@ func TestReadModels(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Acme", ws.Name)
 	require.Equal(t, 3, ws.MemberCount)
-	members, err := f.q.Members(ctx, w.ws)
+	members, err := f.q.MemberPages(ctx, []uuid.UUID{w.ws}, projections.Window{})
 	require.NoError(t, err)
-	require.Len(t, members, 3)
+	require.Len(t, members[w.ws].Items, 3)
 
 	task, err := f.q.Task(ctx, w.ws, t1)
 	require.NoError(t, err)
@@ -60,8 +60,9 @@ func TestReadModels(t *testing.T) {
 	require.Len(t, board, 2, "archived tasks leave the board")
 	require.Equal(t, []uuid.UUID{t1, t2}, []uuid.UUID{board[0].ID, board[1].ID})
 
-	projects, err := f.q.ProjectsByWorkspace(ctx, w.ws)
+	pages, err := f.q.ProjectPages(ctx, []uuid.UUID{w.ws}, projections.Window{})
 	require.NoError(t, err)
+	projects := pages[w.ws].Items
 	require.Len(t, projects, 1)
 	require.Equal(t, map[string]int{"todo": 1, "in_progress": 1}, projects[0].TaskCounts)
 	require.Equal(t, 1, projects[0].OverdueTasks)
@@ -76,21 +77,31 @@ func TestReadModels(t *testing.T) {
 	require.NotEmpty(t, found)
 	require.Equal(t, t1, found[0].ID)
 
-	comments, err := f.q.Comments(ctx, w.ws, t1, 10)
+	comments, err := f.q.CommentPages(ctx, keys(w.ws, t1), projections.Window{Limit: 10})
 	require.NoError(t, err)
-	require.Len(t, comments, 1)
-	require.Equal(t, "Olga", comments[0].AuthorName)
+	require.Len(t, comments[projections.Key{WorkspaceID: w.ws, ID: t1}].Items, 1)
+	require.Equal(t, "Olga", comments[projections.Key{WorkspaceID: w.ws, ID: t1}].Items[0].AuthorName)
 
-	feed, err := f.q.ActivityFeed(ctx, w.ws, nil, 3)
+	feed, err := f.q.ActivityFeed(ctx, w.ws, projections.Window{Limit: 3})
 	require.NoError(t, err)
 	require.Len(t, feed.Items, 3)
 	require.Equal(t, `Mia archived TF-3 “Task number 3”`, feed.Items[0].Line)
-	require.NotNil(t, feed.Before)
-	older, err := f.q.ActivityFeed(ctx, w.ws, feed.Before, 100)
+	require.True(t, feed.HasNext)
+	require.False(t, feed.HasPrevious)
+	older, err := f.q.ActivityFeed(ctx, w.ws, projections.Window{Limit: 100, Cursor: feed.Items[2].Cursor()})
 	require.NoError(t, err)
 	require.Contains(t, lines(older.Items), `Mia moved TF-1 “Task number 1” from todo to in_progress`)
 	require.Contains(t, lines(older.Items), `Mia renamed TF-2 “Task number 2” to “Migrate the billing database”`)
-	require.Nil(t, older.Before)
+	require.False(t, older.HasNext)
+	require.True(t, older.HasPrevious)
+	// Backward from the older page's first item: the newest three again.
+	newer, err := f.q.ActivityFeed(ctx, w.ws, projections.Window{Limit: 100, Backward: true, Cursor: older.Items[0].Cursor()})
+	require.NoError(t, err)
+	require.Equal(t, lines(feed.Items), lines(newer.Items))
+	require.False(t, newer.HasPrevious)
+	require.True(t, newer.HasNext)
+	_, err = f.q.ActivityFeed(ctx, w.ws, projections.Window{Cursor: comments[projections.Key{WorkspaceID: w.ws, ID: t1}].Items[0].Cursor()})
+	require.ErrorIs(t, err, projections.ErrBadCursor, "another list's cursor")
 
 	inbox, err := f.q.Notifications(ctx, w.ws, "max", nil, 10)
 	require.NoError(t, err)
@@ -144,15 +155,15 @@ func TestReadModels(t *testing.T) {
 	found, err = search(f, stranger, "billing")
 	require.NoError(t, err)
 	require.Empty(t, found)
-	feed, err = f.q.ActivityFeed(ctx, stranger, nil, 10)
+	feed, err = f.q.ActivityFeed(ctx, stranger, projections.Window{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, feed.Items)
 	inbox, err = f.q.Notifications(ctx, stranger, "max", nil, 10)
 	require.NoError(t, err)
 	require.Empty(t, inbox.Items)
-	comments, err = f.q.Comments(ctx, stranger, t1, 10)
+	comments, err = f.q.CommentPages(ctx, keys(stranger, t1), projections.Window{Limit: 10})
 	require.NoError(t, err)
-	require.Empty(t, comments)
+	require.Empty(t, comments[projections.Key{WorkspaceID: stranger, ID: t1}].Items)
 }
 
 // search lists the first page of a search's matches, best first.
@@ -465,6 +476,14 @@ func TestBoards(t *testing.T) {
 }
 
 // keys names ids of workspace ws.
+func names(ms []projections.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.DisplayName
+	}
+	return out
+}
+
 func keys(ws uuid.UUID, ids ...uuid.UUID) []projections.Key {
 	out := make([]projections.Key, len(ids))
 	for i, id := range ids {
@@ -520,17 +539,23 @@ func TestBatchQueriesAcrossWorkspaces(t *testing.T) {
 		require.Equal(t, map[uuid.UUID]uuid.UUID{a.project: a.ws, b.project: b.ws}[tk.ProjectID], tk.WorkspaceID)
 	}
 
-	comments, err := f.q.CommentsByTaskKeys(ctx, append(mixed, crossed...), 0)
+	pages, err := f.q.CommentPages(ctx, append(mixed, crossed...), projections.Window{})
 	require.NoError(t, err)
+	var comments []projections.Comment
+	for _, p := range pages {
+		comments = append(comments, p.Items...)
+	}
 	require.Len(t, comments, 2)
 	for _, c := range comments {
 		require.Contains(t, []projections.Key{{WorkspaceID: a.ws, ID: a.tasks[0]}, {WorkspaceID: b.ws, ID: b.tasks[1]}},
 			projections.Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID})
 		require.Equal(t, "hi "+c.TaskID.String(), c.Body)
 	}
-	comments, err = f.q.CommentsByTaskKeys(ctx, crossed, 0)
+	pages, err = f.q.CommentPages(ctx, crossed, projections.Window{})
 	require.NoError(t, err)
-	require.Empty(t, comments)
+	for _, p := range pages {
+		require.Empty(t, p.Items)
+	}
 
 	stranger := uuid.New()
 	members, err := f.q.MembersByKeys(ctx, []projections.MemberKey{{WorkspaceID: a.ws, UserID: "mia"},
@@ -542,22 +567,46 @@ func TestBatchQueriesAcrossWorkspaces(t *testing.T) {
 		[]projections.MemberKey{{WorkspaceID: members[0].WorkspaceID, UserID: members[0].UserID},
 			{WorkspaceID: members[1].WorkspaceID, UserID: members[1].UserID}})
 
-	// By a list of workspaces: each one's rows together, in the order given; unknown ones add nothing.
-	all, err := f.q.MembersOfWorkspaces(ctx, []uuid.UUID{b.ws, stranger, a.ws})
+	// By a list of workspaces: each one's page; unknown ones have an empty page.
+	all, err := f.q.MemberPages(ctx, []uuid.UUID{b.ws, stranger, a.ws}, projections.Window{})
 	require.NoError(t, err)
-	require.Len(t, all, 6)
-	for i, m := range all {
-		require.Equal(t, []uuid.UUID{b.ws, a.ws}[i/3], m.WorkspaceID)
+	require.Len(t, all, 3)
+	require.Empty(t, all[stranger].Items)
+	for _, ws := range []uuid.UUID{a.ws, b.ws} {
+		ms := all[ws].Items
+		require.Len(t, ms, 3)
+		require.Equal(t, []string{"Max", "Mia", "Olga"}, []string{ms[0].DisplayName, ms[1].DisplayName, ms[2].DisplayName})
+		for _, m := range ms {
+			require.Equal(t, ws, m.WorkspaceID)
+		}
 	}
-	require.Equal(t, []string{"Max", "Mia", "Olga"}, []string{all[0].DisplayName, all[1].DisplayName, all[2].DisplayName})
-	ps, err := f.q.ProjectsOfWorkspaces(ctx, []uuid.UUID{b.ws, stranger, a.ws})
+	// Pages of 2, both ways.
+	first, err := f.q.MemberPages(ctx, []uuid.UUID{b.ws, a.ws}, projections.Window{Limit: 2})
 	require.NoError(t, err)
-	require.Len(t, ps, 2)
-	require.Equal(t, []uuid.UUID{b.project, a.project}, []uuid.UUID{ps[0].ID, ps[1].ID})
-	require.Equal(t, 2, ps[0].OpenTasks)
+	require.Equal(t, []string{"Max", "Mia"}, names(first[a.ws].Items))
+	require.True(t, first[a.ws].HasNext)
+	rest, err := f.q.MemberPages(ctx, []uuid.UUID{b.ws, a.ws}, projections.Window{Limit: 2, Cursor: first[a.ws].Items[1].Cursor()})
+	require.NoError(t, err)
+	require.Equal(t, []string{"Olga"}, names(rest[b.ws].Items))
+	require.Equal(t, projections.Page[projections.Member]{Items: rest[a.ws].Items, HasPrevious: true}, rest[a.ws])
+	last, err := f.q.MemberPages(ctx, []uuid.UUID{a.ws}, projections.Window{Limit: 2, Backward: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{"Mia", "Olga"}, names(last[a.ws].Items))
+	require.Equal(t, projections.Page[projections.Member]{Items: last[a.ws].Items, HasPrevious: true}, last[a.ws])
+	before, err := f.q.MemberPages(ctx, []uuid.UUID{a.ws}, projections.Window{Limit: 2, Backward: true, Cursor: last[a.ws].Items[0].Cursor()})
+	require.NoError(t, err)
+	require.Equal(t, projections.Page[projections.Member]{Items: first[a.ws].Items[:1], HasNext: true}, before[a.ws])
 
-	ms, err := f.q.MembershipsOfUser(ctx, "mia")
+	ps, err := f.q.ProjectPages(ctx, []uuid.UUID{b.ws, stranger, a.ws}, projections.Window{})
 	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{b.project}, []uuid.UUID{ps[b.ws].Items[0].ID})
+	require.Equal(t, a.project, ps[a.ws].Items[0].ID)
+	require.Equal(t, 2, ps[b.ws].Items[0].OpenTasks)
+	require.Empty(t, ps[stranger].Items)
+
+	page, err := f.q.Memberships(ctx, "mia", projections.Window{})
+	require.NoError(t, err)
+	ms := page.Items
 	require.Len(t, ms, 2)
 	for _, m := range ms {
 		require.Contains(t, []uuid.UUID{a.ws, b.ws}, m.Workspace.ID)
@@ -565,7 +614,11 @@ func TestBatchQueriesAcrossWorkspaces(t *testing.T) {
 		require.Equal(t, "mia", m.Member.UserID)
 		require.Equal(t, "member", m.Member.Role)
 	}
-	ms, err = f.q.MembershipsOfUser(ctx, "olga")
+	page, err = f.q.Memberships(ctx, "olga", projections.Window{})
 	require.NoError(t, err)
-	require.Equal(t, "owner", ms[0].Member.Role)
+	require.Equal(t, "owner", page.Items[0].Member.Role)
+	byID, err := f.q.MembershipsByIDs(ctx, "mia", []uuid.UUID{a.ws, stranger})
+	require.NoError(t, err)
+	require.Len(t, byID, 1)
+	require.Equal(t, a.ws, byID[0].Workspace.ID)
 }

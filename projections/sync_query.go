@@ -162,18 +162,10 @@ func scanChange(row pgx.Row) (Change, error) {
 
 // CommentsByIDs returns the comments of ws with the given ids that exist (rm_comments_pkey).
 func (q *Queries) CommentsByIDs(ctx context.Context, ws uuid.UUID, ids []uuid.UUID) ([]Comment, error) {
-	return list(ctx, q.pool, scanComment, `SELECT `+commentCols+` FROM rm_comments
-		WHERE id = ANY ($2::uuid[]) AND workspace_id = $1`, ws, ids)
+	return list(ctx, q.pool, scanComment, `SELECT `+commentCols+` FROM rm_comments c
+		WHERE c.id = ANY ($2::uuid[]) AND c.workspace_id = $1`, ws, ids)
 }
 
-// NotificationsByIDs returns user's notifications in ws with the given ids (rm_notifications_pkey).
-func (q *Queries) NotificationsByIDs(ctx context.Context, ws uuid.UUID, user string, ids []uuid.UUID) ([]Notification, error) {
-	return list(ctx, q.pool, scanNotification, `SELECT n.id, n.kind, n.task_id, n.comment_id, n.actor_id, n.line, n.at,
-			coalesce((n.transaction_id, n.position) <= (r.transaction_id, r.position), false), n.transaction_id, n.position
-		FROM rm_notifications n LEFT JOIN notification_reads r ON r.user_id = n.user_id
-		WHERE n.id = ANY ($3::uuid[]) AND n.workspace_id = $1 AND n.user_id = $2
-		ORDER BY n.transaction_id, n.position`, ws, user, ids)
-}
 
 // TaskChange is a task's latest change (its record in rm_task_changes).
 type TaskChange struct {

@@ -49,10 +49,10 @@ func TestProjectVersionWithTaskNumbers(t *testing.T) {
 
 	check := func(what string) {
 		t.Helper()
-		projects, err := f.q.ProjectsByWorkspace(f.ctx, w.ws)
+		pages, err := f.q.ProjectPages(f.ctx, []uuid.UUID{w.ws}, projections.Window{})
 		require.NoError(t, err)
 		versions, counts := map[uuid.UUID]int64{}, map[uuid.UUID]map[string]int{}
-		for _, p := range projects {
+		for _, p := range pages[w.ws].Items {
 			versions[p.ID], counts[p.ID] = p.Version, p.TaskCounts
 		}
 		require.Equal(t, map[uuid.UUID]int64{w.project: 1, old.ID: 2}, versions, what)

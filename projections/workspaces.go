@@ -51,7 +51,10 @@ CREATE TABLE rm_invitations{v} (
 CREATE INDEX rm_invitations{v}_workspace_idx ON rm_invitations{v} (workspace_id, expires_at);
 -- serves InvitationsForEmail: an invitee's pending invitations across workspaces
 CREATE INDEX rm_invitations{v}_email_idx ON rm_invitations{v} (lower(email), expires_at);` + changesDDL("rm_workspace_changes"),
-		QueryIndexes: changesIndex("rm_workspace_changes"),
+		QueryIndexes: `
+-- serves MemberPages: a workspace's members by display name, paged either way
+CREATE INDEX IF NOT EXISTS rm_members{v}_name_idx ON rm_members{v} (workspace_id, display_name, user_id);` +
+			changesIndex("rm_workspace_changes"),
 		Apply:        applyWorkspaces,
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/taskforge/taskforge/internal/cursor"
 )
 
 // Workspace is a workspace as listed.
@@ -48,20 +50,49 @@ type Membership struct {
 	Member    Member
 }
 
-// MembershipsOfUser returns the workspaces user is a member of, by name, each with their
+const membershipCols = `w.id, w.name, w.plan, w.member_count, w.created_at, w.updated_at, w.version,
+	m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at`
+
+func scanMembership(row pgx.Row) (Membership, error) {
+	var ms Membership
+	w, m := &ms.Workspace, &ms.Member
+	err := row.Scan(&w.ID, &w.Name, &w.Plan, &w.MemberCount, &w.CreatedAt, &w.UpdatedAt, &w.Version,
+		&m.WorkspaceID, &m.UserID, &m.Email, &m.DisplayName, &m.Role, &m.JoinedAt)
+	return ms, err
+}
+
+// Cursor is the workspace's place among its member's workspaces (opaque, internal/cursor).
+func (ms Membership) Cursor() string {
+	return cursor.New(cursor.Workspace).String(ms.Workspace.Name).UUID(ms.Workspace.ID).Encode()
+}
+
+// workspaceKeys: a user's workspaces are by name.
+var workspaceKeys = keyset{kind: cursor.Workspace, cols: []string{"w.name", "w.id"}, out: []string{"name", "id"},
+	read: func(r *cursor.Reader) []any { return []any{r.String(), uuid.UUID(r.UUID())} }}
+
+// Memberships returns a page of the workspaces user is a member of, by name, each with their
 // membership (role): one statement, however many workspaces.
-func (q *Queries) MembershipsOfUser(ctx context.Context, user string) ([]Membership, error) {
-	// served by rm_members_vN_user_idx, then rm_workspaces_vN_pkey
-	return list(ctx, q.pool, func(row pgx.Row) (Membership, error) {
-		var ms Membership
-		w, m := &ms.Workspace, &ms.Member
-		err := row.Scan(&w.ID, &w.Name, &w.Plan, &w.MemberCount, &w.CreatedAt, &w.UpdatedAt, &w.Version,
-			&m.WorkspaceID, &m.UserID, &m.Email, &m.DisplayName, &m.Role, &m.JoinedAt)
-		return ms, err
-	}, `SELECT w.id, w.name, w.plan, w.member_count, w.created_at, w.updated_at, w.version,
-			m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at
-		FROM rm_members m JOIN rm_workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, w.id LIMIT $2`,
-		user, MaxPage)
+func (q *Queries) Memberships(ctx context.Context, user string, w Window) (Page[Membership], error) {
+	a := args{user}
+	// served by rm_members_vN_user_idx (the user's memberships), then rm_workspaces_vN_pkey; the
+	// page is sorted from the user's memberships (by name: a column of another table)
+	body, err := workspaceKeys.union(membershipCols,
+		`FROM rm_members m JOIN rm_workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1`, &a, w)
+	if err != nil {
+		return Page[Membership]{}, err
+	}
+	rows, err := list(ctx, q.pool, scanProbed(scanMembership), `SELECT * FROM (`+body+`) page ORDER BY page.probe, `+workspaceKeys.listOrder("page"), a...)
+	if err != nil {
+		return Page[Membership]{}, err
+	}
+	return cut(rows, w), nil
+}
+
+// MembershipsByIDs returns the workspaces among ids that user is a member of, each with their
+// membership: one statement, served by rm_members_vN_user_idx and rm_workspaces_vN_pkey.
+func (q *Queries) MembershipsByIDs(ctx context.Context, user string, ids []uuid.UUID) ([]Membership, error) {
+	return list(ctx, q.pool, scanMembership, `SELECT `+membershipCols+`
+		FROM rm_members m JOIN rm_workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 AND w.id = ANY ($2)`, user, ids)
 }
 
 // Member is a workspace member.
@@ -80,24 +111,32 @@ func scanMember(row pgx.Row) (Member, error) {
 	return m, err
 }
 
-// Members returns a workspace's members by display name.
-func (q *Queries) Members(ctx context.Context, workspaceID uuid.UUID) ([]Member, error) {
-	// served by rm_members_vN_pkey (workspace_id prefix); sorted in memory (≤ 1000 members a plan)
-	return list(ctx, q.pool, scanMember, `SELECT workspace_id, user_id, email, display_name, role, joined_at
-		FROM rm_members WHERE workspace_id = $1 ORDER BY display_name, user_id`, workspaceID)
+// Cursor is the member's place among their workspace's members (opaque, internal/cursor).
+func (m Member) Cursor() string {
+	return cursor.New(cursor.Member).String(m.DisplayName).String(m.UserID).Encode()
 }
 
-// MembersOfWorkspaces returns the members of workspaces, each workspace's together (in the order
-// of workspaces) and by display name: one statement for any number of workspaces.
-func (q *Queries) MembersOfWorkspaces(ctx context.Context, workspaceIDs []uuid.UUID) ([]Member, error) {
-	if len(workspaceIDs) == 1 {
-		return q.Members(ctx, workspaceIDs[0]) // the common case, in the plainer statement
+// memberKeys: a workspace's members are by display name.
+var memberKeys = keyset{kind: cursor.Member, cols: []string{"m.display_name", "m.user_id"}, out: []string{"display_name", "user_id"},
+	read: func(r *cursor.Reader) []any { return []any{r.String(), r.String()} }}
+
+// MemberPages returns a page of the members (by display name) of each workspace, the same
+// window for each: one statement for any number of workspaces.
+func (q *Queries) MemberPages(ctx context.Context, workspaceIDs []uuid.UUID, w Window) (map[uuid.UUID]Page[Member], error) {
+	a := args{workspaceIDs}
+	// served by rm_members_vN_name_idx (workspace_id, display_name, user_id), once per workspace
+	// (LATERAL), a range on either side of the cursor
+	body, err := memberKeys.union(`m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at`,
+		`FROM rm_members m WHERE m.workspace_id = k.id`, &a, w)
+	if err != nil {
+		return nil, err
 	}
-	// served by rm_members_vN_pkey (workspace_id prefix), once per workspace; sorted in memory
-	// (≤ 1000 members a plan)
-	return list(ctx, q.pool, scanMember, `SELECT m.workspace_id, m.user_id, m.email, m.display_name, m.role, m.joined_at
-		FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n) JOIN rm_members m ON m.workspace_id = w.id
-		ORDER BY w.n, m.display_name, m.user_id`, workspaceIDs)
+	rows, err := list(ctx, q.pool, scanProbed(scanMember), `SELECT q.* FROM (SELECT DISTINCT * FROM unnest($1::uuid[])) AS k(id)
+		CROSS JOIN LATERAL (`+body+`) q ORDER BY q.workspace_id, q.probe, `+memberKeys.listOrder("q"), a...)
+	if err != nil {
+		return nil, err
+	}
+	return cutEach(rows, func(m Member) uuid.UUID { return m.WorkspaceID }, workspaceIDs, w), nil
 }
 
 // MembersByKeys is the batch loader of members: one statement for any number of members of any

@@ -120,6 +120,40 @@ func TestDeadLetterPages(t *testing.T) {
 				cursor = page.Items[len(page.Items)-1].Cursor()
 			}
 			require.Equal(t, wantIDs, got, "workspace %s, pages of %d", ws, limit)
+
+			// Backward (last/before) from the end: the same list, page by page.
+			var back []string
+			cursor = ""
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 100, "paging does not end")
+				before, err := sideeffects.ParseDeadLetterCursor(cursor)
+				require.NoError(t, err)
+				page, err := in.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: before, Backward: true, Limit: limit})
+				require.NoError(t, err)
+				ids := make([]string, len(page.Items))
+				for i, d := range page.Items {
+					ids[i] = d.ID.String()
+				}
+				back = append(ids, back...)
+				if !page.More {
+					break
+				}
+				cursor = page.Items[0].Cursor()
+			}
+			require.Equal(t, wantIDs, back, "backward: workspace %s, pages of %d", ws, limit)
+		}
+		// Inclusive: a letter's own cursor finds it, either way (the twins too).
+		for _, id := range wantIDs {
+			parsed, err := sideeffects.ParseDeadLetterID(id)
+			require.NoError(t, err)
+			at, err := sideeffects.ParseDeadLetterCursor(sideeffects.DeadLetter{ID: parsed}.Cursor())
+			require.NoError(t, err)
+			for _, backward := range []bool{false, true} {
+				page, err := in.ListDeadLetters(ctx, sideeffects.DeadLetterQuery{Workspace: ws, After: at, Backward: backward, Inclusive: true, Limit: 1})
+				require.NoError(t, err)
+				require.Len(t, page.Items, 1)
+				require.Equal(t, id, page.Items[0].ID.String(), "inclusive, backward %v", backward)
+			}
 		}
 	}
 }

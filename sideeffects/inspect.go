@@ -2,10 +2,10 @@ package sideeffects
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/internal/cursor"
 )
 
 var (
@@ -126,13 +128,13 @@ func ParseDeadLetterID(s string) (DeadLetterID, error) {
 	return DeadLetterID{Kind: kind, Row: row}, nil
 }
 
-// DeadLetterCursor is a position in the dead-letter list: just after the dead letter it names.
-// Clients see it as an opaque string (DeadLetter.Cursor); the zero value is the list's start.
-type DeadLetterCursor struct{ after DeadLetterID }
+// DeadLetterCursor is a position in the dead-letter list: the dead letter it names. Clients see it
+// as an opaque string (DeadLetter.Cursor, internal/cursor); the zero value is the list's start.
+type DeadLetterCursor struct{ at DeadLetterID }
 
-// Cursor is the position just after d, for the next page.
+// Cursor is d's place in the list: the next page starts just after it.
 func (d DeadLetter) Cursor() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(d.ID.String()))
+	return cursor.New(cursor.DeadLetter).String(d.ID.Kind).Int64(d.ID.Row).Encode()
 }
 
 // ErrBadCursor: not a cursor DeadLetter.Cursor made.
@@ -143,37 +145,69 @@ func ParseDeadLetterCursor(s string) (DeadLetterCursor, error) {
 	if s == "" {
 		return DeadLetterCursor{}, nil
 	}
-	// Strict: one spelling per cursor (no stray bits in the last character).
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
+	r, ok := cursor.Open(s, cursor.DeadLetter)
+	if !ok {
 		return DeadLetterCursor{}, ErrBadCursor
 	}
-	id, err := ParseDeadLetterID(string(raw))
-	if err != nil {
+	id := DeadLetterID{Kind: r.String(), Row: r.Int64()}
+	if !r.Done() || (id.Kind != KindWebhook && id.Kind != KindEmail) || id.Row <= 0 {
 		return DeadLetterCursor{}, ErrBadCursor
 	}
-	return DeadLetterCursor{after: id}, nil
+	return DeadLetterCursor{at: id}, nil
 }
 
 // String is the cursor as DeadLetter.Cursor printed it ("" for the start).
 func (c DeadLetterCursor) String() string {
-	if c.after.Row == 0 {
+	if c.at.Row == 0 {
 		return ""
 	}
-	return DeadLetter{ID: c.after}.Cursor()
+	return DeadLetter{ID: c.at}.Cursor()
 }
 
-// bounds turns the cursor into each outbox's exclusive upper id. The list is ordered by id, then
-// kind, descending ("webhook" > "email"): after webhook-7 comes email-7 (were the two sequences
-// ever to give one id twice; they share side_effect_ids), after email-7 only ids below 7.
-func (c DeadLetterCursor) bounds() (webhookBefore, emailBefore int64) {
-	if c.after.Row == 0 {
+// The list is ordered by id, then kind, descending ("webhook" > "email"): after webhook-7 comes
+// email-7 (were the two sequences ever to give one id twice; they share side_effect_ids), after
+// email-7 only ids below 7. rank is a dead letter's place in it as a number: the list is by rank,
+// descending.
+func (c DeadLetterCursor) rank() int64 {
+	r := 2 * c.at.Row
+	if c.at.Kind == KindWebhook {
+		r++
+	}
+	return r
+}
+
+// bounds turns the cursor into each outbox's exclusive id bound: upper bounds for the letters
+// after it (older), lower bounds for those before it (newer, backward); with inclusive, the
+// cursor's own letter is in the range too.
+func (c DeadLetterCursor) bounds(backward, inclusive bool) (webhook, email int64) {
+	if c.at.Row == 0 {
+		if backward {
+			return 0, 0
+		}
 		return math.MaxInt64, math.MaxInt64
 	}
-	if c.after.Kind == KindWebhook {
-		return c.after.Row, c.after.Row + 1
+	// A webhook of id i has rank 2i+1, an email 2i: turn the rank range into id ranges.
+	r := c.rank()
+	if backward {
+		if inclusive {
+			r-- // rank >= r: rank > r-1
+		}
+		// rank > r: webhook 2i+1 > r ⇔ i > (r-1)/2; email 2i > r ⇔ i > r/2
+		return floorDiv(r-1, 2), floorDiv(r, 2)
 	}
-	return c.after.Row, c.after.Row
+	if inclusive {
+		r++ // rank <= r: rank < r+1
+	}
+	// rank < r: webhook 2i+1 < r ⇔ i < ceil((r-1)/2); email 2i < r ⇔ i < ceil(r/2)
+	return -floorDiv(-(r - 1), 2), -floorDiv(-r, 2)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }
 
 // DeadLetterQuery selects a page of dead letters, newest first.
@@ -181,23 +215,31 @@ type DeadLetterQuery struct {
 	// Workspace, when set, keeps that workspace's dead letters (the API); uuid.Nil lists every
 	// workspace's (operators, the CLI).
 	Workspace uuid.UUID
+	// After: the page starts just after it (the list's start when zero). Backward: the page is the
+	// Limit letters just before it instead (the list's end when zero). Inclusive: the cursor's
+	// own letter counts as after (before) it: does the list hold anything from there on?
 	After     DeadLetterCursor
+	Backward  bool
+	Inclusive bool
 	Limit     int // default 50, at most 1000
 }
 
-// DeadLetterPage is one page: Items, and More when a next page (from the last item's Cursor) has
-// any.
+// DeadLetterPage is one page, in list order: Items, and More when the list goes on beyond them
+// in the page's direction.
 type DeadLetterPage struct {
 	Items []DeadLetter
 	More  bool
 }
 
 // Page selects rows newest first: at most Limit (default 50, at most 1000), with ids below BeforeID
-// when it is set (keyset paging), and only Status when it is set.
+// when it is set (keyset paging), and only Status when it is set. Backward, the page is the
+// Limit rows just above AfterID (the oldest Limit when it is 0), still newest first.
 type Page struct {
 	Status   string
 	Limit    int
 	BeforeID int64
+	AfterID  int64
+	Backward bool
 }
 
 func (p Page) args() (string, int, int64) {
@@ -215,13 +257,17 @@ func (p Page) args() (string, int, int64) {
 // ListDeliveries returns a workspace's webhook deliveries, newest first.
 func (i *Inspector) ListDeliveries(ctx context.Context, workspaceID uuid.UUID, p Page) ([]Delivery, error) {
 	status, limit, before := p.args()
-	// served by webhook_deliveries_workspace_idx
+	bound, cmp, dir := before, "<", "DESC"
+	if p.Backward {
+		bound, cmp, dir = p.AfterID, ">", "ASC"
+	}
+	// served by webhook_deliveries_workspace_idx (workspace_id, id DESC), in either direction
 	rows, err := i.pool.Query(ctx, `SELECT d.id, d.webhook_id, d.workspace_id, w.url, d.event_id, d.event_type,
 			d.event_position, d.status, d.attempts, d.requeues, d.next_attempt_at, d.last_attempt_at,
 			d.last_status_code, coalesce(d.last_error, ''), d.created_at, d.delivered_at, d.dead_at
 		FROM webhook_deliveries d JOIN webhook_endpoints w USING (webhook_id)
-		WHERE d.workspace_id = $1 AND d.id < $2 AND ($3 = '' OR d.status = $3)
-		ORDER BY d.id DESC LIMIT $4`, workspaceID, before, status, limit)
+		WHERE d.workspace_id = $1 AND d.id `+cmp+` $2 AND ($3 = '' OR d.status = $3)
+		ORDER BY d.id `+dir+` LIMIT $4`, workspaceID, bound, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -234,6 +280,9 @@ func (i *Inspector) ListDeliveries(ctx context.Context, workspaceID uuid.UUID, p
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	if p.Backward {
+		slices.Reverse(out)
 	}
 	return out, nil
 }
@@ -265,24 +314,27 @@ func (i *Inspector) ListEmails(ctx context.Context, workspaceID uuid.UUID, p Pag
 }
 
 // deadLettersSQL lists dead letters: each outbox's newest below its bound ($2 webhooks, $3 emails),
-// merged, newest first, $4 rows. %[1]s is the workspace filter of both branches, "" for all.
+// merged, newest first, $4 rows; backward (%[2]s ">", %[3]s "ASC"), each outbox's oldest above its
+// bound, oldest first. %[1]s is the workspace filter of both branches, "" for all.
 // Served by webhook_deliveries_dead_idx and email_outbox_dead_idx (every workspace), or by
 // webhook_deliveries_dead_workspace_idx and email_outbox_dead_workspace_idx (one workspace; see
-// migrations/00005_dead_letter_indexes.sql): each branch reads at most $4 index entries.
+// migrations/00005_dead_letter_indexes.sql): each branch reads at most $4 index entries, in either direction.
 const deadLettersSQL = `SELECT * FROM (
 		(SELECT d.id, 'webhook' AS kind, d.workspace_id, d.event_id, d.event_type, w.url AS target,
 			d.attempts, d.requeues, coalesce(d.last_error, ''), d.created_at, d.dead_at
 		 FROM webhook_deliveries d JOIN webhook_endpoints w USING (webhook_id)
-		 WHERE d.status = 'dead' %[1]s AND d.id < $2 ORDER BY d.id DESC LIMIT $4)
+		 WHERE d.status = 'dead' %[1]s AND d.id %[2]s $2 ORDER BY d.id %[3]s LIMIT $4)
 		UNION ALL
 		(SELECT d.id, 'email', d.workspace_id, d.event_id, d.event_type, d.recipient_email, d.attempts, d.requeues,
 			coalesce(d.last_error, ''), d.created_at, d.dead_at
-		 FROM email_outbox d WHERE d.status = 'dead' %[1]s AND d.id < $3 ORDER BY d.id DESC LIMIT $4)
-	) dead ORDER BY id DESC, kind DESC LIMIT $4`
+		 FROM email_outbox d WHERE d.status = 'dead' %[1]s AND d.id %[2]s $3 ORDER BY d.id %[3]s LIMIT $4)
+	) dead ORDER BY id %[3]s, kind %[3]s LIMIT $4`
 
 var (
-	deadLettersAllSQL       = fmt.Sprintf(deadLettersSQL, "AND $1::uuid IS NULL")
-	deadLettersWorkspaceSQL = fmt.Sprintf(deadLettersSQL, "AND d.workspace_id = $1")
+	deadLettersAllSQL           = fmt.Sprintf(deadLettersSQL, "AND $1::uuid IS NULL", "<", "DESC")
+	deadLettersWorkspaceSQL     = fmt.Sprintf(deadLettersSQL, "AND d.workspace_id = $1", "<", "DESC")
+	deadLettersAllBackSQL       = fmt.Sprintf(deadLettersSQL, "AND $1::uuid IS NULL", ">", "ASC")
+	deadLettersWorkspaceBackSQL = fmt.Sprintf(deadLettersSQL, "AND d.workspace_id = $1", ">", "ASC")
 )
 
 // ListDeadLetters returns a page of dead webhook deliveries and emails, newest first: of one
@@ -295,11 +347,17 @@ func (i *Inspector) ListDeadLetters(ctx context.Context, q DeadLetterQuery) (Dea
 	}
 	limit = min(limit, 1000)
 	sql, ws := deadLettersWorkspaceSQL, &q.Workspace
+	if q.Backward {
+		sql = deadLettersWorkspaceBackSQL
+	}
 	if q.Workspace == uuid.Nil {
 		sql, ws = deadLettersAllSQL, nil
+		if q.Backward {
+			sql = deadLettersAllBackSQL
+		}
 	}
-	hooksBefore, emailsBefore := q.After.bounds()
-	rows, err := i.pool.Query(ctx, sql, ws, hooksBefore, emailsBefore, limit+1)
+	hooks, emails := q.After.bounds(q.Backward, q.Inclusive)
+	rows, err := i.pool.Query(ctx, sql, ws, hooks, emails, limit+1)
 	if err != nil {
 		return DeadLetterPage{}, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -313,10 +371,14 @@ func (i *Inspector) ListDeadLetters(ctx context.Context, q DeadLetterQuery) (Dea
 	if err != nil {
 		return DeadLetterPage{}, fmt.Errorf("list dead letters: %w", err)
 	}
+	page := DeadLetterPage{Items: items}
 	if len(items) > limit {
-		return DeadLetterPage{Items: items[:limit], More: true}, nil
+		page = DeadLetterPage{Items: items[:limit], More: true}
 	}
-	return DeadLetterPage{Items: items}, nil
+	if q.Backward {
+		slices.Reverse(page.Items)
+	}
+	return page, nil
 }
 
 // requeueWebhookSQL puts dead deliveries back for an immediate attempt, with a fresh allowance of

@@ -124,7 +124,7 @@ test('a mutation by GET is refused 405 (Allow: POST) and changes nothing, by tex
     await res.arrayBuffer();
     return res;
   };
-  const count = async () => (await gql(user.auth, '{ workspaces { name } }')).workspaces
+  const count = async () => (await gql(user.auth, '{ workspaces(first: 200) { nodes { name } } }')).workspaces.nodes
     .filter((w) => w.name === name).length;
 
   let res = await get({ query: mutation });

@@ -1,5 +1,6 @@
 // Package loaders holds the per-request dataloaders of the GraphQL API: members, projects and
-// tasks by id, comments by task, and boards by project (LoadBoards). Each response gets fresh loaders (the
+// tasks by id, pages of comments by task and of members and projects by workspace, and boards
+// by project (LoadBoards). Each response gets fresh loaders (the
 // server's AroundResponses middleware puts them in the context; resolvers read them with For), so
 // a cache never outlives a request, never serves a later subscription event and never crosses
 // callers. Every key carries its workspace, and a batch is one statement over (workspace, id)
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/taskforge/taskforge/projections"
@@ -36,10 +38,12 @@ type Loaders struct {
 	Members  *dataloadgen.Loader[MemberKey, Found[projections.Member]]
 	Projects *dataloadgen.Loader[Key, Found[projections.Project]]
 	Tasks    *dataloadgen.Loader[Key, Found[projections.Task]]
-	// Comments loads tasks' comments (oldest first, at most projections.MaxPage each): one
-	// statement for any number of tasks (a board asking for every task's comments stays within
-	// its SQL budget).
-	Comments *dataloadgen.Loader[Key, []projections.Comment]
+	// Comments, MemberPages and ProjectPages load a page of each parent's list (a task's
+	// comments, a workspace's members or projects): one statement per window for any number of
+	// parents (a board asking for every task's comments stays within its SQL budget).
+	Comments     *dataloadgen.Loader[PageKey, projections.Page[projections.Comment]]
+	MemberPages  *dataloadgen.Loader[PageKey, projections.Page[projections.Member]]
+	ProjectPages *dataloadgen.Loader[PageKey, projections.Page[projections.Project]]
 	// TaskChanges loads tasks' latest changes (position, clientMutationId) for Task.position.
 	TaskChanges *dataloadgen.Loader[Key, Found[projections.TaskChange]]
 	// UnreadCounts loads inboxes' unread notification counts: one statement for any number of
@@ -54,6 +58,13 @@ type boards struct {
 	q      *projections.Queries
 	mu     sync.Mutex
 	loaded map[Key][]projections.Task
+}
+
+// PageKey names a page of a parent's list: the parent (a task; a workspace, as Key{ws, ws}) and
+// the window.
+type PageKey struct {
+	Key
+	Window projections.Window
 }
 
 // Found is a loaded row and whether it exists.
@@ -75,11 +86,9 @@ func New(q *projections.Queries) *Loaders {
 		Tasks: dataloadgen.NewLoader(rows(q.TasksByKeys, func(t projections.Task) Key {
 			return Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
 		}), opts...),
-		Comments: dataloadgen.NewLoader(lists(func(ctx context.Context, keys []Key) ([]projections.Comment, error) {
-			return q.CommentsByTaskKeys(ctx, keys, projections.MaxPage)
-		}, func(c projections.Comment) Key {
-			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
-		}), opts...),
+		Comments:     dataloadgen.NewLoader(pages(q.CommentPages), opts...),
+		MemberPages:  dataloadgen.NewLoader(pages(byWorkspace(q.MemberPages)), opts...),
+		ProjectPages: dataloadgen.NewLoader(pages(byWorkspace(q.ProjectPages)), opts...),
 		TaskChanges: dataloadgen.NewLoader(rows(q.TaskChangesByKeys, func(c projections.TaskChange) Key {
 			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
 		}), opts...),
@@ -97,6 +106,8 @@ func (l *Loaders) Clear() {
 	l.Comments.ClearAll()
 	l.TaskChanges.ClearAll()
 	l.UnreadCounts.ClearAll()
+	l.MemberPages.ClearAll()
+	l.ProjectPages.ClearAll()
 	l.boards.mu.Lock()
 	l.boards.loaded = map[Key][]projections.Task{}
 	l.boards.mu.Unlock()
@@ -178,22 +189,50 @@ func rows[K comparable, V any](fetch func(context.Context, []K) ([]V, error), ke
 	}
 }
 
-// lists is rows for a query of lists by key (a task's comments): a key with
-// no rows has an empty list.
-func lists[K comparable, V any](fetch func(context.Context, []K) ([]V, error), key func(V) K) func(context.Context, []K) ([][]V, []error) {
-	return func(ctx context.Context, keys []K) ([][]V, []error) {
-		rs, err := fetch(ctx, keys)
-		if err != nil {
-			return nil, []error{err} // one error: every key's
+// pages turns a query of pages by parent into a loader's fetch: one statement per window in the
+// batch (the keys of one field share one), each parent's page put back under its key.
+func pages[V any](fetch func(context.Context, []Key, projections.Window) (map[Key]projections.Page[V], error)) func(context.Context, []PageKey) ([]projections.Page[V], []error) {
+	return func(ctx context.Context, keys []PageKey) ([]projections.Page[V], []error) {
+		byWindow := map[projections.Window][]Key{}
+		var windows []projections.Window
+		for _, k := range keys {
+			if _, ok := byWindow[k.Window]; !ok {
+				windows = append(windows, k.Window)
+			}
+			byWindow[k.Window] = append(byWindow[k.Window], k.Key)
 		}
-		found := make(map[K][]V, len(keys))
-		for _, v := range rs {
-			k := key(v)
-			found[k] = append(found[k], v)
+		found := make(map[PageKey]projections.Page[V], len(keys))
+		for _, w := range windows {
+			ps, err := fetch(ctx, byWindow[w], w)
+			if err != nil {
+				return nil, []error{err} // one error: every key's
+			}
+			for k, p := range ps {
+				found[PageKey{Key: k, Window: w}] = p
+			}
 		}
-		out := make([][]V, len(keys))
+		out := make([]projections.Page[V], len(keys))
 		for i, k := range keys {
-			out[i] = found[k] // nil: none
+			out[i] = found[k]
+		}
+		return out, nil
+	}
+}
+
+// byWorkspace adapts a query of pages by workspace to pages keyed Key{ws, ws}.
+func byWorkspace[V any](fetch func(context.Context, []uuid.UUID, projections.Window) (map[uuid.UUID]projections.Page[V], error)) func(context.Context, []Key, projections.Window) (map[Key]projections.Page[V], error) {
+	return func(ctx context.Context, keys []Key, w projections.Window) (map[Key]projections.Page[V], error) {
+		ids := make([]uuid.UUID, len(keys))
+		for i, k := range keys {
+			ids[i] = k.WorkspaceID
+		}
+		ps, err := fetch(ctx, ids, w)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[Key]projections.Page[V], len(ps))
+		for ws, p := range ps {
+			out[Key{WorkspaceID: ws, ID: ws}] = p
 		}
 		return out, nil
 	}

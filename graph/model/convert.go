@@ -97,15 +97,6 @@ func NewComment(c projections.Comment) *Comment {
 		Mentions: mentions, CreatedAt: c.CreatedAt, EditedAt: c.EditedAt}
 }
 
-// NewComments converts a task's comments, in order.
-func NewComments(cs []projections.Comment) []*Comment {
-	out := make([]*Comment, len(cs))
-	for i, c := range cs {
-		out[i] = NewComment(c)
-	}
-	return out
-}
-
 // NewActivityItem is a line of a workspace's, project's or task's activity.
 func NewActivityItem(a projections.ActivityItem) *ActivityItem {
 	out := &ActivityItem{EventID: a.EventID.String(), EventType: a.EventType, ActorID: a.ActorID,

@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// An object with a global id (Relay's Node), which node(id:) and nodes(ids:) find. Relay asks of
+// a global id that it be unique across every type and opaque to clients: our ids are UUIDs,
+// generated for each new object and unique across every type (a task's id is no project's), and a
+// client has nothing to read in a UUID, so the ids the API always gave are global ids already,
+// unchanged: mutation inputs take them as they are.
+type Node interface {
+	IsNode()
+	GetID() string
+}
+
 type ActivityConnection struct {
 	Edges []*ActivityEdge `json:"edges"`
 	// The edges' nodes, for a client that needs no cursors.
@@ -150,6 +160,23 @@ type Comment struct {
 	Mentions   []string   `json:"mentions"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	EditedAt   *time.Time `json:"editedAt,omitempty"`
+}
+
+func (Comment) IsNode()            {}
+func (this Comment) GetID() string { return this.ID }
+
+type CommentConnection struct {
+	Edges []*CommentEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Comment `json:"nodes"`
+	PageInfo *PageInfo  `json:"pageInfo"`
+	// Every comment of the task (commentCount).
+	TotalCount int `json:"totalCount"`
+}
+
+type CommentEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Comment `json:"node"`
 }
 
 type CreateProjectInput struct {
@@ -333,6 +360,20 @@ type Me struct {
 	Name  *string `json:"name,omitempty"`
 }
 
+type MemberConnection struct {
+	Edges []*MemberEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Member `json:"nodes"`
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Every member of the workspace (memberCount).
+	TotalCount int `json:"totalCount"`
+}
+
+type MemberEdge struct {
+	Cursor string  `json:"cursor"`
+	Node   *Member `json:"node"`
+}
+
 type Mutation struct {
 }
 
@@ -388,13 +429,19 @@ type NumberComparator struct {
 	Gte *int  `json:"gte,omitempty"`
 }
 
-// A forward page's place in its list (Relay): its first and last edges' cursors (null when empty).
+// A page's place in its list (Relay). A connection pages forward (first, after: the first items
+// after the cursor) or backward (last, before: the last items before it; Query.tasks pages forward
+// only), never both at once; first or last may be 0 (no edges: pageInfo alone), at most 200, 50
+// when neither is given. Cursors are opaque, each valid for its own list only.
 type PageInfo struct {
+	// Whether the list has items after the page's last edge (after the cursor, with first: 0).
 	HasNextPage bool `json:"hasNextPage"`
-	// Whether the page continues after a cursor (paging is forward only: after, then first).
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// Whether the list has items before the page's first edge (before the cursor, with last: 0).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The first edge's cursor; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The last edge's cursor; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 // Priorities are ordered NONE < LOW < MEDIUM < HIGH < URGENT.
@@ -407,6 +454,18 @@ type PriorityComparator struct {
 	Lte *Priority  `json:"lte,omitempty"`
 	Gt  *Priority  `json:"gt,omitempty"`
 	Gte *Priority  `json:"gte,omitempty"`
+}
+
+type ProjectConnection struct {
+	Edges []*ProjectEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Project `json:"nodes"`
+	PageInfo *PageInfo  `json:"pageInfo"`
+}
+
+type ProjectEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Project `json:"node"`
 }
 
 type ProjectInput struct {
@@ -699,6 +758,18 @@ type WebhookDeliveryConnection struct {
 type WebhookDeliveryEdge struct {
 	Cursor string           `json:"cursor"`
 	Node   *WebhookDelivery `json:"node"`
+}
+
+type WorkspaceConnection struct {
+	Edges []*WorkspaceEdge `json:"edges"`
+	// The edges' nodes, for a client that needs no cursors.
+	Nodes    []*Workspace `json:"nodes"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+}
+
+type WorkspaceEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   *Workspace `json:"node"`
 }
 
 type BoardChangeKind string

@@ -81,9 +81,8 @@ type Task struct {
 	// selection asked for them, so that their resolvers need not ask the loaders once per task.
 	// Unset (a task reached alone, or a subscription's): the resolvers ask the loaders.
 	AssigneeLoaded bool
-	LoadedAssignee *Member    // with AssigneeLoaded; nil: no assignee, or one who left
-	LoadedProject  *Project   // nil: not loaded
-	LoadedComments []*Comment // nil: not loaded
+	LoadedAssignee *Member  // with AssigneeLoaded; nil: no assignee, or one who left
+	LoadedProject  *Project // nil: not loaded
 	// The task's latest change as the hub or a sync page knew it; unset: the resolvers load it.
 	Change *TaskChange
 }

@@ -58,8 +58,8 @@ const boardQuery = `query($p: ID!) { project(id: $p) { key name openCount overdu
 
 // workspaceQuery is the shape of the peer figure in DESIGN.md: a workspace's 5 projects with their
 // 10 tasks each, in one request.
-const workspaceQuery = `query($ws: ID!) { workspace(id: $ws) { name projects { key name openCount
-	board { status tasks { key title priority labels assignee { displayName } } } } } }`
+const workspaceQuery = `query($ws: ID!) { workspace(id: $ws) { name projects { nodes { key name openCount
+	board { status tasks { key title priority labels assignee { displayName } } } } } } }`
 
 const listQuery = `query($ws: ID!) { tasks(workspaceId: $ws, first: 50) { edges { node { key title status
 	assignee { displayName } project { key } } } pageInfo { hasNextPage endCursor } } }`

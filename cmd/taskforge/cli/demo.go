@@ -86,7 +86,7 @@ func seedDemo(ctx context.Context, cfg config.Config, h *commands.Handlers, log 
 			return err
 		}
 		fmt.Printf("\nDemo: sign in as Ada (owner of the demo workspace) with the HTTP header\n  {\"Authorization\": \"Bearer %s\"}\n"+
-			"and try: { workspaces { name projects { key name board { name tasks { key title assignee { displayName } } } } } }\n\n", tok)
+			"and try: { workspaces { nodes { name projects { nodes { key name board { name tasks { key title assignee { displayName } } } } } } } }\n\n", tok)
 	}
 	return nil
 }
