@@ -91,13 +91,17 @@ type SyncResult struct {
 	P50ms        float64 `json:"p50_ms"`
 	P99ms        float64 `json:"p99_ms"`
 	SQLPerResume int     `json:"sql_per_resume"`
-	SQLP50       int     `json:"sql_per_request_p50"`
-	SQLTotalP50  int     `json:"sql_total_p50"`
-	SQLTotalP99  int     `json:"sql_total_p99"`
-	PagesP50     int     `json:"pages_p50"`
-	PagesP99     int     `json:"pages_p99"`
-	RecordsP50   int     `json:"records_p50"`
-	RecordsP99   int     `json:"records_p99"`
+	// SQLFixedMax is the most statements of a request besides the one per entity kind its page
+	// loads (graph/sync.go: the bound, the records, the caller's membership): the same for
+	// every page, whatever the gap.
+	SQLFixedMax int `json:"sql_fixed_max"`
+	SQLP50      int `json:"sql_per_request_p50"`
+	SQLTotalP50 int `json:"sql_total_p50"`
+	SQLTotalP99 int `json:"sql_total_p99"`
+	PagesP50    int `json:"pages_p50"`
+	PagesP99    int `json:"pages_p99"`
+	RecordsP50  int `json:"records_p50"`
+	RecordsP99  int `json:"records_p99"`
 	// The same client's first page, within a full resume (bucket lines).
 	FirstPageP50ms float64 `json:"first_page_p50_ms,omitempty"`
 	FirstPageP99ms float64 `json:"first_page_p99_ms,omitempty"`
@@ -666,12 +670,13 @@ type resumePlan struct {
 
 // resume is what one client's catch-up took.
 type resume struct {
-	plan             resumePlan
-	first, full      time.Duration
-	firstSQL, maxSQL int // statements of the first page, and of the costliest page
-	totalSQL         int
-	pages, records   int
-	firstRecords     int
+	plan              resumePlan
+	first, full       time.Duration
+	firstSQL, maxSQL  int // statements of the first page, and of the costliest page
+	firstFixed, fixed int // the same less one per entity kind loaded (SyncResult.SQLFixedMax)
+	totalSQL          int
+	pages, records    int
+	firstRecords      int
 }
 
 // runResumes runs every plan, o.Concurrency at a time.
@@ -721,15 +726,26 @@ func resumeOnce(ctx context.Context, c *gqlClient, p resumePlan, page int) (resu
 			LastPosition string
 			HasMore      bool
 			MustRefetch  bool
-			Changes      []json.RawMessage
+			Changes      []struct {
+				Entity  string
+				Removed bool
+			}
 		}
 		n, err := c.doStatements(ctx, syncChangesQuery, map[string]any{"ws": p.ws, "since": since, "first": page}, &pg)
 		if err != nil {
 			return r, err
 		}
-		if r.pages == 0 {
-			r.first, r.firstSQL, r.firstRecords = time.Since(start), n, len(pg.Changes)
+		kinds := map[string]bool{}
+		for _, c := range pg.Changes {
+			if !c.Removed {
+				kinds[c.Entity] = true
+			}
 		}
+		fixed := n - len(kinds)
+		if r.pages == 0 {
+			r.first, r.firstSQL, r.firstRecords, r.firstFixed = time.Since(start), n, len(pg.Changes), fixed
+		}
+		r.fixed = max(r.fixed, fixed)
 		if pg.MustRefetch {
 			return r, errors.New("unexpected mustRefetch")
 		}
@@ -939,6 +955,8 @@ func summarizeSync(rs []resume, fs []refetch, events int) []SyncResult {
 			sql := ints(func(r resume) int { return r.firstSQL }, rs)
 			res.P50ms, res.P99ms = percentileMS(first, 0.50), percentileMS(first, 0.99)
 			res.SQLPerResume, res.SQLP50 = sql[len(sql)-1], pct(sql, 0.50)
+			fixed := ints(func(r resume) int { return r.firstFixed }, rs)
+			res.SQLFixedMax = fixed[len(fixed)-1]
 			res.SQLTotalP50, res.SQLTotalP99 = pct(sql, 0.50), pct(sql, 0.99)
 			res.PagesP50, res.PagesP99 = 1, 1
 			recs := ints(func(r resume) int { return r.firstRecords }, rs)
@@ -949,6 +967,8 @@ func summarizeSync(rs []resume, fs []refetch, events int) []SyncResult {
 			res.FirstPageP50ms, res.FirstPageP99ms = percentileMS(first, 0.50), percentileMS(first, 0.99)
 			maxSQL := ints(func(r resume) int { return r.maxSQL }, rs)
 			res.SQLPerResume = maxSQL[len(maxSQL)-1]
+			fixed := ints(func(r resume) int { return r.fixed }, rs)
+			res.SQLFixedMax = fixed[len(fixed)-1]
 			total := ints(func(r resume) int { return r.totalSQL }, rs)
 			res.SQLTotalP50, res.SQLTotalP99 = pct(total, 0.50), pct(total, 0.99)
 			var perPage []int
