@@ -208,6 +208,12 @@ func Sync(ctx context.Context, o SyncOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.Progress, "projections caught up %s after the last append\n", time.Since(caught).Round(time.Millisecond))
+	// Statistics as autovacuum keeps them in production (a test server may run without it):
+	// without them the planner reads a change table's whole range after since, then sorts,
+	// instead of walking its since index up to the page's limit.
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return err
+	}
 
 	log, err := loadLog(ctx, pool)
 	if err != nil {
