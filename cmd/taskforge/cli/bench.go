@@ -17,7 +17,7 @@ import (
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync", errUsage)
 	}
 	// The benchmarks run the service's parts in this process, so one profile shows where the
 	// workload's Go time goes (go tool pprof).
@@ -41,6 +41,8 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return benchRead(ctx, cfg, args[1:], stdout, stderr)
 	case "abuse":
 		return benchAbuse(ctx, cfg, args[1:], stdout, stderr)
+	case "sync":
+		return benchSync(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -111,4 +113,22 @@ func benchAbuse(ctx context.Context, cfg config.Config, args []string, stdout, s
 		return err
 	}
 	return bench.Abuse(ctx, o)
+}
+
+// benchSync parses the flags of `taskforge bench sync` and runs it.
+func benchSync(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.SyncOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout, Progress: stderr}
+	fs.IntVar(&o.Events, "events", 100_000, "events in the seeded log")
+	fs.IntVar(&o.Workspaces, "workspaces", 8, "workspaces the log is spread over")
+	fs.IntVar(&o.Clients, "clients", 1000, "clients resuming from a random position")
+	fs.IntVar(&o.Concurrency, "concurrency", 16, "clients resuming at once")
+	fs.IntVar(&o.Page, "page", 200, "first: of each changes page")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the log and of the clients' positions")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.Sync(ctx, o)
 }

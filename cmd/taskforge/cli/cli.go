@@ -27,6 +27,7 @@ Usage:
   taskforge bench lag [flags]     commit → read-table-visible latency at a steady append rate
   taskforge bench e2e [flags]     mutation sent → websocket subscription message received (p50/p99/max)
   taskforge bench read [flags]    board, task list and workspace throughput, p99 and SQL statements per request
+  taskforge bench sync [flags]    clients resuming through changes(since) over a seeded log: p50/p99, SQL per page, vs a full refetch
   taskforge bench abuse [--json]  amplification queries and bursts of clients against the production limits:
                                   served or refused, time to answer, peak Go heap
                                   (bench: TASKFORGE_CPUPROFILE=FILE writes a CPU profile of the run)
