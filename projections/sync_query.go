@@ -166,7 +166,6 @@ func (q *Queries) CommentsByIDs(ctx context.Context, ws uuid.UUID, ids []uuid.UU
 		WHERE c.id = ANY ($2::uuid[]) AND c.workspace_id = $1`, ws, ids)
 }
 
-
 // TaskChange is a task's latest change (its record in rm_task_changes).
 type TaskChange struct {
 	WorkspaceID      uuid.UUID

@@ -55,7 +55,7 @@ CREATE INDEX rm_invitations{v}_email_idx ON rm_invitations{v} (lower(email), exp
 -- serves MemberPages: a workspace's members by display name, paged either way
 CREATE INDEX IF NOT EXISTS rm_members{v}_name_idx ON rm_members{v} (workspace_id, display_name, user_id);` +
 			changesIndex("rm_workspace_changes"),
-		Apply:        applyWorkspaces,
+		Apply: applyWorkspaces,
 	}
 }
 
