@@ -140,9 +140,9 @@ var (
 
 	// The refetch a client without sync does: the workspace with its members and projects, every
 	// task with its comments, and the caller's notifications, page after page.
-	refetchWorkspaceQuery = withFragments(`query($ws: ID!) { workspace(id: $ws) { ...W members { ...M } projects { ...P } } }`, "W", "M", "P")
+	refetchWorkspaceQuery = withFragments(`query($ws: ID!) { workspace(id: $ws) { ...W members(first: 200) { nodes { ...M } } projects(first: 200) { nodes { ...P } } } }`, "W", "M", "P")
 	refetchTasksQuery     = withFragments(`query($ws: ID!, $after: String, $first: Int) { tasks(workspaceId: $ws, first: $first, after: $after,
-		filter: {includeArchived: true}) { nodes { ...T comments { ...C } } pageInfo { hasNextPage endCursor } } }`, "T", "C")
+		filter: {includeArchived: true}) { nodes { ...T comments(first: 200) { nodes { ...C } } } pageInfo { hasNextPage endCursor } } }`, "T", "C")
 	refetchNotificationsQuery = withFragments(`query($ws: ID!, $after: String, $first: Int) { notifications(workspaceId: $ws, first: $first, after: $after) {
 		nodes { ...N } pageInfo { hasNextPage endCursor } } }`, "N")
 )
@@ -809,19 +809,19 @@ func refetchOnce(ctx context.Context, c *gqlClient, ws string) (refetch, error) 
 	var r refetch
 	start := time.Now()
 	var w struct {
-		Members, Projects []json.RawMessage
+		Members, Projects struct{ Nodes []json.RawMessage }
 	}
 	n, err := c.doStatements(ctx, refetchWorkspaceQuery, map[string]any{"ws": ws}, &w)
 	if err != nil {
 		return r, err
 	}
-	r.sql, r.requests, r.records = n, 1, 1+len(w.Members)+len(w.Projects)
+	r.sql, r.requests, r.records = n, 1, 1+len(w.Members.Nodes)+len(w.Projects.Nodes)
 	for _, q := range []string{refetchTasksQuery, refetchNotificationsQuery} {
 		var after any
 		for {
 			var conn struct {
 				Nodes []struct {
-					Comments []json.RawMessage
+					Comments struct{ Nodes []json.RawMessage }
 				}
 				PageInfo struct {
 					HasNextPage bool
@@ -835,7 +835,7 @@ func refetchOnce(ctx context.Context, c *gqlClient, ws string) (refetch, error) 
 			r.sql += n
 			r.requests++
 			for _, t := range conn.Nodes {
-				r.records += 1 + len(t.Comments)
+				r.records += 1 + len(t.Comments.Nodes)
 			}
 			if !conn.PageInfo.HasNextPage {
 				break
