@@ -29,8 +29,8 @@ func parseSince(since *string) (eventstore.GlobalPosition, error) {
 }
 
 // changes serves Query.changes (and GET /sync): one statement for the bound and the caller's
-// access, one for the records, then one per entity kind present to load their state: at most
-// eight statements whatever the page holds.
+// access, one for the records, the caller's membership, then one per entity kind present to load
+// their state: at most nine statements whatever the page holds.
 func (r *Resolver) changes(ctx context.Context, workspaceID string, since *string, first *int, consistentWith *string) (*model.ChangePage, error) {
 	if err := r.consistent(ctx, consistentWith); err != nil {
 		return nil, err
