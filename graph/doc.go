@@ -48,7 +48,7 @@
 // resolver field of an object in a goroutine of its own once there are two, so conversions are
 // not resolvers. project(id) and task(id) take two statements however many workspaces the
 // caller is in: the caller's workspaces, then the object by id among them (workspace_id = ANY).
-// Filters (dueBefore, unreadOnly) are part of the read query, so pages are full. What still
+// Filters (the task filter grammar, unreadOnly) are part of the read query, so pages are full. What still
 // grows with the tree is its shape: each level of the selection that loads something adds a
 // batch, and the depth limit bounds the levels.
 //
