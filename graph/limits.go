@@ -152,25 +152,33 @@ func mulCost(a, b int) int {
 	return a * b
 }
 
+// argInt reads an integer argument as gqlgen hands it over (a literal, a JSON variable, a GET
+// query string's text); ok false when it is none.
+func argInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case float64:
+		return int64(x), true
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
 // costPageSize reads a page-size argument at its worst: absent (explicit null), out of range
 // (refused by the resolver) or unreadable means projections.MaxPage. 0 (an empty page) reads one
 // item, and costs it.
 func costPageSize(v any) int {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int32:
-		n = int64(x)
-	case int64:
-		n = x
-	case float64:
-		n = int64(x)
-	case json.Number:
-		n, _ = x.Int64()
-	case string:
-		n, _ = strconv.ParseInt(x, 10, 64)
-	}
+	n, _ := argInt(v)
 	if n == 0 {
 		return 1
 	}

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -78,20 +77,8 @@ func windowOf(ctx context.Context, f graphql.CollectedField, kind byte) (window,
 }
 
 func intArg(v any) *int {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int64:
-		n = x
-	case float64:
-		n = int64(x)
-	case json.Number:
-		var err error
-		if n, err = x.Int64(); err != nil {
-			return nil
-		}
-	default:
+	n, ok := argInt(v)
+	if !ok {
 		return nil
 	}
 	i := int(n)

@@ -197,41 +197,28 @@ func (r *Resolver) loadChanged(ctx context.Context, ws uuid.UUID, user string, m
 			s.workspace = model.NewWorkspace(w, m)
 		}
 	}
-	if len(members) > 0 {
-		rows, err := r.Queries.MembersByKeys(ctx, members)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range rows {
-			s.members[x.UserID] = model.NewMember(x)
-		}
+	if err := loadInto(ctx, members, r.Queries.MembersByKeys, func(x projections.Member) {
+		s.members[x.UserID] = model.NewMember(x)
+	}); err != nil {
+		return nil, err
 	}
-	if len(projects) > 0 {
-		rows, err := r.Queries.ProjectsByKeys(ctx, projects)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range rows {
-			s.projects[x.ID.String()] = model.NewProject(x)
-		}
+	if err := loadInto(ctx, projects, r.Queries.ProjectsByKeys, func(x projections.Project) {
+		s.projects[x.ID.String()] = model.NewProject(x)
+	}); err != nil {
+		return nil, err
 	}
-	if len(tasks) > 0 {
-		rows, err := r.Queries.TasksByKeys(ctx, tasks)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range rows {
-			s.tasks[x.ID.String()] = model.NewTask(x)
-		}
+	if err := loadInto(ctx, tasks, r.Queries.TasksByKeys, func(x projections.Task) {
+		s.tasks[x.ID.String()] = model.NewTask(x)
+	}); err != nil {
+		return nil, err
 	}
-	if len(comments) > 0 {
-		rows, err := r.Queries.CommentsByIDs(ctx, ws, comments)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range rows {
-			s.comments[x.ID.String()] = model.NewComment(x)
-		}
+	commentsOf := func(ctx context.Context, ids []uuid.UUID) ([]projections.Comment, error) {
+		return r.Queries.CommentsByIDs(ctx, ws, ids)
+	}
+	if err := loadInto(ctx, comments, commentsOf, func(x projections.Comment) {
+		s.comments[x.ID.String()] = model.NewComment(x)
+	}); err != nil {
+		return nil, err
 	}
 	if len(notes) > 0 {
 		rows, wss, err := r.Queries.NotificationsByIDs(ctx, user, notes)
@@ -281,4 +268,19 @@ func (r *Resolver) taskClientMutationID(ctx context.Context, obj *model.Task) (*
 		return nil, err
 	}
 	return c.ClientMutationID, nil
+}
+
+// loadInto loads the rows of keys in one statement (none when there are no keys) and puts each.
+func loadInto[K, R any](ctx context.Context, keys []K, load func(context.Context, []K) ([]R, error), put func(R)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := load(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for _, x := range rows {
+		put(x)
+	}
+	return nil
 }

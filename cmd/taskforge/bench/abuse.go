@@ -162,13 +162,7 @@ func Abuse(ctx context.Context, o AbuseOptions) error {
 		results = append(results, r)
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		for _, r := range results {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(o.Out, results)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\trequests\tserved\trefused\tcodes\tms\tresponse bytes\theap before MB\tpeak heap MB\t")

@@ -204,13 +204,7 @@ func adminURL(ctx context.Context, url string) (string, error) {
 
 func print(o Options, results []Result) error {
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		for _, r := range results {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(o.Out, results)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\twriters\tevents/s\tp50 ms\tp99 ms\tbaseline events/s\tratio\t")
@@ -222,4 +216,15 @@ func print(o Options, results []Result) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%s\t%s\t\n", r.Name, r.Writers, r.EventsPerSec, r.P50ms, r.P99ms, base, ratio)
 	}
 	return tw.Flush()
+}
+
+// jsonLines writes each result as one JSON line (--json).
+func jsonLines[T any](w io.Writer, rs []T) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rs {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -174,13 +173,7 @@ func Read(ctx context.Context, o ReadOptions) error {
 		results = append(results, r)
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		for _, r := range results {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(o.Out, results)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\tclients\ttasks\treq/s\tp50 ms\tp99 ms\tSQL/request\tratio to me\t")

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,13 +74,7 @@ type ProjectionResult struct {
 
 func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		for _, r := range rs {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(o.Out, rs)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\tevents\tseconds\tevents/s\tp50 ms\tp99 ms\tmax ms\t")

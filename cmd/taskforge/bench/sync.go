@@ -1031,13 +1031,7 @@ func summarizeSync(rs []resume, fs []refetch, events int) []SyncResult {
 
 func printSync(o SyncOptions, rs []SyncResult) error {
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		for _, r := range rs {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(o.Out, rs)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\tsamples\tgap\tp50 ms\tp99 ms\tSQL/request max\tSQL total p50\tpages p50/p99\trecords p50/p99\tvs refetch\t")
