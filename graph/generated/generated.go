@@ -3791,6 +3791,11 @@ there. The codes: SLOW_CONSUMER (the client left a message unread for the server
 time, 30 s by default, or let too many pile up; a burst read promptly never counts), UNAVAILABLE
 (the server stopped its live updates or could not load a change), FORBIDDEN (the caller was
 removed from the workspace; subscribing again is refused).
+
+Every subscription takes since (a position: a consistency token, a lastPosition, a message's
+position): it first replays the changes after it from the sync records (their latest state; on
+the board as SYNCED), then continues live, with no gap and no duplicate between the two. Each
+message carries its position and the clientMutationId of the mutation that made it.
 """
 type Subscription {
   "A project's tasks as they change (created, edited, moved, assigned, commented, archived, ...)."

@@ -599,6 +599,11 @@ type StringComparator struct {
 // time, 30 s by default, or let too many pile up; a burst read promptly never counts), UNAVAILABLE
 // (the server stopped its live updates or could not load a change), FORBIDDEN (the caller was
 // removed from the workspace; subscribing again is refused).
+//
+// Every subscription takes since (a position: a consistency token, a lastPosition, a message's
+// position): it first replays the changes after it from the sync records (their latest state; on
+// the board as SYNCED), then continues live, with no gap and no duplicate between the two. Each
+// message carries its position and the clientMutationId of the mutation that made it.
 type Subscription struct {
 }
 
