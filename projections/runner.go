@@ -395,14 +395,18 @@ type advance struct {
 func (c *consumer) queueAdvance(b *pgx.Batch, v int, prev eventstore.GlobalPosition, re eventstore.RecordedEvent, a *advance) {
 	b.Queue(advanceSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt).
 		QueryRow(func(row pgx.Row) error {
+			// NULLs: no refusal; no checkpoint row (inactive: an old version's row is gone).
 			var refusal *string
-			var tx, pos int64
+			var tx, pos *int64
 			if err := row.Scan(&refusal, &tx, &pos); err != nil {
 				return err
 			}
-			a.refusal, a.at = "", eventstore.GlobalPosition{TransactionID: uint64(tx), Position: pos}
+			*a = advance{}
 			if refusal != nil {
 				a.refusal = *refusal
+			}
+			if tx != nil && pos != nil {
+				a.at = eventstore.GlobalPosition{TransactionID: uint64(*tx), Position: *pos}
 			}
 			return nil
 		})
