@@ -36,7 +36,9 @@ func TestRefusedAdvanceCommitsNothing(t *testing.T) {
 	_, err = pool.Exec(ctx, `UPDATE projection_checkpoints SET transaction_id = 7, position = 10 WHERE name = $1`, p.Name)
 	require.NoError(t, err)
 
-	at := func(pos int64) eventstore.GlobalPosition { return eventstore.GlobalPosition{TransactionID: 7, Position: pos} }
+	at := func(pos int64) eventstore.GlobalPosition {
+		return eventstore.GlobalPosition{TransactionID: 7, Position: pos}
+	}
 	event := func(pos int64) eventstore.RecordedEvent {
 		return eventstore.RecordedEvent{ID: uuid.New(), Type: "test.event", TransactionID: 7, Position: pos, RecordedAt: time.Now()}
 	}

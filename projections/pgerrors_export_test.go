@@ -43,7 +43,9 @@ func (c *PGErrorCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx
 	return ctx
 }
 
-func (c *PGErrorCounter) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) { c.observe(d.Err) }
+func (c *PGErrorCounter) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	c.observe(d.Err)
+}
 
 func (c *PGErrorCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	return ctx
@@ -53,6 +55,8 @@ func (c *PGErrorCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.T
 	c.observe(d.Err)
 }
 
-func (c *PGErrorCounter) TraceBatchEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) { c.observe(d.Err) }
+func (c *PGErrorCounter) TraceBatchEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	c.observe(d.Err)
+}
 
 func itoa(v int) string { return strconv.Itoa(v) }
