@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/eventstore"
@@ -88,4 +89,11 @@ func TestRefusedAdvanceCommitsNothing(t *testing.T) {
 	}
 	require.EqualValues(t, 4, r.Refusals())
 	require.Zero(t, pgErrs.Count(), "a refusal must not be an error in PostgreSQL: %v", pgErrs.First())
+
+	// The counter sees what the server refuses, in a batch too (else zero above would prove nothing).
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1`)
+	b.Queue(`SELECT 1/0`)
+	require.Error(t, pool.SendBatch(ctx, b).Close())
+	require.Positive(t, pgErrs.Count())
 }

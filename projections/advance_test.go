@@ -1,9 +1,12 @@
 package projections_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,10 +98,11 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 		r      *projections.Runner
 		reg    *prometheus.Registry
 		pgErrs *projections.PGErrorCounter
+		log    *logBuffer
 		stop   func()
 	}
 	start := func() *worker {
-		wk := &worker{reg: prometheus.NewRegistry(), pgErrs: &projections.PGErrorCounter{}}
+		wk := &worker{reg: prometheus.NewRegistry(), pgErrs: &projections.PGErrorCounter{}, log: &logBuffer{}}
 		pool, err := database.Open(f.ctx, f.url, database.PoolOptions{MaxConns: 8, Tracer: wk.pgErrs})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(f.ctx)
@@ -108,7 +112,7 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 		store, err := eventstore.New(pool, eventstore.Options{})
 		require.NoError(t, err)
 		wk.r, err = projections.NewRunner(store, projections.RunnerOptions{Notifier: notifier,
-			Metrics: projections.NewMetrics(wk.reg), OnApplied: onApplied})
+			Metrics: projections.NewMetrics(wk.reg), OnApplied: onApplied, Logger: slog.New(slog.NewTextHandler(wk.log, nil))})
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- wk.r.Run(ctx) }()
@@ -156,6 +160,22 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 		require.Zero(t, wk.pgErrs.Count(), "worker %d: PostgreSQL returned an error: %v", i, wk.pgErrs.First())
 		require.Equal(t, float64(wk.r.Refusals()), counterSum(t, wk.reg, "taskforge_projection_checkpoint_refusals_total"), "worker %d", i)
 		refusals += wk.r.Refusals()
+		// Logged once a minute per projection, not per event: at most once each in this run.
+		logged := map[string]int{}
+		for _, line := range strings.Split(wk.log.String(), "\n") {
+			if strings.Contains(line, "checkpoint advance refused") {
+				require.Contains(t, line, "level=INFO")
+				_, rest, _ := strings.Cut(line, " projection=")
+				name, _, _ := strings.Cut(rest, " ")
+				logged[name]++
+			}
+		}
+		for name, n := range logged {
+			require.Equal(t, 1, n, "worker %d logged %s's refusals %d times", i, name, n)
+		}
+		if wk.r.Refusals() > 0 {
+			require.NotEmpty(t, logged, "worker %d: refusals are logged", i)
+		}
 	}
 	// Both workers read every event as it commits: the one that is second is refused.
 	require.Positive(t, refusals, "two workers never contended: the test proves nothing")
@@ -171,6 +191,24 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 				"%s built by two workers differs from a rebuild", table)
 		}
 	}
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // counterSum is the sum of a counter family's series in reg.
