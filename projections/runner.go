@@ -313,7 +313,7 @@ func (c *consumer) handleBatch(ctx context.Context, evs []eventstore.RecordedEve
 		}
 	}
 	last := evs[len(evs)-1]
-	// taskforge_projection_advance counts one event; the rest of the batch is added in the same
+	// taskforge_projection_try_advance counts one event; the rest of the batch is added in the same
 	// transaction.
 	w.Exec(`UPDATE projection_checkpoints SET events_handled = events_handled + $3 WHERE name = $1 AND version = $2`,
 		c.p.Name, v, len(evs)-1)
