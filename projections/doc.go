@@ -17,9 +17,10 @@
 // no I/O) and commits them with its checkpoint:
 //
 //	BEGIN; SET LOCAL synchronous_commit = off
-//	SELECT taskforge_projection_advance(name, version, prev → event)   -- locks the checkpoint row
+//	SELECT … taskforge_projection_try_advance(name, version, prev → event)   -- locks the checkpoint row
+//	  refused → ROLLBACK, nothing written                                   (first round trip)
 //	<the event's statements>
-//	COMMIT                                              (one round trip, pipelined)
+//	COMMIT                                                                  (second, pipelined)
 //
 // A projection that has fallen behind (a burst, a slow commit) gets the events its subscription
 // has already read as one batch message (feed.SubscriberConfig.MaxBatch, at most 100, never waiting
@@ -30,9 +31,13 @@
 // batching (events committed before it are acknowledged as duplicates when retried). Other users
 // of feed.Subscriber (side effects, the live hub) keep one event per message (MaxBatch 0).
 //
-// taskforge_projection_advance refuses unless the checkpoint is exactly at the message's previous
-// position: a redelivery after a crash between COMMIT and Ack is acknowledged as a no-op, a gap
-// (two workers, a version swap) repositions the subscription. Losing the last commits in a crash
+// taskforge_projection_try_advance refuses unless the checkpoint is exactly at the message's previous
+// position, and says so in its result rather than raising (a raise is an ERROR line in the server
+// log, one per event when two workers run a projection): the handler rolls back, so nothing of a
+// refused event or batch commits. An event another worker applied first, or a redelivery after a
+// crash between COMMIT and Ack, is acknowledged as a no-op; a gap (a version swap, a resume)
+// repositions the subscription. Refusals are counted (taskforge_projection_checkpoint_refusals_total)
+// and logged at most once a minute per projection. Losing the last commits in a crash
 // (synchronous_commit off) loses tables and checkpoint together, so they are applied again. When a
 // statement fails, the slow path runs the same work under SAVEPOINT apply: it rolls back to the
 // savepoint and, in the same transaction, records the error (retry), or parks the event in
@@ -49,7 +54,7 @@
 // transaction applies the last events, moves active_version and repoints the views. A fresh
 // build's load phase folds each batch in memory and writes it with COPY and set-based statements
 // (bulk.go: the same rules as Apply, checked row for row against live-built tables by the tests);
-// a resumed build, the catch-up and the swap replay Apply. The runner notices the swap on its next event (taskforge_projection_advance: not active)
+// a resumed build, the catch-up and the swap replay Apply. The runner notices the swap on its next event (taskforge_projection_try_advance: inactive)
 // and continues on the new version from its checkpoint. Old tables are dropped after the swap
 // unless RebuildOptions.KeepOld. Side effects are separate consumers (sideeffects/): a rebuild
 // never re-runs them.

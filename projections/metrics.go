@@ -19,6 +19,7 @@ type Metrics struct {
 	pending     *prometheus.GaugeVec
 	horizonWait prometheus.Gauge
 	holderAge   prometheus.Gauge
+	refusals    *prometheus.CounterVec
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -61,8 +62,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskforge_event_horizon_holder_age_seconds",
 			Help: "Age of the oldest transaction holding an xid anywhere in the cluster (it holds the read horizon).",
 		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskforge_projection_checkpoint_refusals_total",
+			Help: "Checkpoint advances refused and rolled back, by projection and reason (moved: another worker applied the event first, a redelivery or a gap; inactive: a version swap; failed).",
+		}, []string{"projection", "reason"}),
 	}
-	reg.MustRegister(m.handled, m.duration, m.failures, m.lagEvents, m.lagSeconds, m.failedState, m.pending, m.horizonWait, m.holderAge)
+	reg.MustRegister(m.handled, m.duration, m.failures, m.lagEvents, m.lagSeconds, m.failedState, m.pending, m.horizonWait, m.holderAge,
+		m.refusals)
 	return m
 }
 
@@ -79,6 +85,13 @@ func (m *Metrics) observeFailure(name, outcome string) {
 		return
 	}
 	m.failures.WithLabelValues(name, outcome).Inc()
+}
+
+func (m *Metrics) observeRefusal(name, reason string) {
+	if m == nil {
+		return
+	}
+	m.refusals.WithLabelValues(name, reason).Inc()
 }
 
 func (m *Metrics) observeStatus(sts []Status) {

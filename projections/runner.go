@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/domain"
@@ -58,6 +55,8 @@ type Runner struct {
 	opts  RunnerOptions
 	log   *slog.Logger
 	sub   *feed.Subscriber
+	// refusals counts checkpoint advances refused (Refusals).
+	refusals atomic.Int64
 }
 
 // NewRunner returns a runner over store.
@@ -102,6 +101,11 @@ func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
 // lets five projections keep up with hundreds of events per second on two cores. Small enough
 // that a batch's transaction stays short (it holds an xid, see DESIGN.md).
 const liveBatch = 100
+
+// Refusals is how many checkpoint advances this runner's handlers had refused so far: events
+// another worker applied first, redeliveries, gaps, version swaps (each rolled back, never
+// committed twice).
+func (r *Runner) Refusals() int64 { return r.refusals.Load() }
 
 // Subscriber returns the runner's subscriber (for its query count).
 func (r *Runner) Subscriber() *feed.Subscriber { return r.sub }
@@ -234,6 +238,9 @@ type consumer struct {
 	mu       sync.Mutex
 	lastID   uuid.UUID
 	attempts int
+	// refusalLogged is when a refusal was last logged; refusedSinceLog counts refusals since.
+	refusalLogged   time.Time
+	refusedSinceLog int
 }
 
 // failures is the number of consecutive failed attempts at event id so far.
@@ -273,7 +280,16 @@ func (c *consumer) handle(msg *message.Message) error {
 		return fmt.Errorf("%s: %w", c.p.Name, err)
 	}
 	if len(evs) > 1 {
-		if err := c.handleBatch(ctx, evs, prev, start); err == nil {
+		err := c.handleBatch(ctx, evs, prev, start)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errDuplicate) {
+			// The checkpoint is at or past the batch's last event: all of it is applied (another
+			// worker was first), which one at a time would be as many refused transactions.
+			for range evs {
+				c.r.opts.Metrics.observeHandled(c.p.Name, start)
+			}
 			return nil
 		}
 	}
@@ -297,7 +313,7 @@ func (c *consumer) handleBatch(ctx context.Context, evs []eventstore.RecordedEve
 		}
 	}
 	last := evs[len(evs)-1]
-	// taskforge_projection_advance counts one event; the rest of the batch is added in the same
+	// taskforge_projection_try_advance counts one event; the rest of the batch is added in the same
 	// transaction.
 	w.Exec(`UPDATE projection_checkpoints SET events_handled = events_handled + $3 WHERE name = $1 AND version = $2`,
 		c.p.Name, v, len(evs)-1)
@@ -363,37 +379,77 @@ var errDuplicate = errors.New("projections: event already applied")
 
 var errSlowPath = errors.New("projections: take the slow path")
 
-const advanceSQL = `SELECT taskforge_projection_advance($1, $2, $3, $4, $5, $6, $7)`
+// advanceSQL moves the checkpoint, or reports why not without raising: a refusal is routine with
+// two workers on one projection, and a raised one is an ERROR line in the server's log each time.
+const advanceSQL = `SELECT refusal, checkpoint_tx, checkpoint_pos FROM taskforge_projection_try_advance($1, $2, $3, $4, $5, $6, $7)`
 
-// commitFast is the common case in one round trip: BEGIN, advance, the event's statements and
-// COMMIT pipelined in one batch. synchronous_commit is off for it: a crash can lose only whole
-// transactions, tables and checkpoint together, which are then delivered and applied again. Any
-// failure other than the checkpoint's refusals goes to commit, which retries with a savepoint and
-// records the failure.
+// advance is taskforge_projection_try_advance's answer: refusal is "" when the checkpoint moved,
+// else moved, inactive or failed, with the checkpoint found.
+type advance struct {
+	refusal string
+	at      eventstore.GlobalPosition
+}
+
+// queueAdvance queues the advance of version v from prev to re into b; a holds its answer once
+// the batch's results are read.
+func (c *consumer) queueAdvance(b *pgx.Batch, v int, prev eventstore.GlobalPosition, re eventstore.RecordedEvent, a *advance) {
+	b.Queue(advanceSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt).
+		QueryRow(func(row pgx.Row) error {
+			// NULLs: no refusal; no checkpoint row (inactive: an old version's row is gone).
+			var refusal *string
+			var tx, pos *int64
+			if err := row.Scan(&refusal, &tx, &pos); err != nil {
+				return err
+			}
+			*a = advance{}
+			if refusal != nil {
+				a.refusal = *refusal
+			}
+			if tx != nil && pos != nil {
+				a.at = eventstore.GlobalPosition{TransactionID: uint64(*tx), Position: *pos}
+			}
+			return nil
+		})
+}
+
+// commitFast is the common case in two round trips: BEGIN and the advance, then (if it moved) the
+// event's statements and COMMIT, pipelined. synchronous_commit is off for it: a crash can lose
+// only whole transactions, tables and checkpoint together, which are then delivered and applied
+// again. A refusal rolls back before any statement of the event ran. Any other failure goes to
+// commit, which retries with a savepoint and records the failure.
 func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.RecordedEvent, prev eventstore.GlobalPosition, w *Writer) error {
 	conn, err := c.r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.p.Name, err)
 	}
 	defer conn.Release()
+	rollback := func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+			// Do not return a connection in an unknown state to the pool.
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}
+	var a advance
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SET LOCAL synchronous_commit = off`)
-	b.Queue(advanceSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt)
-	w.queue(b)
-	b.Queue(`COMMIT`)
+	c.queueAdvance(b, v, prev, re, &a)
 	err = conn.SendBatch(ctx, b).Close()
+	if err == nil && a.refusal != "" {
+		// The transaction wrote nothing; ending it releases the checkpoint row.
+		rollback()
+		return c.refused(ctx, a, re)
+	}
 	if err == nil {
-		return nil
+		b = &pgx.Batch{}
+		w.queue(b)
+		b.Queue(`COMMIT`)
+		err = conn.SendBatch(ctx, b).Close()
+		if err == nil {
+			return nil
+		}
 	}
-	if _, rbErr := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); rbErr != nil {
-		// Do not return a connection in an unknown state to the pool.
-		_ = conn.Conn().Close(context.WithoutCancel(ctx))
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "TFP") {
-		return c.classify(ctx, err, re)
-	}
+	rollback()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -404,7 +460,7 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 //
 //	BEGIN
 //	SAVEPOINT apply
-//	SELECT taskforge_projection_advance(prev → event)   checkpoint row locked; TFP01/02/03
+//	SELECT … taskforge_projection_try_advance(prev → event)   checkpoint row locked; a refusal rolls back
 //	<the event's statements>
 //	COMMIT
 //
@@ -417,38 +473,32 @@ func (c *consumer) commit(ctx context.Context, v int, re eventstore.RecordedEven
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", c.p.Name, err)
 	}
+	// Every return but the commits below ends here: nothing of a refused or failed attempt commits.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	const advance = advanceSQL
-	advanceArgs := []any{c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt}
+	var a advance
 	b := &pgx.Batch{}
 	b.Queue(`SAVEPOINT apply`)
-	b.Queue(advance, advanceArgs...)
-	if applyErr == nil {
-		w.queue(b)
+	c.queueAdvance(b, v, prev, re, &a)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("%s: advance: %w", c.p.Name, err)
 	}
-	br := tx.SendBatch(ctx, b)
-	_, err = br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-		if err != nil {
-			_ = br.Close()
-			return c.classify(ctx, err, re)
-		}
+	if a.refusal != "" {
+		return c.refused(ctx, a, re)
+	}
+	if applyErr == nil && w.Len() > 0 {
+		b = &pgx.Batch{}
+		w.queue(b)
+		br := tx.SendBatch(ctx, b)
 		for range w.Len() {
-			if applyErr != nil {
-				break
-			}
 			if _, err := br.Exec(); err != nil {
 				applyErr = err
+				break
 			}
 		}
-	}
-	if cerr := br.Close(); err == nil && applyErr == nil && cerr != nil {
-		applyErr = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.p.Name, err)
+		if cerr := br.Close(); applyErr == nil && cerr != nil {
+			applyErr = cerr
+		}
 	}
 	if applyErr == nil {
 		if err := tx.Commit(ctx); err != nil {
@@ -472,7 +522,14 @@ func (c *consumer) commit(ctx context.Context, v int, re eventstore.RecordedEven
 	case c.r.opts.Park:
 		c.r.opts.Metrics.observeFailure(c.p.Name, "parked")
 		c.r.log.Error("projection parked a poison event", "projection", c.p.Name, "event_id", re.ID, "err", applyErr)
-		if _, err = tx.Exec(ctx, advance, advanceArgs...); err == nil {
+		var a advance
+		b := &pgx.Batch{}
+		c.queueAdvance(b, v, prev, re, &a)
+		if err = tx.SendBatch(ctx, b).Close(); err == nil {
+			if a.refusal != "" {
+				// Another worker moved the checkpoint once the savepoint's lock was gone.
+				return c.refused(ctx, a, re)
+			}
 			_, err = tx.Exec(ctx, `INSERT INTO parked_events (name, version, event_id, transaction_id, position, event_type, error)
 				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 				c.p.Name, v, re.ID, int64(re.TransactionID), re.Position, re.Type, applyErr.Error())
@@ -493,36 +550,42 @@ func (c *consumer) commit(ctx context.Context, v int, re eventstore.RecordedEven
 	return outcome
 }
 
-// classify turns taskforge_projection_advance's refusals into outcomes.
-func (c *consumer) classify(ctx context.Context, err error, re eventstore.RecordedEvent) error {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: advance: %w", c.p.Name, err)
+// refusalLogInterval is how often a projection logs that its advances are being refused: with two
+// workers on one projection that is most events, and the metric counts them all.
+const refusalLogInterval = time.Minute
+
+// refused turns a refusal of taskforge_projection_try_advance into an outcome. The caller has
+// rolled back (or will: commit's deferred rollback), so nothing of the attempt is committed.
+func (c *consumer) refused(ctx context.Context, a advance, re eventstore.RecordedEvent) error {
+	c.r.refusals.Add(1)
+	c.r.opts.Metrics.observeRefusal(c.p.Name, a.refusal)
+	c.mu.Lock()
+	c.refusedSinceLog++
+	if now := time.Now(); now.Sub(c.refusalLogged) >= refusalLogInterval {
+		c.r.log.Info("projection checkpoint advance refused (another worker applies it, a redelivery, or a gap); acknowledging or repositioning",
+			"projection", c.p.Name, "reason", a.refusal, "checkpoint", a.at.String(), "event_position", re.GlobalPosition().String(),
+			"refusals_since_last_log", c.refusedSinceLog)
+		c.refusalLogged, c.refusedSinceLog = now, 0
 	}
-	switch pgErr.Code {
-	case "TFP01":
-		var tx, pos int64
-		if parts := strings.Split(pgErr.Detail, ","); len(parts) == 2 {
-			tx, _ = strconv.ParseInt(parts[0], 10, 64)
-			pos, _ = strconv.ParseInt(parts[1], 10, 64)
-		}
-		cp := eventstore.GlobalPosition{TransactionID: uint64(tx), Position: pos}
-		if !cp.Less(re.GlobalPosition()) {
-			return errDuplicate // applied before a crash that lost the ack
+	c.mu.Unlock()
+	switch a.refusal {
+	case "moved":
+		if !a.at.Less(re.GlobalPosition()) {
+			return errDuplicate // applied by another worker, or before a crash that lost the ack
 		}
 		return errReposition
-	case "TFP02":
-		v, verr := activeVersion(ctx, c.r.pool, c.p.Name)
-		if verr != nil {
-			return verr
+	case "inactive":
+		v, err := activeVersion(ctx, c.r.pool, c.p.Name)
+		if err != nil {
+			return err
 		}
 		c.r.log.Info("projection version swapped; following it", "projection", c.p.Name, "version", v)
 		c.version.Store(int64(v))
 		return errReposition
-	case "TFP03":
+	case "failed":
 		return fmt.Errorf("%s: %w", c.p.Name, ErrFailed)
 	}
-	return fmt.Errorf("%s: advance: %w", c.p.Name, err)
+	return fmt.Errorf("%s: advance: unknown refusal %q", c.p.Name, a.refusal)
 }
 
 // projectionCheckpoints is the subscriber's feed.CheckpointStore for projections: the position is the
