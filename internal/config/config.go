@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/webhooksecrets"
 )
 
@@ -25,6 +26,15 @@ type Config struct {
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
 	LogFormat       string        // LOG_FORMAT: text or json (default text)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
+	// DatabaseDirectURL (DATABASE_DIRECT_URL, default DATABASE_URL) reaches PostgreSQL itself, for
+	// what needs a session of its own: LISTEN, session advisory locks, migrations. DATABASE_URL,
+	// used for every transaction, may then lead through PgBouncer in transaction mode.
+	DatabaseDirectURL string
+	// DatabaseExecMode (DATABASE_EXEC_MODE: auto, cache_statement, cache_describe or
+	// describe_exec; default auto) is how DATABASE_URL's pool sends statements. auto probes the
+	// server at start and caches prepared statements unless a transaction pooler would lose them
+	// (PgBouncer before 1.21), then caches descriptions only; the log says which and why.
+	DatabaseExecMode string
 	// ReadyHorizonStall: /readyz answers 503 once committed events have waited behind the read
 	// horizon (an open transaction anywhere in the cluster) longer than this. READY_HORIZON_STALL,
 	// default 2m; 0 disables.
@@ -113,6 +123,7 @@ func operationsFromEnv() (Operations, error) {
 func FromEnv() (Config, error) {
 	c := Config{
 		DatabaseURL:       getenv("DATABASE_URL", DefaultDatabaseURL),
+		DatabaseExecMode:  getenv("DATABASE_EXEC_MODE", database.ExecModeAuto),
 		HTTPAddr:          getenv("HTTP_ADDR", ":8080"),
 		LogFormat:         strings.ToLower(getenv("LOG_FORMAT", "text")),
 		ShutdownTimeout:   15 * time.Second,
@@ -122,6 +133,10 @@ func FromEnv() (Config, error) {
 		JWKSURL:           os.Getenv("JWT_JWKS_URL"),
 		JWTIssuer:         os.Getenv("JWT_ISSUER"),
 		JWTAudience:       os.Getenv("JWT_AUDIENCE"),
+	}
+	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL", c.DatabaseURL)
+	if _, err := database.ParseExecMode(c.DatabaseExecMode); err != nil {
+		return c, fmt.Errorf("DATABASE_EXEC_MODE: %w", err)
 	}
 	for _, b := range []struct {
 		key string
