@@ -77,9 +77,14 @@ func TestGraphQLThroughPgBouncer(t *testing.T) {
 		map[string]any{"ws": ws.ID, "tok": ws.ConsistencyToken}, "workspace", &got)
 	require.Equal(t, "Bounced", got.Name)
 
-	var p struct{ ID string }
-	ok(writer, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "P", key: "PB"}) { id } }`,
+	var p struct{ ID, ConsistencyToken string }
+	ok(writer, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "P", key: "PB"}) { id consistencyToken } }`,
 		map[string]any{"ws": ws.ID}, "createProject", &p)
+	// The subscription authorizes against the reader's read models: wait until they hold the project.
+	var project struct{ Key string }
+	ok(reader, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { key } }`,
+		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, "project", &project)
+	require.Equal(t, "PB", project.Key)
 	c := reader.MustDialWS(tok)
 	sub := c.Subscribe(`subscription($p: ID!) { taskChanged(projectId: $p) { key title } }`, map[string]any{"p": p.ID})
 	require.Eventually(t, func() bool { return reader.Hub().Subscriptions() == 1 }, 10*time.Second, 2*time.Millisecond)
