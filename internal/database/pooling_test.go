@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
@@ -109,4 +110,21 @@ func TestOpenPoolsRefusesAPoolerForSessions(t *testing.T) {
 	// Migrations run on the direct pool: goose's session lock holds there.
 	_, err = database.Migrate(ctx, ps.Direct, nil)
 	require.NoError(t, err)
+}
+
+// DATABASE_EXEC_MODE accepts exactly the modes this package knows.
+func TestConfigTakesEveryExecMode(t *testing.T) {
+	for _, m := range database.ExecModes {
+		t.Setenv("DATABASE_EXEC_MODE", m)
+		c, err := config.FromEnv()
+		require.NoError(t, err)
+		require.Equal(t, m, c.DatabaseExecMode)
+	}
+	for _, m := range []string{"exec", "simple_protocol"} {
+		_, err := database.ParseExecMode(m)
+		require.Error(t, err)
+		t.Setenv("DATABASE_EXEC_MODE", m)
+		_, err = config.FromEnv()
+		require.ErrorContains(t, err, "DATABASE_EXEC_MODE")
+	}
 }
