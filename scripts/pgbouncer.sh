@@ -12,7 +12,8 @@
 # if the URL has one, which PgBouncer uses to log in to the server.
 #
 # Everything lives under PGBOUNCER_DATA (.data/pgbouncer; make test uses its own): config, userlist,
-# pid, log and the port, picked free from PGBOUNCER_PORT (16432) upward once and kept. PgBouncer comes from Debian's package, installed
+# pid, log and the port, picked free from PGBOUNCER_PORT (16432) upward once and kept.
+# PGBOUNCER_POOL_SIZE (10) is the server connections per database and user. PgBouncer comes from Debian's package, installed
 # with apt-get when missing (as root). It refuses to run as root: as root it runs as `postgres`.
 set -euo pipefail
 
@@ -116,7 +117,7 @@ pool_mode = transaction
 $prepared
 ; The server's max_connections is shared by every test run on the machine: small pools, closed soon
 ; when idle (tests create and drop many databases).
-default_pool_size = 10
+default_pool_size = ${PGBOUNCER_POOL_SIZE:-10}
 max_client_conn = 400
 server_idle_timeout = 10
 autodb_idle_timeout = 30
