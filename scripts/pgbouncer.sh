@@ -21,6 +21,11 @@ cmd=${1:-}
 dbname=${2:-postgres}
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${PGBOUNCER_DATA:-$root/.data/pgbouncer}
+# As root PgBouncer runs as postgres, which must reach its files: a checkout it cannot enter (a
+# home directory of mode 700) keeps them in a directory of /tmp named after the checkout's.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$root"; then
+  data="/tmp/taskforge-pgbouncer-$(printf %s "$data" | md5sum | cut -c1-12)"
+fi
 conf="$data/pgbouncer.ini"
 pidfile="$data/pgbouncer.pid"
 portfile="$data/port"
