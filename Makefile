@@ -25,11 +25,28 @@ token: build ## mint a development token: make token ID=alice EMAIL=alice@exampl
 	@JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) token --user "$(ID)" --email "$(EMAIL)" --name "$(NAME)"
 
 .PHONY: test
-test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL, then test-clients
+test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL, then test-pgbouncer and test-clients
 	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
 	  echo "taskforge: testing against $$url" && \
-	  TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
+	  env -u TEST_PGBOUNCER_URL TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
+	@$(MAKE) -s test-pgbouncer
 	@$(MAKE) -s test-clients
+
+# Through PgBouncer (internal/pgtest: with TEST_PGBOUNCER_URL set, the tests' pools go through it):
+# the whole event store suite but the test that LISTENs on a pooled connection on purpose
+# (TestThroughPgBouncer LISTENs on a direct one instead), and the tests about PgBouncer elsewhere.
+PGBOUNCER_SKIP := ^TestNotifierWakesReadersOnCommit$$
+PGBOUNCER_RUN  := ^(TestExactlyOnceThroughPgBouncer|TestRebuildLockOnTheDirectPool|TestGraphQLThroughPgBouncer|TestProbeSeesPgBouncer|TestOpenPoolsRefusesAPoolerForSessions)$$
+
+.PHONY: test-pgbouncer
+test-pgbouncer: ## the event store suite, exactly-once projections and a GraphQL end-to-end test through a PgBouncer in transaction mode
+	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
+	  export PGBOUNCER_DATA="$(CURDIR)/.data/pgbouncer-test" TEST_DATABASE_URL="$$url" && \
+	  trap 'scripts/pgbouncer.sh stop' EXIT && \
+	  bouncer=$$(scripts/pgbouncer.sh start) && \
+	  echo "taskforge: testing through PgBouncer at $$bouncer" && \
+	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -timeout 10m -skip '$(PGBOUNCER_SKIP)' ./eventstore && \
+	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -timeout 10m -run '$(PGBOUNCER_RUN)' ./projections ./app ./internal/database
 
 .PHONY: test-clients
 test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-codegen) against a served binary; needs Node.js 20+

@@ -31,6 +31,10 @@ import (
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
+// directMaxConns bounds the direct pool: the notifier's connection (taken out of the pool),
+// migrations' lock and one rebuild lock per projection at a start that rebuilds them all.
+const directMaxConns = 8
+
 // TokenLeeway is the clock skew allowed on a token's exp, nbf and iat: a token is accepted
 // until TokenLeeway after its expiry.
 const TokenLeeway = 30 * time.Second
@@ -63,6 +67,9 @@ type Overrides struct {
 	// Pool replaces the pool New would open on cfg.DatabaseURL (a benchmark's scratch database);
 	// the caller keeps it open until Run returns and closes it.
 	Pool *pgxpool.Pool
+	// DirectPool is the pool for sessions (LISTEN, session locks, migrations) beside Pool; nil:
+	// Pool itself. Only with Pool.
+	DirectPool *pgxpool.Pool
 	// SkipMigrate leaves the schema as it is (`serve --skip-migrate`, a migrated test database).
 	SkipMigrate bool
 	// Logger replaces cfg.Logger().
@@ -83,8 +90,9 @@ type Overrides struct {
 type App struct {
 	cfg      config.Config
 	log      *slog.Logger
-	pool     *pgxpool.Pool
-	ownPool  bool
+	pool     *pgxpool.Pool   // every transaction: DATABASE_URL, possibly through PgBouncer
+	direct   *pgxpool.Pool   // sessions: DATABASE_DIRECT_URL (pool itself when the URLs are the same)
+	pools    *database.Pools // nil: the pools came in Overrides
 	reg      *prometheus.Registry
 	notifier *eventstore.Notifier
 	store    *eventstore.Store
@@ -103,7 +111,7 @@ type App struct {
 // the role (Run starts a role's parts). It opens the pool, applies migrations and checks the
 // log's transaction ids; on error it releases what it opened.
 func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error) {
-	a := &App{cfg: cfg, log: o.Logger, pool: o.Pool}
+	a := &App{cfg: cfg, log: o.Logger, pool: o.Pool, direct: o.DirectPool}
 	if a.log == nil {
 		a.log = cfg.Logger()
 	}
@@ -114,23 +122,32 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	}
 	applyMemoryLimit(cfg.Limits, a.log)
 	if a.pool == nil {
-		a.pool, err = database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{
-			MaxConns: cfg.DBMaxConns,
-			Tracer:   observability.StatementTracer{}, // SQL statements per GraphQL request
+		a.pools, err = database.OpenPools(ctx, database.PoolsOptions{
+			URL:            cfg.DatabaseURL,
+			DirectURL:      cfg.DatabaseDirectURL,
+			ExecMode:       cfg.DatabaseExecMode,
+			MaxConns:       cfg.DBMaxConns,
+			DirectMaxConns: directMaxConns,
+			Tracer:         observability.StatementTracer{}, // SQL statements per GraphQL request
+			Logger:         a.log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
-		a.ownPool = true
+		a.pool, a.direct = a.pools.Pool, a.pools.Direct
 		defer func() {
 			if err != nil {
-				a.pool.Close()
+				a.pools.Close()
 			}
 		}()
 	}
+	if a.direct == nil {
+		a.direct = a.pool
+	}
 	if !o.SkipMigrate {
-		// Under an advisory lock: instances starting together take turns.
-		if _, err := database.Migrate(ctx, a.pool, a.log); err != nil {
+		// Under a session advisory lock (so on the direct pool): instances starting together take
+		// turns.
+		if _, err := database.Migrate(ctx, a.direct, a.log); err != nil {
 			return nil, err
 		}
 		// The read models' tables too (the projection runner would create them when it starts):
@@ -146,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 
 	a.reg = observability.NewRegistry()
 	a.reg.MustRegister(observability.NewPoolCollector(a.pool))
-	a.notifier = eventstore.NewNotifier(a.pool, a.log)
+	a.notifier = eventstore.NewNotifier(a.direct, a.log) // LISTEN needs a session
 	a.store, err = eventstore.New(a.pool, eventstore.Options{
 		Upcasters: commands.Upcasters(),
 		Metrics:   eventstore.NewMetrics(a.reg),
@@ -160,7 +177,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 		return nil, err // a restored dump: appending now would hide new events from every reader
 	}
 	if !o.SkipMigrate {
-		if err := rebuildOutdated(ctx, a.store, a.log); err != nil {
+		if err := rebuildOutdated(ctx, a.store, a.direct, a.log); err != nil {
 			return nil, err
 		}
 	}
@@ -325,11 +342,11 @@ func (a *App) Run(ctx context.Context, role Role) error {
 	return err
 }
 
-// Close releases the pool New opened (not one passed in Overrides.Pool). Call it after Run
+// Close releases the pools New opened (not ones passed in Overrides). Call it after Run
 // returns.
 func (a *App) Close() {
-	if a.ownPool {
-		a.pool.Close()
+	if a.pools != nil {
+		a.pools.Close()
 	}
 }
 
@@ -337,8 +354,12 @@ func (a *App) Close() {
 // verified), for a test's own server.
 func (a *App) Handler() http.Handler { return a.server.Handler() }
 
-// Pool is the database pool.
+// Pool is the database pool for transactions (DATABASE_URL).
 func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// DirectPool is the pool for what needs a session of its own (DATABASE_DIRECT_URL): LISTEN,
+// session advisory locks, migrations. It is Pool when both URLs are the same.
+func (a *App) DirectPool() *pgxpool.Pool { return a.direct }
 
 // Store is the event store.
 func (a *App) Store() *eventstore.Store { return a.store }
@@ -374,7 +395,7 @@ func horizonCheck(store *eventstore.Store, stall time.Duration) func(context.Con
 // reads (projections.Outdated), before the process serves: the old version keeps serving any
 // process of the previous release meanwhile, and the swap is atomic. Instances starting together
 // take turns (the rebuild's lock): the later ones find nothing left to do.
-func rebuildOutdated(ctx context.Context, store *eventstore.Store, log *slog.Logger) error {
+func rebuildOutdated(ctx context.Context, store *eventstore.Store, direct *pgxpool.Pool, log *slog.Logger) error {
 	for {
 		outdated, err := projections.Outdated(ctx, store.Pool(), projections.All())
 		if err != nil || len(outdated) == 0 {
@@ -386,7 +407,7 @@ func rebuildOutdated(ctx context.Context, store *eventstore.Store, log *slog.Log
 		}
 		log.Info("read models of an older shape: rebuilding them before serving", "projections", names)
 		start := time.Now()
-		_, err = projections.Rebuild(ctx, store, outdated, projections.RebuildOptions{Logger: log})
+		_, err = projections.Rebuild(ctx, store, outdated, projections.RebuildOptions{Logger: log, LockPool: direct})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

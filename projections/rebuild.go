@@ -34,6 +34,10 @@ type RebuildOptions struct {
 	Logger   *slog.Logger
 	// Progress, when set, is called about every 200ms and once at the end.
 	Progress func(Progress)
+	// LockPool holds the rebuild's session advisory lock: a direct pool when the store's leads
+	// through a transaction pooler (PgBouncer), which would lose the lock with the session. nil:
+	// the store's pool.
+	LockPool *pgxpool.Pool
 	// afterBatch is a test hook: an error stops the rebuild after a committed batch.
 	afterBatch func(name string, done int64) error
 }
@@ -88,7 +92,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	}
 	builds := make([]*build, len(ps))
 	for i, p := range ps {
-		b, err := prepare(ctx, pool, p)
+		b, err := prepare(ctx, pool, opts.LockPool, p)
 		if err != nil {
 			for _, b := range builds[:i] {
 				b.release()
@@ -300,9 +304,13 @@ func (b *build) release() {
 	b.lock = nil
 }
 
-// prepare takes the projection's rebuild lock and creates (or resumes) the version to build.
-func prepare(ctx context.Context, pool *pgxpool.Pool, p *Projection) (*build, error) {
-	conn, err := pool.Acquire(ctx)
+// prepare takes the projection's rebuild lock on a connection of lockPool (nil: pool) and creates
+// (or resumes) the version to build.
+func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (*build, error) {
+	if lockPool == nil {
+		lockPool = pool
+	}
+	conn, err := lockPool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,11 @@ import (
 // DefaultDatabaseURL is the local PostgreSQL that `make run` uses when DATABASE_URL is unset.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/taskforge?sslmode=disable"
 
+// execModes are the values of DATABASE_EXEC_MODE: database.ExecModes (a leaf of its own; a test
+// there keeps the two lists equal). pgx's exec and simple_protocol are not among them: they send
+// []byte as bytea, which breaks jsonb.
+var execModes = []string{"auto", "cache_statement", "cache_describe", "describe_exec"}
+
 // Config is the service configuration.
 type Config struct {
 	DatabaseURL     string        // DATABASE_URL
@@ -25,6 +31,15 @@ type Config struct {
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error (default info)
 	LogFormat       string        // LOG_FORMAT: text or json (default text)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
+	// DatabaseDirectURL (DATABASE_DIRECT_URL, default DATABASE_URL) reaches PostgreSQL itself, for
+	// what needs a session of its own: LISTEN, session advisory locks, migrations. DATABASE_URL,
+	// used for every transaction, may then lead through PgBouncer in transaction mode.
+	DatabaseDirectURL string
+	// DatabaseExecMode (DATABASE_EXEC_MODE: auto, cache_statement, cache_describe or
+	// describe_exec; default auto) is how DATABASE_URL's pool sends statements. auto probes the
+	// server at start and caches prepared statements unless a transaction pooler would lose them
+	// (PgBouncer before 1.21), then caches descriptions only; the log says which and why.
+	DatabaseExecMode string
 	// ReadyHorizonStall: /readyz answers 503 once committed events have waited behind the read
 	// horizon (an open transaction anywhere in the cluster) longer than this. READY_HORIZON_STALL,
 	// default 2m; 0 disables.
@@ -113,6 +128,7 @@ func operationsFromEnv() (Operations, error) {
 func FromEnv() (Config, error) {
 	c := Config{
 		DatabaseURL:       getenv("DATABASE_URL", DefaultDatabaseURL),
+		DatabaseExecMode:  getenv("DATABASE_EXEC_MODE", "auto"),
 		HTTPAddr:          getenv("HTTP_ADDR", ":8080"),
 		LogFormat:         strings.ToLower(getenv("LOG_FORMAT", "text")),
 		ShutdownTimeout:   15 * time.Second,
@@ -122,6 +138,10 @@ func FromEnv() (Config, error) {
 		JWKSURL:           os.Getenv("JWT_JWKS_URL"),
 		JWTIssuer:         os.Getenv("JWT_ISSUER"),
 		JWTAudience:       os.Getenv("JWT_AUDIENCE"),
+	}
+	c.DatabaseDirectURL = getenv("DATABASE_DIRECT_URL", c.DatabaseURL)
+	if !slices.Contains(execModes, c.DatabaseExecMode) {
+		return c, fmt.Errorf("DATABASE_EXEC_MODE: want one of %s, got %q", strings.Join(execModes, ", "), c.DatabaseExecMode)
 	}
 	for _, b := range []struct {
 		key string

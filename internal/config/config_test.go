@@ -210,3 +210,32 @@ func TestLinkSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseURLs(t *testing.T) {
+	for _, k := range []string{"DATABASE_URL", "DATABASE_DIRECT_URL", "DATABASE_EXEC_MODE"} {
+		t.Setenv(k, "")
+	}
+	c, err := FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseDirectURL, "the direct URL defaults to DATABASE_URL")
+	require.Equal(t, "auto", c.DatabaseExecMode)
+
+	t.Setenv("DATABASE_URL", "postgres://app@127.0.0.1:6432/tf")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, "postgres://app@127.0.0.1:6432/tf", c.DatabaseDirectURL)
+
+	t.Setenv("DATABASE_DIRECT_URL", "postgres://app@127.0.0.1:5432/tf")
+	t.Setenv("DATABASE_EXEC_MODE", "cache_describe")
+	c, err = FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, "postgres://app@127.0.0.1:6432/tf", c.DatabaseURL)
+	require.Equal(t, "postgres://app@127.0.0.1:5432/tf", c.DatabaseDirectURL)
+	require.Equal(t, "cache_describe", c.DatabaseExecMode)
+
+	for _, bad := range []string{"simple_protocol", "exec", "fast"} { // exec modes that break jsonb, or none
+		t.Setenv("DATABASE_EXEC_MODE", bad)
+		_, err = FromEnv()
+		require.ErrorContains(t, err, "DATABASE_EXEC_MODE")
+	}
+}

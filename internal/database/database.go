@@ -24,16 +24,28 @@ import (
 type PoolOptions struct {
 	MaxConns int32
 	Tracer   pgx.QueryTracer
+	// ExecMode is a pgx exec mode by name (ExecModeCacheStatement, ...; ChooseExecMode resolves
+	// ExecModeAuto). Empty: the url's default_query_exec_mode, else pgx's cache_statement.
+	ExecMode string
 }
 
 // Open parses url, connects a pool and checks that the server answers.
 //
-// The query exec mode stays pgx's default (cache_statement). DESIGN.md records that the exec and
-// simple_protocol modes encode []byte as bytea and break jsonb parameters.
+// The query exec mode is pgx's default (cache_statement) unless opts or the url name another;
+// behind a transaction pooler that loses prepared statements it must be cache_describe
+// (ChooseExecMode). DESIGN.md records that the exec and simple_protocol modes encode []byte as
+// bytea and break jsonb parameters.
 func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opts.ExecMode != "" {
+		m, ok := pgxExecMode(opts.ExecMode)
+		if !ok {
+			return nil, fmt.Errorf("database exec mode: want one of cache_statement, cache_describe, describe_exec, got %q", opts.ExecMode)
+		}
+		cfg.ConnConfig.DefaultQueryExecMode = m
 	}
 	if opts.Tracer != nil {
 		cfg.ConnConfig.Tracer = opts.Tracer
@@ -57,7 +69,9 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 }
 
 // Migrate applies every pending migration. A PostgreSQL advisory lock held for the whole run makes
-// concurrent callers (two instances starting at once) wait for each other instead of racing.
+// concurrent callers (two instances starting at once) wait for each other instead of racing. That
+// lock belongs to a session: pool must be a direct one (Pools.Direct), never one through a
+// transaction pooler, which would run the lock and its unlock on different server sessions.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) ([]*goose.MigrationResult, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {

@@ -101,9 +101,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// openPools opens the pool on DATABASE_URL in the configured exec mode and, when
+// DATABASE_DIRECT_URL differs, the direct one for sessions (database.OpenPools).
+func openPools(ctx context.Context, cfg config.Config, maxConns int32) (*database.Pools, error) {
+	return database.OpenPools(ctx, database.PoolsOptions{URL: cfg.DatabaseURL, DirectURL: cfg.DatabaseDirectURL,
+		ExecMode: cfg.DatabaseExecMode, MaxConns: maxConns, DirectMaxConns: maxConns})
+}
+
 func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	log := cfg.Logger()
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 2})
+	// goose's lock is a session advisory lock: migrations go to PostgreSQL directly.
+	url := cfg.DatabaseDirectURL
+	if url == "" {
+		url = cfg.DatabaseURL
+	}
+	pool, err := database.Open(ctx, url, database.PoolOptions{MaxConns: 2})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/taskforge/taskforge/internal/config"
-	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/sideeffects"
 )
 
@@ -93,12 +92,12 @@ func deadLettersCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		return fmt.Errorf("%w: unknown deadletters command %q", errUsage, args[0])
 	}
 
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 2})
+	pools, err := openPools(ctx, cfg, 2)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	in, err := sideeffects.NewInspector(pool)
+	defer pools.Close()
+	in, err := sideeffects.NewInspector(pools.Pool)
 	if err != nil {
 		return err
 	}

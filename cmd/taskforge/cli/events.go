@@ -15,7 +15,6 @@ import (
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/config"
-	"github.com/taskforge/taskforge/internal/database"
 )
 
 // errBrokenChain makes `events verify` exit non-zero after printing what broke.
@@ -115,13 +114,13 @@ func printReport(w io.Writer, rep eventstore.Report) error {
 }
 
 func withStore(ctx context.Context, cfg config.Config, fn func(*eventstore.Store) error) error {
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 2})
+	pools, err := openPools(ctx, cfg, 2)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer pools.Close()
 	// Upcast on read, redacted in exports: the CLI shows no secret either.
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), Redact: domain.RedactStored})
+	es, err := eventstore.New(pools.Pool, eventstore.Options{Upcasters: commands.Upcasters(), Redact: domain.RedactStored})
 	if err != nil {
 		return err
 	}

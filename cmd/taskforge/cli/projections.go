@@ -14,7 +14,6 @@ import (
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/eventstore"
 	"github.com/taskforge/taskforge/internal/config"
-	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -67,11 +66,12 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, database.PoolOptions{MaxConns: 16})
+	pools, err := openPools(ctx, cfg, 16)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer pools.Close()
+	pool := pools.Pool
 	switch o.action {
 	case "status":
 		sts, err := projections.Statuses(ctx, pool)
@@ -107,6 +107,7 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	bar := progressBar(stderr)
 	res, err := projections.Rebuild(ctx, store, ps, projections.RebuildOptions{
 		BatchEvents: o.batch, KeepOld: o.keepOld, Logger: cfg.Logger(), Progress: bar,
+		LockPool: pools.Direct, // the rebuild lock is a session advisory lock
 	})
 	fmt.Fprintln(stderr)
 	if err != nil {
