@@ -126,6 +126,13 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		net.ParseIP(*clientAddr).Equal(local.IP) && *clientPort == strconv.Itoa(local.Port) {
 		return Pooling{Reason: "the server sees this connection's own address: nothing in between"}, nil
 	}
+	// A pooler answers the startup with backend key data of its own (it must route cancel
+	// requests), so the pid this connection was given is not the server session's. Equal: a
+	// direct connection (over a Unix socket, where there is no address to compare).
+	direct := a.PgConn().PID() == uint32(session)
+	if direct {
+		return Pooling{Reason: "the server session's pid is the one this connection was given: nothing in between"}, nil
+	}
 	holders := make([]*pgx.Conn, probeHolders)
 	defer func() {
 		for _, b := range holders {
@@ -192,7 +199,10 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 			}
 		}
 	}
-	return Pooling{Reason: "each connection kept a server session of its own (no transaction pooler seen)"}, nil
+	// A pooler that never moved this connection to another session while the probe looked: it
+	// was not seen carrying prepared statements, so assume it does not (the safe mode).
+	return Pooling{Transaction: true,
+		Reason: "a pooler (the server session's pid is not this connection's) not seen carrying prepared statements between sessions"}, nil
 }
 
 // ChooseExecMode resolves an exec mode setting for url: a mode named in the url
