@@ -20,7 +20,7 @@ const module = "github.com/taskforge/taskforge"
 
 // leaves are the internal/ packages: mechanisms that import nothing above them.
 var leaves = []string{"internal/auth", "internal/config", "internal/database", "internal/observability",
-	"internal/server", "internal/pgtest", "internal/promtest", "internal/webhooksecrets", "internal/cursor"}
+	"internal/server", "internal/pgtest", "internal/promtest", "internal/webhooksecrets", "internal/cursor", "internal/cluster"}
 
 // rules maps a package (or a prefix ending in "/...") to the module packages it may import.
 // "internal/*" stands for the leaves.
@@ -37,6 +37,7 @@ var rules = map[string][]string{
 	"internal/promtest":       {},
 	"internal/webhooksecrets": {"domain"},
 	"internal/cursor":         {},
+	"internal/cluster":        {},
 
 	"eventstore":      {"domain", "internal/*"},
 	"eventstore/feed": {"eventstore", "internal/*"},

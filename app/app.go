@@ -22,6 +22,7 @@ import (
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
+	"github.com/taskforge/taskforge/internal/cluster"
 	"github.com/taskforge/taskforge/internal/config"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/internal/observability"
@@ -278,6 +279,7 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 	}
 	pool := a.pool
 	resolver := &graph.Resolver{Commands: a.commands, Audit: auditor, Queries: queries,
+		LiveNodes: func(ctx context.Context) ([]cluster.Node, error) { return cluster.Live(ctx, pool, 0) },
 		Inspector: inspector, Statuses: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, pool)
 		}, Hub: a.hub, Applied: a.applied, Operators: cfg.Operators, WebhookSecrets: secrets}
@@ -311,6 +313,10 @@ func (a *App) Run(ctx context.Context, role Role) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.notifier.Run(gctx) })
+	// This process in the cluster's registry (taskforge nodes): through the transaction pool, a
+	// heartbeat being one statement.
+	node := cluster.New(a.pool, string(role), 0, a.log)
+	g.Go(func() error { return node.Run(gctx) })
 	if a.metrics != nil {
 		// Off the public port: metrics describe every tenant's traffic.
 		if host, _, err := net.SplitHostPort(a.cfg.MetricsAddr); err != nil || !loopback(host) {

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/internal/cluster"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -103,6 +104,7 @@ var listCosts = map[string]listCost{
 	"ProjectConnection.nodes":   {perParent: true},
 	"CommentConnection.nodes":   {perParent: true},
 	"Query.nodes":               {bound: maxNodes, countArg: "ids"},
+	"Query.clusterNodes":        {bound: cluster.MaxListed},
 	// a page of sync records: at most MaxPage, whatever first says (it has no edges)
 	"ChangePage.changes":              {bound: projections.MaxPage},
 	"TaskConnection.edges":            {perParent: true},

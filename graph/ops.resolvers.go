@@ -26,3 +26,23 @@ func (r *queryResolver) Projections(ctx context.Context) ([]*model.ProjectionSta
 	}
 	return out, nil
 }
+
+// ClusterNodes is the resolver for the clusterNodes field.
+func (r *queryResolver) ClusterNodes(ctx context.Context) ([]*model.ClusterNode, error) {
+	if r.LiveNodes == nil {
+		return []*model.ClusterNode{}, nil
+	}
+	nodes, err := r.LiveNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := chargeRows(ctx, len(nodes)); err != nil {
+		return nil, err
+	}
+	out := make([]*model.ClusterNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = &model.ClusterNode{ID: n.ID.String(), Role: n.Role, Host: n.Host, Pid: n.PID, Version: n.Version,
+			StartedAt: n.StartedAt, LastHeartbeat: n.HeartbeatAt}
+	}
+	return out, nil
+}

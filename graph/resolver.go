@@ -9,6 +9,7 @@ import (
 	"github.com/taskforge/taskforge/audit"
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/graph/live"
+	"github.com/taskforge/taskforge/internal/cluster"
 	"github.com/taskforge/taskforge/internal/webhooksecrets"
 	"github.com/taskforge/taskforge/projections"
 	"github.com/taskforge/taskforge/sideeffects"
@@ -24,6 +25,8 @@ type Resolver struct {
 	Inspector *sideeffects.Inspector
 	// Statuses serves the engineers' projections query (projections.Statuses over the pool).
 	Statuses func(context.Context) ([]projections.Status, error)
+	// LiveNodes serves the engineers' clusterNodes query (cluster.Live over the pool); nil: none.
+	LiveNodes func(context.Context) ([]cluster.Node, error)
 	// Operators are the token subjects (TASKFORGE_OPERATORS) allowed the cross-tenant @operator
 	// fields, besides tokens with the operator role claim. Empty: claim holders only.
 	Operators []string

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -184,4 +185,32 @@ func TestLogLevelsTellTheTruth(t *testing.T) {
 	require.Contains(t, warns[0], "req-"+t.Name())
 	require.Contains(t, warns[0], "operation=Waiting")
 	require.Empty(t, logs.lines("level=ERROR"))
+}
+
+// TestOperatorsOnlySeeClusterNodes: the processes (hosts, pids, versions) are the operators'.
+func TestOperatorsOnlySeeClusterNodes(t *testing.T) {
+	t.Parallel()
+	opID := "ops-" + t.Name()
+	a := setup(t, func(r *graph.Resolver) { r.Operators = []string{opID} })
+	tm := newTeam(t, a, "CN")
+	const q = `{ clusterNodes { id role host pid version startedAt lastHeartbeat } }`
+	for _, tok := range []string{tm.alice, tm.bob} {
+		r := a.do(tok, q, nil)
+		require.Equal(t, "FORBIDDEN", code(t, r))
+		require.Empty(t, r.Data["clusterNodes"])
+	}
+	op := token(t, opID, time.Hour)
+	require.Eventually(t, func() bool { // the test server registers itself as it starts
+		var nodes []struct {
+			Role string
+			Pid  int
+		}
+		a.ok(op, q, nil, &nodes)
+		for _, n := range nodes {
+			if n.Pid == os.Getpid() {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
 }

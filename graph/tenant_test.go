@@ -166,7 +166,7 @@ func TestTenantIsolation(t *testing.T) {
 	// role somewhere), node and nodes (null for another tenant's id: checked below).
 	// myInvitations and notificationPreferences: the caller's own (checked below not to show A's
 	// invitation to another address).
-	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true, "node": true, "nodes": true,
+	selfQueries := map[string]bool{"me": true, "workspaces": true, "projections": true, "clusterNodes": true, "node": true, "nodes": true,
 		"myInvitations": true, "notificationPreferences": true}
 	tok := mws.ConsistencyToken // the last write: the read models include all of A and M
 	var mine struct{ Nodes []struct{ ID string } }
@@ -211,6 +211,9 @@ func TestTenantIsolation(t *testing.T) {
 	r = a.do(nobody, `{ projections { name } }`, nil)
 	require.Equal(t, "FORBIDDEN", code(t, r), "%v", r.Errors)
 	require.Nil(t, r.Data["projections"])
+	r = a.do(alice, `{ clusterNodes { host pid } }`, nil) // alice owns a workspace: not an operator
+	require.Equal(t, "FORBIDDEN", code(t, r), "%v", r.Errors)
+	require.Nil(t, r.Data["clusterNodes"])
 	var qschema struct {
 		Type struct {
 			Fields []struct{ Name string } `json:"fields"`

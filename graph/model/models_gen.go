@@ -150,6 +150,18 @@ type ChangeTaskStatusInput struct {
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
 
+// A running taskforge process, as it registers itself (taskforge nodes).
+type ClusterNode struct {
+	ID string `json:"id"`
+	// api, workers or all
+	Role          string    `json:"role"`
+	Host          string    `json:"host"`
+	Pid           int       `json:"pid"`
+	Version       string    `json:"version"`
+	StartedAt     time.Time `json:"startedAt"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+}
+
 type Comment struct {
 	ID string `json:"id"`
 	// The task commented on.

@@ -42,6 +42,7 @@ Usage:
                                   NDJSON export of the log, in commit order, verifiable offline
   taskforge events verify [--stream ID | --file EXPORT]
                                   recompute hash chains; exit code 1 on a broken chain
+  taskforge nodes [--json]        the deployment's live processes: id, role, host, pid, version, heartbeat
   taskforge token --user ID [--email E] [--name N] [--ttl 24h]
                                   mint a development bearer token signed with JWT_SECRET
   taskforge help
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return projectionsCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "nodes":
+		return nodesCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "token":
 		return tokenCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

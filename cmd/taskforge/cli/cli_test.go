@@ -277,3 +277,31 @@ func TestBenchAbuseSmoke(t *testing.T) {
 		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
 	}
 }
+
+// taskforge nodes lists a running server's process: it registers itself while it runs.
+func TestNodesListsARunningServer(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	t.Setenv("DATABASE_URL", a.DatabaseURL)
+	var code int
+	var out, errOut string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out, errOut = runCLI("nodes", "--json")
+		require.Equal(t, 0, code, errOut)
+		if strings.Contains(out, `"role":"all"`) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the server never showed: %s", out)
+		time.Sleep(20 * time.Millisecond)
+	}
+	var n struct {
+		ID, Role, Host, Version string
+		PID                     int
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &n))
+	require.Equal(t, os.Getpid(), n.PID, "the test process runs the server")
+	require.NotEmpty(t, n.ID)
+	code, out, _ = runCLI("nodes")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "LAST HEARTBEAT")
+}
