@@ -24,13 +24,13 @@ import (
 )
 
 // TestStandardIntrospection: graphql-js's getIntrospectionQuery({inputValueDeprecation: true}),
-// verbatim (testdata), is served whatever the depth limit (its 13 levels are measured apart),
+// verbatim (introspection.graphql), is served whatever the depth limit (its 13 levels are measured apart),
 // while data queries keep the limit.
 func TestStandardIntrospection(t *testing.T) {
 	t.Parallel()
 	a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.MaxDepth = 2 })
 	tok := token(t, "introspect-"+t.Name(), time.Hour)
-	q, err := os.ReadFile("testdata/introspection.graphql")
+	q, err := os.ReadFile("introspection.graphql")
 	require.NoError(t, err)
 	r := a.do(tok, string(q), nil)
 	require.Empty(t, r.Errors)
@@ -41,6 +41,14 @@ func TestStandardIntrospection(t *testing.T) {
 
 	r = a.do(tok, `{ workspaces { nodes { projects { nodes { id } } } } }`, nil)
 	require.Equal(t, "DEPTH_LIMIT_EXCEEDED", code(t, r))
+
+	// Its allowance grows with the schema but stops short of two copies of it.
+	doc := string(q)
+	start, end := strings.Index(doc, "__schema {"), strings.Index(doc, "fragment ")
+	selection := doc[start:strings.LastIndex(doc[:end], "}")] // __schema { … } without the operation's brace
+	twice := doc[:start] + "a: " + selection + " b: " + selection + "}\n" + doc[end:]
+	r = a.do(tok, twice, nil)
+	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", code(t, r), "%v", r.Errors)
 }
 
 // get sends a GraphQL request by GET with tok (none when empty) and headers (name, value, ...).

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -211,13 +213,28 @@ func operationCost(costs map[string]listCost, op *ast.OperationDefinition, vars 
 	return data, w.introspection
 }
 
-// defaultIntrospectionCost bounds the introspection fields of one operation (Options.
-// MaxIntrospectionCost), apart from the data's limit: graphql-js's standard introspection query (inputValueDeprecation: true, which every
-// current client sends; graph/testdata/introspection.graphql) costs about 303000 on this schema
-// under the worst-case model (every type with the most fields, each with the most arguments).
-// Two aliased copies of it are refused. When the schema outgrows it, TestStandardIntrospection
-// fails: raise it, knowing the model's worst case is what an attacker's aliases can reach.
-const defaultIntrospectionCost = 400_000
+// standardIntrospection is graphql-js's standard introspection query (getIntrospectionQuery with
+// inputValueDeprecation, which every current client sends).
+//
+//go:embed introspection.graphql
+var standardIntrospection string
+
+// introspectionAllowance is the default bound of an operation's introspection fields (Options.
+// MaxIntrospectionCost 0), as a multiple of the standard introspection query's cost on this
+// schema under the worst-case model (every type with the most fields, each with the most
+// arguments): one copy is served, two aliased copies are refused. Derived from the schema, it
+// grows with it (a fixed bound broke the standard query each time the schema grew).
+const introspectionAllowance = 1.5
+
+// standardIntrospectionCost is what the standard introspection query costs on schema.
+func standardIntrospectionCost(schema *ast.Schema, costs map[string]listCost) (int, error) {
+	doc, errs := gqlparser.LoadQuery(schema, standardIntrospection)
+	if errs != nil {
+		return 0, fmt.Errorf("graph: the standard introspection query: %w", errs)
+	}
+	_, cost := operationCost(costs, doc.Operations[0], nil)
+	return cost, nil
+}
 
 // withIntrospection adds to listCosts the introspection lists, bounded by the schema's own sizes
 // (its types, the most fields of a type, ...): aliases of __schema { types { fields { … } } }
@@ -358,6 +375,13 @@ func (*costLimit) ExtensionName() string { return "CostLimit" }
 
 func (c *costLimit) Validate(es graphql.ExecutableSchema) error {
 	c.costs = withIntrospection(es.Schema())
+	if c.introspection == 0 {
+		std, err := standardIntrospectionCost(es.Schema(), c.costs)
+		if err != nil {
+			return err
+		}
+		c.introspection = int(float64(std) * introspectionAllowance)
+	}
 	return nil
 }
 

@@ -37,7 +37,8 @@ type Options struct {
 	Playground    bool // GraphiQL playground at GET / (on in development)
 	MaxComplexity int  // default 200000 (cost model of limits.go)
 	// MaxIntrospectionCost bounds the cost of an operation's introspection fields, apart from
-	// MaxComplexity (default 400000: the standard introspection query, not two copies of it).
+	// MaxComplexity (default: 1.5 × the standard introspection query on this schema: one copy,
+	// not two; introspectionAllowance).
 	MaxIntrospectionCost int
 	MaxDepth             int           // default 12
 	MaxBodyBytes         int64         // default 1 MiB
@@ -77,9 +78,6 @@ func (o *Options) validate() error {
 	}
 	if o.MaxComplexity == 0 {
 		o.MaxComplexity = 200_000
-	}
-	if o.MaxIntrospectionCost == 0 {
-		o.MaxIntrospectionCost = defaultIntrospectionCost
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = 12
