@@ -158,6 +158,10 @@ func TestDemoSeedIsIdempotent(t *testing.T) {
 	require.Greater(t, first, 20)
 	require.NoError(t, seedDemo(ctx, cfg, h, slog.New(slog.DiscardHandler)))
 	require.Equal(t, first, count(), "a second seed appends nothing")
+	// Hours later "in three days" is another date: the seed still appends nothing (make run
+	// failed on its second start of the day with "idempotency key already used").
+	require.NoError(t, seedDemoAt(ctx, cfg, h, slog.New(slog.DiscardHandler), time.Now().Add(5*time.Hour)))
+	require.Equal(t, first, count(), "a later seed appends nothing")
 
 	code, _, errOut := runCLI("serve", "--role", "everything")
 	require.Equal(t, 2, code)

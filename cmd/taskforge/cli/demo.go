@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,6 +17,11 @@ import (
 // empty on a first `make run`. Every command carries a fixed idempotency key: running it again
 // (every start with --demo) returns the first results and appends nothing.
 func seedDemo(ctx context.Context, cfg config.Config, h *commands.Handlers, log *slog.Logger) error {
+	return seedDemoAt(ctx, cfg, h, log, time.Now())
+}
+
+// seedDemoAt is seedDemo with the clock the due dates count from.
+func seedDemoAt(ctx context.Context, cfg config.Config, h *commands.Handlers, log *slog.Logger, now time.Time) error {
 	ada := domain.Actor{UserID: "demo-ada", Email: "ada@demo.taskforge.dev", EmailVerified: true, DisplayName: "Ada Lovelace"}
 	grace := domain.Actor{UserID: "demo-grace", Email: "grace@demo.taskforge.dev", EmailVerified: true, DisplayName: "Grace Hopper"}
 	key := func(k string) string { return "demo-seed-v1-" + k }
@@ -43,7 +49,7 @@ func seedDemo(ctx context.Context, cfg config.Config, h *commands.Handlers, log 
 	if err != nil {
 		return fmt.Errorf("project: %w", err)
 	}
-	due := time.Now().UTC().Add(72 * time.Hour).Truncate(time.Hour)
+	due := now.UTC().Add(72 * time.Hour).Truncate(time.Hour)
 	tasks := []struct {
 		title    string
 		priority domain.Priority
@@ -62,6 +68,11 @@ func seedDemo(ctx context.Context, cfg config.Config, h *commands.Handlers, log 
 		res, err := h.CreateTask.Handle(ctx, commands.CreateTask{Actor: ada, ProjectID: p.ID, Title: t.title,
 			Description: "Seeded by `taskforge serve --demo`.", Priority: t.priority, Labels: t.labels,
 			Assignee: t.assignee, DueDate: &due, IdempotencyKey: key(fmt.Sprintf("task-%d", i))})
+		if errors.Is(err, commands.ErrIdempotencyKeyReused) {
+			// Seeded by an earlier start, when "in three days" was another date: the task, its
+			// moves and its comment are there already.
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("task %q: %w", t.title, err)
 		}
