@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -272,8 +273,67 @@ func endNotice(ctx context.Context) func(live.End) {
 		default:
 			return
 		}
-		e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "lastPosition": end.LastPosition.String()}}
-		defer func() { _ = recover() }() // ctx not from the websocket transport: a plain completion
+		addSubscriptionError(ctx, &gqlerror.Error{Message: msg,
+			Extensions: map[string]any{"code": code, "lastPosition": end.LastPosition.String()}})
+	}
+}
+
+// A subscription's final error must reach gqlgen's websocket goroutine, which reads it once the
+// subscription's channel is closed or its context is done. transport.AddSubscriptionError from
+// the goroutine that ends the subscription races with that read when the client leaves at the
+// same moment (the race detector saw it). So the error is left in a slot of the operation's, and
+// deliverSubscriptionEnd, a response middleware running in gqlgen's goroutine, hands it over
+// when the stream ends: the write and the read then happen in one goroutine.
+var subscriptionEnds sync.Map // *graphql.OperationContext → *endSlot
+
+type endSlot struct {
+	mu   sync.Mutex
+	errs []*gqlerror.Error
+}
+
+// watchEnd opens the end slot of the subscription of ctx; call it before returning its channel.
+func watchEnd(ctx context.Context) {
+	if graphql.HasOperationContext(ctx) {
+		subscriptionEnds.LoadOrStore(graphql.GetOperationContext(ctx), &endSlot{})
+	}
+}
+
+// addSubscriptionError leaves e for the client of the subscription of ctx; the caller then
+// closes the subscription's channel. Without a slot (the stream already ended: the client is
+// gone) it is dropped.
+func addSubscriptionError(ctx context.Context, e *gqlerror.Error) {
+	if !graphql.HasOperationContext(ctx) {
+		return
+	}
+	v, ok := subscriptionEnds.Load(graphql.GetOperationContext(ctx))
+	if !ok {
+		return
+	}
+	slot := v.(*endSlot)
+	slot.mu.Lock()
+	slot.errs = append(slot.errs, e)
+	slot.mu.Unlock()
+}
+
+// deliverSubscriptionEnd is the response middleware that hands a subscription's final errors to
+// the websocket transport in its own goroutine, when the stream ends (a nil response).
+func deliverSubscriptionEnd(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp != nil || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	v, ok := subscriptionEnds.LoadAndDelete(graphql.GetOperationContext(ctx))
+	if !ok {
+		return resp
+	}
+	slot := v.(*endSlot)
+	slot.mu.Lock()
+	errs := slot.errs
+	slot.errs = nil
+	slot.mu.Unlock()
+	defer func() { _ = recover() }() // not the websocket transport: a plain completion
+	for _, e := range errs {
 		transport.AddSubscriptionError(ctx, e)
 	}
+	return resp
 }

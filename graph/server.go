@@ -164,6 +164,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
 	srv.AroundResponses(limitResponses(o.MaxRows, errorPresenter(o.Logger)))
+	srv.AroundResponses(deliverSubscriptionEnd)
 	srv.AroundFields(stopWhenOver)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.AroundOperations(logTimeouts(o.Logger))

@@ -42,6 +42,7 @@ func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string
 	if str(since) != "" {
 		t.Started = &started
 	}
+	watchEnd(ctx)
 	ch, err := r.Hub.TaskChanged(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err
@@ -62,6 +63,7 @@ func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID strin
 	if str(since) != "" {
 		t.Started = &started
 	}
+	watchEnd(ctx)
 	ch, err := r.Hub.BoardChanged(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err
@@ -82,6 +84,7 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceI
 	if str(since) != "" {
 		t.Started = &started
 	}
+	watchEnd(ctx)
 	ch, err := r.Hub.NotificationAdded(ctx, t, endNotice(ctx))
 	if err != nil || str(since) == "" {
 		return ch, err

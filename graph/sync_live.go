@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskforge/taskforge/domain"
@@ -60,6 +59,7 @@ func (r *Resolver) workspaceChanged(ctx context.Context, workspaceID string, sin
 		from = page.Bound
 	}
 	out := make(chan *model.Change)
+	watchEnd(ctx)
 	go func() {
 		defer close(out)
 		pos := from
@@ -135,9 +135,4 @@ func endMustRefetch(ctx context.Context, page *model.ChangePage, last eventstore
 		}
 	}
 	addSubscriptionError(ctx, e)
-}
-
-func addSubscriptionError(ctx context.Context, e *gqlerror.Error) {
-	defer func() { _ = recover() }() // ctx not from the websocket transport: a plain completion
-	transport.AddSubscriptionError(ctx, e)
 }

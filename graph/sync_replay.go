@@ -73,6 +73,7 @@ func replayThen[T any](ctx context.Context, r *Resolver, t live.Target, since st
 	if err != nil {
 		return nil, err
 	}
+	watchEnd(ctx)
 	q := &replayQueue[T]{wake: make(chan struct{}, 1)}
 	go q.fill(liveCh)
 	out := make(chan T)
