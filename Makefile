@@ -46,7 +46,7 @@ test-pgbouncer: ## the event store suite, exactly-once projections and a GraphQL
 	  bouncer=$$(scripts/pgbouncer.sh start) && \
 	  echo "taskforge: testing through PgBouncer at $$bouncer" && \
 	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -timeout 10m -skip '$(PGBOUNCER_SKIP)' ./eventstore && \
-	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -timeout 10m -run '$(PGBOUNCER_RUN)' ./projections ./app ./internal/database
+	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -p 1 -timeout 10m -run '$(PGBOUNCER_RUN)' ./projections ./app ./internal/database
 
 .PHONY: test-clients
 test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-codegen) against a served binary; needs Node.js 20+

@@ -122,15 +122,16 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		pgx.QueryExecModeSimpleProtocol).Scan(&session, &clientAddr, &clientPort); err != nil {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
-	if local, ok := a.PgConn().Conn().LocalAddr().(*net.TCPAddr); ok && clientAddr != nil && clientPort != nil &&
-		net.ParseIP(*clientAddr).Equal(local.IP) && *clientPort == strconv.Itoa(local.Port) {
-		return Pooling{Reason: "the server sees this connection's own address: nothing in between"}, nil
-	}
-	// A pooler answers the startup with backend key data of its own (it must route cancel
-	// requests), so the pid this connection was given is not the server session's. Equal: a
-	// direct connection (over a Unix socket, where there is no address to compare).
-	direct := a.PgConn().PID() == uint32(session)
-	if direct {
+	// Over TCP the server sees the address of whoever connected to it: this connection's own
+	// address when nothing is in between, a pooler's otherwise (decisive: PgBouncer 1.18 was seen
+	// handing a client the backend key data of the server session it started on). Over a Unix
+	// socket there is no address: a pooler answers with backend key data of its own, so the
+	// session's pid differs from the one this connection was given.
+	if local, ok := a.PgConn().Conn().LocalAddr().(*net.TCPAddr); ok {
+		if clientAddr != nil && clientPort != nil && net.ParseIP(*clientAddr).Equal(local.IP) && *clientPort == strconv.Itoa(local.Port) {
+			return Pooling{Reason: "the server sees this connection's own address: nothing in between"}, nil
+		}
+	} else if a.PgConn().PID() == uint32(session) {
 		return Pooling{Reason: "the server session's pid is the one this connection was given: nothing in between"}, nil
 	}
 	holders := make([]*pgx.Conn, probeHolders)
@@ -202,7 +203,7 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 	// A pooler that never moved this connection to another session while the probe looked: it
 	// was not seen carrying prepared statements, so assume it does not (the safe mode).
 	return Pooling{Transaction: true,
-		Reason: "a pooler (the server session's pid is not this connection's) not seen carrying prepared statements between sessions"}, nil
+		Reason: "a pooler in between, not seen carrying prepared statements between sessions"}, nil
 }
 
 // ChooseExecMode resolves an exec mode setting for url: a mode named in the url
