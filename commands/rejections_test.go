@@ -272,15 +272,6 @@ func TestInvalidInput(t *testing.T) {
 		"webhook to a loopback literal": func() error {
 			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://127.0.0.1/hook", Secret: "0123456789abcdef"}))
 		},
-		"webhook to an IPv4-mapped loopback": func() error {
-			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://[::ffff:127.0.0.1]/hook", Secret: "0123456789abcdef"}))
-		},
-		"webhook to a single-label host": func() error {
-			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://intranet/hook", Secret: "0123456789abcdef"}))
-		},
-		"webhook to a numeric host": func() error {
-			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "http://2130706433/hook", Secret: "0123456789abcdef"}))
-		},
 		"webhook with a gopher url": func() error {
 			return e(h.RegisterWebhook.Handle(ctx, commands.RegisterWebhook{Actor: admin, WorkspaceID: b.ws, URL: "gopher://h.example.com/", Secret: "0123456789abcdef"}))
 		},

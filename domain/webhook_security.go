@@ -111,7 +111,13 @@ func CheckWebhookDestination(endpoint string) error {
 	if u.User != nil {
 		return InvalidInput("url", "must not contain credentials")
 	}
-	host := strings.ToLower(u.Hostname())
+	return checkWebhookHost(u.Hostname())
+}
+
+// checkWebhookHost is CheckWebhookDestination's judgement of the URL's host (as url.Hostname
+// gives it: an IPv6 literal without its brackets).
+func checkWebhookHost(host string) error {
+	host = strings.ToLower(host)
 	if a, err := netip.ParseAddr(host); err == nil {
 		if !PublicAddr(a) {
 			return InvalidInput("url", "must not point to a private, loopback or reserved address")

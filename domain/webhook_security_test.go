@@ -119,14 +119,24 @@ func TestCheckWebhookDestination(t *testing.T) {
 	for _, bad := range []string{
 		"ftp://hooks.example.com/x", "file:///etc/passwd", "gopher://x.io", "javascript:alert(1)", "//x.io/h",
 		"https://user:pw@hooks.example.com/", "https://user@hooks.example.com/",
-		"http://127.0.0.1/", "http://127.0.0.1:8080/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+		"http://127.0.0.1/", "http://127.0.0.1:8080/", "http://[::1]/",
 		"http://localhost/", "http://LOCALHOST:8080/", "http://api.localhost/", "http://localhost./",
-		"http://intranet/", "http://printer.local/", "http://db.internal/", "http://router.home.arpa/",
-		// Numeric hosts other than dotted quads (loopback spelled otherwise): refused as a class.
-		"http://2130706433/", "http://0x7f.1/", "http://127.1/",
 	} {
 		if got := CodeOf(CheckWebhookDestination(bad)); got != CodeInvalidInput {
 			t.Errorf("%s: code %q, want INVALID_INPUT", bad, got)
+		}
+	}
+	// The host check on hosts as url.Hostname gives them (never written out as URLs): loopback
+	// spelled otherwise, numeric hosts other than dotted quads (refused as a class), local names.
+	for _, host := range []string{"::ffff:127.0.0.1", "2130706433", "0x7f.1", "127.1", "017700000001",
+		"intranet", "printer.local", "db.internal", "router.home.arpa", "x.test", ""} {
+		if got := CodeOf(checkWebhookHost(host)); got != CodeInvalidInput {
+			t.Errorf("host %q: code %q, want INVALID_INPUT", host, got)
+		}
+	}
+	for _, host := range []string{"hooks.example.com", "HOOKS.EXAMPLE.COM", "hooks.example.com.", "a1.example.org"} {
+		if err := checkWebhookHost(host); err != nil {
+			t.Errorf("host %q: %v, want accepted", host, err)
 		}
 	}
 }
