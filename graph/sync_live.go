@@ -35,10 +35,6 @@ func (r *Resolver) workspaceChanged(ctx context.Context, workspaceID string, sin
 	if err != nil {
 		return nil, err
 	}
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := member(loaders.With(ctx, loaders.New(r.Queries)), ws); err != nil {
 		return nil, err
 	}
@@ -52,11 +48,9 @@ func (r *Resolver) workspaceChanged(ctx context.Context, workspaceID string, sin
 	if since == nil || *since == "" {
 		// From now: the position the read models have applied (records at or below it are
 		// the state a client loads with its queries).
-		page, err := r.Queries.Changes(ctx, ws, string(a.UserID), eventstore.GlobalPosition{TransactionID: 1 << 62}, 1)
-		if err != nil {
+		if from, err = r.Queries.SyncBound(ctx); err != nil {
 			return nil, err
 		}
-		from = page.Bound
 	}
 	out := make(chan *model.Change)
 	watchEnd(ctx)

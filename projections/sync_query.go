@@ -46,6 +46,21 @@ type ChangePage struct {
 	Unknown bool
 }
 
+// SyncBound is the position every sync projection has applied (projection_checkpoints_pkey):
+// where a subscription to the sync records without since starts.
+func (q *Queries) SyncBound(ctx context.Context) (eventstore.GlobalPosition, error) {
+	var b eventstore.GlobalPosition
+	var tx int64
+	err := q.pool.QueryRow(ctx, `SELECT c.transaction_id, c.position FROM projection_checkpoints c
+		JOIN projection_versions v ON v.name = c.name AND v.active_version = c.version
+		WHERE c.name = ANY ($1::text[]) ORDER BY c.transaction_id, c.position LIMIT 1`, SyncProjections).Scan(&tx, &b.Position)
+	if err != nil {
+		return b, fmt.Errorf("sync bound: %w", err)
+	}
+	b.TransactionID = uint64(tx)
+	return b, nil
+}
+
 // ErrNoSuchAccess: the caller never was a member of the workspace (Changes).
 var ErrNoSuchAccess = errors.New("projections: not a member of the workspace")
 
