@@ -1,0 +1,66 @@
+-- Consumer ownership (issue 12): every consumer group that must run once in the cluster (each
+-- projection, the side-effect enqueuer) is owned by one worker process at a time through a row
+-- here, kept by internal/cluster.Leaser. The design is argued in internal/cluster/doc.go.
+--
+-- A lease names its owner's node and the owner's lease session (a dedicated connection on the
+-- direct URL: its pid and backend_start, since a pid alone can be reused). Anyone may take a lease
+-- that is free, whose expires_at passed (an owner cut off without its connection closing), or whose
+-- session is gone from pg_stat_activity (an owner killed, or its backend terminated): the last is
+-- what makes failover take one tick instead of a lease time. Each acquisition adds one to token,
+-- the fencing token: the consumer's own commit locks its lease row FOR SHARE and checks the token,
+-- so a process that lost the lease can never commit after another took it, and a takeover waits
+-- for (skips, then retries) a commit in flight.
+
+-- +goose Up
+CREATE TABLE consumer_leases (
+    name          text PRIMARY KEY,
+    token         bigint NOT NULL DEFAULT 0,
+    node_id       uuid,           -- cluster_nodes.id of the owner; NULL: free
+    session_pid   int,            -- the owner's lease session
+    session_start timestamptz,
+    expires_at    timestamptz,    -- renewed by the owner every few ticks
+    acquired_at   timestamptz,
+    released_at   timestamptz NOT NULL DEFAULT now() -- when it was last given up on purpose
+);
+
+-- A worker's lease session and pinned consumers (NULL: any), so that every worker computes the
+-- same assignment from the same rows; a node whose session is gone is not a candidate, however
+-- fresh its heartbeat.
+ALTER TABLE cluster_nodes ADD COLUMN lease_pid int, ADD COLUMN lease_session_start timestamptz,
+    ADD COLUMN consumers text[];
+
+-- Which node claimed a delivery: when that node is dead its claims are released at once instead of
+-- waiting for claimed_until (the at-least-once repeat of a delivery in flight at a kill).
+ALTER TABLE webhook_deliveries ADD COLUMN claimed_by uuid;
+ALTER TABLE email_outbox ADD COLUMN claimed_by uuid;
+
+-- taskforge_projection_try_advance with a fencing token: refusal 'fenced' when the lease of p_name
+-- no longer carries p_lease_token (another worker took it). The lease row stays locked FOR SHARE
+-- until the caller's transaction ends, so a takeover cannot slip between this check and the
+-- commit. The 7-argument function stays for processes that run without leases (tests, a single
+-- process during a rolling upgrade).
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_projection_try_advance(
+    p_name text, p_version int, p_prev_tx bigint, p_prev_pos bigint, p_tx bigint, p_pos bigint,
+    p_event_time timestamptz, p_lease_token bigint,
+    OUT refusal text, OUT checkpoint_tx bigint, OUT checkpoint_pos bigint
+)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM consumer_leases WHERE name = p_name AND token = p_lease_token FOR SHARE;
+    IF NOT FOUND THEN
+        refusal := 'fenced';
+        RETURN;
+    END IF;
+    SELECT a.refusal, a.checkpoint_tx, a.checkpoint_pos INTO refusal, checkpoint_tx, checkpoint_pos
+    FROM taskforge_projection_try_advance(p_name, p_version, p_prev_tx, p_prev_pos, p_tx, p_pos, p_event_time) a;
+END;
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP FUNCTION taskforge_projection_try_advance(text, int, bigint, bigint, bigint, bigint, timestamptz, bigint);
+ALTER TABLE email_outbox DROP COLUMN claimed_by;
+ALTER TABLE webhook_deliveries DROP COLUMN claimed_by;
+ALTER TABLE cluster_nodes DROP COLUMN lease_pid, DROP COLUMN lease_session_start, DROP COLUMN consumers;
+DROP TABLE consumer_leases;
