@@ -106,10 +106,10 @@ type App struct {
 	// nodeID is this process in cluster_nodes; its consumer leases and delivery claims name it.
 	nodeID       uuid.UUID
 	leaseMetrics *cluster.LeaseMetrics
-	handler  http.Handler        // the GraphQL API; nil when noAPI is set
-	noAPI    error               // why the API cannot run (no token verification configured)
-	server   *server.Server      // /healthz, /readyz and the API
-	metrics  *server.Server      // nil: no METRICS_ADDR
+	handler      http.Handler   // the GraphQL API; nil when noAPI is set
+	noAPI        error          // why the API cannot run (no token verification configured)
+	server       *server.Server // /healthz, /readyz and the API
+	metrics      *server.Server // nil: no METRICS_ADDR
 }
 
 // New builds the service from the configuration: everything `taskforge serve` runs, whatever
