@@ -226,6 +226,19 @@ func TestLeasesRebalanceOnJoinLeaveAndDeath(t *testing.T) {
 	d := h.start("c5")
 	held := h.waitSpread([]*worker{a, d}, func(m map[uuid.UUID][]string) bool { return slices.Equal(m[d.id], []string{"c5"}) })
 	require.Len(t, held[a.id], 7)
+
+	// The registry lists what each node owns (taskforge nodes, clusterNodes).
+	nodes, err := cluster.Live(context.Background(), h.admin, testBeat)
+	require.NoError(t, err)
+	listed := map[uuid.UUID][]string{}
+	for _, n := range nodes {
+		for _, c := range n.Consumers {
+			require.Positive(t, c.Token)
+			require.False(t, c.AcquiredAt.IsZero())
+			listed[n.ID] = append(listed[n.ID], c.Name)
+		}
+	}
+	require.Equal(t, map[uuid.UUID][]string{a.id: held[a.id], d.id: {"c5"}}, listed)
 }
 
 // Under churn — joins, clean stops, sessions terminated — no consumer ever commits under a token
