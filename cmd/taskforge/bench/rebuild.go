@@ -31,9 +31,9 @@ type ProjectionOptions struct {
 	// PgBouncerURL (lag): a PgBouncer in transaction mode in front of DatabaseURL's server; when
 	// set, the load is measured again through it with two leased workers.
 	PgBouncerURL string
-	JSON        bool
-	Out         io.Writer
-	Progress    io.Writer // progress lines; nil for none
+	JSON         bool
+	Out          io.Writer
+	Progress     io.Writer // progress lines; nil for none
 }
 
 func (o *ProjectionOptions) validate() error {
