@@ -7,9 +7,12 @@
 -- that is free, whose expires_at passed (an owner cut off without its connection closing), or whose
 -- session is gone from pg_stat_activity (an owner killed, or its backend terminated): the last is
 -- what makes failover take one tick instead of a lease time. Each acquisition adds one to token,
--- the fencing token: the consumer's own commit locks its lease row FOR SHARE and checks the token,
--- so a process that lost the lease can never commit after another took it, and a takeover waits
--- for (skips, then retries) a commit in flight.
+-- the fencing token: the consumer's own commit locks its lease row FOR KEY SHARE and checks the
+-- token, so a process that lost the lease can never commit after another took it, and a takeover
+-- waits for (skips, then retries) a commit in flight. The token is a key column (the unique
+-- constraint below), so only a change of token — a takeover — conflicts with that lock: the
+-- owner's renewals, which update expires_at several times a second in all, never wait behind its
+-- own commits, nor they behind a renewal.
 
 -- +goose Up
 CREATE TABLE consumer_leases (
@@ -20,7 +23,9 @@ CREATE TABLE consumer_leases (
     session_start timestamptz,
     expires_at    timestamptz,    -- renewed by the owner every few ticks
     acquired_at   timestamptz,
-    released_at   timestamptz NOT NULL DEFAULT now() -- when it was last given up on purpose
+    released_at   timestamptz NOT NULL DEFAULT now(), -- when it was last given up on purpose
+    -- makes token a key column for row locks (see above); trivially unique since name is
+    CONSTRAINT consumer_leases_token_key UNIQUE (name, token)
 );
 -- serves a node's renewal and the listing of what each node owns (taskforge nodes)
 CREATE INDEX consumer_leases_node_idx ON consumer_leases (node_id);
@@ -37,8 +42,8 @@ ALTER TABLE webhook_deliveries ADD COLUMN claimed_by uuid;
 ALTER TABLE email_outbox ADD COLUMN claimed_by uuid;
 
 -- taskforge_projection_try_advance with a fencing token: refusal 'fenced' when the lease of p_name
--- no longer carries p_lease_token (another worker took it). The lease row stays locked FOR SHARE
--- until the caller's transaction ends, so a takeover cannot slip between this check and the
+-- no longer carries p_lease_token (another worker took it). The lease row stays locked FOR KEY
+-- SHARE until the caller's transaction ends, so a takeover cannot slip between this check and the
 -- commit. The 7-argument function stays for processes that run without leases (tests, a single
 -- process during a rolling upgrade).
 -- +goose StatementBegin
@@ -49,7 +54,7 @@ CREATE FUNCTION taskforge_projection_try_advance(
 )
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM consumer_leases WHERE name = p_name AND token = p_lease_token FOR SHARE;
+    PERFORM 1 FROM consumer_leases WHERE name = p_name AND token = p_lease_token FOR KEY SHARE;
     IF NOT FOUND THEN
         refusal := 'fenced';
         RETURN;

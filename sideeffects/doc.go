@@ -32,7 +32,7 @@
 // a lost ack) and otherwise nacks so the subscriber re-reads from the checkpoint.
 //
 // In a deployment the consumer group runs in one worker at a time, the holder of its lease
-// (internal/cluster; Runner.RunConsumer with the lease's fencing token, checked FOR SHARE in the
+// (internal/cluster; Runner.RunConsumer with the lease's fencing token, checked FOR KEY SHARE in the
 // transaction that advances the checkpoint), while every worker delivers (Runner.RunDelivery):
 // deliveries compete through SKIP LOCKED, each claim naming its node (claimed_by), and the claims
 // of a node that left the cluster are released at once (Runner.ReleaseClaims) rather than after

@@ -150,9 +150,9 @@ func (c *consumer) handle(msg *message.Message) error {
 		b.Queue(`SET LOCAL idle_in_transaction_session_timeout = '5s'`)
 		leased := true
 		if c.token != 0 {
-			// The fencing check, first: the lease row stays locked FOR SHARE until COMMIT, so a
+			// The fencing check, first: the lease row stays locked FOR KEY SHARE until COMMIT, so a
 			// takeover cannot slip in between (served by consumer_leases_pkey).
-			b.Queue(`SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR SHARE`, ConsumerName, c.token).
+			b.Queue(`SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR KEY SHARE`, ConsumerName, c.token).
 				Query(func(rows pgx.Rows) error {
 					leased = rows.Next()
 					rows.Close()

@@ -32,13 +32,16 @@
 //
 // Each acquisition adds one to the lease's token. A consumer's own commit checks it in the same
 // transaction: taskforge_projection_try_advance(…, token) and the side-effect checkpoint lock the
-// lease row FOR SHARE and refuse ('fenced') when the token moved on. The row lock orders a commit
-// and a takeover: a takeover cannot land between the check and the COMMIT, and a commit after a
-// takeover sees the new token. So an owner that lost its lease — paused past its TTL, cut off, its
-// connections terminated — can never commit after another took over, whatever its clocks say. A
-// takeover does not wait behind a commit in flight (lock_timeout 100 ms, retried next check), and
-// the consumers' transactions set idle_in_transaction_session_timeout so that an owner paused in
-// the middle of one cannot hold the row for ever.
+// lease row FOR KEY SHARE and refuse ('fenced') when the token moved on. The row lock orders a
+// commit and a takeover: a takeover cannot land between the check and the COMMIT, and a commit
+// after a takeover sees the new token. So an owner that lost its lease — paused past its TTL, cut
+// off, its connections terminated — can never commit after another took over, whatever its clocks
+// say. The token is a key column (UNIQUE (name, token)), so that lock conflicts only with a change
+// of token: the owner's own renewals never wait behind its commits (with FOR SHARE they did, and
+// each waiting renewal held an xid that held every reader's horizon back). A takeover does not wait
+// behind a commit in flight (lock_timeout 100 ms, retried next check), and the consumers'
+// transactions set idle_in_transaction_session_timeout so that an owner paused in the middle of one
+// cannot hold the row for ever.
 //
 // # Spreading the work
 //

@@ -68,7 +68,7 @@ func (h *harness) commitLoop(pool *pgxpool.Pool, w *worker, name string) func(co
 		for ctx.Err() == nil {
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				var one int
-				if err := tx.QueryRow(ctx, `SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR SHARE`,
+				if err := tx.QueryRow(ctx, `SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR KEY SHARE`,
 					name, token).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
 					return errFenced
 				} else if err != nil {
@@ -329,7 +329,7 @@ func TestLeaseFencesAPausedOwner(t *testing.T) {
 			defer conn.Close(context.WithoutCancel(ctx))
 			err = pgx.BeginFunc(context.WithoutCancel(ctx), conn, func(tx pgx.Tx) error {
 				var one int
-				err := tx.QueryRow(context.WithoutCancel(ctx), `SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR SHARE`,
+				err := tx.QueryRow(context.WithoutCancel(ctx), `SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR KEY SHARE`,
 					name, token).Scan(&one)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return errFenced
