@@ -13,7 +13,12 @@ import (
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "cluster")) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv(childEnv); url != "" {
+		os.Exit(runChild(url)) // a worker process of TestLeasesAcrossProcesses
+	}
+	os.Exit(pgtest.Run(m, "cluster"))
+}
 
 // Nodes register, stay listed while they beat, leave the list when they stop, and a node that
 // died without saying so (no heartbeat) is dropped from the list and then from the table.

@@ -67,6 +67,10 @@ func (h *harness) commitLoop(pool *pgxpool.Pool, w *worker, name string) func(co
 	return func(ctx context.Context, token int64) error {
 		for ctx.Err() == nil {
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				// As the consumers do: a frozen process cannot hold its locks for ever.
+				if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = '1s'`); err != nil {
+					return err
+				}
 				var one int
 				if err := tx.QueryRow(ctx, `SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR KEY SHARE`,
 					name, token).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
@@ -274,30 +278,7 @@ func TestLeasesExclusiveUnderContention(t *testing.T) {
 		w.stop()
 	}
 
-	ctx := context.Background()
-	rows, err := h.admin.Query(ctx, `SELECT name, token, node FROM lease_log ORDER BY seq`)
-	require.NoError(t, err)
-	last := map[string]int64{}
-	nodeOf := map[string]uuid.UUID{}
-	commits, handovers := 0, 0
-	for rows.Next() {
-		var n string
-		var token int64
-		var node uuid.UUID
-		require.NoError(t, rows.Scan(&n, &token, &node))
-		commits++
-		require.GreaterOrEqual(t, token, last[n], "%s committed under token %d after token %d had", n, token, last[n])
-		if token > last[n] {
-			handovers++
-		}
-		last[n] = token
-		key := fmt.Sprintf("%s/%d", n, token)
-		if prev, ok := nodeOf[key]; ok {
-			require.Equal(t, prev, node, "token %s held by two nodes", key)
-		}
-		nodeOf[key] = node
-	}
-	require.NoError(t, rows.Err())
+	commits, handovers := h.checkLog()
 	t.Logf("%d commits, %d handovers, actions %v", commits, handovers, actions)
 	require.Greater(t, handovers, len(h.names), "the churn moved leases")
 }
@@ -362,4 +343,35 @@ func tokenOf(t *testing.T, pool *pgxpool.Pool, name string) int64 {
 	var token int64
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT token FROM consumer_leases WHERE name = $1`, name).Scan(&token))
 	return token
+}
+
+// checkLog checks lease_log: per consumer, tokens never go back in commit order (a former owner
+// never commits after the next one did), and a token belongs to one node.
+func (h *harness) checkLog() (commits, handovers int) {
+	h.t.Helper()
+	ctx := context.Background()
+	rows, err := h.admin.Query(ctx, `SELECT name, token, node FROM lease_log ORDER BY seq`)
+	require.NoError(h.t, err)
+	last := map[string]int64{}
+	nodeOf := map[string]uuid.UUID{}
+
+	for rows.Next() {
+		var n string
+		var token int64
+		var node uuid.UUID
+		require.NoError(h.t, rows.Scan(&n, &token, &node))
+		commits++
+		require.GreaterOrEqual(h.t, token, last[n], "%s committed under token %d after token %d had", n, token, last[n])
+		if token > last[n] {
+			handovers++
+		}
+		last[n] = token
+		key := fmt.Sprintf("%s/%d", n, token)
+		if prev, ok := nodeOf[key]; ok {
+			require.Equal(h.t, prev, node, "token %s held by two nodes", key)
+		}
+		nodeOf[key] = node
+	}
+	require.NoError(h.t, rows.Err())
+	return commits, handovers
 }
