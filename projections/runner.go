@@ -58,6 +58,10 @@ type Runner struct {
 	sub   *feed.Subscriber
 	// refusals counts checkpoint advances refused (Refusals).
 	refusals atomic.Int64
+
+	sharedMu    sync.Mutex
+	shared      *feed.Subscriber // RunConsumer's (sharedSubscriber)
+	sharedUsers int
 }
 
 // NewRunner returns a runner over store.
@@ -172,7 +176,7 @@ func runRouter(ctx context.Context, router *message.Router) error {
 
 // addHandler adds projection p's consumer group to router, applying to version v; token is the
 // consumer lease's fencing token (0: the process runs without leases).
-func (r *Runner) addHandler(router *message.Router, sub *feed.Subscriber, p *Projection, v int, token int64) *consumer {
+func (r *Runner) addHandler(router *message.Router, sub message.Subscriber, p *Projection, v int, token int64) *consumer {
 	c := &consumer{r: r, p: p, token: token}
 	c.version.Store(int64(v))
 	h := router.AddConsumerHandler(p.Name, p.Name, sub, c.handle)
@@ -239,16 +243,16 @@ func (r *Runner) RunConsumer(ctx context.Context, name string, token int64) erro
 	if err != nil {
 		return err
 	}
-	sub, err := feed.NewSubscriber(r.store, r.opts.Notifier, projectionCheckpoints{pool: r.pool},
-		feed.SubscriberConfig{PollInterval: r.opts.PollInterval, MaxBatch: liveBatch, Logger: r.log})
+	sub, release, err := r.sharedSubscriber()
 	if err != nil {
 		return err
 	}
+	defer release()
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, watermill.NewSlogLogger(r.log))
 	if err != nil {
 		return fmt.Errorf("projections router: %w", err)
 	}
-	c := r.addHandler(router, sub, p, v, token)
+	c := r.addHandler(router, keepOpen{sub}, p, v, token)
 	if err := runRouter(ctx, router); err != nil {
 		return err
 	}
@@ -257,6 +261,40 @@ func (r *Runner) RunConsumer(ctx context.Context, name string, token int64) erro
 	}
 	return nil
 }
+
+// sharedSubscriber is one feed.Subscriber for every RunConsumer of the runner, open while any runs:
+// the consumers of one process share its reads of the log's tail and its head poll. Separate
+// subscribers, each polling while events wait below the horizon, multiplied the reads by the
+// number of projections, which behind PgBouncer held the lag at a second.
+func (r *Runner) sharedSubscriber() (*feed.Subscriber, func(), error) {
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	if r.shared == nil {
+		sub, err := feed.NewSubscriber(r.store, r.opts.Notifier, projectionCheckpoints{pool: r.pool},
+			feed.SubscriberConfig{PollInterval: r.opts.PollInterval, MaxBatch: liveBatch, Logger: r.log})
+		if err != nil {
+			return nil, nil, err
+		}
+		r.shared = sub
+	}
+	r.sharedUsers++
+	sub := r.shared
+	return sub, func() {
+		r.sharedMu.Lock()
+		defer r.sharedMu.Unlock()
+		if r.sharedUsers--; r.sharedUsers == 0 {
+			_ = r.shared.Close()
+			r.shared = nil
+		}
+	}, nil
+}
+
+// keepOpen is a subscriber whose Close leaves it open: a consumer's router closes its subscriber
+// when it stops, and the shared one serves the others still (their subscriptions end with their
+// handlers' contexts).
+type keepOpen struct{ *feed.Subscriber }
+
+func (keepOpen) Close() error { return nil }
 
 // RunStatus refreshes the lag metrics and watches the read horizon until ctx is done: once per
 // process that runs consumers through RunConsumer (Run does it itself).
