@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -102,10 +103,13 @@ type App struct {
 	applied  *live.Applied // wakes workspaceChanged subscriptions
 	readSide *projections.Runner
 	effects  *sideeffects.Runner // nil: Overrides.WithoutSideEffects
-	handler  http.Handler        // the GraphQL API; nil when noAPI is set
-	noAPI    error               // why the API cannot run (no token verification configured)
-	server   *server.Server      // /healthz, /readyz and the API
-	metrics  *server.Server      // nil: no METRICS_ADDR
+	// nodeID is this process in cluster_nodes; its consumer leases and delivery claims name it.
+	nodeID       uuid.UUID
+	leaseMetrics *cluster.LeaseMetrics
+	handler      http.Handler   // the GraphQL API; nil when noAPI is set
+	noAPI        error          // why the API cannot run (no token verification configured)
+	server       *server.Server // /healthz, /readyz and the API
+	metrics      *server.Server // nil: no METRICS_ADDR
 }
 
 // New builds the service from the configuration: everything `taskforge serve` runs, whatever
@@ -163,7 +167,12 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	}
 
 	a.reg = observability.NewRegistry()
-	a.reg.MustRegister(observability.NewPoolCollector(a.pool))
+	a.reg.MustRegister(observability.NewPoolCollector(a.pool, "main"))
+	if a.direct != a.pool {
+		a.reg.MustRegister(observability.NewPoolCollector(a.direct, "direct"))
+	}
+	a.leaseMetrics = cluster.NewLeaseMetrics(a.reg)
+	a.nodeID = uuid.New()
 	a.notifier = eventstore.NewNotifier(a.direct, a.log) // LISTEN needs a session
 	a.store, err = eventstore.New(a.pool, eventstore.Options{
 		Upcasters: commands.Upcasters(),
@@ -184,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	}
 
 	seOpts := sideeffects.OptionsFrom(cfg.SideEffects)
-	seOpts.Log, seOpts.Metrics, seOpts.Notifier = a.log, a.reg, a.notifier
+	seOpts.Log, seOpts.Metrics, seOpts.Notifier, seOpts.Node = a.log, a.reg, a.notifier, a.nodeID
 	seOpts.Webhooks.Secrets = secrets
 	if !o.WithoutSideEffects {
 		a.effects, err = sideeffects.NewRunner(a.pool, a.store, domain.NewRegistry(), seOpts)
@@ -315,7 +324,7 @@ func (a *App) Run(ctx context.Context, role Role) error {
 	g.Go(func() error { return a.notifier.Run(gctx) })
 	// This process in the cluster's registry (taskforge nodes): through the transaction pool, a
 	// heartbeat being one statement.
-	node := cluster.New(a.pool, string(role), 0, a.log)
+	node := cluster.New(a.pool, a.nodeID, string(role), 0, a.log)
 	g.Go(func() error { return node.Run(gctx) })
 	if a.metrics != nil {
 		// Off the public port: metrics describe every tenant's traffic.
@@ -327,10 +336,19 @@ func (a *App) Run(ctx context.Context, role Role) error {
 		a.log.Info("metrics disabled (METRICS_ADDR is empty)")
 	}
 	if role.workers() {
-		if a.effects != nil {
-			g.Go(func() error { return a.effects.Run(gctx) })
+		leaser, err := a.leaser()
+		if err != nil {
+			return err
 		}
-		g.Go(func() error { return a.readSide.Run(gctx) })
+		// The read tables exist before any consumer starts (New did it unless --skip-migrate).
+		if err := projections.Ensure(ctx, a.pool, projections.All()); err != nil {
+			return err
+		}
+		g.Go(func() error { return leaser.Run(gctx) })
+		g.Go(func() error { return a.readSide.RunStatus(gctx) })
+		if a.effects != nil {
+			g.Go(func() error { return a.effects.RunDelivery(gctx) })
+		}
 	}
 	if role.api() {
 		g.Go(func() error { return a.hub.Run(gctx) })
@@ -347,6 +365,38 @@ func (a *App) Run(ctx context.Context, role Role) error {
 	a.log.Info("stopped", "err", err)
 	return err
 }
+
+// leaser runs this worker's share of the consumers: every projection and the side-effect
+// enqueuer, each owned by one worker of the cluster at a time (internal/cluster); deliveries run
+// in every worker.
+func (a *App) leaser() (*cluster.Leaser, error) {
+	var consumers []cluster.Consumer
+	for _, name := range a.readSide.Consumers() {
+		consumers = append(consumers, cluster.Consumer{Name: name, Run: func(ctx context.Context, token int64) error {
+			return a.readSide.RunConsumer(ctx, name, token)
+		}})
+	}
+	var onMembers func(context.Context, []uuid.UUID)
+	if a.effects != nil {
+		consumers = append(consumers, cluster.Consumer{Name: sideeffects.ConsumerName, Run: a.effects.RunConsumer})
+		onMembers = func(ctx context.Context, live []uuid.UUID) {
+			if err := a.effects.ReleaseClaims(ctx, live); err != nil && ctx.Err() == nil {
+				a.log.Warn("release delivery claims of departed nodes", "err", err)
+			}
+		}
+	}
+	l, err := cluster.NewLeaser(cluster.LeaserOptions{
+		Node: a.nodeID, Pool: a.direct, TTL: a.cfg.LeaseTTL, Pinned: a.cfg.WorkerConsumers,
+		OnMembers: onMembers, Logger: a.log, Metrics: a.leaseMetrics,
+	}, consumers)
+	if err != nil {
+		return nil, fmt.Errorf("WORKER_CONSUMERS: %w", err)
+	}
+	return l, nil
+}
+
+// NodeID is this process's id in the cluster's registry.
+func (a *App) NodeID() uuid.UUID { return a.nodeID }
 
 // Close releases the pools New opened (not ones passed in Overrides). Call it after Run
 // returns.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,21 +142,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c := &consumer{r: r, p: p}
-		c.version.Store(int64(v))
-		h := router.AddConsumerHandler(p.Name, p.Name, r.sub, c.handle)
-		c.handler = h
-		retry := middleware.Retry{
-			MaxRetries:      r.opts.MaxRetries,
-			InitialInterval: r.opts.RetryInterval,
-			MaxInterval:     10 * time.Second,
-			Multiplier:      2,
-			ShouldRetry: func(p middleware.RetryParams) bool {
-				return !errors.Is(p.Err, errReposition) && !errors.Is(p.Err, ErrFailed) && !errors.Is(p.Err, context.Canceled)
-			},
-		}
-		// Recoverer inside Retry: a panic is an attempt that failed like any other.
-		h.AddMiddleware(retry.Middleware, middleware.Recoverer)
+		r.addHandler(router, r.sub, p, v, 0)
 		started++
 	}
 	if started == 0 {
@@ -164,6 +151,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	stopStatus := r.refreshStatus(ctx)
 	defer stopStatus()
+	return runRouter(ctx, router)
+}
+
+// runRouter runs router until ctx is done and its in-flight handlers finished, or until every
+// handler stopped on its own.
+func runRouter(ctx context.Context, router *message.Router) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		<-ctx.Done()
 		_ = router.Close()
@@ -172,6 +167,103 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := router.Run(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("projections router: %w", err)
 	}
+	return nil
+}
+
+// addHandler adds projection p's consumer group to router, applying to version v; token is the
+// consumer lease's fencing token (0: the process runs without leases).
+func (r *Runner) addHandler(router *message.Router, sub *feed.Subscriber, p *Projection, v int, token int64) *consumer {
+	c := &consumer{r: r, p: p, token: token}
+	c.version.Store(int64(v))
+	h := router.AddConsumerHandler(p.Name, p.Name, sub, c.handle)
+	c.handler = h
+	retry := middleware.Retry{
+		MaxRetries:      r.opts.MaxRetries,
+		InitialInterval: r.opts.RetryInterval,
+		MaxInterval:     10 * time.Second,
+		Multiplier:      2,
+		ShouldRetry: func(p middleware.RetryParams) bool {
+			return !errors.Is(p.Err, errReposition) && !errors.Is(p.Err, ErrFailed) && !errors.Is(p.Err, ErrFenced) &&
+				!errors.Is(p.Err, context.Canceled)
+		},
+	}
+	// Recoverer inside Retry: a panic is an attempt that failed like any other.
+	h.AddMiddleware(retry.Middleware, middleware.Recoverer)
+	return c
+}
+
+// Consumers lists the projections' consumer groups (their names) for the Leaser.
+func (r *Runner) Consumers() []string {
+	out := make([]string, len(r.opts.Projections))
+	for i, p := range r.opts.Projections {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// RunConsumer runs projection name's consumer alone until ctx is done: a Leaser runs it while
+// this process owns its lease, token being the lease's fencing token, checked by every commit.
+// It returns ErrFenced as soon as a commit finds the token stale (another process took the
+// lease). A failed projection is waited on until it is resumed. Install the projections first
+// (Ensure; app.New does).
+func (r *Runner) RunConsumer(ctx context.Context, name string, token int64) error {
+	i := slices.IndexFunc(r.opts.Projections, func(p *Projection) bool { return p.Name == name })
+	if i < 0 {
+		return fmt.Errorf("projections: no projection %q", name)
+	}
+	p := r.opts.Projections[i]
+	for warned := false; ; warned = true {
+		var state, lastErr string
+		var failedID *uuid.UUID
+		// served by the primary keys
+		err := r.pool.QueryRow(ctx, `SELECT c.state, coalesce(c.last_error, ''), c.failed_event_id FROM projection_versions v
+			JOIN projection_checkpoints c ON c.name = v.name AND c.version = v.active_version WHERE v.name = $1`,
+			name).Scan(&state, &lastErr, &failedID)
+		if err != nil {
+			return fmt.Errorf("projection %s: %w", name, err)
+		}
+		if state != StateFailed {
+			break
+		}
+		if !warned {
+			r.log.Error("projection is failed; waiting until it is resumed (taskforge projections status)", "projection", name,
+				"event_id", failedID, "err", lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.opts.StatusInterval):
+		}
+	}
+	v, err := activeVersion(ctx, r.pool, name)
+	if err != nil {
+		return err
+	}
+	sub, err := feed.NewSubscriber(r.store, r.opts.Notifier, projectionCheckpoints{pool: r.pool},
+		feed.SubscriberConfig{PollInterval: r.opts.PollInterval, MaxBatch: liveBatch, Logger: r.log})
+	if err != nil {
+		return err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, watermill.NewSlogLogger(r.log))
+	if err != nil {
+		return fmt.Errorf("projections router: %w", err)
+	}
+	c := r.addHandler(router, sub, p, v, token)
+	if err := runRouter(ctx, router); err != nil {
+		return err
+	}
+	if c.fenced.Load() {
+		return fmt.Errorf("%s: %w", name, ErrFenced)
+	}
+	return nil
+}
+
+// RunStatus refreshes the lag metrics and watches the read horizon until ctx is done: once per
+// process that runs consumers through RunConsumer (Run does it itself).
+func (r *Runner) RunStatus(ctx context.Context) error {
+	stop := r.refreshStatus(ctx)
+	<-ctx.Done()
+	stop()
 	return nil
 }
 
@@ -223,6 +315,9 @@ func (r *Runner) logStalled(h eventstore.Horizon, now time.Time) {
 var (
 	// ErrFailed is returned for a projection stopped on a poison event.
 	ErrFailed = errors.New("projections: projection failed")
+	// ErrFenced is returned by a consumer that lost its lease: its commit found a newer fencing
+	// token, so another process owns the projection now. Nothing of the refused event committed.
+	ErrFenced = errors.New("projections: lease lost (fenced)")
 	// errReposition makes the subscription re-read from the stored checkpoint (a gap, or a
 	// version swap).
 	errReposition = errors.New("projections: reposition from checkpoint")
@@ -234,6 +329,8 @@ type consumer struct {
 	p       *Projection
 	handler *message.Handler
 	version atomic.Int64
+	token   int64       // the lease's fencing token; 0: no lease (a single process, tests)
+	fenced  atomic.Bool // a commit found token stale: the handler stopped
 
 	mu       sync.Mutex
 	lastID   uuid.UUID
@@ -355,6 +452,10 @@ func (c *consumer) handleOne(ctx context.Context, re eventstore.RecordedEvent, p
 	case errors.Is(err, ErrFailed):
 		c.handler.Stop()
 		return err
+	case errors.Is(err, ErrFenced):
+		c.fenced.Store(true)
+		c.handler.Stop()
+		return err
 	default:
 		c.failedAt(re.ID)
 		return err
@@ -383,6 +484,14 @@ var errSlowPath = errors.New("projections: take the slow path")
 // two workers on one projection, and a raised one is an ERROR line in the server's log each time.
 const advanceSQL = `SELECT refusal, checkpoint_tx, checkpoint_pos FROM taskforge_projection_try_advance($1, $2, $3, $4, $5, $6, $7)`
 
+// advanceLeasedSQL also checks the lease's fencing token $8 (refusal 'fenced'), locking the lease
+// row until the transaction ends.
+const advanceLeasedSQL = `SELECT refusal, checkpoint_tx, checkpoint_pos FROM taskforge_projection_try_advance($1, $2, $3, $4, $5, $6, $7, $8)`
+
+// txIdleTimeout ends a consumer's transaction left open by a paused process, so that its row
+// locks (checkpoint, lease) cannot hold a takeover back for longer than a lease's time.
+const txIdleTimeout = `SET LOCAL idle_in_transaction_session_timeout = '5s'`
+
 // advance is taskforge_projection_try_advance's answer: refusal is "" when the checkpoint moved,
 // else moved, inactive or failed, with the checkpoint found.
 type advance struct {
@@ -393,7 +502,12 @@ type advance struct {
 // queueAdvance queues the advance of version v from prev to re into b; a holds its answer once
 // the batch's results are read.
 func (c *consumer) queueAdvance(b *pgx.Batch, v int, prev eventstore.GlobalPosition, re eventstore.RecordedEvent, a *advance) {
-	b.Queue(advanceSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt).
+	args := []any{c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID), re.Position, re.RecordedAt}
+	sql := advanceSQL
+	if c.token != 0 {
+		sql, args = advanceLeasedSQL, append(args, c.token)
+	}
+	b.Queue(sql, args...).
 		QueryRow(func(row pgx.Row) error {
 			// NULLs: no refusal; no checkpoint row (inactive: an old version's row is gone).
 			var refusal *string
@@ -433,6 +547,7 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(txIdleTimeout)
 	c.queueAdvance(b, v, prev, re, &a)
 	err = conn.SendBatch(ctx, b).Close()
 	if err == nil && a.refusal != "" {
@@ -478,6 +593,7 @@ func (c *consumer) commit(ctx context.Context, v int, re eventstore.RecordedEven
 
 	var a advance
 	b := &pgx.Batch{}
+	b.Queue(txIdleTimeout)
 	b.Queue(`SAVEPOINT apply`)
 	c.queueAdvance(b, v, prev, re, &a)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -584,6 +700,8 @@ func (c *consumer) refused(ctx context.Context, a advance, re eventstore.Recorde
 		return errReposition
 	case "failed":
 		return fmt.Errorf("%s: %w", c.p.Name, ErrFailed)
+	case "fenced":
+		return fmt.Errorf("%s: %w", c.p.Name, ErrFenced)
 	}
 	return fmt.Errorf("%s: advance: unknown refusal %q", c.p.Name, a.refusal)
 }

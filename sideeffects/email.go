@@ -42,6 +42,7 @@ type emailQueue struct {
 	opts    EmailOptions
 	log     *slog.Logger
 	metrics *Metrics
+	node    uuid.UUID // recorded as claimed_by
 }
 
 func (q *emailQueue) key(emailJob) string { return "" } // one server: no per-key limit beyond Workers
@@ -63,14 +64,14 @@ const claimEmailsSQL = `WITH due AS (
 	SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM stale) c ORDER BY at, id LIMIT $1
 )
 UPDATE email_outbox o
-SET status = 'sending', attempts = o.attempts + 1, claim_id = $2,
+SET status = 'sending', attempts = o.attempts + 1, claim_id = $2, claimed_by = $4,
     claimed_until = now() + make_interval(secs => $3), last_attempt_at = now()
 FROM picked WHERE o.id = picked.id
 RETURNING o.id, o.event_id, o.kind, o.recipient_user_id, o.recipient_email, o.subject, o.body, o.attempts, o.created_at`
 
 func (q *emailQueue) claim(ctx context.Context, n int, _ map[string]int) ([]emailJob, error) {
 	claimID := uuid.New()
-	rows, err := q.pool.Query(ctx, claimEmailsSQL, n, claimID, q.lease().Seconds())
+	rows, err := q.pool.Query(ctx, claimEmailsSQL, n, claimID, q.lease().Seconds(), nullNode(q.node))
 	if err != nil {
 		return nil, fmt.Errorf("claim emails: %w", err)
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	// DeliverHistory, on the consumer's very first start, delivers events recorded before it too.
 	// Off by default: installing side effects on an existing log must not mail everyone's past.
 	DeliverHistory bool
+	// Node is this process's cluster node (cluster.Registration.ID), recorded on the rows it claims
+	// so that the claims of a node that died are released at once (ReleaseClaims); uuid.Nil: none.
+	Node uuid.UUID
 
 	Webhooks WebhookOptions
 	Email    EmailOptions

@@ -3,6 +3,10 @@ package sideeffects
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -44,36 +48,73 @@ func NewRunner(pool *pgxpool.Pool, store *eventstore.Store, reg *domain.Registry
 }
 
 // Run enqueues and delivers until ctx is done, then waits for attempts in flight to release their
-// claims and returns nil. It returns an error only if it cannot start.
+// claims and returns nil. It returns an error only if it cannot start. It runs the consumer
+// without a lease: for a single process, or tests; a cluster runs RunConsumer under a lease and
+// RunDelivery everywhere.
 func (r *Runner) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.RunConsumer(gctx, 0) })
+	g.Go(func() error { return r.RunDelivery(gctx) })
+	return g.Wait()
+}
+
+// RunConsumer runs the consumer group that enqueues (ConsumerName) until ctx is done. token is its
+// lease's fencing token, checked by every checkpoint advance (0: no lease); it returns ErrFenced
+// once another process took the lease.
+func (r *Runner) RunConsumer(ctx context.Context, token int64) error {
 	deliverFrom, err := ensureConsumer(ctx, r.pool, r.opts.DeliverHistory)
 	if err != nil {
 		return err
 	}
 	source := &watermillSource{
 		pool: r.pool, store: r.store, notifier: r.opts.Notifier, batch: r.opts.BatchSize,
-		poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics,
+		poll: r.opts.PollInterval, log: r.opts.Log, metrics: r.metrics, token: token,
 	}
 	enq := newEnqueuer(r.reg, deliverFrom, r.opts.Email.Enabled(), r.opts.Email.links(), r.metrics)
-	committed := func() {
-		notify(r.webhookWake)
-		notify(r.emailWake)
-	}
+	return source.Run(ctx, enq.apply, r.wake)
+}
+
+// RunDelivery runs the webhook and email workers until ctx is done: in every worker process, since
+// they compete for deliveries with SKIP LOCKED.
+func (r *Runner) RunDelivery(ctx context.Context) error {
 	webhooks := &dispatcher[webhookJob]{
 		name: kindWebhook, workers: r.opts.Webhooks.Workers, perKey: r.opts.Webhooks.PerEndpoint,
 		poll: r.opts.PollInterval, wake: r.webhookWake, log: r.opts.Log,
-		q: &webhookQueue{pool: r.pool, opts: r.opts.Webhooks, log: r.opts.Log, metrics: r.metrics},
+		q: &webhookQueue{pool: r.pool, opts: r.opts.Webhooks, log: r.opts.Log, metrics: r.metrics, node: r.opts.Node},
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return source.Run(gctx, enq.apply, committed) })
 	g.Go(func() error { return webhooks.run(gctx) })
 	if r.opts.Email.Enabled() {
 		emails := &dispatcher[emailJob]{
 			name: kindEmail, workers: r.opts.Email.Workers, perKey: r.opts.Email.Workers,
 			poll: r.opts.PollInterval, wake: r.emailWake, log: r.opts.Log,
-			q: &emailQueue{pool: r.pool, opts: r.opts.Email, log: r.opts.Log, metrics: r.metrics},
+			q: &emailQueue{pool: r.pool, opts: r.opts.Email, log: r.opts.Log, metrics: r.metrics, node: r.opts.Node},
 		}
 		g.Go(func() error { return emails.run(gctx) })
 	}
 	return g.Wait()
+}
+
+// wake tells this process's workers that rows may be due.
+func (r *Runner) wake() {
+	notify(r.webhookWake)
+	notify(r.emailWake)
+}
+
+// ReleaseClaims makes the deliveries claimed by nodes not in live due again at once: a node that
+// left the cluster (killed, cut off) will not record their outcome, and waiting for the claims'
+// lease would hold them up to a minute. The attempt in flight at a kill is repeated, with the same
+// Idempotency-Key (at least once). Rows claimed without a node are left to their lease.
+func (r *Runner) ReleaseClaims(ctx context.Context, live []uuid.UUID) error {
+	b := &pgx.Batch{}
+	// served by webhook_deliveries_leased_idx / email_outbox_leased_idx (the rows in flight)
+	b.Queue(`UPDATE webhook_deliveries SET claimed_until = now() - interval '1 microsecond'
+		WHERE status = 'delivering' AND claimed_until >= now() AND claimed_by IS NOT NULL AND NOT (claimed_by = ANY ($1::uuid[]))`, live)
+	b.Queue(`UPDATE email_outbox SET claimed_until = now() - interval '1 microsecond'
+		WHERE status = 'sending' AND claimed_until >= now() AND claimed_by IS NOT NULL AND NOT (claimed_by = ANY ($1::uuid[]))`, live)
+	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("side effects: release claims of departed nodes: %w", err)
+	}
+	r.wake()
+	return nil
 }

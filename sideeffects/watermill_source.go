@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -46,6 +47,7 @@ type watermillSource struct {
 	poll     time.Duration
 	log      *slog.Logger
 	metrics  *Metrics
+	token    int64 // the consumer lease's fencing token; 0: none
 }
 
 // Run delivers the log in commit-safe order from the consumer's checkpoint until ctx is done. For
@@ -68,31 +70,42 @@ func (s *watermillSource) Run(ctx context.Context, apply func(context.Context, p
 	if err != nil {
 		return fmt.Errorf("side effects: router: %w", err)
 	}
-	c := &consumer{pool: s.pool, apply: apply, committed: committed, log: s.log, metrics: s.metrics}
+	c := &consumer{pool: s.pool, apply: apply, committed: committed, log: s.log, metrics: s.metrics, token: s.token}
 	h := router.AddConsumerHandler(ConsumerName, ConsumerName, sub, c.handle)
+	c.handler = h
 	retry := middleware.Retry{
 		MaxRetries:      consumerMaxRetries,
 		InitialInterval: consumerRetryInterval,
 		MaxInterval:     consumerRetryMax,
 		Multiplier:      2,
 		ShouldRetry: func(p middleware.RetryParams) bool {
-			return !errors.Is(p.Err, errReposition) && !errors.Is(p.Err, context.Canceled)
+			return !errors.Is(p.Err, errReposition) && !errors.Is(p.Err, ErrFenced) && !errors.Is(p.Err, context.Canceled)
 		},
 	}
 	// Outermost first: Retry, then the failure recorder (each failed attempt is visible), then
 	// Recoverer (a panic is an attempt that failed like any other).
 	h.AddMiddleware(retry.Middleware, c.recordFailures, middleware.Recoverer)
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		<-ctx.Done()
 		_ = router.Close() // closes the subscriber too
 	}()
-	// Run returns after Close, once the event in flight is finished (or CloseTimeout).
+	// Run returns after Close, once the event in flight is finished (or CloseTimeout), or when the
+	// handler stopped itself (fenced).
 	if err := router.Run(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("side effects: router: %w", err)
 	}
+	if c.fenced.Load() {
+		return ErrFenced
+	}
 	return nil
 }
+
+// ErrFenced is returned by the consumer once another process took its lease: its checkpoint
+// advance found a newer fencing token, and nothing of that event committed.
+var ErrFenced = errors.New("side effects: consumer lease lost (fenced)")
 
 // consumer is the handler of the ConsumerName group.
 type consumer struct {
@@ -101,6 +114,9 @@ type consumer struct {
 	committed func()
 	log       *slog.Logger
 	metrics   *Metrics
+	token     int64 // lease's fencing token; 0: none
+	handler   *message.Handler
+	fenced    atomic.Bool
 }
 
 // handle enqueues one event's side effects. The transaction only runs apply's statements and the
@@ -130,6 +146,19 @@ func (c *consumer) handle(msg *message.Message) error {
 		// was: the row lock it takes serialises processes consuming the same group.
 		b := &pgx.Batch{}
 		b.Queue(`SET LOCAL synchronous_commit = off`)
+		// A paused process must not hold the rows below past a lease's time.
+		b.Queue(`SET LOCAL idle_in_transaction_session_timeout = '5s'`)
+		leased := true
+		if c.token != 0 {
+			// The fencing check, first: the lease row stays locked FOR SHARE until COMMIT, so a
+			// takeover cannot slip in between (served by consumer_leases_pkey).
+			b.Queue(`SELECT 1 FROM consumer_leases WHERE name = $1 AND token = $2 FOR SHARE`, ConsumerName, c.token).
+				Query(func(rows pgx.Rows) error {
+					leased = rows.Next()
+					rows.Close()
+					return rows.Err()
+				})
+		}
 		// served by side_effect_consumers_pkey
 		advance := b.Queue(`UPDATE side_effect_consumers
 			SET transaction_id = $4, position = $5, last_error = NULL, updated_at = now()
@@ -142,6 +171,9 @@ func (c *consumer) handle(msg *message.Message) error {
 		})
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		if !leased {
+			return ErrFenced // rolled back: the advance above never commits
 		}
 		if moved != 1 {
 			var cp eventstore.GlobalPosition
@@ -164,6 +196,12 @@ func (c *consumer) handle(msg *message.Message) error {
 		applied = true
 		return nil
 	})
+	if errors.Is(err, ErrFenced) {
+		c.fenced.Store(true)
+		c.log.Warn("side effects: consumer lease taken by another process; stopping", "token", c.token)
+		c.handler.Stop()
+		return err
+	}
 	if err != nil {
 		return err
 	}

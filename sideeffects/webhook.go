@@ -66,6 +66,7 @@ type webhookQueue struct {
 	opts    WebhookOptions
 	log     *slog.Logger
 	metrics *Metrics
+	node    uuid.UUID // recorded as claimed_by
 }
 
 // lease is how long a claim lasts: one attempt plus a margin. A worker that dies mid-call leaves
@@ -76,7 +77,8 @@ func (q *webhookQueue) lease() time.Duration { return q.opts.Timeout + 30*time.S
 // marks them in flight. It runs as one statement: the claim is committed when it returns.
 //
 //	$1 how many, $2 endpoints with no quota left, $3 the per-endpoint limit,
-//	$4/$5 endpoints with jobs in flight and their remaining quota, $6 claim id, $7 lease seconds
+//	$4/$5 endpoints with jobs in flight and their remaining quota, $6 claim id, $7 lease seconds,
+//	$8 the claiming node (NULL without one)
 const claimWebhooksSQL = `WITH due AS (
 	-- served by webhook_deliveries_due_idx
 	SELECT id, webhook_id, next_attempt_at AS at FROM webhook_deliveries
@@ -96,7 +98,7 @@ const claimWebhooksSQL = `WITH due AS (
 	SELECT id FROM ranked WHERE rn <= quota ORDER BY at, id LIMIT $1
 )
 UPDATE webhook_deliveries d
-SET status = 'delivering', attempts = d.attempts + 1, claim_id = $6,
+SET status = 'delivering', attempts = d.attempts + 1, claim_id = $6, claimed_by = $8,
     claimed_until = now() + make_interval(secs => $7), last_attempt_at = now()
 FROM picked, webhook_endpoints w
 WHERE d.id = picked.id AND w.webhook_id = d.webhook_id
@@ -119,7 +121,8 @@ func (q *webhookQueue) claim(ctx context.Context, n int, quota map[string]int) (
 		left = append(left, int32(v))
 	}
 	claimID := uuid.New()
-	rows, err := q.pool.Query(ctx, claimWebhooksSQL, n, full, q.opts.PerEndpoint, busy, left, claimID, q.lease().Seconds())
+	rows, err := q.pool.Query(ctx, claimWebhooksSQL, n, full, q.opts.PerEndpoint, busy, left, claimID, q.lease().Seconds(),
+		nullNode(q.node))
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
 	}

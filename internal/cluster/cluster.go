@@ -1,8 +1,3 @@
-// Package cluster owns the registry of a deployment's processes: each `taskforge serve`
-// registers a node (role, host, pid, version) and keeps its heartbeat fresh in PostgreSQL, the
-// one coordinator the cluster has; `taskforge nodes` and the operators' GraphQL query list the
-// live ones. A heartbeat is a single-statement transaction, so it works through PgBouncer in
-// transaction mode.
 package cluster
 
 import (
@@ -45,8 +40,9 @@ type Registration struct {
 	node     Node
 }
 
-// New describes this process as a node of role; interval 0 means DefaultHeartbeat.
-func New(pool *pgxpool.Pool, role string, interval time.Duration, log *slog.Logger) *Registration {
+// New describes this process as node id (uuid.Nil: a new one) of role; interval 0 means
+// DefaultHeartbeat.
+func New(pool *pgxpool.Pool, id uuid.UUID, role string, interval time.Duration, log *slog.Logger) *Registration {
 	if interval <= 0 {
 		interval = DefaultHeartbeat
 	}
@@ -57,8 +53,11 @@ func New(pool *pgxpool.Pool, role string, interval time.Duration, log *slog.Logg
 	if err != nil {
 		host = "unknown"
 	}
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
 	return &Registration{pool: pool, log: log, interval: interval,
-		node: Node{ID: uuid.New(), Role: role, Host: host, PID: os.Getpid(), Version: Version()}}
+		node: Node{ID: id, Role: role, Host: host, PID: os.Getpid(), Version: Version()}}
 }
 
 // ID is this node's id.

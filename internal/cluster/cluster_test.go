@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/internal/cluster"
@@ -21,8 +22,8 @@ func TestNodesRegisterBeatAndLeave(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.Open(t, pgtest.NewDatabase(t))
 	const beat = 50 * time.Millisecond
-	api := cluster.New(pool, "api", beat, nil)
-	workers := cluster.New(pool, "workers", beat, nil)
+	api := cluster.New(pool, uuid.Nil, "api", beat, nil)
+	workers := cluster.New(pool, uuid.Nil, "workers", beat, nil)
 	actx, stopAPI := context.WithCancel(ctx)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	done := make(chan error, 2)

@@ -44,10 +44,17 @@ type Config struct {
 	// horizon (an open transaction anywhere in the cluster) longer than this. READY_HORIZON_STALL,
 	// default 2m; 0 disables.
 	ReadyHorizonStall time.Duration
-	JWTSecret         string // JWT_SECRET: HS256 key (≥ 32 bytes) for tokens this service mints
-	JWKSURL           string // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
-	JWTIssuer         string // JWT_ISSUER: required iss claim, when set
-	JWTAudience       string // JWT_AUDIENCE: required aud claim, when set
+	// LeaseTTL (LEASE_TTL, default 5s, at least 1s) is how long a worker that stopped renewing its
+	// consumer leases — cut off, paused, its connection open — keeps them; an owner whose lease
+	// session is gone (killed, terminated) is replaced at once.
+	LeaseTTL time.Duration
+	// WorkerConsumers (WORKER_CONSUMERS, comma-separated consumer names; empty: any) pins a worker
+	// process to those consumers: projection names (taskforge projections status) and "sideeffects".
+	WorkerConsumers []string
+	JWTSecret       string // JWT_SECRET: HS256 key (≥ 32 bytes) for tokens this service mints
+	JWKSURL         string // JWT_JWKS_URL: an identity provider's keys, for RS256 tokens
+	JWTIssuer       string // JWT_ISSUER: required iss claim, when set
+	JWTAudience     string // JWT_AUDIENCE: required aud claim, when set
 	// GRAPHQL_PLAYGROUND and GRAPHQL_INTROSPECTION: on by default (development); set false in production.
 	GraphQLPlayground    bool
 	GraphQLIntrospection bool
@@ -133,6 +140,7 @@ func FromEnv() (Config, error) {
 		LogFormat:         strings.ToLower(getenv("LOG_FORMAT", "text")),
 		ShutdownTimeout:   15 * time.Second,
 		ReadyHorizonStall: 2 * time.Minute,
+		LeaseTTL:          5 * time.Second,
 		DBMaxConns:        16,
 		JWTSecret:         os.Getenv("JWT_SECRET"),
 		JWKSURL:           os.Getenv("JWT_JWKS_URL"),
@@ -194,6 +202,18 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("READY_HORIZON_STALL: want a duration such as 2m (0 disables), got %q", v)
 		}
 		c.ReadyHorizonStall = d
+	}
+	if v := os.Getenv("LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return c, fmt.Errorf("LEASE_TTL: want a duration of at least 1s such as 5s, got %q", v)
+		}
+		c.LeaseTTL = d
+	}
+	for _, name := range strings.Split(os.Getenv("WORKER_CONSUMERS"), ",") {
+		if name = strings.TrimSpace(name); name != "" && !slices.Contains(c.WorkerConsumers, name) {
+			c.WorkerConsumers = append(c.WorkerConsumers, name)
+		}
 	}
 	cors, err := corsFromEnv()
 	if err != nil {

@@ -21,10 +21,13 @@ type PoolCollector struct {
 	descs map[string]*prometheus.Desc
 }
 
-// NewPoolCollector returns a collector for pool; register it once.
-func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("taskforge_pgxpool_"+name, help, nil, nil)
+// NewPoolCollector returns a collector for pool, labelled pool=name (main: DATABASE_URL's,
+// direct: DATABASE_DIRECT_URL's); register one per pool. Waits for a connection show as
+// empty_acquires_total and acquire_duration_seconds_total.
+func NewPoolCollector(pool *pgxpool.Pool, name string) *PoolCollector {
+	labels := prometheus.Labels{"pool": name}
+	d := func(metric, help string) *prometheus.Desc {
+		return prometheus.NewDesc("taskforge_pgxpool_"+metric, help, nil, labels)
 	}
 	return &PoolCollector{pool: pool, descs: map[string]*prometheus.Desc{
 		"acquired":       d("acquired_conns", "Connections currently checked out."),
