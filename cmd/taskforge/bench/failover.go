@@ -192,6 +192,7 @@ func Failover(ctx context.Context, o FailoverOptions) (err error) {
 		"METRICS_ADDR=",    // several processes on one host: no metrics listeners to collide
 		"SHUTDOWN_TIMEOUT=5s",
 		"LOG_LEVEL=warn",
+		"WORKER_CONSUMERS=", // no pins: the leases spread the consumers
 		"LOG_FORMAT=text",
 	}}
 	// The children die with the bench, however it ends (a panic unwinds through here too; a
