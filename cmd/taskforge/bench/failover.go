@@ -92,11 +92,7 @@ func (o *FailoverOptions) validate() error {
 // lost = 0, lost_deliveries = 0, duplicate_deliveries ≤ in_flight_at_kills,
 // applied_per_event ≤ 1.01, read_tables_equal_rebuild.
 type FailoverResult struct {
-	Name string `json:"name"`
-	// Leases: the workers own consumers through consumer_leases. Without leases (a build before
-	// them) every worker runs every consumer: a kill then loses no owner, and failover_ms is the
-	// time until each consumer's checkpoint moves on.
-	Leases   bool    `json:"leases"`
+	Name     string  `json:"name"`
 	Workers  int     `json:"workers"`
 	Kills    int     `json:"kills"`
 	P50ms    float64 `json:"failover_ms_p50"`
@@ -248,21 +244,21 @@ func Failover(ctx context.Context, o FailoverOptions) (err error) {
 		return fmt.Errorf("register webhook: %w", err)
 	}
 
-	leases, err := waitOwners(ctx, pool, 10*time.Second)
-	if err != nil {
+	if err := waitOwners(ctx, pool, 10*time.Second); err != nil {
 		return err
 	}
-	res := FailoverResult{Name: "failover", Leases: leases, Workers: o.Workers}
+	res := FailoverResult{Name: "failover", Workers: o.Workers}
 
 	// Mutations at a steady rate from o.Clients clients, each creating tasks and editing its own.
 	drive := startMutations(ctx, c, p.ID, o.Rate, o.Clients)
+	defer drive.stop() // on an early return; stopping twice is stopping once
 
 	// The kills, on a connection of their own so that the polls never wait for a pool slot.
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		drive.stop()
 		return err
 	}
+	defer conn.Release()
 	names := consumerNames()
 	var fails []time.Duration
 	next := time.Now().Add(o.Interval)
@@ -270,29 +266,26 @@ func Failover(ctx context.Context, o FailoverOptions) (err error) {
 		select {
 		case <-time.After(time.Until(next)):
 		case <-ctx.Done():
-			conn.Release()
-			drive.stop()
 			return ctx.Err()
 		}
-		kr, err := killOne(ctx, conn.Conn(), cl, leases, names[k%len(names)], k, o.FailoverTimeout)
+		kr, err := killOne(ctx, conn.Conn(), cl, names[k%len(names)], o.FailoverTimeout)
 		if err != nil {
-			conn.Release()
-			drive.stop()
 			return fmt.Errorf("kill %d: %w", k+1, err)
 		}
 		fails = append(fails, kr.failover)
 		res.InFlightAtKills += kr.inFlight
+		note := ""
 		if kr.timedOut {
 			res.Timeouts++
+			note = " (timed out)"
 		}
 		fmt.Fprintf(o.Progress, "kill %d/%d: pid %d owned %s, %d deliveries in flight: failover %.0f ms%s\n", k+1, o.Kills,
-			kr.pid, strings.Join(kr.consumers, ","), kr.inFlight, ms(kr.failover), map[bool]string{true: " (timed out)"}[kr.timedOut])
+			kr.pid, strings.Join(kr.consumers, ","), kr.inFlight, ms(kr.failover), note)
 		// The next kill an interval after this one, or at once if this failover took longer.
 		if next = next.Add(o.Interval); next.Before(time.Now()) {
 			next = time.Now()
 		}
 	}
-	conn.Release()
 	acks, mutErrs, elapsed := drive.stop()
 	res.Kills = len(fails)
 	res.Acknowledged, res.MutationErrors = len(acks), mutErrs
@@ -339,8 +332,8 @@ func printFailover(o FailoverOptions, r FailoverResult) error {
 		return json.NewEncoder(o.Out).Encode(r)
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "leases\tkills\tfailover p50 ms\tp99 ms\tmax ms\tacknowledged\tlost\tapplied/event\tlost deliveries\tduplicates\tin flight at kills\ttables = rebuild\tmutations/s\t")
-	fmt.Fprintf(tw, "%t\t%d\t%.0f\t%.0f\t%.0f\t%d\t%d\t%.3f\t%d\t%d\t%d\t%t\t%.0f\t\n", r.Leases, r.Kills, r.P50ms, r.P99ms, r.MaxMs,
+	fmt.Fprintln(tw, "kills\tfailover p50 ms\tp99 ms\tmax ms\tacknowledged\tlost\tapplied/event\tlost deliveries\tduplicates\tin flight at kills\ttables = rebuild\tmutations/s\t")
+	fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%d\t%d\t%.3f\t%d\t%d\t%d\t%t\t%.0f\t\n", r.Kills, r.P50ms, r.P99ms, r.MaxMs,
 		r.Acknowledged, r.Lost, r.AppliedPerEvent, r.LostDeliveries, r.DuplicateDeliveries, r.InFlightAtKills,
 		r.ReadTablesEqualRebuild, r.MutationsPerSec)
 	if err := tw.Flush(); err != nil {
@@ -445,19 +438,6 @@ func (cl *cluster) byPID(pid int) *child {
 		}
 	}
 	return nil
-}
-
-// live lists the children of role still running.
-func (cl *cluster) live(role string) []*child {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	var out []*child
-	for _, c := range cl.children {
-		if c.role == role && !c.killed && c.alive() {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // kill SIGKILLs c: no shutdown, no lease given back, connections cut by the kernel.
@@ -572,30 +552,25 @@ func waitRegistered(ctx context.Context, pool *pgxpool.Pool, ws []*child, within
 	}
 }
 
-// waitOwners waits until every consumer has an owner in consumer_leases, and reports whether
-// leases are in use at all: a build without them leaves the table empty (every worker runs every
-// consumer).
-func waitOwners(ctx context.Context, pool *pgxpool.Pool, within time.Duration) (bool, error) {
+// waitOwners waits until every consumer has an owner in consumer_leases.
+func waitOwners(ctx context.Context, pool *pgxpool.Pool, within time.Duration) error {
 	names := consumerNames()
 	deadline := time.Now().Add(within)
 	for {
-		var rows, owned int
+		var owned int
 		// consumer_leases has a row per consumer
-		if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE node_id IS NOT NULL AND name = ANY ($1))
-			FROM consumer_leases`, names).Scan(&rows, &owned); err != nil {
-			return false, err
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM consumer_leases WHERE node_id IS NOT NULL AND name = ANY ($1)`,
+			names).Scan(&owned); err != nil {
+			return err
 		}
 		if owned == len(names) {
-			return true, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			if rows == 0 {
-				return false, nil
-			}
-			return false, fmt.Errorf("bench failover: %d of %d consumers have an owner after %s", owned, len(names), within)
+			return fmt.Errorf("bench failover: %d of %d consumers have an owner after %s", owned, len(names), within)
 		}
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return false, err
+			return err
 		}
 	}
 }
@@ -782,57 +757,48 @@ func consumerStates(ctx context.Context, conn *pgx.Conn) (map[string]consumerSta
 	return out, rows.Err()
 }
 
-// killOne SIGKILLs the owner of consumer (without leases: the k-th worker in turn), starts a
+// killOne SIGKILLs the owner of consumer, starts a
 // replacement, and measures the failover: until every consumer the victim owned has another live
 // owner among the bench's processes and a checkpoint past the one read just after the kill. (A
 // commit the victim sent just before dying may still land after that read; the fencing token
 // makes it the victim's last, and the next event moves the checkpoint a few milliseconds later
 // at the bench's rates.)
-func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, leases bool, consumer string, k int, timeout time.Duration) (killed, error) {
+func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, consumer string, timeout time.Duration) (killed, error) {
 	var kr killed
 	var victim *child
 	var node string
-	if leases {
-		// The owner, once there is one (it may still be changing hands after the last kill).
-		deadline := time.Now().Add(timeout)
-		for victim == nil {
-			var pid int32
-			// consumer_leases by its primary key, cluster_nodes by its
-			err := conn.QueryRow(ctx, `SELECT n.pid, n.id::text FROM consumer_leases l JOIN cluster_nodes n ON n.id = l.node_id
-				WHERE l.name = $1`, consumer).Scan(&pid, &node)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return kr, err
-			}
-			if err == nil {
-				if victim = cl.byPID(int(pid)); victim == nil || victim.role != "workers" {
-					return kr, fmt.Errorf("consumer %s is owned by pid %d, not one of the bench's workers", consumer, pid)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				return kr, fmt.Errorf("consumer %s has no owner", consumer)
-			}
-			if err := sleep(ctx, 10*time.Millisecond); err != nil {
-				return kr, err
-			}
-		}
-		rows, err := conn.Query(ctx, `SELECT name FROM consumer_leases WHERE node_id = $1::uuid ORDER BY name`, node)
-		if err != nil {
+	// The owner, once there is one (it may still be changing hands after the last kill).
+	ownerBy := time.Now().Add(timeout)
+	for victim == nil {
+		var pid int32
+		// consumer_leases by its primary key, cluster_nodes by its
+		err := conn.QueryRow(ctx, `SELECT n.pid, n.id::text FROM consumer_leases l JOIN cluster_nodes n ON n.id = l.node_id
+			WHERE l.name = $1`, consumer).Scan(&pid, &node)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return kr, err
 		}
-		if kr.consumers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		if err == nil {
+			if victim = cl.byPID(int(pid)); victim == nil || victim.role != "workers" {
+				return kr, fmt.Errorf("consumer %s is owned by pid %d, not one of the bench's workers", consumer, pid)
+			}
+			break
+		}
+		if time.Now().After(ownerBy) {
+			return kr, fmt.Errorf("consumer %s has no owner", consumer)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
 			return kr, err
 		}
-	} else {
-		ws := cl.live("workers")
-		victim = ws[k%len(ws)]
-		if err := conn.QueryRow(ctx, `SELECT id::text FROM cluster_nodes WHERE pid = $1 AND role = 'workers'`,
-			int32(victim.pid())).Scan(&node); err != nil {
-			return kr, fmt.Errorf("the node of worker pid %d: %w", victim.pid(), err)
-		}
-		kr.consumers = consumerNames() // every worker runs every consumer
 	}
 	kr.pid = victim.pid()
+	// consumer_leases is a row per consumer
+	rows, err := conn.Query(ctx, `SELECT name FROM consumer_leases WHERE node_id = $1::uuid ORDER BY name`, node)
+	if err != nil {
+		return kr, err
+	}
+	if kr.consumers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return kr, err
+	}
 
 	// The deliveries the victim is in the middle of: read just before the kill and again just
 	// after it (before its claims can have been released), so that one claimed in between counts.
@@ -884,8 +850,7 @@ func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, leases bool, cons
 		}
 		pending = slices.DeleteFunc(pending, func(name string) bool {
 			s := now[name]
-			owned := !leases || (s.ownerPID != kr.pid && s.ownerPID != 0 && cl.byPID(s.ownerPID) != nil)
-			return owned && s.cp.after(at[name].cp)
+			return s.ownerPID != kr.pid && s.ownerPID != 0 && cl.byPID(s.ownerPID) != nil && s.cp.after(at[name].cp)
 		})
 	}
 	kr.failover = time.Since(killedAt)
