@@ -107,6 +107,8 @@ var listCosts = map[string]listCost{
 	"CommentConnection.nodes":   {perParent: true},
 	"Query.nodes":               {bound: maxNodes, countArg: "ids"},
 	"Query.clusterNodes":        {bound: cluster.MaxListed},
+	// the leases a process holds: at most every consumer (the projections and the side effects')
+	"ClusterNode.consumers": {bound: len(projections.All()) + 1},
 	// a page of sync records: at most MaxPage, whatever first says (it has no edges)
 	"ChangePage.changes":              {bound: projections.MaxPage},
 	"TaskConnection.edges":            {perParent: true},

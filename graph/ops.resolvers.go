@@ -42,7 +42,10 @@ func (r *queryResolver) ClusterNodes(ctx context.Context) ([]*model.ClusterNode,
 	out := make([]*model.ClusterNode, len(nodes))
 	for i, n := range nodes {
 		out[i] = &model.ClusterNode{ID: n.ID.String(), Role: n.Role, Host: n.Host, Pid: n.PID, Version: n.Version,
-			StartedAt: n.StartedAt, LastHeartbeat: n.HeartbeatAt}
+			StartedAt: n.StartedAt, LastHeartbeat: n.HeartbeatAt, Consumers: make([]*model.OwnedConsumer, len(n.Consumers))}
+		for j, c := range n.Consumers {
+			out[i].Consumers[j] = &model.OwnedConsumer{Name: c.Name, Token: int(c.Token), AcquiredAt: c.AcquiredAt}
+		}
 	}
 	return out, nil
 }

@@ -193,7 +193,7 @@ func TestOperatorsOnlySeeClusterNodes(t *testing.T) {
 	opID := "ops-" + t.Name()
 	a := setup(t, func(r *graph.Resolver) { r.Operators = []string{opID} })
 	tm := newTeam(t, a, "CN")
-	const q = `{ clusterNodes { id role host pid version startedAt lastHeartbeat } }`
+	const q = `{ clusterNodes { id role host pid version startedAt lastHeartbeat consumers { name token acquiredAt } } }`
 	for _, tok := range []string{tm.alice, tm.bob} {
 		r := a.do(tok, q, nil)
 		require.Equal(t, "FORBIDDEN", code(t, r))
@@ -202,15 +202,21 @@ func TestOperatorsOnlySeeClusterNodes(t *testing.T) {
 	op := token(t, opID, time.Hour)
 	require.Eventually(t, func() bool { // the test server registers itself as it starts
 		var nodes []struct {
-			Role string
-			Pid  int
+			Role      string
+			Pid       int
+			Consumers []struct{ Name string }
 		}
 		a.ok(op, q, nil, &nodes)
+		self, owned := false, map[string]int{}
 		for _, n := range nodes {
-			if n.Pid == os.Getpid() {
-				return true
+			self = self || n.Pid == os.Getpid()
+			for _, c := range n.Consumers {
+				owned[c.Name]++
 			}
 		}
-		return false
+		for name, n := range owned {
+			require.Equal(t, 1, n, "%s listed under two processes", name)
+		}
+		return self && len(owned) > 0 // and the leases its workers hold
 	}, 10*time.Second, 20*time.Millisecond)
 }

@@ -22,6 +22,8 @@ CREATE TABLE consumer_leases (
     acquired_at   timestamptz,
     released_at   timestamptz NOT NULL DEFAULT now() -- when it was last given up on purpose
 );
+-- serves a node's renewal and the listing of what each node owns (taskforge nodes)
+CREATE INDEX consumer_leases_node_idx ON consumer_leases (node_id);
 
 -- A worker's lease session and pinned consumers (NULL: any), so that every worker computes the
 -- same assignment from the same rows; a node whose session is gone is not a candidate, however

@@ -153,6 +153,7 @@ type ComplexityRoot struct {
 	}
 
 	ClusterNode struct {
+		Consumers     func(childComplexity int) int
 		Host          func(childComplexity int) int
 		ID            func(childComplexity int) int
 		LastHeartbeat func(childComplexity int) int
@@ -350,6 +351,12 @@ type ComplexityRoot struct {
 	NotificationPreference struct {
 		Email func(childComplexity int) int
 		Kind  func(childComplexity int) int
+	}
+
+	OwnedConsumer struct {
+		AcquiredAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Token      func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -1121,6 +1128,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChangePage.MustRefetchReason(childComplexity), true
 
+	case "ClusterNode.consumers":
+		if e.ComplexityRoot.ClusterNode.Consumers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterNode.Consumers(childComplexity), true
 	case "ClusterNode.host":
 		if e.ComplexityRoot.ClusterNode.Host == nil {
 			break
@@ -2111,6 +2124,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NotificationPreference.Kind(childComplexity), true
+
+	case "OwnedConsumer.acquiredAt":
+		if e.ComplexityRoot.OwnedConsumer.AcquiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnedConsumer.AcquiredAt(childComplexity), true
+	case "OwnedConsumer.name":
+		if e.ComplexityRoot.OwnedConsumer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnedConsumer.Name(childComplexity), true
+	case "OwnedConsumer.token":
+		if e.ComplexityRoot.OwnedConsumer.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnedConsumer.Token(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -3521,6 +3553,18 @@ type ClusterNode {
   version: String!
   startedAt: Time!
   lastHeartbeat: Time!
+  "The consumers (projections, side-effect enqueuer) whose lease this process holds."
+  consumers: [OwnedConsumer!]!
+}
+
+"A consumer lease held by a process."
+type OwnedConsumer {
+  "A projection's name, or sideeffects."
+  name: String!
+  "The lease's fencing token: one more at every change of owner."
+  token: Int!
+  "When this owner took the lease."
+  acquiredAt: Time!
 }
 
 type ProjectionStatus {
@@ -4856,6 +4900,8 @@ func (ec *executionContext) childFields_ClusterNode(ctx context.Context, field g
 		return ec.fieldContext_ClusterNode_startedAt(ctx, field)
 	case "lastHeartbeat":
 		return ec.fieldContext_ClusterNode_lastHeartbeat(ctx, field)
+	case "consumers":
+		return ec.fieldContext_ClusterNode_consumers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ClusterNode", field.Name)
 }
@@ -5166,6 +5212,18 @@ func (ec *executionContext) childFields_NotificationPreference(ctx context.Conte
 		return ec.fieldContext_NotificationPreference_email(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type NotificationPreference", field.Name)
+}
+
+func (ec *executionContext) childFields_OwnedConsumer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_OwnedConsumer_name(ctx, field)
+	case "token":
+		return ec.fieldContext_OwnedConsumer_token(ctx, field)
+	case "acquiredAt":
+		return ec.fieldContext_OwnedConsumer_acquiredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OwnedConsumer", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8815,6 +8873,38 @@ func (ec *executionContext) _ClusterNode_lastHeartbeat(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_ClusterNode_lastHeartbeat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ClusterNode", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ClusterNode_consumers(ctx context.Context, field graphql.CollectedField, obj *model.ClusterNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterNode_consumers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OwnedConsumer) graphql.Marshaler {
+			return ec.marshalNOwnedConsumer2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐOwnedConsumerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterNode_consumers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterNode",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OwnedConsumer(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Comment_id(ctx context.Context, field graphql.CollectedField, obj *model.Comment) (ret graphql.Marshaler) {
@@ -13092,6 +13182,75 @@ func (ec *executionContext) _NotificationPreference_email(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_NotificationPreference_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NotificationPreference", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _OwnedConsumer_name(ctx context.Context, field graphql.CollectedField, obj *model.OwnedConsumer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnedConsumer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnedConsumer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnedConsumer", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OwnedConsumer_token(ctx context.Context, field graphql.CollectedField, obj *model.OwnedConsumer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnedConsumer_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnedConsumer_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnedConsumer", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OwnedConsumer_acquiredAt(ctx context.Context, field graphql.CollectedField, obj *model.OwnedConsumer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnedConsumer_acquiredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcquiredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnedConsumer_acquiredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnedConsumer", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -22174,6 +22333,11 @@ func (ec *executionContext) _ClusterNode(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "consumers":
+			out.Values[i] = ec._ClusterNode_consumers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23936,6 +24100,54 @@ func (ec *executionContext) _NotificationPreference(ctx context.Context, sel ast
 			}
 		case "email":
 			out.Values[i] = ec._NotificationPreference_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ownedConsumerImplementors = []string{"OwnedConsumer"}
+
+func (ec *executionContext) _OwnedConsumer(ctx context.Context, sel ast.SelectionSet, obj *model.OwnedConsumer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ownedConsumerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OwnedConsumer")
+		case "name":
+			out.Values[i] = ec._OwnedConsumer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "token":
+			out.Values[i] = ec._OwnedConsumer_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acquiredAt":
+			out.Values[i] = ec._OwnedConsumer_acquiredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27461,6 +27673,32 @@ func (ec *executionContext) unmarshalNNotificationPreferenceInput2ᚕᚖgithub�
 func (ec *executionContext) unmarshalNNotificationPreferenceInput2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐNotificationPreferenceInput(ctx context.Context, v any) (*model.NotificationPreferenceInput, error) {
 	res, err := ec.unmarshalInputNotificationPreferenceInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOwnedConsumer2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐOwnedConsumerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OwnedConsumer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOwnedConsumer2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐOwnedConsumer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOwnedConsumer2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐOwnedConsumer(ctx context.Context, sel ast.SelectionSet, v *model.OwnedConsumer) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OwnedConsumer(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {

@@ -160,6 +160,8 @@ type ClusterNode struct {
 	Version       string    `json:"version"`
 	StartedAt     time.Time `json:"startedAt"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	// The consumers (projections, side-effect enqueuer) whose lease this process holds.
+	Consumers []*OwnedConsumer `json:"consumers"`
 }
 
 type Comment struct {
@@ -439,6 +441,16 @@ type NumberComparator struct {
 	Lte *int  `json:"lte,omitempty"`
 	Gt  *int  `json:"gt,omitempty"`
 	Gte *int  `json:"gte,omitempty"`
+}
+
+// A consumer lease held by a process.
+type OwnedConsumer struct {
+	// A projection's name, or sideeffects.
+	Name string `json:"name"`
+	// The lease's fencing token: one more at every change of owner.
+	Token int `json:"token"`
+	// When this owner took the lease.
+	AcquiredAt time.Time `json:"acquiredAt"`
 }
 
 // A page's place in its list (Relay). A connection pages forward (first, after: the first items

@@ -30,6 +30,15 @@ type Node struct {
 	Version     string    `json:"version"`
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
+	// Consumers are the consumer leases the node holds through its live lease session.
+	Consumers []OwnedConsumer `json:"consumers"`
+}
+
+// OwnedConsumer is a consumer lease held by a node.
+type OwnedConsumer struct {
+	Name       string    `json:"name"`
+	Token      int64     `json:"token"`       // the lease's fencing token
+	AcquiredAt time.Time `json:"acquired_at"` // the lease's age is now - AcquiredAt
 }
 
 // Registration is this process's node, kept alive by Run.
@@ -119,14 +128,19 @@ func Live(ctx context.Context, pool *pgxpool.Pool, interval time.Duration) ([]No
 	if interval <= 0 {
 		interval = DefaultHeartbeat
 	}
-	rows, err := pool.Query(ctx, `SELECT id, role, host, pid, version, started_at, heartbeat_at FROM cluster_nodes
-		WHERE heartbeat_at >= now() - $1::interval ORDER BY started_at, id LIMIT $2`, deadAfter(interval), MaxListed)
+	// The leases a node holds: through its current lease session, unexpired (served by
+	// consumer_leases_node_idx).
+	rows, err := pool.Query(ctx, `SELECT n.id, n.role, n.host, n.pid, n.version, n.started_at, n.heartbeat_at,
+			coalesce((SELECT json_agg(json_build_object('name', l.name, 'token', l.token, 'acquired_at', l.acquired_at) ORDER BY l.name)
+				FROM consumer_leases l WHERE l.node_id = n.id AND l.session_pid = n.lease_pid AND l.expires_at >= now()), '[]')
+		FROM cluster_nodes n
+		WHERE n.heartbeat_at >= now() - $1::interval ORDER BY n.started_at, n.id LIMIT $2`, deadAfter(interval), MaxListed)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	nodes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Node, error) {
 		var n Node
-		err := row.Scan(&n.ID, &n.Role, &n.Host, &n.PID, &n.Version, &n.StartedAt, &n.HeartbeatAt)
+		err := row.Scan(&n.ID, &n.Role, &n.Host, &n.PID, &n.Version, &n.StartedAt, &n.HeartbeatAt, &n.Consumers)
 		return n, err
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {

@@ -44,10 +44,11 @@
 //
 // The members are the workers whose lease session is alive and that renewed within the TTL, with
 // their pins (WORKER_CONSUMERS; none: any consumer). Every member computes the same assignment
-// from the same rows (assign): a consumer stays with its owner while the owner holds fewer than
-// its share, ceil(consumers / members), and the rest go one by one to the eligible member with the
-// fewest. No worker holds more than its share plus one; a join, a leave or a death moves only what
-// it must. A member gives back what the assignment moved elsewhere once its consumer stopped
+// from the same rows (assign): a pinned worker runs only its pinned consumers (shared among the
+// workers pinned to them), and the unpinned workers share the rest: a consumer stays with its
+// owner while the owner holds fewer than its share, ceil(consumers / members), and the rest go one
+// by one to the member with the fewest. No worker holds more than its share plus one; a join, a
+// leave or a death moves only what it must. A member gives back what the assignment moved elsewhere once its consumer stopped
 // (its in-flight commit finished), and takes what it was given when nobody live owns it.
 //
 // Deliveries of side effects are not leased: any number of workers claim outbox rows with SKIP

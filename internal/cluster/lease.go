@@ -422,55 +422,84 @@ func (s *leaseSession) releaseAll(ctx context.Context) {
 	}
 }
 
-// assign is the assignment every member computes from the same rows: each consumer stays with
-// its live owner while that owner has fewer than its share (ceil(consumers / members)), the rest
-// go one by one to the eligible member with the fewest (ties: the smaller id). No member gets
-// more than its share plus one; a join, a leave or a death moves only what it must.
+// assign is the assignment every member computes from the same rows. A consumer that members
+// are pinned to goes to one of them (its owner if it is one, else the one with the fewest). The
+// others are shared by the unpinned members: each stays with its live owner while that owner has
+// fewer than its share, ceil(consumers / members), and the rest go one by one to the member with
+// the fewest (ties: the smaller id). No member gets more than its share plus one; a join, a leave
+// or a death moves only what it must.
 func assign(names []string, leases []leaseRow, members map[uuid.UUID][]string, self uuid.UUID) map[string]uuid.UUID {
+	out := map[string]uuid.UUID{}
 	if _, ok := members[self]; !ok {
 		// Not yet listed (its first renewal is in flight): it takes nothing until it is, so that
 		// every member computes the same assignment.
-		return map[string]uuid.UUID{}
+		return out
 	}
-	ids := make([]uuid.UUID, 0, len(members))
-	for id := range members {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	eligible := func(id uuid.UUID, name string) bool {
-		pins := members[id]
-		return len(pins) == 0 || slices.Contains(pins, name)
-	}
-	share := (len(names) + len(ids) - 1) / max(len(ids), 1)
-	count := map[uuid.UUID]int{}
-	out := map[string]uuid.UUID{}
 	owner := map[string]uuid.UUID{}
 	for _, r := range leases {
 		owner[r.name] = r.owner
 	}
+	count := map[uuid.UUID]int{}
+	// fewest picks among candidates (sorted by id) the one with the fewest consumers so far.
+	fewest := func(candidates []uuid.UUID) uuid.UUID {
+		best := candidates[0]
+		for _, id := range candidates[1:] {
+			if count[id] < count[best] {
+				best = id
+			}
+		}
+		return best
+	}
+	var free []uuid.UUID // members without pins
+	pinned := map[string][]uuid.UUID{}
+	for _, id := range sortedIDs(members) {
+		if len(members[id]) == 0 {
+			free = append(free, id)
+		}
+		for _, n := range members[id] {
+			pinned[n] = append(pinned[n], id)
+		}
+	}
+	var rest []string
 	for _, n := range names {
-		o := owner[n]
-		if _, live := members[o]; live && eligible(o, n) && count[o] < share {
+		c := pinned[n]
+		switch {
+		case len(c) == 0:
+			rest = append(rest, n)
+		case slices.Contains(c, owner[n]):
+			out[n] = owner[n]
+			count[owner[n]]++
+		default:
+			out[n] = fewest(c)
+			count[out[n]]++
+		}
+	}
+	if len(free) == 0 {
+		return out // nobody may run the rest
+	}
+	share := (len(rest) + len(free) - 1) / len(free)
+	for _, n := range rest {
+		if o := owner[n]; slices.Contains(free, o) && count[o] < share {
 			out[n] = o
 			count[o]++
 		}
 	}
-	for _, n := range names {
-		if _, done := out[n]; done {
-			continue
-		}
-		best, found := uuid.Nil, false
-		for _, id := range ids {
-			if eligible(id, n) && (!found || count[id] < count[best]) {
-				best, found = id, true
-			}
-		}
-		if found {
-			out[n] = best
-			count[best]++
+	for _, n := range rest {
+		if _, done := out[n]; !done {
+			out[n] = fewest(free)
+			count[out[n]]++
 		}
 	}
 	return out
+}
+
+func sortedIDs(m map[uuid.UUID][]string) []uuid.UUID {
+	ids := make([]uuid.UUID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	return ids
 }
 
 // state says whether name runs and was not asked to stop (active), and whether it has an entry
@@ -598,11 +627,7 @@ func (l *Leaser) acquired(name string, now time.Time) {
 
 // observe keeps the without-owner clocks and the member list, and tells OnMembers of a change.
 func (l *Leaser) observe(ctx context.Context, leases []leaseRow, members map[uuid.UUID][]string, now time.Time) {
-	ids := make([]uuid.UUID, 0, len(members))
-	for id := range members {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	ids := sortedIDs(members)
 	l.mu.Lock()
 	for _, r := range leases {
 		if r.owner == uuid.Nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,11 +48,18 @@ func nodesCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tHOST\tPID\tVERSION\tUP\tLAST HEARTBEAT")
+	fmt.Fprintln(tw, "ID\tROLE\tHOST\tPID\tVERSION\tUP\tLAST HEARTBEAT\tCONSUMERS (LEASE AGE)")
 	now := time.Now()
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s ago\n", n.ID, n.Role, n.Host, n.PID, n.Version,
-			now.Sub(n.StartedAt).Round(time.Second), now.Sub(n.HeartbeatAt).Round(time.Millisecond))
+		owned := make([]string, len(n.Consumers))
+		for i, c := range n.Consumers {
+			owned[i] = fmt.Sprintf("%s (%s)", c.Name, now.Sub(c.AcquiredAt).Round(time.Second))
+		}
+		if len(owned) == 0 {
+			owned = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s ago\t%s\n", n.ID, n.Role, n.Host, n.PID, n.Version,
+			now.Sub(n.StartedAt).Round(time.Second), now.Sub(n.HeartbeatAt).Round(time.Millisecond), strings.Join(owned, ", "))
 	}
 	return tw.Flush()
 }
