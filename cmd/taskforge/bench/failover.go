@@ -104,9 +104,12 @@ type FailoverResult struct {
 
 	Acknowledged   int `json:"acknowledged"`
 	MutationErrors int `json:"mutation_errors"` // sent and not acknowledged (never counted as lost)
-	Lost           int `json:"lost"`
-	LostInLog      int `json:"lost_in_log"`        // of lost: the event is not in the log
-	LostInRead     int `json:"lost_in_read_table"` // of lost: rm_tasks lacks the task at that version
+	// AcknowledgedEvents is the distinct events the acknowledgements name: fewer than
+	// Acknowledged if two acknowledgements named one event (each mutation appends one task event).
+	AcknowledgedEvents int `json:"acknowledged_events"`
+	Lost               int `json:"lost"`
+	LostInLog          int `json:"lost_in_log"`        // of lost: the event is not in the log
+	LostInRead         int `json:"lost_in_read_table"` // of lost: rm_tasks lacks the task at that version
 
 	Events          int64   `json:"events"`
 	AppliedPerEvent float64 `json:"applied_per_event"`
@@ -912,14 +915,14 @@ func checkLost(ctx context.Context, pool *pgxpool.Pool, acks []ack, res *Failove
 	}
 	// events by events_stream_version_key, rm_tasks by its primary key
 	return pool.QueryRow(ctx, `SELECT
-			count(*) FILTER (WHERE NOT in_log OR NOT in_read),
-			count(*) FILTER (WHERE NOT in_log),
-			count(*) FILTER (WHERE NOT in_read)
-		FROM (SELECT
-			EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $3 || a.task AND e.stream_version = a.version) AS in_log,
-			EXISTS (SELECT 1 FROM rm_tasks t WHERE t.id = a.task::uuid AND t.version >= a.version) AS in_read
-			FROM unnest($1::text[], $2::bigint[]) AS a(task, version)) x`,
-		tasks, versions, domain.StreamTypeTask+"-").Scan(&res.Lost, &res.LostInLog, &res.LostInRead)
+			count(*) FILTER (WHERE e.event_id IS NULL OR NOT r.in_read),
+			count(*) FILTER (WHERE e.event_id IS NULL),
+			count(*) FILTER (WHERE NOT r.in_read),
+			count(DISTINCT e.event_id)
+		FROM unnest($1::text[], $2::bigint[]) AS a(task, version)
+		LEFT JOIN events e ON e.stream_id = $3 || a.task AND e.stream_version = a.version
+		CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM rm_tasks t WHERE t.id = a.task::uuid AND t.version >= a.version) AS in_read) r`,
+		tasks, versions, domain.StreamTypeTask+"-").Scan(&res.Lost, &res.LostInLog, &res.LostInRead, &res.AcknowledgedEvents)
 }
 
 // checkApplied compares the events the projections' active versions counted with the log:
