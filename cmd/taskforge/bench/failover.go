@@ -282,8 +282,8 @@ func Failover(ctx context.Context, o FailoverOptions) (err error) {
 			res.Timeouts++
 			note = " (timed out)"
 		}
-		fmt.Fprintf(o.Progress, "kill %d/%d: pid %d owned %s, %d deliveries in flight: failover %.0f ms%s\n", k+1, o.Kills,
-			kr.pid, strings.Join(kr.consumers, ","), kr.inFlight, ms(kr.failover), note)
+		fmt.Fprintf(o.Progress, "kill %d/%d: pid %d owned %s, %d deliveries in flight: failover %.0f ms%s (%s)\n", k+1, o.Kills,
+			kr.pid, strings.Join(kr.consumers, ","), kr.inFlight, ms(kr.failover), note, strings.Join(kr.steps, "; "))
 		// The next kill an interval after this one, or at once if this failover took longer.
 		if next = next.Add(o.Interval); next.Before(time.Now()) {
 			next = time.Now()
@@ -720,6 +720,9 @@ type killed struct {
 	inFlight  int
 	failover  time.Duration
 	timedOut  bool
+	// steps says, per consumer, when a live owner other than the victim held it and when its
+	// checkpoint moved on (where a slow failover spent its time).
+	steps []string
 }
 
 // position is a consumer's checkpoint, (transaction id, position) in the log's order.
@@ -838,10 +841,14 @@ func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, consumer string, 
 	}
 
 	pending := slices.Clone(kr.consumers)
+	owned := map[string]time.Duration{} // when a live owner other than the victim was first seen
 	deadline := killedAt.Add(timeout)
 	for len(pending) > 0 {
 		if time.Now().After(deadline) {
 			kr.failover, kr.timedOut = timeout, true
+			for _, name := range pending {
+				kr.steps = append(kr.steps, name+" pending")
+			}
 			return kr, nil
 		}
 		if err := sleep(ctx, 10*time.Millisecond); err != nil {
@@ -851,9 +858,20 @@ func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, consumer string, 
 		if err != nil {
 			return kr, err
 		}
+		since := time.Since(killedAt)
 		pending = slices.DeleteFunc(pending, func(name string) bool {
 			s := now[name]
-			return s.ownerPID != kr.pid && s.ownerPID != 0 && cl.byPID(s.ownerPID) != nil && s.cp.after(at[name].cp)
+			if s.ownerPID == kr.pid || s.ownerPID == 0 || cl.byPID(s.ownerPID) == nil {
+				return false
+			}
+			if _, ok := owned[name]; !ok {
+				owned[name] = since
+			}
+			if !s.cp.after(at[name].cp) {
+				return false
+			}
+			kr.steps = append(kr.steps, fmt.Sprintf("%s owned %.0f ms, moved %.0f ms", name, ms(owned[name]), ms(since)))
+			return true
 		})
 	}
 	kr.failover = time.Since(killedAt)
