@@ -36,7 +36,7 @@ test: ## run every test (race detector on) against TEST_DATABASE_URL or a local 
 # the whole event store suite but the test that LISTENs on a pooled connection on purpose
 # (TestThroughPgBouncer LISTENs on a direct one instead), and the tests about PgBouncer elsewhere.
 PGBOUNCER_SKIP := ^TestNotifierWakesReadersOnCommit$$
-PGBOUNCER_RUN  := ^(TestExactlyOnceThroughPgBouncer|TestRebuildLockOnTheDirectPool|TestGraphQLThroughPgBouncer|TestProbeSeesPgBouncer|TestOpenPoolsRefusesAPoolerForSessions)$$
+PGBOUNCER_RUN  := ^(TestExactlyOnceThroughPgBouncer|TestLeasedWorkersApplyEachEventOnce|TestRebuildLockOnTheDirectPool|TestGraphQLThroughPgBouncer|TestProbeSeesPgBouncer|TestOpenPoolsRefusesAPoolerForSessions)$$
 
 .PHONY: test-pgbouncer
 test-pgbouncer: ## the event store suite, exactly-once projections and a GraphQL end-to-end test through a PgBouncer in transaction mode

@@ -37,7 +37,16 @@
 // refused event or batch commits. An event another worker applied first, or a redelivery after a
 // crash between COMMIT and Ack, is acknowledged as a no-op; a gap (a version swap, a resume)
 // repositions the subscription. Refusals are counted (taskforge_projection_checkpoint_refusals_total)
-// and logged at most once a minute per projection. Losing the last commits in a crash
+// and logged at most once a minute per projection.
+//
+// In a deployment, each projection runs in one worker at a time: the worker that holds its lease
+// (internal/cluster.Leaser) runs it through Runner.RunConsumer, and passes the lease's fencing
+// token, which taskforge_projection_try_advance checks under a row lock of the lease in the same
+// transaction (refusal 'fenced': the consumer stops, ErrFenced). So a worker that lost its lease
+// — paused, cut off — can never commit after the next owner started, and two workers never fight
+// over one projection's rows. Runner.Run runs every projection unleased (one process, tests).
+//
+// Losing the last commits in a crash
 // (synchronous_commit off) loses tables and checkpoint together, so they are applied again. When a
 // statement fails, the slow path runs the same work under SAVEPOINT apply: it rolls back to the
 // savepoint and, in the same transaction, records the error (retry), or parks the event in

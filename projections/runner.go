@@ -559,7 +559,9 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 		b = &pgx.Batch{}
 		w.queue(b)
 		b.Queue(`COMMIT`)
-		err = conn.SendBatch(ctx, b).Close()
+		// Not cancelled midway: a consumer being stopped (its lease moving on) finishes the commit
+		// it started, rather than leaving it to the server whether it committed.
+		err = conn.SendBatch(context.WithoutCancel(ctx), b).Close()
 		if err == nil {
 			return nil
 		}

@@ -31,6 +31,13 @@
 // the previous event was, the handler acks an event that is already enqueued (another process, or
 // a lost ack) and otherwise nacks so the subscriber re-reads from the checkpoint.
 //
+// In a deployment the consumer group runs in one worker at a time, the holder of its lease
+// (internal/cluster; Runner.RunConsumer with the lease's fencing token, checked FOR SHARE in the
+// transaction that advances the checkpoint), while every worker delivers (Runner.RunDelivery):
+// deliveries compete through SKIP LOCKED, each claim naming its node (claimed_by), and the claims
+// of a node that left the cluster are released at once (Runner.ReleaseClaims) rather than after
+// their lease.
+//
 // A poison event (one whose enqueue keeps failing) stops the consumer at it, loudly: every failed
 // attempt is logged, counted (taskforge_sideeffects_consumer_events_total{result="error"}) and
 // stored as the consumer row's last_error (`taskforge deadletters list`); Retry tries it again with

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
@@ -38,6 +39,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 		return err
 	}
 	defer drop()
+	dbName := pool.Config().ConnConfig.Database
 	notifier := eventstore.NewNotifier(pool, nil)
 	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), OnCommit: notifier.Wake})
 	if err != nil {
@@ -57,6 +59,44 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 		}
 	}
 
+	single := func(onApplied func(string, eventstore.RecordedEvent)) (func() int64, func(), error) {
+		runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier, OnApplied: onApplied})
+		if err != nil {
+			return nil, nil, err
+		}
+		rctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = notifier.Run(rctx) })
+		wg.Go(func() { _ = runner.Run(rctx) })
+		return runner.Subscriber().Queries, func() { stop(); wg.Wait() }, nil
+	}
+	out, err := lagRun(ctx, o, es, pool, g, "lag", single)
+	if err != nil {
+		return err
+	}
+	if o.PgBouncerURL != "" {
+		// The same load through PgBouncer in transaction mode with two leased workers, each with its
+		// own pools: what a scaled-out deployment's lag is.
+		cl, err := startLagCluster(ctx, o, dbName, 2)
+		if err != nil {
+			return err
+		}
+		defer cl.close()
+		res, err := lagRun(ctx, o, cl.writer, pool, g, "lag_pgbouncer_2workers", cl.start)
+		if err != nil {
+			return err
+		}
+		out = append(out, res...)
+	}
+	return printProjectionResults(o, out)
+}
+
+// lagRun appends at o.Rate for o.Duration through es while the consumers that start runs apply
+// (start returns their subscribers' query count and a stop), and returns the lag figures named
+// after label. Seeded events are applied already.
+func lagRun(ctx context.Context, o ProjectionOptions, es *eventstore.Store, pool *pgxpool.Pool, g *generator, label string,
+	start func(onApplied func(string, eventstore.RecordedEvent)) (func() int64, func(), error)) ([]ProjectionResult, error) {
+	ps := projections.All()
 	type pendingEvent struct {
 		start    time.Time // Append called
 		returned time.Time // Append returned (committed); zero until then
@@ -95,29 +135,22 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			record(ev.ID, pe)
 		}
 	}
-	runner, err := projections.NewRunner(es, projections.RunnerOptions{Notifier: notifier, OnApplied: onApplied})
+	queries, stop, err := start(onApplied)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = notifier.Run(rctx) })
-	runErr := make(chan error, 1)
-	wg.Go(func() { runErr <- runner.Run(rctx) })
-	defer wg.Wait()
 	defer stop()
 
 	// Wait for the seed to be applied everywhere.
 	head, err := es.Head(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = projections.NewQueries(pool).WaitFor(wctx, head)
 	cancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// One task stream per event, round robin, so that appends never conflict.
@@ -131,23 +164,23 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 	var tasks []*taskState
 	rows, err := pool.Query(ctx, `SELECT id, project_id, version, status FROM rm_tasks`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for rows.Next() {
 		t := &taskState{}
 		if err := rows.Scan(&t.id, &t.project, &t.version, &t.status); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
 		tasks = append(tasks, t)
 	}
 	rows.Close()
 	if len(tasks) == 0 {
-		return fmt.Errorf("bench lag: no tasks seeded")
+		return nil, fmt.Errorf("bench lag: no tasks seeded")
 	}
 	reg := domain.NewRegistry()
 	interval := time.Second / time.Duration(o.Rate)
-	start := time.Now()
+	begin := time.Now()
 	n := int(o.Duration / interval)
 	// Appends are started on schedule, each in its own goroutine (at most 32 in flight), so that a
 	// slow commit does not hold back the next: the rate stays o.Rate.
@@ -158,7 +191,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 		firstErr error
 	)
 	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+		if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}
 		inflight <- struct{}{}
@@ -212,14 +245,14 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			t.version++
 		})
 		if i%o.Rate == 0 {
-			fmt.Fprintf(o.Progress, "\rlag: %d/%d events appended", i, n)
+			fmt.Fprintf(o.Progress, "\r%s: %d/%d events appended", label, i, n)
 		}
 	}
 	appends.Wait()
 	if firstErr != nil {
-		return firstErr
+		return nil, firstErr
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Since(begin)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
@@ -229,11 +262,11 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bench lag: %d events not applied by every projection after 30s", left)
+			return nil, fmt.Errorf("bench %s: %d events not applied by every projection after 30s", label, left)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Fprintf(o.Progress, "\nlag: the subscriber issued %d queries (reads, horizon checks, polls)\n", runner.Subscriber().Queries())
+	fmt.Fprintf(o.Progress, "\n%s: the subscribers issued %d queries (reads, horizon checks, polls)\n", label, queries())
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
@@ -244,9 +277,9 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 			P50ms: percentileMS(lats, 0.5), P99ms: percentileMS(lats, 0.99), MaxMS: percentileMS(lats, 1),
 		}
 	}
-	out := []ProjectionResult{result("lag", lats), result("lag_from_append", appendLats)}
+	out := []ProjectionResult{result(label, lats), result(label+"_from_append", appendLats)}
 	for _, p := range ps { // where the time goes: each projection's own commit → visible
-		out = append(out, result("lag_"+p.Name, perLats[p.Name]))
+		out = append(out, result(label+"_"+p.Name, perLats[p.Name]))
 	}
-	return printProjectionResults(o, out)
+	return out, nil
 }

@@ -28,9 +28,12 @@ type ProjectionOptions struct {
 	Batch       int           // rebuild: events per rebuild transaction (default 5000)
 	Rate        int           // lag: events per second (default 500)
 	Duration    time.Duration // lag: how long to append (default 30s)
-	JSON        bool
-	Out         io.Writer
-	Progress    io.Writer // progress lines; nil for none
+	// PgBouncerURL (lag): a PgBouncer in transaction mode in front of DatabaseURL's server; when
+	// set, the load is measured again through it with two leased workers.
+	PgBouncerURL string
+	JSON         bool
+	Out          io.Writer
+	Progress     io.Writer // progress lines; nil for none
 }
 
 func (o *ProjectionOptions) validate() error {
