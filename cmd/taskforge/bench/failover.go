@@ -179,7 +179,7 @@ func Failover(ctx context.Context, o FailoverOptions) (err error) {
 			return err
 		}
 	}
-	cl := &cluster{exe: exe, dir: dir, env: []string{
+	cl := &processes{exe: exe, dir: dir, env: []string{
 		"DATABASE_URL=" + txURL,
 		"DATABASE_DIRECT_URL=" + dbURL,
 		"DB_MAX_CONNS=10", // five processes within PostgreSQL's default 100 connections
@@ -368,8 +368,8 @@ func consumerNames() []string {
 	return append(projections.Names(), sideeffects.ConsumerName)
 }
 
-// cluster is the bench's child processes.
-type cluster struct {
+// processes are the bench's child processes.
+type processes struct {
 	exe, dir string
 	env      []string
 	mu       sync.Mutex
@@ -398,7 +398,7 @@ func (c *child) alive() bool {
 
 // start runs `taskforge serve --role role` with the cluster's environment, its own loopback
 // HTTP_ADDR, and its output in its own log file.
-func (cl *cluster) start(role string) (*child, error) {
+func (cl *processes) start(role string) (*child, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -432,7 +432,7 @@ func (cl *cluster) start(role string) (*child, error) {
 }
 
 // byPID returns the live child with OS pid pid.
-func (cl *cluster) byPID(pid int) *child {
+func (cl *processes) byPID(pid int) *child {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	for _, c := range cl.children {
@@ -444,7 +444,7 @@ func (cl *cluster) byPID(pid int) *child {
 }
 
 // kill SIGKILLs c: no shutdown, no lease given back, connections cut by the kernel.
-func (cl *cluster) kill(c *child) error {
+func (cl *processes) kill(c *child) error {
 	cl.mu.Lock()
 	c.killed = true
 	cl.mu.Unlock()
@@ -453,7 +453,7 @@ func (cl *cluster) kill(c *child) error {
 
 // stopAll asks every child to stop (SIGTERM: a graceful shutdown) and SIGKILLs those still
 // running after grace.
-func (cl *cluster) stopAll(grace time.Duration) {
+func (cl *processes) stopAll(grace time.Duration) {
 	cl.mu.Lock()
 	children := slices.Clone(cl.children)
 	cl.mu.Unlock()
@@ -474,7 +474,7 @@ func (cl *cluster) stopAll(grace time.Duration) {
 }
 
 // killAll SIGKILLs every child still running and reaps it.
-func (cl *cluster) killAll() {
+func (cl *processes) killAll() {
 	cl.mu.Lock()
 	children := slices.Clone(cl.children)
 	cl.mu.Unlock()
@@ -769,7 +769,7 @@ func consumerStates(ctx context.Context, conn *pgx.Conn) (map[string]consumerSta
 // commit the victim sent just before dying may still land after that read; the fencing token
 // makes it the victim's last, and the next event moves the checkpoint a few milliseconds later
 // at the bench's rates.)
-func killOne(ctx context.Context, conn *pgx.Conn, cl *cluster, consumer string, timeout time.Duration) (killed, error) {
+func killOne(ctx context.Context, conn *pgx.Conn, cl *processes, consumer string, timeout time.Duration) (killed, error) {
 	var kr killed
 	var victim *child
 	var node string
