@@ -17,7 +17,7 @@ import (
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync, failover", errUsage)
 	}
 	// The benchmarks run the service's parts in this process, so one profile shows where the
 	// workload's Go time goes (go tool pprof).
@@ -43,6 +43,8 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return benchAbuse(ctx, cfg, args[1:], stdout, stderr)
 	case "sync":
 		return benchSync(ctx, cfg, args[1:], stdout, stderr)
+	case "failover":
+		return benchFailover(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -131,4 +133,23 @@ func benchSync(ctx context.Context, cfg config.Config, args []string, stdout, st
 		return err
 	}
 	return bench.Sync(ctx, o)
+}
+
+// benchFailover parses the flags of `taskforge bench failover` and runs it.
+func benchFailover(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench failover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.FailoverOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout, Progress: stderr}
+	fs.StringVar(&o.PgBouncerURL, "pgbouncer-url", "", "send the processes' transactions through this PgBouncer (it must serve any database name)")
+	fs.IntVar(&o.Workers, "workers", 3, "worker processes kept running")
+	fs.IntVar(&o.Kills, "kills", 10, "workers SIGKILLed, one per interval")
+	fs.DurationVar(&o.Interval, "interval", 3*time.Second, "time between kills")
+	fs.IntVar(&o.Rate, "rate", 100, "mutations per second, in total")
+	fs.IntVar(&o.Clients, "clients", 4, "concurrent mutation clients")
+	fs.DurationVar(&o.Drain, "drain", 60*time.Second, "bound of the wait for consumers and deliveries to finish after the kills")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.Failover(ctx, o)
 }
