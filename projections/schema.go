@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,7 +31,7 @@ func Ensure(ctx context.Context, pool *pgxpool.Pool, ps []*Projection) error {
 			var v int
 			err := tx.QueryRow(ctx, `SELECT active_version FROM projection_versions WHERE name = $1`, p.Name).Scan(&v)
 			if err == nil {
-				if err := createQueryIndexes(ctx, tx, p, v); err != nil {
+				if err := addMissingQueryIndexes(ctx, tx, p, v); err != nil {
 					return err
 				}
 				continue
@@ -99,6 +100,31 @@ func createQueryIndexes(ctx context.Context, q interface {
 		return fmt.Errorf("create query indexes of %s version %d: %w", p.Name, v, err)
 	}
 	return nil
+}
+
+// indexName finds the index names of a QueryIndexes script.
+var indexName = regexp.MustCompile(`(?i)CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)`)
+
+// addMissingQueryIndexes runs the query-index script of version v only if one of its indexes is
+// missing. CREATE INDEX IF NOT EXISTS takes its ShareLock on the table before it finds the index
+// there, so running it at every process start held every write to the read tables (the live
+// projections' commits) until the starting process's transaction ended: a worker joining the
+// cluster stalled the others' projections for seconds.
+func addMissingQueryIndexes(ctx context.Context, tx pgx.Tx, p *Projection, v int) error {
+	var names []string
+	for _, m := range indexName.FindAllStringSubmatch(ddl(p.QueryIndexes, v), -1) {
+		names = append(names, m[1])
+	}
+	if len(names) > 0 {
+		var missing int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]) n WHERE to_regclass(n) IS NULL`, names).Scan(&missing); err != nil {
+			return fmt.Errorf("query indexes of %s: %w", p.Name, err)
+		}
+		if missing == 0 {
+			return nil
+		}
+	}
+	return createQueryIndexes(ctx, tx, p, v)
 }
 
 // pointViews makes each table's view read version v. DROP + CREATE rather than CREATE OR REPLACE:

@@ -1,10 +1,13 @@
 package projections_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/internal/pgtest"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -35,4 +38,28 @@ func TestEnsureAddsMissingQueryIndexes(t *testing.T) {
 
 	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
 	require.Equal(t, before, indexes())
+}
+
+// Ensure on an installed schema takes no lock that writes wait for: every process runs it at
+// start, and CREATE INDEX IF NOT EXISTS takes a ShareLock on the table even when the index is
+// there, which held the live projections' commits (and the starting process behind them).
+func TestEnsureInstalledDoesNotBlockWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Open(t, pgtest.NewDatabase(t))
+	require.NoError(t, projections.Ensure(ctx, pool, projections.All()))
+	// A write in flight on every read table.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	for _, p := range projections.All() {
+		for _, table := range p.Tables {
+			// the lock an UPDATE holds until its transaction ends
+			_, err := tx.Exec(ctx, `LOCK TABLE `+table+`_v1 IN ROW EXCLUSIVE MODE`)
+			require.NoError(t, err, table)
+		}
+	}
+	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, projections.Ensure(ectx, pool, projections.All()), "Ensure waited for the writes")
 }
