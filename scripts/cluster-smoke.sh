@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make test-cluster: scripts/cluster.sh end to end, the way a newcomer uses make cluster.
 #
-#   1. starts it in the background under its own name (CLUSTER_NAME=cluster-smoke: database
-#      taskforge_cluster_smoke, dropped before and after, .data/cluster-smoke and
-#      .data/pgbouncer-cluster-smoke) and ports from CLUSTER_SMOKE_PORT_BASE (18280), so it never
-#      meets a developer's running cluster; with secrets of its own;
+#   1. starts it in the background under a name of this run's own (CLUSTER_NAME=cluster-smoke-PID:
+#      database taskforge_cluster_smoke_PID, dropped afterwards, .data/cluster-smoke-PID and
+#      .data/pgbouncer-cluster-smoke-PID) on ports from CLUSTER_SMOKE_PORT_BASE (default 20000 +
+#      8 × (PID mod 1000)), so that it never meets a developer's running cluster nor another
+#      checkout's test on the same PostgreSQL; with secrets of its own;
 #   2. waits until both APIs answer /readyz and `taskforge nodes --json` lists the 4 processes it
 #      started (2 api, 2 workers, by pid);
 #   3. asks each API who the caller is, creates a workspace through api-1 and reads it through
@@ -18,8 +19,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/taskforge"
-name=cluster-smoke
-db=taskforge_cluster_smoke
+name=cluster-smoke-$$
+db=taskforge_cluster_smoke_$$
 state="$root/.data/$name"
 bouncer_data="$root/.data/pgbouncer-$name"
 out="$root/.data/$name.log"
@@ -52,7 +53,7 @@ cleanup() {
   PGBOUNCER_DATA="$bouncer_data" "$root/scripts/pgbouncer.sh" stop 2>/dev/null || true
   drop_db || say "could not drop database $db"
   if [ -n "$passed" ]; then
-    rm -rf "$state" "$out"
+    rm -rf "$state" "$bouncer_data" "$out"
   elif [ -s "$out" ]; then
     say "the cluster's output (last 60 lines of $out):"
     tail -n 60 "$out" >&2
@@ -62,18 +63,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -s "$state/cluster.pid" ] && ps -p "$(cat "$state/cluster.pid")" -o args= 2>/dev/null | grep -q cluster.sh; then
-  cluster_pid="" # not ours: leave it alone
-  trap - EXIT
-  fail "another make test-cluster runs in this checkout (pid $(cat "$state/cluster.pid"))"
-fi
-drop_db
-
 # 1. In a process group of its own (job control): as in a terminal, where Ctrl-C signals the
 # whole group; and a background job without job control would ignore SIGINT.
 set -m
 env -u DATABASE_DIRECT_URL -u PGBOUNCER_DATA -u JWT_ISSUER -u JWT_AUDIENCE -u JWT_JWKS_URL \
-  CLUSTER_NAME="$name" CLUSTER_APIS=2 CLUSTER_WORKERS=2 CLUSTER_PORT_BASE="${CLUSTER_SMOKE_PORT_BASE:-18280}" \
+  CLUSTER_NAME="$name" CLUSTER_APIS=2 CLUSTER_WORKERS=2 CLUSTER_PORT_BASE="${CLUSTER_SMOKE_PORT_BASE:-$((20000 + 8 * ($$ % 1000)))}" \
   CLUSTER_READY_TIMEOUT=40 DATABASE_URL="$server" JWT_SECRET="$secret" WEBHOOK_SECRET_KEY="$webhook_key" \
   LOG_LEVEL=info LOG_FORMAT=text "$root/scripts/cluster.sh" >"$out" 2>&1 &
 cluster_pid=$!

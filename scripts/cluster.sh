@@ -192,7 +192,7 @@ reap() {
     fi
     code=0
     wait "${pids[$i]}" 2>/dev/null || code=$?
-    say "${names[$i]} (pid ${pids[$i]}) exited unexpectedly with code $code; the others keep running"
+    say "${names[$i]} (pid ${pids[$i]}) exited unexpectedly with code $code"
     pids[i]=""
   done
   [ "$left" -gt 0 ]
