@@ -37,8 +37,9 @@ port_base=${CLUSTER_PORT_BASE:-18080}
 name=${CLUSTER_NAME:-cluster}
 stop_timeout=${CLUSTER_STOP_TIMEOUT:-20}
 ready_timeout=${CLUSTER_READY_TIMEOUT:-60}
-for v in apis workers port_base stop_timeout ready_timeout; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+for v in CLUSTER_APIS=$apis CLUSTER_WORKERS=$workers CLUSTER_PORT_BASE=$port_base \
+  CLUSTER_STOP_TIMEOUT=$stop_timeout CLUSTER_READY_TIMEOUT=$ready_timeout; do
+  [[ ${v#*=} =~ ^(0|[1-9][0-9]{0,4})$ ]] || die "${v%%=*} must be a whole number, got '${v#*=}'"
 done
 ((apis >= 1 && apis <= 20)) || die "CLUSTER_APIS must be from 1 to 20, got $apis"
 ((workers >= 1 && workers <= 20)) || die "CLUSTER_WORKERS must be from 1 to 20, got $workers"
