@@ -63,6 +63,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+mkdir -p "$root/.data" # a clean clone has none yet
 # 1. In a process group of its own (job control): as in a terminal, where Ctrl-C signals the
 # whole group; and a background job without job control would ignore SIGINT.
 set -m
