@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make test-cluster: scripts/cluster.sh end to end, the way a newcomer uses make cluster.
 #
-#   1. starts it in the background under a name of this run's own (CLUSTER_NAME=cluster-smoke-PID:
-#      database taskforge_cluster_smoke_PID, dropped afterwards, .data/cluster-smoke-PID and
-#      .data/pgbouncer-cluster-smoke-PID) on ports from CLUSTER_SMOKE_PORT_BASE (default 20000 +
-#      8 × (PID mod 1000)), so that it never meets a developer's running cluster nor another
-#      checkout's test on the same PostgreSQL; with secrets of its own;
+#   1. starts it in the background under a name of this checkout's own (CLUSTER_NAME=
+#      cluster-smoke-K, K a checksum of the checkout's path: database taskforge_cluster_smoke_K,
+#      dropped before and after, .data/cluster-smoke-K, .data/pgbouncer-cluster-smoke-K) on ports
+#      from CLUSTER_SMOKE_PORT_BASE (default 20000 + 8 × (K mod 1000)), so that it never meets a
+#      developer's running cluster nor the test of another checkout on the same PostgreSQL; with
+#      secrets of its own;
 #   2. waits until both APIs answer /readyz and `taskforge nodes --json` lists the 4 processes it
 #      started (2 api, 2 workers, by pid);
 #   3. asks each API who the caller is, creates a workspace through api-1 and reads it through
@@ -14,13 +15,14 @@
 #      it exits 0, that none of its processes is left, that PgBouncer is gone and that no node is
 #      registered any more.
 # Everything it started is stopped and the database dropped whatever happened (trap); on failure
-# it prints the cluster's output. It takes about 10 s; bin/taskforge must be built (make builds it).
+# it prints the cluster's output. It takes 5 to 10 s; bin/taskforge must be built (make builds it).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/taskforge"
-name=cluster-smoke-$$
-db=taskforge_cluster_smoke_$$
+key=$(printf %s "$root" | cksum | cut -d' ' -f1)
+name=cluster-smoke-$key
+db=taskforge_cluster_smoke_$key
 state="$root/.data/$name"
 bouncer_data="$root/.data/pgbouncer-$name"
 out="$root/.data/$name.log"
@@ -63,12 +65,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+if [ -s "$state/cluster.pid" ] && ps -p "$(cat "$state/cluster.pid")" -o args= 2>/dev/null | grep -q cluster.sh; then
+  trap - EXIT # not ours to stop
+  fail "another make test-cluster runs in this checkout (pid $(cat "$state/cluster.pid"))"
+fi
+drop_db # left by a run that was killed
 mkdir -p "$root/.data" # a clean clone has none yet
 # 1. In a process group of its own (job control): as in a terminal, where Ctrl-C signals the
 # whole group; and a background job without job control would ignore SIGINT.
 set -m
 env -u DATABASE_DIRECT_URL -u PGBOUNCER_DATA -u JWT_ISSUER -u JWT_AUDIENCE -u JWT_JWKS_URL \
-  CLUSTER_NAME="$name" CLUSTER_APIS=2 CLUSTER_WORKERS=2 CLUSTER_PORT_BASE="${CLUSTER_SMOKE_PORT_BASE:-$((20000 + 8 * ($$ % 1000)))}" \
+  CLUSTER_NAME="$name" CLUSTER_APIS=2 CLUSTER_WORKERS=2 CLUSTER_PORT_BASE="${CLUSTER_SMOKE_PORT_BASE:-$((20000 + 8 * (key % 1000)))}" \
   CLUSTER_READY_TIMEOUT=40 DATABASE_URL="$server" JWT_SECRET="$secret" WEBHOOK_SECRET_KEY="$webhook_key" \
   LOG_LEVEL=info LOG_FORMAT=text "$root/scripts/cluster.sh" >"$out" 2>&1 &
 cluster_pid=$!
