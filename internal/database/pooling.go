@@ -117,18 +117,19 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
 	var session int32
-	var clientAddr, clientPort *string
-	if err := a.QueryRow(ctx, `SELECT pg_backend_pid(), host(inet_client_addr()), inet_client_port()::text`,
-		pgx.QueryExecModeSimpleProtocol).Scan(&session, &clientAddr, &clientPort); err != nil {
+	var seen serverView
+	if err := a.QueryRow(ctx, `SELECT pg_backend_pid(), host(inet_client_addr()), inet_client_port()::text,
+		host(inet_server_addr()), inet_server_port()::text`, pgx.QueryExecModeSimpleProtocol).Scan(
+		&session, &seen.clientAddr, &seen.clientPort, &seen.serverAddr, &seen.serverPort); err != nil {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
-	// Over TCP the server sees the address of whoever connected to it: this connection's own
-	// address when nothing is in between, a pooler's otherwise (decisive: PgBouncer 1.18 was seen
-	// handing a client the backend key data of the server session it started on). Over a Unix
-	// socket there is no address: a pooler answers with backend key data of its own, so the
-	// session's pid differs from the one this connection was given.
+	// Over TCP the server sees the connection of whoever connected to it: this one when nothing is
+	// in between, a pooler's otherwise (decisive: PgBouncer 1.18 was seen handing a client the
+	// backend key data of the server session it started on). Over a Unix socket there is no
+	// address: a pooler answers with backend key data of its own, so the session's pid differs
+	// from the one this connection was given.
 	if local, ok := a.PgConn().Conn().LocalAddr().(*net.TCPAddr); ok {
-		if clientAddr != nil && clientPort != nil && net.ParseIP(*clientAddr).Equal(local.IP) && *clientPort == strconv.Itoa(local.Port) {
+		if remote, ok := a.PgConn().Conn().RemoteAddr().(*net.TCPAddr); ok && seen.is(local, remote) {
 			return Pooling{Reason: "the server sees this connection's own address: nothing in between"}, nil
 		}
 	} else if a.PgConn().PID() == uint32(session) {
@@ -204,6 +205,25 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 	// was not seen carrying prepared statements, so assume it does not (the safe mode).
 	return Pooling{Transaction: true,
 		Reason: "a pooler in between, not seen carrying prepared statements between sessions"}, nil
+}
+
+// serverView is a connection as the server sees it (inet_client_addr and _port, inet_server_addr
+// and _port; NULL over a Unix socket).
+type serverView struct {
+	clientAddr, clientPort, serverAddr, serverPort *string
+}
+
+// is reports whether the server's connection is the one from local to remote. Both ends must
+// match: a pooler on the same host connects to the server from a port of its own, which the
+// kernel may also have given this connection, to the pooler (a port is unique per destination,
+// not per host: seen once in some twenty starts of make cluster, whose probes then took
+// PgBouncer 1.18 for a direct server); the server's end is then the server's port, not the
+// pooler's.
+func (v serverView) is(local, remote *net.TCPAddr) bool {
+	same := func(addr, port *string, want *net.TCPAddr) bool {
+		return addr != nil && port != nil && net.ParseIP(*addr).Equal(want.IP) && *port == strconv.Itoa(want.Port)
+	}
+	return same(v.clientAddr, v.clientPort, local) && same(v.serverAddr, v.serverPort, remote)
 }
 
 // ChooseExecMode resolves an exec mode setting for url: a mode named in the url
