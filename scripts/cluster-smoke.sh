@@ -8,7 +8,8 @@
 #      developer's running cluster nor the test of another checkout on the same PostgreSQL; with
 #      secrets of its own;
 #   2. waits until both APIs answer /readyz and `taskforge nodes --json` lists the 4 processes it
-#      started (2 api, 2 workers, by pid);
+#      started (2 api, 2 workers, by pid), and checks that each saw PgBouncer as a transaction
+#      pooler (its exec mode's reason);
 #   3. asks each API who the caller is, creates a workspace through api-1 and reads it through
 #      api-2 with the mutation's consistency token (so a worker must have projected it);
 #   4. sends SIGINT to the script's process group, as Ctrl-C in a terminal does, and checks that
@@ -113,6 +114,10 @@ while :; do
   sleep 0.2
 done
 say "ready: $(grep -o 'ready in [0-9.]* s' "$out"); nodes: $got"
+# Every process saw PgBouncer in front of it (database.ProbePooling): one that took it for
+# PostgreSQL itself would cache statements that PgBouncer before 1.21 loses.
+modes=$(grep -c 'msg="database statement cache".*transaction pooler' "$out" || true)
+[ "$modes" = 4 ] || fail "want 4 processes seeing a transaction pooler, got $modes: $(grep 'msg="database statement cache"' "$out")"
 
 # 3. GraphQL through each API: the caller, then a write on one and a consistent read on the other.
 token=$(env -u JWT_ISSUER -u JWT_AUDIENCE JWT_SECRET="$secret" "$bin" token --user cluster-smoke \
@@ -141,8 +146,11 @@ r=$(gql "${apis[1]#*=}" "{\"query\":\"query(\$t: String) { workspaces(consistent
 say "GraphQL: both APIs answer; a workspace created through api-1 is read through api-2"
 
 # 4. Ctrl-C.
-bouncer=$(PGBOUNCER_DATA="$bouncer_data" "$root/scripts/pgbouncer.sh" url "$db")
-bouncer_port=$(printf '%s' "$bouncer" | sed -E 's#.*@[^:/]+:([0-9]+)/.*#\1#')
+# PgBouncer's pid, from its admin console (its port may be taken by another checkout's soon after).
+bouncer=$(PGBOUNCER_DATA="$bouncer_data" "$root/scripts/pgbouncer.sh" url pgbouncer)
+pidfile=$(psql "$bouncer" -Atc 'show config' | awk -F'|' '$1 == "pidfile" { print $2 }')
+bouncer_pid=$(cat "$pidfile")
+kill -0 "$bouncer_pid" 2>/dev/null || fail "PgBouncer's pid file $pidfile names no live process"
 stop_started=${EPOCHREALTIME:-$SECONDS}
 kill -INT -- -"$cluster_pid"
 for _ in $(seq 1 300); do kill -0 "$cluster_pid" 2>/dev/null || break; sleep 0.1; done
@@ -159,7 +167,7 @@ for p in "${want_pids[@]}"; do
   ! kill -0 "${p%%:*}" 2>/dev/null || fail "process ${p%%:*} (${p#*:}) still runs"
 done
 ! PGBOUNCER_DATA="$bouncer_data" "$root/scripts/pgbouncer.sh" url "$db" >/dev/null 2>&1 || fail "PgBouncer still runs"
-! (exec 3<>"/dev/tcp/127.0.0.1/$bouncer_port") 2>/dev/null || fail "something still listens on PgBouncer's port $bouncer_port"
+! kill -0 "$bouncer_pid" 2>/dev/null || fail "PgBouncer (pid $bouncer_pid) still runs"
 nodes=$(list_nodes) || fail "taskforge nodes failed after the stop"
 [ -z "$nodes" ] || fail "nodes still registered after a graceful stop: $nodes"
 grep -q '^cluster: stopped' "$out" || fail "scripts/cluster.sh did not say it stopped"

@@ -82,6 +82,9 @@ func probeStatement() string {
 	return "taskforge_pooling_probe_" + hex.EncodeToString(b)
 }
 
+// losesStatements is the probe's reason for a pooler that loses prepared statements.
+const losesStatements = "transaction pooler that loses prepared statements between server sessions (PgBouncer before 1.21, or max_prepared_statements = 0)"
+
 // The probe's bounds: connections held per round, rounds.
 const (
 	probeHolders = 3
@@ -92,8 +95,9 @@ const (
 // protocol-level prepared statements survive it. PgBouncer answers SHOW VERSION only on its admin
 // console, which an application's user may not reach, so the probe watches behaviour instead.
 //
-// Connection A prepares a statement returning pg_backend_pid() and runs it: server session S. If
-// the server sees A's own TCP address as its client, nothing is in between: done. Otherwise, in
+// Connection A prepares a statement returning pg_backend_pid(). If the server sees A's own TCP
+// connection (both ends), nothing is in between: done. Otherwise A runs the statement: server
+// session S (a pooler that already moved A elsewhere answers "does not exist"). Then, in
 // up to five rounds, connections B₁..B₃ each open a transaction and read their backend pid (a
 // pooler hands the session A just released to the next client; PgBouncer's default LIFO order
 // makes that the first one), then A runs its statement again. A transaction pooler shows itself
@@ -134,6 +138,16 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		}
 	} else if a.PgConn().PID() == uint32(session) {
 		return Pooling{Reason: "the server session's pid is the one this connection was given: nothing in between"}, nil
+	}
+	// S is the session the statement lives on, which the query above need not have run on: behind
+	// a transaction pooler another client may have taken S in between (taking the query's session
+	// for S once made a statement found back on S look carried to another session).
+	if err := a.QueryRow(ctx, stmt).Scan(&session); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "26000" { // moved already, without the statement
+			return Pooling{Transaction: true, Reason: losesStatements}, nil
+		}
+		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
 	holders := make([]*pgx.Conn, probeHolders)
 	defer func() {
@@ -183,8 +197,7 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 				// and this pooler tracks no statements that this could upset.
 				_, _ = holder.Exec(ctx, `DEALLOCATE `+stmt, pgx.QueryExecModeSimpleProtocol)
 			}
-			return Pooling{Transaction: true,
-				Reason: "transaction pooler that loses prepared statements between server sessions (PgBouncer before 1.21, or max_prepared_statements = 0)"}, nil
+			return Pooling{Transaction: true, Reason: losesStatements}, nil
 		case err != nil && ctx.Err() != nil:
 			return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 		case err != nil && holder != nil:
