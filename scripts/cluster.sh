@@ -83,7 +83,7 @@ force=""
 stop_all() {
   [ -z "$stopping" ] || return 0
   stopping=1
-  trap 'force=1' INT TERM
+  trap 'force=1' INT TERM HUP
   local i pid live=0 waited=0 code
   for pid in "${pids[@]}"; do
     if [ -n "$pid" ]; then
@@ -125,7 +125,7 @@ stop_all() {
   say "stopped"
 }
 trap 'stop_all' EXIT
-trap 'stop_all; exit 0' INT TERM
+trap 'stop_all; exit 0' INT TERM HUP
 
 # port_free PORT: nothing listens on it on loopback.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -216,9 +216,11 @@ elapsed=$(awk -v a="$start_time" -v b="${EPOCHREALTIME:-$SECONDS}" 'BEGIN { prin
 
 here=$bin
 [ "$PWD" != "$root" ] || here=./bin/taskforge
+running=0
+for pid in "${pids[@]}"; do [ -z "$pid" ] || running=$((running + 1)); done
 {
   echo
-  echo "cluster: $apis API and $workers worker processes ready in $elapsed s"
+  echo "cluster: $running of $((apis + workers)) processes ($apis API, $workers workers) ready in $elapsed s"
   for i in "${!pids[@]}"; do
     [ -n "${pids[$i]}" ] || continue
     if [ "${roles[$i]}" = api ]; then
