@@ -96,7 +96,7 @@ const (
 // console, which an application's user may not reach, so the probe watches behaviour instead.
 //
 // Connection A prepares a statement returning pg_backend_pid(). If the server sees A's own TCP
-// connection (both ends), nothing is in between: done. Otherwise A runs the statement: server
+// connection (A's address, on the port A connected to), nothing is in between: done. Otherwise A runs the statement: server
 // session S (a pooler that already moved A elsewhere answers "does not exist"). Then, in
 // up to five rounds, connections B₁..B₃ each open a transaction and read their backend pid (a
 // pooler hands the session A just released to the next client; PgBouncer's default LIFO order
@@ -123,8 +123,8 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 	var session int32
 	var seen serverView
 	if err := a.QueryRow(ctx, `SELECT pg_backend_pid(), host(inet_client_addr()), inet_client_port()::text,
-		host(inet_server_addr()), inet_server_port()::text`, pgx.QueryExecModeSimpleProtocol).Scan(
-		&session, &seen.clientAddr, &seen.clientPort, &seen.serverAddr, &seen.serverPort); err != nil {
+		inet_server_port()::text`, pgx.QueryExecModeSimpleProtocol).Scan(
+		&session, &seen.clientAddr, &seen.clientPort, &seen.serverPort); err != nil {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
 	// Over TCP the server sees the connection of whoever connected to it: this one when nothing is
@@ -220,23 +220,23 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		Reason: "a pooler in between, not seen carrying prepared statements between sessions"}, nil
 }
 
-// serverView is a connection as the server sees it (inet_client_addr and _port, inet_server_addr
-// and _port; NULL over a Unix socket).
+// serverView is a connection as the server sees it (inet_client_addr and _port,
+// inet_server_port; NULL over a Unix socket).
 type serverView struct {
-	clientAddr, clientPort, serverAddr, serverPort *string
+	clientAddr, clientPort, serverPort *string
 }
 
-// is reports whether the server's connection is the one from local to remote. Both ends must
-// match: a pooler on the same host connects to the server from a port of its own, which the
-// kernel may also have given this connection, to the pooler (a port is unique per destination,
-// not per host: seen once in some twenty starts of make cluster, whose probes then took
-// PgBouncer 1.18 for a direct server); the server's end is then the server's port, not the
-// pooler's.
+// is reports whether the server's connection is the one from local to remote: the server sees
+// local as its client, on remote's port. The client's end alone is not enough: a pooler on the
+// same host reaches the server from a port of its own, which the kernel may also have given this
+// connection to the pooler (a local port is unique per destination, not per host: seen once in
+// some twenty starts of make cluster, whose probe then took PgBouncer 1.18 for PostgreSQL), and
+// then the server's port is not the pooler's. The server's address may differ from remote's
+// without a pooler (a Kubernetes service, DNAT), so only its port counts.
 func (v serverView) is(local, remote *net.TCPAddr) bool {
-	same := func(addr, port *string, want *net.TCPAddr) bool {
-		return addr != nil && port != nil && net.ParseIP(*addr).Equal(want.IP) && *port == strconv.Itoa(want.Port)
-	}
-	return same(v.clientAddr, v.clientPort, local) && same(v.serverAddr, v.serverPort, remote)
+	return v.clientAddr != nil && v.clientPort != nil && v.serverPort != nil &&
+		net.ParseIP(*v.clientAddr).Equal(local.IP) && *v.clientPort == strconv.Itoa(local.Port) &&
+		*v.serverPort == strconv.Itoa(remote.Port)
 }
 
 // ChooseExecMode resolves an exec mode setting for url: a mode named in the url
