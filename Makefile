@@ -25,12 +25,13 @@ token: build ## mint a development token: make token ID=alice EMAIL=alice@exampl
 	@JWT_SECRET="$$(scripts/dev-secret.sh)" ./$(BIN) token --user "$(ID)" --email "$(EMAIL)" --name "$(NAME)"
 
 .PHONY: test
-test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL, then test-pgbouncer and test-clients
+test: ## run every test (race detector on) against TEST_DATABASE_URL or a local PostgreSQL, then test-pgbouncer, test-clients and test-cluster
 	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
 	  echo "taskforge: testing against $$url" && \
 	  env -u TEST_PGBOUNCER_URL TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) -s test-pgbouncer
 	@$(MAKE) -s test-clients
+	@$(MAKE) -s test-cluster
 
 # Through PgBouncer (internal/pgtest: with TEST_PGBOUNCER_URL set, the tests' pools go through it):
 # the whole event store suite but the test that LISTENs on a pooled connection on purpose
@@ -51,6 +52,15 @@ test-pgbouncer: ## the event store suite, exactly-once projections and a GraphQL
 .PHONY: test-clients
 test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-codegen) against a served binary; needs Node.js 20+
 	@GO="$(GO)" scripts/client-tests.sh
+
+# The local cluster of README "Scaling out" (scripts/cluster.sh says what it runs).
+.PHONY: cluster
+cluster: build ## PgBouncer, 2 API and 2 worker processes on loopback ports (CLUSTER_APIS, CLUSTER_WORKERS); Ctrl-C stops them
+	@scripts/cluster.sh
+
+.PHONY: test-cluster
+test-cluster: build ## start scripts/cluster.sh on its own database and ports, query both APIs, list the nodes, Ctrl-C it, check all is gone
+	@scripts/cluster-smoke.sh
 
 # Fuzz targets as package:Name. Each also runs as a unit test on its seeds (testdata/fuzz/).
 FUZZ_TARGETS := ./eventstore:FuzzParsePosition ./domain:FuzzCleanLine ./domain:FuzzCommentBody ./domain:FuzzAddressCheck ./commands:FuzzRequestID \

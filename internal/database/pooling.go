@@ -82,6 +82,9 @@ func probeStatement() string {
 	return "taskforge_pooling_probe_" + hex.EncodeToString(b)
 }
 
+// losesStatements is the probe's reason for a pooler that loses prepared statements.
+const losesStatements = "transaction pooler that loses prepared statements between server sessions (PgBouncer before 1.21, or max_prepared_statements = 0)"
+
 // The probe's bounds: connections held per round, rounds.
 const (
 	probeHolders = 3
@@ -92,8 +95,9 @@ const (
 // protocol-level prepared statements survive it. PgBouncer answers SHOW VERSION only on its admin
 // console, which an application's user may not reach, so the probe watches behaviour instead.
 //
-// Connection A prepares a statement returning pg_backend_pid() and runs it: server session S. If
-// the server sees A's own TCP address as its client, nothing is in between: done. Otherwise, in
+// Connection A prepares a statement returning pg_backend_pid(). If the server sees A's own TCP
+// connection (A's address, on the port A connected to), nothing is in between: done. Otherwise A runs the statement: server
+// session S (a pooler that already moved A elsewhere answers "does not exist"). Then, in
 // up to five rounds, connections B₁..B₃ each open a transaction and read their backend pid (a
 // pooler hands the session A just released to the next client; PgBouncer's default LIFO order
 // makes that the first one), then A runs its statement again. A transaction pooler shows itself
@@ -117,22 +121,33 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
 	var session int32
-	var clientAddr, clientPort *string
-	if err := a.QueryRow(ctx, `SELECT pg_backend_pid(), host(inet_client_addr()), inet_client_port()::text`,
-		pgx.QueryExecModeSimpleProtocol).Scan(&session, &clientAddr, &clientPort); err != nil {
+	var seen serverView
+	if err := a.QueryRow(ctx, `SELECT pg_backend_pid(), host(inet_client_addr()), inet_client_port()::text,
+		inet_server_port()::text`, pgx.QueryExecModeSimpleProtocol).Scan(
+		&session, &seen.clientAddr, &seen.clientPort, &seen.serverPort); err != nil {
 		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
-	// Over TCP the server sees the address of whoever connected to it: this connection's own
-	// address when nothing is in between, a pooler's otherwise (decisive: PgBouncer 1.18 was seen
-	// handing a client the backend key data of the server session it started on). Over a Unix
-	// socket there is no address: a pooler answers with backend key data of its own, so the
-	// session's pid differs from the one this connection was given.
+	// Over TCP the server sees the connection of whoever connected to it: this one when nothing is
+	// in between, a pooler's otherwise (decisive: PgBouncer 1.18 was seen handing a client the
+	// backend key data of the server session it started on). Over a Unix socket there is no
+	// address: a pooler answers with backend key data of its own, so the session's pid differs
+	// from the one this connection was given.
 	if local, ok := a.PgConn().Conn().LocalAddr().(*net.TCPAddr); ok {
-		if clientAddr != nil && clientPort != nil && net.ParseIP(*clientAddr).Equal(local.IP) && *clientPort == strconv.Itoa(local.Port) {
+		if remote, ok := a.PgConn().Conn().RemoteAddr().(*net.TCPAddr); ok && seen.is(local, remote) {
 			return Pooling{Reason: "the server sees this connection's own address: nothing in between"}, nil
 		}
 	} else if a.PgConn().PID() == uint32(session) {
 		return Pooling{Reason: "the server session's pid is the one this connection was given: nothing in between"}, nil
+	}
+	// S is the session the statement lives on, which the query above need not have run on: behind
+	// a transaction pooler another client may have taken S in between (taking the query's session
+	// for S once made a statement found back on S look carried to another session).
+	if err := a.QueryRow(ctx, stmt).Scan(&session); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "26000" { // moved already, without the statement
+			return Pooling{Transaction: true, Reason: losesStatements}, nil
+		}
+		return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 	}
 	holders := make([]*pgx.Conn, probeHolders)
 	defer func() {
@@ -182,8 +197,7 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 				// and this pooler tracks no statements that this could upset.
 				_, _ = holder.Exec(ctx, `DEALLOCATE `+stmt, pgx.QueryExecModeSimpleProtocol)
 			}
-			return Pooling{Transaction: true,
-				Reason: "transaction pooler that loses prepared statements between server sessions (PgBouncer before 1.21, or max_prepared_statements = 0)"}, nil
+			return Pooling{Transaction: true, Reason: losesStatements}, nil
 		case err != nil && ctx.Err() != nil:
 			return Pooling{}, fmt.Errorf("pooling probe: %w", err)
 		case err != nil && holder != nil:
@@ -204,6 +218,25 @@ func ProbePooling(ctx context.Context, url string) (Pooling, error) {
 	// was not seen carrying prepared statements, so assume it does not (the safe mode).
 	return Pooling{Transaction: true,
 		Reason: "a pooler in between, not seen carrying prepared statements between sessions"}, nil
+}
+
+// serverView is a connection as the server sees it (inet_client_addr and _port,
+// inet_server_port; NULL over a Unix socket).
+type serverView struct {
+	clientAddr, clientPort, serverPort *string
+}
+
+// is reports whether the server's connection is the one from local to remote: the server sees
+// local as its client, on remote's port. The client's end alone is not enough: a pooler on the
+// same host reaches the server from a port of its own, which the kernel may also have given this
+// connection to the pooler (a local port is unique per destination, not per host: seen once in
+// some twenty starts of make cluster, whose probe then took PgBouncer 1.18 for PostgreSQL), and
+// then the server's port is not the pooler's. The server's address may differ from remote's
+// without a pooler (a Kubernetes service, DNAT), so only its port counts.
+func (v serverView) is(local, remote *net.TCPAddr) bool {
+	return v.clientAddr != nil && v.clientPort != nil && v.serverPort != nil &&
+		net.ParseIP(*v.clientAddr).Equal(local.IP) && *v.clientPort == strconv.Itoa(local.Port) &&
+		*v.serverPort == strconv.Itoa(remote.Port)
 }
 
 // ChooseExecMode resolves an exec mode setting for url: a mode named in the url

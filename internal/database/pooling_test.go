@@ -90,6 +90,47 @@ func TestProbeSeesPgBouncer(t *testing.T) {
 		})
 	}
 	wg.Wait()
+
+	// Probes while other clients keep taking server sessions (the processes of a cluster starting
+	// together): each still sees the pooler as it is. Between a probe's statements, another
+	// client may get the session the probe was on: a probe that took the session of its pid query
+	// for its prepared statement's once took PgBouncer 1.18 for one carrying statements. Two
+	// probes at a time, each holding at most 3 sessions, leave sessions to the busy clients.
+	done := make(chan struct{})
+	var busy sync.WaitGroup
+	for range 4 {
+		busy.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := pool.Exec(ctx, `SELECT 1`); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var probes sync.WaitGroup
+	for range 2 {
+		probes.Go(func() {
+			for range 60 {
+				p, err := database.ProbePooling(ctx, url)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !p.Transaction || p.PreparedStatements != carries {
+					t.Errorf("%s: a probe among busy clients saw %+v", version, p)
+				}
+			}
+		})
+	}
+	probes.Wait()
+	close(done)
+	busy.Wait()
 }
 
 // A transaction pooler where a session is needed is refused, with the setting to change named.
