@@ -62,6 +62,8 @@ type Runner struct {
 	sharedMu    sync.Mutex
 	shared      *feed.Subscriber // RunConsumer's (sharedSubscriber)
 	sharedUsers int
+	// sharedQueries counts the queries of shared subscribers closed so far.
+	sharedQueries int64
 }
 
 // NewRunner returns a runner over store.
@@ -114,6 +116,17 @@ func (r *Runner) Refusals() int64 { return r.refusals.Load() }
 
 // Subscriber returns the runner's subscriber (for its query count).
 func (r *Runner) Subscriber() *feed.Subscriber { return r.sub }
+
+// Queries is the number of queries the runner's subscribers issued (reads, horizon checks, polls).
+func (r *Runner) Queries() int64 {
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	n := r.sub.Queries() + r.sharedQueries
+	if r.shared != nil {
+		n += r.shared.Queries()
+	}
+	return n
+}
 
 // Run installs missing projections, then consumes until ctx is done and every in-flight event is
 // finished (graceful stop). A projection that is failed is not started: status shows it.
@@ -284,6 +297,7 @@ func (r *Runner) sharedSubscriber() (*feed.Subscriber, func(), error) {
 		defer r.sharedMu.Unlock()
 		if r.sharedUsers--; r.sharedUsers == 0 {
 			_ = r.shared.Close()
+			r.sharedQueries += r.shared.Queries()
 			r.shared = nil
 		}
 	}, nil

@@ -114,7 +114,13 @@ func (c *lagCluster) start(onApplied func(string, eventstore.RecordedEvent)) (fu
 		wg.Go(func() { _ = reg.Run(ctx) })
 		wg.Go(func() { _ = l.Run(ctx) })
 	}
-	queries := func() int64 { return 0 } // per-consumer subscribers are not counted
+	queries := func() int64 {
+		var n int64
+		for _, r := range runners {
+			n += r.Queries()
+		}
+		return n
+	}
 	halt := func() { stop(); wg.Wait() }
 	// Spread: every lease owned, by both workers.
 	deadline := time.Now().Add(30 * time.Second)
