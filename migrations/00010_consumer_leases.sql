@@ -65,7 +65,35 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- taskforge_projection_advance_leased is the same check for a lease holder's one-round-trip
+-- commit (BEGIN; advance; the event's statements; COMMIT, pipelined): it raises on a refusal, which
+-- aborts the transaction so that nothing after it commits, and the caller then classifies the
+-- refusal through taskforge_projection_try_advance. A lease holder is refused only around a
+-- handover (the previous owner's last commit, a redelivery), so these raises are a few ERROR lines
+-- per handover, not one per event as with two unleased workers. One round trip instead of two
+-- holds the transaction's xid (which holds every reader's horizon) for a server-side moment rather
+-- than a client's round trip, which behind PgBouncer was most of the live lag.
+-- +goose StatementBegin
+CREATE FUNCTION taskforge_projection_advance_leased(
+    p_name text, p_version int, p_prev_tx bigint, p_prev_pos bigint, p_tx bigint, p_pos bigint,
+    p_event_time timestamptz, p_lease_token bigint
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM taskforge_projection_try_advance(p_name, p_version, p_prev_tx, p_prev_pos, p_tx, p_pos,
+        p_event_time, p_lease_token);
+    IF r.refusal IS NOT NULL THEN
+        RAISE EXCEPTION 'taskforge: checkpoint advance of % refused: %', p_name, r.refusal
+            USING ERRCODE = 'TF409';
+    END IF;
+END;
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION taskforge_projection_advance_leased(text, int, bigint, bigint, bigint, bigint, timestamptz, bigint);
 DROP FUNCTION taskforge_projection_try_advance(text, int, bigint, bigint, bigint, bigint, timestamptz, bigint);
 ALTER TABLE email_outbox DROP COLUMN claimed_by;
 ALTER TABLE webhook_deliveries DROP COLUMN claimed_by;

@@ -540,6 +540,13 @@ const advanceSQL = `SELECT refusal, checkpoint_tx, checkpoint_pos FROM taskforge
 // row until the transaction ends.
 const advanceLeasedSQL = `SELECT refusal, checkpoint_tx, checkpoint_pos FROM taskforge_projection_try_advance($1, $2, $3, $4, $5, $6, $7, $8)`
 
+// advanceLeasedOrRaiseSQL is the lease holder's advance in its one-round-trip commit: it raises
+// (SQLSTATE TF409) on a refusal, aborting the transaction.
+const advanceLeasedOrRaiseSQL = `SELECT taskforge_projection_advance_leased($1, $2, $3, $4, $5, $6, $7, $8)`
+
+// commitTimeout bounds a commit that is not cancelled with its consumer.
+const commitTimeout = 30 * time.Second
+
 // txIdleTimeout ends a consumer's transaction left open by a paused process, so that its row
 // locks (checkpoint, lease) cannot hold a takeover back for longer than a lease's time.
 const txIdleTimeout = `SET LOCAL idle_in_transaction_session_timeout = '5s'`
@@ -578,11 +585,12 @@ func (c *consumer) queueAdvance(b *pgx.Batch, v int, prev eventstore.GlobalPosit
 		})
 }
 
-// commitFast is the common case in two round trips: BEGIN and the advance, then (if it moved) the
-// event's statements and COMMIT, pipelined. synchronous_commit is off for it: a crash can lose
-// only whole transactions, tables and checkpoint together, which are then delivered and applied
-// again. A refusal rolls back before any statement of the event ran. Any other failure goes to
-// commit, which retries with a savepoint and records the failure.
+// commitFast is the common case. Unleased, in two round trips: BEGIN and the advance, then (if it
+// moved) the event's statements and COMMIT, pipelined; a refusal rolls back before any statement
+// of the event ran. Under a lease, in one: BEGIN, the advance that raises on a refusal, the
+// statements, COMMIT (commitLeased). synchronous_commit is off: a crash can lose only whole
+// transactions, tables and checkpoint together, which are then delivered and applied again. Any
+// other failure goes to commit, which retries with a savepoint and records the failure.
 func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.RecordedEvent, prev eventstore.GlobalPosition, w *Writer) error {
 	conn, err := c.r.pool.Acquire(ctx)
 	if err != nil {
@@ -594,6 +602,29 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 			// Do not return a connection in an unknown state to the pool.
 			_ = conn.Conn().Close(context.WithoutCancel(ctx))
 		}
+	}
+	if c.token != 0 {
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		b.Queue(`SET LOCAL synchronous_commit = off`)
+		b.Queue(txIdleTimeout)
+		b.Queue(advanceLeasedOrRaiseSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID),
+			re.Position, re.RecordedAt, c.token)
+		w.queue(b)
+		b.Queue(`COMMIT`)
+		// Not cancelled midway (see below); bounded all the same.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		if err := conn.SendBatch(cctx, b).Close(); err == nil {
+			return nil
+		}
+		// Refused (TF409) or failed: nothing committed. The slow path classifies a refusal
+		// without raising, or records the failure.
+		rollback()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errSlowPath
 	}
 	var a advance
 	b := &pgx.Batch{}
@@ -613,7 +644,9 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 		b.Queue(`COMMIT`)
 		// Not cancelled midway: a consumer being stopped (its lease moving on) finishes the commit
 		// it started, rather than leaving it to the server whether it committed.
-		err = conn.SendBatch(context.WithoutCancel(ctx), b).Close()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		err = conn.SendBatch(cctx, b).Close()
+		cancel()
 		if err == nil {
 			return nil
 		}
