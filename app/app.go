@@ -342,6 +342,9 @@ func (a *App) Run(ctx context.Context, role Role) error {
 		}
 		// The read tables exist before any consumer starts (New did it unless --skip-migrate).
 		if err := projections.Ensure(ctx, a.pool, projections.All()); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
 			return err
 		}
 		g.Go(func() error { return leaser.Run(gctx) })

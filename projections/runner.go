@@ -131,6 +131,14 @@ func (r *Runner) Queries() int64 {
 // Run installs missing projections, then consumes until ctx is done and every in-flight event is
 // finished (graceful stop). A projection that is failed is not started: status shows it.
 func (r *Runner) Run(ctx context.Context) error {
+	err := r.run(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while starting: not a failure
+	}
+	return err
+}
+
+func (r *Runner) run(ctx context.Context) error {
 	if err := Ensure(ctx, r.pool, r.opts.Projections); err != nil {
 		return err
 	}
