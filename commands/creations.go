@@ -60,6 +60,10 @@ import (
 // has given up; a creation whose caller gives up leaves at the next
 // attempt, or at once while it is still queued.
 
+// maxNumberRounds bounds, in multiples of Options.MaxAttempts, the rounds a
+// creation is decided again because other processes took numbers first.
+const maxNumberRounds = 10
+
 // maxCreationBatch bounds the creations appended together (about three
 // events each).
 const maxCreationBatch = 100
@@ -76,6 +80,10 @@ type creationQueue struct {
 	token   chan struct{} // holds one token: the right to run batches
 	pending []*creation   // FIFO; guarded by creationQueues.mu
 	users   int           // creations queued or running; guarded by creationQueues.mu
+	// numbers are the project's task numbers after this process's last
+	// batch, a guess that the exact version of the next append checks;
+	// only the holder of the token uses them.
+	numbers *domain.TaskNumbers
 }
 
 // creation is one CreateTask call.
@@ -85,9 +93,10 @@ type creation struct {
 	inv    invocation
 	taskID uuid.UUID
 	taken  bool // in a batch; guarded by creationQueues.mu
-	// attempts counts the batch attempts that conflicted on a shared stream
-	// with this creation in them (only the runner touches it).
-	attempts int
+	// attempts counts the batch attempts that conflicted on the project or
+	// the workspace with this creation in them, numberRounds those that
+	// conflicted on the task numbers stream (only the runner touches them).
+	attempts, numberRounds int
 
 	done    chan struct{} // closed once the outcome below is set
 	res     eventstore.AppendResult
@@ -141,7 +150,7 @@ func (rt *Runtime) create(c *creation) error {
 		defer func() { cq.token <- struct{}{} }()
 		// Batches are taken in arrival order: c is in this one or a later one.
 		for !c.settled() {
-			rt.runCreations(cq, q.take(cq, maxCreationBatch), true)
+			rt.runCreations(cq, q.take(cq, maxCreationBatch))
 		}
 		return nil
 	case <-c.ctx.Done():
@@ -172,10 +181,12 @@ func (q *creationQueues) take(cq *creationQueue, n int) []*creation {
 }
 
 // runCreations appends batch, deciding it again after conflicts, until every
-// creation in it is settled. With grow, creations queued meanwhile join it
-// when it decides again.
-func (rt *Runtime) runCreations(cq *creationQueue, batch []*creation, grow bool) {
+// creation in it is settled. Creations queued meanwhile wait for the next
+// batch: a batch that grew while it backed off would take longer to decide
+// and lose again to the batches of other processes.
+func (rt *Runtime) runCreations(cq *creationQueue, batch []*creation) {
 	const name = "create_task"
+	var scope *projectScope
 	for round := 1; ; {
 		batch = slices.DeleteFunc(batch, func(c *creation) bool {
 			if err := c.ctx.Err(); err != nil {
@@ -184,27 +195,36 @@ func (rt *Runtime) runCreations(cq *creationQueue, batch []*creation, grow bool)
 			}
 			return false
 		})
-		if grow && round > 1 && len(batch) < maxCreationBatch {
-			batch = append(batch, rt.creations.take(cq, maxCreationBatch-len(batch))...)
-		}
 		if len(batch) == 0 {
 			return
 		}
 		ctx, release := whileAnyWaits(batch)
-		out := rt.attemptCreations(ctx, cq.project, batch)
+		out := rt.attemptCreations(ctx, cq, batch, scope)
+		scope = nil
 		switch {
 		case out.alone:
 			release()
 			for _, c := range out.again {
-				rt.runCreations(cq, []*creation{c}, false)
+				rt.runCreations(cq, []*creation{c})
 			}
 			return
 		case out.conflict != nil:
+			// A conflict on the numbers stream alone (out.scope set) means
+			// that another process's creations committed: someone
+			// progresses every round, so these rounds are not counted as
+			// attempts. They go on while the callers wait, within a bound
+			// for callers without a deadline, after a short jittered wait
+			// that lets two processes fall out of step.
+			numbers := out.scope != nil
 			var again []*creation
 			for _, c := range out.again {
-				if c.attempts++; c.attempts >= rt.opts.MaxAttempts {
+				n, limit := &c.attempts, rt.opts.MaxAttempts
+				if numbers {
+					n, limit = &c.numberRounds, maxNumberRounds*rt.opts.MaxAttempts
+				}
+				if *n++; *n >= limit {
 					c.settle(eventstore.AppendResult{}, domain.TaskCreated{}, fmt.Errorf("%s after %d attempts: %w (%w)",
-						name, c.attempts, ErrContention, out.conflict))
+						name, c.attempts+c.numberRounds, ErrContention, out.conflict))
 					continue
 				}
 				rt.opts.Metrics.retried(name)
@@ -213,9 +233,17 @@ func (rt *Runtime) runCreations(cq *creationQueue, batch []*creation, grow bool)
 			rt.log.DebugContext(ctx, "creations conflicted, deciding again", "command", name, "creations", len(again),
 				"round", round, "err", out.conflict)
 			// Canceled only once every creation of the batch gave up: the loop then settles them.
-			_ = rt.backoff(ctx, round)
-			round++
+			if numbers {
+				_ = rt.backoff(ctx, 1)
+			} else {
+				_ = rt.backoff(ctx, round)
+				round++
+			}
 			batch = again
+			// The project and the workspace read are still current: only
+			// the numbers are read again. The batch that lost then decides
+			// faster than the others, which load everything.
+			scope = out.scope
 		default:
 			batch = out.again // a neighbour left: the others go again at once
 		}
@@ -248,18 +276,21 @@ func whileAnyWaits(batch []*creation) (context.Context, func()) {
 
 // batchOutcome is what one attempt leaves to do: the creations to decide
 // again, after a conflict on a stream they share (conflict set), one by one
-// (alone), or at once.
+// (alone), or at once. After a conflict on the numbers stream alone, scope
+// is the project and workspace the attempt decided on, still current.
 type batchOutcome struct {
 	again    []*creation
 	conflict error
 	alone    bool
+	scope    *projectScope
 }
 
 // attemptCreations loads the project once, decides every creation of batch
 // on it and appends those accepted in one append. It settles the creations
 // it can and returns the others.
-func (rt *Runtime) attemptCreations(ctx context.Context, projectID uuid.UUID, batch []*creation) batchOutcome {
+func (rt *Runtime) attemptCreations(ctx context.Context, cq *creationQueue, batch []*creation, scope *projectScope) batchOutcome {
 	const name = "create_task"
+	projectID := cq.project
 	var out batchOutcome
 	// A keyed call may have been stored by a call with the same key (here,
 	// in another process, or before a crash): its result is the answer.
@@ -291,11 +322,15 @@ func (rt *Runtime) attemptCreations(ctx context.Context, projectID uuid.UUID, ba
 		}
 		return out
 	}
-	s, err := rt.loadProjectScope(ctx, projectID)
-	if err != nil {
-		return fail(err)
+	if scope == nil {
+		s, err := rt.loadProjectScope(ctx, projectID)
+		if err != nil {
+			return fail(err)
+		}
+		scope = &s
 	}
-	numbers, err := rt.loadTaskNumbers(ctx, projectID)
+	s := *scope
+	numbers, err := rt.currentTaskNumbers(ctx, cq)
 	if err != nil {
 		return fail(err)
 	}
@@ -362,6 +397,7 @@ func (rt *Runtime) attemptCreations(ctx context.Context, projectID uuid.UUID, ba
 	var ce *eventstore.ConflictError
 	switch {
 	case err == nil && !res.Replayed:
+		rt.appendedNumbers(ctx, cq, loaded, numbers)
 		for _, a := range acc {
 			a.c.settle(own(res, a.ids), a.created, nil)
 		}
@@ -387,6 +423,9 @@ func (rt *Runtime) attemptCreations(ctx context.Context, projectID uuid.UUID, ba
 		}
 	case errors.Is(err, eventstore.ErrConcurrency):
 		out.conflict = err
+		if ce != nil && ce.StreamID == domain.TaskNumbersStream(projectID) {
+			out.scope = scope
+		}
 		for _, a := range acc {
 			out.again = append(out.again, a.c)
 		}
@@ -402,6 +441,47 @@ func (rt *Runtime) attemptCreations(ctx context.Context, projectID uuid.UUID, ba
 		rt.settleFailed(ctx, acc[0].c, fmt.Errorf("%s: %w", name, err))
 	}
 	return out
+}
+
+// currentTaskNumbers returns the project's task numbers: those this process
+// left after its last batch, brought up to date with what other processes
+// appended since (one read of the stream's tail, empty when none did), or
+// loaded from the snapshot and tail. Only the holder of cq's token calls it.
+func (rt *Runtime) currentTaskNumbers(ctx context.Context, cq *creationQueue) (*domain.TaskNumbers, error) {
+	if cq.numbers == nil {
+		n, err := rt.loadTaskNumbers(ctx, cq.project)
+		if err != nil {
+			return nil, err
+		}
+		cq.numbers = n
+		return n, nil
+	}
+	stream := domain.TaskNumbersStream(cq.project)
+	recorded, err := rt.readStream(ctx, stream, cq.numbers.Version()+1)
+	if err != nil {
+		return nil, err
+	}
+	events, err := rt.codec.DecodeAll(recorded)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", stream, err)
+	}
+	n, err := cq.numbers.Recorded(events)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", stream, err)
+	}
+	cq.numbers = n
+	return n, nil
+}
+
+// appendedNumbers keeps the numbers a batch appended, at their version, for
+// the next batch, and snapshots them each SnapshotEvery versions (as the
+// loader does) so that a process loading them reads a short tail.
+func (rt *Runtime) appendedNumbers(ctx context.Context, cq *creationQueue, before int64, n *domain.TaskNumbers) {
+	cq.numbers = n
+	if every := rt.opts.SnapshotEvery; before/every != n.Version()/every {
+		format, _ := domain.SnapshotFormat(domain.StreamTypeTaskNumbers)
+		rt.maybeSnapshot(ctx, domain.TaskNumbersStream(cq.project), format, 0, n)
+	}
 }
 
 // settleFailed settles c, whose append failed, with err, unless it is a
