@@ -21,13 +21,14 @@ import (
 // stream at that stream's exact version, which keeps numbers dense and
 // unique, in every process, across crashes. Appended one by one, concurrent
 // creations all load the same version and all but one conflict, reload and
-// decide again: a hot project (an import, a team on a board) served about
-// 60 creations/s and timed out. Batched, the creations waiting in this
-// process for a project are decided together on one load, each on the
-// numbers the previous ones took (domain.TaskNumbers.Recorded), and appended
-// in one append: one reservation per task on the numbers stream at the
-// version loaded, each task's stream, and the project and workspace asserted
-// at the versions decided on, exactly as one creation asserts them. So:
+// decide again: in a hot project (an import, a team on one board) most
+// attempts were wasted, creations took seconds and timed out (issue 13).
+// Batched, the creations waiting in this process for a project are decided
+// together on one load, each on the numbers the previous ones took
+// (domain.TaskNumbers.Recorded), and appended in one append: one
+// reservation per task on the numbers stream at the version loaded, each
+// task's stream, and the project and workspace asserted at the versions
+// decided on, exactly as one creation asserts them. So:
 //
 //   - numbers stay dense and unique and are never reused: they are taken
 //     from the log by an append at its exact version, as before, only
@@ -35,7 +36,9 @@ import (
 //     one of the two decides again, as single creations did;
 //   - a creation that is refused (a bad title, an assignee who is not a
 //     member, a caller without the right) takes no number: the next one in
-//     the batch takes it; a batch whose append fails reserves nothing;
+//     the batch takes it; a batch whose append fails reserves nothing, and
+//     a creation whose append fails alone (its task id is taken) leaves the
+//     numbers it was given to the others, decided again at once;
 //   - archiving the project or changing its workflow conflicts with every
 //     creation of a batch in flight, which is decided again on the new
 //     state (refused, or started in the new initial status);
@@ -43,22 +46,23 @@ import (
 //     idempotency key, result and position, and its own error.
 //
 //	Handle ─▶ queue of the project ─▶ holder of the project's token runs a batch:
-//	            (this process)          ├─ keyed calls already stored? their result
-//	                                    ├─ load project, workspace, numbers once
+//	          (in this process)         ├─ keyed calls already stored? their result
+//	                                    ├─ load project and workspace; numbers: those of the
+//	                                    │  last batch + the tail other processes appended
 //	                                    ├─ decide each; refused ones leave, take no number
-//	                                    └─ one Append ── ok ──────────▶ each its own result
+//	                                    └─ one Append ── ok ──▶ each its own result
 //	                                          ├─ conflict on a task's own stream ─▶ that one fails, the rest again
-//	                                          ├─ conflict on a shared stream ─▶ back off, all again (≤ MaxAttempts each)
+//	                                          ├─ on the numbers stream (another process) ─▶ read its tail, all again
+//	                                          ├─ on the project or workspace ─▶ back off, reload, all again (≤ MaxAttempts)
 //	                                          └─ other error ─▶ each again alone: no creation fails its neighbours
 //
 // The caller that holds the project's token (one per project and process)
-// runs batches until its own creation is settled; creations that arrive
-// meanwhile queue and go in the next batch, or join the current one when it
-// decides again after a conflict. There is no background goroutine: the
-// token passes from caller to caller, as in the retry lanes (lanes.go).
-// A batch runs under a context that ends only once every creation in it
-// has given up; a creation whose caller gives up leaves at the next
-// attempt, or at once while it is still queued.
+// runs batches, oldest creations first, until its own creation is settled;
+// creations that arrive meanwhile queue for the next batch. There is no
+// background goroutine: the token passes from caller to caller, as in the
+// retry lanes (lanes.go). A batch runs under a context that ends only once
+// every creation in it has given up; a creation whose caller gives up
+// leaves at the batch's next attempt, or at once while it is still queued.
 
 // maxNumberRounds bounds, in multiples of Options.MaxAttempts, the rounds a
 // creation is decided again because other processes took numbers first.
