@@ -244,9 +244,12 @@ func (rt *Runtime) runCreations(cq *creationQueue, batch []*creation) {
 				round++
 			}
 			batch = again
-			// The project and the workspace read are still current: only
-			// the numbers are read again. The batch that lost then decides
-			// faster than the others, which load everything.
+			// The project was still current (the store checks streams in id
+			// order, "project-…" before "task_numbers-…"), the workspace
+			// most likely: only the numbers are read again, and a stale
+			// workspace makes the next append conflict on it. The batch
+			// that lost then decides faster than the others, which load
+			// everything.
 			scope = out.scope
 		default:
 			batch = out.again // a neighbour left: the others go again at once
