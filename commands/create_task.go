@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,7 +13,9 @@ import (
 // CreateTask creates a task in a project (member+). The number reservation,
 // on the project's task numbers stream at the exact version the number was
 // taken from, and task.created are appended atomically, so numbers are dense
-// and unique: concurrent creations conflict and are decided again. The
+// and unique. Concurrent creations in one process are decided on one load
+// and appended together (creations.go), so they do not conflict with each
+// other; those of other processes conflict and are decided again. The
 // project stream is only asserted (archive flag, workflow): numbers live
 // apart so that creating tasks does not move the project version that every
 // other task command asserts.
@@ -54,44 +57,14 @@ func (h *CreateTaskHandler) Handle(ctx context.Context, cmd CreateTask) (TaskRes
 	if id == uuid.Nil {
 		id = inv.derive("task")
 	}
-	stream := domain.TaskStream(id)
-	var created domain.TaskCreated
-	res, err := h.rt.execute(ctx, inv, plan{cmd: cmd, target: "project", decide: func(ctx context.Context) (decision, error) {
-		s, err := h.rt.loadProjectScope(ctx, cmd.ProjectID)
-		if err != nil {
-			return decision{}, err
-		}
-		numbers, err := h.rt.loadTaskNumbers(ctx, cmd.ProjectID)
-		if err != nil {
-			return decision{}, err
-		}
-		numberEvents, taskEvents, err := domain.CreateTask(s.ws, s.project, numbers, cmd.Actor, id, domain.NewTask{
-			Title: cmd.Title, Description: cmd.Description, Priority: cmd.Priority,
-			DueDate: cmd.DueDate, Labels: cmd.Labels, Assignee: cmd.Assignee,
-		}, h.rt.now())
-		if err != nil {
-			return decision{}, err
-		}
-		created = taskEvents[0].(domain.TaskCreated)
-		writes := []write{
-			exactWrite(domain.TaskNumbersStream(cmd.ProjectID), domain.StreamTypeTaskNumbers, numbers.Version(), numberEvents),
-			newStreamWrite(stream, domain.StreamTypeTask, taskEvents),
-			// Asserted: the archive flag and the initial status are read
-			// from the project, the assignee's membership and the
-			// creator's role from the workspace.
-			exactWrite(domain.ProjectStream(s.project.ID()), domain.StreamTypeProject, s.project.Version(), nil),
-			exactWrite(domain.WorkspaceStream(s.ws.ID()), domain.StreamTypeWorkspace, s.ws.Version(), nil),
-		}
-		return decision{workspaceID: s.ws.ID(), writes: append(writes, indexWrites(s.ws.ID(), taskEvents)...)}, nil
-	}})
-	if err != nil {
-		return TaskResult{}, err
+	// Decided and appended with the project's other creations in this
+	// process (creations.go).
+	c := &creation{ctx: ctx, cmd: cmd, inv: inv, taskID: id, done: make(chan struct{})}
+	if err := h.rt.create(c); err != nil {
+		return TaskResult{}, fmt.Errorf("%s: %w", cmd.CommandName(), err)
 	}
-	if res.Replayed {
-		// Another call with the same key created it: report that task.
-		if created, err = h.rt.taskCreated(ctx, id); err != nil {
-			return TaskResult{}, err
-		}
+	if c.err != nil {
+		return TaskResult{}, c.err
 	}
-	return TaskResult{Result: result(id, stream, res), Number: created.Number, Key: created.Key}, nil
+	return TaskResult{Result: result(id, domain.TaskStream(id), c.res), Number: c.created.Number, Key: c.created.Key}, nil
 }

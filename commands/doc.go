@@ -45,7 +45,15 @@
 // Creating a task appends project.task_number_reserved on the project's task
 // numbers stream (task_numbers-<project>, at its exact version) and
 // task.created atomically, so numbers are dense and unique, and asserts the
-// project and the workspace. Numbers are kept off the project stream so that
+// project and the workspace. The creations of one project that wait in one
+// process are decided on one load and appended in one append
+// (creations.go), so that they do not conflict with each other: a refused
+// creation takes no number, a failed append reserves none, and each
+// creation keeps its own ids, idempotency key, result and error. Batches of
+// two processes conflict on the numbers stream and one decides again, on
+// the numbers read again; since another process's creations committed, such
+// rounds do not count against MaxAttempts (up to a bound for callers
+// without a deadline). Numbers are kept off the project stream so that
 // creations do not move the version every task command asserts: edits of a
 // busy project's tasks do not conflict with creations, while archiving the
 // project or changing its workflow still does. A workflow change that scans

@@ -89,6 +89,8 @@ type Runtime struct {
 	opts  Options
 	log   *slog.Logger
 	lanes lanes
+	// creations batches the task creations of each project (creations.go).
+	creations creationQueues
 }
 
 // NewRuntime returns a runtime appending to store and encoding with reg.

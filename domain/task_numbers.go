@@ -95,6 +95,21 @@ func RestoreTaskNumbers(projectID uuid.UUID, snapshot []byte, events []Event) (*
 	return n, nil
 }
 
+// Recorded returns the numbers once events, reservations decided on n, are
+// appended after it: a command deciding several creations on one load (the
+// batched creations of package commands) decides each on the numbers the
+// previous ones left, so they take consecutive numbers. n is not changed.
+func (n *TaskNumbers) Recorded(events []Event) (*TaskNumbers, error) {
+	next := &TaskNumbers{state: n.state}
+	for _, e := range events {
+		if err := next.apply(e); err != nil {
+			return nil, fmt.Errorf("task numbers of %s at version %d: %w", n.state.ProjectID, next.state.Version+1, err)
+		}
+		next.state.Version++
+	}
+	return next, nil
+}
+
 // Snapshot encodes n's state for the event store's snapshot table.
 func (n *TaskNumbers) Snapshot() ([]byte, error) {
 	return marshalSnapshot(StreamTypeTaskNumbers, taskNumbersSnapshotFormat, n.state)

@@ -90,3 +90,32 @@ func TestTaskNumbersLoad(t *testing.T) {
 		t.Error("Reserve mutated the numbers")
 	}
 }
+
+// Creations decided one after the other on one load take consecutive
+// numbers: each decides on the numbers the previous ones recorded.
+func TestTaskNumbersRecorded(t *testing.T) {
+	t.Parallel()
+	w, err := loadWorld(evs(team(), projectCreated(), numberReserved(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := w.numbers
+	for want := int64(2); want <= 4; want++ {
+		events, n, err := numbers.Reserve(w.project, member, id(int(want)), now)
+		if err != nil || n != want {
+			t.Fatalf("reserve: number %d, %v; want %d", n, err, want)
+		}
+		if numbers, err = numbers.Recorded(events); err != nil {
+			t.Fatal(err)
+		}
+		if numbers.Last() != want || numbers.Version() != want {
+			t.Fatalf("after %d: last %d, version %d", want, numbers.Last(), numbers.Version())
+		}
+	}
+	if w.numbers.Last() != 1 || w.numbers.Version() != 1 {
+		t.Error("Recorded changed the numbers it was called on")
+	}
+	if _, err := w.numbers.Recorded(evs(projectArchived())); err == nil {
+		t.Error("recorded an event that is not a reservation")
+	}
+}

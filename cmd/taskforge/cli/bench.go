@@ -17,7 +17,7 @@ import (
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync, failover", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync, failover, hotproject", errUsage)
 	}
 	// The benchmarks run the service's parts in this process, so one profile shows where the
 	// workload's Go time goes (go tool pprof).
@@ -45,6 +45,8 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return benchSync(ctx, cfg, args[1:], stdout, stderr)
 	case "failover":
 		return benchFailover(ctx, cfg, args[1:], stdout, stderr)
+	case "hotproject":
+		return benchHotProject(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -152,4 +154,20 @@ func benchFailover(ctx context.Context, cfg config.Config, args []string, stdout
 		return err
 	}
 	return bench.Failover(ctx, o)
+}
+
+// benchHotProject parses the flags of `taskforge bench hotproject` and runs it.
+func benchHotProject(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench hotproject", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.HotProjectOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout}
+	fs.IntVar(&o.Clients, "clients", 64, "concurrent creators, all in one project")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long creations are started")
+	fs.IntVar(&o.Runtimes, "runtimes", 1, "command runtimes (one per API process) sharing the database; clients are spread over them")
+	fs.DurationVar(&o.Timeout, "timeout", 15*time.Second, "bound of each creation (the API's GRAPHQL_TIMEOUT)")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.HotProject(ctx, o)
 }

@@ -227,6 +227,24 @@ func TestBenchE2ESmoke(t *testing.T) {
 	require.Positive(t, r.Deliveries, out)
 }
 
+// TestBenchHotProjectSmoke runs the hot-project benchmark small, on two runtimes: creations
+// succeed and the numbers in the log are 1..N.
+func TestBenchHotProjectSmoke(t *testing.T) {
+	t.Setenv("DATABASE_URL", pgtest.URL())
+	code, out, errOut := runCLI("bench", "hotproject", "--duration", "300ms", "--clients", "4", "--runtimes", "2", "--json")
+	require.Equal(t, 0, code, errOut)
+	var r struct {
+		Creations    int  `json:"creations"`
+		Timeouts     int  `json:"timeouts"`
+		Failed       int  `json:"failed"`
+		NumbersDense bool `json:"numbers_dense"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &r), out)
+	require.Positive(t, r.Creations, out)
+	require.Zero(t, r.Timeouts+r.Failed, out)
+	require.True(t, r.NumbersDense, out)
+}
+
 // serve has no default webhook secret key (a default would be a public one): without
 // WEBHOOK_SECRET_KEY it refuses to start, saying what to set.
 func TestServeRequiresWebhookSecretKey(t *testing.T) {
