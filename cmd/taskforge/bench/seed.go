@@ -73,7 +73,7 @@ func (o *SeedOptions) validate() error {
 // 1–5 projects, the remaining 40% of the tasks, ½ to 1½ × their average). olga is a member of the
 // huge and large workspaces and of every 50th small one.
 type largeShape struct {
-	workspaces []largeWorkspace
+	workspaces []*largeWorkspace
 	tasks      int
 }
 
@@ -108,7 +108,7 @@ func newLargeShape(workspaces, tasks int) *largeShape {
 	small := workspaces - 5
 	smallTasks := tasks - tasks/5 - 4*(tasks/20)
 	for i := range workspaces {
-		w := largeWorkspace{id: uuid.New()}
+		ws := &largeWorkspace{id: uuid.New()}
 		members, projects, n := 2+i%8, 1+i%5, 0
 		switch {
 		case i == 0:
@@ -123,27 +123,26 @@ func newLargeShape(workspaces, tasks int) *largeShape {
 			}
 		}
 		for j := range members {
-			w.members = append(w.members, largeUser(i, j))
+			ws.members = append(ws.members, largeUser(i, j))
 		}
-		s.workspaces = append(s.workspaces, w)
-		ws := &s.workspaces[len(s.workspaces)-1]
+		s.workspaces = append(s.workspaces, ws)
 		for k := range projects {
-			p := &largeProject{ws: ws, id: uuid.New(), key: fmt.Sprintf("P%d", k+1), version: 1}
-			switch {
-			case i == 0 && k == 0:
-				p.tasks = n / 2
-			case i == 0 && k == 1:
-				p.tasks, p.noArchive = min(5000, n/4), true
-			case i == 0:
-				p.tasks = (n - n/2 - min(5000, n/4)) / (projects - 2)
-			default:
-				p.tasks = n / projects
-				if k == 0 {
-					p.tasks += n % projects
+			p := &largeProject{ws: ws, id: uuid.New(), key: fmt.Sprintf("P%d", k+1), version: 1, tasks: n / projects}
+			if i == 0 { // P1 about half, P2 the board of open tasks, the others the rest
+				board := min(5000, n/4)
+				p.tasks, p.noArchive = (n-n/2-board)/(projects-2), k == 1
+				if k == 1 {
+					p.tasks = board
 				}
 			}
 			ws.projects = append(ws.projects, p)
 		}
+		// P1 takes what the division left
+		sum := 0
+		for _, p := range ws.projects[1:] {
+			sum += p.tasks
+		}
+		ws.projects[0].tasks = n - sum
 	}
 	return s
 }
@@ -275,7 +274,7 @@ func largeLog(ctx context.Context, es *eventstore.Store, s *largeShape, o SeedOp
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Writers)
 	for i := range s.workspaces {
-		g.Go(func() error { return a.workspace(gctx, &s.workspaces[i], i) })
+		g.Go(func() error { return a.workspace(gctx, s.workspaces[i], i) })
 	}
 	if err := g.Wait(); err != nil {
 		return events.Load(), err
@@ -283,8 +282,8 @@ func largeLog(ctx context.Context, es *eventstore.Store, s *largeShape, o SeedOp
 
 	// the tasks: every project's jobs spread over the run
 	var jobs []largeJob
-	for i := range s.workspaces {
-		for _, p := range s.workspaces[i].projects {
+	for _, w := range s.workspaces {
+		for _, p := range w.projects {
 			chunks := (p.tasks + o.Batch - 1) / o.Batch
 			for c := range chunks {
 				jobs = append(jobs, largeJob{p: p, n: min(o.Batch, p.tasks-c*o.Batch), at: (float64(c) + 0.5) / float64(chunks)})
