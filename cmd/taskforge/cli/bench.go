@@ -17,7 +17,7 @@ import (
 
 func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync, failover, hotproject", errUsage)
+		return fmt.Errorf("%w: bench needs a workload: append, rebuild, lag, e2e, read, abuse, sync, failover, hotproject, seed", errUsage)
 	}
 	// The benchmarks run the service's parts in this process, so one profile shows where the
 	// workload's Go time goes (go tool pprof).
@@ -47,6 +47,8 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return benchFailover(ctx, cfg, args[1:], stdout, stderr)
 	case "hotproject":
 		return benchHotProject(ctx, cfg, args[1:], stdout, stderr)
+	case "seed":
+		return benchSeed(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -170,4 +172,22 @@ func benchHotProject(ctx context.Context, cfg config.Config, args []string, stdo
 		return err
 	}
 	return bench.HotProject(ctx, o)
+}
+
+// benchSeed parses the flags of `taskforge bench seed` and runs it.
+func benchSeed(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.SeedOptions{DatabaseURL: cfg.DatabaseURL, Out: stdout, Progress: stderr}
+	fs.IntVar(&o.Workspaces, "workspaces", 10_000, "workspaces: one huge, four large, the others small")
+	fs.IntVar(&o.Tasks, "tasks", 1_000_000, "tasks, about 5 events each (20% in the huge workspace, 5% in each large one)")
+	fs.StringVar(&o.DatabaseName, "database-name", "", "keep the seeded database under this new name (its URL is printed); default: a scratch database, dropped")
+	fs.IntVar(&o.Writers, "writers", 8, "concurrent appenders")
+	fs.IntVar(&o.Batch, "batch", 40, "tasks per append")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the tasks' lives")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.Seed(ctx, o)
 }
