@@ -3,7 +3,6 @@ package projections_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -84,16 +82,7 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
 	w := f.world(5)
 
-	var mu sync.Mutex
-	applied := map[string]map[uuid.UUID]int{}
-	onApplied := func(p string, ev eventstore.RecordedEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if applied[p] == nil {
-			applied[p] = map[uuid.UUID]int{}
-		}
-		applied[p][ev.ID]++
-	}
+	applied := newAppliedCounts()
 	type worker struct {
 		r      *projections.Runner
 		reg    *prometheus.Registry
@@ -112,7 +101,7 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 		store, err := eventstore.New(pool, eventstore.Options{})
 		require.NoError(t, err)
 		wk.r, err = projections.NewRunner(store, projections.RunnerOptions{Notifier: notifier,
-			Metrics: projections.NewMetrics(wk.reg), OnApplied: onApplied, Logger: slog.New(slog.NewTextHandler(wk.log, nil))})
+			Metrics: projections.NewMetrics(wk.reg), OnApplied: applied.OnApplied, Logger: slog.New(slog.NewTextHandler(wk.log, nil))})
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- wk.r.Run(ctx) }()
@@ -149,8 +138,9 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 	for _, s := range sts {
 		require.Equal(t, projections.StateRunning, s.State, s.Name)
 		require.EqualValues(t, events, s.EventsHandled, "%s: events_handled is the number of events", s.Name)
-		require.Len(t, applied[s.Name], events, "%s: every event applied", s.Name)
-		for id, n := range applied[s.Name] {
+		got := applied.of(s.Name)
+		require.Len(t, got, events, "%s: every event applied", s.Name)
+		for id, n := range got {
 			require.Equal(t, 1, n, "%s applied event %s %d times", s.Name, id, n)
 		}
 	}
@@ -181,16 +171,7 @@ func TestTwoRunnersApplyEachEventOnce(t *testing.T) {
 	require.Positive(t, refusals, "two workers never contended: the test proves nothing")
 	t.Logf("%d events, %d refused advances", events, refusals)
 
-	res, err := projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true, BatchEvents: 100})
-	require.NoError(t, err)
-	for _, r := range res {
-		p, err := projections.ByName(r.Name)
-		require.NoError(t, err)
-		for _, table := range p[0].Tables {
-			require.Equal(t, f.checksum(fmt.Sprintf("%s_v%d", table, r.FromVersion)), f.checksum(fmt.Sprintf("%s_v%d", table, r.Version)),
-				"%s built by two workers differs from a rebuild", table)
-		}
-	}
+	f.sameAsRebuild(projections.RebuildOptions{BatchEvents: 100}, "built by two workers")
 }
 
 // logBuffer collects log output from several goroutines.

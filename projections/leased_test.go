@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -30,16 +29,7 @@ func TestLeasedWorkersApplyEachEventOnce(t *testing.T) {
 	f := setup(t)
 	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
 	direct := pgtest.OpenDirect(t, f.url)
-	var mu sync.Mutex
-	applied := map[string]map[uuid.UUID]int{}
-	onApplied := func(name string, ev eventstore.RecordedEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if applied[name] == nil {
-			applied[name] = map[uuid.UUID]int{}
-		}
-		applied[name][ev.ID]++
-	}
+	applied := newAppliedCounts()
 	base := f.world(4)
 
 	var nodes []uuid.UUID
@@ -48,7 +38,7 @@ func TestLeasedWorkersApplyEachEventOnce(t *testing.T) {
 		notifier := eventstore.NewNotifier(wdirect, nil)
 		store, err := eventstore.New(pool, eventstore.Options{OnCommit: notifier.Wake})
 		require.NoError(t, err)
-		r, err := projections.NewRunner(store, projections.RunnerOptions{Notifier: notifier, OnApplied: onApplied})
+		r, err := projections.NewRunner(store, projections.RunnerOptions{Notifier: notifier, OnApplied: applied.OnApplied})
 		require.NoError(t, err)
 		var consumers []cluster.Consumer
 		for _, name := range r.Consumers() {
@@ -118,28 +108,17 @@ func TestLeasedWorkersApplyEachEventOnce(t *testing.T) {
 	require.NoError(t, err)
 	sts, err := projections.Statuses(f.ctx, f.pool)
 	require.NoError(t, err)
-	mu.Lock()
 	for _, p := range projections.All() {
-		got := applied[p.Name]
+		got := applied.of(p.Name)
 		// At most once by the runners' count (an event whose commit outcome was lost with its
 		// connection is not counted), and exactly once by the checkpoint's (events_handled below).
 		for _, id := range ids {
 			require.LessOrEqual(t, got[id], 1, "%s applied event %s %d times", p.Name, id, got[id])
 		}
 	}
-	mu.Unlock()
 	for _, s := range sts {
 		require.Equal(t, projections.StateRunning, s.State, s.Name)
 		require.EqualValues(t, len(ids), s.EventsHandled, s.Name)
 	}
-	res, err := projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true, LockPool: direct})
-	require.NoError(t, err)
-	for _, r := range res {
-		p, err := projections.ByName(r.Name)
-		require.NoError(t, err)
-		for _, table := range p[0].Tables {
-			require.Equal(t, f.checksum(fmt.Sprintf("%s_v%d", table, r.FromVersion)), f.checksum(fmt.Sprintf("%s_v%d", table, r.Version)),
-				"%s applied by leased workers differs from a rebuild", table)
-		}
-	}
+	f.sameAsRebuild(projections.RebuildOptions{LockPool: direct}, "applied by leased workers")
 }

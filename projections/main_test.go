@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,4 +194,51 @@ func randomOp(ctx context.Context, h *commands.Handlers, w *world, rng *rand.Ran
 		return nil // refused by the domain: nothing appended
 	}
 	return err
+}
+
+// appliedCounts counts how often each projection applied each event (RunnerOptions.OnApplied,
+// called after the commit): shared by runners, it shows an event applied twice.
+type appliedCounts struct {
+	mu sync.Mutex
+	n  map[string]map[uuid.UUID]int
+}
+
+func newAppliedCounts() *appliedCounts { return &appliedCounts{n: map[string]map[uuid.UUID]int{}} }
+
+func (a *appliedCounts) OnApplied(name string, ev eventstore.RecordedEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n[name] == nil {
+		a.n[name] = map[uuid.UUID]int{}
+	}
+	a.n[name][ev.ID]++
+}
+
+// of returns a copy of projection name's counts.
+func (a *appliedCounts) of(name string) map[uuid.UUID]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[uuid.UUID]int, len(a.n[name]))
+	for id, n := range a.n[name] {
+		out[id] = n
+	}
+	return out
+}
+
+// sameAsRebuild rebuilds every projection beside its live tables (KeepOld) and requires each live
+// table to hold exactly the rows of the rebuilt one: what the live path applied is what the log
+// says, each event once. what names the live path in the failure.
+func (f *fixture) sameAsRebuild(opts projections.RebuildOptions, what string) {
+	f.t.Helper()
+	opts.KeepOld = true
+	res, err := projections.Rebuild(f.ctx, f.store, projections.All(), opts)
+	require.NoError(f.t, err)
+	for _, r := range res {
+		p, err := projections.ByName(r.Name)
+		require.NoError(f.t, err)
+		for _, table := range p[0].Tables {
+			require.Equal(f.t, f.checksum(fmt.Sprintf("%s_v%d", table, r.FromVersion)), f.checksum(fmt.Sprintf("%s_v%d", table, r.Version)),
+				"%s %s differs from a rebuild", table, what)
+		}
+	}
 }

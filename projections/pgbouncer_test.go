@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -53,19 +52,10 @@ func setupThroughPgBouncer(t *testing.T) (*fixture, *pgxpool.Pool) {
 func TestExactlyOnceThroughPgBouncer(t *testing.T) {
 	t.Parallel()
 	f, direct := setupThroughPgBouncer(t)
-	var mu sync.Mutex
-	applied := map[string]map[uuid.UUID]int{}
-	onApplied := func(name string, ev eventstore.RecordedEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if applied[name] == nil {
-			applied[name] = map[uuid.UUID]int{}
-		}
-		applied[name][ev.ID]++
-	}
+	applied := newAppliedCounts()
 	base := f.world(4)
-	f.run(projections.RunnerOptions{OnApplied: onApplied})
-	f.run(projections.RunnerOptions{OnApplied: onApplied})
+	f.run(projections.RunnerOptions{OnApplied: applied.OnApplied})
+	f.run(projections.RunnerOptions{OnApplied: applied.OnApplied})
 
 	var wg sync.WaitGroup
 	for g := range 3 {
@@ -91,30 +81,19 @@ func TestExactlyOnceThroughPgBouncer(t *testing.T) {
 	require.Greater(t, len(ids), 100)
 	sts, err := projections.Statuses(f.ctx, f.pool)
 	require.NoError(t, err)
-	mu.Lock()
 	for _, p := range projections.All() {
-		got := applied[p.Name]
+		got := applied.of(p.Name)
 		for _, id := range ids {
 			require.Equal(t, 1, got[id], "%s applied event %s %d times", p.Name, id, got[id])
 		}
 		require.Len(t, got, len(ids), p.Name)
 	}
-	mu.Unlock()
 	for _, s := range sts {
 		require.Equal(t, projections.StateRunning, s.State, s.Name)
 		require.EqualValues(t, len(ids), s.EventsHandled, s.Name)
 	}
 
-	res, err := projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true, BatchEvents: 50, LockPool: direct})
-	require.NoError(t, err)
-	for _, r := range res {
-		p, err := projections.ByName(r.Name)
-		require.NoError(t, err)
-		for _, table := range p[0].Tables {
-			require.Equal(t, f.checksum(fmt.Sprintf("%s_v%d", table, r.FromVersion)), f.checksum(fmt.Sprintf("%s_v%d", table, r.Version)),
-				"%s through PgBouncer differs from a rebuild", table)
-		}
-	}
+	f.sameAsRebuild(projections.RebuildOptions{BatchEvents: 50, LockPool: direct}, "through PgBouncer")
 }
 
 // TestRebuildLockOnTheDirectPool: the rebuild lock is a session advisory lock, so it is taken
