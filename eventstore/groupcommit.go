@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,7 +15,7 @@ import (
 const (
 	// groupLeaders is how many groups may be in flight at once. One keeps groups large: while it
 	// commits, the next one fills.
-	groupLeaders = 1
+	groupLeaders = 2
 	// groupMaxAppends and groupMaxEvents bound one group's statement.
 	groupMaxAppends = 64
 	groupMaxEvents  = 4096
@@ -84,7 +85,7 @@ func (g *groupCommitter) append(ctx context.Context, f *fastAppend) (AppendResul
 	p := &pendingAppend{ctx: ctx, f: f, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
-	if g.leaders < groupLeaders {
+	if g.leaders == 0 || (g.leaders < dbgMaxLeaders && len(g.queue) >= dbgTarget) {
 		g.leaders++
 		p.lead = true
 		g.mu.Unlock()
@@ -114,7 +115,7 @@ func (g *groupCommitter) append(ctx context.Context, f *fastAppend) (AppendResul
 func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
 	for !p.done {
 		g.mu.Lock()
-		batch := g.take()
+		batch := g.take(p)
 		g.mu.Unlock()
 		g.run(p, batch)
 	}
@@ -133,7 +134,7 @@ func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
 
 // take removes the next group from the queue, in arrival order: at most groupMaxAppends appends
 // and about groupMaxEvents events, no two on one stream. g.mu must be held.
-func (g *groupCommitter) take() []*pendingAppend {
+func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 	var (
 		batch   []*pendingAppend
 		events  int
@@ -141,7 +142,9 @@ func (g *groupCommitter) take() []*pendingAppend {
 	)
 	rest := g.queue[:0]
 	for _, q := range g.queue {
-		fits := len(batch) == 0 || (len(batch) < groupMaxAppends && events+len(q.f.a.eventIDs) <= groupMaxEvents)
+		// Another leader's own append is its to run.
+		fits := (q == self || !q.lead) &&
+			(len(batch) == 0 || (len(batch) < groupMaxAppends && events+len(q.f.a.eventIDs) <= groupMaxEvents))
 		for _, id := range q.f.a.streamIDs {
 			if _, dup := streams[id]; dup {
 				fits = false
@@ -165,7 +168,10 @@ func (g *groupCommitter) take() []*pendingAppend {
 
 // run appends batch and wakes its members (but leader, whose goroutine this is).
 func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
+	dbgGroups.Add(1)
+	dbgSizes.Add(int64(len(batch)))
 	if len(batch) == 1 {
+		dbgAlone.Add(1)
 		q := batch[0]
 		q.res, q.err = g.s.appendFast(q.ctx, q.f)
 	} else {
@@ -188,21 +194,21 @@ func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
 // and the streams another transaction held.
 const groupAppendSQL = `WITH busy AS (
 	SELECT coalesce(array_agg(id) FILTER (WHERE NOT pg_try_advisory_xact_lock(taskforge_stream_lock(id))), '{}') AS ids
-	FROM unnest($1::text[]) AS id
+	FROM unnest((SELECT $1::text[])) AS id
 ), excluded AS (
-	SELECT c.a FROM busy, unnest($2::int[], $3::text[], $4::bigint[]) AS c(a, id, v)
+	SELECT c.a FROM busy, unnest((SELECT $2::int[]), $3::text[], $4::bigint[]) AS c(a, id, v)
 	WHERE c.id = ANY (busy.ids)
 	   -- served by events_stream_version_key
 	   OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.id AND e.stream_version = c.v + 1)
 	UNION
 	-- served by events_event_id_key
-	SELECT x.a FROM unnest($5::int[], $9::uuid[]) AS x(a, id)
+	SELECT x.a FROM unnest((SELECT $5::int[]), $9::uuid[]) AS x(a, id)
 	WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = x.id)
 ), ins AS (
 	INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type, schema_version,
 	                    data, metadata, recorded_at, prev_hash, hash)
 	SELECT x.sid, x.stype, x.v, x.id, x.t, x.sv, x.d, x.m, x.r, x.ph, x.h
-	FROM unnest($5::int[], $6::text[], $7::text[], $8::bigint[], $9::uuid[], $10::text[], $11::int[],
+	FROM unnest((SELECT $5::int[]), $6::text[], $7::text[], $8::bigint[], $9::uuid[], $10::text[], $11::int[],
 	            $12::json[], $13::json[], $14::timestamptz[], $15::bytea[], $16::bytea[])
 	            WITH ORDINALITY AS x(a, sid, stype, v, id, t, sv, d, m, r, ph, h, ord)
 	WHERE x.a NOT IN (SELECT a FROM excluded)
@@ -249,6 +255,8 @@ func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
 		excluded  []int32
 		busy      []string
 	)
+	t0 := time.Now()
+	defer func() { dbgNanos.Add(int64(time.Since(t0))) }()
 	err := s.pool.QueryRow(ctx, groupAppendSQL, lockIDs, checkApp, checkIDs, checkFrom,
 		evApp, evStream, evStreamType, evVersion, evID, evType, evSchemaVersion, evData, evMeta,
 		evRecorded, evPrev, evHash).Scan(&positions, &txID, &excluded, &busy)
@@ -266,6 +274,8 @@ func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
 		err = fmt.Errorf("append: %d positions for %d events", len(positions), written)
 	}
 	if err != nil {
+		dbgErrs.Add(1)
+		fmt.Println("DBG", err)
 		// Nothing was written (or, for the impossible count mismatch, every member's retry replays
 		// what was): each member runs alone.
 		for _, q := range batch {
@@ -276,6 +286,7 @@ func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
 	for k, q := range batch {
 		if left[int32(k)] {
 			q.err = errGroupConflict
+			dbgExcl.Add(1)
 			for _, id := range q.f.a.streamIDs {
 				if slices.Contains(busy, id) {
 					q.err = errRunAlone
@@ -288,3 +299,7 @@ func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
 		positions = positions[n:]
 	}
 }
+
+var dbgNanos, dbgGroups, dbgSizes, dbgAlone, dbgErrs, dbgExcl atomic.Int64
+
+var dbgMaxLeaders, dbgTarget = 1, 8
