@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 )
 
+var (
+	// groupLeaders is how many groups may be in flight at once, and groupStartAt how many appends
+	// must queue before another one starts: one group keeps groups large (while it commits, the
+	// next one fills), more keep the database's cores busy when many appends arrive.
+	groupLeaders = 1
+	groupStartAt = 8
+)
+
 const (
-	// groupLeaders is how many groups may be in flight at once. One keeps groups large: while it
-	// commits, the next one fills.
-	groupLeaders = 2
 	// groupMaxAppends and groupMaxEvents bound one group's statement.
 	groupMaxAppends = 64
 	groupMaxEvents  = 4096
@@ -25,41 +29,45 @@ const (
 )
 
 var (
-	// errRunAlone sends an append back to run on its own: its group could not take it (a stream
-	// locked by another transaction) or failed as a whole.
+	// errRunAlone sends an append back to run on its own: its group failed as a whole.
 	errRunAlone = errors.New("eventstore: append alone")
-	// errGroupConflict is an append its group left out because a stream is past its expected
-	// version or an event id is stored already: Append re-runs it on the general path, which
-	// reports the conflict with the current version or replays the original result.
+	// errGroupConflict is an append its group left out (its stream locked by another transaction,
+	// past its expected version, or its event id stored already): Append re-runs it on the general
+	// path, which waits for the lock, reports the conflict or replays the original result.
 	errGroupConflict = fmt.Errorf("eventstore: left out of its group: %w", ErrConcurrency)
 )
 
-// groupCommitter combines concurrent fast appends (see fastAppend) into one statement and one
-// commit: "whoever holds the connection takes what is queued", without any batching window.
+// groupCommitter combines concurrent one-event fast appends (see fastAppend) into one statement
+// and one commit: "whoever holds the connection takes what is queued", without a batching window.
 //
-//	Append ─▶ queue ─▶ no group in flight? lead: take the queue, run it, hand over to the next
+//	Append ─▶ queue ─▶ no group running? lead: take the queue, run it, hand the lead to the
+//	                   next queued append (or stop when none is left)
 //	                   else wait: for a result, or to lead the next group
 //
 // An append alone is a group of one and runs the plain fast path (fastAppendOneSQL), so an idle
 // store is not slower. A larger group is one INSERT (groupAppendSQL) in which every append keeps
 // its own contract:
 //
-//   - Each stream is try-locked with the advisory lock writers of it take; an append whose stream
-//     another transaction holds is left out and runs alone (waiting for the lock), so a group never
-//     waits on a lock: it cannot deadlock, nor hold its members behind one slow transaction.
-//   - An append whose stream is past its expected version, or whose event ids are stored already,
-//     is left out (a set-based check); Append re-runs it on the general path, which reports the
-//     conflict or replays the original result. The others are written.
-//   - An append that passes the check but is beaten by a writer that committed after the
-//     statement's snapshot hits events_stream_version_key: the statement fails as a whole, nothing
-//     is written, and every member runs alone.
-//   - Members never share a stream, so each one's hash chain extends its stream's committed head
-//     exactly as alone; appends of a stream already in the group wait for the next one.
+//   - Its stream is try-locked with the advisory lock every writer of it takes. An append whose
+//     stream another transaction holds is left out, so a group never waits on a lock: it cannot
+//     deadlock, nor keep its members behind one slow transaction.
+//   - Its row is inserted with ON CONFLICT DO NOTHING: an append whose stream is past its expected
+//     version (events_stream_version_key) or whose event id is stored (events_event_id_key) writes
+//     nothing and the others are written. A left-out append re-runs on the general path, which
+//     waits for the lock, reports the conflict with the current version or replays the original
+//     result. Being one row, an append is written whole or not at all.
+//   - Members never share a stream (a later append of a stream waits for the next group), so each
+//     hash chain extends its stream's committed head exactly as alone.
 //   - Positions come from one INSERT in the members' order, in one transaction: the global order
-//     (transaction id, position) stays gap-free as for any transaction.
+//     (transaction id, position) is gap-free as for any transaction, and readers see the whole
+//     group at once.
 //
-// A member whose context ends while queued withdraws; once its group has been taken it waits for
-// the outcome, which the group's statement delivers in milliseconds.
+// Appends of several events or streams run alone: one INSERT with ON CONFLICT DO NOTHING could
+// write part of them.
+//
+// A member whose context ends while queued withdraws. Once its group is taken it waits for the
+// outcome, which the group's statement delivers in milliseconds (it never waits on a lock). The
+// leader runs the statement without its own cancellation, which the other members do not share.
 type groupCommitter struct {
 	s       *Store
 	mu      sync.Mutex
@@ -85,7 +93,7 @@ func (g *groupCommitter) append(ctx context.Context, f *fastAppend) (AppendResul
 	p := &pendingAppend{ctx: ctx, f: f, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
-	if g.leaders == 0 || (g.leaders < dbgMaxLeaders && len(g.queue) >= dbgTarget) {
+	if g.leaders == 0 || (g.leaders < groupLeaders && len(g.queue) >= groupStartAt) {
 		g.leaders++
 		p.lead = true
 		g.mu.Unlock()
@@ -168,10 +176,7 @@ func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 
 // run appends batch and wakes its members (but leader, whose goroutine this is).
 func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
-	dbgGroups.Add(1)
-	dbgSizes.Add(int64(len(batch)))
 	if len(batch) == 1 {
-		dbgAlone.Add(1)
 		q := batch[0]
 		q.res, q.err = g.s.appendFast(q.ctx, q.f)
 	} else {
@@ -187,119 +192,80 @@ func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
 	}
 }
 
-// groupAppendSQL writes a group's appends in one statement; see groupCommitter. Parameters: $1 the
-// group's stream ids; per stream of each append $2 the append's index, $3 the stream id, $4 its
-// version before the append; per event $5 its append's index and $6–$17 its row. It returns the
-// positions written (in parameter order), the transaction id, the indexes of the appends left out,
-// and the streams another transaction held.
-const groupAppendSQL = `WITH busy AS (
-	SELECT coalesce(array_agg(id) FILTER (WHERE NOT pg_try_advisory_xact_lock(taskforge_stream_lock(id))), '{}') AS ids
-	FROM unnest((SELECT $1::text[])) AS id
-), excluded AS (
-	SELECT c.a FROM busy, unnest((SELECT $2::int[]), $3::text[], $4::bigint[]) AS c(a, id, v)
-	WHERE c.id = ANY (busy.ids)
-	   -- served by events_stream_version_key
-	   OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.id AND e.stream_version = c.v + 1)
-	UNION
-	-- served by events_event_id_key
-	SELECT x.a FROM unnest((SELECT $5::int[]), $9::uuid[]) AS x(a, id)
-	WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = x.id)
-), ins AS (
+// groupAppendSQL writes a group of one-event appends on distinct streams in one statement; see
+// groupCommitter. Each parameter holds one value per append, in the group's order. It returns the
+// ids and positions of the events written and the transaction id.
+//
+// Every row is looked up only through the unique indexes (ON CONFLICT), never by a probe the
+// planner could turn into a scan: the statement's plan is cached per connection, and a plan made
+// while the table was small (a hashed subplan over a sequential scan) would be kept as it grows.
+// (SELECT $1) hides the group's size from the planner, so that PostgreSQL settles on that cached
+// plan instead of planning every group anew, which cost as much as running it.
+const groupAppendSQL = `WITH ins AS (
 	INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type, schema_version,
 	                    data, metadata, recorded_at, prev_hash, hash)
 	SELECT x.sid, x.stype, x.v, x.id, x.t, x.sv, x.d, x.m, x.r, x.ph, x.h
-	FROM unnest((SELECT $5::int[]), $6::text[], $7::text[], $8::bigint[], $9::uuid[], $10::text[], $11::int[],
-	            $12::json[], $13::json[], $14::timestamptz[], $15::bytea[], $16::bytea[])
-	            WITH ORDINALITY AS x(a, sid, stype, v, id, t, sv, d, m, r, ph, h, ord)
-	WHERE x.a NOT IN (SELECT a FROM excluded)
+	FROM unnest((SELECT $1::text[]), $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[],
+	            $7::json[], $8::json[], $9::timestamptz[], $10::bytea[], $11::bytea[])
+	            WITH ORDINALITY AS x(sid, stype, v, id, t, sv, d, m, r, ph, h, ord)
+	WHERE pg_try_advisory_xact_lock(taskforge_stream_lock(x.sid))
 	ORDER BY x.ord
-	RETURNING position, transaction_id
+	ON CONFLICT DO NOTHING
+	RETURNING event_id, position, transaction_id
 )
-SELECT (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM ins),
-       (SELECT max(transaction_id::text::bigint) FROM ins),
-       (SELECT coalesce(array_agg(a), '{}') FROM excluded),
-       (SELECT ids FROM busy)`
+SELECT coalesce(array_agg(event_id ORDER BY position), '{}'), coalesce(array_agg(position ORDER BY position), '{}'),
+       max(transaction_id::text::bigint)
+FROM ins`
 
-// appendGroup runs batch (appends on distinct streams) with groupAppendSQL and sets each member's
-// result or error.
+// appendGroup runs batch (one-event appends on distinct streams) with groupAppendSQL and sets
+// each member's result or error.
 func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
+	n := len(batch)
 	var (
-		lockIDs, checkIDs                []string
-		checkApp, evApp, evSchemaVersion []int32
-		checkFrom, evVersion             []int64
-		evStream, evStreamType, evType   []string
-		evData, evMeta                   []string
-		evID                             []uuid.UUID
-		evRecorded                       []time.Time
-		evPrev, evHash                   [][]byte
+		streams, streamTypes, types, data, meta = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions                                = make([]int64, n)
+		ids                                     = make([]uuid.UUID, n)
+		schemaVersions                          = make([]int32, n)
+		recorded                                = make([]time.Time, n)
+		prev, hash                              = make([][]byte, n), make([][]byte, n)
 	)
 	for k, q := range batch {
 		f := q.f
-		for i, id := range f.a.streamIDs {
-			lockIDs = append(lockIDs, id)
-			checkApp, checkIDs, checkFrom = append(checkApp, int32(k)), append(checkIDs, id), append(checkFrom, f.from[i])
-		}
-		for e := range f.a.eventIDs {
-			evApp = append(evApp, int32(k))
-			evStream, evStreamType = append(evStream, f.evStreamIDs[e]), append(evStreamType, f.evStreamTypes[e])
-			evVersion, evID = append(evVersion, f.evVersions[e]), append(evID, f.a.eventIDs[e])
-			evType, evSchemaVersion = append(evType, f.a.eventTypes[e]), append(evSchemaVersion, f.a.schemaVersions[e])
-			evData, evMeta = append(evData, f.a.data[e]), append(evMeta, f.a.metadata[e])
-			evRecorded = append(evRecorded, f.a.recordedAt)
-			evPrev, evHash = append(evPrev, f.evPrev[e]), append(evHash, f.evHash[e])
-		}
+		streams[k], streamTypes[k], versions[k] = f.evStreamIDs[0], f.evStreamTypes[0], f.evVersions[0]
+		ids[k], types[k], schemaVersions[k] = f.a.eventIDs[0], f.a.eventTypes[0], f.a.schemaVersions[0]
+		data[k], meta[k], recorded[k] = f.a.data[0], f.a.metadata[0], f.a.recordedAt
+		prev[k], hash[k] = f.evPrev[0], f.evHash[0]
 	}
 	var (
+		written   []uuid.UUID
 		positions []int64
 		txID      *int64
-		excluded  []int32
-		busy      []string
 	)
-	t0 := time.Now()
-	defer func() { dbgNanos.Add(int64(time.Since(t0))) }()
-	err := s.pool.QueryRow(ctx, groupAppendSQL, lockIDs, checkApp, checkIDs, checkFrom,
-		evApp, evStream, evStreamType, evVersion, evID, evType, evSchemaVersion, evData, evMeta,
-		evRecorded, evPrev, evHash).Scan(&positions, &txID, &excluded, &busy)
-	left := make(map[int32]bool, len(excluded))
-	for _, k := range excluded {
-		left[k] = true
-	}
-	written := 0
-	for k, q := range batch {
-		if !left[int32(k)] {
-			written += len(q.f.a.eventIDs)
-		}
-	}
-	if err == nil && written > 0 && (txID == nil || len(positions) != written) {
-		err = fmt.Errorf("append: %d positions for %d events", len(positions), written)
+	err := s.pool.QueryRow(ctx, groupAppendSQL, streams, streamTypes, versions, ids, types, schemaVersions,
+		data, meta, recorded, prev, hash).Scan(&written, &positions, &txID)
+	if err == nil && len(written) > 0 && (txID == nil || len(positions) != len(written)) {
+		err = fmt.Errorf("append: %d positions for %d events", len(positions), len(written))
 	}
 	if err != nil {
-		dbgErrs.Add(1)
-		fmt.Println("DBG", err)
-		// Nothing was written (or, for the impossible count mismatch, every member's retry replays
-		// what was): each member runs alone.
+		// Nothing was written (or, for the impossible count mismatch, each member's own run
+		// replays what was): each member runs alone.
 		for _, q := range batch {
 			q.err = errRunAlone
 		}
 		return
 	}
-	for k, q := range batch {
-		if left[int32(k)] {
+	at := make(map[uuid.UUID]int64, len(written))
+	for i, id := range written {
+		at[id] = positions[i]
+	}
+	for _, q := range batch {
+		pos, ok := at[q.f.a.eventIDs[0]]
+		if !ok {
+			// Its stream was locked by another transaction, past its expected version, or its
+			// event id is stored already: the general path waits for the lock and tells which.
 			q.err = errGroupConflict
-			dbgExcl.Add(1)
-			for _, id := range q.f.a.streamIDs {
-				if slices.Contains(busy, id) {
-					q.err = errRunAlone
-				}
-			}
 			continue
 		}
-		n := len(q.f.a.eventIDs)
-		q.res = s.finishFast(q.f, positions[:n:n], uint64(*txID))
-		positions = positions[n:]
+		q.res = s.finishFast(q.f, []int64{pos}, uint64(*txID))
 	}
 }
-
-var dbgNanos, dbgGroups, dbgSizes, dbgAlone, dbgErrs, dbgExcl atomic.Int64
-
-var dbgMaxLeaders, dbgTarget = 1, 8

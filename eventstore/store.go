@@ -154,7 +154,7 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResu
 		)
 		f, err = s.prepareFast(appends, args)
 		if err == nil {
-			if s.group != nil {
+			if s.group != nil && len(args.eventIDs) == 1 {
 				res, err = s.group.append(ctx, f)
 			} else {
 				err = errRunAlone
