@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 var (
@@ -51,9 +53,10 @@ var (
 //   - Its stream is try-locked with the advisory lock every writer of it takes. An append whose
 //     stream another transaction holds is left out, so a group never waits on a lock: it cannot
 //     deadlock, nor keep its members behind one slow transaction.
-//   - Its row is inserted with ON CONFLICT DO NOTHING: an append whose stream is past its expected
-//     version (events_stream_version_key) or whose event id is stored (events_event_id_key) writes
-//     nothing and the others are written. A left-out append re-runs on the general path, which
+//   - An append whose stream is past its expected version (events_stream_version_key) or whose
+//     event id is stored (events_event_id_key) writes nothing and the others are written: the
+//     group's INSERT is tried as is and, when a unique index refuses it (the whole statement
+//     fails), again with ON CONFLICT DO NOTHING. A left-out append re-runs on the general path, which
 //     waits for the lock, reports the conflict with the current version or replays the original
 //     result. Being one row, an append is written whole or not at all.
 //   - Members never share a stream (a later append of a stream waits for the next group), so each
@@ -196,8 +199,10 @@ func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
 // groupCommitter. Each parameter holds one value per append, in the group's order. It returns the
 // ids and positions of the events written and the transaction id.
 //
-// Every row is looked up only through the unique indexes (ON CONFLICT), never by a probe the
-// planner could turn into a scan: the statement's plan is cached per connection, and a plan made
+// This is the optimistic form: a conflict on a unique index fails the statement as a whole, and the
+// group runs again with groupAppendCarefulSQL. Skipping ON CONFLICT's pre-check of both unique
+// indexes saves two index descents per row. Rows are found only through the unique indexes, never
+// by a probe the planner could turn into a scan: the plan is cached per connection, and one made
 // while the table was small (a hashed subplan over a sequential scan) would be kept as it grows.
 // (SELECT $1) hides the group's size from the planner, so that PostgreSQL settles on that cached
 // plan instead of planning every group anew, which cost as much as running it.
@@ -210,12 +215,16 @@ const groupAppendSQL = `WITH ins AS (
 	            WITH ORDINALITY AS x(sid, stype, v, id, t, sv, d, m, r, ph, h, ord)
 	WHERE pg_try_advisory_xact_lock(taskforge_stream_lock(x.sid))
 	ORDER BY x.ord
-	ON CONFLICT DO NOTHING
 	RETURNING event_id, position, transaction_id
 )
 SELECT coalesce(array_agg(event_id ORDER BY position), '{}'), coalesce(array_agg(position ORDER BY position), '{}'),
        max(transaction_id::text::bigint)
 FROM ins`
+
+// groupAppendCarefulSQL is groupAppendSQL for a group in which some append conflicts: ON CONFLICT
+// DO NOTHING leaves out the rows of appends whose stream is past their expected version
+// (events_stream_version_key) or whose event id is stored (events_event_id_key).
+var groupAppendCarefulSQL = strings.Replace(groupAppendSQL, "\tRETURNING event_id", "\tON CONFLICT DO NOTHING\n\tRETURNING event_id", 1)
 
 // appendGroup runs batch (one-event appends on distinct streams) with groupAppendSQL and sets
 // each member's result or error.
@@ -243,6 +252,10 @@ func (s *Store) appendGroup(ctx context.Context, batch []*pendingAppend) {
 	)
 	err := s.pool.QueryRow(ctx, groupAppendSQL, streams, streamTypes, versions, ids, types, schemaVersions,
 		data, meta, recorded, prev, hash).Scan(&written, &positions, &txID)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		err = s.pool.QueryRow(ctx, groupAppendCarefulSQL, streams, streamTypes, versions, ids, types, schemaVersions,
+			data, meta, recorded, prev, hash).Scan(&written, &positions, &txID)
+	}
 	if err == nil && len(written) > 0 && (txID == nil || len(positions) != len(written)) {
 		err = fmt.Errorf("append: %d positions for %d events", len(positions), len(written))
 	}
