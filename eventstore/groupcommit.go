@@ -13,15 +13,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-var (
-	// groupLeaders is how many groups may be in flight at once, and groupStartAt how many appends
-	// must queue before another one starts: one group keeps groups large (while it commits, the
-	// next one fills), more keep the database's cores busy when many appends arrive.
-	groupLeaders = 1
-	groupStartAt = 8
-)
-
 const (
+	// groupLeaders is how many groups may run at once, and groupStartAt how many appends must queue
+	// before a second one starts: one group keeps groups large (while it commits, the next one
+	// fills), a second one keeps the database busy while the first waits for its commit. Measured
+	// here (8 and 64 writers, 1–4 leaders, 1–8 queued) 2 and 8 did best.
+	groupLeaders = 2
+	groupStartAt = 8
 	// groupMaxAppends and groupMaxEvents bound one group's statement.
 	groupMaxAppends = 64
 	groupMaxEvents  = 4096
