@@ -20,6 +20,8 @@ const (
 	// here (8 and 64 writers, 1–4 leaders, 1–8 queued) 2 and 8 did best.
 	groupLeaders = 2
 	groupStartAt = 8
+	// groupLeadRuns bounds how many groups one leader runs in a row.
+	groupLeadRuns = 4
 	// groupMaxAppends and groupMaxEvents bound one group's statement.
 	groupMaxAppends = 64
 	groupMaxEvents  = 4096
@@ -119,18 +121,21 @@ func (g *groupCommitter) append(ctx context.Context, f *fastAppend) (AppendResul
 	return p.res, p.err
 }
 
-// lead runs groups from the queue until p's own append has run, then hands the lead to the first
-// append still queued (which takes what queued meanwhile), or ends the run.
+// lead runs groups from the queue until p's own append has run and then, while appends are
+// queued, up to groupLeadRuns groups in all: the leader is running already, where a new one would
+// first have to be woken. Then it hands the lead to the first append still queued (which takes
+// what queued meanwhile), or ends the run.
 func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
-	for !p.done {
+	for runs := 0; ; runs++ {
 		g.mu.Lock()
+		if p.done && (runs >= groupLeadRuns || g.next() == nil) {
+			break
+		}
 		batch := g.take(p)
 		g.mu.Unlock()
 		g.run(p, batch)
 	}
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		next := g.queue[0]
+	if next := g.next(); next != nil {
 		next.lead = true
 		g.mu.Unlock()
 		next.wake <- struct{}{}
@@ -139,6 +144,17 @@ func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
 		g.mu.Unlock()
 	}
 	return p.res, p.err
+}
+
+// next returns the first queued append that no leader runs (the other leader's own append waits
+// in the queue until that leader takes it), or nil. g.mu must be held.
+func (g *groupCommitter) next() *pendingAppend {
+	for _, q := range g.queue {
+		if !q.lead {
+			return q
+		}
+	}
+	return nil
 }
 
 // take removes the next group from the queue, in arrival order: at most groupMaxAppends appends
