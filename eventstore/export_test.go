@@ -10,3 +10,6 @@ func (s *Store) GroupState() (queued, leaders int) {
 	defer s.group.mu.Unlock()
 	return len(s.group.queue), s.group.leaders
 }
+
+// GroupSoloMax is how many appends run alone at once before the next one queues for a group.
+const GroupSoloMax = groupSoloMax

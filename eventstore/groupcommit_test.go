@@ -13,35 +13,53 @@ import (
 	"github.com/taskforge/taskforge/eventstore"
 )
 
-// holdLeader makes es's next append lead a group and wait: its stream is share-locked by an open
-// transaction's version assertion. It returns a function that commits that transaction and the
-// leader's result, and a stream es knows at version 1.
+// holdLeader fills es with appends that wait: as many as run alone at once, and then one that leads
+// a group (of one), each on a stream share-locked by an open transaction's version assertion.
+// Appends made until release queue for the next group. release commits that transaction and
+// returns the waiting appends' first error.
 func holdLeader(t *testing.T, es *eventstore.Store) (release func() error) {
 	t.Helper()
 	ctx := context.Background()
-	stream := streamID("leader")
-	_, err := es.Append(ctx, one(stream, eventstore.NoStream(), events(1)...)) // es knows its head
-	require.NoError(t, err)
+	n := eventstore.GroupSoloMax + 1
+	streams := make([]string, n)
+	asserts := make([]eventstore.StreamAppend, n)
+	for i := range streams {
+		streams[i] = streamID("held")
+		_, err := es.Append(ctx, one(streams[i], eventstore.NoStream(), events(1)...)) // es knows its head
+		require.NoError(t, err)
+		asserts[i] = one(streams[i], eventstore.Exact(1))
+	}
 	tx, err := es.Pool().Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	_, err = es.AppendTx(ctx, tx, one(stream, eventstore.Exact(1)))
+	_, err = es.AppendTx(ctx, tx, asserts...)
 	require.NoError(t, err)
 
-	done := make(chan error, 1)
-	go func() {
-		_, err := es.Append(ctx, one(stream, eventstore.Exact(1), events(1)...))
-		done <- err
-	}()
-	require.Eventually(t, func() bool {
-		var waiting bool
-		_ = es.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory')`).Scan(&waiting)
-		return waiting
-	}, 10*time.Second, 5*time.Millisecond)
+	errs := make(chan error, n)
+	for i := range streams {
+		go func() {
+			_, err := es.Append(ctx, one(streams[i], eventstore.Exact(1), events(1)...))
+			errs <- err
+		}()
+		require.Eventually(t, func() bool {
+			var waiting int
+			_ = es.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&waiting)
+			return waiting == i+1
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	queued, leaders := es.GroupState()
+	require.Equal(t, 0, queued)
+	require.Equal(t, 1, leaders, "the last one leads")
 	return func() error {
 		require.NoError(t, tx.Commit(ctx))
-		return <-done
+		var first error
+		for range n {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
 	}
 }
 
