@@ -26,9 +26,8 @@ const (
 	// (2 cores), 8 writers appending alone did as well as in groups or better: their backends kept
 	// both cores busy, where groups left writers waiting; from there on groups win (1.5–2.5× at 64).
 	groupSoloMax = 8
-	// groupMaxAppends and groupMaxEvents bound one group's statement.
+	// groupMaxAppends bounds one group's statement.
 	groupMaxAppends = 64
-	groupMaxEvents  = 4096
 	// groupTimeout bounds a group's statement, which runs without its leader's cancellation (the
 	// other members depend on it). A group never waits on a stream lock, so it takes milliseconds.
 	groupTimeout = 30 * time.Second
@@ -52,8 +51,8 @@ var (
 //	                   else wait: for a result, or to lead the next group
 //
 // An append alone, or among few, runs the plain fast path, so an idle or lightly loaded store is
-// not slower; a group of one does the same. A larger group is one INSERT (groupAppendSQL) in which every append keeps
-// its own contract:
+// not slower; a group of one does the same. A larger group is one INSERT (groupAppendSQL) in which
+// every append keeps its own contract:
 //
 //   - Its stream is try-locked with the advisory lock every writer of it takes. An append whose
 //     stream another transaction holds is left out, so a group never waits on a lock: it cannot
@@ -61,9 +60,9 @@ var (
 //   - An append whose stream is past its expected version (events_stream_version_key) or whose
 //     event id is stored (events_event_id_key) writes nothing and the others are written: the
 //     group's INSERT is tried as is and, when a unique index refuses it (the whole statement
-//     fails), again with ON CONFLICT DO NOTHING. A left-out append re-runs on the general path, which
-//     waits for the lock, reports the conflict with the current version or replays the original
-//     result. Being one row, an append is written whole or not at all.
+//     fails), again with ON CONFLICT DO NOTHING. A left-out append re-runs on the general path,
+//     which waits for the lock, reports the conflict with the current version or replays the
+//     original result. Being one row, an append is written whole or not at all.
 //   - Members never share a stream (a later append of a stream waits for the next group), so each
 //     hash chain extends its stream's committed head exactly as alone.
 //   - Positions come from one INSERT in the members' order, in one transaction: the global order
@@ -172,19 +171,17 @@ func (g *groupCommitter) next() *pendingAppend {
 	return nil
 }
 
-// take removes the next group from the queue, in arrival order: at most groupMaxAppends appends
-// and about groupMaxEvents events, no two on one stream. g.mu must be held.
+// take removes the next group from the queue, in arrival order: at most groupMaxAppends appends,
+// no two on one stream, none that another leader runs. g.mu must be held.
 func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 	var (
 		batch   []*pendingAppend
-		events  int
 		streams = make(map[string]struct{})
 	)
 	rest := g.queue[:0]
 	for _, q := range g.queue {
 		// Another leader's own append is its to run.
-		fits := (q == self || !q.lead) &&
-			(len(batch) == 0 || (len(batch) < groupMaxAppends && events+len(q.f.a.eventIDs) <= groupMaxEvents))
+		fits := (q == self || !q.lead) && len(batch) < groupMaxAppends
 		for _, id := range q.f.a.streamIDs {
 			if _, dup := streams[id]; dup {
 				fits = false
@@ -196,7 +193,6 @@ func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 		}
 		q.taken = true
 		batch = append(batch, q)
-		events += len(q.f.a.eventIDs)
 		for _, id := range q.f.a.streamIDs {
 			streams[id] = struct{}{}
 		}
@@ -208,10 +204,13 @@ func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 
 // run appends batch and wakes its members (but leader, whose goroutine this is).
 func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
-	if len(batch) == 1 {
+	switch len(batch) {
+	case 0:
+		return
+	case 1:
 		q := batch[0]
 		q.res, q.err = g.s.appendFast(q.ctx, q.f)
-	} else {
+	default:
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(leader.ctx), groupTimeout)
 		g.s.appendGroup(ctx, batch)
 		cancel()
