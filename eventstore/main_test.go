@@ -3,8 +3,10 @@ package eventstore_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -16,13 +18,35 @@ import (
 	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, "eventstore")) }
+// groupCommitEnv set to "off" runs the package without group commit. TestMain runs it with group
+// commit (the default) and then, in a child process, without.
+const groupCommitEnv = "EVENTSTORE_GROUP_COMMIT"
+
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m, "eventstore")
+	if code == 0 && os.Getenv(groupCommitEnv) == "" && flag.Lookup("test.bench").Value.String() == "" {
+		fmt.Fprintf(os.Stderr, "eventstore: again with %s=off\n", groupCommitEnv)
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		cmd.Env = append(os.Environ(), groupCommitEnv+"=off")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// options sets what the package's run asks of every store.
+func options(opts eventstore.Options) eventstore.Options {
+	opts.DisableGroupCommit = os.Getenv(groupCommitEnv) == "off"
+	return opts
+}
 
 // setup returns a store on the package database. Tests isolate themselves with fresh stream ids;
 // tests that read the global log use newStore on a database of their own.
 func setup(t testing.TB) *eventstore.Store {
 	t.Helper()
-	s, err := eventstore.New(pgtest.Pool(t), eventstore.Options{})
+	s, err := eventstore.New(pgtest.Pool(t), options(eventstore.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +55,7 @@ func setup(t testing.TB) *eventstore.Store {
 
 func newStore(t testing.TB, opts eventstore.Options) *eventstore.Store {
 	t.Helper()
-	s, err := eventstore.New(pgtest.Open(t, pgtest.NewDatabase(t)), opts)
+	s, err := eventstore.New(pgtest.Open(t, pgtest.NewDatabase(t)), options(opts))
 	if err != nil {
 		t.Fatal(err)
 	}

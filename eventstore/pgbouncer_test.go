@@ -34,7 +34,7 @@ func TestThroughPgBouncer(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	writer, err := eventstore.New(pgtest.Open(t, url), eventstore.Options{})
+	writer, err := eventstore.New(pgtest.Open(t, url), options(eventstore.Options{}))
 	require.NoError(t, err)
 	n := eventstore.NewNotifier(pgtest.OpenDirect(t, url), nil)
 	wake, unsubscribe := n.Subscribe()

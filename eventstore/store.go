@@ -40,6 +40,9 @@ type Options struct {
 	// for payloads it leaves alone): secrets in old events, tokens in URLs. A redacted line is
 	// marked so; VerifyExport then checks its place in the chain but not its content.
 	Redact func(eventType string, data []byte) (out []byte, changed bool, err error)
+	// DisableGroupCommit makes every Append a transaction of its own (EVENTSTORE_GROUP_COMMIT=off).
+	// By default concurrent appends share transactions and commits: see groupcommit.go.
+	DisableGroupCommit bool
 }
 
 // Store is the PostgreSQL event store. It is safe for concurrent use.
@@ -51,6 +54,7 @@ type Store struct {
 	onCommit  func()
 	redact    func(eventType string, data []byte) ([]byte, bool, error)
 	heads     *headCache
+	group     *groupCommitter // nil when group commit is off
 	now       func() time.Time
 }
 
@@ -63,7 +67,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if up == nil {
 		up = NewUpcasters()
 	}
-	return &Store{
+	s := &Store{
 		pool:      pool,
 		upcasters: up,
 		metrics:   opts.Metrics,
@@ -72,7 +76,11 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		redact:    opts.Redact,
 		heads:     newHeadCache(headCacheSize),
 		now:       time.Now,
-	}, nil
+	}
+	if !opts.DisableGroupCommit {
+		s.group = &groupCommitter{s: s}
+	}
+	return s, nil
 }
 
 // Pool returns the store's pool, for callers that run their own transactions around AppendTx.
@@ -126,12 +134,13 @@ INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type
 SELECT $1, $2, $3::bigint, $4, $5, $6, $7::json, $8::json, $9, $10::bytea, $11::bytea FROM locks
 RETURNING position, transaction_id::text::bigint`
 
-// Append writes events to one or several streams atomically in a transaction of its own: either
-// every stream is at its expected version and every event is stored, or nothing is.
+// Append writes events to one or several streams atomically: either every stream is at its
+// expected version and every event is stored, or nothing is.
 //
-// It is one statement in one round trip (the transaction is the statement's implicit one). Readers
-// are woken by a NOTIFY sent just after the commit, coalesced across concurrent appends (see
-// commitNotifier).
+// It is one statement in one round trip (the transaction is the statement's implicit one). With
+// group commit, concurrent appends share that statement and its commit (see groupCommitter); each
+// keeps its own expected versions, idempotency, result and failure. Readers are woken by a NOTIFY
+// sent just after the commit, coalesced across concurrent appends (see commitNotifier).
 //
 // Appending event ids that are all stored already returns the original result with Replayed set.
 // That also holds when the same ids race: the loser's conflict is turned into the winner's result.
@@ -139,8 +148,21 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResu
 	start := time.Now()
 	args, err := s.buildAppendArgs(appends)
 	if err == nil {
-		var res AppendResult
-		res, err = s.appendFast(ctx, appends, args)
+		var (
+			res AppendResult
+			f   *fastAppend
+		)
+		f, err = s.prepareFast(appends, args)
+		if err == nil {
+			if s.group != nil && len(args.eventIDs) == 1 {
+				res, err = s.group.append(ctx, f)
+			} else {
+				err = errRunAlone
+			}
+			if errors.Is(err, errRunAlone) {
+				res, err = s.appendFast(ctx, f)
+			}
+		}
 		if errors.Is(err, errSlowPath) {
 			res, err = s.appendOn(ctx, s.pool, appends, args, false, false)
 		}
@@ -198,95 +220,118 @@ type appendArgs struct {
 
 var errSlowPath = errors.New("eventstore: take the general append path")
 
-// appendFast appends with fastAppendSQL, or returns errSlowPath when it cannot: a stream is only
-// checked, or its expected version is not exact, or its head hash is unknown.
-func (s *Store) appendFast(ctx context.Context, appends []StreamAppend, a appendArgs) (AppendResult, error) {
+// fastAppend is an append the store can write without reading any stream's head: every stream is
+// written, at an exact expected version (or none) whose hash the head cache knows. Its events are
+// numbered and hash-chained in Go, as taskforge_append would.
+type fastAppend struct {
+	appends                    []StreamAppend
+	a                          appendArgs
+	prevHashes                 [][]byte // per stream: the hash at the expected version
+	from, versions             []int64  // per stream: the version before and after the append
+	heads                      [][]byte // per stream: the hash after the append
+	evVersions                 []int64
+	evPrev, evHash             [][]byte
+	evStreamIDs, evStreamTypes []string
+}
+
+// prepareFast numbers and chains the append's events, or returns errSlowPath when the append
+// cannot take the fast path: a stream is only checked, or its expected version is not exact, or its
+// head hash is unknown.
+func (s *Store) prepareFast(appends []StreamAppend, a appendArgs) (*fastAppend, error) {
 	n := len(a.streamIDs)
-	prevHashes := make([][]byte, n)
+	f := &fastAppend{appends: appends, a: a, prevHashes: make([][]byte, n), from: make([]int64, n)}
 	writes := make([]int, n)
 	for _, si := range a.eventStreams {
 		writes[si-1]++
 	}
 	for i := range n {
 		if writes[i] == 0 {
-			return AppendResult{}, errSlowPath
+			return nil, errSlowPath
 		}
 		switch expectMode(a.modes[i]) {
 		case modeNoStream:
-			prevHashes[i] = []byte{}
+			f.prevHashes[i] = []byte{}
 		case modeExact:
+			f.from[i] = a.expected[i]
 			if a.expected[i] == 0 {
-				prevHashes[i] = []byte{}
+				f.prevHashes[i] = []byte{}
 				break
 			}
 			h, ok := s.heads.get(a.streamIDs[i], a.expected[i], a.streamTypes[i])
 			if !ok {
-				return AppendResult{}, errSlowPath
+				return nil, errSlowPath
 			}
-			prevHashes[i] = h
+			f.prevHashes[i] = h
 		default:
-			return AppendResult{}, errSlowPath
+			return nil, errSlowPath
 		}
 	}
 
 	// Number the events and chain their hashes, as taskforge_append does.
-	versions := make([]int64, n)
-	for i := range n {
-		if expectMode(a.modes[i]) == modeExact {
-			versions[i] = a.expected[i]
-		}
-	}
-	heads := slices.Clone(prevHashes)
+	f.versions = slices.Clone(f.from)
+	f.heads = slices.Clone(f.prevHashes)
 	m := len(a.eventIDs)
-	evVersions, evPrev, evHash := make([]int64, m), make([][]byte, m), make([][]byte, m)
-	evStreamIDs, evStreamTypes := make([]string, m), make([]string, m)
+	f.evVersions, f.evPrev, f.evHash = make([]int64, m), make([][]byte, m), make([][]byte, m)
+	f.evStreamIDs, f.evStreamTypes = make([]string, m), make([]string, m)
 	for e := range m {
 		si := a.eventStreams[e] - 1
-		versions[si]++
-		evVersions[e] = versions[si]
-		evPrev[e] = heads[si]
-		heads[si] = EventHash(heads[si], a.streamIDs[si], versions[si], a.eventIDs[e], a.eventTypes[e],
+		f.versions[si]++
+		f.evVersions[e] = f.versions[si]
+		f.evPrev[e] = f.heads[si]
+		f.heads[si] = EventHash(f.heads[si], a.streamIDs[si], f.versions[si], a.eventIDs[e], a.eventTypes[e],
 			int(a.schemaVersions[e]), a.recordedAt, []byte(a.data[e]), []byte(a.metadata[e]))
-		evHash[e] = heads[si]
-		evStreamIDs[e], evStreamTypes[e] = a.streamIDs[si], a.streamTypes[si]
+		f.evHash[e] = f.heads[si]
+		f.evStreamIDs[e], f.evStreamTypes[e] = a.streamIDs[si], a.streamTypes[si]
 	}
+	return f, nil
+}
+
+// appendFast appends f alone, with fastAppendOneSQL or fastAppendSQL. It returns errSlowPath when
+// a known hash did not match what is stored.
+func (s *Store) appendFast(ctx context.Context, f *fastAppend) (AppendResult, error) {
+	a := f.a
 	var (
 		positions []int64
 		txID      *int64
 		err       error
 	)
-	if m == 1 {
+	if len(a.eventIDs) == 1 {
 		var pos, tx int64
-		err = s.pool.QueryRow(ctx, fastAppendOneSQL, a.streamIDs[0], a.streamTypes[0], evVersions[0],
+		err = s.pool.QueryRow(ctx, fastAppendOneSQL, a.streamIDs[0], a.streamTypes[0], f.evVersions[0],
 			a.eventIDs[0], a.eventTypes[0], a.schemaVersions[0], a.data[0], a.metadata[0], a.recordedAt,
-			evPrev[0], evHash[0]).Scan(&pos, &tx)
+			f.evPrev[0], f.evHash[0]).Scan(&pos, &tx)
 		if err == nil {
 			positions, txID = []int64{pos}, &tx
 		}
 	} else {
-		err = s.pool.QueryRow(ctx, fastAppendSQL, a.streamIDs, a.expected, prevHashes,
-			evStreamIDs, evStreamTypes, evVersions, a.eventIDs, a.eventTypes, a.schemaVersions,
-			a.data, a.metadata, evPrev, evHash, a.recordedAt).Scan(&positions, &txID)
+		err = s.pool.QueryRow(ctx, fastAppendSQL, a.streamIDs, a.expected, f.prevHashes,
+			f.evStreamIDs, f.evStreamTypes, f.evVersions, a.eventIDs, a.eventTypes, a.schemaVersions,
+			a.data, a.metadata, f.evPrev, f.evHash, a.recordedAt).Scan(&positions, &txID)
 	}
 	if err != nil {
-		return AppendResult{}, translateAppendError(appends, err)
+		return AppendResult{}, translateAppendError(f.appends, err)
 	}
 	if len(positions) == 0 { // (batch form) a known hash did not match what is stored
-		for i := range n {
-			s.heads.forget(a.streamIDs[i])
+		for _, id := range a.streamIDs {
+			s.heads.forget(id)
 		}
 		return AppendResult{}, errSlowPath
 	}
-	if len(positions) != m || txID == nil {
-		return AppendResult{}, fmt.Errorf("append: %d positions for %d events", len(positions), m)
+	if len(positions) != len(a.eventIDs) || txID == nil {
+		return AppendResult{}, fmt.Errorf("append: %d positions for %d events", len(positions), len(a.eventIDs))
 	}
-	res := AppendResult{Streams: make(map[string]int64, n), TransactionID: uint64(*txID)}
-	for i := range n {
-		res.Streams[a.streamIDs[i]] = versions[i]
-		s.heads.put(a.streamIDs[i], versions[i], heads[i], a.streamTypes[i])
+	return s.finishFast(f, positions, uint64(*txID)), nil
+}
+
+// finishFast records a committed fast append in the head cache and returns its result.
+func (s *Store) finishFast(f *fastAppend, positions []int64, txID uint64) AppendResult {
+	res := AppendResult{Streams: make(map[string]int64, len(f.a.streamIDs)), TransactionID: txID}
+	for i, id := range f.a.streamIDs {
+		res.Streams[id] = f.versions[i]
+		s.heads.put(id, f.versions[i], f.heads[i], f.a.streamTypes[i])
 	}
-	s.fillEvents(&res, appends, a, evVersions, positions)
-	return res, nil
+	s.fillEvents(&res, f.appends, f.a, f.evVersions, positions)
+	return res
 }
 
 // appendOn appends with the SQL function taskforge_append.

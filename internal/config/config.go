@@ -48,6 +48,10 @@ type Config struct {
 	// consumer leases — cut off, paused, its connection open — keeps them; an owner whose lease
 	// session is gone (killed, terminated) is replaced at once.
 	LeaseTTL time.Duration
+	// EventstoreGroupCommit (EVENTSTORE_GROUP_COMMIT: on or off, default on) lets concurrent
+	// appends share one transaction and one commit (eventstore's group commit); off gives every
+	// append a transaction of its own.
+	EventstoreGroupCommit bool
 	// WorkerConsumers (WORKER_CONSUMERS, comma-separated consumer names; empty: any) pins a worker
 	// process to those consumers: projection names (taskforge projections status) and "sideeffects".
 	WorkerConsumers []string
@@ -160,6 +164,12 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("%s: want true or false, got %q", b.key, os.Getenv(b.key))
 		}
 		*b.dst = v
+	}
+	switch v := getenv("EVENTSTORE_GROUP_COMMIT", "on"); v {
+	case "on", "off":
+		c.EventstoreGroupCommit = v == "on"
+	default:
+		return c, fmt.Errorf("EVENTSTORE_GROUP_COMMIT: want on or off, got %q", v)
 	}
 	for _, o := range strings.Split(os.Getenv("GRAPHQL_WS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

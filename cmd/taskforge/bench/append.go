@@ -17,6 +17,15 @@ import (
 // BatchSize is the number of events per call in the batch cases.
 const BatchSize = 100
 
+// AppendOptions are the options of `taskforge bench append`.
+type AppendOptions struct {
+	Options
+	// GroupCommit is how the store under test appends: "on" (concurrent appends share a
+	// transaction and a commit), "off" (one transaction per append) or "both" (append is with group
+	// commit, append_no_group without, each next to the same baseline).
+	GroupCommit string
+}
+
 // Append measures event store appends against a plain INSERT into a table of the same shape
 // (same columns, defaults, identity and indexes). Each round measures a case next to its baseline,
 // and the ratio reported is the median of the rounds' ratios: pairs taken a few seconds apart see
@@ -24,11 +33,15 @@ const BatchSize = 100
 //
 //	baseline_insert        one INSERT of one row, autocommit
 //	append                 one event, exact expected version, own stream per writer
+//	append_no_group        the same without group commit (--group-commit both)
 //	baseline_insert_batch  one INSERT of 100 rows, autocommit
 //	append_batch           100 events in one append, exact expected version
-func Append(ctx context.Context, o Options) error {
+func Append(ctx context.Context, o AppendOptions) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if o.GroupCommit != "on" && o.GroupCommit != "off" && o.GroupCommit != "both" {
+		return fmt.Errorf("bench: --group-commit: want on, off or both, got %q", o.GroupCommit)
 	}
 	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(slices.Max(o.Writers)+2))
 	if err != nil {
@@ -38,7 +51,11 @@ func Append(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `CREATE TABLE bench_baseline (LIKE events INCLUDING ALL)`); err != nil {
 		return fmt.Errorf("baseline table: %w", err)
 	}
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters()})
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), DisableGroupCommit: o.GroupCommit == "off"})
+	if err != nil {
+		return err
+	}
+	solo, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), DisableGroupCommit: true})
 	if err != nil {
 		return err
 	}
@@ -51,9 +68,14 @@ func Append(ctx context.Context, o Options) error {
 	cases := []bcase{
 		{name: "baseline_insert", fn: w.baselineInsert},
 		{name: "append", baseline: "baseline_insert", fn: w.append},
-		{name: "baseline_insert_batch", fn: w.baselineBatch},
-		{name: "append_batch", baseline: "baseline_insert_batch", fn: w.appendBatch},
 	}
+	if o.GroupCommit == "both" {
+		cases = append(cases, bcase{name: "append_no_group", baseline: "baseline_insert",
+			fn: newAppendWorkload(pool, solo).append})
+	}
+	cases = append(cases,
+		bcase{name: "baseline_insert_batch", fn: w.baselineBatch},
+		bcase{name: "append_batch", baseline: "baseline_insert_batch", fn: w.appendBatch})
 	var out []Result
 	for _, writers := range o.Writers {
 		rounds := map[string][]Result{}
@@ -62,7 +84,8 @@ func Append(ctx context.Context, o Options) error {
 			// runs in the wake (checkpoint, autovacuum) of the batch cases.
 			order := cases
 			if round%2 == 1 {
-				order = []bcase{cases[1], cases[0], cases[3], cases[2]}
+				order = slices.Clone(cases)
+				slices.Reverse(order)
 			}
 			for _, c := range order {
 				run := fmt.Sprintf("%s-%d-%d", c.name, writers, round)
@@ -81,7 +104,7 @@ func Append(ctx context.Context, o Options) error {
 			out = append(out, r)
 		}
 	}
-	return print(o, out)
+	return print(o.Options, out)
 }
 
 type appendWorkload struct {

@@ -56,7 +56,12 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of one measurement")
 	fs.IntVar(&o.Rounds, "rounds", 5, "measurements per case, each next to its baseline; medians are reported")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
-	writers := fs.String("writers", "1,8", "comma-separated concurrency levels")
+	writers := fs.String("writers", "1,8,64", "comma-separated concurrency levels")
+	groupCommit := "off"
+	if cfg.EventstoreGroupCommit {
+		groupCommit = "on"
+	}
+	fs.StringVar(&groupCommit, "group-commit", groupCommit, "on, off or both (default: EVENTSTORE_GROUP_COMMIT)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -69,7 +74,7 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 	}
 	switch args[0] {
 	case "append":
-		return bench.Append(ctx, o)
+		return bench.Append(ctx, bench.AppendOptions{Options: o, GroupCommit: groupCommit})
 	default:
 		return fmt.Errorf("%w: unknown benchmark %q", errUsage, args[0])
 	}
