@@ -175,10 +175,11 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	a.nodeID = uuid.New()
 	a.notifier = eventstore.NewNotifier(a.direct, a.log) // LISTEN needs a session
 	a.store, err = eventstore.New(a.pool, eventstore.Options{
-		Upcasters: commands.Upcasters(),
-		Metrics:   eventstore.NewMetrics(a.reg),
-		OnCommit:  a.notifier.Wake,
-		Redact:    domain.RedactStored,
+		Upcasters:          commands.Upcasters(),
+		DisableGroupCommit: !cfg.EventstoreGroupCommit,
+		Metrics:            eventstore.NewMetrics(a.reg),
+		OnCommit:           a.notifier.Wake,
+		Redact:             domain.RedactStored,
 	})
 	if err != nil {
 		return nil, err
