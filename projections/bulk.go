@@ -32,10 +32,38 @@ import (
 type bulkFolder interface {
 	// apply folds one event into memory. An error stops the rebuild, as a failing statement would.
 	apply(e *Event) error
-	// flush writes everything changed since the last flush, in tx.
-	flush(ctx context.Context, tx pgx.Tx) error
-	// committed is called after flush's transaction committed.
-	committed()
+	// take returns the writes of everything changed since the last take, to run later in one
+	// transaction, while folding goes on; the folder's memory then counts them as written. Jobs
+	// must run in the order taken, and a failed one fails the rebuild (a rerun resumes from the
+	// checkpoint with Apply, never with this memory).
+	take() bulkJob
+}
+
+// bulkJob is a batch's writes: one step per table, in order.
+type bulkJob []func(ctx context.Context, tx pgx.Tx) error
+
+func (j bulkJob) run(ctx context.Context, tx pgx.Tx) error {
+	for _, step := range j {
+		if err := step(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// taker is what a folder's tables have in common.
+type taker interface {
+	take() func(ctx context.Context, tx pgx.Tx) error
+}
+
+func takeAll(ts ...taker) bulkJob {
+	j := make(bulkJob, 0, len(ts))
+	for _, t := range ts {
+		if step := t.take(); step != nil {
+			j = append(j, step)
+		}
+	}
+	return j
 }
 
 // bulkTable is the in-memory copy of one read table a folder builds, keyed by primary key.
@@ -117,8 +145,12 @@ func (t *bulkTable[K, R]) touch(k K, e *bulkRow[R]) {
 	}
 }
 
-// flush writes the changed rows: deletes, then updates (rows written before), then inserts.
-func (t *bulkTable[K, R]) flush(ctx context.Context, tx pgx.Tx) error {
+// take collects the changed rows, marks them written, and returns their writes: deletes, then
+// updates (rows written before), then inserts; nil when nothing changed.
+func (t *bulkTable[K, R]) take() func(ctx context.Context, tx pgx.Tx) error {
+	if len(t.touched) == 0 {
+		return nil
+	}
 	var del, upd, ins [][]any
 	for _, k := range t.touched {
 		e := t.rows[k]
@@ -131,7 +163,18 @@ func (t *bulkTable[K, R]) flush(ctx context.Context, tx pgx.Tx) error {
 		default:
 			ins = append(ins, t.values(k, &e.r))
 		}
+		if e.deleted {
+			delete(t.rows, k)
+			continue
+		}
+		e.inDB, e.touched = true, false
 	}
+	t.touched = t.touched[:0]
+	return func(ctx context.Context, tx pgx.Tx) error { return t.write(ctx, tx, del, upd, ins) }
+}
+
+// write runs the statements of one take. It reads only t's immutable fields.
+func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins [][]any) error {
 	table := t.base + suffix(t.version)
 	stage := "bulk_" + t.base
 	staged := false
@@ -204,40 +247,6 @@ func (t *bulkTable[K, R]) flush(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// committed marks the flushed rows as written.
-func (t *bulkTable[K, R]) committed() {
-	for _, k := range t.touched {
-		e := t.rows[k]
-		if e.deleted {
-			delete(t.rows, k)
-			continue
-		}
-		e.inDB, e.touched = true, false
-	}
-	t.touched = t.touched[:0]
-}
-
-// flusher is what a folder's tables have in common.
-type flusher interface {
-	flush(ctx context.Context, tx pgx.Tx) error
-	committed()
-}
-
-func flushAll(ctx context.Context, tx pgx.Tx, ts ...flusher) error {
-	for _, t := range ts {
-		if err := t.flush(ctx, tx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func committedAll(ts ...flusher) {
-	for _, t := range ts {
-		t.committed()
-	}
-}
-
 // bulkCopy is an insert-only table (activity lines, notifications): the rows a batch adds are
 // written with one COPY. Folders compute every column in Go (pgFormat for lines, the md5 ids),
 // so no row needs an expression; a duplicate key fails the batch loudly (the live statements'
@@ -255,17 +264,19 @@ func newBulkCopy(version int, base string, cols ...string) *bulkCopy {
 
 func (b *bulkCopy) add(vals ...any) { b.rows = append(b.rows, vals) }
 
-func (b *bulkCopy) flush(ctx context.Context, tx pgx.Tx) error {
-	if len(b.rows) == 0 {
+func (b *bulkCopy) take() func(ctx context.Context, tx pgx.Tx) error {
+	rows := b.rows
+	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{b.table}, b.cols, pgx.CopyFromRows(b.rows)); err != nil {
-		return fmt.Errorf("bulk insert of %d rows into %s: %w", len(b.rows), b.table, err)
+	b.rows = nil
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{b.table}, b.cols, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("bulk insert of %d rows into %s: %w", len(rows), b.table, err)
+		}
+		return nil
 	}
-	return nil
 }
-
-func (b *bulkCopy) committed() { b.rows = b.rows[:0] }
 
 // pgUUID is id as pgx encodes it directly (binary, no driver.Valuer round trip through text).
 func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }

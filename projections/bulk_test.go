@@ -73,7 +73,7 @@ func TestBulkRebuildEqualsLive(t *testing.T) {
 		}
 	}
 	// Small batches: most rows are written by one batch and changed by later ones.
-	res, err := projections.Rebuild(ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true, BatchEvents: 7})
+	res, err := projections.Rebuild(ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true, BatchEvents: 7, BulkEvents: 7})
 	require.NoError(t, err)
 	compare(res, "live v1 against bulk v2 (batches of 7)")
 	// One batch: every row's whole life folded in memory.

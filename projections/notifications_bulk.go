@@ -1,11 +1,9 @@
 package projections
 
 import (
-	"context"
 	"crypto/md5"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/taskforge/taskforge/domain"
@@ -45,13 +43,9 @@ func newNotificationsFolder(v int) bulkFolder {
 	}
 }
 
-func (f *notificationsFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.tasks, f.people, f.rows)
-}
-
-func (f *notificationsFolder) committed() {
-	committedAll(f.tasks, f.people, f.rows)
+func (f *notificationsFolder) take() bulkJob {
 	clear(f.seen)
+	return takeAll(f.tasks, f.people, f.rows)
 }
 
 // notify is notifySQL: the event's plan resolved with the task's assignee and creator, and a row
