@@ -23,6 +23,9 @@ func newActivityFolder(v int) bulkFolder {
 	}
 }
 
+// insertOnly: rm_activity is only ever appended to with COPY (rebuild_keys.go).
+func (f *activityFolder) insertOnly() []string { return []string{"rm_activity"} }
+
 func (f *activityFolder) take() bulkJob { return takeAll(f.people, f.subjects, f.lines) }
 
 func (f *activityFolder) apply(e *Event) error {

@@ -43,6 +43,9 @@ func newNotificationsFolder(v int) bulkFolder {
 	}
 }
 
+// insertOnly: rm_notifications is only ever appended to with COPY (rebuild_keys.go).
+func (f *notificationsFolder) insertOnly() []string { return []string{"rm_notifications"} }
+
 func (f *notificationsFolder) take() bulkJob {
 	clear(f.seen)
 	return takeAll(f.tasks, f.people, f.rows)

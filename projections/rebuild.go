@@ -248,6 +248,9 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	g, gctx = errgroup.WithContext(ctx)
 	for _, b := range builds {
 		g.Go(func() error {
+			if err := restoreKeys(gctx, pool, b.keys); err != nil {
+				return err
+			}
 			if err := createQueryIndexes(gctx, pool, b.p, b.version); err != nil {
 				return err
 			}
@@ -305,6 +308,8 @@ type build struct {
 	// bulk folds the load phase's batches in memory (bulk.go) when the build started from empty
 	// tables in this run; nil otherwise, and after the load phase.
 	bulk bulkFolder
+	// keys are the indexes of insert-only tables deferred to the index phase (rebuild_keys.go).
+	keys []keyDef
 }
 
 func (b *build) release() {
@@ -345,9 +350,23 @@ func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (
 			p.Name).Scan(&b.from, &building, &buildingRev); err != nil {
 			return fmt.Errorf("registry of %s: %w", p.Name, err)
 		}
+		var bases []string
+		if p.bulk != nil {
+			if f, ok := p.bulk(0).(insertOnlyTables); ok {
+				bases = f.insertOnly()
+			}
+		}
 		// A build interrupted under another revision has tables of another shape: start over.
 		if building != nil && (buildingRev == nil || *buildingRev == p.revision()) {
 			b.version, b.resumed = *building, true
+			keys, err := keyDefs(ctx, tx, p, b.version, bases)
+			if err != nil {
+				return err
+			}
+			// Apply's statements need them (the interrupted load had deferred them).
+			if err := restoreKeys(ctx, tx, keys); err != nil {
+				return err
+			}
 		} else {
 			b.version = b.from + 1
 			for _, t := range p.Tables { // leftovers of a version never registered
@@ -356,6 +375,14 @@ func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (
 				}
 			}
 			if err := createVersion(ctx, tx, p, b.version, false); err != nil {
+				return err
+			}
+			keys, err := keyDefs(ctx, tx, p, b.version, bases)
+			if err != nil {
+				return err
+			}
+			b.keys = keys
+			if err := dropKeys(ctx, tx, b.keys); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = $1 AND version = $2`, p.Name, b.version); err != nil {
