@@ -33,6 +33,10 @@ type RebuildOptions struct {
 	// BatchEvents). The transaction only writes (COPY and set-based statements, about 0.1 s per
 	// 10,000 events here); the folding of the next batch goes on meanwhile.
 	BulkEvents int
+	// Statements loads with Apply's statements (as a resumed build does) instead of folding in
+	// memory and writing in bulk: several times slower, the live path, to check a bulk rebuild
+	// against it (CompareVersions; `taskforge bench rebuild --verify`).
+	Statements bool
 	// KeepOld keeps the previous version's tables after the swap (default: dropped).
 	KeepOld  bool
 	Registry *domain.Registry
@@ -101,7 +105,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	}
 	builds := make([]*build, len(ps))
 	for i, p := range ps {
-		b, err := prepare(ctx, pool, opts.LockPool, p)
+		b, err := prepare(ctx, pool, opts.LockPool, p, !opts.Statements)
 		if err != nil {
 			for _, b := range builds[:i] {
 				b.release()
@@ -171,7 +175,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	// load: one reader, one applier per projection. A build that starts from empty tables folds
 	// its batches in memory and writes them with bulk statements; a resumed one replays Apply.
 	for _, b := range builds {
-		if b.p.bulk != nil && b.cp == (eventstore.GlobalPosition{}) {
+		if b.p.bulk != nil && b.cp == (eventstore.GlobalPosition{}) && !opts.Statements {
 			b.bulk = b.p.bulk(b.version)
 		}
 	}
@@ -322,8 +326,9 @@ func (b *build) release() {
 }
 
 // prepare takes the projection's rebuild lock on a connection of lockPool (nil: pool) and creates
-// (or resumes) the version to build.
-func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (*build, error) {
+// (or resumes) the version to build; a new version defers the keys of insert-only tables if its
+// load will be in bulk.
+func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection, bulk bool) (*build, error) {
 	if lockPool == nil {
 		lockPool = pool
 	}
@@ -377,13 +382,15 @@ func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (
 			if err := createVersion(ctx, tx, p, b.version, false); err != nil {
 				return err
 			}
-			keys, err := keyDefs(ctx, tx, p, b.version, bases)
-			if err != nil {
-				return err
-			}
-			b.keys = keys
-			if err := dropKeys(ctx, tx, b.keys); err != nil {
-				return err
+			if bulk {
+				keys, err := keyDefs(ctx, tx, p, b.version, bases)
+				if err != nil {
+					return err
+				}
+				b.keys = keys
+				if err := dropKeys(ctx, tx, b.keys); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = $1 AND version = $2`, p.Name, b.version); err != nil {
 				return err
