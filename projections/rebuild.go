@@ -250,22 +250,11 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	// index, catch-up, swap: each projection on its own.
 	phase.Store("index")
 	g, gctx = errgroup.WithContext(ctx)
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1) // index builds and ANALYZEs at once, over all projections
 	for _, b := range builds {
 		g.Go(func() error {
-			if err := restoreKeys(gctx, pool, b.keys); err != nil {
+			if err := b.index(gctx, pool, slots); err != nil {
 				return err
-			}
-			if err := createQueryIndexes(gctx, pool, b.p, b.version); err != nil {
-				return err
-			}
-			// Planner statistics before the version serves: without them (autovacuum has not
-			// seen the new tables yet) the planner takes them for empty and, e.g., reads a
-			// whole change table instead of a page of its since index (measured: 3,036 rows
-			// and 12 ms for a page of sync records, 2.6 ms with statistics).
-			for _, t := range b.p.Tables {
-				if _, err := pool.Exec(gctx, `ANALYZE `+t+suffix(b.version)); err != nil {
-					return fmt.Errorf("analyze %s%s: %w", t, suffix(b.version), err)
-				}
 			}
 			phase.Store("catch-up")
 			for {

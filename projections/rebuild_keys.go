@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 )
 
 // Deferred keys.
@@ -119,4 +121,65 @@ func restoreKeys(ctx context.Context, q interface {
 		}
 	}
 	return nil
+}
+
+// index creates a loaded version's deferred keys and query indexes, then gathers planner
+// statistics. The query indexes of a table are built at once on several connections (CREATE
+// INDEX takes a SHARE lock, which does not conflict with itself): one script after another, the
+// tasks projection's twelve indexes were the index phase's long tail, on one core. slots bounds
+// the statements running at once over all projections.
+func (b *build) index(ctx context.Context, pool *pgxpool.Pool, slots chan struct{}) error {
+	// ADD PRIMARY KEY locks its table exclusively: before the query indexes.
+	if err := restoreKeys(ctx, pool, b.keys); err != nil {
+		return err
+	}
+	run := func(g *errgroup.Group, sql string) {
+		g.Go(func() error {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-slots }()
+			_, err := pool.Exec(ctx, sql)
+			return err
+		})
+	}
+	var g errgroup.Group
+	for _, stmt := range splitStatements(ddl(b.p.QueryIndexes, b.version)) {
+		run(&g, stmt)
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("create query indexes of %s version %d: %w", b.p.Name, b.version, err)
+	}
+	// Planner statistics before the version serves: without them (autovacuum has not seen the
+	// new tables yet) the planner takes them for empty and, e.g., reads a whole change table
+	// instead of a page of its since index (measured: 3,036 rows and 12 ms for a page of sync
+	// records, 2.6 ms with statistics).
+	var ga errgroup.Group
+	for _, t := range b.p.Tables {
+		run(&ga, `ANALYZE `+t+suffix(b.version))
+	}
+	if err := ga.Wait(); err != nil {
+		return fmt.Errorf("analyze %s version %d: %w", b.p.Name, b.version, err)
+	}
+	return nil
+}
+
+// splitStatements splits a DDL script of the projections (-- comments on lines of their own,
+// statements ended by semicolons, none inside a statement) into its statements.
+func splitStatements(script string) []string {
+	var code []string
+	for _, l := range strings.Split(script, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			code = append(code, l)
+		}
+	}
+	var out []string
+	for _, stmt := range strings.Split(strings.Join(code, "\n"), ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
 }
