@@ -67,6 +67,11 @@ func takeAll(ts ...taker) bulkJob {
 }
 
 // bulkTable is the in-memory copy of one read table a folder builds, keyed by primary key.
+//
+// Rows live in chunks of bulkChunk, found through an index of slot numbers: a million rows are
+// then a thousand heap objects rather than a million, which the garbage collector walks much
+// faster (measured: marking was a quarter of the load phase's Go time with a pointer per row).
+// A row's slot never moves, so a pointer from get or mod stays valid while others are added.
 type bulkTable[K comparable, R any] struct {
 	base string   // table base name (rm_tasks)
 	cols []string // columns values returns, the primary key's first
@@ -77,22 +82,39 @@ type bulkTable[K comparable, R any] struct {
 	values   func(k K, r *R) []any
 
 	version int
-	rows    map[K]*bulkRow[R]
-	touched []K
+	index   map[K]int32
+	chunks  []*[bulkChunk]bulkRow[K, R]
+	free    []int32 // slots of rows deleted and written
+	used    int32
+	touched []int32
 }
 
-type bulkRow[R any] struct {
+const bulkChunk = 1024
+
+type bulkRow[K comparable, R any] struct {
+	k                      K
 	r                      R
 	inDB, deleted, touched bool
 }
 
 func newBulkTable[K comparable, R any](version int, base string, cols []string, pk int, values func(K, *R) []any) *bulkTable[K, R] {
-	return &bulkTable[K, R]{base: base, cols: cols, pk: pk, values: values, version: version, rows: map[K]*bulkRow[R]{}}
+	return &bulkTable[K, R]{base: base, cols: cols, pk: pk, values: values, version: version, index: map[K]int32{}}
+}
+
+func (t *bulkTable[K, R]) slot(i int32) *bulkRow[K, R] { return &t.chunks[i/bulkChunk][i%bulkChunk] }
+
+// row returns the entry of key k (deleted or not), or nil.
+func (t *bulkTable[K, R]) row(k K) *bulkRow[K, R] {
+	i, ok := t.index[k]
+	if !ok {
+		return nil
+	}
+	return t.slot(i)
 }
 
 // get returns the row with key k, or nil; it must not be modified (see mod).
 func (t *bulkTable[K, R]) get(k K) *R {
-	e := t.rows[k]
+	e := t.row(k)
 	if e == nil || e.deleted {
 		return nil
 	}
@@ -101,11 +123,15 @@ func (t *bulkTable[K, R]) get(k K) *R {
 
 // mod returns the row with key k for modification, or nil.
 func (t *bulkTable[K, R]) mod(k K) *R {
-	e := t.rows[k]
-	if e == nil || e.deleted {
+	i, ok := t.index[k]
+	if !ok {
 		return nil
 	}
-	t.touch(k, e)
+	e := t.slot(i)
+	if e.deleted {
+		return nil
+	}
+	t.touch(i, e)
 	return &e.r
 }
 
@@ -120,28 +146,43 @@ func (t *bulkTable[K, R]) insert(k K, r R) error {
 
 // put inserts or replaces the row with key k.
 func (t *bulkTable[K, R]) put(k K, r R) {
-	e := t.rows[k]
-	if e == nil {
-		e = &bulkRow[R]{}
-		t.rows[k] = e
+	i, ok := t.index[k]
+	if !ok {
+		switch {
+		case len(t.free) > 0:
+			i, t.free = t.free[len(t.free)-1], t.free[:len(t.free)-1]
+		default:
+			if int(t.used) == len(t.chunks)*bulkChunk {
+				t.chunks = append(t.chunks, new([bulkChunk]bulkRow[K, R]))
+			}
+			i = t.used
+			t.used++
+		}
+		*t.slot(i) = bulkRow[K, R]{k: k}
+		t.index[k] = i
 	}
+	e := t.slot(i)
 	e.r, e.deleted = r, false
-	t.touch(k, e)
+	t.touch(i, e)
 }
 
 func (t *bulkTable[K, R]) remove(k K) {
-	e := t.rows[k]
-	if e == nil || e.deleted {
+	i, ok := t.index[k]
+	if !ok {
+		return
+	}
+	e := t.slot(i)
+	if e.deleted {
 		return
 	}
 	e.deleted = true
-	t.touch(k, e)
+	t.touch(i, e)
 }
 
-func (t *bulkTable[K, R]) touch(k K, e *bulkRow[R]) {
+func (t *bulkTable[K, R]) touch(i int32, e *bulkRow[K, R]) {
 	if !e.touched {
 		e.touched = true
-		t.touched = append(t.touched, k)
+		t.touched = append(t.touched, i)
 	}
 }
 
@@ -152,19 +193,21 @@ func (t *bulkTable[K, R]) take() func(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	var del, upd, ins [][]any
-	for _, k := range t.touched {
-		e := t.rows[k]
+	for _, i := range t.touched {
+		e := t.slot(i)
 		switch {
 		case e.deleted && e.inDB:
-			del = append(del, t.values(k, &e.r)[:t.pk])
+			del = append(del, t.values(e.k, &e.r)[:t.pk])
 		case e.deleted:
 		case e.inDB:
-			upd = append(upd, t.values(k, &e.r))
+			upd = append(upd, t.values(e.k, &e.r))
 		default:
-			ins = append(ins, t.values(k, &e.r))
+			ins = append(ins, t.values(e.k, &e.r))
 		}
 		if e.deleted {
-			delete(t.rows, k)
+			delete(t.index, e.k)
+			*e = bulkRow[K, R]{}
+			t.free = append(t.free, i)
 			continue
 		}
 		e.inDB, e.touched = true, false
