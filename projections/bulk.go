@@ -1,8 +1,11 @@
 package projections
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -213,7 +216,33 @@ func (t *bulkTable[K, R]) take() func(ctx context.Context, tx pgx.Tx) error {
 		e.inDB, e.touched = true, false
 	}
 	t.touched = t.touched[:0]
+	// In key order: inserting into the primary key in order touches its pages one after another
+	// rather than at random (measured: 585k uuid keys COPYed in 4.7 s at random, 1.8 s sorted).
+	slices.SortFunc(ins, func(a, b []any) int { return compareKeys(a, b, t.pk) })
 	return func(ctx context.Context, tx pgx.Tx) error { return t.write(ctx, tx, del, upd, ins) }
+}
+
+// compareKeys orders rows by their first n values, as the keys' btree orders them (text only
+// approximately: byte order, not the collation's; it only has to be near for the pages).
+func compareKeys(a, b []any, n int) int {
+	for i := range n {
+		var c int
+		switch x := a[i].(type) {
+		case pgtype.UUID:
+			y, _ := b[i].(pgtype.UUID)
+			c = bytes.Compare(x.Bytes[:], y.Bytes[:])
+		case string:
+			y, _ := b[i].(string)
+			c = strings.Compare(x, y)
+		case int64:
+			y, _ := b[i].(int64)
+			c = cmp.Compare(x, y)
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // write runs the statements of one take. It reads only t's immutable fields.
