@@ -321,9 +321,10 @@ func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins []
 
 // bulkCopy is an insert-only table (activity lines, notifications): the rows a batch adds are
 // written with one COPY. Folders compute every column in Go (pgFormat for lines, the md5 ids),
-// so no row needs an expression; a duplicate key fails the batch loudly (the live statements'
-// ON CONFLICT DO NOTHING never fires in a fresh build: each event is folded once and folders
-// drop duplicate recipients themselves).
+// so no row needs an expression. Its key is created after the load (rebuild_keys.go): a
+// duplicate fails the rebuild loudly then (the live statements' ON CONFLICT DO NOTHING never
+// fires in a fresh build: each event is folded once and folders drop duplicate recipients
+// themselves).
 type bulkCopy struct {
 	table string
 	cols  []string

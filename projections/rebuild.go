@@ -73,13 +73,15 @@ type RebuildResult struct {
 // Rebuild builds the next version of each projection from the whole log while the current
 // version keeps serving (and the runner keeps feeding it), then swaps each atomically:
 //
-//	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint
-//	load      one reader streams the log once (read and decode pipelined); each projection applies
-//	          BatchEvents per transaction with its checkpoint: folded in memory and written with
-//	          COPY / set-based statements when the build started empty (bulk.go), else the same
-//	          Apply as live delivery, statements pipelined
-//	index     create the query indexes
-//	catch-up  apply what arrived meanwhile
+//	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint; a new
+//	          version's insert-only tables lose their keys until the index phase (rebuild_keys.go)
+//	load      one reader streams the log once (its own query, rebuild_read.go), decoded once on
+//	          every core, fanned out to every projection. A build that started empty folds its
+//	          events in memory and writes each BulkEvents of them with its checkpoint in one
+//	          transaction (COPY and set-based statements, bulk.go) while it folds the next; else
+//	          Apply's statements, BatchEvents per transaction, pipelined
+//	index     the deferred keys, then the query indexes on several connections, then ANALYZE
+//	catch-up  apply what arrived meanwhile (Apply)
 //	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
 //
 // An interrupted rebuild resumes from its checkpoint when run again. Side effects are separate
