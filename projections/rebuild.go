@@ -181,25 +181,47 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			b.bulk = b.p.bulk(b.version)
 		}
 	}
+	// Then each projection goes on on its own (index, catch-up, swap) as soon as its load is
+	// written, while the others write their last batch or build their indexes.
 	g, gctx := errgroup.WithContext(ctx)
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1) // index builds and ANALYZEs at once, over all projections
 	chans := make([]chan []*Event, len(builds))
 	for i, b := range builds {
-		chans[i] = make(chan []*Event, 2)
+		chans[i] = make(chan []*Event, 4)
 		g.Go(func() error {
 			if b.bulk != nil {
-				return b.load(gctx, pool, chans[i], opts)
-			}
-			for chunk := range chans[i] {
-				if err := b.applyChunk(gctx, pool, chunk, opts); err != nil {
+				if err := b.load(gctx, pool, chans[i], opts); err != nil {
 					return err
 				}
+				b.bulk = nil // the tables are exact: catch-up and swap replay Apply on them
+			} else {
+				for chunk := range chans[i] {
+					if err := b.applyChunk(gctx, pool, chunk, opts); err != nil {
+						return err
+					}
+				}
 			}
-			return nil
+			phase.Store("index")
+			if err := b.index(gctx, pool, slots); err != nil {
+				return err
+			}
+			phase.Store("catch-up")
+			for {
+				n, err := b.catchUp(gctx, pool, store, opts)
+				if err != nil {
+					return err
+				}
+				if n < opts.BatchEvents {
+					break
+				}
+			}
+			phase.Store("swap")
+			return b.swap(gctx, pool, store, opts)
 		})
 	}
 	// The reader and the decoder are separate goroutines (a pipeline): with bulk writes, reading
 	// and decoding the log is most of the load phase's work on the Go side.
-	raw := make(chan []eventstore.RecordedEvent, 2)
+	raw := make(chan []eventstore.RecordedEvent, 4)
 	g.Go(func() error {
 		defer close(raw)
 		pos := from
@@ -242,36 +264,6 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, b := range builds {
-		b.bulk = nil // the tables are exact: catch-up and swap replay Apply on them
-	}
-
-	// index, catch-up, swap: each projection on its own.
-	phase.Store("index")
-	g, gctx = errgroup.WithContext(ctx)
-	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1) // index builds and ANALYZEs at once, over all projections
-	for _, b := range builds {
-		g.Go(func() error {
-			if err := b.index(gctx, pool, slots); err != nil {
-				return err
-			}
-			phase.Store("catch-up")
-			for {
-				n, err := b.catchUp(gctx, pool, store, opts)
-				if err != nil {
-					return err
-				}
-				if n < opts.BatchEvents {
-					break
-				}
-			}
-			phase.Store("swap")
-			return b.swap(gctx, pool, store, opts)
-		})
-	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
