@@ -2,6 +2,7 @@ package projections
 
 import (
 	"crypto/md5"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -15,7 +16,9 @@ type notificationsFolder struct {
 	tasks  *bulkTable[uuid.UUID, notificationTask]
 	people *bulkPeople // rm_notification_people
 	rows   *bulkCopy
-	seen   map[notificationKey]struct{} // ids in rows (ON CONFLICT (id) DO NOTHING within a batch)
+	// seen are the event's notices written so far: notifySQL's ON CONFLICT (id) DO NOTHING, where
+	// the id is derived from the event, so only notices of the same event can collide.
+	seen []notificationKey
 }
 
 type notificationTask struct {
@@ -39,7 +42,6 @@ func newNotificationsFolder(v int) bulkFolder {
 		people: newBulkPeople(v, "rm_notification_people"),
 		rows: newBulkCopy(v, "rm_notifications", "id", "user_id", "workspace_id", "kind", "task_id", "comment_id", "actor_id", "line",
 			"transaction_id", "position", "at"),
-		seen: map[notificationKey]struct{}{},
 	}
 }
 
@@ -47,7 +49,6 @@ func newNotificationsFolder(v int) bulkFolder {
 func (f *notificationsFolder) insertOnly() []string { return []string{"rm_notifications"} }
 
 func (f *notificationsFolder) take() bulkJob {
-	clear(f.seen)
 	return takeAll(f.tasks, f.people, f.rows)
 }
 
@@ -62,6 +63,7 @@ func (f *notificationsFolder) notify(e *Event) error {
 	if t == nil {
 		return nil
 	}
+	f.seen = f.seen[:0]
 	c := domain.NotifyContext{Creator: domain.UserID(t.createdBy)}
 	if t.assigneeID != nil {
 		c.Assignee = domain.UserID(*t.assigneeID)
@@ -81,10 +83,10 @@ func (f *notificationsFolder) notify(e *Event) error {
 		}
 		u := string(n.User)
 		k := notificationKey{e.ID, u, n.Kind}
-		if _, dup := f.seen[k]; dup {
+		if slices.Contains(f.seen, k) {
 			continue
 		}
-		f.seen[k] = struct{}{}
+		f.seen = append(f.seen, k)
 		line, err := pgFormat(notificationLines[n.Kind], name, t.key+" “"+t.title+"”")
 		if err != nil {
 			return err
