@@ -51,3 +51,41 @@ func TestRebuildUpcastsOldEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadReaderReadsWhatTheStoreReads: the load's reader decodes rows from their raw values;
+// every event must come out as pgx's Scan and the store's own read make it (less the hashes,
+// which the load does not read).
+func TestLoadReaderReadsWhatTheStoreReads(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.world(5)
+	_, err := f.h.RegisterUser.Handle(f.ctx, commands.RegisterUser{Actor: member})
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM events`).Scan(&n))
+	var want []eventstore.RecordedEvent
+	// Below the read horizon once every transaction older than the last append has ended.
+	require.Eventually(t, func() bool {
+		want, err = f.store.ReadAll(f.ctx, eventstore.GlobalPosition{}, 1000)
+		require.NoError(t, err)
+		return len(want) == n
+	}, 10*time.Second, 10*time.Millisecond)
+	for i := range want {
+		want[i].PrevHash, want[i].Hash = nil, nil
+	}
+	for _, scanned := range []bool{false, true} {
+		// In pages of 7, as the load reads them.
+		var got []eventstore.RecordedEvent
+		after := eventstore.GlobalPosition{}
+		for {
+			evs, err := projections.ReadLoad(f.ctx, f.store, after, 7, scanned)
+			require.NoError(t, err)
+			got = append(got, evs...)
+			if len(evs) < 7 {
+				break
+			}
+			after = evs[len(evs)-1].GlobalPosition()
+		}
+		require.Equal(t, want, got, "scanned %v", scanned)
+	}
+}
