@@ -1,10 +1,7 @@
 package projections
 
 import (
-	"context"
-
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // activityFolder is applyActivity in memory (see bulk.go): the names a line shows are looked up
@@ -26,11 +23,10 @@ func newActivityFolder(v int) bulkFolder {
 	}
 }
 
-func (f *activityFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.people, f.subjects, f.lines)
-}
+// insertOnly: rm_activity is only ever appended to with COPY (rebuild_keys.go).
+func (f *activityFolder) insertOnly() []string { return []string{"rm_activity"} }
 
-func (f *activityFolder) committed() { committedAll(f.people, f.subjects, f.lines) }
+func (f *activityFolder) take() bulkJob { return takeAll(f.people, f.subjects, f.lines) }
 
 func (f *activityFolder) apply(e *Event) error {
 	c := activityOf(e)

@@ -60,10 +60,12 @@
 // active version (projection_versions), and read queries only use views. Rebuild builds version
 // N+1 from the whole log in batches of thousands of events per transaction, resumable from its
 // own checkpoint, creates the query-only indexes after the bulk load, catches up, then in one
-// transaction applies the last events, moves active_version and repoints the views. A fresh
-// build's load phase folds each batch in memory and writes it with COPY and set-based statements
-// (bulk.go: the same rules as Apply, checked row for row against live-built tables by the tests);
-// a resumed build, the catch-up and the swap replay Apply. The runner notices the swap on its next event (taskforge_projection_try_advance: inactive)
+// transaction applies the last events, moves active_version and repoints the views. The load
+// reads and decodes the log once for all projections (rebuild_read.go). A fresh build's load
+// phase folds its events in memory and writes each batch with COPY and set-based statements
+// (bulk.go: the same rules as Apply, checked row for row against live-built tables by the tests
+// and by `bench rebuild --verify`), the keys of insert-only tables only after the load
+// (rebuild_keys.go); a resumed build, the catch-up and the swap replay Apply. The runner notices the swap on its next event (taskforge_projection_try_advance: inactive)
 // and continues on the new version from its checkpoint. Old tables are dropped after the swap
 // unless RebuildOptions.KeepOld. Side effects are separate consumers (sideeffects/): a rebuild
 // never re-runs them.
@@ -92,7 +94,8 @@
 //	notifications.go notifications_bulk.go  notifications_query.go
 //
 // Shared: projection.go (the Projection type, All), runner.go (live delivery), rebuild.go (versions,
-// rebuilds, swaps), bulk.go (the folders' shared machinery), schema.go, status.go, metrics.go,
+// rebuilds, swaps; rebuild_read.go its reader, rebuild_keys.go its deferred keys and index
+// phase), bulk.go (the folders' shared machinery), schema.go, status.go, metrics.go,
 // queries.go (the Queries type, batch keys, helpers), wait.go (WaitFor, read-your-writes) and
 // cursor.go (the task cursor).
 package projections

@@ -1,11 +1,10 @@
 package projections
 
 import (
-	"context"
 	"crypto/md5"
+	"slices"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/taskforge/taskforge/domain"
@@ -17,7 +16,9 @@ type notificationsFolder struct {
 	tasks  *bulkTable[uuid.UUID, notificationTask]
 	people *bulkPeople // rm_notification_people
 	rows   *bulkCopy
-	seen   map[notificationKey]struct{} // ids in rows (ON CONFLICT (id) DO NOTHING within a batch)
+	// seen are the event's notices written so far: notifySQL's ON CONFLICT (id) DO NOTHING, where
+	// the id is derived from the event, so only notices of the same event can collide.
+	seen []notificationKey
 }
 
 type notificationTask struct {
@@ -41,17 +42,14 @@ func newNotificationsFolder(v int) bulkFolder {
 		people: newBulkPeople(v, "rm_notification_people"),
 		rows: newBulkCopy(v, "rm_notifications", "id", "user_id", "workspace_id", "kind", "task_id", "comment_id", "actor_id", "line",
 			"transaction_id", "position", "at"),
-		seen: map[notificationKey]struct{}{},
 	}
 }
 
-func (f *notificationsFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.tasks, f.people, f.rows)
-}
+// insertOnly: rm_notifications is only ever appended to with COPY (rebuild_keys.go).
+func (f *notificationsFolder) insertOnly() []string { return []string{"rm_notifications"} }
 
-func (f *notificationsFolder) committed() {
-	committedAll(f.tasks, f.people, f.rows)
-	clear(f.seen)
+func (f *notificationsFolder) take() bulkJob {
+	return takeAll(f.tasks, f.people, f.rows)
 }
 
 // notify is notifySQL: the event's plan resolved with the task's assignee and creator, and a row
@@ -65,6 +63,7 @@ func (f *notificationsFolder) notify(e *Event) error {
 	if t == nil {
 		return nil
 	}
+	f.seen = f.seen[:0]
 	c := domain.NotifyContext{Creator: domain.UserID(t.createdBy)}
 	if t.assigneeID != nil {
 		c.Assignee = domain.UserID(*t.assigneeID)
@@ -84,10 +83,10 @@ func (f *notificationsFolder) notify(e *Event) error {
 		}
 		u := string(n.User)
 		k := notificationKey{e.ID, u, n.Kind}
-		if _, dup := f.seen[k]; dup {
+		if slices.Contains(f.seen, k) {
 			continue
 		}
-		f.seen[k] = struct{}{}
+		f.seen = append(f.seen, k)
 		line, err := pgFormat(notificationLines[n.Kind], name, t.key+" “"+t.title+"”")
 		if err != nil {
 			return err

@@ -1,14 +1,12 @@
 package projections
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/taskforge/taskforge/domain"
 )
@@ -67,11 +65,7 @@ func newProjectsFolder(v int) bulkFolder {
 	}
 }
 
-func (f *projectsFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.projects, f.counts, f.tasks, f.changes)
-}
-
-func (f *projectsFolder) committed() { committedAll(f.projects, f.counts, f.tasks, f.changes) }
+func (f *projectsFolder) take() bulkJob { return takeAll(f.projects, f.counts, f.tasks, f.changes) }
 
 // addCount is the upsert of rm_project_status_counts (a missing row starts at delta).
 func (f *projectsFolder) addCount(project uuid.UUID, status string, delta int32) {

@@ -1,11 +1,11 @@
 package projections
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +28,15 @@ type RebuildOptions struct {
 	// transaction holds an xid, which holds back every reader of the global log until it
 	// commits: keep batches well under a second.
 	BatchEvents int
+	// BulkEvents is the number of events a fresh build's load phase folds in memory before it
+	// writes them, with its checkpoint, in one transaction (default 50,000, at least
+	// BatchEvents). The transaction only writes (COPY and set-based statements, about 0.1 s per
+	// 10,000 events here); the folding of the next batch goes on meanwhile.
+	BulkEvents int
+	// Statements loads with Apply's statements (as a resumed build does) instead of folding in
+	// memory and writing in bulk: several times slower, the live path, to check a bulk rebuild
+	// against it (CompareVersions; `taskforge bench rebuild --verify`).
+	Statements bool
 	// KeepOld keeps the previous version's tables after the swap (default: dropped).
 	KeepOld  bool
 	Registry *domain.Registry
@@ -64,13 +73,15 @@ type RebuildResult struct {
 // Rebuild builds the next version of each projection from the whole log while the current
 // version keeps serving (and the runner keeps feeding it), then swaps each atomically:
 //
-//	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint
-//	load      one reader streams the log once (read and decode pipelined); each projection applies
-//	          BatchEvents per transaction with its checkpoint: folded in memory and written with
-//	          COPY / set-based statements when the build started empty (bulk.go), else the same
-//	          Apply as live delivery, statements pipelined
-//	index     create the query indexes
-//	catch-up  apply what arrived meanwhile
+//	prepare   create <table>_v<N+1> (or resume the one being built) and its checkpoint; a new
+//	          version's insert-only tables lose their keys until the index phase (rebuild_keys.go)
+//	load      one reader streams the log once (its own query, rebuild_read.go), decoded once on
+//	          every core, fanned out to every projection. A build that started empty folds its
+//	          events in memory and writes each BulkEvents of them with its checkpoint in one
+//	          transaction (COPY and set-based statements, bulk.go) while it folds the next; else
+//	          Apply's statements, BatchEvents per transaction, pipelined
+//	index     the deferred keys, then the query indexes on several connections, then ANALYZE
+//	catch-up  apply what arrived meanwhile (Apply)
 //	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
 //
 // An interrupted rebuild resumes from its checkpoint when run again. Side effects are separate
@@ -80,6 +91,10 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	if opts.BatchEvents <= 0 {
 		opts.BatchEvents = 5000
 	}
+	if opts.BulkEvents <= 0 {
+		opts.BulkEvents = 50_000
+	}
+	opts.BulkEvents = max(opts.BulkEvents, opts.BatchEvents)
 	if opts.Registry == nil {
 		opts.Registry = domain.NewRegistry()
 	}
@@ -92,7 +107,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	}
 	builds := make([]*build, len(ps))
 	for i, p := range ps {
-		b, err := prepare(ctx, pool, opts.LockPool, p)
+		b, err := prepare(ctx, pool, opts.LockPool, p, !opts.Statements)
 		if err != nil {
 			for _, b := range builds[:i] {
 				b.release()
@@ -162,31 +177,56 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	// load: one reader, one applier per projection. A build that starts from empty tables folds
 	// its batches in memory and writes them with bulk statements; a resumed one replays Apply.
 	for _, b := range builds {
-		if b.p.bulk != nil && b.cp == (eventstore.GlobalPosition{}) {
+		if b.p.bulk != nil && b.cp == (eventstore.GlobalPosition{}) && !opts.Statements {
 			b.bulk = b.p.bulk(b.version)
 		}
 	}
+	// Then each projection goes on on its own (index, catch-up, swap) as soon as its load is
+	// written, while the others write their last batch or build their indexes.
 	g, gctx := errgroup.WithContext(ctx)
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1) // index builds and ANALYZEs at once, over all projections
 	chans := make([]chan []*Event, len(builds))
 	for i, b := range builds {
-		chans[i] = make(chan []*Event, 2)
+		chans[i] = make(chan []*Event, 4)
 		g.Go(func() error {
-			for chunk := range chans[i] {
-				if err := b.applyChunk(gctx, pool, chunk, opts); err != nil {
+			if b.bulk != nil {
+				if err := b.load(gctx, pool, chans[i], opts); err != nil {
 					return err
 				}
+				b.bulk = nil // the tables are exact: catch-up and swap replay Apply on them
+			} else {
+				for chunk := range chans[i] {
+					if err := b.applyChunk(gctx, pool, chunk, opts); err != nil {
+						return err
+					}
+				}
 			}
-			return nil
+			phase.Store("index")
+			if err := b.index(gctx, pool, slots); err != nil {
+				return err
+			}
+			phase.Store("catch-up")
+			for {
+				n, err := b.catchUp(gctx, pool, store, opts)
+				if err != nil {
+					return err
+				}
+				if n < opts.BatchEvents {
+					break
+				}
+			}
+			phase.Store("swap")
+			return b.swap(gctx, pool, store, opts)
 		})
 	}
 	// The reader and the decoder are separate goroutines (a pipeline): with bulk writes, reading
 	// and decoding the log is most of the load phase's work on the Go side.
-	raw := make(chan []eventstore.RecordedEvent, 2)
+	raw := make(chan []eventstore.RecordedEvent, 4)
 	g.Go(func() error {
 		defer close(raw)
 		pos := from
 		for {
-			evs, err := store.ReadAllOn(gctx, pool, pos, opts.BatchEvents)
+			evs, err := readLoad(gctx, pool, store, opts.Registry, pos, opts.BatchEvents)
 			if err != nil {
 				return err
 			}
@@ -210,7 +250,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			}
 		}()
 		for evs := range raw {
-			chunk, err := decodeParallel(opts.Registry, evs)
+			chunk, err := decodeWorkers(opts.Registry, evs, runtime.GOMAXPROCS(0))
 			if err != nil {
 				return err
 			}
@@ -224,44 +264,6 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, b := range builds {
-		b.bulk = nil // the tables are exact: catch-up and swap replay Apply on them
-	}
-
-	// index, catch-up, swap: each projection on its own.
-	phase.Store("index")
-	g, gctx = errgroup.WithContext(ctx)
-	for _, b := range builds {
-		g.Go(func() error {
-			if err := createQueryIndexes(gctx, pool, b.p, b.version); err != nil {
-				return err
-			}
-			// Planner statistics before the version serves: without them (autovacuum has not
-			// seen the new tables yet) the planner takes them for empty and, e.g., reads a
-			// whole change table instead of a page of its since index (measured: 3,036 rows
-			// and 12 ms for a page of sync records, 2.6 ms with statistics).
-			for _, t := range b.p.Tables {
-				if _, err := pool.Exec(gctx, `ANALYZE `+t+suffix(b.version)); err != nil {
-					return fmt.Errorf("analyze %s%s: %w", t, suffix(b.version), err)
-				}
-			}
-			phase.Store("catch-up")
-			for {
-				n, err := b.catchUp(gctx, pool, store, opts)
-				if err != nil {
-					return err
-				}
-				if n < opts.BatchEvents {
-					break
-				}
-			}
-			phase.Store("swap")
-			return b.swap(gctx, pool, store, opts)
-		})
-	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -293,6 +295,8 @@ type build struct {
 	// bulk folds the load phase's batches in memory (bulk.go) when the build started from empty
 	// tables in this run; nil otherwise, and after the load phase.
 	bulk bulkFolder
+	// keys are the indexes of insert-only tables deferred to the index phase (rebuild_keys.go).
+	keys []keyDef
 }
 
 func (b *build) release() {
@@ -305,8 +309,9 @@ func (b *build) release() {
 }
 
 // prepare takes the projection's rebuild lock on a connection of lockPool (nil: pool) and creates
-// (or resumes) the version to build.
-func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (*build, error) {
+// (or resumes) the version to build; a new version defers the keys of insert-only tables if its
+// load will be in bulk.
+func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection, bulk bool) (*build, error) {
 	if lockPool == nil {
 		lockPool = pool
 	}
@@ -333,9 +338,23 @@ func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (
 			p.Name).Scan(&b.from, &building, &buildingRev); err != nil {
 			return fmt.Errorf("registry of %s: %w", p.Name, err)
 		}
+		var bases []string
+		if p.bulk != nil {
+			if f, ok := p.bulk(0).(insertOnlyTables); ok {
+				bases = f.insertOnly()
+			}
+		}
 		// A build interrupted under another revision has tables of another shape: start over.
 		if building != nil && (buildingRev == nil || *buildingRev == p.revision()) {
 			b.version, b.resumed = *building, true
+			keys, err := keyDefs(ctx, tx, p, b.version, bases)
+			if err != nil {
+				return err
+			}
+			// Apply's statements need them (the interrupted load had deferred them).
+			if err := restoreKeys(ctx, tx, keys); err != nil {
+				return err
+			}
 		} else {
 			b.version = b.from + 1
 			for _, t := range p.Tables { // leftovers of a version never registered
@@ -345,6 +364,16 @@ func prepare(ctx context.Context, pool, lockPool *pgxpool.Pool, p *Projection) (
 			}
 			if err := createVersion(ctx, tx, p, b.version, false); err != nil {
 				return err
+			}
+			if bulk {
+				keys, err := keyDefs(ctx, tx, p, b.version, bases)
+				if err != nil {
+					return err
+				}
+				b.keys = keys
+				if err := dropKeys(ctx, tx, b.keys); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = $1 AND version = $2`, p.Name, b.version); err != nil {
 				return err
@@ -383,41 +412,85 @@ func (b *build) applyChunk(ctx context.Context, pool *pgxpool.Pool, chunk []*Eve
 const checkpointSQL = `UPDATE projection_checkpoints SET transaction_id = $3, position = $4, events_handled = events_handled + $5,
 	event_time = $6, updated_at = now() WHERE name = $1 AND version = $2`
 
-// applyBulk folds the events after the build's checkpoint in memory and writes the changed rows
-// with bulk statements, with the checkpoint, in one transaction.
-func (b *build) applyBulk(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions) error {
-	var last *Event
-	n := 0
-	for _, ev := range chunk {
-		if !b.cp.Less(ev.GlobalPosition()) {
-			continue
+// bulkBatch is a folded batch's writes and where it ends.
+type bulkBatch struct {
+	job  bulkJob
+	last *Event
+	n    int
+}
+
+// load folds the load phase's events in memory (bulk.go) and writes each BulkEvents of them with
+// the checkpoint in one transaction, on a goroutine of its own: the next batch is folded while
+// the last one is written. One batch waits at most, so memory stays bounded.
+func (b *build) load(ctx context.Context, pool *pgxpool.Pool, in <-chan []*Event, opts RebuildOptions) error {
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan bulkBatch, 1)
+	g.Go(func() error {
+		for batch := range batches {
+			if err := b.writeBulk(gctx, pool, batch, opts); err != nil {
+				return err
+			}
 		}
-		if err := b.bulk.apply(ev); err != nil {
-			return fmt.Errorf("rebuild %s: event %s (%s at position %d): %w", b.p.Name, ev.ID, ev.Type, ev.Position, err)
-		}
-		last = ev
-		n++
-	}
-	if last == nil {
 		return nil
-	}
+	})
+	g.Go(func() error {
+		defer close(batches)
+		after := b.cp
+		var batch bulkBatch
+		send := func() error {
+			batch.job = b.bulk.take()
+			select {
+			case batches <- batch:
+				batch = bulkBatch{}
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		for chunk := range in {
+			for _, ev := range chunk {
+				if !after.Less(ev.GlobalPosition()) {
+					continue
+				}
+				if err := b.bulk.apply(ev); err != nil {
+					return fmt.Errorf("rebuild %s: event %s (%s at position %d): %w", b.p.Name, ev.ID, ev.Type, ev.Position, err)
+				}
+				batch.last = ev
+				batch.n++
+			}
+			if batch.n >= opts.BulkEvents {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		}
+		if batch.n > 0 {
+			return send()
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// writeBulk writes a folded batch with the checkpoint in one transaction.
+func (b *build) writeBulk(ctx context.Context, pool *pgxpool.Pool, batch bulkBatch, opts RebuildOptions) error {
 	err := database.WithTx(ctx, pool, func(tx pgx.Tx) error {
 		// A crash loses at most the last batches, which the checkpoint then says to redo.
 		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return err
 		}
-		if err := b.bulk.flush(ctx, tx); err != nil {
+		if err := batch.job.run(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, checkpointSQL, b.p.Name, b.version, int64(last.TransactionID), last.Position, n, last.RecordedAt)
+		_, err := tx.Exec(ctx, checkpointSQL, b.p.Name, b.version, int64(batch.last.TransactionID), batch.last.Position, batch.n,
+			batch.last.RecordedAt)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("rebuild %s: batch ending at event %s: %w", b.p.Name, last.ID, err)
+		return fmt.Errorf("rebuild %s: batch ending at event %s: %w", b.p.Name, batch.last.ID, err)
 	}
-	b.bulk.committed()
-	b.cp = last.GlobalPosition()
-	done := b.applied.Add(int64(n))
+	b.cp = batch.last.GlobalPosition()
+	done := b.applied.Add(int64(batch.n))
 	if opts.afterBatch != nil {
 		return opts.afterBatch(b.p.Name, done)
 	}
@@ -426,9 +499,6 @@ func (b *build) applyBulk(ctx context.Context, pool *pgxpool.Pool, chunk []*Even
 
 // applyOn applies events in tx, or in a transaction of its own when tx is nil.
 func (b *build) applyOn(ctx context.Context, pool *pgxpool.Pool, chunk []*Event, opts RebuildOptions, tx pgx.Tx) error {
-	if b.bulk != nil && tx == nil {
-		return b.applyBulk(ctx, pool, chunk, opts)
-	}
 	b.w.reset()
 	var last *Event
 	n := 0
@@ -526,26 +596,6 @@ func (b *build) swap(ctx context.Context, pool *pgxpool.Pool, store *eventstore.
 		}
 		return pointViews(ctx, tx, b.p, b.version)
 	})
-}
-
-// decodeParallel is decodeAll on two goroutines (one per core here), in order.
-func decodeParallel(reg *domain.Registry, evs []eventstore.RecordedEvent) ([]*Event, error) {
-	if len(evs) < 100 {
-		return decodeAll(reg, evs)
-	}
-	half := len(evs) / 2
-	var (
-		first []*Event
-		err1  error
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() { first, err1 = decodeAll(reg, evs[:half]) })
-	second, err2 := decodeAll(reg, evs[half:])
-	wg.Wait()
-	if err := cmp.Or(err1, err2); err != nil {
-		return nil, err
-	}
-	return append(first, second...), nil
 }
 
 func decodeAll(reg *domain.Registry, evs []eventstore.RecordedEvent) ([]*Event, error) {

@@ -69,7 +69,7 @@ func TestRebuildWhileServing(t *testing.T) {
 	}()
 
 	// Interrupted after a few batches: version 1 still serves, version 2 is being built.
-	opts := projections.RebuildOptions{BatchEvents: 20}
+	opts := projections.RebuildOptions{BatchEvents: 20, BulkEvents: 20}
 	projections.SetAfterBatch(&opts, func(string, int64) error { return errInterrupt })
 	_, err := projections.Rebuild(f.ctx, f.store, projections.All(), opts)
 	require.ErrorIs(t, err, errInterrupt)

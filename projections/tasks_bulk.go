@@ -1,11 +1,9 @@
 package projections
 
 import (
-	"context"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/taskforge/taskforge/domain"
 )
@@ -84,11 +82,7 @@ func optTime(t *time.Time) any {
 	return *t
 }
 
-func (f *tasksFolder) flush(ctx context.Context, tx pgx.Tx) error {
-	return flushAll(ctx, tx, f.tasks, f.comments, f.people, f.changes)
-}
-
-func (f *tasksFolder) committed() { committedAll(f.tasks, f.comments, f.people, f.changes) }
+func (f *tasksFolder) take() bulkJob { return takeAll(f.tasks, f.comments, f.people, f.changes) }
 
 // setAssignee keeps the assignee index of the task.
 func (f *tasksFolder) setAssignee(id uuid.UUID, t *taskRow, assignee *string, name *string) {

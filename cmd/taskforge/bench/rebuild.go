@@ -23,11 +23,14 @@ import (
 // ProjectionOptions configure `bench rebuild` and `bench lag`.
 type ProjectionOptions struct {
 	DatabaseURL string
-	Events      int           // rebuild: events to generate (default 1,000,000)
-	Writers     int           // rebuild: generator concurrency (default 8)
-	Batch       int           // rebuild: events per rebuild transaction (default 5000)
-	Rate        int           // lag: events per second (default 500)
-	Duration    time.Duration // lag: how long to append (default 30s)
+	Events      int // rebuild: events to generate (default 1,000,000)
+	Writers     int // rebuild: generator concurrency (default 8)
+	Batch       int // rebuild: events per rebuild transaction (default 5000)
+	// Verify (rebuild): after the measured rebuild, rebuild again with the live statements
+	// (projections.RebuildOptions.Statements) and compare both versions row for row.
+	Verify   bool
+	Rate     int           // lag: events per second (default 500)
+	Duration time.Duration // lag: how long to append (default 30s)
 	// PgBouncerURL (lag): a PgBouncer in transaction mode in front of DatabaseURL's server; when
 	// set, the load is measured again through it with two leased workers.
 	PgBouncerURL string
@@ -73,6 +76,9 @@ type ProjectionResult struct {
 	P50ms        float64 `json:"p50_ms,omitempty"`
 	P99ms        float64 `json:"p99_ms,omitempty"`
 	MaxMS        float64 `json:"max_ms,omitempty"`
+	// Identical (rebuild --verify): whether the bulk-built and the statement-built versions hold
+	// the same rows in every table.
+	Identical *bool `json:"identical,omitempty"`
 }
 
 func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
@@ -90,8 +96,10 @@ func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
 // Rebuild generates a log of realistic events in a scratch database, then times a full rebuild
 // of every projection from it.
 //
-//	generate      o.Events events appended by o.Writers writers, ~50 events per append
-//	rebuild_all   projections.Rebuild of every projection, version 1 → 2 (load, index, swap)
+//	generate            o.Events events appended by o.Writers writers, ~50 events per append
+//	rebuild_all         projections.Rebuild of every projection, version 1 → 2 (load, index, swap)
+//	rebuild_statements  (--verify) the same with the live statements, version 2 → 3, then both
+//	                    versions compared row for row
 func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	if err := o.validate(); err != nil {
 		return err
@@ -128,10 +136,54 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	}
 	took := time.Since(start)
 	fmt.Fprintln(o.Progress)
-	return printProjectionResults(o, []ProjectionResult{
+	results := []ProjectionResult{
 		{Name: "generate", Events: n, Seconds: gen.Seconds(), EventsPerSec: float64(n) / gen.Seconds()},
 		{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds()},
-	})
+	}
+	if o.Verify {
+		r, err := verifyRebuild(ctx, es, ps, o, n)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	return printProjectionResults(o, results)
+}
+
+// verifyRebuild rebuilds every projection again with the live statements, keeping the version
+// the measured rebuild built, and compares the two row for row: the bulk load must write exactly
+// what the live path writes.
+func verifyRebuild(ctx context.Context, es *eventstore.Store, ps []*projections.Projection, o ProjectionOptions, n int64) (ProjectionResult, error) {
+	start := time.Now()
+	res, err := projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Statements: true, KeepOld: true,
+		Progress: func(p projections.Progress) {
+			fmt.Fprintf(o.Progress, "\rverify  %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+		}})
+	if err != nil {
+		return ProjectionResult{}, err
+	}
+	took := time.Since(start)
+	fmt.Fprintln(o.Progress)
+	var diffs []string
+	for i, r := range res {
+		ds, err := projections.CompareVersions(ctx, es.Pool(), ps[i], r.FromVersion, r.Version)
+		if err != nil {
+			return ProjectionResult{}, err
+		}
+		for _, d := range ds {
+			fmt.Fprintf(o.Progress, "verify %-24s bulk %8d rows, statements %8d rows, only in bulk %d, only in statements %d\n",
+				d.Table, d.RowsA, d.RowsB, d.OnlyA, d.OnlyB)
+			if !d.Equal() {
+				diffs = append(diffs, d.Table)
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		return ProjectionResult{}, fmt.Errorf("bench rebuild: the bulk rebuild differs from the live statements in %v", diffs)
+	}
+	identical := true
+	return ProjectionResult{Name: "rebuild_statements", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds(),
+		Identical: &identical}, nil
 }
 
 // generate appends about total events: each writer owns a workspace (10 members, 4 projects) and

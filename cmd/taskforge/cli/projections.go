@@ -193,6 +193,7 @@ func benchProjections(ctx context.Context, cfg config.Config, args []string, std
 	fs.IntVar(&o.Events, "events", 1_000_000, "rebuild: events to generate")
 	fs.IntVar(&o.Writers, "writers", 8, "rebuild: concurrent writers generating the log")
 	fs.IntVar(&o.Batch, "batch", 5000, "rebuild: events per rebuild transaction")
+	fs.BoolVar(&o.Verify, "verify", false, "rebuild: then rebuild again with the live statements (slow) and check both versions hold the same rows")
 	fs.IntVar(&o.Rate, "rate", 500, "lag: events appended per second")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "lag: how long to append")
 	fs.StringVar(&o.PgBouncerURL, "pgbouncer-url", "", "lag: also measure through this PgBouncer (transaction mode, in front of DATABASE_URL's server) with two leased workers; scripts/pgbouncer.sh start prints one")

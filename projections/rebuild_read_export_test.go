@@ -1,0 +1,16 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/taskforge/taskforge/domain"
+	"github.com/taskforge/taskforge/eventstore"
+)
+
+// ReadLoad is the load phase's read of the log; scanned makes it decode every row with pgx's
+// Scan instead of from the raw values.
+func ReadLoad(ctx context.Context, store *eventstore.Store, after eventstore.GlobalPosition, limit int, scanned bool) ([]eventstore.RecordedEvent, error) {
+	forceScan = scanned
+	defer func() { forceScan = false }()
+	return readLoad(ctx, store.Pool(), store, domain.NewRegistry(), after, limit)
+}
