@@ -41,7 +41,7 @@ type RebuildOptions struct {
 	KeepOld  bool
 	Registry *domain.Registry
 	Logger   *slog.Logger
-	// Progress, when set, is called about every 200ms and once at the end.
+	// Progress, when set, is called about every 200ms and once at the end, one call at a time.
 	Progress func(Progress)
 	// LockPool holds the rebuild's session advisory lock: a direct pool when the store's leads
 	// through a transaction pooler (PgBouncer), which would lose the lock with the session. nil:
@@ -137,10 +137,14 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 	}
 	var phase atomic.Value
 	phase.Store("load")
+	// The ticker's report and the last one may overlap: Progress is never called concurrently.
+	var reportMu sync.Mutex
 	report := func() {
 		if opts.Progress == nil {
 			return
 		}
+		reportMu.Lock()
+		defer reportMu.Unlock()
 		done := builds[0].applied.Load()
 		for _, b := range builds[1:] {
 			done = min(done, b.applied.Load())
