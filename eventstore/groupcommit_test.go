@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/pgtest"
 )
 
 // holdLeader fills es with appends that wait: as many as run alone at once, and then one that leads
@@ -35,6 +36,10 @@ func holdLeader(t *testing.T, es *eventstore.Store) (release func() error) {
 	_, err = es.AppendTx(ctx, tx, asserts...)
 	require.NoError(t, err)
 
+	// Watched from a direct connection: through PgBouncer the waiting appends hold every server
+	// connection of its pool.
+	watch := pgtest.OpenDirect(t, pgtest.URL())
+	db := es.Pool().Config().ConnConfig.Database
 	errs := make(chan error, n)
 	for i := range streams {
 		go func() {
@@ -43,8 +48,8 @@ func holdLeader(t *testing.T, es *eventstore.Store) (release func() error) {
 		}()
 		require.Eventually(t, func() bool {
 			var waiting int
-			_ = es.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&waiting)
+			_ = watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, db).Scan(&waiting)
 			return waiting == i+1
 		}, 10*time.Second, 5*time.Millisecond)
 	}
