@@ -555,6 +555,13 @@ const advanceLeasedOrRaiseSQL = `SELECT taskforge_projection_advance_leased($1, 
 // commitTimeout bounds a commit that is not cancelled with its consumer.
 const commitTimeout = 30 * time.Second
 
+// txSettings are a consumer transaction's settings, in one statement (behind PgBouncer before 1.21
+// each statement is parsed and planned again): an asynchronous commit (see commitFast), and
+// idle_in_transaction_session_timeout, which ends a transaction left open by a paused process so
+// that its row locks (checkpoint, lease) cannot hold a takeover back for longer than a lease's
+// time.
+const txSettings = `SELECT set_config('synchronous_commit', 'off', true), set_config('idle_in_transaction_session_timeout', '5s', true)`
+
 // txIdleTimeout ends a consumer's transaction left open by a paused process, so that its row
 // locks (checkpoint, lease) cannot hold a takeover back for longer than a lease's time.
 const txIdleTimeout = `SET LOCAL idle_in_transaction_session_timeout = '5s'`
@@ -614,8 +621,7 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 	if c.token != 0 {
 		b := &pgx.Batch{}
 		b.Queue(`BEGIN`)
-		b.Queue(`SET LOCAL synchronous_commit = off`)
-		b.Queue(txIdleTimeout)
+		b.Queue(txSettings)
 		b.Queue(advanceLeasedOrRaiseSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID),
 			re.Position, re.RecordedAt, c.token)
 		w.queue(b)
@@ -637,8 +643,7 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 	var a advance
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
-	b.Queue(txIdleTimeout)
+	b.Queue(txSettings)
 	c.queueAdvance(b, v, prev, re, &a)
 	err = conn.SendBatch(ctx, b).Close()
 	if err == nil && a.refusal != "" {
