@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error
 	a.store, err = eventstore.New(a.pool, eventstore.Options{
 		Upcasters:          commands.Upcasters(),
 		DisableGroupCommit: !cfg.EventstoreGroupCommit,
+		NotifyPool:         a.direct, // not queued behind appends in PgBouncer
 		Metrics:            eventstore.NewMetrics(a.reg),
 		OnCommit:           a.notifier.Wake,
 		Redact:             domain.RedactStored,

@@ -40,6 +40,11 @@ type Options struct {
 	// for payloads it leaves alone): secrets in old events, tokens in URLs. A redacted line is
 	// marked so; VerifyExport then checks its place in the chain but not its content.
 	Redact func(eventType string, data []byte) (out []byte, changed bool, err error)
+	// NotifyPool, when set, sends the NOTIFYs after commits (commitNotifier) instead of the store's
+	// pool: a direct pool when the store's leads through PgBouncer, where a NOTIFY would wait
+	// behind the appends queued for its server connections and so delay every other process's
+	// readers.
+	NotifyPool *pgxpool.Pool
 	// DisableGroupCommit makes every Append a transaction of its own (EVENTSTORE_GROUP_COMMIT=off).
 	// By default concurrent appends share transactions and commits: see groupcommit.go.
 	DisableGroupCommit bool
@@ -71,7 +76,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		pool:      pool,
 		upcasters: up,
 		metrics:   opts.Metrics,
-		notifier:  &commitNotifier{pool: pool, interval: notifyInterval},
+		notifier:  &commitNotifier{pool: cmp.Or(opts.NotifyPool, pool), interval: notifyInterval},
 		onCommit:  opts.OnCommit,
 		redact:    opts.Redact,
 		heads:     newHeadCache(headCacheSize),

@@ -135,6 +135,11 @@ func lagRun(ctx context.Context, o ProjectionOptions, es *eventstore.Store, pool
 			record(ev.ID, pe)
 		}
 	}
+	// Each measurement starts from vacuumed, analyzed tables, so that the second one does not
+	// meet the autovacuum that the first one's writes made due.
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return nil, fmt.Errorf("bench %s: vacuum: %w", label, err)
+	}
 	queries, stop, err := start(onApplied)
 	if err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func startLagCluster(ctx context.Context, o ProjectionOptions, dbName string, wo
 		return nil, err
 	}
 	// The writer's NOTIFYs after commit wake the workers' LISTEN connections: no in-process shortcut.
-	if c.writer, err = eventstore.New(wp.Pool, eventstore.Options{Upcasters: commands.Upcasters()}); err != nil {
+	if c.writer, err = eventstore.New(wp.Pool, eventstore.Options{Upcasters: commands.Upcasters(), NotifyPool: wp.Direct}); err != nil {
 		c.close()
 		return nil, err
 	}
