@@ -27,6 +27,9 @@
 // replaced in well under a second, and a long TTL costs nothing but the time to notice a cut-off
 // owner. PostgreSQL notices a dead client at once because the kernel closes its socket; a
 // connection through PgBouncer would not say which backend is whose, hence the direct URL.
+// pg_stat_activity shows another session's backend_start only to the same role or to members of
+// pg_read_all_stats: every worker must connect as one role (or hold pg_read_all_stats), or it
+// would take every other worker for dead.
 //
 // # Fencing
 //
