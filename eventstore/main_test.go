@@ -24,7 +24,10 @@ const groupCommitEnv = "EVENTSTORE_GROUP_COMMIT"
 
 func TestMain(m *testing.M) {
 	code := pgtest.Run(m, "eventstore")
-	if code == 0 && os.Getenv(groupCommitEnv) == "" && flag.Lookup("test.bench").Value.String() == "" {
+	// Not for benchmarks, nor when fuzzing: the fuzz engine's workers are this binary too, and a
+	// worker that ran itself again would leave the coordinator waiting.
+	fuzzing := flag.Lookup("test.fuzz").Value.String() != "" || flag.Lookup("test.fuzzworker").Value.String() == "true"
+	if code == 0 && os.Getenv(groupCommitEnv) == "" && flag.Lookup("test.bench").Value.String() == "" && !fuzzing {
 		fmt.Fprintf(os.Stderr, "eventstore: again with %s=off\n", groupCommitEnv)
 		cmd := exec.Command(os.Args[0], os.Args[1:]...)
 		cmd.Env = append(os.Environ(), groupCommitEnv+"=off")
