@@ -106,17 +106,20 @@ type App struct {
 	// nodeID is this process in cluster_nodes; its consumer leases and delivery claims name it.
 	nodeID       uuid.UUID
 	leaseMetrics *cluster.LeaseMetrics
-	handler      http.Handler   // the GraphQL API; nil when noAPI is set
-	noAPI        error          // why the API cannot run (no token verification configured)
-	server       *server.Server // /healthz, /readyz and the API
-	metrics      *server.Server // nil: no METRICS_ADDR
+	// schemaLeft: New skipped migrations (and the read tables' creation), so the workers ensure
+	// the read tables before their consumers start.
+	schemaLeft bool
+	handler    http.Handler   // the GraphQL API; nil when noAPI is set
+	noAPI      error          // why the API cannot run (no token verification configured)
+	server     *server.Server // /healthz, /readyz and the API
+	metrics    *server.Server // nil: no METRICS_ADDR
 }
 
 // New builds the service from the configuration: everything `taskforge serve` runs, whatever
 // the role (Run starts a role's parts). It opens the pool, applies migrations and checks the
 // log's transaction ids; on error it releases what it opened.
 func New(ctx context.Context, cfg config.Config, o Overrides) (_ *App, err error) {
-	a := &App{cfg: cfg, log: o.Logger, pool: o.Pool, direct: o.DirectPool}
+	a := &App{cfg: cfg, log: o.Logger, pool: o.Pool, direct: o.DirectPool, schemaLeft: o.SkipMigrate}
 	if a.log == nil {
 		a.log = cfg.Logger()
 	}
@@ -342,12 +345,13 @@ func (a *App) Run(ctx context.Context, role Role) error {
 		if err != nil {
 			return err
 		}
-		// The read tables exist before any consumer starts (New did it unless --skip-migrate).
-		if err := projections.Ensure(ctx, a.pool, projections.All()); err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped while starting
+		if a.schemaLeft {
+			if err := projections.Ensure(ctx, a.pool, projections.All()); err != nil {
+				if ctx.Err() != nil {
+					return nil // stopped while starting
+				}
+				return err
 			}
-			return err
 		}
 		g.Go(func() error { return leaser.Run(gctx) })
 		g.Go(func() error { return a.readSide.RunStatus(gctx) })
@@ -395,13 +399,10 @@ func (a *App) leaser() (*cluster.Leaser, error) {
 		OnMembers: onMembers, Logger: a.log, Metrics: a.leaseMetrics,
 	}, consumers)
 	if err != nil {
-		return nil, fmt.Errorf("WORKER_CONSUMERS: %w", err)
+		return nil, fmt.Errorf("consumer leases: %w", err)
 	}
 	return l, nil
 }
-
-// NodeID is this process's id in the cluster's registry.
-func (a *App) NodeID() uuid.UUID { return a.nodeID }
 
 // Close releases the pools New opened (not ones passed in Overrides). Call it after Run
 // returns.

@@ -93,8 +93,7 @@ func NewRunner(store *eventstore.Store, opts RunnerOptions) (*Runner, error) {
 		opts.HorizonWarnAfter = 10 * time.Second
 	}
 	r := &Runner{store: store, pool: store.Pool(), opts: opts, log: opts.Logger}
-	sub, err := feed.NewSubscriber(store, opts.Notifier, projectionCheckpoints{pool: r.pool},
-		feed.SubscriberConfig{PollInterval: opts.PollInterval, MaxBatch: liveBatch, Logger: opts.Logger})
+	sub, err := r.newSubscriber()
 	if err != nil {
 		return nil, err
 	}
@@ -291,8 +290,7 @@ func (r *Runner) sharedSubscriber() (*feed.Subscriber, func(), error) {
 	r.sharedMu.Lock()
 	defer r.sharedMu.Unlock()
 	if r.shared == nil {
-		sub, err := feed.NewSubscriber(r.store, r.opts.Notifier, projectionCheckpoints{pool: r.pool},
-			feed.SubscriberConfig{PollInterval: r.opts.PollInterval, MaxBatch: liveBatch, Logger: r.log})
+		sub, err := r.newSubscriber()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -309,6 +307,12 @@ func (r *Runner) sharedSubscriber() (*feed.Subscriber, func(), error) {
 			r.shared = nil
 		}
 	}, nil
+}
+
+// newSubscriber is a subscriber of the log for the projections' consumer groups.
+func (r *Runner) newSubscriber() (*feed.Subscriber, error) {
+	return feed.NewSubscriber(r.store, r.opts.Notifier, projectionCheckpoints{pool: r.pool},
+		feed.SubscriberConfig{PollInterval: r.opts.PollInterval, MaxBatch: liveBatch, Logger: r.log})
 }
 
 // keepOpen is a subscriber whose Close leaves it open: a consumer's router closes its subscriber

@@ -247,12 +247,12 @@ func (s *leaseSession) tick(ctx context.Context) error {
 			l.lost(r.name, "taken")
 		case active && want[r.name] != l.opts.Node:
 			l.cancel(r.name, true) // rebalance: released once stopped
-		case r.mine && !present && want[r.name] != l.opts.Node:
+		case r.mine && !present:
+			// Held by this session but not run (a consumer that lost its lease while stopping, then
+			// had it renewed): give it back; the assignment hands it out again.
 			if err := s.release(ctx, r.name); err != nil {
 				return err
 			}
-		case r.mine && !present:
-			l.start(ctx, r.name, r.token) // held by this session but not running (cannot happen today)
 		}
 	}
 	// Take what the assignment gives this process and nobody live owns.
