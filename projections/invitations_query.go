@@ -47,7 +47,7 @@ func scanInvitation(row pgx.Row) (Invitation, error) {
 func (q *Queries) InvitationsForEmail(ctx context.Context, email string, now time.Time, limit int) ([]Invitation, error) {
 	limit = min(max(limit, 1), MaxInvitations)
 	// served by rm_invitations_vN_email_idx (a range above now), then rm_workspaces_vN_pkey and
-	// rm_members_vN_pkey per row
+	// rm_members_vN_key_idx per row
 	return list(ctx, q.pool, scanInvitation, invitationSelect+`
 		WHERE lower(i.email) = lower($1) AND i.expires_at > $2
 		ORDER BY i.created_at DESC, i.id LIMIT $3`, email, now, limit)
@@ -56,8 +56,8 @@ func (q *Queries) InvitationsForEmail(ctx context.Context, email string, now tim
 // WorkspaceInvitations returns a workspace's invitations pending at now, by email.
 func (q *Queries) WorkspaceInvitations(ctx context.Context, workspaceID uuid.UUID, now time.Time) ([]Invitation, error) {
 	// served by rm_invitations_vN_workspace_idx (a range above now), then rm_workspaces_vN_pkey
-	// and rm_members_vN_pkey per row
+	// and rm_members_vN_key_idx per row; planned with its arguments (customPlan)
 	return list(ctx, q.pool, scanInvitation, invitationSelect+`
 		WHERE i.workspace_id = $1 AND i.expires_at > $2
-		ORDER BY lower(i.email), i.id LIMIT $3`, workspaceID, now, MaxWorkspaceInvitations)
+		ORDER BY lower(i.email), i.id LIMIT $3`, customPlan, workspaceID, now, MaxWorkspaceInvitations)
 }

@@ -26,7 +26,7 @@ type NodeRef struct {
 
 // NodeRefs finds which of ids name a row that user may read: a workspace they are a member of,
 // a project, task or comment of one, or a notification of their own in one. One statement, each
-// branch served by its table's pkey (id = ANY), the membership by rm_members_vN_pkey; ids of
+// branch served by its table's pkey (id = ANY), the membership by rm_members_vN_key_idx; ids of
 // other tenants are not found, exactly like ids that exist nowhere.
 func (q *Queries) NodeRefs(ctx context.Context, user string, ids []uuid.UUID) ([]NodeRef, error) {
 	return list(ctx, q.pool, func(row pgx.Row) (NodeRef, error) {

@@ -149,12 +149,13 @@ var ErrNotNotified = errors.New("projections: no notification at this position")
 func (q *Queries) MarkNotificationsRead(ctx context.Context, user string, through eventstore.GlobalPosition) error {
 	var notified bool
 	// the check is served by rm_notifications_vN_read_idx; markSQL by notification_reads_pkey
-	// and notification_read_items_mark_idx
+	// and notification_read_items_mark_idx; planned with its arguments (customPlan: a generic
+	// plan reads the check from inbox_idx, the user's whole inbox)
 	err := q.pool.QueryRow(ctx, `WITH known AS (
 			SELECT workspace_id, transaction_id, position FROM rm_notifications
 			WHERE user_id = $1 AND transaction_id = $2 AND position = $3 LIMIT 1),`+markSQL+`
 		SELECT EXISTS (SELECT 1 FROM known)`,
-		user, int64(through.TransactionID), through.Position).Scan(&notified)
+		customPlan, user, int64(through.TransactionID), through.Position).Scan(&notified)
 	if err != nil {
 		return fmt.Errorf("mark notifications read: %w", err)
 	}

@@ -27,11 +27,21 @@ type recorder struct {
 type recorded struct {
 	sql  string
 	args []any
+	// named: run as a cached prepared statement (no exec mode among the arguments, the pool's
+	// cache_statement), which PostgreSQL may switch to a generic plan; an unnamed one (customPlan)
+	// is planned with its arguments every time
+	named bool
 }
 
 func (r *recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	r.mu.Lock()
-	r.stmts = append(r.stmts, recorded{d.SQL, d.Args})
+	s := recorded{sql: d.SQL, args: d.Args, named: true}
+	if len(s.args) > 0 {
+		if m, ok := s.args[0].(pgx.QueryExecMode); ok { // an option, not a parameter
+			s.args, s.named = s.args[1:], m == pgx.QueryExecModeCacheStatement
+		}
+	}
+	r.stmts = append(r.stmts, s)
 	r.mu.Unlock()
 	return ctx
 }

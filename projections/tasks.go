@@ -65,8 +65,12 @@ CREATE TABLE rm_task_people{v} (
 -- serves profile updates (by user)
 CREATE INDEX rm_task_people{v}_user_idx ON rm_task_people{v} (user_id);` + changesDDL("rm_task_changes"),
 		QueryIndexes: `
--- serves Board: a project's unarchived tasks by rank
-CREATE INDEX IF NOT EXISTS rm_tasks{v}_board_idx ON rm_tasks{v} (project_id, rank, id) WHERE NOT archived;
+-- serves Board and BoardsByKeys: a project's unarchived tasks by rank. It begins with workspace_id,
+-- which the queries name too: with project_id alone, a plan made for an average project (the
+-- LATERAL of BoardsByKeys) took a BitmapAnd with another index's workspace_id prefix and a sort of
+-- the whole project (70k tasks of a large one). It must stay the only index on (workspace_id,
+-- project_id), for the same reason. Migration 00012 drops its earlier definition.
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_board_idx ON rm_tasks{v} (workspace_id, project_id, rank, id) WHERE NOT archived;
 -- serves ListTasks ordered by number within a project
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_number_idx ON rm_tasks{v} (project_id, number);
 -- serves ListTasks ordered by last update within a workspace

@@ -91,10 +91,10 @@ func (q *Queries) TasksByKeys(ctx context.Context, keys []Key) ([]Task, error) {
 
 // Board returns a project's unarchived tasks in board order (rank), up to limit.
 func (q *Queries) Board(ctx context.Context, workspaceID, projectID uuid.UUID, limit int) ([]Task, error) {
-	// served by rm_tasks_vN_board_idx
+	// served by rm_tasks_vN_board_idx; planned with its arguments (customPlan)
 	return list(ctx, q.pool, scanTask, `SELECT `+taskCols+` FROM rm_tasks
 		WHERE project_id = $2 AND NOT archived AND workspace_id = $1 ORDER BY rank, id LIMIT $3`,
-		workspaceID, projectID, pageSize(limit))
+		customPlan, workspaceID, projectID, pageSize(limit))
 }
 
 // BoardsByKeys returns the boards of projects of any number of workspaces in one statement: each
@@ -176,7 +176,7 @@ type taskListOrder struct {
 
 var taskListOrders = map[string]taskListOrder{
 	// served by rm_tasks_vN_updated_idx (read backwards for updated_asc), or by the index of a
-	// selective filter (ws_assignee, due, status, labels, search, title, number), its rows sorted
+	// selective filter (ws_assignee, due, status, labels, search, title, number, board), its rows sorted
 	OrderUpdated: {keys: "updated_at, id", desc: true, vals: func(c TaskCursor, a *sqlArgs) string {
 		return a.add(c.UpdatedAt) + ", " + a.add(c.ID)
 	}},
@@ -213,7 +213,9 @@ func (q *Queries) ListTasks(ctx context.Context, workspaceID uuid.UUID, f TaskFi
 	if st.ranked {
 		scan = scanRankedTask
 	}
-	tasks, err := list(ctx, q.pool, scan, st.sql, st.args...)
+	// planned with its arguments (customPlan): the index that serves a filter depends on how
+	// many tasks the workspace, the project, the label or the search holds
+	tasks, err := list(ctx, q.pool, scan, st.sql, append([]any{customPlan}, st.args...)...)
 	if err != nil {
 		return TaskPage{}, err
 	}

@@ -52,8 +52,15 @@ CREATE INDEX rm_invitations{v}_workspace_idx ON rm_invitations{v} (workspace_id,
 -- serves InvitationsForEmail: an invitee's pending invitations across workspaces
 CREATE INDEX rm_invitations{v}_email_idx ON rm_invitations{v} (lower(email), expires_at);` + changesDDL("rm_workspace_changes"),
 		QueryIndexes: `
--- serves MemberPages: a workspace's members by display name, paged either way
-CREATE INDEX IF NOT EXISTS rm_members{v}_name_idx ON rm_members{v} (workspace_id, display_name, user_id);` +
+-- serves MemberPages: a workspace's members by display name, paged either way, index only
+-- (migration 00012 drops the definition without INCLUDE)
+CREATE INDEX IF NOT EXISTS rm_members{v}_name_idx ON rm_members{v} (workspace_id, display_name, user_id)
+    INCLUDE (email, role, joined_at);
+-- serves a member by key (MembersByKeys, MembershipsByIDs, NodeRefs, an invitation's inviter),
+-- index only: with the pkey's heap fetch dearer, the planner took name_idx, index only, whose
+-- user_id is no prefix: every member of the workspace read (2,000 in a large one) for one
+CREATE INDEX IF NOT EXISTS rm_members{v}_key_idx ON rm_members{v} (workspace_id, user_id)
+    INCLUDE (email, display_name, role, joined_at);` +
 			changesIndex("rm_workspace_changes"),
 		Apply: applyWorkspaces,
 	}

@@ -32,6 +32,7 @@ import (
 // E2EOptions configure `taskforge bench e2e`.
 type E2EOptions struct {
 	DatabaseURL string
+	Seeded      string        // a database made by bench seed --database-name: run on a copy of it (seeded.go)
 	Duration    time.Duration // how long mutations are sent
 	Subscribers int           // websocket subscribers of taskChanged on the project
 	Rate        int           // mutations per second, in total
@@ -86,7 +87,7 @@ func E2E(ctx context.Context, o E2EOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Clients+24))
+	pool, drop, err := benchDatabase(ctx, o.DatabaseURL, int32(o.Clients+24), o.Seeded)
 	if err != nil {
 		return err
 	}
@@ -398,6 +399,8 @@ type apiEnv struct {
 	// serve starts another API-only instance of the service over the same database with other
 	// options (bench abuse compares limits); the caller closes its server.
 	serve func(options func(*graph.Options)) (*httptest.Server, error)
+	// mint signs a token for another user (the members of a seeded database: apiEnv.as)
+	mint func(user string) (string, error)
 }
 
 // startAPI builds the service over pool with limits (the configuration's; zero: the API's
@@ -445,7 +448,11 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, limits confi
 		return srv, err
 	}
 	c := &gqlClient{url: srv.URL + "/graphql", tok: tok, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}}
-	return &apiEnv{hub: a.Hub(), srv: srv, client: c, token: tok, serve: serve, close: func() {
+	mint := func(user string) (string, error) {
+		return auth.MintHS256([]byte(cfg.JWTSecret), auth.Principal{UserID: user, Email: user + "@bench.test", Name: user},
+			time.Hour, time.Now(), "", "")
+	}
+	return &apiEnv{hub: a.Hub(), srv: srv, client: c, token: tok, serve: serve, mint: mint, close: func() {
 		srv.Close()
 		stop()
 	}}, nil

@@ -34,7 +34,7 @@ func Lag(ctx context.Context, o ProjectionOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pool, drop, err := scratch(ctx, o.DatabaseURL, 24)
+	pool, drop, err := benchDatabase(ctx, o.DatabaseURL, 24, o.Seeded)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 // ReadOptions configure `taskforge bench read`.
 type ReadOptions struct {
 	DatabaseURL string
+	Seeded      string        // a database made by bench seed --database-name: read its data, on a copy (seeded.go)
 	Tasks       int           // tasks on the board
 	Clients     int           // concurrent HTTP clients
 	Duration    time.Duration // per measurement
@@ -71,7 +72,7 @@ func Read(ctx context.Context, o ReadOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Clients+24))
+	pool, drop, err := benchDatabase(ctx, o.DatabaseURL, int32(o.Clients+24), o.Seeded)
 	if err != nil {
 		return err
 	}
@@ -81,60 +82,12 @@ func Read(ctx context.Context, o ReadOptions) error {
 		return err
 	}
 	defer env.close()
-	c := env.client
-
-	var ws, p struct{ ID, ConsistencyToken string }
-	if err := c.do(ctx, `mutation { registerUser { id } }`, nil, &struct{}{}); err != nil {
+	// the board, list and workspace read: created here, or picked from a seeded database (seeded.go)
+	subj, err := readSubjectsFor(ctx, o, pool, env)
+	if err != nil {
 		return err
 	}
-	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Bench"}) { id } }`, nil, &ws); err != nil {
-		return err
-	}
-	if err := c.do(ctx, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Bench", key: "BE"}) { id consistencyToken } }`,
-		map[string]any{"ws": ws.ID}, &p); err != nil {
-		return err
-	}
-	priorities := []string{"NONE", "LOW", "MEDIUM", "HIGH", "URGENT"}
-	for i := range o.Tasks {
-		var t struct{ ID, ConsistencyToken string }
-		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)]}
-		q := `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
-			labels: ["bench"]}) { id consistencyToken } }`
-		if i%2 == 0 {
-			q = `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
-				labels: ["bench"], assigneeId: "bench-owner"}) { id consistencyToken } }`
-		}
-		if err := c.do(ctx, q, vars, &t); err != nil {
-			return err
-		}
-		p.ConsistencyToken = t.ConsistencyToken
-	}
-	// A second workspace: 5 projects of 10 tasks.
-	var ws5 struct{ ID string }
-	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Five by ten"}) { id } }`, nil, &ws5); err != nil {
-		return err
-	}
-	for i := range 5 {
-		var p5 struct{ ID string }
-		if err := c.do(ctx, `mutation($ws: ID!, $name: String!, $key: String!) { createProject(input: {workspaceId: $ws, name: $name, key: $key}) { id } }`,
-			map[string]any{"ws": ws5.ID, "name": fmt.Sprintf("Project %d", i), "key": fmt.Sprintf("P%c", 'A'+i)}, &p5); err != nil {
-			return err
-		}
-		for k := range 10 {
-			var t struct{ ConsistencyToken string }
-			if err := c.do(ctx, `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title,
-				priority: $pr, labels: ["bench"], assigneeId: "bench-owner"}) { consistencyToken } }`,
-				map[string]any{"p": p5.ID, "title": fmt.Sprintf("Task %d", k), "pr": priorities[k%len(priorities)]}, &t); err != nil {
-				return err
-			}
-			p.ConsistencyToken = t.ConsistencyToken // sequential: the latest is the furthest
-		}
-	}
-	// Wait for the read models to hold every task.
-	if err := c.do(ctx, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
-		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, &struct{}{}); err != nil {
-		return err
-	}
+	c := subj.owner
 
 	run := func(name, query string, vars map[string]any) (ReadResult, error) {
 		statements, err := c.doStatements(ctx, query, vars, nil) // warm-up, and the SQL cost
@@ -160,10 +113,13 @@ func Read(ctx context.Context, o ReadOptions) error {
 		name, query string
 		vars        map[string]any
 	}{
-		{"read_board", boardQuery, map[string]any{"p": p.ID}},
-		{"read_task_list", listQuery, map[string]any{"ws": ws.ID}},
-		{"read_workspace_5x10", workspaceQuery, map[string]any{"ws": ws5.ID}},
+		{"read_board", boardQuery, map[string]any{"p": subj.board}},
+		{"read_task_list", listQuery, map[string]any{"ws": subj.list}},
+		{"read_workspace_5x10", workspaceQuery, map[string]any{"ws": subj.five}},
 	} {
+		if q.name == "read_workspace_5x10" {
+			c = subj.fiveOwner
+		}
 		r, err := run(q.name, q.query, q.vars)
 		if err != nil {
 			return err

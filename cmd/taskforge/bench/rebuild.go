@@ -23,9 +23,10 @@ import (
 // ProjectionOptions configure `bench rebuild` and `bench lag`.
 type ProjectionOptions struct {
 	DatabaseURL string
-	Events      int // rebuild: events to generate (default 1,000,000)
-	Writers     int // rebuild: generator concurrency (default 8)
-	Batch       int // rebuild: events per rebuild transaction (default 5000)
+	Seeded      string // lag: a database made by bench seed --database-name: run on a copy of it (seeded.go)
+	Events      int    // rebuild: events to generate (default 1,000,000)
+	Writers     int    // rebuild: generator concurrency (default 8)
+	Batch       int    // rebuild: events per rebuild transaction (default 5000)
 	// Verify (rebuild): after the measured rebuild, rebuild again with the live statements
 	// (projections.RebuildOptions.Statements) and compare both versions row for row.
 	Verify   bool

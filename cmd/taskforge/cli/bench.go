@@ -89,6 +89,7 @@ func benchE2E(ctx context.Context, cfg config.Config, args []string, stdout, std
 	fs.IntVar(&o.Subscribers, "subscribers", 10, "websocket subscribers of taskChanged on the project")
 	fs.IntVar(&o.Rate, "rate", 200, "mutations per second, in total")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent mutation clients")
+	fs.StringVar(&o.Seeded, "seeded", "", "run on a copy of this database made by `bench seed --database-name` (the large shape) instead of a new one")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +105,7 @@ func benchRead(ctx context.Context, cfg config.Config, args []string, stdout, st
 	fs.IntVar(&o.Tasks, "tasks", 200, "tasks on the board")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent HTTP clients")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
+	fs.StringVar(&o.Seeded, "seeded", "", "read the huge board, list and a typical workspace of this database made by `bench seed --database-name`, on a copy of it")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return err

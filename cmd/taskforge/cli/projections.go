@@ -197,6 +197,7 @@ func benchProjections(ctx context.Context, cfg config.Config, args []string, std
 	fs.IntVar(&o.Rate, "rate", 500, "lag: events appended per second")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "lag: how long to append")
 	fs.StringVar(&o.PgBouncerURL, "pgbouncer-url", "", "lag: also measure through this PgBouncer (transaction mode, in front of DATABASE_URL's server) with two leased workers; scripts/pgbouncer.sh start prints one")
+	fs.StringVar(&o.Seeded, "seeded", "", "lag: run on a copy of this database made by `bench seed --database-name` (the large shape) instead of a new one")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

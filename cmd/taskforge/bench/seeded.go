@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskforge/taskforge/internal/database"
+	"github.com/taskforge/taskforge/internal/observability"
+	"github.com/taskforge/taskforge/projections"
+)
+
+// benchDatabase is the database a benchmark runs on: a new scratch database, or, when seeded
+// names a database made by `bench seed --database-name` (the large shape), a scratch copy of it,
+// so that every run starts from the same seeded state and the seed is never written to. Either
+// is dropped by the returned function.
+func benchDatabase(ctx context.Context, url string, maxConns int32, seeded string) (*pgxpool.Pool, func(), error) {
+	if seeded == "" {
+		return scratch(ctx, url, maxConns)
+	}
+	admin, err := adminURL(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := upgradeSeeded(ctx, url, seeded); err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "taskforge_bench_seeded_" + hex.EncodeToString(b)
+	if err := copyDatabase(ctx, admin, name, seeded); err != nil {
+		return nil, nil, err
+	}
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = database.DropDatabase(dctx, admin, name)
+	}
+	dbURL, err := database.WithDatabaseName(url, name)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	// as scratch opens its pool: the statement tracer for the SQL statements per request
+	pool, err := database.Open(ctx, dbURL, database.PoolOptions{MaxConns: maxConns, Tracer: observability.StatementTracer{}})
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return pool, func() { pool.Close(); drop() }, nil
+}
+
+// upgradeSeeded brings the seeded database up to this build's schema once, rather than every copy
+// again: its pending migrations and its read tables' missing query indexes (minutes of index
+// builds on a million tasks otherwise repeated by each run), then fresh planner statistics.
+func upgradeSeeded(ctx context.Context, url, seeded string) error {
+	seedURL, err := database.WithDatabaseName(url, seeded)
+	if err != nil {
+		return err
+	}
+	pool, err := database.Open(ctx, seedURL, database.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return fmt.Errorf("seeded database %s: %w", seeded, err)
+	}
+	defer pool.Close()
+	var tables int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'events' AND relkind = 'r'`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return fmt.Errorf("%s is not a seeded database (taskforge bench seed --database-name %s)", seeded, seeded)
+	}
+	results, err := database.Migrate(ctx, pool, nil)
+	if err != nil {
+		return err
+	}
+	if err := projections.Ensure(ctx, pool, projections.All()); err != nil {
+		return err
+	}
+	if len(results) > 0 {
+		_, err = pool.Exec(ctx, `ANALYZE`)
+	}
+	return err
+}
+
+// copyDatabase creates name as a copy of template by copying its files (STRATEGY FILE_COPY,
+// PostgreSQL 15): the default of 15, WAL_LOG, writes gigabytes of a seeded database to the WAL.
+// Older servers only copy files, without the option.
+func copyDatabase(ctx context.Context, adminURL, name, template string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to server: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	var version int
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return err
+	}
+	if version >= 150000 {
+		sql += " STRATEGY FILE_COPY"
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		if strings.Contains(err.Error(), "being accessed by other users") {
+			return fmt.Errorf("copy %s: %w (close its other sessions)", template, err)
+		}
+		return fmt.Errorf("copy %s: %w", template, err)
+	}
+	return nil
+}
+
+// readSubjects are what `bench read` reads, and as whom.
+type readSubjects struct {
+	board, list, five string // project of the board; workspace of the task list; the 5-projects workspace
+	// owner reads the board and the list, fiveOwner the workspace of five projects
+	owner, fiveOwner *gqlClient
+}
+
+// seededReadSubjects picks the read benchmark's subjects from a seeded database (largeShape): the
+// board of open tasks of the huge workspace (P2, 5,000 tasks: the board reads 200 of them), the
+// huge workspace's task list (200,000 tasks), and a typical small workspace of 5 projects with
+// the number of tasks nearest 50; each read by a member of its workspace.
+func seededReadSubjects(ctx context.Context, pool *pgxpool.Pool, env *apiEnv) (readSubjects, error) {
+	var s readSubjects
+	var huge, owner, fiveOwner string
+	if err := pool.QueryRow(ctx, `SELECT w.id::text, p.id::text,
+			(SELECT user_id FROM rm_members m WHERE m.workspace_id = w.id ORDER BY joined_at, user_id LIMIT 1)
+		FROM rm_workspaces w JOIN rm_projects p ON p.workspace_id = w.id AND p.key = 'P2'
+		ORDER BY w.member_count DESC, w.id LIMIT 1`).Scan(&huge, &s.board, &owner); err != nil {
+		return s, fmt.Errorf("seeded database: the huge workspace's board: %w", err)
+	}
+	s.list = huge
+	if err := pool.QueryRow(ctx, `SELECT p.workspace_id::text,
+			(SELECT user_id FROM rm_members m WHERE m.workspace_id = p.workspace_id ORDER BY joined_at, user_id LIMIT 1)
+		FROM rm_projects p GROUP BY p.workspace_id HAVING count(*) = 5
+		ORDER BY abs((SELECT count(*) FROM rm_tasks t WHERE t.workspace_id = p.workspace_id) - 50), p.workspace_id
+		LIMIT 1`).Scan(&s.five, &fiveOwner); err != nil {
+		return s, fmt.Errorf("seeded database: a workspace of 5 projects: %w", err)
+	}
+	var err error
+	if s.owner, err = env.as(owner); err != nil {
+		return s, err
+	}
+	s.fiveOwner, err = env.as(fiveOwner)
+	return s, err
+}
+
+// as is a client of the API acting as user.
+func (e *apiEnv) as(user string) (*gqlClient, error) {
+	tok, err := e.mint(user)
+	if err != nil {
+		return nil, err
+	}
+	c := *e.client
+	c.tok = tok
+	return &c, nil
+}
+
+// readSubjectsFor creates the read benchmark's subjects on a fresh database (a board of o.Tasks
+// tasks, a workspace of 5 projects of 10 tasks), or picks them from a seeded one (o.Seeded).
+func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env *apiEnv) (readSubjects, error) {
+	if o.Seeded != "" {
+		return seededReadSubjects(ctx, pool, env)
+	}
+	c := env.client
+	var ws, p struct{ ID, ConsistencyToken string }
+	if err := c.do(ctx, `mutation { registerUser { id } }`, nil, &struct{}{}); err != nil {
+		return readSubjects{}, err
+	}
+	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Bench"}) { id } }`, nil, &ws); err != nil {
+		return readSubjects{}, err
+	}
+	if err := c.do(ctx, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Bench", key: "BE"}) { id consistencyToken } }`,
+		map[string]any{"ws": ws.ID}, &p); err != nil {
+		return readSubjects{}, err
+	}
+	priorities := []string{"NONE", "LOW", "MEDIUM", "HIGH", "URGENT"}
+	for i := range o.Tasks {
+		var t struct{ ID, ConsistencyToken string }
+		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)]}
+		q := `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
+			labels: ["bench"]}) { id consistencyToken } }`
+		if i%2 == 0 {
+			q = `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
+				labels: ["bench"], assigneeId: "bench-owner"}) { id consistencyToken } }`
+		}
+		if err := c.do(ctx, q, vars, &t); err != nil {
+			return readSubjects{}, err
+		}
+		p.ConsistencyToken = t.ConsistencyToken
+	}
+	// A second workspace: 5 projects of 10 tasks.
+	var ws5 struct{ ID string }
+	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Five by ten"}) { id } }`, nil, &ws5); err != nil {
+		return readSubjects{}, err
+	}
+	for i := range 5 {
+		var p5 struct{ ID string }
+		if err := c.do(ctx, `mutation($ws: ID!, $name: String!, $key: String!) { createProject(input: {workspaceId: $ws, name: $name, key: $key}) { id } }`,
+			map[string]any{"ws": ws5.ID, "name": fmt.Sprintf("Project %d", i), "key": fmt.Sprintf("P%c", 'A'+i)}, &p5); err != nil {
+			return readSubjects{}, err
+		}
+		for k := range 10 {
+			var t struct{ ConsistencyToken string }
+			if err := c.do(ctx, `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title,
+				priority: $pr, labels: ["bench"], assigneeId: "bench-owner"}) { consistencyToken } }`,
+				map[string]any{"p": p5.ID, "title": fmt.Sprintf("Task %d", k), "pr": priorities[k%len(priorities)]}, &t); err != nil {
+				return readSubjects{}, err
+			}
+			p.ConsistencyToken = t.ConsistencyToken // sequential: the latest is the furthest
+		}
+	}
+	// Wait for the read models to hold every task.
+	if err := c.do(ctx, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
+		map[string]any{"p": p.ID, "tok": p.ConsistencyToken}, &struct{}{}); err != nil {
+		return readSubjects{}, err
+	}
+
+	return readSubjects{board: p.ID, list: ws.ID, five: ws5.ID, owner: c, fiveOwner: c}, nil
+}
