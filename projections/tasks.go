@@ -73,6 +73,9 @@ CREATE INDEX rm_task_people{v}_user_idx ON rm_task_people{v} (user_id);` + chang
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_board_idx ON rm_tasks{v} (workspace_id, project_id, rank, id) WHERE NOT archived;
 -- serves ListTasks ordered by number within a project
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_number_idx ON rm_tasks{v} (project_id, number);
+-- serves ListTasks of a project ordered by last update (without it: every task of the project read
+-- and sorted, 5,000 for a page of 50 of a large board)
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_project_updated_idx ON rm_tasks{v} (project_id, updated_at DESC, id DESC);
 -- serves ListTasks ordered by last update within a workspace
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_updated_idx ON rm_tasks{v} (workspace_id, updated_at DESC, id DESC);
 -- serves ListTasks filtered by assignee within a workspace

@@ -175,8 +175,9 @@ type taskListOrder struct {
 }
 
 var taskListOrders = map[string]taskListOrder{
-	// served by rm_tasks_vN_updated_idx (read backwards for updated_asc), or by the index of a
-	// selective filter (ws_assignee, due, status, labels, search, title, number, board), its rows sorted
+	// served by rm_tasks_vN_updated_idx (read backwards for updated_asc), within a project by
+	// rm_tasks_vN_project_updated_idx, or by the index of a selective filter (ws_assignee, due,
+	// status, labels, search, title, number, board), its rows sorted
 	OrderUpdated: {keys: "updated_at, id", desc: true, vals: func(c TaskCursor, a *sqlArgs) string {
 		return a.add(c.UpdatedAt) + ", " + a.add(c.ID)
 	}},

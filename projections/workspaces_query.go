@@ -94,7 +94,8 @@ func (q *Queries) Memberships(ctx context.Context, user string, w Window) (Page[
 }
 
 // MembershipsByIDs returns the workspaces among ids that user is a member of, each with their
-// membership: one statement, served by rm_members_vN_user_idx and rm_workspaces_vN_pkey.
+// membership: one statement, served by rm_workspaces_vN_pkey and rm_members_vN_key_idx per id
+// (or rm_members_vN_user_idx for many ids).
 func (q *Queries) MembershipsByIDs(ctx context.Context, user string, ids []uuid.UUID) ([]Membership, error) {
 	return list(ctx, q.pool, scanMembership, `SELECT `+membershipCols+`
 		FROM rm_members m JOIN rm_workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 AND w.id = ANY ($2)`, user, ids)
