@@ -121,10 +121,35 @@ func addMissingQueryIndexes(ctx context.Context, tx pgx.Tx, p *Projection, v int
 			return fmt.Errorf("query indexes of %s: %w", p.Name, err)
 		}
 		if missing == 0 {
-			return nil
+			return pendingListsOff(ctx, tx, names)
 		}
 	}
 	return createQueryIndexes(ctx, tx, p, v)
+}
+
+// pendingListsOff turns fastupdate off on those of the named GIN indexes made before their
+// definitions said so (see rm_tasks' search_idx), merging what their pending lists hold. Once per
+// index: ALTER INDEX … SET (fastupdate) takes an AccessExclusiveLock, for a moment.
+func pendingListsOff(ctx context.Context, tx pgx.Tx, names []string) error {
+	rows, err := tx.Query(ctx, `SELECT c.oid::regclass::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+		WHERE c.oid = ANY (SELECT to_regclass(n) FROM unnest($1::text[]) n) AND a.amname = 'gin'
+		  AND NOT coalesce('fastupdate=off' = ANY (c.reloptions), false)`, names)
+	if err != nil {
+		return fmt.Errorf("gin indexes: %w", err)
+	}
+	on, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("gin indexes: %w", err)
+	}
+	for _, idx := range on {
+		if _, err := tx.Exec(ctx, `ALTER INDEX `+pgx.Identifier{idx}.Sanitize()+` SET (fastupdate = off)`); err != nil {
+			return fmt.Errorf("gin index %s: %w", idx, err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, idx); err != nil {
+			return fmt.Errorf("gin index %s: %w", idx, err)
+		}
+	}
+	return nil
 }
 
 // pointViews makes each table's view read version v. DROP + CREATE rather than CREATE OR REPLACE:

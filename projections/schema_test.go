@@ -63,3 +63,36 @@ func TestEnsureInstalledDoesNotBlockWrites(t *testing.T) {
 	defer cancel()
 	require.NoError(t, projections.Ensure(ectx, pool, projections.All()), "Ensure waited for the writes")
 }
+
+// TestEnsureTurnsGINPendingListsOff: the GIN indexes of a database made before their definitions
+// turned fastupdate off get it turned off at the next start (a pending list's merge holds one
+// live commit for as long as it takes), and nothing else changes.
+func TestEnsureTurnsGINPendingListsOff(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
+	options := func() map[string]string {
+		out := map[string]string{}
+		rows, err := f.pool.Query(f.ctx, `SELECT c.relname, coalesce(array_to_string(c.reloptions, ','), '') FROM pg_class c
+			JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'gin' AND c.relname LIKE 'rm\_%'`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var name, opts string
+			require.NoError(t, rows.Scan(&name, &opts))
+			out[name] = opts
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	want := map[string]string{"rm_tasks_v1_labels_idx": "fastupdate=off", "rm_tasks_v1_search_idx": "fastupdate=off"}
+	require.Equal(t, want, options())
+
+	// As a database of the earlier definitions has them.
+	for idx := range want {
+		_, err := f.pool.Exec(f.ctx, `ALTER INDEX `+idx+` RESET (fastupdate)`)
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[string]string{"rm_tasks_v1_labels_idx": "", "rm_tasks_v1_search_idx": ""}, options())
+	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
+	require.Equal(t, want, options())
+}

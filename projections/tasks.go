@@ -86,13 +86,17 @@ CREATE INDEX IF NOT EXISTS rm_tasks{v}_due_idx ON rm_tasks{v} (workspace_id, due
 -- lower-cased copy); title prefixes (a byte-wise range); creation dates. Other fields' conditions
 -- are checked on the rows of the order's index (updated_idx) or of another condition's index.
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_status_idx ON rm_tasks{v} (workspace_id, status, updated_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS rm_tasks{v}_labels_idx ON rm_tasks{v} USING gin (labels_ci);
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_labels_idx ON rm_tasks{v} USING gin (labels_ci) WITH (fastupdate = off);
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_title_idx ON rm_tasks{v} (workspace_id, (title COLLATE "C"));
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_created_idx ON rm_tasks{v} (workspace_id, created_at);
 -- serves TaskByKey (keys are unique in a workspace: a project key is reserved once, numbers once per project)
 CREATE INDEX IF NOT EXISTS rm_tasks{v}_key_idx ON rm_tasks{v} (workspace_id, key);
 -- serves ListTasks with a search (TaskFilter.Search): the matches, other filters rechecked on them
-CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (search);
+-- GIN indexes without a pending list (fastupdate off, here and for labels_idx): every task update
+-- writes new entries (updated_at is indexed, so no update is HOT), and with a pending list the
+-- commit that finds it over gin_pending_list_limit merges all of it, which held one live commit
+-- (and the projection's lag) for a few hundred milliseconds every few thousand updates.
+CREATE INDEX IF NOT EXISTS rm_tasks{v}_search_idx ON rm_tasks{v} USING gin (search) WITH (fastupdate = off);
 -- serves Comments: a task's comments in order
 CREATE INDEX IF NOT EXISTS rm_comments{v}_task_idx ON rm_comments{v} (task_id, created_at, id);` + changesIndex("rm_task_changes"),
 		Apply: applyTasks,
