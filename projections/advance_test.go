@@ -207,3 +207,47 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// TestAdvanceLeasedSetsTheTransaction: the lease holder's advance makes its transaction's commit
+// asynchronous and bounds its idle time (it has no statement of its own for that: migration
+// 00013), for that transaction only.
+func TestAdvanceLeasedSetsTheTransaction(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	require.NoError(t, projections.Ensure(f.ctx, f.pool, projections.All()))
+	const name = "tasks"
+	var v int
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT active_version FROM projection_versions WHERE name = $1`, name).Scan(&v))
+	_, err := f.pool.Exec(f.ctx, `INSERT INTO consumer_leases (name, token) VALUES ($1, 7)
+		ON CONFLICT (name) DO UPDATE SET token = 7`, name)
+	require.NoError(t, err)
+
+	conn, err := f.pool.Acquire(f.ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	settings := func() []string {
+		var sync, idle string
+		require.NoError(t, conn.QueryRow(f.ctx, `SELECT current_setting('synchronous_commit'),
+			current_setting('idle_in_transaction_session_timeout')`).Scan(&sync, &idle))
+		return []string{sync, idle}
+	}
+	before := settings()
+	require.NotEqual(t, []string{"off", "5s"}, before)
+	tx, err := conn.Begin(f.ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(f.ctx, `SELECT taskforge_projection_advance_leased($1, $2, 0, 0, 5, 1, now(), 7)`, name, v)
+	require.NoError(t, err)
+	require.Equal(t, []string{"off", "5s"}, settings())
+	require.NoError(t, tx.Commit(f.ctx))
+	require.Equal(t, before, settings(), "for that transaction only")
+
+	// A stale token still raises, and the checkpoint stays.
+	tx, err = conn.Begin(f.ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(f.ctx, `SELECT taskforge_projection_advance_leased($1, $2, 5, 1, 5, 2, now(), 6)`, name, v)
+	require.ErrorContains(t, err, "refused: fenced")
+	require.NoError(t, tx.Rollback(f.ctx))
+	var pos int64
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT position FROM projection_checkpoints WHERE name = $1 AND version = $2`, name, v).Scan(&pos))
+	require.EqualValues(t, 1, pos)
+}

@@ -625,7 +625,7 @@ func (c *consumer) commitFast(ctx context.Context, v int, re eventstore.Recorded
 	if c.token != 0 {
 		b := &pgx.Batch{}
 		b.Queue(`BEGIN`)
-		b.Queue(txSettings)
+		// advanceLeasedOrRaiseSQL sets the transaction's settings itself (txSettings; migration 00013).
 		b.Queue(advanceLeasedOrRaiseSQL, c.p.Name, v, int64(prev.TransactionID), prev.Position, int64(re.TransactionID),
 			re.Position, re.RecordedAt, c.token)
 		w.queue(b)
