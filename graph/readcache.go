@@ -60,6 +60,10 @@ var cacheableRoots = map[string]bool{
 	"workspace": true, "workspaces": true, "activity": true,
 }
 
+// uncacheableFields, selected anywhere, make a query uncacheable: they read what no projection
+// writes (the caller's notification read marks).
+var uncacheableFields = []string{"unreadNotificationCount"}
+
 // readCache is the API's response cache; nil when disabled.
 type readCache struct {
 	r         *Resolver
@@ -109,6 +113,7 @@ type cacheState struct {
 	planned  bool   // plan was found or learned
 	state    string // projections.ReadState, read once the tokens were waited for
 	prepared bool   // state is set: the response may be stored under key
+	charged  bool   // the plan's cost was charged to the caller's budget
 	key      readcache.Key
 }
 
@@ -142,15 +147,20 @@ func (c *readCache) middleware(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), cacheStateKey{}, st)
 		if plan, ok := c.plans.Get(st.request); ok {
 			st.plan, st.planned = plan, true
+			if plan.cacheable {
+				// Charged as gqlgen's cost limit would (which then does not charge again): a
+				// refusal comes before any statement, a hit is not free of the budget.
+				if err := c.rate.chargeCost(ctx, plan.cost); err != nil {
+					var limited *RateLimitError
+					if errors.As(err, &limited) {
+						writeRateLimited(w, limited.RetryAfter)
+						return
+					}
+				}
+				st.charged = true
+			}
 			if plan.cacheable && c.prepare(ctx, st) == nil {
 				if e, ok := c.responses.Get(st.key); ok {
-					if err := c.rate.chargeCost(ctx, plan.cost); err != nil {
-						var limited *RateLimitError
-						if errors.As(err, &limited) {
-							writeRateLimited(w, limited.RetryAfter)
-							return
-						}
-					}
 					w.Header().Set("Content-Type", e.contentType)
 					w.WriteHeader(http.StatusOK)
 					_, _ = w.Write(e.body)
@@ -273,6 +283,11 @@ func planOf(oc *graphql.OperationContext) readPlan {
 		}
 		if tok, ok := f.ArgumentMap(oc.Variables)["consistentWith"].(string); ok && tok != "" {
 			plan.tokens = append(plan.tokens, tok)
+		}
+	}
+	for _, f := range uncacheableFields {
+		if selectsField(op.SelectionSet, f, 0) {
+			return readPlan{}
 		}
 	}
 	plan.cacheable = true

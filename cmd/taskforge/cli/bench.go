@@ -105,6 +105,8 @@ func benchRead(ctx context.Context, cfg config.Config, args []string, stdout, st
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent HTTP clients")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	fs.BoolVar(&o.BoardOnly, "board-only", false, "measure the board lines only (cache off, on, on with a change every 100 ms)")
+	fs.IntVar(&o.CacheMB, "cache-mb", config.DefaultReadCacheMB, "response cache of the cached lines, MB")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
