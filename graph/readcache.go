@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/taskforge/taskforge/internal/auth"
 	"github.com/taskforge/taskforge/internal/readcache"
+	"github.com/taskforge/taskforge/projections"
 )
 
 // Reads keyed by position: a response cache in front of gqlgen (issue 13).
@@ -29,7 +32,8 @@ import (
 //	the state     projections.ReadState: each projection's active version (rebuilds swap tables),
 //	              the caller's memberships and roles (what they may see), each projection's applied
 //	              position for each of those workspaces and for events of no workspace, and for an
-//	              operation that selects overdueCount the latest due date passed (the clock)
+//	              operation that selects overdueCount the latest due date passed (the clock);
+//	              only the projections the query reads (baseProjections, cacheableRoots)
 //
 // and the cache holds the encoded response under sha256(request key, state). A request whose
 // request key is known to be a cacheable query first waits for its consistency tokens (header
@@ -42,6 +46,9 @@ import (
 // the state read again afterwards is unchanged, so an entry holds exactly the data of its state
 // (the miss's statements run outside one snapshot; an event applied meanwhile changes the state
 // and the response is not kept). A miss costs two statements more than without the cache.
+// Concurrent misses of one key are computed once: the others wait for the first (join).
+// A projection records a position only for events that write its tables (runner.go), so a
+// task's edit moves the board's state once or twice (tasks; projects when a count changes).
 //
 // What is cached: queries whose root fields are all in cacheableRoots, the reads of the
 // workspaces, projects, tasks and activity read models. Not: mutations and subscriptions; the
@@ -54,11 +61,16 @@ import (
 // invalidate everyone's entries, and are rare.
 
 // cacheableRoots are the root query fields whose whole answer comes from the read tables of the
-// caller's workspaces (and the clock, through overdueCount).
-var cacheableRoots = map[string]bool{
-	"project": true, "task": true, "taskByKey": true, "tasks": true,
-	"workspace": true, "workspaces": true, "activity": true,
+// caller's workspaces (and the clock, through overdueCount), with the projections they read
+// besides baseProjections.
+var cacheableRoots = map[string][]string{
+	"project": nil, "task": nil, "taskByKey": nil, "tasks": nil, "workspace": nil, "workspaces": nil,
+	"activity": {projections.Activity},
 }
+
+// baseProjections hold what every cacheable root may reach: memberships (workspaces), projects
+// with their counts and boards, tasks with their comments and assignees.
+var baseProjections = []string{projections.Workspaces, projections.Projects, projections.Tasks}
 
 // uncacheableFields, selected anywhere, make a query uncacheable: they read what no projection
 // writes (the caller's notification read marks).
@@ -71,6 +83,9 @@ type readCache struct {
 	responses *readcache.Cache[cachedResponse]
 	plans     *readcache.Cache[readPlan]
 	maxEntry  int64
+
+	mu       sync.Mutex
+	inflight map[readcache.Key]chan struct{} // responses being computed
 }
 
 // cachedResponse is an encoded response and its Content-Type.
@@ -83,10 +98,11 @@ type cachedResponse struct {
 // consistency tokens of its fields, whether its answer depends on the clock, and the cost charged
 // to the caller's budget (charged again on every hit: a hit must not bypass the rate limits).
 type readPlan struct {
-	cacheable bool
-	tokens    []string
-	clock     bool
-	cost      int
+	cacheable   bool
+	tokens      []string
+	clock       bool
+	projections []string // whose state the answer depends on
+	cost        int
 }
 
 func newReadCache(r *Resolver, rate *rateLimits, maxBytes int64, reg prometheus.Registerer) (*readCache, error) {
@@ -102,7 +118,8 @@ func newReadCache(r *Resolver, rate *rateLimits, maxBytes int64, reg prometheus.
 	if err != nil {
 		return nil, err
 	}
-	return &readCache{r: r, rate: rate, responses: responses, plans: plans, maxEntry: maxBytes / 4}, nil
+	return &readCache{r: r, rate: rate, responses: responses, plans: plans, maxEntry: maxBytes / 4,
+		inflight: map[readcache.Key]chan struct{}{}}, nil
 }
 
 // cacheState is a request's progress through the cache, in its context.
@@ -160,11 +177,22 @@ func (c *readCache) middleware(next http.Handler) http.Handler {
 				st.charged = true
 			}
 			if plan.cacheable && c.prepare(ctx, st) == nil {
-				if e, ok := c.responses.Get(st.key); ok {
-					w.Header().Set("Content-Type", e.contentType)
-					w.WriteHeader(http.StatusOK)
-					_, _ = w.Write(e.body)
+				if c.serve(w, st.key) {
 					return
+				}
+				// One request computes a missing response at a time; the others wait for it
+				// (or their own deadline) rather than all building the same board at once.
+				done, leader := c.join(st.key)
+				if !leader {
+					select {
+					case <-done:
+						if c.serve(w, st.key) {
+							return
+						}
+					case <-ctx.Done():
+					}
+				} else {
+					defer c.leave(st.key, done)
 				}
 			}
 		}
@@ -172,6 +200,38 @@ func (c *readCache) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		c.store(ctx, st, cw)
 	})
+}
+
+// serve writes the response stored under k, if any.
+func (c *readCache) serve(w http.ResponseWriter, k readcache.Key) bool {
+	e, ok := c.responses.Get(k)
+	if !ok {
+		return false
+	}
+	w.Header().Set("Content-Type", e.contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.body)
+	return true
+}
+
+// join makes the caller the one computing k's response (leader), or returns the channel closed
+// when the one computing it is done.
+func (c *readCache) join(k readcache.Key) (done chan struct{}, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.inflight[k]; ok {
+		return ch, false
+	}
+	ch := make(chan struct{})
+	c.inflight[k] = ch
+	return ch, true
+}
+
+func (c *readCache) leave(k readcache.Key, done chan struct{}) {
+	c.mu.Lock()
+	delete(c.inflight, k)
+	c.mu.Unlock()
+	close(done)
 }
 
 // prepare waits for the plan's consistency tokens and the header's (what the resolvers would
@@ -185,7 +245,7 @@ func (c *readCache) prepare(ctx context.Context, st *cacheState) error {
 	if err := c.r.consistent(ctx, nil); err != nil {
 		return err
 	}
-	state, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock)
+	state, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections)
 	if err != nil {
 		return err
 	}
@@ -208,7 +268,7 @@ func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter
 	if !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
 		return
 	}
-	after, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock)
+	after, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections)
 	if err != nil || after != st.state {
 		return
 	}
@@ -256,7 +316,7 @@ func (e readCacheExtension) MutateOperationContext(ctx context.Context, oc *grap
 	for _, t := range st.plan.tokens {
 		tokens += len(t)
 	}
-	e.c.plans.Add(st.request, st.plan, int64(64+tokens))
+	e.c.plans.Add(st.request, st.plan, int64(128+tokens))
 	if st.plan.cacheable && e.c.prepare(ctx, st) != nil {
 		st.prepared = false // not stored; the resolvers report the wait's error themselves
 	}
@@ -269,7 +329,7 @@ func planOf(oc *graphql.OperationContext) readPlan {
 	if op == nil || op.Operation != ast.Query {
 		return readPlan{}
 	}
-	var plan readPlan
+	plan := readPlan{projections: slices.Clone(baseProjections)}
 	for _, sel := range op.SelectionSet {
 		f, ok := sel.(*ast.Field)
 		if !ok { // a fragment on Query: not worth following
@@ -278,8 +338,14 @@ func planOf(oc *graphql.OperationContext) readPlan {
 		if f.Name == "__typename" {
 			continue
 		}
-		if !cacheableRoots[f.Name] {
+		more, ok := cacheableRoots[f.Name]
+		if !ok {
 			return readPlan{}
+		}
+		for _, p := range more {
+			if !slices.Contains(plan.projections, p) {
+				plan.projections = append(plan.projections, p)
+			}
 		}
 		if tok, ok := f.ArgumentMap(oc.Variables)["consistentWith"].(string); ok && tok != "" {
 			plan.tokens = append(plan.tokens, tok)

@@ -472,10 +472,13 @@ func (c *consumer) handleBatch(ctx context.Context, evs []eventstore.RecordedEve
 	w := newWriter(v)
 	applied := make(map[uuid.UUID]int64, 1) // workspace → its last event's position
 	for _, re := range evs {
+		n := w.Len()
 		if err := c.apply(w, re); err != nil {
 			return err
 		}
-		applied[re.Metadata.WorkspaceID] = re.Position
+		if w.Len() > n { // an event that writes nothing here changes no table of the workspace's
+			applied[re.Metadata.WorkspaceID] = re.Position
+		}
 	}
 	for _, ws := range slices.SortedFunc(maps.Keys(applied), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
 		recordReadPosition(w, c.p.Name, ws, applied[ws])
@@ -502,7 +505,7 @@ func (c *consumer) handleOne(ctx context.Context, re eventstore.RecordedEvent, p
 	v := int(c.version.Load())
 	w := newWriter(v)
 	applyErr := c.apply(w, re)
-	if applyErr == nil {
+	if applyErr == nil && w.Len() > 0 {
 		recordReadPosition(w, c.p.Name, re.Metadata.WorkspaceID, re.Position)
 	}
 	final := c.failures(re.ID) >= c.r.opts.MaxRetries
