@@ -176,24 +176,29 @@ func (c *readCache) middleware(next http.Handler) http.Handler {
 				}
 				st.charged = true
 			}
-			if plan.cacheable && c.prepare(ctx, st) == nil {
+			// One request computes a missing response at a time; the others wait for it rather
+			// than all building the same board at once. When it could not be kept (the state
+			// moved meanwhile), they read the state again and elect another.
+			for attempt := 0; plan.cacheable && attempt < maxFollows; attempt++ {
+				if c.prepare(ctx, st) != nil {
+					break
+				}
 				if c.serve(w, st.key) {
 					return
 				}
-				// One request computes a missing response at a time; the others wait for it
-				// (or their own deadline) rather than all building the same board at once.
 				done, leader := c.join(st.key)
-				if !leader {
-					select {
-					case <-done:
-						if c.serve(w, st.key) {
-							return
-						}
-					case <-ctx.Done():
-					}
-				} else {
+				if leader {
 					defer c.leave(st.key, done)
+					break
 				}
+				select {
+				case <-done:
+				case <-ctx.Done():
+				}
+				if c.serve(w, st.key) {
+					return
+				}
+				st.prepared = false // computed by this request itself unless prepared again
 			}
 		}
 		cw := &captureWriter{ResponseWriter: w, max: c.maxEntry}
@@ -201,6 +206,10 @@ func (c *readCache) middleware(next http.Handler) http.Handler {
 		c.store(ctx, st, cw)
 	})
 }
+
+// maxFollows bounds how many computations of others a request waits for before computing its
+// own response: each wait ends with an entry unless the state moved during it.
+const maxFollows = 3
 
 // serve writes the response stored under k, if any.
 func (c *readCache) serve(w http.ResponseWriter, k readcache.Key) bool {
