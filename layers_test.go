@@ -20,7 +20,7 @@ const module = "github.com/taskforge/taskforge"
 
 // leaves are the internal/ packages: mechanisms that import nothing above them.
 var leaves = []string{"internal/auth", "internal/config", "internal/database", "internal/observability",
-	"internal/server", "internal/pgtest", "internal/promtest", "internal/webhooksecrets", "internal/cursor", "internal/cluster"}
+	"internal/server", "internal/pgtest", "internal/promtest", "internal/webhooksecrets", "internal/cursor", "internal/cluster", "internal/readcache"}
 
 // rules maps a package (or a prefix ending in "/...") to the module packages it may import.
 // "internal/*" stands for the leaves.
@@ -38,6 +38,7 @@ var rules = map[string][]string{
 	"internal/webhooksecrets": {"domain"},
 	"internal/cursor":         {},
 	"internal/cluster":        {},
+	"internal/readcache":      {"internal/promtest"},
 
 	"eventstore":      {"domain", "internal/*"},
 	"eventstore/feed": {"eventstore", "internal/*"},

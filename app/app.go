@@ -309,6 +309,7 @@ func (a *App) newAPI(queries *projections.Queries, secrets *webhooksecrets.Store
 		StatementHeader:  cfg.DebugSQLHeader, // debugging only: it describes the queries behind the API
 		WebsocketOrigins: cfg.WebsocketOrigins,
 		UnsubscribeKey:   cfg.SideEffects.LinkKey,
+		ReadCacheBytes:   int64(cfg.GraphQLReadCacheMB) << 20,
 	}, cfg.Limits)
 	if o.Graph != nil {
 		o.Graph(&opts)

@@ -7,6 +7,9 @@
 //
 //	HTTP ─▶ withRequest: body limit, bearer JWT → Principal, request/correlation ids, timeout,
 //	        X-Consistency-Token
+//	      ─▶ response cache (readcache.go, GRAPHQL_READ_CACHE_MB): a known cacheable query waits
+//	         for its tokens, reads the caller's state (one statement) and is served from memory
+//	         on a hit; a miss continues below and is stored when error-free and the state held
 //	      ─▶ gqlgen: parse and validate (valid documents kept by query text: LRU query cache),
 //	         complexity and depth limits (every operation, cached document or not)
 //	      ─▶ AroundResponses: fresh loaders for each response (loaders.For)

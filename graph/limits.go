@@ -402,8 +402,16 @@ func (c *costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	}
 	// The caller's budget is charged for both, up to the most one operation may cost (the
 	// budget's burst holds at least that much).
-	if err := c.rate.chargeCost(ctx, min(addCost(cost, introspection), c.limit)); err != nil {
+	charged := min(addCost(cost, introspection), c.limit)
+	st := cacheStateFrom(ctx)
+	if st != nil && st.charged {
+		return nil // the response cache charged this request's known cost (readcache.go)
+	}
+	if err := c.rate.chargeCost(ctx, charged); err != nil {
 		return limitError(err)
+	}
+	if st != nil {
+		st.plan.cost = charged // a cached answer is charged the same (readcache.go)
 	}
 	return nil
 }

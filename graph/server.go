@@ -64,6 +64,10 @@ type Options struct {
 	MaxResponseBytes int64      // bytes of one HTTP response (default 16 MiB; negative: no limit)
 	RateLimits       RateLimits // on by default
 
+	// ReadCacheBytes bounds the response cache of queries keyed by position (readcache.go);
+	// 0 disables it.
+	ReadCacheBytes int64
+
 	// UnsubscribeKey verifies the one-click unsubscribe links of emails (config.SideEffects.LinkKey),
 	// served at sideeffects.UnsubscribePath; empty: not served.
 	UnsubscribeKey []byte
@@ -158,6 +162,13 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	rateLimits := newRateLimits(o.RateLimits)
 	srv.Use(&costLimit{limit: o.MaxComplexity, introspection: o.MaxIntrospectionCost, rate: rateLimits})
 	srv.Use(depthLimit(o.MaxDepth))
+	cache, err := newReadCache(r, rateLimits, o.ReadCacheBytes, o.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		srv.Use(readCacheExtension{cache}) // after the limits: a refused operation is no plan
+	}
 	// Fresh dataloaders for every response (a query's one, or each event of a subscription), so
 	// that a cache never serves a later response: loaders.For(ctx) in resolvers.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -175,7 +186,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, queryOverGET(srv))))))
+	mux.Handle("/graphql", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, cache.middleware(queryOverGET(srv)))))))
 	mux.Handle("GET /sync/{workspaceId}", rateLimits.failedAuth(withRequest(o, m, withCloseSlot(rateLimits.middleware(o.MaxResponseBytes, syncHandler(srv))))))
 	if o.Playground {
 		playground(mux)

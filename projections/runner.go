@@ -1,10 +1,12 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -468,10 +470,18 @@ func (c *consumer) handle(msg *message.Message) error {
 func (c *consumer) handleBatch(ctx context.Context, evs []eventstore.RecordedEvent, prev eventstore.GlobalPosition, start time.Time) error {
 	v := int(c.version.Load())
 	w := newWriter(v)
+	applied := make(map[uuid.UUID]int64, 1) // workspace → its last event's position
 	for _, re := range evs {
+		n := w.Len()
 		if err := c.apply(w, re); err != nil {
 			return err
 		}
+		if w.Len() > n { // an event that writes nothing here changes no table of the workspace's
+			applied[re.Metadata.WorkspaceID] = re.Position
+		}
+	}
+	for _, ws := range slices.SortedFunc(maps.Keys(applied), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+		recordReadPosition(w, c.p.Name, ws, applied[ws])
 	}
 	last := evs[len(evs)-1]
 	// taskforge_projection_try_advance counts one event; the rest of the batch is added in the same
@@ -495,6 +505,9 @@ func (c *consumer) handleOne(ctx context.Context, re eventstore.RecordedEvent, p
 	v := int(c.version.Load())
 	w := newWriter(v)
 	applyErr := c.apply(w, re)
+	if applyErr == nil && w.Len() > 0 {
+		recordReadPosition(w, c.p.Name, re.Metadata.WorkspaceID, re.Position)
+	}
 	final := c.failures(re.ID) >= c.r.opts.MaxRetries
 	err := errSlowPath
 	if applyErr == nil {
@@ -538,6 +551,17 @@ func (c *consumer) apply(w *Writer, re eventstore.RecordedEvent) (err error) {
 		return err
 	}
 	return c.p.Apply(w, ev)
+}
+
+// recordReadPosition queues the upsert of the workspace's applied position for the projection
+// (read_positions, migration 00011), in the transaction of the event's writes: the API's
+// response cache keys reads by these rows, so they must move exactly when the tables do. An
+// event of no workspace (uuid.Nil: a user's profile) goes to the nil row, part of every key.
+// Each row is written by its projection's consumer only, after the checkpoint row's lock, so
+// two workers of one projection never wait on each other here.
+func recordReadPosition(w *Writer, projection string, ws uuid.UUID, pos int64) {
+	w.Exec(`INSERT INTO read_positions (workspace_id, projection, position) VALUES ($1, $2, $3)
+		ON CONFLICT (workspace_id, projection) DO UPDATE SET position = EXCLUDED.position`, ws, projection, pos)
 }
 
 var errDuplicate = errors.New("projections: event already applied")

@@ -66,6 +66,9 @@ type Config struct {
 	// "app.example.com,*.example.com") are the browser origins besides the API's own host allowed
 	// to open subscription websockets.
 	WebsocketOrigins []string
+	// GraphQLReadCacheMB (GRAPHQL_READ_CACHE_MB, default 64; 0 disables) bounds the memory of the
+	// API's response cache: queries keyed by the read models' applied positions (graph/readcache.go).
+	GraphQLReadCacheMB int
 
 	// CORS is which other origins' pages may call the API (cors.go lists its variables).
 	CORS CORS
@@ -105,6 +108,10 @@ type Operations struct {
 	// queries behind the API, so off unless asked for.
 	DebugSQLHeader bool
 }
+
+// DefaultReadCacheMB is the response cache's default bound: hundreds of 200-task boards per
+// caller for thousands of callers' repeated reads, a small share of MEMORY_LIMIT's default.
+const DefaultReadCacheMB = 64
 
 // DefaultMetricsAddr serves /metrics on loopback only.
 const DefaultMetricsAddr = "127.0.0.1:9090"
@@ -175,6 +182,14 @@ func FromEnv() (Config, error) {
 		if o = strings.TrimSpace(o); o != "" {
 			c.WebsocketOrigins = append(c.WebsocketOrigins, o)
 		}
+	}
+	c.GraphQLReadCacheMB = DefaultReadCacheMB
+	if v := os.Getenv("GRAPHQL_READ_CACHE_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1<<20 {
+			return c, fmt.Errorf("GRAPHQL_READ_CACHE_MB: want a number of megabytes from 0 (off) to 1048576, got %q", v)
+		}
+		c.GraphQLReadCacheMB = n
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return c, fmt.Errorf("JWT_SECRET: want at least 32 bytes, got %d", len(c.JWTSecret))

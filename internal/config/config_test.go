@@ -11,7 +11,7 @@ import (
 )
 
 func TestFromEnvDefaultsAndValidation(t *testing.T) {
-	for _, k := range []string{"DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "DB_MAX_CONNS", "EVENTSTORE_GROUP_COMMIT"} {
+	for _, k := range []string{"DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "DB_MAX_CONNS", "EVENTSTORE_GROUP_COMMIT", "GRAPHQL_READ_CACHE_MB"} {
 		t.Setenv(k, "")
 	}
 	c, err := FromEnv()
@@ -22,21 +22,24 @@ func TestFromEnvDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, 15*time.Second, c.ShutdownTimeout)
 	require.EqualValues(t, 16, c.DBMaxConns)
 	require.True(t, c.EventstoreGroupCommit)
+	require.Equal(t, DefaultReadCacheMB, c.GraphQLReadCacheMB)
 
 	t.Setenv("LOG_LEVEL", "debug")
 	t.Setenv("SHUTDOWN_TIMEOUT", "3s")
 	t.Setenv("DB_MAX_CONNS", "40")
 	t.Setenv("EVENTSTORE_GROUP_COMMIT", "off")
+	t.Setenv("GRAPHQL_READ_CACHE_MB", "0")
 	c, err = FromEnv()
 	require.NoError(t, err)
 	require.Equal(t, slog.LevelDebug, c.LogLevel)
 	require.Equal(t, 3*time.Second, c.ShutdownTimeout)
 	require.EqualValues(t, 40, c.DBMaxConns)
 	require.False(t, c.EventstoreGroupCommit)
+	require.Zero(t, c.GraphQLReadCacheMB)
 
 	for k, v := range map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "-1s", "DB_MAX_CONNS": "many", "EVENTSTORE_GROUP_COMMIT": "maybe",
 		"GRAPHQL_MAX_COMPLEXITY": "0", "RATE_LIMIT": "maybe", "RATE_LIMIT_COST": "-1", "MEMORY_LIMIT": "1MiB",
-		"GRAPHQL_MAX_RESPONSE_BYTES": "big", "GRAPHQL_TIMEOUT": "0s", "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/33"} {
+		"GRAPHQL_MAX_RESPONSE_BYTES": "big", "GRAPHQL_TIMEOUT": "0s", "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/33", "GRAPHQL_READ_CACHE_MB": "-1"} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
 			_, err := FromEnv()

@@ -117,6 +117,7 @@ func copyDatabase(ctx context.Context, adminURL, name, template string) error {
 // readSubjects are what `bench read` reads, and as whom.
 type readSubjects struct {
 	board, list, five string // project of the board; workspace of the task list; the 5-projects workspace
+	boardTask         string // a task on the board, which the cache benchmark changes
 	// owner reads the board and the list, fiveOwner the workspace of five projects
 	owner, fiveOwner *gqlClient
 }
@@ -133,6 +134,11 @@ func seededReadSubjects(ctx context.Context, pool *pgxpool.Pool, env *apiEnv) (r
 		FROM rm_workspaces w JOIN rm_projects p ON p.workspace_id = w.id AND p.key = 'P2'
 		ORDER BY w.member_count DESC, w.id LIMIT 1`).Scan(&huge, &s.board, &owner); err != nil {
 		return s, fmt.Errorf("seeded database: the huge workspace's board: %w", err)
+	}
+	// served by rm_tasks' board_idx
+	if err := pool.QueryRow(ctx, `SELECT id::text FROM rm_tasks WHERE workspace_id = $1 AND project_id = $2 AND NOT archived
+		ORDER BY rank, id LIMIT 1`, huge, s.board).Scan(&s.boardTask); err != nil {
+		return s, fmt.Errorf("seeded database: a task of the board: %w", err)
 	}
 	s.list = huge
 	if err := pool.QueryRow(ctx, `SELECT p.workspace_id::text,
@@ -180,6 +186,7 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 		return readSubjects{}, err
 	}
 	priorities := []string{"NONE", "LOW", "MEDIUM", "HIGH", "URGENT"}
+	var firstTask string
 	for i := range o.Tasks {
 		var t struct{ ID, ConsistencyToken string }
 		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)]}
@@ -193,6 +200,9 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 			return readSubjects{}, err
 		}
 		p.ConsistencyToken = t.ConsistencyToken
+		if i == 0 {
+			firstTask = t.ID
+		}
 	}
 	// A second workspace: 5 projects of 10 tasks.
 	var ws5 struct{ ID string }
@@ -221,5 +231,5 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 		return readSubjects{}, err
 	}
 
-	return readSubjects{board: p.ID, list: ws.ID, five: ws5.ID, owner: c, fiveOwner: c}, nil
+	return readSubjects{board: p.ID, boardTask: firstTask, list: ws.ID, five: ws5.ID, owner: c, fiveOwner: c}, nil
 }

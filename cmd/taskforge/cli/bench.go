@@ -107,6 +107,8 @@ func benchRead(ctx context.Context, cfg config.Config, args []string, stdout, st
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measurement")
 	fs.StringVar(&o.Seeded, "seeded", "", "read the huge board, list and a typical workspace of this database made by `bench seed --database-name`, on a copy of it")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per line")
+	fs.BoolVar(&o.BoardOnly, "board-only", false, "measure the board lines only (cache off, on, on with a change every 100 ms)")
+	fs.IntVar(&o.CacheMB, "cache-mb", config.DefaultReadCacheMB, "response cache of the cached lines, MB")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

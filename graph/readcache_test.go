@@ -1,0 +1,202 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskforge/taskforge/graph"
+	"github.com/taskforge/taskforge/graph/live"
+)
+
+// setupCached serves the API with the response cache on (readcache.go); the other tests run
+// without it, as their statement counts assume.
+func setupCached(t *testing.T) *api {
+	t.Helper()
+	return setupOptions(t, live.HubOptions{}, func(o *graph.Options) { o.ReadCacheBytes = 16 << 20 })
+}
+
+const cachedBoard = `query($p: ID!) { project(id: $p) { name openCount overdueCount
+	board { status tasks { key title assignee { displayName } } } } }`
+
+// hit is a response served from the cache: its one statement is the state read (no token).
+func hit(r response) bool { return r.Status == 200 && len(r.Errors) == 0 && r.Statements == "1" }
+
+func TestReadCacheServesRepeatsUntilTheBoardChanges(t *testing.T) {
+	t.Parallel()
+	a := setupCached(t)
+	tm := newTeam(t, a, "RC")
+	var task result
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "one"}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project}, &task)
+	vars := map[string]any{"p": tm.project}
+
+	first := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, task.ConsistencyToken)
+	require.Empty(t, first.Errors)
+	second := a.do(tm.alice, cachedBoard, vars)
+	require.True(t, hit(second), "statements %s", second.Statements)
+	require.Equal(t, first.Data, second.Data)
+
+	// A change to the board moves the workspace's position: the next read with its token sees it.
+	var edited result
+	a.ok(tm.alice, `mutation($t: ID!) { editTask(input: {taskId: $t, title: "two"}) { consistencyToken } }`,
+		map[string]any{"t": task.ID}, &edited)
+	third := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
+	require.Empty(t, third.Errors)
+	require.Contains(t, string(third.Data["project"]), `"title":"two"`)
+
+	// Errors, mutations and uncacheable roots are never served from the cache.
+	for range 2 {
+		r := a.do(tm.alice, `query($p: ID!) { project(id: $p) { name } }`, map[string]any{"p": "00000000-0000-4000-8000-000000000000"})
+		require.Equal(t, "NOT_FOUND", code(t, r))
+		r = a.do(tm.alice, `query($ws: ID!) { notifications(workspaceId: $ws) { nodes { id } } }`, map[string]any{"ws": tm.ws})
+		require.Empty(t, r.Errors)
+		require.False(t, hit(r))
+	}
+
+	// The overdue count moves with the clock, not with events: a due date passing is a new state.
+	due := time.Now().Add(1500 * time.Millisecond).UTC()
+	var soon result
+	a.ok(tm.alice, `mutation($p: ID!, $due: DueDate) { createTask(input: {projectId: $p, title: "soon", dueDate: $due}) { consistencyToken } }`,
+		map[string]any{"p": tm.project, "due": due.Format(time.RFC3339Nano)}, &soon)
+	overdue := func() int {
+		var p struct{ OverdueCount int }
+		r := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, soon.ConsistencyToken)
+		require.Empty(t, r.Errors)
+		require.NoError(t, json.Unmarshal(r.Data["project"], &p))
+		return p.OverdueCount
+	}
+	if n := overdue(); time.Now().Before(due) { // answered before the due date: not overdue yet
+		require.Equal(t, 0, n)
+	}
+	require.Eventually(t, func() bool { return overdue() == 1 }, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestCachedReadNeverCrossesAPosition: writers change the board while readers read it through the
+// cache, all with the same document and variables (one request key), many times over. Each
+// writer reads right after its write with the write's token (the header: the request key stays
+// the same) and must see its own write; a cache keyed without the position would serve the
+// first board it stored. Background readers without tokens keep filling and hitting the cache.
+func TestCachedReadNeverCrossesAPosition(t *testing.T) {
+	t.Parallel()
+	a := setupCached(t)
+	tm := newTeam(t, a, "PX")
+	const writers, readers, rounds = 3, 3, 25
+	tasks := make([]result, writers)
+	for i := range tasks {
+		a.ok(tm.alice, `mutation($p: ID!, $title: String!) { createTask(input: {projectId: $p, title: $title}) { id consistencyToken } }`,
+			map[string]any{"p": tm.project, "title": fmt.Sprintf("w%d-start", i)}, &tasks[i])
+	}
+	vars := map[string]any{"p": tm.project}
+	// The readers below read without a token: first let the read models hold the board.
+	require.Empty(t, a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, tasks[writers-1].ConsistencyToken).Errors)
+	type board struct {
+		Project struct {
+			Board []struct {
+				Tasks []struct{ Key, Title string }
+			}
+		}
+	}
+	titles := func(r response) map[string]bool {
+		var b board
+		require.NoError(t, json.Unmarshal(mustJSON(t, r.Data), &b))
+		out := map[string]bool{}
+		for _, c := range b.Project.Board {
+			for _, task := range c.Tasks {
+				out[task.Title] = true
+			}
+		}
+		return out
+	}
+
+	stop := make(chan struct{})
+	var hits atomic.Int64
+	var wg, bg sync.WaitGroup
+	for range readers {
+		bg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := a.do(tm.alice, cachedBoard, vars)
+				require.Empty(t, r.Errors)
+				if hit(r) {
+					hits.Add(1)
+				}
+			}
+		})
+	}
+	for i := range writers {
+		wg.Go(func() {
+			for n := range rounds {
+				title := fmt.Sprintf("w%d-%d", i, n)
+				var w result
+				a.ok(tm.alice, `mutation($t: ID!, $title: String!) { editTask(input: {taskId: $t, title: $title}) { consistencyToken } }`,
+					map[string]any{"t": tasks[i].ID, "title": title}, &w)
+				for range 2 { // the second read may be a hit: it must still hold the write
+					r := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, w.ConsistencyToken)
+					require.Empty(t, r.Errors)
+					require.True(t, titles(r)[title], "read with the token of %q did not see it", title)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	require.Positive(t, hits.Load(), "the readers were never served from the cache: the test proved nothing")
+}
+
+// TestReadCacheTenants: a cached answer is the caller's own. Another user sending the very same
+// request gets their own answer (NOT_FOUND outside the workspace), and a member removed from the
+// workspace is not served the board cached for them before.
+func TestReadCacheTenants(t *testing.T) {
+	t.Parallel()
+	a := setupCached(t)
+	tm := newTeam(t, a, "TN")
+	mallory := token(t, "mallory-"+t.Name(), time.Hour)
+	var created result
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "secret plan"}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project}, &created)
+	vars := map[string]any{"p": tm.project}
+	for range 2 {
+		for _, tok := range []string{tm.alice, tm.bob} {
+			r := a.raw(tok, body(t, cachedBoard, vars), graph.ConsistencyHeader, created.ConsistencyToken)
+			require.Empty(t, r.Errors)
+			require.Contains(t, string(r.Data["project"]), "secret plan")
+		}
+	}
+	require.True(t, hit(a.do(tm.alice, cachedBoard, vars)))
+	require.True(t, hit(a.do(tm.bob, cachedBoard, vars)))
+	for range 2 {
+		r := a.do(mallory, cachedBoard, vars)
+		require.Equal(t, "NOT_FOUND", code(t, r))
+		require.NotContains(t, string(mustJSON(t, r.Data)), "secret plan")
+	}
+
+	var removed result
+	a.ok(tm.alice, `mutation($ws: ID!, $bob: ID!) { removeMember(input: {workspaceId: $ws, userId: $bob}) { consistencyToken } }`,
+		map[string]any{"ws": tm.ws, "bob": tm.bobID}, &removed)
+	r := a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, removed.ConsistencyToken)
+	require.Equal(t, "NOT_FOUND", code(t, r))
+	r = a.do(tm.bob, cachedBoard, vars)
+	require.Equal(t, "NOT_FOUND", code(t, r))
+	require.NotContains(t, string(mustJSON(t, r.Data)), "secret plan")
+	r = a.do(tm.alice, cachedBoard, vars) // alice's board is hers still
+	require.Empty(t, r.Errors)
+	require.Contains(t, string(r.Data["project"]), "secret plan")
+}
+
+func body(t *testing.T, query string, vars map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	return b
+}
