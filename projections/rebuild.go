@@ -80,7 +80,8 @@ type RebuildResult struct {
 //	          events in memory and writes each BulkEvents of them with its checkpoint in one
 //	          transaction (COPY and set-based statements, bulk.go) while it folds the next; else
 //	          Apply's statements, BatchEvents per transaction, pipelined
-//	index     the deferred keys, then the query indexes on several connections, then ANALYZE
+//	index     the deferred keys, then the query indexes on several connections (sorting in memory:
+//	          indexMemory), then ANALYZE
 //	catch-up  apply what arrived meanwhile (Apply)
 //	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
 //
