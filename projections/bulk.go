@@ -85,6 +85,7 @@ type bulkTable[K comparable, R any] struct {
 	values   func(k K, r *R) []any
 
 	version int
+	types   copyColumns
 	index   map[K]int32
 	chunks  []*[bulkChunk]bulkRow[K, R]
 	free    []int32 // slots of rows deleted and written
@@ -250,6 +251,10 @@ func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins []
 	table := t.base + suffix(t.version)
 	stage := "bulk_" + t.base
 	staged := false
+	oids, err := t.types.get(ctx, tx, table, t.cols)
+	if err != nil {
+		return err
+	}
 	stageRows := func(cols []string, rows [][]any) error {
 		if !staged {
 			// Without the table's NOT NULL constraints (CREATE TABLE AS): deletes stage keys only.
@@ -261,7 +266,7 @@ func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins []
 		} else if _, err := tx.Exec(ctx, `TRUNCATE `+stage); err != nil {
 			return fmt.Errorf("stage %s: %w", table, err)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, cols, pgx.CopyFromRows(rows)); err != nil {
+		if err := copyIn(ctx, tx, stage, cols, oids[:len(cols)], rows); err != nil {
 			return fmt.Errorf("stage %s: %w", table, err)
 		}
 		return nil
@@ -296,7 +301,7 @@ func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins []
 	}
 	if len(ins) > 0 {
 		if len(t.computed) == 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, t.cols, pgx.CopyFromRows(ins)); err != nil {
+			if err := copyIn(ctx, tx, table, t.cols, oids, ins); err != nil {
 				return fmt.Errorf("bulk insert into %s: %w", table, err)
 			}
 		} else {
@@ -328,6 +333,7 @@ func (t *bulkTable[K, R]) write(ctx context.Context, tx pgx.Tx, del, upd, ins []
 type bulkCopy struct {
 	table string
 	cols  []string
+	types copyColumns
 	rows  [][]any
 }
 
@@ -344,7 +350,11 @@ func (b *bulkCopy) take() func(ctx context.Context, tx pgx.Tx) error {
 	}
 	b.rows = nil
 	return func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{b.table}, b.cols, pgx.CopyFromRows(rows)); err != nil {
+		oids, err := b.types.get(ctx, tx, b.table, b.cols)
+		if err != nil {
+			return err
+		}
+		if err := copyIn(ctx, tx, b.table, b.cols, oids, rows); err != nil {
 			return fmt.Errorf("bulk insert of %d rows into %s: %w", len(rows), b.table, err)
 		}
 		return nil

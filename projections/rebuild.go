@@ -80,7 +80,8 @@ type RebuildResult struct {
 //	          events in memory and writes each BulkEvents of them with its checkpoint in one
 //	          transaction (COPY and set-based statements, bulk.go) while it folds the next; else
 //	          Apply's statements, BatchEvents per transaction, pipelined
-//	index     the deferred keys, then the query indexes on several connections, then ANALYZE
+//	index     the deferred keys, then the query indexes on several connections (sorting in memory:
+//	          indexMemory), then ANALYZE
 //	catch-up  apply what arrived meanwhile (Apply)
 //	swap      in one transaction: apply the last events, mark version N+1 active, repoint the views
 //
@@ -205,10 +206,12 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 					}
 				}
 			}
+			loaded := time.Now()
 			phase.Store("index")
-			if err := b.index(gctx, pool, slots); err != nil {
+			if err := b.index(gctx, pool, slots, opts.Logger); err != nil {
 				return err
 			}
+			indexed := time.Now()
 			phase.Store("catch-up")
 			for {
 				n, err := b.catchUp(gctx, pool, store, opts)
@@ -219,8 +222,14 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 					break
 				}
 			}
+			caught := time.Now()
 			phase.Store("swap")
-			return b.swap(gctx, pool, store, opts)
+			if err := b.swap(gctx, pool, store, opts); err != nil {
+				return err
+			}
+			opts.Logger.Debug("rebuild phases", "projection", b.p.Name, "load", loaded.Sub(start), "index", indexed.Sub(loaded),
+				"catch_up", caught.Sub(indexed), "swap", time.Since(caught))
+			return nil
 		})
 	}
 	// The reader and the decoder are separate goroutines (a pipeline): with bulk writes, reading
@@ -429,11 +438,14 @@ type bulkBatch struct {
 func (b *build) load(ctx context.Context, pool *pgxpool.Pool, in <-chan []*Event, opts RebuildOptions) error {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan bulkBatch, 1)
+	var folding, writing, waiting time.Duration
 	g.Go(func() error {
 		for batch := range batches {
+			t := time.Now()
 			if err := b.writeBulk(gctx, pool, batch, opts); err != nil {
 				return err
 			}
+			writing += time.Since(t)
 		}
 		return nil
 	})
@@ -451,7 +463,14 @@ func (b *build) load(ctx context.Context, pool *pgxpool.Pool, in <-chan []*Event
 				return gctx.Err()
 			}
 		}
-		for chunk := range in {
+		for {
+			t := time.Now()
+			chunk, ok := <-in
+			waiting += time.Since(t)
+			if !ok {
+				break
+			}
+			t = time.Now()
 			for _, ev := range chunk {
 				if !after.Less(ev.GlobalPosition()) {
 					continue
@@ -462,6 +481,7 @@ func (b *build) load(ctx context.Context, pool *pgxpool.Pool, in <-chan []*Event
 				batch.last = ev
 				batch.n++
 			}
+			folding += time.Since(t)
 			if batch.n >= opts.BulkEvents {
 				if err := send(); err != nil {
 					return err
@@ -473,7 +493,9 @@ func (b *build) load(ctx context.Context, pool *pgxpool.Pool, in <-chan []*Event
 		}
 		return nil
 	})
-	return g.Wait()
+	err := g.Wait()
+	opts.Logger.Debug("rebuild load", "projection", b.p.Name, "folding", folding, "waiting_for_events", waiting, "writing", writing)
+	return err
 }
 
 // writeBulk writes a folded batch with the checkpoint in one transaction.

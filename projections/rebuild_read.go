@@ -325,6 +325,9 @@ func decodeWorkers(reg *domain.Registry, evs []eventstore.RecordedEvent, n int) 
 	if n < 2 || len(evs) < 100 {
 		return decodeAll(reg, evs)
 	}
+	// The events of a chunk in one allocation rather than one each: a million small objects
+	// less for the allocator and the garbage collector per million events.
+	slab := make([]Event, len(evs))
 	out := make([]*Event, len(evs))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -336,12 +339,14 @@ func decodeWorkers(reg *domain.Registry, evs []eventstore.RecordedEvent, n int) 
 		}
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				ev, err := Decode(reg, evs[i])
-				if err != nil {
-					errs[w] = fmt.Errorf("rebuild: %w", err)
+				re := &evs[i]
+				de, err := reg.Decode(re.Type, re.SchemaVersion, re.Data)
+				if err != nil { // as Decode says it
+					errs[w] = fmt.Errorf("rebuild: event %s (%s at %s v%d): %w", re.ID, re.Type, re.StreamID, re.StreamVersion, err)
 					return
 				}
-				out[i] = ev
+				slab[i] = Event{RecordedEvent: *re, Payload: de}
+				out[i] = &slab[i]
 			}
 		})
 	}
