@@ -16,16 +16,17 @@ import (
 const (
 	// groupLeaders is how many groups may run at once, and groupStartAt how many appends must queue
 	// before a second one starts: one group keeps groups large (while it commits, the next one
-	// fills), a second one keeps the database busy while the first waits for its commit. Measured
-	// here (8 and 64 writers, 1–4 leaders, 1–8 queued) 2 and 8 did best.
+	// fills), a second one keeps the database busy while the first waits for its commit.
 	groupLeaders = 2
 	groupStartAt = 8
 	// groupLeadRuns bounds how many groups one leader runs in a row.
 	groupLeadRuns = 4
-	// groupSoloMax appends run alone at once before the next one queues for a group. Measured here
-	// (2 cores), 8 writers appending alone did as well as in groups or better: their backends kept
-	// both cores busy, where groups left writers waiting; from there on groups win (1.5–2.5× at 64).
-	groupSoloMax = 8
+	// groupSoloMax appends run alone at once before the next one queues for a group: a lone
+	// writer pays nothing for group commit. Measured here (bench append, 2 cores, ratios to a
+	// plain INSERT in the same run): with 1, 8 writers 0.84–0.85× (0.75–0.77× without groups) and
+	// 64 writers 4.1× (0.85–1.0× without); with 8, 64 writers reached only about 2.5×. A leader
+	// that waited up to 1 ms for a group as large as the last one did no better.
+	groupSoloMax = 1
 	// groupMaxAppends bounds one group's statement.
 	groupMaxAppends = 64
 	// groupTimeout bounds a group's statement, which runs without its leader's cancellation (the
@@ -204,6 +205,9 @@ func (g *groupCommitter) take(self *pendingAppend) []*pendingAppend {
 
 // run appends batch and wakes its members (but leader, whose goroutine this is).
 func (g *groupCommitter) run(leader *pendingAppend, batch []*pendingAppend) {
+	if len(batch) > 0 {
+		g.s.metrics.observeGroup(len(batch))
+	}
 	switch len(batch) {
 	case 0:
 		return

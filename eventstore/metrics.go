@@ -12,6 +12,7 @@ type Metrics struct {
 	appendSeconds *prometheus.HistogramVec
 	appends       *prometheus.CounterVec
 	events        prometheus.Counter
+	groupAppends  prometheus.Histogram
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -30,8 +31,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskforge_eventstore_events_appended_total",
 			Help: "Events written by appends (replays excluded).",
 		}),
+		groupAppends: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "taskforge_eventstore_group_appends",
+			Help:    "Appends per group commit (EVENTSTORE_GROUP_COMMIT): how many shared one transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
 	}
-	reg.MustRegister(m.appendSeconds, m.appends, m.events)
+	reg.MustRegister(m.appendSeconds, m.appends, m.events, m.groupAppends)
 	return m
 }
 
@@ -54,4 +60,11 @@ func (m *Metrics) observeAppend(start time.Time, res AppendResult, err error) {
 	}
 	m.appends.WithLabelValues(outcome).Inc()
 	m.appendSeconds.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) observeGroup(appends int) {
+	if m == nil {
+		return
+	}
+	m.groupAppends.Observe(float64(appends))
 }
