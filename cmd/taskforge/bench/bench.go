@@ -166,8 +166,23 @@ func scratch(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, fu
 	if err := database.CreateDatabase(ctx, admin, name, ""); err != nil {
 		return nil, nil, err
 	}
+	pool, drop, err := openDropping(ctx, url, admin, name, maxConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := database.Migrate(ctx, pool, nil); err != nil {
+		pool.Close()
+		drop()
+		return nil, nil, err
+	}
+	return pool, func() { pool.Close(); drop() }, nil
+}
+
+// openDropping opens a pool on database name of url's server, made by the caller through admin,
+// returning a function that drops it; the database is dropped if the pool cannot be opened.
+func openDropping(ctx context.Context, url, admin, name string, maxConns int32) (*pgxpool.Pool, func(), error) {
 	drop := func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = database.DropDatabase(dctx, admin, name)
 	}
@@ -183,12 +198,7 @@ func scratch(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, fu
 		drop()
 		return nil, nil, err
 	}
-	if _, err := database.Migrate(ctx, pool, nil); err != nil {
-		pool.Close()
-		drop()
-		return nil, nil, err
-	}
-	return pool, func() { pool.Close(); drop() }, nil
+	return pool, drop, nil
 }
 
 // adminURL returns url if its database accepts connections, else the same server's "postgres"

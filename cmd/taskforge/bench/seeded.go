@@ -6,13 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/internal/database"
-	"github.com/taskforge/taskforge/internal/observability"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -37,20 +35,8 @@ func benchDatabase(ctx context.Context, url string, maxConns int32, seeded strin
 	if err := copyDatabase(ctx, admin, name, seeded); err != nil {
 		return nil, nil, err
 	}
-	drop := func() {
-		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = database.DropDatabase(dctx, admin, name)
-	}
-	dbURL, err := database.WithDatabaseName(url, name)
+	pool, drop, err := openDropping(ctx, url, admin, name, maxConns)
 	if err != nil {
-		drop()
-		return nil, nil, err
-	}
-	// as scratch opens its pool: the statement tracer for the SQL statements per request
-	pool, err := database.Open(ctx, dbURL, database.PoolOptions{MaxConns: maxConns, Tracer: observability.StatementTracer{}})
-	if err != nil {
-		drop()
 		return nil, nil, err
 	}
 	return pool, func() { pool.Close(); drop() }, nil
