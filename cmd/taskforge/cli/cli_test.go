@@ -209,7 +209,8 @@ func TestBenchReadSmoke(t *testing.T) {
 		require.Greater(t, r.RequestsPerSec, 0.0, l)
 		names[r.Name] = true
 	}
-	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
+	require.Equal(t, map[string]bool{"read_baseline_me": true, "read_board_cache_off": true, "read_board_cache_on": true,
+		"read_board_cache_on_change_100ms": true, "read_board": true, "read_task_list": true, "read_workspace_5x10": true}, names)
 }
 
 // TestBenchE2ESmoke runs the live-update benchmark for a moment over the service app.New builds:
