@@ -102,6 +102,14 @@ func (h *harness) start(pins ...string) *worker {
 		}
 		return nil
 	}
+	// A connection dialled before the death and opened after kill's last look would bring the
+	// dead worker back (seen on a loaded machine): refused once open, before the worker gets it.
+	cfg.AfterConnect = func(context.Context, *pgx.Conn) error {
+		if w.dead.Load() {
+			return errors.New("worker is dead")
+		}
+		return nil
+	}
 	cfg.MaxConns = int32(len(h.names) + 4)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "lease-test-" + w.id.String()
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
