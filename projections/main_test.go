@@ -102,7 +102,9 @@ func (f *fixture) caughtUp() {
 		ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`).Scan(&tx, &head.Position)
 	require.NoError(f.t, err)
 	head.TransactionID = uint64(tx)
-	f.waitFor(10*time.Second, func() bool {
+	// A bound for a stall, not a timing: make test runs every package at once with -race, and on
+	// 2 cores catching up took over 10 s there (TestTwoRunnersApplyEachEventOnce, TestCrashRecovery).
+	f.waitFor(60*time.Second, func() bool {
 		sts, err := projections.Statuses(f.ctx, f.pool)
 		require.NoError(f.t, err)
 		if len(sts) == 0 {
