@@ -294,10 +294,14 @@ func TestBenchAbuseSmoke(t *testing.T) {
 		require.Equal(t, map[string]int{"COMPLEXITY_LIMIT_EXCEEDED": 1}, got[name].Codes, name)
 		require.Equal(t, 1, got[name].Refused, name)
 	}
+	// The rate limit admits some of a burst and refuses the rest at once. Those admitted are
+	// served, or, on a machine too loaded to answer within the timeout (seen once in CI, make
+	// test's packages all running under -race), refused with TIMEOUT.
 	for _, name := range []string{"burst_80_clients_one_principal_board", "burst_80_clients_anonymous"} {
-		require.Positive(t, got[name].Served, name)
-		require.Positive(t, got[name].Refused, name)
-		require.Equal(t, got[name].Refused, got[name].Codes["RATE_LIMITED"], name)
+		r := got[name]
+		require.Positive(t, r.Codes["RATE_LIMITED"], name)
+		require.Positive(t, r.Served+r.Codes["TIMEOUT"], name)
+		require.Equal(t, r.Refused, r.Codes["RATE_LIMITED"]+r.Codes["TIMEOUT"], name)
 	}
 }
 
