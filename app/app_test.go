@@ -38,7 +38,7 @@ func TestRolesShareOneDatabase(t *testing.T) {
 	workers := apptest.New(t, apptest.Options{Role: app.RoleWorkers, Overrides: app.Overrides{WithoutSideEffects: true}})
 	// A consistency wait long enough for a loaded machine (the race detector, two cores).
 	api := workers.Peer(apptest.Options{Role: app.RoleAPI, Overrides: app.Overrides{
-		Resolver: func(r *graph.Resolver) { r.ConsistencyWait = 10 * time.Second }}})
+		Resolver: func(r *graph.Resolver) { r.ConsistencyWait = 30 * time.Second }}})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(api.URL + path)
 		require.NoError(t, err)

@@ -60,7 +60,7 @@ func TestGraphQLThroughPgBouncer(t *testing.T) {
 
 	reader := writer.Peer(apptest.Options{Role: app.RoleAPI, Config: urls, Overrides: app.Overrides{
 		Hub:      live.HubOptions{PollInterval: time.Hour},
-		Resolver: func(r *graph.Resolver) { r.ConsistencyWait = 10 * time.Second }}})
+		Resolver: func(r *graph.Resolver) { r.ConsistencyWait = 30 * time.Second }}})
 
 	tok := apptest.Token(t, "ada-"+t.Name(), time.Hour)
 	ok := func(api *apptest.API, query string, vars map[string]any, field string, out any) {

@@ -87,7 +87,7 @@ func overrides(hubOptions live.HubOptions, options func(*graph.Options), with ..
 		Hub:                hubOptions,
 		WithoutSideEffects: true,
 		Resolver: func(r *graph.Resolver) {
-			r.ConsistencyWait = 10 * time.Second
+			r.ConsistencyWait = 30 * time.Second
 			for _, f := range with {
 				f(r)
 			}
