@@ -587,7 +587,8 @@ const commitTimeout = 30 * time.Second
 // each statement is parsed and planned again): an asynchronous commit (see commitFast), and
 // idle_in_transaction_session_timeout, which ends a transaction left open by a paused process so
 // that its row locks (checkpoint, lease) cannot hold a takeover back for longer than a lease's
-// time.
+// time. Used by the unleased path; a lease holder's taskforge_projection_advance_leased sets the
+// same two itself (migration 00013): change both together.
 const txSettings = `SELECT set_config('synchronous_commit', 'off', true), set_config('idle_in_transaction_session_timeout', '5s', true)`
 
 // txIdleTimeout ends a consumer's transaction left open by a paused process, so that its row
