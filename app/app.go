@@ -389,8 +389,8 @@ func (a *App) leaser() (*cluster.Leaser, error) {
 	var onMembers func(context.Context, []uuid.UUID)
 	if a.effects != nil {
 		consumers = append(consumers, cluster.Consumer{Name: sideeffects.ConsumerName, Run: a.effects.RunConsumer})
-		onMembers = func(ctx context.Context, live []uuid.UUID) {
-			if err := a.effects.ReleaseClaims(ctx, live); err != nil && ctx.Err() == nil {
+		onMembers = func(ctx context.Context, _ []uuid.UUID) {
+			if err := a.effects.ReleaseClaims(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("release delivery claims of departed nodes", "err", err)
 			}
 		}

@@ -28,7 +28,7 @@ import (
 // every change committed from now on reaches them.
 func waitSubscriptions(t *testing.T, hub *live.Hub, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return hub.Subscriptions() == n }, 10*time.Second, 2*time.Millisecond,
+	require.Eventually(t, func() bool { return hub.Subscriptions() == n }, 30*time.Second, 2*time.Millisecond,
 		"hub holds %d subscriptions, want %d", hub.Subscriptions(), n)
 }
 
@@ -213,7 +213,7 @@ func TestLiveEndToEnd(t *testing.T) {
 
 	// Stopping a subscription frees it on the server.
 	tasks.Stop()
-	require.Equal(t, "complete", tasks.Next(5*time.Second).Type)
+	require.Equal(t, "complete", tasks.Next(apptest.MessageWait).Type)
 	waitSubscriptions(t, a.hub, 3)
 }
 
@@ -671,7 +671,7 @@ func TestLiveHubStopCarriesLastPosition(t *testing.T) {
 	require.NoError(t, stop())
 	ended := func(s *apptest.Sub) string {
 		t.Helper()
-		m := s.Next(10 * time.Second)
+		m := s.Next(apptest.MessageWait)
 		require.Equal(t, "error", m.Type, "%s", m.Payload)
 		var errs []gqlError
 		require.NoError(t, json.Unmarshal(m.Payload, &errs))
@@ -812,7 +812,7 @@ func TestLiveLegacyProtocol(t *testing.T) {
 		require.Equal(t, created.Version, lt.Version)
 		require.Equal(t, "LG", lt.Project.Key)
 		s.Stop() // "stop"
-		require.Equal(t, "complete", s.Next(5*time.Second).Type)
+		require.Equal(t, "complete", s.Next(apptest.MessageWait).Type)
 		waitSubscriptions(t, a.hub, 0)
 	}
 

@@ -153,8 +153,9 @@ func nodePaths(path ...string) [][]string {
 }
 
 // primeWorkspaces loads what the selection under path asks of a page of workspaces: each members
-// and projects field's page of every workspace (one statement per field, whatever the number of
-// workspaces), and what the selection asks of those projects (primeProjects). The Workspace
+// and projects field's page of every workspace and the caller's unread counts (one statement per
+// field, whatever the number of workspaces and the goroutine scheduling), and what the selection
+// asks of those projects (primeProjects). The Workspace
 // batch resolvers below then find their pages loaded: a connection's edges are not a list of
 // workspaces, so without this each edge's workspace would read its own.
 func primeWorkspaces(ctx context.Context, workspaces []*model.Workspace, path ...string) error {
@@ -167,6 +168,19 @@ func primeWorkspaces(ctx context.Context, workspaces []*model.Workspace, path ..
 			if _, err := l.MemberPages.LoadAll(ctx, workspaceKeys(workspaces, win)); err != nil {
 				return err
 			}
+		}
+	}
+	if len(fieldsAt(ctx, append(slices.Clip(path), "unreadNotificationCount")...)) > 0 {
+		a, err := actor(ctx)
+		if err != nil {
+			return err
+		}
+		keys := make([]projections.InboxKey, len(workspaces))
+		for i, w := range workspaces {
+			keys[i] = projections.InboxKey{WorkspaceID: w.WorkspaceID, UserID: string(a.UserID)}
+		}
+		if _, err := l.UnreadCounts.LoadAll(ctx, keys); err != nil {
+			return err
 		}
 	}
 	for _, f := range fieldsAt(ctx, append(slices.Clip(path), "projects")...) {

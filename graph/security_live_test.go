@@ -143,9 +143,9 @@ func TestLiveRemovedMemberIsForbidden(t *testing.T) {
 	a.ok(tm.alice, `mutation($ws: ID!, $bob: ID!) { removeMember(input: {workspaceId: $ws, userId: $bob}) { id } }`,
 		map[string]any{"ws": tm.ws, "bob": tm.bobID}, &result{})
 	for _, s := range subs {
-		m := s.Next(10 * time.Second)
+		m := s.Next(apptest.MessageWait)
 		for m.Type == "next" || m.Type == "data" { // changes before the removal (bob's tasks unassigned)
-			m = s.Next(10 * time.Second)
+			m = s.Next(apptest.MessageWait)
 		}
 		require.Equal(t, "error", m.Type, "%s", m.Payload)
 		var errs []gqlError

@@ -47,7 +47,7 @@ func (r *subscriptionResolver) TaskChanged(ctx context.Context, projectID string
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickTasks(t), taskPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, taskBound, pickTasks(t), taskPosition)
 }
 
 // BoardChanged is the resolver for the boardChanged field.
@@ -68,7 +68,7 @@ func (r *subscriptionResolver) BoardChanged(ctx context.Context, projectID strin
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickBoard(t), boardPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, boardBound, pickBoard(t), boardPosition)
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.
@@ -89,7 +89,7 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, workspaceI
 	if err != nil || str(since) == "" {
 		return ch, err
 	}
-	return replayThen(ctx, r.Resolver, t, *since, started, ch, pickNotifications, notificationPosition)
+	return replayThen(ctx, r.Resolver, t, *since, started, ch, notificationBound, pickNotifications, notificationPosition)
 }
 
 // BoardChange returns generated.BoardChangeResolver implementation.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskforge/taskforge/app/apptest"
 	"github.com/taskforge/taskforge/eventstore"
 )
 
@@ -530,7 +531,7 @@ func TestWorkspaceChangedResumes(t *testing.T) {
 	// Removed: the subscription ends with FORBIDDEN, carrying the last position delivered.
 	a.ok(tm.alice, `mutation($ws: ID!, $u: ID!) { removeMember(input: {workspaceId: $ws, userId: $u}) { id } }`,
 		map[string]any{"ws": tm.ws, "u": tm.bobID}, &result{})
-	m := sub.Next(10 * time.Second)
+	m := sub.Next(apptest.MessageWait)
 	require.Contains(t, []string{"next", "error"}, m.Type)
 	var r response
 	if m.Type == "next" {

@@ -101,6 +101,14 @@ const MaxChangesPage = MaxPage
 // a whole group larger than limit. ErrNoSuchAccess when user never was a member of ws; the caller
 // checks that they are one now (a removed member learns it from AccessRemoved).
 func (q *Queries) Changes(ctx context.Context, ws uuid.UUID, user string, since eventstore.GlobalPosition, limit int) (ChangePage, error) {
+	return q.ChangesBoundBy(ctx, ws, user, since, limit, SyncProjections)
+}
+
+// ChangesBoundBy is Changes with the page bounded by what the named projections (a subset of
+// SyncProjections) have applied, for a reader of only their records: a subscription replaying
+// tasks must not lose a task whose record moved past a bound held back by an unrelated projection
+// (the notifications, say) while the live messages start below that record.
+func (q *Queries) ChangesBoundBy(ctx context.Context, ws uuid.UUID, user string, since eventstore.GlobalPosition, limit int, bound []string) (ChangePage, error) {
 	if limit <= 0 || limit > MaxChangesPage {
 		limit = MaxChangesPage
 	}
@@ -108,7 +116,7 @@ func (q *Queries) Changes(ctx context.Context, ws uuid.UUID, user string, since 
 	var btx int64
 	var atx, apos *int64
 	var removed *bool
-	err := q.pool.QueryRow(ctx, changesBoundSQL, ws, user, SyncProjections).Scan(&btx, &page.Bound.Position, &atx, &apos, &removed)
+	err := q.pool.QueryRow(ctx, changesBoundSQL, ws, user, bound).Scan(&btx, &page.Bound.Position, &atx, &apos, &removed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ChangePage{}, errors.New("projections: the sync projections are not installed")
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -101,17 +100,25 @@ func (r *Runner) wake() {
 	notify(r.emailWake)
 }
 
-// ReleaseClaims makes the deliveries claimed by nodes not in live due again at once: a node that
-// left the cluster (killed, cut off) will not record their outcome, and waiting for the claims'
-// lease would hold them up to a minute. The attempt in flight at a kill is repeated, with the same
-// Idempotency-Key (at least once). Rows claimed without a node are left to their lease.
-func (r *Runner) ReleaseClaims(ctx context.Context, live []uuid.UUID) error {
+// ReleaseClaims makes the deliveries claimed by departed nodes due again at once: a node that
+// was killed or whose lease session was terminated will not record their outcome, and waiting for
+// the claims' lease would hold them up to a minute. A node has departed when its row is gone or
+// its lease session (cluster_nodes.lease_pid) is gone from pg_stat_activity; a late heartbeat
+// alone is not enough: a live node that merely fell behind (a loaded machine) would then deliver
+// what another repeats. A node cut off with its session open keeps its claims until their lease.
+// The attempt in flight at a kill is repeated, with the same Idempotency-Key (at least once).
+// Rows claimed without a node are left to their lease. Call it when the cluster's members change.
+func (r *Runner) ReleaseClaims(ctx context.Context) error {
+	const departed = `claimed_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.id = claimed_by
+		AND (n.lease_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a
+			WHERE a.pid = n.lease_pid AND a.backend_start = n.lease_session_start)))`
 	b := &pgx.Batch{}
-	// served by webhook_deliveries_leased_idx / email_outbox_leased_idx (the rows in flight)
+	// served by webhook_deliveries_leased_idx / email_outbox_leased_idx (the rows in flight);
+	// cluster_nodes has a row per process, pg_stat_activity is shared memory
 	b.Queue(`UPDATE webhook_deliveries SET claimed_until = now() - interval '1 microsecond'
-		WHERE status = 'delivering' AND claimed_until >= now() AND claimed_by IS NOT NULL AND NOT (claimed_by = ANY ($1::uuid[]))`, live)
+		WHERE status = 'delivering' AND claimed_until >= now() AND ` + departed)
 	b.Queue(`UPDATE email_outbox SET claimed_until = now() - interval '1 microsecond'
-		WHERE status = 'sending' AND claimed_until >= now() AND claimed_by IS NOT NULL AND NOT (claimed_by = ANY ($1::uuid[]))`, live)
+		WHERE status = 'sending' AND claimed_until >= now() AND ` + departed)
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("side effects: release claims of departed nodes: %w", err)
 	}

@@ -239,6 +239,12 @@ func (s *Sub) Receive(ctx context.Context) (Message, error) {
 	}
 }
 
+// MessageWait bounds how long Data and Refusal wait for a message: as long as a read waits for
+// its consistency token (app tests' ConsistencyWait), since a live message is sent once the read
+// models have applied its event, which under make test's parallel -race packages on 2 cores has
+// taken more than 10 s. A subscription that stalls still fails.
+const MessageWait = 30 * time.Second
+
 // Next returns the subscription's next message, failing the test after timeout.
 func (s *Sub) Next(timeout time.Duration) Message {
 	s.c.a.T.Helper()
@@ -251,12 +257,12 @@ func (s *Sub) Next(timeout time.Duration) Message {
 	}
 }
 
-// Data waits (10s) for a "next" message ("data" in graphql-ws) without errors and decodes its
+// Data waits (MessageWait) for a "next" message ("data" in graphql-ws) without errors and decodes its
 // one field into out.
 func (s *Sub) Data(out any) {
 	t := s.c.a.T
 	t.Helper()
-	m := s.Next(10 * time.Second)
+	m := s.Next(MessageWait)
 	want := "next"
 	if s.c.proto == LegacyWS {
 		want = "data"
@@ -293,7 +299,7 @@ func (s *Sub) Quiet(d time.Duration) {
 func (s *Sub) Refusal() string {
 	t := s.c.a.T
 	t.Helper()
-	m := s.Next(10 * time.Second)
+	m := s.Next(MessageWait)
 	switch m.Type {
 	case "error":
 		var errs []Error

@@ -105,10 +105,14 @@ func (r *Registration) Run(ctx context.Context) error {
 }
 
 // beat upserts the node's row and removes the rows of nodes dead for DeadAfter intervals, in one
-// statement (served by the primary key and cluster_nodes_heartbeat_idx).
+// statement (served by the primary key and cluster_nodes_heartbeat_idx). A worker whose lease
+// session is alive is not dead, however late its heartbeat: its row names the owner of its
+// delivery claims (sideeffects.Runner.ReleaseClaims).
 func (r *Registration) beat(ctx context.Context) error {
 	_, err := r.pool.Exec(ctx, `WITH dead AS (
-			DELETE FROM cluster_nodes WHERE heartbeat_at < now() - $6::interval AND id <> $1)
+			DELETE FROM cluster_nodes n WHERE n.heartbeat_at < now() - $6::interval AND n.id <> $1
+			  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+				WHERE a.pid = n.lease_pid AND a.backend_start = n.lease_session_start))
 		INSERT INTO cluster_nodes (id, role, host, pid, version) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
 		r.node.ID, r.node.Role, r.node.Host, r.node.PID, r.node.Version, deadAfter(r.interval))
