@@ -89,6 +89,7 @@ func (r *queryResolver) Project(ctx context.Context, id string, consistentWith *
 	if err != nil {
 		return nil, err
 	}
+	scopeRead(ctx, p.WorkspaceID)
 	return model.NewProject(p), nil
 }
 

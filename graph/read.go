@@ -139,6 +139,7 @@ func (r *Resolver) enter(ctx context.Context, field, workspaceID string, token *
 	if _, err := member(ctx, ws); err != nil {
 		return uuid.Nil, err
 	}
+	scopeRead(ctx, ws)
 	return ws, nil
 }
 

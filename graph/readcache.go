@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -33,7 +34,11 @@ import (
 //	              the caller's memberships and roles (what they may see), each projection's applied
 //	              position for each of those workspaces and for events of no workspace, and for an
 //	              operation that selects overdueCount the latest due date passed (the clock);
-//	              only the projections the query reads (baseProjections, cacheableRoots)
+//	              only the projections the query reads (baseProjections, cacheableRoots);
+//	              and only the workspaces the query reads when each of its root fields reads
+//	              one given by its arguments (scopeRead: learned from the first answer, kept in
+//	              the request key's plan), so that a hit costs the same for a member of one
+//	              workspace or of hundreds, and changes elsewhere do not move the key
 //
 // and the cache holds the encoded response under sha256(request key, state). A request whose
 // request key is known to be a cacheable query first waits for its consistency tokens (header
@@ -103,6 +108,11 @@ type readPlan struct {
 	clock       bool
 	projections []string // whose state the answer depends on
 	cost        int
+	roots       int // root fields, but __typename
+	// scoped: every root field reads one workspace given by its arguments (see scopeRead), the
+	// workspaces learned by a first answer: the state is theirs alone (ReadState's workspaces).
+	scoped     bool
+	workspaces []uuid.UUID
 }
 
 func newReadCache(r *Resolver, rate *rateLimits, maxBytes int64, reg prometheus.Registerer) (*readCache, error) {
@@ -132,6 +142,9 @@ type cacheState struct {
 	prepared bool   // state is set: the response may be stored under key
 	charged  bool   // the plan's cost was charged to the caller's budget
 	key      readcache.Key
+
+	mu     sync.Mutex
+	scopes map[string][]uuid.UUID // root field alias → the workspaces it read (scopeRead)
 }
 
 type cacheStateKey struct{}
@@ -254,16 +267,80 @@ func (c *readCache) prepare(ctx context.Context, st *cacheState) error {
 	if err := c.r.consistent(ctx, nil); err != nil {
 		return err
 	}
-	state, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections)
+	state, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections, st.plan.scope())
 	if err != nil {
 		return err
 	}
 	st.state, st.prepared = state, true
-	h := sha256.New()
-	h.Write(st.request[:])
-	h.Write([]byte(state))
-	h.Sum(st.key[:0])
+	st.key = responseKey(st.request, state)
 	return nil
+}
+
+// responseKey is where the response of request in state is kept.
+func responseKey(request readcache.Key, state string) readcache.Key {
+	var k readcache.Key
+	h := sha256.New()
+	h.Write(request[:])
+	h.Write([]byte(state))
+	h.Sum(k[:0])
+	return k
+}
+
+// scope is the workspaces whose state the plan's answer depends on: nil for all the caller's.
+func (p readPlan) scope() []uuid.UUID {
+	if !p.scoped {
+		return nil
+	}
+	return p.workspaces
+}
+
+// scopeRead records that the root field being resolved reads workspace ws, given by its
+// arguments (a workspace id, or a project or task id, which never changes workspace), and the
+// caller is a member of it: its answer depends on that workspace's state alone. Called by the
+// root resolvers of one workspace (enter; project and task by id), never by a list of the
+// caller's workspaces. A plan whose every root field recorded its workspace is scoped once an
+// answer succeeded (store).
+func scopeRead(ctx context.Context, ws uuid.UUID) {
+	st := cacheStateFrom(ctx)
+	if st == nil || !st.plan.cacheable || st.plan.scoped {
+		return
+	}
+	fc := graphql.GetFieldContext(ctx)
+	for fc != nil && fc.Object != "Query" {
+		fc = fc.Parent
+	}
+	if fc == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.scopes == nil {
+		st.scopes = map[string][]uuid.UUID{}
+	}
+	if !slices.Contains(st.scopes[fc.Field.Alias], ws) {
+		st.scopes[fc.Field.Alias] = append(st.scopes[fc.Field.Alias], ws)
+	}
+}
+
+// learnedScope is the plan scoped to what the answer's root fields recorded, when every one of
+// them recorded its workspace.
+func (st *cacheState) learnedScope() (readPlan, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.plan.scoped || st.plan.roots == 0 || len(st.scopes) != st.plan.roots {
+		return readPlan{}, false
+	}
+	plan := st.plan
+	plan.scoped, plan.workspaces = true, nil
+	for _, wss := range st.scopes {
+		for _, ws := range wss {
+			if !slices.Contains(plan.workspaces, ws) {
+				plan.workspaces = append(plan.workspaces, ws)
+			}
+		}
+	}
+	slices.SortFunc(plan.workspaces, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	return plan, true
 }
 
 // store keeps a miss's response when it is a complete, error-free answer of a cacheable query and
@@ -277,12 +354,33 @@ func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter
 	if !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
 		return
 	}
-	after, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections)
+	key := st.key
+	if scoped, ok := st.learnedScope(); ok {
+		// From now on the request key is read in its workspaces' state. This answer is kept
+		// under that state, read before the whole state is read again: the whole state unchanged
+		// since before the answer means the scoped one was too (both only move forward).
+		state, err := c.r.Queries.ReadState(ctx, st.user, scoped.clock, scoped.projections, scoped.workspaces)
+		if err != nil {
+			return
+		}
+		c.plans.Add(st.request, scoped, planSize(scoped))
+		key = responseKey(st.request, state)
+	}
+	after, err := c.r.Queries.ReadState(ctx, st.user, st.plan.clock, st.plan.projections, st.plan.scope())
 	if err != nil || after != st.state {
 		return
 	}
 	body := bytes.Clone(cw.body.Bytes())
-	c.responses.Add(st.key, cachedResponse{contentType: ct, body: body}, int64(len(body)+len(ct)))
+	c.responses.Add(key, cachedResponse{contentType: ct, body: body}, int64(len(body)+len(ct)))
+}
+
+// planSize is what a plan weighs in the plans cache.
+func planSize(p readPlan) int64 {
+	n := 128 + 16*len(p.workspaces)
+	for _, t := range p.tokens {
+		n += len(t)
+	}
+	return int64(n)
 }
 
 // requestKey digests everything of the request that its answer depends on besides the state.
@@ -321,11 +419,7 @@ func (e readCacheExtension) MutateOperationContext(ctx context.Context, oc *grap
 	cost := st.plan.cost // set by costLimit
 	st.plan, st.planned = planOf(oc), true
 	st.plan.cost = cost
-	tokens := 0
-	for _, t := range st.plan.tokens {
-		tokens += len(t)
-	}
-	e.c.plans.Add(st.request, st.plan, int64(128+tokens))
+	e.c.plans.Add(st.request, st.plan, planSize(st.plan))
 	if st.plan.cacheable && e.c.prepare(ctx, st) != nil {
 		st.prepared = false // not stored; the resolvers report the wait's error themselves
 	}
@@ -351,6 +445,7 @@ func planOf(oc *graphql.OperationContext) readPlan {
 		if !ok {
 			return readPlan{}
 		}
+		plan.roots++
 		for _, p := range more {
 			if !slices.Contains(plan.projections, p) {
 				plan.projections = append(plan.projections, p)

@@ -194,6 +194,64 @@ func TestReadCacheTenants(t *testing.T) {
 	require.Contains(t, string(r.Data["project"]), "secret plan")
 }
 
+// TestReadCacheIsScopedToTheWorkspaceRead: a board's entry is keyed by its own workspace's state
+// only (its plan learns the workspace from the first answer), so a change in another workspace of
+// the caller leaves it served (before: every membership's positions were in the key, and a member
+// of hundreds of workspaces read them all on every hit), while a change of its own workspace and
+// the caller's removal from it are not crossed.
+func TestReadCacheIsScopedToTheWorkspaceRead(t *testing.T) {
+	t.Parallel()
+	a := setupCached(t)
+	tm := newTeam(t, a, "SC")
+	var task result
+	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "here"}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project}, &task)
+	var other struct{ ID string }
+	a.ok(tm.alice, `mutation { createWorkspace(input: {name: "Elsewhere"}) { id } }`, nil, &other)
+	var otherProject result
+	a.ok(tm.alice, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Elsewhere", key: "EL"}) { id consistencyToken } }`,
+		map[string]any{"ws": other.ID}, &otherProject)
+
+	vars := map[string]any{"p": tm.project}
+	first := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, otherProject.ConsistencyToken)
+	require.Empty(t, first.Errors)
+	require.True(t, hit(a.do(tm.alice, cachedBoard, vars)), "stored under its workspace's state")
+
+	// Work in the other workspace, read with its token (applied before the state is read).
+	for i := range 3 {
+		var elsewhere result
+		a.ok(tm.alice, `mutation($p: ID!, $title: String!) { createTask(input: {projectId: $p, title: $title}) { consistencyToken } }`,
+			map[string]any{"p": otherProject.ID, "title": fmt.Sprintf("there %d", i)}, &elsewhere)
+		a.ok(tm.alice, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { openCount } }`,
+			map[string]any{"p": otherProject.ID, "tok": elsewhere.ConsistencyToken}, &struct{}{})
+		r := a.do(tm.alice, cachedBoard, vars)
+		require.True(t, hit(r), "a change elsewhere leaves the board's entry: statements %s", r.Statements)
+		require.Equal(t, first.Data, r.Data)
+	}
+
+	// A change of the board's own workspace is seen at once.
+	var edited result
+	a.ok(tm.alice, `mutation($t: ID!) { editTask(input: {taskId: $t, title: "changed here"}) { consistencyToken } }`,
+		map[string]any{"t": task.ID}, &edited)
+	r := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
+	require.Empty(t, r.Errors)
+	require.False(t, hit(r))
+	require.Contains(t, string(r.Data["project"]), "changed here")
+
+	// bob's entry, scoped the same way, is not served once he is removed from the workspace.
+	for range 2 {
+		r = a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
+		require.Empty(t, r.Errors)
+	}
+	require.True(t, hit(a.do(tm.bob, cachedBoard, vars)))
+	var removed result
+	a.ok(tm.alice, `mutation($ws: ID!, $bob: ID!) { removeMember(input: {workspaceId: $ws, userId: $bob}) { consistencyToken } }`,
+		map[string]any{"ws": tm.ws, "bob": tm.bobID}, &removed)
+	r = a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, removed.ConsistencyToken)
+	require.Equal(t, "NOT_FOUND", code(t, r))
+	require.NotContains(t, string(mustJSON(t, r.Data)), "changed here")
+}
+
 func body(t *testing.T, query string, vars map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})

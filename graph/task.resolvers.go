@@ -161,6 +161,7 @@ func (r *queryResolver) Task(ctx context.Context, id string, consistentWith *str
 	if err != nil {
 		return nil, err
 	}
+	scopeRead(ctx, t.WorkspaceID)
 	return model.NewTask(t), nil
 }
 
