@@ -253,7 +253,12 @@ func notificationPosition(n *model.Notification) string { return n.Position }
 
 // The projections whose records each replaying subscription takes (replayThen's bound): task
 // records are the tasks projection's; the board also takes project records (the projects
-// projection); notifications are the notifications projection's.
+// projection); notifications are the notifications projection's. Known gap, board only: while the
+// projects projection is behind the tasks projection, a task record in between is left out of
+// the replay; its latest event then comes live, but the board sends only board events live, so
+// an earlier move of that task (between since and the live start) followed by an edit is not sent.
+// Closing it needs the bound and the records read in one snapshot with both projections at the
+// same position, or the live side to send the left-out tasks' next change whatever its kind.
 var (
 	taskBound         = []string{projections.Tasks}
 	boardBound        = []string{projections.Tasks, projections.Projects}
