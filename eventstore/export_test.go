@@ -13,3 +13,11 @@ func (s *Store) GroupState() (queued, leaders int) {
 
 // GroupSoloMax is how many appends run alone at once before the next one queues for a group.
 const GroupSoloMax = groupSoloMax
+
+// HoldSecondGroups keeps s to one group in flight however many appends queue, so that a test can
+// fill one group behind a held leader.
+func (s *Store) HoldSecondGroups() {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	s.group.startAt = groupMaxAppends + 1
+}

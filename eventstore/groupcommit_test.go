@@ -17,9 +17,10 @@ import (
 // holdLeader fills es with appends that wait: as many as run alone at once, and then one that leads
 // a group (of one), each on a stream share-locked by an open transaction's version assertion.
 // Appends made until release queue for the next group. release commits that transaction and
-// returns the waiting appends' first error.
+// returns the waiting appends' first error. es keeps to one group in flight (HoldSecondGroups).
 func holdLeader(t *testing.T, es *eventstore.Store) (release func() error) {
 	t.Helper()
+	es.HoldSecondGroups()
 	ctx := context.Background()
 	n := eventstore.GroupSoloMax + 1
 	streams := make([]string, n)

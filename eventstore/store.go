@@ -83,7 +83,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		now:       time.Now,
 	}
 	if !opts.DisableGroupCommit {
-		s.group = &groupCommitter{s: s}
+		s.group = &groupCommitter{s: s, startAt: groupStartAt}
 	}
 	return s, nil
 }

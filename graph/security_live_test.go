@@ -79,7 +79,9 @@ func TestLiveTokenExpiryClosesSocket(t *testing.T) {
 		if v.header {
 			proto += " (header)"
 		}
-		const ttl = 3 * time.Second // exp has a second's precision: at least 2 s to subscribe
+		// exp has a second's precision: at least 5 s to subscribe and see a change, which under
+		// make test's parallel -race packages on 2 cores took more than the 2 s a 3 s token left.
+		const ttl = 6 * time.Second
 		expires := time.Now().Add(ttl)
 		c, err := a.srv.DialWS(apptest.TokenExpiringIn(t, tm.bobID, ttl), apptest.WSOptions{Protocol: v.proto, Header: v.header})
 		require.NoError(t, err, proto)
