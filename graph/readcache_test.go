@@ -43,11 +43,7 @@ func TestReadCacheServesRepeatsUntilTheBoardChanges(t *testing.T) {
 	require.Equal(t, first.Data, second.Data)
 
 	// A change to the board moves the workspace's position: the next read with its token sees it.
-	var edited result
-	a.ok(tm.alice, `mutation($t: ID!) { editTask(input: {taskId: $t, title: "two"}) { consistencyToken } }`,
-		map[string]any{"t": task.ID}, &edited)
-	third := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
-	require.Empty(t, third.Errors)
+	third, _ := editThenRead(t, a, tm.alice, task.ID, "two", vars)
 	require.Contains(t, string(third.Data["project"]), `"title":"two"`)
 
 	// Errors, mutations and uncacheable roots are never served from the cache.
@@ -230,17 +226,13 @@ func TestReadCacheIsScopedToTheWorkspaceRead(t *testing.T) {
 	}
 
 	// A change of the board's own workspace is seen at once.
-	var edited result
-	a.ok(tm.alice, `mutation($t: ID!) { editTask(input: {taskId: $t, title: "changed here"}) { consistencyToken } }`,
-		map[string]any{"t": task.ID}, &edited)
-	r := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
-	require.Empty(t, r.Errors)
+	r, edited := editThenRead(t, a, tm.alice, task.ID, "changed here", vars)
 	require.False(t, hit(r))
 	require.Contains(t, string(r.Data["project"]), "changed here")
 
 	// bob's entry, scoped the same way, is not served once he is removed from the workspace.
 	for range 2 {
-		r = a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
+		r = a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited)
 		require.Empty(t, r.Errors)
 	}
 	require.True(t, hit(a.do(tm.bob, cachedBoard, vars)))
@@ -250,6 +242,18 @@ func TestReadCacheIsScopedToTheWorkspaceRead(t *testing.T) {
 	r = a.raw(tm.bob, body(t, cachedBoard, vars), graph.ConsistencyHeader, removed.ConsistencyToken)
 	require.Equal(t, "NOT_FOUND", code(t, r))
 	require.NotContains(t, string(mustJSON(t, r.Data)), "changed here")
+}
+
+// editThenRead renames a task as user, then reads the cached board with the edit's token; it
+// returns the read and the token.
+func editThenRead(t *testing.T, a *api, user, task, title string, vars map[string]any) (response, string) {
+	t.Helper()
+	var edited result
+	a.ok(user, `mutation($t: ID!, $title: String!) { editTask(input: {taskId: $t, title: $title}) { consistencyToken } }`,
+		map[string]any{"t": task, "title": title}, &edited)
+	r := a.raw(user, body(t, cachedBoard, vars), graph.ConsistencyHeader, edited.ConsistencyToken)
+	require.Empty(t, r.Errors)
+	return r, edited.ConsistencyToken
 }
 
 func body(t *testing.T, query string, vars map[string]any) []byte {
