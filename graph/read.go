@@ -10,7 +10,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
@@ -267,7 +266,7 @@ func loadTaskChildren(ctx context.Context, tasks []projections.Task, models []*m
 }
 
 // loadDistinct loads keys in one batch, each distinct key once, and converts each value once.
-func loadDistinct[K comparable, V, R any](ctx context.Context, l *dataloadgen.Loader[K, V], keys []K, conv func(V) R) (map[K]R, error) {
+func loadDistinct[K comparable, V, R any](ctx context.Context, l *loaders.Loader[K, V], keys []K, conv func(V) R) (map[K]R, error) {
 	distinct := make([]K, 0, len(keys))
 	out := make(map[K]R, len(keys))
 	for _, k := range keys {

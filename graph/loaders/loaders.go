@@ -8,8 +8,9 @@
 // workspace (the tenant the resolver already checked), exactly as a statement per workspace would.
 //
 // Batching has two sources. Keys loaded by concurrent resolvers within Wait share a batch; and a
-// list resolver that knows which keys its children will need primes them with LoadAll, so a board
-// of 200 tasks costs the same statements as a board of 10 whatever the goroutine scheduling.
+// list resolver that knows which keys its children will need primes them with LoadAll (one fetch,
+// not a timed batch: see Loader), so a board of 200 tasks costs the same statements as a board of
+// 10 whatever the goroutine scheduling.
 package loaders
 
 import (
@@ -35,20 +36,20 @@ type Key = projections.Key
 // Loaders are one request's dataloaders. A missing row loads as the zero value with ok false
 // (see Member, Project, Task): absence is an answer, not an error.
 type Loaders struct {
-	Members  *dataloadgen.Loader[MemberKey, Found[projections.Member]]
-	Projects *dataloadgen.Loader[Key, Found[projections.Project]]
-	Tasks    *dataloadgen.Loader[Key, Found[projections.Task]]
+	Members  *Loader[MemberKey, Found[projections.Member]]
+	Projects *Loader[Key, Found[projections.Project]]
+	Tasks    *Loader[Key, Found[projections.Task]]
 	// Comments, MemberPages and ProjectPages load a page of each parent's list (a task's
 	// comments, a workspace's members or projects): one statement per window for any number of
 	// parents (a board asking for every task's comments stays within its SQL budget).
-	Comments     *dataloadgen.Loader[PageKey, projections.Page[projections.Comment]]
-	MemberPages  *dataloadgen.Loader[PageKey, projections.Page[projections.Member]]
-	ProjectPages *dataloadgen.Loader[PageKey, projections.Page[projections.Project]]
+	Comments     *Loader[PageKey, projections.Page[projections.Comment]]
+	MemberPages  *Loader[PageKey, projections.Page[projections.Member]]
+	ProjectPages *Loader[PageKey, projections.Page[projections.Project]]
 	// TaskChanges loads tasks' latest changes (position, clientMutationId) for Task.position.
-	TaskChanges *dataloadgen.Loader[Key, Found[projections.TaskChange]]
+	TaskChanges *Loader[Key, Found[projections.TaskChange]]
 	// UnreadCounts loads inboxes' unread notification counts: one statement for any number of
 	// workspaces (a list of workspaces each showing its count).
-	UnreadCounts *dataloadgen.Loader[projections.InboxKey, int]
+	UnreadCounts *Loader[projections.InboxKey, int]
 
 	boards boards
 }
@@ -77,22 +78,22 @@ type Found[T any] struct {
 func New(q *projections.Queries) *Loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(Wait)}
 	return &Loaders{
-		Members: dataloadgen.NewLoader(rows(q.MembersByKeys, func(m projections.Member) MemberKey {
+		Members: newLoader(rows(q.MembersByKeys, func(m projections.Member) MemberKey {
 			return MemberKey{WorkspaceID: m.WorkspaceID, UserID: m.UserID}
 		}), opts...),
-		Projects: dataloadgen.NewLoader(rows(q.ProjectsByKeys, func(p projections.Project) Key {
+		Projects: newLoader(rows(q.ProjectsByKeys, func(p projections.Project) Key {
 			return Key{WorkspaceID: p.WorkspaceID, ID: p.ID}
 		}), opts...),
-		Tasks: dataloadgen.NewLoader(rows(q.TasksByKeys, func(t projections.Task) Key {
+		Tasks: newLoader(rows(q.TasksByKeys, func(t projections.Task) Key {
 			return Key{WorkspaceID: t.WorkspaceID, ID: t.ID}
 		}), opts...),
-		Comments:     dataloadgen.NewLoader(pages(q.CommentPages), opts...),
-		MemberPages:  dataloadgen.NewLoader(pages(byWorkspace(q.MemberPages)), opts...),
-		ProjectPages: dataloadgen.NewLoader(pages(byWorkspace(q.ProjectPages)), opts...),
-		TaskChanges: dataloadgen.NewLoader(rows(q.TaskChangesByKeys, func(c projections.TaskChange) Key {
+		Comments:     newLoader(pages(q.CommentPages), opts...),
+		MemberPages:  newLoader(pages(byWorkspace(q.MemberPages)), opts...),
+		ProjectPages: newLoader(pages(byWorkspace(q.ProjectPages)), opts...),
+		TaskChanges: newLoader(rows(q.TaskChangesByKeys, func(c projections.TaskChange) Key {
 			return Key{WorkspaceID: c.WorkspaceID, ID: c.TaskID}
 		}), opts...),
-		UnreadCounts: dataloadgen.NewMappedLoader(q.UnreadNotificationCounts, opts...),
+		UnreadCounts: newLoader(mapped(q.UnreadNotificationCounts), opts...),
 		boards:       boards{q: q, loaded: map[Key][]projections.Task{}},
 	}
 }
