@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/app"
+	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/graph"
 	"github.com/taskforge/taskforge/graph/live"
 	"github.com/taskforge/taskforge/internal/auth"
@@ -401,6 +402,9 @@ type apiEnv struct {
 	serve func(options func(*graph.Options)) (*httptest.Server, error)
 	// mint signs a token for another user (the members of a seeded database: apiEnv.as)
 	mint func(user string) (string, error)
+	// commands are the instance's command handlers, for subjects the API's mutations cannot
+	// make (a Pro workspace of many members: bench read)
+	commands *commands.Handlers
 }
 
 // startAPI builds the service over pool with limits (the configuration's; zero: the API's
@@ -452,7 +456,7 @@ func startAPI(ctx context.Context, pool *pgxpool.Pool, clients int, limits confi
 		return auth.MintHS256([]byte(cfg.JWTSecret), auth.Principal{UserID: user, Email: user + "@bench.test", Name: user},
 			time.Hour, time.Now(), "", "")
 	}
-	return &apiEnv{hub: a.Hub(), srv: srv, client: c, token: tok, serve: serve, mint: mint, close: func() {
+	return &apiEnv{hub: a.Hub(), srv: srv, client: c, token: tok, serve: serve, mint: mint, commands: a.Commands(), close: func() {
 		srv.Close()
 		stop()
 	}}, nil

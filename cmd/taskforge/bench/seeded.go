@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskforge/taskforge/commands"
+	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"
 )
@@ -154,7 +157,8 @@ func (e *apiEnv) as(user string) (*gqlClient, error) {
 }
 
 // readSubjectsFor creates the read benchmark's subjects on a fresh database (a board of o.Tasks
-// tasks, a workspace of 5 projects of 10 tasks), or picks them from a seeded one (o.Seeded).
+// tasks in a workspace of readMembers members, each task assigned to the next member, and a
+// workspace of 5 projects of 10 tasks), or picks them from a seeded one (o.Seeded).
 func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env *apiEnv) (readSubjects, error) {
 	if o.Seeded != "" {
 		return seededReadSubjects(ctx, pool, env)
@@ -164,9 +168,11 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 	if err := c.do(ctx, `mutation { registerUser { id } }`, nil, &struct{}{}); err != nil {
 		return readSubjects{}, err
 	}
-	if err := c.do(ctx, `mutation { createWorkspace(input: {name: "Bench"}) { id } }`, nil, &ws); err != nil {
+	members, err := benchTeam(ctx, env.commands, readMembers)
+	if err != nil {
 		return readSubjects{}, err
 	}
+	ws.ID = members.workspace.String()
 	if err := c.do(ctx, `mutation($ws: ID!) { createProject(input: {workspaceId: $ws, name: "Bench", key: "BE"}) { id consistencyToken } }`,
 		map[string]any{"ws": ws.ID}, &p); err != nil {
 		return readSubjects{}, err
@@ -175,13 +181,10 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 	var firstTask string
 	for i := range o.Tasks {
 		var t struct{ ID, ConsistencyToken string }
-		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)]}
-		q := `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
-			labels: ["bench"]}) { id consistencyToken } }`
-		if i%2 == 0 {
-			q = `mutation($p: ID!, $title: String!, $pr: Priority) { createTask(input: {projectId: $p, title: $title, priority: $pr,
-				labels: ["bench"], assigneeId: "bench-owner"}) { id consistencyToken } }`
-		}
+		vars := map[string]any{"p": p.ID, "title": fmt.Sprintf("Task %d", i), "pr": priorities[i%len(priorities)],
+			"a": string(members.users[i%len(members.users)])}
+		q := `mutation($p: ID!, $title: String!, $pr: Priority, $a: ID) { createTask(input: {projectId: $p, title: $title, priority: $pr,
+			labels: ["bench"], assigneeId: $a}) { id consistencyToken } }`
 		if err := c.do(ctx, q, vars, &t); err != nil {
 			return readSubjects{}, err
 		}
@@ -218,4 +221,41 @@ func readSubjectsFor(ctx context.Context, o ReadOptions, pool *pgxpool.Pool, env
 	}
 
 	return readSubjects{board: p.ID, boardTask: firstTask, list: ws.ID, five: ws5.ID, owner: c, fiveOwner: c}, nil
+}
+
+// readMembers is the membership of the small database's board and list workspace. The seeded
+// database's huge workspace has 2,000 members: its board of 200 tasks shows about 160 distinct
+// assignees and its task list page of 50 about 40. With every task assigned round-robin to one of
+// 160 members, the small board and list have the same shape, so that the two databases' figures
+// differ by their size alone (with one assignee, the small pages loaded and encoded one member).
+const readMembers = 160
+
+// team is a Pro workspace of bench-owner and invited members.
+type team struct {
+	workspace uuid.UUID
+	users     []domain.UserID // bench-owner first
+}
+
+// benchTeam creates a Pro workspace owned by bench-owner with n members in all: the free plan
+// allows 10, and the API cannot choose a plan, so it runs the commands the mutations run.
+func benchTeam(ctx context.Context, h *commands.Handlers, n int) (team, error) {
+	owner := domain.Actor{UserID: "bench-owner", Email: "owner@bench.test", EmailVerified: true, DisplayName: "Owner"}
+	ws, err := h.CreateWorkspace.Handle(ctx, commands.CreateWorkspace{Actor: owner, Name: "Bench", Plan: domain.PlanPro})
+	if err != nil {
+		return team{}, fmt.Errorf("bench workspace: %w", err)
+	}
+	t := team{workspace: ws.ID, users: []domain.UserID{owner.UserID}}
+	for j := 1; j < n; j++ {
+		user := fmt.Sprintf("bench-member-%03d", j)
+		m := domain.Actor{UserID: domain.UserID(user), Email: user + "@bench.test", EmailVerified: true, DisplayName: "Member " + user[len(user)-3:]}
+		inv, err := h.InviteMember.Handle(ctx, commands.InviteMember{Actor: owner, WorkspaceID: ws.ID, Email: m.Email, Role: domain.RoleMember})
+		if err != nil {
+			return team{}, fmt.Errorf("bench workspace: invite %s: %w", user, err)
+		}
+		if _, err := h.AcceptInvitation.Handle(ctx, commands.AcceptInvitation{Actor: m, WorkspaceID: ws.ID, InvitationID: inv.InvitationID}); err != nil {
+			return team{}, fmt.Errorf("bench workspace: %s accepts: %w", user, err)
+		}
+		t.users = append(t.users, m.UserID)
+	}
+	return t, nil
 }
