@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -346,6 +347,10 @@ func (st *cacheState) learnedScope() (readPlan, bool) {
 // store keeps a miss's response when it is a complete, error-free answer of a cacheable query and
 // the state has not moved while it was computed.
 func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter) {
+	// The answer is complete: its client may go away now (a connection closed once the body is
+	// read cancels the request), and the answer is worth keeping for the next reader all the same.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
 	if !st.prepared || !st.plan.cacheable || cw.overflow || cw.status != http.StatusOK ||
 		!bytes.HasPrefix(cw.body.Bytes(), []byte(`{"data":`)) { // gqlgen writes errors first
 		return
@@ -373,6 +378,10 @@ func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter
 	body := bytes.Clone(cw.body.Bytes())
 	c.responses.Add(key, cachedResponse{contentType: ct, body: body}, int64(len(body)+len(ct)))
 }
+
+// storeTimeout bounds the state reads that decide whether a miss's answer is kept, once its
+// client need not wait for them.
+const storeTimeout = 5 * time.Second
 
 // planSize is what a plan weighs in the plans cache.
 func planSize(p readPlan) int64 {

@@ -1,8 +1,12 @@
 package graph_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,4 +265,45 @@ func body(t *testing.T, query string, vars map[string]any) []byte {
 	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	return b
+}
+
+// cancelOnWrite is a client that goes away as soon as its answer is written: net/http cancels the
+// request's context when the connection closes (an HTTP/1.1 client that closes its connection
+// once it has the body, or a browser that navigated away).
+type cancelOnWrite struct {
+	*httptest.ResponseRecorder
+	cancel context.CancelFunc
+}
+
+func (w cancelOnWrite) Write(b []byte) (int, error) {
+	n, err := w.ResponseRecorder.Write(b)
+	w.cancel()
+	return n, err
+}
+
+// TestReadCacheKeepsTheAnswerOfAClientGone: a miss's answer is kept for the next reader even when
+// its own client left once it was written (the state read that decides it must not use the
+// request's context, canceled by then).
+func TestReadCacheKeepsTheAnswerOfAClientGone(t *testing.T) {
+	t.Parallel()
+	a := setupCached(t)
+	tm := newTeam(t, a, "RG")
+	vars := map[string]any{"p": tm.project}
+	// Wait for the project in a request of another shape (not cached under the board's key).
+	a.ok(tm.alice, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { id } }`,
+		map[string]any{"p": tm.project, "tok": tm.tok}, &struct{}{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", bytes.NewReader(body(t, cachedBoard, vars)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tm.alice)
+	w := cancelOnWrite{ResponseRecorder: httptest.NewRecorder(), cancel: cancel}
+	a.srv.Handler().ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `"project":{`)
+	require.Error(t, ctx.Err(), "the client is gone")
+
+	r := a.do(tm.alice, cachedBoard, vars)
+	require.True(t, hit(r), "statements %s", r.Statements)
 }

@@ -274,7 +274,13 @@ func (c *gqlClient) doStatements(ctx context.Context, query string, vars map[str
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end (the encoder's newline after the JSON), or the transport closes the
+		// connection instead of reusing it: a new connection per request, and the server sees
+		// each client leave (its request context canceled) right after the answer.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
 	statements, _ := strconv.Atoi(resp.Header.Get("X-Sql-Statements"))
 	var r struct {
 		Data   map[string]json.RawMessage `json:"data"`
