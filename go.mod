@@ -3,7 +3,7 @@ module github.com/taskforge/taskforge
 go 1.26.0
 
 require (
-	github.com/99designs/gqlgen v0.17.98
+	github.com/99designs/gqlgen v0.17.97
 	github.com/ThreeDotsLabs/watermill v1.5.3
 	github.com/coder/websocket v1.8.15
 	github.com/emersion/go-smtp v0.25.1
@@ -15,7 +15,7 @@ require (
 	github.com/rs/cors v1.11.1
 	github.com/sosodev/duration v1.4.0
 	github.com/stretchr/testify v1.12.1
-	github.com/vektah/gqlparser/v2 v2.5.64
+	github.com/vektah/gqlparser/v2 v2.5.63
 	github.com/vikstrous/dataloadgen v0.0.10
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.16.0

@@ -18,7 +18,7 @@ test('graphql-codegen from the URL generates types that tsc accepts', async () =
   await rm(new URL('generated', import.meta.url), { recursive: true, force: true });
   const env = { ...process.env, TASKFORGE_URL: baseURL.replace(/\/$/, ''), TASKFORGE_CODEGEN_TOKEN: user.token };
   try {
-    await run(bin('graphql-codegen'), ['--config', 'codegen.yml', '--silent'], { cwd: dir, env, timeout: 60000 });
+    await run(bin('graphql-codegen'), ['--config', 'codegen.yml'], { cwd: dir, env, timeout: 60000 });
   } catch (e) {
     assert.fail(`graphql-codegen failed:\n${e.stdout}\n${e.stderr}`);
   }
