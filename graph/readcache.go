@@ -347,10 +347,6 @@ func (st *cacheState) learnedScope() (readPlan, bool) {
 // store keeps a miss's response when it is a complete, error-free answer of a cacheable query and
 // the state has not moved while it was computed.
 func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter) {
-	// The answer is complete: its client may go away now (a connection closed once the body is
-	// read cancels the request), and the answer is worth keeping for the next reader all the same.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
 	if !st.prepared || !st.plan.cacheable || cw.overflow || cw.status != http.StatusOK ||
 		!bytes.HasPrefix(cw.body.Bytes(), []byte(`{"data":`)) { // gqlgen writes errors first
 		return
@@ -359,6 +355,10 @@ func (c *readCache) store(ctx context.Context, st *cacheState, cw *captureWriter
 	if !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
 		return
 	}
+	// The answer is complete: its client may go away now (a connection closed once the body is
+	// read cancels the request), and the answer is worth keeping for the next reader all the same.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
 	key := st.key
 	if scoped, ok := st.learnedScope(); ok {
 		// From now on the request key is read in its workspaces' state. This answer is kept

@@ -28,16 +28,24 @@ func setupCached(t *testing.T) *api {
 const cachedBoard = `query($p: ID!) { project(id: $p) { name openCount overdueCount
 	board { status tasks { key title assignee { displayName } } } } }`
 
+// cachedBoard1 serves the API with the response cache on, with a team (key: its project's) whose
+// board holds one task, titled title.
+func cachedBoard1(t *testing.T, key, title string) (*api, team, result) {
+	t.Helper()
+	a := setupCached(t)
+	tm := newTeam(t, a, key)
+	var task result
+	a.ok(tm.alice, `mutation($p: ID!, $title: String!) { createTask(input: {projectId: $p, title: $title}) { id consistencyToken } }`,
+		map[string]any{"p": tm.project, "title": title}, &task)
+	return a, tm, task
+}
+
 // hit is a response served from the cache: its one statement is the state read (no token).
 func hit(r response) bool { return r.Status == 200 && len(r.Errors) == 0 && r.Statements == "1" }
 
 func TestReadCacheServesRepeatsUntilTheBoardChanges(t *testing.T) {
 	t.Parallel()
-	a := setupCached(t)
-	tm := newTeam(t, a, "RC")
-	var task result
-	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "one"}) { id consistencyToken } }`,
-		map[string]any{"p": tm.project}, &task)
+	a, tm, task := cachedBoard1(t, "RC", "one")
 	vars := map[string]any{"p": tm.project}
 
 	first := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, task.ConsistencyToken)
@@ -201,11 +209,7 @@ func TestReadCacheTenants(t *testing.T) {
 // the caller's removal from it are not crossed.
 func TestReadCacheIsScopedToTheWorkspaceRead(t *testing.T) {
 	t.Parallel()
-	a := setupCached(t)
-	tm := newTeam(t, a, "SC")
-	var task result
-	a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "here"}) { id consistencyToken } }`,
-		map[string]any{"p": tm.project}, &task)
+	a, tm, task := cachedBoard1(t, "SC", "here")
 	var other struct{ ID string }
 	a.ok(tm.alice, `mutation { createWorkspace(input: {name: "Elsewhere"}) { id } }`, nil, &other)
 	var otherProject result

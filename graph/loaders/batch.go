@@ -14,8 +14,11 @@ import (
 // scheduling (TestStatementBudget), so LoadAll fetches the keys the request has not asked for yet
 // itself, at once, and primes the dataloader with them; Load still batches concurrent resolvers
 // within Wait, and waits for a LoadAll already fetching its key instead of fetching it again.
+//
+// The dataloader is not embedded: its other ways in (LoadThunk, LoadAllThunk, Clear) would pass
+// keys by asked without recording them.
 type Loader[K comparable, V any] struct {
-	*dataloadgen.Loader[K, V]
+	dl    *dataloadgen.Loader[K, V]
 	fetch func(context.Context, []K) ([]V, []error)
 
 	mu       sync.Mutex
@@ -25,7 +28,7 @@ type Loader[K comparable, V any] struct {
 
 func newLoader[K comparable, V any](fetch func(context.Context, []K) ([]V, []error), opts ...dataloadgen.Option) *Loader[K, V] {
 	return &Loader[K, V]{
-		Loader:   dataloadgen.NewLoader(fetch, opts...),
+		dl:       dataloadgen.NewLoader(fetch, opts...),
 		fetch:    fetch,
 		asked:    map[K]bool{},
 		fetching: map[K]chan struct{}{},
@@ -46,7 +49,7 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 			return zero, ctx.Err()
 		}
 	}
-	return l.Loader.Load(ctx, key)
+	return l.dl.Load(ctx, key)
 }
 
 // LoadAll returns the values of keys, in their order, fetching those not asked for before in one
@@ -67,7 +70,7 @@ func (l *Loader[K, V]) LoadAll(ctx context.Context, keys []K) ([]V, error) {
 		values, errs := l.fetch(ctx, missing)
 		if len(errs) == 0 && len(values) == len(missing) {
 			for i, k := range missing {
-				l.Loader.Prime(k, values[i])
+				l.dl.Prime(k, values[i])
 			}
 		} // else the dataloader fetches them again below and returns the error
 		l.mu.Lock()
@@ -77,7 +80,7 @@ func (l *Loader[K, V]) LoadAll(ctx context.Context, keys []K) ([]V, error) {
 		l.mu.Unlock()
 		close(done)
 	}
-	return l.Loader.LoadAll(ctx, keys)
+	return l.dl.LoadAll(ctx, keys)
 }
 
 // Prime puts key's value in the request's cache unless it is there already.
@@ -85,7 +88,7 @@ func (l *Loader[K, V]) Prime(key K, value V) bool {
 	l.mu.Lock()
 	l.asked[key] = true
 	l.mu.Unlock()
-	return l.Loader.Prime(key, value)
+	return l.dl.Prime(key, value)
 }
 
 // ClearAll forgets every key.
@@ -93,7 +96,7 @@ func (l *Loader[K, V]) ClearAll() {
 	l.mu.Lock()
 	l.asked = map[K]bool{}
 	l.mu.Unlock()
-	l.Loader.ClearAll()
+	l.dl.ClearAll()
 }
 
 // mapped adapts a fetch returning a map to a loader's fetch; a key absent from the map loads as

@@ -3,8 +3,8 @@ package loaders
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vikstrous/dataloadgen"
@@ -62,25 +62,18 @@ func TestLoadAllIsOneFetch(t *testing.T) {
 func TestLoadWaitsForLoadAll(t *testing.T) {
 	c := &countingFetch{block: make(chan struct{})}
 	l := newLoader(c.fetch, dataloadgen.WithWait(Wait))
-	var started atomic.Bool
 	done := make(chan []int)
 	go func() {
-		started.Store(true)
 		v, err := l.LoadAll(context.Background(), []int{1, 2, 3})
 		require.NoError(t, err)
 		done <- v
 	}()
-	for !started.Load() {
-	}
-	// Wait until the LoadAll has marked its keys.
-	for {
+	// Wait until the LoadAll has marked its keys (its fetch is blocked).
+	require.Eventually(t, func() bool {
 		l.mu.Lock()
-		n := len(l.fetching)
-		l.mu.Unlock()
-		if n == 3 {
-			break
-		}
-	}
+		defer l.mu.Unlock()
+		return len(l.fetching) == 3
+	}, 5*time.Second, time.Millisecond)
 	loaded := make(chan int)
 	go func() {
 		v, err := l.Load(context.Background(), 2)

@@ -56,8 +56,8 @@ func (c uuidCodec) PlanScan(m *pgtype.Map, oid uint32, format int16, target any)
 	return c.UUIDCodec.PlanScan(m, oid, format, target)
 }
 
-// A NULL leaves the target as it is, as uuid.UUID's Scan (the path this replaces) does.
-
+// scanUUIDBinary and scanUUIDText leave the target as it is on a NULL, as uuid.UUID's Scan (the
+// path they replace) does.
 type scanUUIDBinary struct{}
 
 func (scanUUIDBinary) Scan(src []byte, target any) error {

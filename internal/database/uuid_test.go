@@ -14,8 +14,9 @@ import (
 )
 
 // TestUUIDsScanDirectly: uuid.UUID results, alone, in arrays and behind pointers, in the binary
-// and the text formats, come back as sent (NULL as uuid.UUID's Scan leaves it); and a binary uuid scans into *uuid.UUID without
-// allocating (not through sql.Scanner and the text form, which allocates for every value).
+// and the text formats, come back as sent (a NULL as uuid.UUID's Scan leaves it); and a binary
+// uuid scans into *uuid.UUID without allocating (not through sql.Scanner and the text form, which
+// allocates for every value).
 func TestUUIDsScanDirectly(t *testing.T) { // not parallel: AllocsPerRun
 	ctx := context.Background()
 	pool, err := database.Open(ctx, pgtest.NewDatabase(t), database.PoolOptions{MaxConns: 2})
