@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
+	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -29,7 +34,16 @@ type ProjectionOptions struct {
 	Batch       int    // rebuild: events per rebuild transaction (default 5000)
 	// Verify (rebuild): after the measured rebuild, rebuild again with the live statements
 	// (projections.RebuildOptions.Statements) and compare both versions row for row.
-	Verify   bool
+	Verify bool
+	// Runs (rebuild): rebuilds over the same generated log, each timed; with more than one, a
+	// rebuild_all_median line follows. This machine's speed swings from run to run.
+	Runs int
+	// LogDatabase (rebuild): generate the log into this database and keep it; when it holds a log
+	// already, rebuild from that one without generating (runs in separate processes compare
+	// settings on one log).
+	LogDatabase string
+	// Phases (rebuild): log each projection's phase and load timings (debug) to Progress.
+	Phases   bool
 	Rate     int           // lag: events per second (default 500)
 	Duration time.Duration // lag: how long to append (default 30s)
 	// PgBouncerURL (lag): a PgBouncer in transaction mode in front of DatabaseURL's server; when
@@ -56,6 +70,9 @@ func (o *ProjectionOptions) validate() error {
 	if o.Batch <= 0 {
 		o.Batch = 5000
 	}
+	if o.Runs <= 0 {
+		o.Runs = 1
+	}
 	if o.Rate <= 0 {
 		o.Rate = 500
 	}
@@ -80,6 +97,7 @@ type ProjectionResult struct {
 	// Identical (rebuild --verify): whether the bulk-built and the statement-built versions hold
 	// the same rows in every table.
 	Identical *bool `json:"identical,omitempty"`
+	Run       int   `json:"run,omitempty"` // rebuild --runs: which run
 }
 
 func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
@@ -105,7 +123,7 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Writers+8))
+	pool, drop, err := rebuildDatabase(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -118,28 +136,51 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	if err := projections.Ensure(ctx, pool, ps); err != nil {
 		return err
 	}
-	start := time.Now()
-	n, err := generate(ctx, es, o.Events, o.Writers, o.Progress)
-	if err != nil {
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
 		return err
 	}
-	gen := time.Since(start)
-	fmt.Fprintln(o.Progress)
-	if _, err := pool.Exec(ctx, `VACUUM ANALYZE events`); err != nil {
-		return err
+	var results []ProjectionResult
+	if n == 0 {
+		start := time.Now()
+		n, err = generate(ctx, es, o.Events, o.Writers, o.Progress)
+		if err != nil {
+			return err
+		}
+		gen := time.Since(start)
+		fmt.Fprintln(o.Progress)
+		if _, err := pool.Exec(ctx, `VACUUM ANALYZE events`); err != nil {
+			return err
+		}
+		results = append(results, ProjectionResult{Name: "generate", Events: n, Seconds: gen.Seconds(), EventsPerSec: float64(n) / gen.Seconds()})
 	}
-	start = time.Now()
-	_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Progress: func(p projections.Progress) {
-		fmt.Fprintf(o.Progress, "\rrebuild %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
-	}})
-	if err != nil {
-		return err
+	logger := slog.New(slog.DiscardHandler)
+	if o.Phases {
+		logger = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	took := time.Since(start)
-	fmt.Fprintln(o.Progress)
-	results := []ProjectionResult{
-		{Name: "generate", Events: n, Seconds: gen.Seconds(), EventsPerSec: float64(n) / gen.Seconds()},
-		{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds()},
+	var rates []float64
+	for run := 1; run <= o.Runs; run++ {
+		start := time.Now()
+		_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Logger: logger,
+			Progress: func(p projections.Progress) {
+				fmt.Fprintf(o.Progress, "\rrebuild %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+			}})
+		if err != nil {
+			return err
+		}
+		took := time.Since(start)
+		fmt.Fprintln(o.Progress)
+		r := ProjectionResult{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds()}
+		if o.Runs > 1 {
+			r.Run = run
+		}
+		results = append(results, r)
+		rates = append(rates, r.EventsPerSec)
+	}
+	if o.Runs > 1 {
+		slices.Sort(rates)
+		med := rates[len(rates)/2]
+		results = append(results, ProjectionResult{Name: "rebuild_all_median", Events: n, Seconds: float64(n) / med, EventsPerSec: med})
 	}
 	if o.Verify {
 		r, err := verifyRebuild(ctx, es, ps, o, n)
@@ -149,6 +190,36 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		results = append(results, r)
 	}
 	return printProjectionResults(o, results)
+}
+
+// rebuildDatabase is a new scratch database, or o.LogDatabase, created if missing and kept.
+func rebuildDatabase(ctx context.Context, o ProjectionOptions) (*pgxpool.Pool, func(), error) {
+	maxConns := int32(o.Writers + 8)
+	if o.LogDatabase == "" {
+		return scratch(ctx, o.DatabaseURL, maxConns)
+	}
+	admin, err := adminURL(ctx, o.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := database.CreateDatabase(ctx, admin, o.LogDatabase, ""); err != nil {
+		if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database
+			return nil, nil, err
+		}
+	}
+	url, err := database.WithDatabaseName(o.DatabaseURL, o.LogDatabase)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := database.Open(ctx, url, database.PoolOptions{MaxConns: maxConns})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := database.Migrate(ctx, pool, nil); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, pool.Close, nil
 }
 
 // verifyRebuild rebuilds every projection again with the live statements, keeping the version
