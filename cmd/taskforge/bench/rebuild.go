@@ -107,7 +107,11 @@ func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "name\tevents\tseconds\tevents/s\tp50 ms\tp99 ms\tmax ms\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", r.Name, r.Events, r.Seconds, r.EventsPerSec, r.P50ms, r.P99ms, r.MaxMS)
+		name := r.Name
+		if r.Run > 0 {
+			name = fmt.Sprintf("%s #%d", name, r.Run)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", name, r.Events, r.Seconds, r.EventsPerSec, r.P50ms, r.P99ms, r.MaxMS)
 	}
 	return tw.Flush()
 }
