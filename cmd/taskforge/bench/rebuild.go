@@ -160,6 +160,8 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if o.Phases {
+		// The progress line and the phases' log are written from different goroutines.
+		o.Progress = &lockedWriter{w: o.Progress}
 		logger = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	var rates []float64
@@ -194,6 +196,18 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		results = append(results, r)
 	}
 	return printProjectionResults(o, results)
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // rebuildDatabase is a new scratch database, or o.LogDatabase, created if missing and kept.
