@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskforge/taskforge/cmd/taskforge/bench"
@@ -61,14 +62,9 @@ func TestRebuildKeepsItsLog(t *testing.T) {
 	var stored int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&stored))
 	require.EqualValues(t, events, stored)
-	var versions []int
 	rows, err := pool.Query(ctx, `SELECT DISTINCT active_version FROM projection_versions`)
 	require.NoError(t, err)
-	for rows.Next() {
-		var v int
-		require.NoError(t, rows.Scan(&v))
-		versions = append(versions, v)
-	}
-	require.NoError(t, rows.Err())
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.NoError(t, err)
 	require.Equal(t, []int{4}, versions, "three rebuilds: version 1 → 4")
 }
