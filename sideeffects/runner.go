@@ -110,8 +110,7 @@ func (r *Runner) wake() {
 // Rows claimed without a node are left to their lease. Call it when the cluster's members change.
 func (r *Runner) ReleaseClaims(ctx context.Context) error {
 	const departed = `claimed_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.id = claimed_by
-		AND (n.lease_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a
-			WHERE a.pid = n.lease_pid AND a.backend_start = n.lease_session_start)))`
+		AND (n.lease_pid IS NULL OR taskforge_session_alive(n.lease_pid, n.lease_session_start)))`
 	b := &pgx.Batch{}
 	// served by webhook_deliveries_leased_idx / email_outbox_leased_idx (the rows in flight);
 	// cluster_nodes has a row per process, pg_stat_activity is shared memory

@@ -111,8 +111,7 @@ func (r *Registration) Run(ctx context.Context) error {
 func (r *Registration) beat(ctx context.Context) error {
 	_, err := r.pool.Exec(ctx, `WITH dead AS (
 			DELETE FROM cluster_nodes n WHERE n.heartbeat_at < now() - $6::interval AND n.id <> $1
-			  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-				WHERE a.pid = n.lease_pid AND a.backend_start = n.lease_session_start))
+			  AND NOT taskforge_session_alive(n.lease_pid, n.lease_session_start))
 		INSERT INTO cluster_nodes (id, role, host, pid, version) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
 		r.node.ID, r.node.Role, r.node.Host, r.node.PID, r.node.Version, deadAfter(r.interval))

@@ -27,9 +27,11 @@
 // replaced in well under a second, and a long TTL costs nothing but the time to notice a cut-off
 // owner. PostgreSQL notices a dead client at once because the kernel closes its socket; a
 // connection through PgBouncer would not say which backend is whose, hence the direct URL.
-// pg_stat_activity shows another session's backend_start only to the same role or to members of
-// pg_read_all_stats: every worker must connect as one role (or hold pg_read_all_stats), or it
-// would take every other worker for dead.
+// pg_stat_activity shows another role's sessions with a NULL backend_start, unless the reader is
+// a member of pg_read_all_stats: such a hidden session counts as alive while its pid is connected
+// (taskforge_session_alive, migration 00014, the one liveness test). Workers that connect as
+// different roles, without pg_read_all_stats, then share the consumers as one role's do; the
+// only difference is that a pid reused after a death keeps that owner's leases until they expire.
 //
 // # Fencing
 //

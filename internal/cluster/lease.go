@@ -280,8 +280,7 @@ func (s *leaseSession) read(ctx context.Context) ([]leaseRow, map[uuid.UUID][]st
 	var leases []leaseRow
 	// served by consumer_leases_pkey; pg_stat_activity is shared memory
 	b.Queue(`SELECT l.name, l.token,
-			CASE WHEN l.node_id IS NOT NULL AND l.expires_at >= now() AND EXISTS (
-				SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.session_pid AND a.backend_start = l.session_start)
+			CASE WHEN l.node_id IS NOT NULL AND l.expires_at >= now() AND taskforge_session_alive(l.session_pid, l.session_start)
 			THEN l.node_id END,
 			l.node_id = $2 AND l.session_pid = pg_backend_pid() AND l.expires_at >= now()
 		FROM consumer_leases l WHERE l.name = ANY($1) ORDER BY l.name`, l.names, l.opts.Node).Query(func(rows pgx.Rows) error {
@@ -303,7 +302,7 @@ func (s *leaseSession) read(ctx context.Context) ([]leaseRow, map[uuid.UUID][]st
 	// a handful of rows (one per process)
 	b.Queue(`SELECT n.id, n.consumers FROM cluster_nodes n
 		WHERE n.lease_pid IS NOT NULL AND n.heartbeat_at >= now() - $1::interval
-		  AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = n.lease_pid AND a.backend_start = n.lease_session_start)`,
+		  AND taskforge_session_alive(n.lease_pid, n.lease_session_start)`,
 		l.opts.TTL.String()).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id uuid.UUID
@@ -378,8 +377,7 @@ func (s *leaseSession) acquire(ctx context.Context, name string) (int64, bool, e
 	// served by consumer_leases_pkey
 	err := s.conn.QueryRow(ctx, `UPDATE consumer_leases l SET token = l.token + 1, node_id = $2, session_pid = $3,
 			session_start = $4, expires_at = now() + $5::interval, acquired_at = now()
-		WHERE l.name = $1 AND (l.node_id IS NULL OR l.expires_at < now() OR NOT EXISTS (
-			SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.session_pid AND a.backend_start = l.session_start))
+		WHERE l.name = $1 AND (l.node_id IS NULL OR l.expires_at < now() OR NOT taskforge_session_alive(l.session_pid, l.session_start))
 		RETURNING l.token`, name, l.opts.Node, s.pid, s.start, l.opts.TTL.String()).Scan(&token)
 	var pgErr interface{ SQLState() string }
 	switch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -91,10 +93,16 @@ func (h *harness) commitLoop(pool *pgxpool.Pool, w *worker, name string) func(co
 	}
 }
 
-func (h *harness) start(pins ...string) *worker {
+func (h *harness) start(pins ...string) *worker { return h.startAs("", pins...) }
+
+// startAs starts a worker that connects as role (empty: the test's own).
+func (h *harness) startAs(role string, pins ...string) *worker {
 	t := h.t
 	cfg, err := pgxpool.ParseConfig(h.url)
 	require.NoError(t, err)
+	if role != "" {
+		cfg.ConnConfig.User = role
+	}
 	w := &worker{id: uuid.New(), done: make(chan struct{})}
 	cfg.BeforeConnect = func(context.Context, *pgx.ConnConfig) error {
 		if w.dead.Load() {
@@ -251,6 +259,65 @@ func TestLeasesRebalanceOnJoinLeaveAndDeath(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[uuid.UUID][]string{a.id: held[a.id], d.id: {"c5"}}, listed)
+}
+
+// Workers that connect as different roles, none of them allowed to read the other's sessions in
+// pg_stat_activity (their backend_start is NULL there), still see each other alive: they share
+// the consumers, and each takes over when the other dies. Before, each took the other's leases
+// for ownerless: the unprivileged worker ran every consumer and the other none.
+func TestLeasesAcrossRoles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 4)
+	ctx := context.Background()
+	role := "tf_test_worker_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := h.admin.Exec(ctx, `CREATE ROLE `+role+` LOGIN NOSUPERUSER`); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			t.Skipf("the test's role may not create roles: %v", err)
+		}
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		_, _ = h.admin.Exec(context.Background(), `DROP OWNED BY `+role)
+		_, _ = h.admin.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	_, err := h.admin.Exec(ctx, `GRANT USAGE ON SCHEMA public TO `+role+`;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+role+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO `+role)
+	require.NoError(t, err)
+	var hidden bool
+	require.NoError(t, h.admin.QueryRow(ctx, `SELECT NOT pg_has_role($1, 'pg_read_all_stats', 'USAGE')`, role).Scan(&hidden))
+	require.True(t, hidden, "the role must not read other roles' sessions")
+
+	a := h.start()
+	b := h.startAs(role)
+	h.waitSpread([]*worker{a, b}, func(m map[uuid.UUID][]string) bool { return slices.Equal(counts(m), []int{2, 2}) })
+	// And it stays so: no takeover between them.
+	before := h.tokens()
+	time.Sleep(20 * testInterval)
+	require.Equal(t, before, h.tokens(), "leases moved between two live workers")
+
+	h.kill(a) // the unprivileged worker sees a's session gone and takes its leases
+	h.waitSpread([]*worker{b}, func(m map[uuid.UUID][]string) bool { return len(m[b.id]) == 4 })
+	c := h.start()
+	h.waitSpread([]*worker{b, c}, func(m map[uuid.UUID][]string) bool { return slices.Equal(counts(m), []int{2, 2}) })
+	h.kill(b) // and the other way round
+	h.waitSpread([]*worker{c}, func(m map[uuid.UUID][]string) bool { return len(m[c.id]) == 4 })
+}
+
+// tokens is every lease's token.
+func (h *harness) tokens() map[string]int64 {
+	rows, err := h.admin.Query(context.Background(), `SELECT name, token FROM consumer_leases`)
+	require.NoError(h.t, err)
+	out := map[string]int64{}
+	for rows.Next() {
+		var n string
+		var tok int64
+		require.NoError(h.t, rows.Scan(&n, &tok))
+		out[n] = tok
+	}
+	require.NoError(h.t, rows.Err())
+	return out
 }
 
 // Under churn — joins, clean stops, sessions terminated — no consumer ever commits under a token
