@@ -157,6 +157,8 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 			return err
 		}
 		results = append(results, ProjectionResult{Name: "generate", Events: n, Seconds: gen.Seconds(), EventsPerSec: float64(n) / gen.Seconds()})
+	} else {
+		fmt.Fprintf(o.Progress, "rebuilding the log kept in %s: %d events (--events does not apply)\n", o.LogDatabase, n)
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if o.Phases {
