@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskforge/taskforge/internal/database"
@@ -176,6 +177,33 @@ func scratch(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, fu
 		return nil, nil, err
 	}
 	return pool, func() { pool.Close(); drop() }, nil
+}
+
+// keptDatabase creates database name on url's server (or, with reuse, takes the existing one),
+// migrates and opens it; it is never dropped. It returns the pool and the database's URL.
+func keptDatabase(ctx context.Context, url, name string, maxConns int32, reuse bool) (*pgxpool.Pool, string, error) {
+	admin, err := adminURL(ctx, url)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := database.CreateDatabase(ctx, admin, name, ""); err != nil {
+		if pgErr := (*pgconn.PgError)(nil); !reuse || !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database
+			return nil, "", err
+		}
+	}
+	dbURL, err := database.WithDatabaseName(url, name)
+	if err != nil {
+		return nil, "", err
+	}
+	pool, err := database.Open(ctx, dbURL, database.PoolOptions{MaxConns: maxConns})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := database.Migrate(ctx, pool, nil); err != nil {
+		pool.Close()
+		return nil, "", err
+	}
+	return pool, dbURL, nil
 }
 
 // openDropping opens a pool on database name of url's server, made by the caller through admin,

@@ -14,14 +14,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
-	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -170,9 +168,7 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	for run := 1; run <= o.Runs; run++ {
 		start := time.Now()
 		_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Logger: logger,
-			Progress: func(p projections.Progress) {
-				fmt.Fprintf(o.Progress, "\rrebuild %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
-			}})
+			Progress: rebuildProgress(o.Progress, "rebuild")})
 		if err != nil {
 			return err
 		}
@@ -218,28 +214,18 @@ func rebuildDatabase(ctx context.Context, o ProjectionOptions) (*pgxpool.Pool, f
 	if o.LogDatabase == "" {
 		return scratch(ctx, o.DatabaseURL, maxConns)
 	}
-	admin, err := adminURL(ctx, o.DatabaseURL)
+	pool, _, err := keptDatabase(ctx, o.DatabaseURL, o.LogDatabase, maxConns, true)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := database.CreateDatabase(ctx, admin, o.LogDatabase, ""); err != nil {
-		if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database
-			return nil, nil, err
-		}
-	}
-	url, err := database.WithDatabaseName(o.DatabaseURL, o.LogDatabase)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool, err := database.Open(ctx, url, database.PoolOptions{MaxConns: maxConns})
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := database.Migrate(ctx, pool, nil); err != nil {
-		pool.Close()
 		return nil, nil, err
 	}
 	return pool, pool.Close, nil
+}
+
+// rebuildProgress prints a rebuild's progress on one line of w, labelled.
+func rebuildProgress(w io.Writer, label string) func(projections.Progress) {
+	return func(p projections.Progress) {
+		fmt.Fprintf(w, "\r%-7s %-8s %d/%d events %6.0f/s ETA %s   ", label, p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+	}
 }
 
 // verifyRebuild rebuilds every projection again with the live statements, keeping the version
@@ -248,9 +234,7 @@ func rebuildDatabase(ctx context.Context, o ProjectionOptions) (*pgxpool.Pool, f
 func verifyRebuild(ctx context.Context, es *eventstore.Store, ps []*projections.Projection, o ProjectionOptions, n int64) (ProjectionResult, error) {
 	start := time.Now()
 	res, err := projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Statements: true, KeepOld: true,
-		Progress: func(p projections.Progress) {
-			fmt.Fprintf(o.Progress, "\rverify  %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
-		}})
+		Progress: rebuildProgress(o.Progress, "verify")})
 	if err != nil {
 		return ProjectionResult{}, err
 	}

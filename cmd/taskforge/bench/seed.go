@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/domain"
 	"github.com/taskforge/taskforge/eventstore"
-	"github.com/taskforge/taskforge/internal/database"
 	"github.com/taskforge/taskforge/projections"
 )
 
@@ -201,9 +201,7 @@ func Seed(ctx context.Context, o SeedOptions) error {
 		return err
 	}
 	start = time.Now()
-	_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: 5000, Progress: func(p projections.Progress) {
-		fmt.Fprintf(o.Progress, "\rrebuild %-8s %d/%d events %6.0f/s ETA %s   ", p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
-	}})
+	_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: 5000, Progress: rebuildProgress(o.Progress, "rebuild")})
 	if err != nil {
 		return err
 	}
@@ -225,23 +223,11 @@ func largeDatabase(ctx context.Context, o SeedOptions) (*pgxpool.Pool, string, f
 		pool, drop, err := scratch(ctx, o.DatabaseURL, int32(o.Writers+8))
 		return pool, "", drop, err
 	}
-	admin, err := adminURL(ctx, o.DatabaseURL)
+	pool, url, err := keptDatabase(ctx, o.DatabaseURL, o.DatabaseName, int32(o.Writers+8), false)
 	if err != nil {
-		return nil, "", nil, err
-	}
-	if err := database.CreateDatabase(ctx, admin, o.DatabaseName, ""); err != nil {
-		return nil, "", nil, fmt.Errorf("%w (seed only a new database: drop it or choose another --database-name)", err)
-	}
-	url, err := database.WithDatabaseName(o.DatabaseURL, o.DatabaseName)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	pool, err := database.Open(ctx, url, database.PoolOptions{MaxConns: int32(o.Writers + 8)})
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if _, err := database.Migrate(ctx, pool, nil); err != nil {
-		pool.Close()
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P04" {
+			err = fmt.Errorf("%w (seed only a new database: drop it or choose another --database-name)", err)
+		}
 		return nil, "", nil, err
 	}
 	return pool, url, pool.Close, nil
