@@ -41,13 +41,9 @@ PGBOUNCER_RUN  := ^(TestExactlyOnceThroughPgBouncer|TestLeasedWorkersApplyEachEv
 
 .PHONY: test-pgbouncer
 test-pgbouncer: ## the event store suite, exactly-once projections and a GraphQL end-to-end test through a PgBouncer in transaction mode
-	@url=$$(scripts/postgres.sh TEST_DATABASE_URL postgres) && \
-	  export PGBOUNCER_DATA="$(CURDIR)/.data/pgbouncer-test" TEST_DATABASE_URL="$$url" && \
-	  trap 'scripts/pgbouncer.sh stop' EXIT && \
-	  bouncer=$$(scripts/pgbouncer.sh start) && \
-	  echo "taskforge: testing through PgBouncer at $$bouncer" && \
-	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -timeout 10m -skip '$(PGBOUNCER_SKIP)' ./eventstore && \
-	  TEST_PGBOUNCER_URL="$$bouncer" $(GO) test -race -count=1 -p 1 -timeout 10m -run '$(PGBOUNCER_RUN)' ./projections ./app ./internal/database
+	@GO="$(GO)" scripts/test-pgbouncer.sh \
+	  "-race -count=1 -timeout 10m -skip $(PGBOUNCER_SKIP) ./eventstore" \
+	  "-race -count=1 -p 1 -timeout 10m -run $(PGBOUNCER_RUN) ./projections ./app ./internal/database"
 
 .PHONY: test-clients
 test-clients: ## npm's GraphQL clients (graphql-js, urql, graphql-ws, graphql-codegen) against a served binary; needs Node.js 20+
