@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/taskforge/taskforge/graph/fastlist"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -26831,6 +26832,9 @@ func (ec *executionContext) marshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskfo
 }
 
 func (ec *executionContext) marshalNTask2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Task) graphql.Marshaler {
+	if m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
