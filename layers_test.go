@@ -52,16 +52,19 @@ var rules = map[string][]string{
 
 	// The GraphQL floor.
 	"graph/model":     {"domain", "eventstore", "projections"},
-	"graph/generated": {"graph/model"},
+	"graph/generated": {"graph/model", "graph/fastlist"},
+	"graph/fastlist":  {"graph/model"},
 	"graph/loaders":   {"projections"},
 	"graph/live":      {"domain", "eventstore", "eventstore/feed", "projections", "graph/model", "internal/auth"},
 	"graph": {"domain", "eventstore", "commands", "audit", "projections", "sideeffects", "graph/live",
-		"graph/model", "graph/generated", "graph/loaders", "internal/*"},
+		"graph/model", "graph/generated", "graph/loaders", "graph/fastlist", "internal/*"},
 
 	// The composition root builds everything once; only the binary and tests import it.
 	"app":         {"domain", "eventstore", "eventstore/feed", "commands", "audit", "projections", "sideeffects", "graph", "graph/live", "graph/model", "migrations", "internal/*"},
 	"app/apptest": {"app", "domain", "eventstore", "commands", "projections", "sideeffects", "graph", "graph/live", "graph/model", "internal/*"},
 	"cmd/...":     {"*"},
+	// Code generation helpers: run by go generate, imported by nothing.
+	"internal/tools/...": {},
 }
 
 // testExtra are what a package's tests may import besides its own rule: every test may use the
