@@ -20,6 +20,8 @@
 //	                   ─▶ consistency wait (token → Queries.WaitFor, bounded: STALE)
 //	                      ─▶ membership (NOT_FOUND outside the caller's workspaces)
 //	                      ─▶ projections.Queries + loaders (members, projects, tasks, comments)
+//	      ─▶ marshalling: lists of tasks selecting model fields only are written by graph/fastlist
+//	         (no goroutine, field collection or context per task); everything else by gqlgen
 //	      ─▶ errorPresenter: domain code / UNAUTHENTICATED / STALE / INTERNAL (details only in logs)
 //
 // No N+1, and no statement per workspace: a request runs a bounded number of statements
