@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"syscall"
 	"testing"
@@ -60,13 +58,8 @@ func BenchmarkBoardRead(b *testing.B) {
 	}
 	handler := s.Handler()
 	serve := func() {
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, req)
-		if w.Code != http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"errors"`)) {
-			b.Fatalf("%d %s", w.Code, w.Body.String())
+		if out := serveRaw(b, handler, tok, body, nil); bytes.Contains(out, []byte(`"errors"`)) {
+			b.Fatal(string(out))
 		}
 	}
 	serve()
