@@ -50,15 +50,15 @@ func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionS
 		return nil, false
 	}
 	fields := graphql.CollectFields(oc, sel, taskTypes)
-	var assignee []graphql.CollectedField
-	for _, f := range fields {
+	sub := make([][]graphql.CollectedField, len(fields)) // each assignee field's own selection
+	for i, f := range fields {
 		if !plain(f) {
 			return nil, false
 		}
 		switch f.Name {
 		case "assignee":
-			assignee = graphql.CollectFields(oc, f.Selections, memberTypes)
-			for _, m := range assignee {
+			sub[i] = graphql.CollectFields(oc, f.Selections, memberTypes)
+			for _, m := range sub[i] {
 				if !plain(m) || !memberField[m.Name] {
 					return nil, false
 				}
@@ -79,7 +79,7 @@ func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionS
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if !writeTask(&buf, fields, assignee, t) {
+		if !writeTask(&buf, fields, sub, t) {
 			return nil, false
 		}
 	}
@@ -119,9 +119,10 @@ var (
 		"role": true, "joinedAt": true}
 )
 
-// writeTask writes t's object; false when a value would be an error or the assignee is not loaded.
-func writeTask(buf *bytes.Buffer, fields, assignee []graphql.CollectedField, t *model.Task) bool {
-	return writeObject(buf, fields, func(f graphql.CollectedField) graphql.Marshaler {
+// writeTask writes t's object, sub[i] being the selection of fields[i] when an assignee; false
+// when a value would be an error or the assignee is not loaded.
+func writeTask(buf *bytes.Buffer, fields []graphql.CollectedField, sub [][]graphql.CollectedField, t *model.Task) bool {
+	return writeObject(buf, fields, func(i int, f graphql.CollectedField) graphql.Marshaler {
 		switch f.Name {
 		case "__typename":
 			return graphql.MarshalString("Task")
@@ -175,7 +176,7 @@ func writeTask(buf *bytes.Buffer, fields, assignee []graphql.CollectedField, t *
 				return graphql.Null
 			}
 			var b bytes.Buffer
-			if !writeMember(&b, assignee, t.LoadedAssignee) {
+			if !writeMember(&b, sub[i], t.LoadedAssignee) {
 				return nil
 			}
 			return raw(b.Bytes())
@@ -186,7 +187,7 @@ func writeTask(buf *bytes.Buffer, fields, assignee []graphql.CollectedField, t *
 
 // writeMember writes m's object; false when a value would be an error.
 func writeMember(buf *bytes.Buffer, fields []graphql.CollectedField, m *model.Member) bool {
-	return writeObject(buf, fields, func(f graphql.CollectedField) graphql.Marshaler {
+	return writeObject(buf, fields, func(_ int, f graphql.CollectedField) graphql.Marshaler {
 		switch f.Name {
 		case "__typename":
 			return graphql.MarshalString("Member")
@@ -206,15 +207,15 @@ func writeMember(buf *bytes.Buffer, fields []graphql.CollectedField, m *model.Me
 }
 
 // writeObject writes one object as gqlgen's FieldSet does: the fields in collection order under
-// their aliases, an alias written once. value returns nil to decline.
-func writeObject(buf *bytes.Buffer, fields []graphql.CollectedField, value func(graphql.CollectedField) graphql.Marshaler) bool {
+// their aliases, an alias written once. value returns field i's value, or nil to decline.
+func writeObject(buf *bytes.Buffer, fields []graphql.CollectedField, value func(int, graphql.CollectedField) graphql.Marshaler) bool {
 	buf.WriteByte('{')
 	written := 0
 	for i, f := range fields {
 		if aliasBefore(fields[:i], f.Alias) {
 			continue
 		}
-		m := value(f)
+		m := value(i, f)
 		if m == nil {
 			return false
 		}
