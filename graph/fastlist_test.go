@@ -87,7 +87,8 @@ func TestFastTaskListsMatchGqlgen(t *testing.T) {
 		{"every field", board(all), true},
 		{"aliases, repeats", board(`t: title title t: title k: key assignee { n: displayName role n: displayName }`), true},
 		{"two assignee selections", board(`a1: assignee { displayName } key a2: assignee { role userId }`), true},
-		{"fragments", board(`...F ... on Task { key } ... on Node { id }`) + ` fragment F on Task { title assignee { role } }`, true},
+		{"fragments", board(`assignee { displayName } ...F ... on Task { key } ... on Node { id }`) +
+			` fragment F on Task { title assignee { role } }`, true},
 		{"include and skip", board(`title @include(if: $yes) key @skip(if: $yes) number @skip(if: false)`), true},
 		{"page nodes", page(all), true},
 		{"a resolver field", board(`key project { key }`), false},
