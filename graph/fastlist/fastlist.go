@@ -38,14 +38,12 @@ func Count(ctx context.Context, n *atomic.Int64) context.Context {
 	return context.WithValue(ctx, countKey{}, n)
 }
 
-var (
-	taskTypes   = []string{"Task", "Node"} // the generated code's taskImplementors
-	memberTypes = []string{"Member"}
-)
-
 // Tasks returns v written as the JSON array gqlgen would write for the selection sel, or false
-// when the generated code must write it (see the package doc).
-func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*model.Task) (graphql.Marshaler, bool) {
+// when the generated code must write it (see the package doc). taskTypes and memberTypes are the
+// generated code's implementors of Task and Member (the types whose fragments apply), so that a
+// schema change reaches both.
+func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*model.Task,
+	taskTypes, memberTypes []string) (graphql.Marshaler, bool) {
 	if len(v) == 0 || oc == nil || ctx.Value(offKey{}) != nil {
 		return nil, false
 	}
@@ -70,7 +68,7 @@ func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionS
 		}
 	}
 	var buf bytes.Buffer
-	buf.Grow(len(v) * 64 * len(fields))
+	buf.Grow(len(v) * 32 * len(fields))
 	buf.WriteByte('[')
 	for i, t := range v {
 		if t == nil {

@@ -26832,7 +26832,7 @@ func (ec *executionContext) marshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskfo
 }
 
 func (ec *executionContext) marshalNTask2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Task) graphql.Marshaler {
-	if m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v); ok {
+	if m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v, taskImplementors, memberImplementors); ok {
 		return m
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {

@@ -17,7 +17,7 @@ const (
 	file = "graph/generated/generated.go"
 	// The generated marshaler of [Task!]!.
 	signature = "func (ec *executionContext) marshalNTask2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Task) graphql.Marshaler {\n"
-	call      = "\tif m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v); ok {\n\t\treturn m\n\t}\n"
+	call      = "\tif m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v, taskImplementors, memberImplementors); ok {\n\t\treturn m\n\t}\n"
 	imports   = "import (\n"
 	pkg       = "\t\"github.com/taskforge/taskforge/graph/fastlist\"\n"
 )
