@@ -4,10 +4,11 @@
 #
 #   scripts/test-pgbouncer.sh 'GO TEST ARGS' ['GO TEST ARGS'...]   each quoted set is one `go test`
 #
-# If a set fails because PgBouncer itself exited under it (its pid file left behind: a crash or a
-# kill, not a refusal), the end of its log is printed and the set runs once more on a new PgBouncer:
-# Debian 12's PgBouncer 1.18 once exited in CI with the tests' connections open, and a crash of the
-# pooler is then reported as such. A set that fails with PgBouncer running fails the run.
+# If a set fails because PgBouncer itself exited under it, the end of its log is printed and the
+# set runs again on a new PgBouncer, twice at most. Debian 12's PgBouncer 1.18 does exit under these tests now
+# and then: "FATAL server_proto: server in bad state: 11" just after a cancel request, in the
+# projections' tests that terminate sessions and cancel queries mid-flight: pgbouncer/pgbouncer#822,
+# fixed by #927 after 1.19 (seen in 2 of 11 runs here). A set that fails with PgBouncer running fails the run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,11 +22,12 @@ bouncer=$(scripts/pgbouncer.sh start)
 echo "taskforge: testing through PgBouncer at $bouncer"
 for set in "$@"; do
   read -r -a args <<<"$set"
-  if TEST_PGBOUNCER_URL="$bouncer" "$GO" test "${args[@]}"; then
-    continue
-  fi
-  scripts/pgbouncer.sh died || exit 1
-  echo "test-pgbouncer: PgBouncer exited during 'go test $set'; running it again on a new one" >&2
-  bouncer=$(scripts/pgbouncer.sh start)
-  TEST_PGBOUNCER_URL="$bouncer" "$GO" test "${args[@]}"
+  for try in 1 2 3; do
+    if TEST_PGBOUNCER_URL="$bouncer" "$GO" test "${args[@]}"; then
+      continue 2
+    fi
+    [ "$try" -lt 3 ] && scripts/pgbouncer.sh died || exit 1
+    echo "test-pgbouncer: PgBouncer exited during 'go test $set'; running it again on a new one" >&2
+    bouncer=$(scripts/pgbouncer.sh start)
+  done
 done
