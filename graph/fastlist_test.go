@@ -24,8 +24,8 @@ import (
 
 // TestFastTaskListsMatchGqlgen: for every selection, a list of tasks written by graph/fastlist is
 // byte for byte what gqlgen's generated code writes for the same request (fastlist.Off), and
-// fastlist writes exactly the lists whose selections it can (a resolver field or an argument leaves
-// them to gqlgen). The tasks hold what needs escaping, optional fields set and unset, and two
+// fastlist writes exactly the lists whose selections it can (a resolver field, an argument or an
+// object list leaves them to gqlgen): board tasks, page nodes and page edges. The tasks hold what needs escaping, optional fields set and unset, and two
 // assignees of different roles.
 func TestFastTaskListsMatchGqlgen(t *testing.T) {
 	s := apptest.New(t, apptest.Options{Overrides: overrides(live.HubOptions{}, func(o *graph.Options) {
@@ -80,6 +80,10 @@ func TestFastTaskListsMatchGqlgen(t *testing.T) {
 	page := func(sel string) string {
 		return `query($w: ID!` + yes(sel) + `) { tasks(workspaceId: $w) { nodes { ` + sel + ` } } }`
 	}
+	edges := func(sel string) string {
+		return `query($w: ID!` + yes(sel) + `) { tasks(workspaceId: $w) { edges { ` + sel + ` } pageInfo { hasNextPage } } }`
+	}
+	project := `project { __typename id key name archived openCount overdueCount updatedAt version }`
 	cases := []struct {
 		name, query string
 		fast        bool
@@ -91,9 +95,14 @@ func TestFastTaskListsMatchGqlgen(t *testing.T) {
 			` fragment F on Task { title assignee { role } }`, true},
 		{"include and skip", board(`title @include(if: $yes) key @skip(if: $yes) number @skip(if: false)`), true},
 		{"page nodes", page(all), true},
-		{"a resolver field", board(`key project { key }`), false},
+		{"projects", board(`key ` + project), true},
+		{"page edges", edges(`__typename cursor c: cursor node { ` + all + ` ` + project + ` }`), true},
+		{"edges with include", edges(`cursor @skip(if: $yes) node { key @include(if: $yes) title }`), true},
 		{"a field with arguments", board(`key comments(first: 1) { totalCount }`), false},
-		{"position", board(`key position`), false},
+		{"a resolver field", board(`key position`), false},
+		{"a project's resolver field", board(`key project { key board { status } }`), false},
+		{"a project's object list", board(`key project { taskCounts { status count } }`), false},
+		{"an edge's node with a resolver field", edges(`cursor node { key position }`), false},
 	}
 	for _, c := range cases {
 		for _, on := range []bool{true, false} {

@@ -1,15 +1,16 @@
-// Package fastlist writes lists of tasks (a board column's, a page's) straight to JSON when their
-// selection holds only fields read off the task model: the same bytes gqlgen's generated code
-// writes, without its per-element goroutine, per-object field collection and per-field contexts,
-// which were most of a 200-task board's CPU on a cache miss (README, "Go CPU per read on a miss").
+// Package fastlist writes lists of tasks (a board column's tasks, a page's nodes or edges) straight
+// to JSON when their selection holds only fields read off the models: the same bytes gqlgen's
+// generated code writes, without its per-element goroutine, per-object field collection and
+// per-field contexts, which were most of a 200-task board's CPU on a cache miss (README, "Go CPU
+// per read on a miss").
 //
-// The generated list marshaler calls Tasks first (make generate inserts the call: see
-// internal/tools/fastlists) and falls back to its own code whenever Tasks declines: a field it
-// does not write (a resolver such as comments or project, or one with arguments), a directive
+// The generated list marshalers call Tasks and TaskEdges first (make generate inserts the calls:
+// see internal/tools/fastlists) and fall back to their own code whenever fastlist declines: a field
+// it does not write (a resolver such as comments or board, or one with arguments), a directive
 // other than @include/@skip in the query or other than @deprecated in the schema, a deferred
-// fragment, a nil task, an assignee the list did not load, or a value that would be an error (a
-// zero time in a non-null field). So whatever it writes, gqlgen would have written the same, and
-// every error and null is gqlgen's own (TestFastTaskListsMatchGqlgen compares the two).
+// fragment, a nil element, an assignee or project the list did not load, or a value that would be
+// an error (a zero time in a non-null field). So whatever it writes, gqlgen would have written the
+// same, and every error and null is gqlgen's own (TestFastTaskListsMatchGqlgen compares the two).
 package fastlist
 
 import (
@@ -25,59 +26,130 @@ import (
 )
 
 type (
-	offKey   struct{} // a context in which Tasks always declines
-	countKey struct{} // the *atomic.Int64 that counts the lists Tasks writes
+	offKey   struct{} // a context in which fastlist always declines
+	countKey struct{} // the *atomic.Int64 that counts the lists fastlist writes
 )
 
 // Off returns ctx in which the generated code writes every list itself: tests compare its output
 // with this package's.
 func Off(ctx context.Context) context.Context { return context.WithValue(ctx, offKey{}, true) }
 
-// Count returns ctx in which every list Tasks writes adds one to n: tests check that it did.
+// Count returns ctx in which every list fastlist writes adds one to n: tests check that it did.
 func Count(ctx context.Context, n *atomic.Int64) context.Context {
 	return context.WithValue(ctx, countKey{}, n)
 }
 
+// Types are the generated code's implementors of each type fastlist writes (the types whose
+// fragments apply to it), handed over by the generated code so that a schema change reaches both.
+type Types struct {
+	Task, TaskEdge, Member, Project []string
+}
+
 // Tasks returns v written as the JSON array gqlgen would write for the selection sel, or false
-// when the generated code must write it (see the package doc). taskTypes and memberTypes are the
-// generated code's implementors of Task and Member (the types whose fragments apply), so that a
-// schema change reaches both.
-func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*model.Task,
-	taskTypes, memberTypes []string) (graphql.Marshaler, bool) {
-	if len(v) == 0 || oc == nil || ctx.Value(offKey{}) != nil {
-		return nil, false
+// when the generated code must write it (see the package doc).
+func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*model.Task, types Types) (graphql.Marshaler, bool) {
+	return list(ctx, oc, sel, v, taskShape, types)
+}
+
+// TaskEdges is Tasks for a page's edges: each edge's cursor and its task (node).
+func TaskEdges(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*model.TaskEdge, types Types) (graphql.Marshaler, bool) {
+	return list(ctx, oc, sel, v, edgeShape, types)
+}
+
+// A shape is what fastlist writes of one model type T: the names of the fields it writes (its
+// value function declines any other) and, for its object fields, their shapes.
+type shape struct {
+	implementors func(Types) []string
+	fields       map[string]bool
+	objects      map[string]*shape
+	// value returns field f of the object (p being f's plan when an object field), or nil to
+	// decline. obj is a *T.
+	value func(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler
+}
+
+var taskShape, edgeShape, memberShape, projectShape *shape
+
+func init() {
+	memberShape = &shape{
+		implementors: func(t Types) []string { return t.Member },
+		fields:       set("__typename", "userId", "displayName", "email", "role", "joinedAt"),
+		value:        memberValue,
 	}
-	fields := graphql.CollectFields(oc, sel, taskTypes)
-	sub := make([][]graphql.CollectedField, len(fields)) // each assignee field's own selection
-	for i, f := range fields {
+	projectShape = &shape{
+		implementors: func(t Types) []string { return t.Project },
+		fields:       set("__typename", "id", "key", "name", "archived", "openCount", "overdueCount", "updatedAt", "version"),
+		value:        projectValue,
+	}
+	taskShape = &shape{
+		implementors: func(t Types) []string { return t.Task },
+		fields: set("__typename", "id", "key", "number", "title", "description", "status", "priority", "assigneeId",
+			"labels", "dueDate", "rank", "commentCount", "archived", "createdAt", "updatedAt", "version"),
+		objects: map[string]*shape{"assignee": memberShape, "project": projectShape},
+		value:   taskValue,
+	}
+	edgeShape = &shape{
+		implementors: func(t Types) []string { return t.TaskEdge },
+		fields:       set("__typename", "cursor"),
+		objects:      map[string]*shape{"node": taskShape},
+		value:        edgeValue,
+	}
+}
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// A plan is a selection fastlist can write for one shape: its collected fields and, for each
+// object field among them, that field's own plan.
+type plan struct {
+	shape  *shape
+	fields []graphql.CollectedField
+	sub    []*plan
+}
+
+// planFor collects sel for s, every field plain and one s writes, the object fields planned in
+// turn; false when fastlist cannot write it.
+func planFor(oc *graphql.OperationContext, sel ast.SelectionSet, s *shape, types Types) (*plan, bool) {
+	p := &plan{shape: s, fields: graphql.CollectFields(oc, sel, s.implementors(types))}
+	p.sub = make([]*plan, len(p.fields))
+	for i, f := range p.fields {
 		if !plain(f) {
 			return nil, false
 		}
-		switch f.Name {
-		case "assignee":
-			sub[i] = graphql.CollectFields(oc, f.Selections, memberTypes)
-			for _, m := range sub[i] {
-				if !plain(m) || !memberField[m.Name] {
-					return nil, false
-				}
-			}
-		default:
-			if !taskField[f.Name] {
+		if child := s.objects[f.Name]; child != nil {
+			sub, ok := planFor(oc, f.Selections, child, types)
+			if !ok {
 				return nil, false
 			}
-		}
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(v) * 32 * len(fields))
-	buf.WriteByte('[')
-	for i, t := range v {
-		if t == nil {
+			p.sub[i] = sub
+		} else if !s.fields[f.Name] {
 			return nil, false
 		}
+	}
+	return p, true
+}
+
+// list writes v as a JSON array of objects of shape s, or declines.
+func list[T any](ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v []*T, s *shape, types Types) (graphql.Marshaler, bool) {
+	if len(v) == 0 || oc == nil || ctx.Value(offKey{}) != nil {
+		return nil, false
+	}
+	p, ok := planFor(oc, sel, s, types)
+	if !ok {
+		return nil, false
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(v) * 32 * len(p.fields))
+	buf.WriteByte('[')
+	for i, e := range v {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if !writeTask(&buf, fields, sub, t) {
+		if e == nil || !p.write(&buf, e) {
 			return nil, false
 		}
 	}
@@ -86,6 +158,164 @@ func Tasks(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionS
 		n.Add(1)
 	}
 	return raw(buf.Bytes()), true
+}
+
+// write writes obj as gqlgen's FieldSet does (the fields in collection order under their
+// aliases, an alias written once), or returns false when a value declines.
+func (p *plan) write(buf *bytes.Buffer, obj any) bool {
+	buf.WriteByte('{')
+	written := 0
+	for i, f := range p.fields {
+		if aliasBefore(p.fields[:i], f.Alias) {
+			continue
+		}
+		m := p.shape.value(p.sub[i], f, obj)
+		if m == nil {
+			return false
+		}
+		if written > 0 {
+			buf.WriteByte(',')
+		}
+		graphql.MarshalString(f.Alias).MarshalGQL(buf)
+		buf.WriteByte(':')
+		m.MarshalGQL(buf)
+		written++
+	}
+	buf.WriteByte('}')
+	return true
+}
+
+// object is a nested object field: null for a nil v, else v written with p, or nil to decline.
+func object[T any](p *plan, v *T) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	var b bytes.Buffer
+	if !p.write(&b, v) {
+		return nil
+	}
+	return raw(b.Bytes())
+}
+
+func taskValue(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+	t := obj.(*model.Task)
+	switch f.Name {
+	case "__typename":
+		return graphql.MarshalString("Task")
+	case "id":
+		return graphql.MarshalID(t.ID)
+	case "key":
+		return graphql.MarshalString(t.Key)
+	case "number":
+		return graphql.MarshalInt(t.Number)
+	case "title":
+		return graphql.MarshalString(t.Title)
+	case "description":
+		return graphql.MarshalString(t.Description)
+	case "status":
+		return graphql.MarshalString(t.Status)
+	case "priority":
+		return t.Priority
+	case "assigneeId":
+		if t.AssigneeID == nil {
+			return graphql.Null
+		}
+		return graphql.MarshalID(*t.AssigneeID)
+	case "labels":
+		a := make(graphql.Array, len(t.Labels))
+		for i, l := range t.Labels {
+			a[i] = graphql.MarshalString(l)
+		}
+		return a
+	case "dueDate":
+		if t.DueDate == nil {
+			return graphql.Null
+		}
+		return model.MarshalTime(*t.DueDate)
+	case "rank":
+		return graphql.MarshalString(t.Rank)
+	case "commentCount":
+		return graphql.MarshalInt(t.CommentCount)
+	case "archived":
+		return graphql.MarshalBoolean(t.Archived)
+	case "createdAt":
+		return nonNull(model.MarshalTime(t.CreatedAt))
+	case "updatedAt":
+		return nonNull(model.MarshalTime(t.UpdatedAt))
+	case "version":
+		return graphql.MarshalInt(t.Version)
+	case "assignee":
+		if t.AssigneeID != nil && !t.AssigneeLoaded {
+			return nil // its resolver would load it
+		}
+		return object(p, t.LoadedAssignee) // nil: no assignee, or one who left
+	case "project":
+		if t.LoadedProject == nil {
+			return nil // its resolver would load it (non-null: never null here)
+		}
+		return object(p, t.LoadedProject)
+	}
+	return nil
+}
+
+func edgeValue(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+	e := obj.(*model.TaskEdge)
+	switch f.Name {
+	case "__typename":
+		return graphql.MarshalString("TaskEdge")
+	case "cursor":
+		return graphql.MarshalString(e.Cursor)
+	case "node":
+		if e.Node == nil {
+			return nil // non-null: gqlgen's error
+		}
+		return object(p, e.Node)
+	}
+	return nil
+}
+
+func memberValue(_ *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+	m := obj.(*model.Member)
+	switch f.Name {
+	case "__typename":
+		return graphql.MarshalString("Member")
+	case "userId":
+		return graphql.MarshalID(m.UserID)
+	case "displayName":
+		return graphql.MarshalString(m.DisplayName)
+	case "email":
+		return graphql.MarshalString(m.Email)
+	case "role":
+		return m.Role
+	case "joinedAt":
+		return nonNull(model.MarshalTime(m.JoinedAt))
+	}
+	return nil
+}
+
+func projectValue(_ *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+	pr := obj.(*model.Project)
+	switch f.Name {
+	case "__typename":
+		return graphql.MarshalString("Project")
+	case "id":
+		return graphql.MarshalID(pr.ID)
+	case "key":
+		return graphql.MarshalString(pr.Key)
+	case "name":
+		return graphql.MarshalString(pr.Name)
+	case "archived":
+		return graphql.MarshalBoolean(pr.Archived)
+	case "openCount":
+		return graphql.MarshalInt(pr.OpenCount)
+	case "overdueCount":
+		return graphql.MarshalInt(pr.OverdueCount)
+	case "updatedAt":
+		return nonNull(model.MarshalTime(pr.UpdatedAt))
+	case "version":
+		return graphql.MarshalInt(pr.Version)
+	}
+	return nil
 }
 
 // plain reports whether f is a field this package may write in gqlgen's place: no arguments, no
@@ -105,127 +335,6 @@ func plain(f graphql.CollectedField) bool {
 			return false
 		}
 	}
-	return true
-}
-
-// The fields writeTask and writeMember write, each as the generated code marshals it.
-var (
-	taskField = map[string]bool{"__typename": true, "id": true, "key": true, "number": true, "title": true,
-		"description": true, "status": true, "priority": true, "assigneeId": true, "labels": true, "dueDate": true,
-		"rank": true, "commentCount": true, "archived": true, "createdAt": true, "updatedAt": true, "version": true}
-	memberField = map[string]bool{"__typename": true, "userId": true, "displayName": true, "email": true,
-		"role": true, "joinedAt": true}
-)
-
-// writeTask writes t's object, sub[i] being the selection of fields[i] when an assignee; false
-// when a value would be an error or the assignee is not loaded.
-func writeTask(buf *bytes.Buffer, fields []graphql.CollectedField, sub [][]graphql.CollectedField, t *model.Task) bool {
-	return writeObject(buf, fields, func(i int, f graphql.CollectedField) graphql.Marshaler {
-		switch f.Name {
-		case "__typename":
-			return graphql.MarshalString("Task")
-		case "id":
-			return graphql.MarshalID(t.ID)
-		case "key":
-			return graphql.MarshalString(t.Key)
-		case "number":
-			return graphql.MarshalInt(t.Number)
-		case "title":
-			return graphql.MarshalString(t.Title)
-		case "description":
-			return graphql.MarshalString(t.Description)
-		case "status":
-			return graphql.MarshalString(t.Status)
-		case "priority":
-			return t.Priority
-		case "assigneeId":
-			if t.AssigneeID == nil {
-				return graphql.Null
-			}
-			return graphql.MarshalID(*t.AssigneeID)
-		case "labels":
-			a := make(graphql.Array, len(t.Labels))
-			for i, l := range t.Labels {
-				a[i] = graphql.MarshalString(l)
-			}
-			return a
-		case "dueDate":
-			if t.DueDate == nil {
-				return graphql.Null
-			}
-			return model.MarshalTime(*t.DueDate)
-		case "rank":
-			return graphql.MarshalString(t.Rank)
-		case "commentCount":
-			return graphql.MarshalInt(t.CommentCount)
-		case "archived":
-			return graphql.MarshalBoolean(t.Archived)
-		case "createdAt":
-			return nonNull(model.MarshalTime(t.CreatedAt))
-		case "updatedAt":
-			return nonNull(model.MarshalTime(t.UpdatedAt))
-		case "version":
-			return graphql.MarshalInt(t.Version)
-		case "assignee":
-			if t.AssigneeID != nil && !t.AssigneeLoaded {
-				return nil // its resolver would load it
-			}
-			if t.LoadedAssignee == nil {
-				return graphql.Null
-			}
-			var b bytes.Buffer
-			if !writeMember(&b, sub[i], t.LoadedAssignee) {
-				return nil
-			}
-			return raw(b.Bytes())
-		}
-		return nil
-	})
-}
-
-// writeMember writes m's object; false when a value would be an error.
-func writeMember(buf *bytes.Buffer, fields []graphql.CollectedField, m *model.Member) bool {
-	return writeObject(buf, fields, func(_ int, f graphql.CollectedField) graphql.Marshaler {
-		switch f.Name {
-		case "__typename":
-			return graphql.MarshalString("Member")
-		case "userId":
-			return graphql.MarshalID(m.UserID)
-		case "displayName":
-			return graphql.MarshalString(m.DisplayName)
-		case "email":
-			return graphql.MarshalString(m.Email)
-		case "role":
-			return m.Role
-		case "joinedAt":
-			return nonNull(model.MarshalTime(m.JoinedAt))
-		}
-		return nil
-	})
-}
-
-// writeObject writes one object as gqlgen's FieldSet does: the fields in collection order under
-// their aliases, an alias written once. value returns field i's value, or nil to decline.
-func writeObject(buf *bytes.Buffer, fields []graphql.CollectedField, value func(int, graphql.CollectedField) graphql.Marshaler) bool {
-	buf.WriteByte('{')
-	written := 0
-	for i, f := range fields {
-		if aliasBefore(fields[:i], f.Alias) {
-			continue
-		}
-		m := value(i, f)
-		if m == nil {
-			return false
-		}
-		if written > 0 {
-			buf.WriteByte(',')
-		}
-		graphql.MarshalString(f.Alias).MarshalGQL(buf)
-		buf.WriteByte(':')
-		m.MarshalGQL(buf)
-		written++
-	}
-	buf.WriteByte('}')
 	return true
 }
 

@@ -26832,7 +26832,7 @@ func (ec *executionContext) marshalNSyncEntity2githubᚗcomᚋtaskforgeᚋtaskfo
 }
 
 func (ec *executionContext) marshalNTask2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Task) graphql.Marshaler {
-	if m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v, taskImplementors, memberImplementors); ok {
+	if m, ok := fastlist.Tasks(ctx, ec.OperationContext, sel, v, fastTypes); ok {
 		return m
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -26867,6 +26867,9 @@ func (ec *executionContext) marshalNTaskConnection2ᚖgithubᚗcomᚋtaskforge�
 }
 
 func (ec *executionContext) marshalNTaskEdge2ᚕᚖgithubᚗcomᚋtaskforgeᚋtaskforgeᚋgraphᚋmodelᚐTaskEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaskEdge) graphql.Marshaler {
+	if m, ok := fastlist.TaskEdges(ctx, ec.OperationContext, sel, v, fastTypes); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -27875,3 +27878,6 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// fastTypes are the implementors of the types graph/fastlist writes (internal/tools/fastlists).
+var fastTypes = fastlist.Types{Task: taskImplementors, TaskEdge: taskEdgeImplementors, Member: memberImplementors, Project: projectImplementors}
