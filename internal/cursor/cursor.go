@@ -86,10 +86,12 @@ type Reader struct {
 	bad bool
 }
 
-// Open decodes s as a cursor of kind; false for anything else.
+// Open decodes s as a cursor of kind; false for anything else. base64 skips \r and \n even when
+// strict, so s must also be the one spelling Encode gives: a cursor is a key (the fuzzers found
+// "AXgFZW1haWx\n0000000000A" read as a dead letter's cursor printed without the newline).
 func Open(s string, kind byte) (*Reader, bool) {
 	raw, err := enc.DecodeString(s)
-	if err != nil || len(raw) < 2 || raw[0] != Version || raw[1] != kind {
+	if err != nil || len(raw) < 2 || raw[0] != Version || raw[1] != kind || enc.EncodedLen(len(raw)) != len(s) {
 		return nil, false
 	}
 	return &Reader{b: raw[2:]}, true

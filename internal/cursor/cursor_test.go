@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	if r.Int64() != -5 || r.Uint64() != 1<<63+1 || r.Float32() != 0.25 || !r.Time().Equal(at) || r.String() != "Ünïcode" || !r.Done() {
 		t.Fatal("fields differ")
 	}
-	for _, bad := range []string{s + "A", s[:len(s)-2], "AWE", "!!", cursor.New(cursor.Activity).String("a\x00").Encode(),
+	for _, bad := range []string{s + "A", s[:len(s)-2], "AWE", "!!", s[:4] + "\n" + s[4:], s[:4] + "\r\n" + s[4:], s + "\n", cursor.New(cursor.Activity).String("a\x00").Encode(),
 		cursor.New(cursor.Activity).String("\xff").Encode()} {
 		r, ok := cursor.Open(bad, cursor.Activity)
 		if ok {
