@@ -25,8 +25,8 @@ import (
 // TestFastTaskListsMatchGqlgen: for every selection, a list of tasks written by graph/fastlist is
 // byte for byte what gqlgen's generated code writes for the same request (fastlist.Off), and
 // fastlist writes exactly the lists whose selections it can (a resolver field, an argument or an
-// object list leaves them to gqlgen): board tasks, page nodes and page edges. The tasks hold what needs escaping, optional fields set and unset, and two
-// assignees of different roles.
+// object list leaves them to gqlgen): board tasks, page nodes and page edges. The tasks hold what
+// needs escaping, optional fields set and unset, and two assignees of different roles.
 func TestFastTaskListsMatchGqlgen(t *testing.T) {
 	s := apptest.New(t, apptest.Options{Overrides: overrides(live.HubOptions{}, func(o *graph.Options) {
 		o.ReadCacheBytes = 0 // each request built anew, not answered from the response cache
@@ -121,7 +121,6 @@ func TestFastTaskListsMatchGqlgen(t *testing.T) {
 			}
 		}
 	}
-
 }
 
 // serveRaw answers one GraphQL request through the API's handler h in process (no HTTP client,

@@ -124,13 +124,11 @@ admin_users = $user
 pool_mode = transaction
 $prepared
 ; The server's max_connections is shared by every test run on the machine: small pools, closed soon
-; when idle (tests create and drop many databases). The entries of dropped test databases stay for
-; an hour: they hold no connection, and dropping them is a path that PgBouncer 1.18 is suspected of
-; crashing in (an unexplained exit in CI, soon after a batch of such drops).
+; when idle (tests create and drop many databases).
 default_pool_size = ${PGBOUNCER_POOL_SIZE:-10}
 max_client_conn = 400
 server_idle_timeout = 10
-autodb_idle_timeout = 3600
+autodb_idle_timeout = 30
 ignore_startup_parameters = extra_float_digits,options
 log_connections = 0
 log_disconnections = 0

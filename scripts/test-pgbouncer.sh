@@ -5,10 +5,11 @@
 #   scripts/test-pgbouncer.sh 'GO TEST ARGS' ['GO TEST ARGS'...]   each quoted set is one `go test`
 #
 # If a set fails because PgBouncer itself exited under it, the end of its log is printed and the
-# set runs again on a new PgBouncer, twice at most. Debian 12's PgBouncer 1.18 does exit under these tests now
-# and then: "FATAL server_proto: server in bad state: 11" just after a cancel request, in the
-# projections' tests that terminate sessions and cancel queries mid-flight: pgbouncer/pgbouncer#822,
-# fixed by #927 after 1.19 (seen in 2 of 11 runs here). A set that fails with PgBouncer running fails the run.
+# set runs again on a new PgBouncer, twice at most. Debian 12's PgBouncer 1.18 does exit under
+# these tests now and then (2 of 11 runs here): "FATAL server_proto: server in bad state: 11" just
+# after a cancel request, in the projections' tests that terminate sessions and cancel queries
+# mid-flight (pgbouncer/pgbouncer#822, fixed by #927 after 1.19). A set that fails with PgBouncer
+# running fails the run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -62,9 +62,10 @@ type shape struct {
 	implementors func(Types) []string
 	fields       map[string]bool
 	objects      map[string]*shape
-	// value returns field f of the object (p being f's plan when an object field), or nil to
-	// decline. obj is a *T.
-	value func(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler
+	// value returns field f of obj (a *T), or nil to decline.
+	value func(f graphql.CollectedField, obj any) graphql.Marshaler
+	// child returns object field f of obj: the nested object (nil for null) or false to decline.
+	child func(f graphql.CollectedField, obj any) (any, bool)
 }
 
 var taskShape, edgeShape, memberShape, projectShape *shape
@@ -86,12 +87,14 @@ func init() {
 			"labels", "dueDate", "rank", "commentCount", "archived", "createdAt", "updatedAt", "version"),
 		objects: map[string]*shape{"assignee": memberShape, "project": projectShape},
 		value:   taskValue,
+		child:   taskChild,
 	}
 	edgeShape = &shape{
 		implementors: func(t Types) []string { return t.TaskEdge },
 		fields:       set("__typename", "cursor"),
 		objects:      map[string]*shape{"node": taskShape},
 		value:        edgeValue,
+		child:        edgeChild,
 	}
 }
 
@@ -161,7 +164,8 @@ func list[T any](ctx context.Context, oc *graphql.OperationContext, sel ast.Sele
 }
 
 // write writes obj as gqlgen's FieldSet does (the fields in collection order under their
-// aliases, an alias written once), or returns false when a value declines.
+// aliases, an alias written once), or returns false when a value declines. A decline leaves buf
+// half written: the whole list is then left to gqlgen, so nothing of buf is used.
 func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 	buf.WriteByte('{')
 	written := 0
@@ -169,8 +173,19 @@ func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 		if aliasBefore(p.fields[:i], f.Alias) {
 			continue
 		}
-		m := p.shape.value(p.sub[i], f, obj)
-		if m == nil {
+		var (
+			m     graphql.Marshaler
+			child any
+		)
+		if p.sub[i] != nil {
+			var ok bool
+			if child, ok = p.shape.child(f, obj); !ok {
+				return false
+			}
+			if child == nil {
+				m = graphql.Null
+			}
+		} else if m = p.shape.value(f, obj); m == nil {
 			return false
 		}
 		if written > 0 {
@@ -178,26 +193,18 @@ func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 		}
 		graphql.MarshalString(f.Alias).MarshalGQL(buf)
 		buf.WriteByte(':')
-		m.MarshalGQL(buf)
+		if m != nil {
+			m.MarshalGQL(buf)
+		} else if !p.sub[i].write(buf, child) {
+			return false
+		}
 		written++
 	}
 	buf.WriteByte('}')
 	return true
 }
 
-// object is a nested object field: null for a nil v, else v written with p, or nil to decline.
-func object[T any](p *plan, v *T) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	var b bytes.Buffer
-	if !p.write(&b, v) {
-		return nil
-	}
-	return raw(b.Bytes())
-}
-
-func taskValue(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+func taskValue(f graphql.CollectedField, obj any) graphql.Marshaler {
 	t := obj.(*model.Task)
 	switch f.Name {
 	case "__typename":
@@ -244,37 +251,49 @@ func taskValue(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
 		return nonNull(model.MarshalTime(t.UpdatedAt))
 	case "version":
 		return graphql.MarshalInt(t.Version)
-	case "assignee":
-		if t.AssigneeID != nil && !t.AssigneeLoaded {
-			return nil // its resolver would load it
-		}
-		return object(p, t.LoadedAssignee) // nil: no assignee, or one who left
-	case "project":
-		if t.LoadedProject == nil {
-			return nil // its resolver would load it (non-null: never null here)
-		}
-		return object(p, t.LoadedProject)
 	}
 	return nil
 }
 
-func edgeValue(p *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+func taskChild(f graphql.CollectedField, obj any) (any, bool) {
+	t := obj.(*model.Task)
+	switch f.Name {
+	case "assignee":
+		if t.AssigneeID != nil && !t.AssigneeLoaded {
+			return nil, false // its resolver would load it
+		}
+		if t.LoadedAssignee == nil {
+			return nil, true // no assignee, or one who left
+		}
+		return t.LoadedAssignee, true
+	case "project":
+		if t.LoadedProject == nil {
+			return nil, false // its resolver would load it (non-null: never null here)
+		}
+		return t.LoadedProject, true
+	}
+	return nil, false
+}
+
+func edgeValue(f graphql.CollectedField, obj any) graphql.Marshaler {
 	e := obj.(*model.TaskEdge)
 	switch f.Name {
 	case "__typename":
 		return graphql.MarshalString("TaskEdge")
 	case "cursor":
 		return graphql.MarshalString(e.Cursor)
-	case "node":
-		if e.Node == nil {
-			return nil // non-null: gqlgen's error
-		}
-		return object(p, e.Node)
 	}
 	return nil
 }
 
-func memberValue(_ *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+func edgeChild(f graphql.CollectedField, obj any) (any, bool) {
+	if e := obj.(*model.TaskEdge); f.Name == "node" && e.Node != nil {
+		return e.Node, true
+	}
+	return nil, false // a nil node (non-null): gqlgen's error
+}
+
+func memberValue(f graphql.CollectedField, obj any) graphql.Marshaler {
 	m := obj.(*model.Member)
 	switch f.Name {
 	case "__typename":
@@ -293,7 +312,7 @@ func memberValue(_ *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
 	return nil
 }
 
-func projectValue(_ *plan, f graphql.CollectedField, obj any) graphql.Marshaler {
+func projectValue(f graphql.CollectedField, obj any) graphql.Marshaler {
 	pr := obj.(*model.Project)
 	switch f.Name {
 	case "__typename":
