@@ -21,3 +21,6 @@ func (s *Store) HoldSecondGroups() {
 	defer s.group.mu.Unlock()
 	s.group.startAt = groupMaxAppends + 1
 }
+
+// GroupPreparing is how many appends the committer counts as on their way to its queue.
+func (s *Store) GroupPreparing() int64 { return s.group.preparing.Load() }

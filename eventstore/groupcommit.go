@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +34,8 @@ const (
 	// 64 writers 4.1× (0.85–1.0× without); with 8, 64 writers reached only about 2.5×. A leader
 	// that waited up to 1 ms for a group as large as the last one did no better.
 	groupSoloMax = 1
+	// groupFillWait bounds how long a leader yields to appends still being prepared (see fill).
+	groupFillWait = 50 * time.Microsecond
 	// groupMaxAppends bounds one group's statement.
 	groupMaxAppends = 64
 	// groupTimeout bounds a group's statement, which runs without its leader's cancellation (the
@@ -88,7 +92,23 @@ type groupCommitter struct {
 	queue   []*pendingAppend
 	leaders int // groups in flight (their leaders)
 	solo    int // appends running alone, outside groups
+	// preparing counts one-event appends between Append's start and the queue (validating,
+	// encoding, hashing): the ones a leader can expect within microseconds.
+	preparing atomic.Int64
 }
+
+// arriving counts appends as preparing when they may come to the committer (one stream, one
+// event); the caller then hands them over with append or calls left. It is nil-safe.
+func (g *groupCommitter) arriving(appends []StreamAppend) bool {
+	if g == nil || len(appends) != 1 || len(appends[0].Events) != 1 {
+		return false
+	}
+	g.preparing.Add(1)
+	return true
+}
+
+// left uncounts an arriving append that did not come to the committer.
+func (g *groupCommitter) left() { g.preparing.Add(-1) }
 
 // pendingAppend is one Append waiting in, or running in, a group.
 type pendingAppend struct {
@@ -103,9 +123,11 @@ type pendingAppend struct {
 	done bool
 }
 
-// append runs f in a group and returns its result, errRunAlone or errGroupConflict.
+// append runs f (counted by arriving) in a group and returns its result, errRunAlone or
+// errGroupConflict.
 func (g *groupCommitter) append(ctx context.Context, f *fastAppend) (AppendResult, error) {
 	g.mu.Lock()
+	g.left()
 	if g.leaders == 0 && g.solo < groupSoloMax {
 		g.solo++
 		g.mu.Unlock()
@@ -152,6 +174,9 @@ func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
 		if p.done && (runs >= groupLeadRuns || g.next() == nil) {
 			break
 		}
+		g.mu.Unlock()
+		g.fill()
+		g.mu.Lock()
 		batch := g.take(p)
 		g.mu.Unlock()
 		g.run(p, batch)
@@ -165,6 +190,21 @@ func (g *groupCommitter) lead(p *pendingAppend) (AppendResult, error) {
 		g.mu.Unlock()
 	}
 	return p.res, p.err
+}
+
+// fill lets the appends on their way join the group about to be taken. Closed-loop writers come
+// back together, woken by the group that has just committed (often the leader's previous one),
+// and take microseconds to prepare their next append: a leader that took the queue at once took
+// a fragment, and the rest formed groups of one or two behind it. So the leader first yields once
+// (the writers it woke run), then while appends are preparing, up to groupFillWait. Measured here
+// (bench append, 2 cores, alternating builds twice; ratios to the plain INSERT of the same run):
+// mean group size 3.2 → 3.8 at 8 writers (1.22, 1.08× → 1.40, 1.18×) and 8.0 → 10.0 at 64
+// (3.03, 2.86× → 3.30, 3.20×).
+func (g *groupCommitter) fill() {
+	runtime.Gosched()
+	for start := time.Now(); g.preparing.Load() > 0 && time.Since(start) < groupFillWait; {
+		runtime.Gosched()
+	}
 }
 
 // next returns the first queued append that no leader runs (the other leader's own append waits

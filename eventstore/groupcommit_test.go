@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -224,4 +225,81 @@ func newStoreOn(t *testing.T, es *eventstore.Store) *eventstore.Store {
 	s, err := eventstore.New(es.Pool(), options(eventstore.Options{}))
 	require.NoError(t, err)
 	return s
+}
+
+// Every append that the committer counts as on its way (one stream, one event) is uncounted
+// whichever way it ends: grouped, alone, invalid, on the general path, in conflict or cancelled. A
+// count left behind would make every later leader wait out groupFillWait for nothing.
+func TestGroupCommitUncountsEveryAppend(t *testing.T) {
+	t.Parallel()
+	es := newStore(t, eventstore.Options{})
+	if !es.GroupCommit() {
+		t.Skip("group commit is off")
+	}
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	kinds := []func() error{
+		func() error { // grouped or alone, on the fast path
+			_, err := es.Append(ctx, one(streamID("fast"), eventstore.NoStream(), events(1)...))
+			return err
+		},
+		func() error { // invalid: no event type
+			ev := events(1)
+			ev[0].Type = ""
+			_, err := es.Append(ctx, one(streamID("invalid"), eventstore.NoStream(), ev...))
+			return expect(err, eventstore.ErrInvalidAppend)
+		},
+		func() error { // general path: no exact expected version
+			_, err := es.Append(ctx, one(streamID("any"), eventstore.Any(), events(1)...))
+			return err
+		},
+		func() error { // conflict: the stream exists
+			id := streamID("twice")
+			if _, err := es.Append(ctx, one(id, eventstore.NoStream(), events(1)...)); err != nil {
+				return err
+			}
+			_, err := es.Append(ctx, one(id, eventstore.NoStream(), events(1)...))
+			return expect(err, eventstore.ErrConcurrency)
+		},
+		func() error { // cancelled before it starts
+			_, err := es.Append(cancelled, one(streamID("cancelled"), eventstore.NoStream(), events(1)...))
+			if err == nil {
+				return nil // it ran alone before looking at its context
+			}
+			return expect(err, context.Canceled)
+		},
+		func() error { // several events: never counted
+			_, err := es.Append(ctx, one(streamID("batch"), eventstore.NoStream(), events(3)...))
+			return err
+		},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*len(kinds))
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 3 * len(kinds) {
+				if err := kinds[(w+i)%len(kinds)](); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	require.Zero(t, es.GroupPreparing())
+	queued, leaders := es.GroupState()
+	require.Zero(t, queued)
+	require.Zero(t, leaders)
+}
+
+func expect(err, want error) error {
+	if !errors.Is(err, want) {
+		return fmt.Errorf("want %v, got %v", want, err)
+	}
+	return nil
 }

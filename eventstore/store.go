@@ -151,6 +151,7 @@ RETURNING position, transaction_id::text::bigint`
 // That also holds when the same ids race: the loser's conflict is turned into the winner's result.
 func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResult, error) {
 	start := time.Now()
+	arriving := s.group.arriving(appends)
 	args, err := s.buildAppendArgs(appends)
 	if err == nil {
 		var (
@@ -159,7 +160,8 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResu
 		)
 		f, err = s.prepareFast(appends, args)
 		if err == nil {
-			if s.group != nil && len(args.eventIDs) == 1 {
+			if arriving {
+				arriving = false
 				res, err = s.group.append(ctx, f)
 			} else {
 				err = errRunAlone
@@ -167,6 +169,10 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResu
 			if errors.Is(err, errRunAlone) {
 				res, err = s.appendFast(ctx, f)
 			}
+		}
+		if arriving { // it never came to the committer (invalid, or the slow path)
+			arriving = false
+			s.group.left()
 		}
 		if errors.Is(err, errSlowPath) {
 			res, err = s.appendOn(ctx, s.pool, appends, args, false, false)
@@ -186,6 +192,9 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResu
 			s.metrics.observeAppend(start, res, nil)
 			return res, nil
 		}
+	}
+	if arriving {
+		s.group.left()
 	}
 	s.metrics.observeAppend(start, AppendResult{}, err)
 	return AppendResult{}, err
