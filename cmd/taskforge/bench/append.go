@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskforge/taskforge/commands"
 	"github.com/taskforge/taskforge/eventstore"
@@ -32,7 +33,8 @@ type AppendOptions struct {
 // the same machine, where a ratio of two medians would compare moments up to a minute apart.
 //
 //	baseline_insert        one INSERT of one row, autocommit
-//	append                 one event, exact expected version, own stream per writer
+//	append                 one event, exact expected version, own stream per writer (with group
+//	                       commit, "group" is its appends per group statement, groups of one included)
 //	append_no_group        the same without group commit (--group-commit both)
 //	baseline_insert_batch  one INSERT of 100 rows, autocommit
 //	append_batch           100 events in one append, exact expected version
@@ -51,7 +53,10 @@ func Append(ctx context.Context, o AppendOptions) error {
 	if _, err := pool.Exec(ctx, `CREATE TABLE bench_baseline (LIKE events INCLUDING ALL)`); err != nil {
 		return fmt.Errorf("baseline table: %w", err)
 	}
-	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(), DisableGroupCommit: o.GroupCommit == "off"})
+	// The store's own metrics, as a server has them, also give each case's appends per group.
+	reg := prometheus.NewRegistry()
+	es, err := eventstore.New(pool, eventstore.Options{Upcasters: commands.Upcasters(),
+		DisableGroupCommit: o.GroupCommit == "off", Metrics: eventstore.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
@@ -89,9 +94,23 @@ func Append(ctx context.Context, o AppendOptions) error {
 			}
 			for _, c := range order {
 				run := fmt.Sprintf("%s-%d-%d", c.name, writers, round)
+				groups, grouped, err := histogramTotals(reg, groupAppendsMetric)
+				if err != nil {
+					return err
+				}
 				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
 				if err != nil {
 					return err
+				}
+				if c.name == "append" && o.GroupCommit != "off" {
+					groupsAfter, groupedAfter, err := histogramTotals(reg, groupAppendsMetric)
+					if err != nil {
+						return err
+					}
+					if n := groupsAfter - groups; n > 0 {
+						mean := (groupedAfter - grouped) / float64(n)
+						r.GroupMean = &mean
+					}
 				}
 				rounds[c.name] = append(rounds[c.name], r)
 			}
@@ -105,6 +124,27 @@ func Append(ctx context.Context, o AppendOptions) error {
 		}
 	}
 	return print(o.Options, out)
+}
+
+// groupAppendsMetric is the store's histogram of appends per group commit.
+const groupAppendsMetric = "taskforge_eventstore_group_appends"
+
+// histogramTotals returns the count and sum of the histogram name.
+func histogramTotals(g prometheus.Gatherer, name string) (count uint64, sum float64, err error) {
+	families, err := g.Gather()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			count += m.GetHistogram().GetSampleCount()
+			sum += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return count, sum, nil
 }
 
 type appendWorkload struct {

@@ -72,6 +72,8 @@ type Result struct {
 	BaselineEventsPerSec *float64 `json:"baseline_events_per_sec,omitempty"`
 	Ratio                *float64 `json:"ratio,omitempty"`
 	BaselineName         string   `json:"baseline,omitempty"`
+	// GroupMean is bench append's appends per group commit statement.
+	GroupMean *float64 `json:"group_mean,omitempty"`
 }
 
 // compareWithPaired sets the ratio to the median of rs[i]/base[i], rounds measured side by side,
@@ -244,14 +246,26 @@ func print(o Options, results []Result) error {
 	if o.JSON {
 		return jsonLines(o.Out, results)
 	}
+	grouped := slices.ContainsFunc(results, func(r Result) bool { return r.GroupMean != nil })
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "name\twriters\tevents/s\tp50 ms\tp99 ms\tbaseline events/s\tratio\t")
+	header := "name\twriters\tevents/s\tp50 ms\tp99 ms\tbaseline events/s\tratio\t"
+	if grouped {
+		header += "group\t"
+	}
+	fmt.Fprintln(tw, header)
 	for _, r := range results {
-		base, ratio := "-", "-"
+		base, ratio, group := "-", "-", "-"
 		if r.Ratio != nil {
 			base, ratio = fmt.Sprintf("%.0f", *r.BaselineEventsPerSec), fmt.Sprintf("%.2f", *r.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%s\t%s\t\n", r.Name, r.Writers, r.EventsPerSec, r.P50ms, r.P99ms, base, ratio)
+		if r.GroupMean != nil {
+			group = fmt.Sprintf("%.1f", *r.GroupMean)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%s\t%s\t", r.Name, r.Writers, r.EventsPerSec, r.P50ms, r.P99ms, base, ratio)
+		if grouped {
+			fmt.Fprintf(tw, "%s\t", group)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
