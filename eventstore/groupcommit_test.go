@@ -155,6 +155,12 @@ func TestGroupCommitConflictsAndSuccessesShareAGroup(t *testing.T) {
 			require.False(t, positions[e.Position])
 			positions[e.Position] = true
 		}
+		// The result says where the event is stored.
+		stored, err := es.ReadStream(ctx, okStreams[i], 1, 0)
+		require.NoError(t, err)
+		require.Len(t, stored, 1)
+		require.Equal(t, stored[0].Position, o.res.Events[0].Position)
+		require.Equal(t, stored[0].TransactionID, o.res.TransactionID)
 		r, err := es.Verify(ctx, okStreams[i])
 		require.NoError(t, err)
 		require.Nil(t, r.Break)
