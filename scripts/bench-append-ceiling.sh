@@ -48,19 +48,14 @@ group() { # group N: one statement of N one-event appends on fresh streams
   for i in $(seq 1 "$1"); do streams="$streams${streams:+, }'$i-' || :v"; done
   cat <<EOF
 \set v random(1, 9000000000000000000)
-WITH ins AS (
-  INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type, schema_version,
-                      data, metadata, recorded_at, prev_hash, hash)
-  SELECT x.sid, 'task', 1, gen_random_uuid(), 'task.created', 1, '$data'::json, '$meta'::json, now(),
-         sha256('p'::bytea), sha256('h'::bytea)
-  FROM unnest(ARRAY[$streams]) WITH ORDINALITY AS x(sid, ord)
-  WHERE pg_try_advisory_xact_lock(taskforge_stream_lock(x.sid))
-  ORDER BY x.ord
-  RETURNING event_id, position, transaction_id
-)
-SELECT coalesce(array_agg(event_id ORDER BY position), '{}'), coalesce(array_agg(position ORDER BY position), '{}'),
-       max(transaction_id::text::bigint)
-FROM ins;
+INSERT INTO events (stream_id, stream_type, stream_version, event_id, event_type, schema_version,
+                    data, metadata, recorded_at, prev_hash, hash)
+SELECT x.sid, 'task', 1, gen_random_uuid(), 'task.created', 1, '$data'::json, '$meta'::json, now(),
+       sha256('p'::bytea), sha256('h'::bytea)
+FROM unnest(ARRAY[$streams]) WITH ORDINALITY AS x(sid, ord)
+WHERE pg_try_advisory_xact_lock(taskforge_stream_lock(x.sid))
+ORDER BY x.ord
+RETURNING event_id, position, transaction_id::text::bigint;
 EOF
 }
 group 4 >"$work/group4.sql"
