@@ -357,20 +357,18 @@ func (s *Store) runGroup(ctx context.Context, sql string, n int, args []any) (ma
 	}
 	defer rows.Close()
 	var (
-		at       = make(map[uuid.UUID]int64, n)
-		id       uuid.UUID
-		pos, tx  int64
-		txID     int64
-		txIDSeen bool
+		at            = make(map[uuid.UUID]int64, n)
+		id            uuid.UUID
+		pos, tx, txID int64
 	)
 	for rows.Next() {
 		if err := rows.Scan(&id, &pos, &tx); err != nil {
 			return nil, 0, err
 		}
-		if txIDSeen && tx != txID {
+		if len(at) > 0 && tx != txID {
 			return nil, 0, fmt.Errorf("append: one group in transactions %d and %d", txID, tx)
 		}
-		at[id], txID, txIDSeen = pos, tx, true
+		at[id], txID = pos, tx
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err

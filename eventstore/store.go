@@ -152,52 +152,45 @@ RETURNING position, transaction_id::text::bigint`
 func (s *Store) Append(ctx context.Context, appends ...StreamAppend) (AppendResult, error) {
 	start := time.Now()
 	arriving := s.group.arriving(appends)
+	var (
+		res AppendResult
+		f   *fastAppend
+	)
 	args, err := s.buildAppendArgs(appends)
 	if err == nil {
-		var (
-			res AppendResult
-			f   *fastAppend
-		)
 		f, err = s.prepareFast(appends, args)
-		if err == nil {
-			if arriving {
-				arriving = false
-				res, err = s.group.append(ctx, f)
-			} else {
-				err = errRunAlone
-			}
-			if errors.Is(err, errRunAlone) {
-				res, err = s.appendFast(ctx, f)
-			}
-		}
-		if arriving { // it never came to the committer (invalid, or the slow path)
-			arriving = false
-			s.group.left()
-		}
-		if errors.Is(err, errSlowPath) {
-			res, err = s.appendOn(ctx, s.pool, appends, args, false, false)
-		}
-		if err != nil && errors.Is(err, ErrConcurrency) {
-			// Perhaps these ids are stored already (a retried request, or a concurrent twin that
-			// won); else this run reports the conflict with the stream's current version.
-			res, err = s.appendOn(ctx, s.pool, appends, args, true, false)
-		}
-		if err == nil {
-			if !res.Replayed && len(res.Events) > 0 {
-				s.notifier.signal()
-				if s.onCommit != nil {
-					s.onCommit()
-				}
-			}
-			s.metrics.observeAppend(start, res, nil)
-			return res, nil
+	}
+	switch {
+	case arriving && err == nil:
+		res, err = s.group.append(ctx, f)
+	case arriving:
+		s.group.left() // invalid, or the general path: it never comes to the committer
+	case err == nil:
+		err = errRunAlone
+	}
+	if errors.Is(err, errRunAlone) {
+		res, err = s.appendFast(ctx, f)
+	}
+	if errors.Is(err, errSlowPath) {
+		res, err = s.appendOn(ctx, s.pool, appends, args, false, false)
+	}
+	if err != nil && errors.Is(err, ErrConcurrency) {
+		// Perhaps these ids are stored already (a retried request, or a concurrent twin that
+		// won); else this run reports the conflict with the stream's current version.
+		res, err = s.appendOn(ctx, s.pool, appends, args, true, false)
+	}
+	if err != nil {
+		s.metrics.observeAppend(start, AppendResult{}, err)
+		return AppendResult{}, err
+	}
+	if !res.Replayed && len(res.Events) > 0 {
+		s.notifier.signal()
+		if s.onCommit != nil {
+			s.onCommit()
 		}
 	}
-	if arriving {
-		s.group.left()
-	}
-	s.metrics.observeAppend(start, AppendResult{}, err)
-	return AppendResult{}, err
+	s.metrics.observeAppend(start, res, nil)
+	return res, nil
 }
 
 // AppendTx is Append inside the caller's transaction: the events commit or roll back with it, and

@@ -22,7 +22,14 @@ pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null
 
 base=$(scripts/postgres.sh DATABASE_URL postgres)
 db="taskforge_ceiling_$$"
-url="${base/\/postgres\?//$db?}"
+# The scratch database's URL: base's, with its database name replaced (never base itself: the
+# script migrates what it is given).
+if [[ $base =~ ^(postgres(ql)?://[^/?]*)(/[^?]*)?(\?.*)?$ ]]; then
+  url="${BASH_REMATCH[1]}/$db${BASH_REMATCH[4]}"
+else
+  echo "bench-append-ceiling: not a postgres:// URL: $base" >&2
+  exit 1
+fi
 work=$(mktemp -d)
 cleanup() {
   psql -q "$base" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true

@@ -120,7 +120,9 @@ func planFor(oc *graphql.OperationContext, sel ast.SelectionSet, s *shape, types
 	p := &plan{shape: s, fields: graphql.CollectFields(oc, sel, s.implementors(types))}
 	p.sub = make([]*plan, len(p.fields))
 	for i, f := range p.fields {
-		if !plain(f) {
+		// CollectFields merges a field's repeats; it keeps two of one alias only for fields
+		// selected through a union's fragment (the schema has no union), which gqlgen writes once.
+		if !plain(f) || aliasBefore(p.fields[:i], f.Alias) {
 			return nil, false
 		}
 		if child := s.objects[f.Name]; child != nil {
@@ -164,15 +166,11 @@ func list[T any](ctx context.Context, oc *graphql.OperationContext, sel ast.Sele
 }
 
 // write writes obj as gqlgen's FieldSet does (the fields in collection order under their
-// aliases, an alias written once), or returns false when a value declines. A decline leaves buf
+// aliases), or returns false when a value declines. A decline leaves buf
 // half written: the whole list is then left to gqlgen, so nothing of buf is used.
 func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 	buf.WriteByte('{')
-	written := 0
 	for i, f := range p.fields {
-		if aliasBefore(p.fields[:i], f.Alias) {
-			continue
-		}
 		var (
 			m     graphql.Marshaler
 			child any
@@ -188,7 +186,7 @@ func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 		} else if m = p.shape.value(f, obj); m == nil {
 			return false
 		}
-		if written > 0 {
+		if i > 0 {
 			buf.WriteByte(',')
 		}
 		graphql.MarshalString(f.Alias).MarshalGQL(buf)
@@ -198,7 +196,6 @@ func (p *plan) write(buf *bytes.Buffer, obj any) bool {
 		} else if !p.sub[i].write(buf, child) {
 			return false
 		}
-		written++
 	}
 	buf.WriteByte('}')
 	return true

@@ -94,21 +94,24 @@ func Append(ctx context.Context, o AppendOptions) error {
 			}
 			for _, c := range order {
 				run := fmt.Sprintf("%s-%d-%d", c.name, writers, round)
-				groups, grouped, err := histogramTotals(reg, groupAppendsMetric)
-				if err != nil {
-					return err
+				groupCase := c.name == "append" && o.GroupCommit != "off"
+				var groups, grouped float64
+				if groupCase {
+					if groups, grouped, err = histogramTotals(reg, groupAppendsMetric); err != nil {
+						return err
+					}
 				}
 				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
 				if err != nil {
 					return err
 				}
-				if c.name == "append" && o.GroupCommit != "off" {
+				if groupCase {
 					groupsAfter, groupedAfter, err := histogramTotals(reg, groupAppendsMetric)
 					if err != nil {
 						return err
 					}
 					if n := groupsAfter - groups; n > 0 {
-						mean := (groupedAfter - grouped) / float64(n)
+						mean := (groupedAfter - grouped) / n
 						r.GroupMean = &mean
 					}
 				}
@@ -130,7 +133,7 @@ func Append(ctx context.Context, o AppendOptions) error {
 const groupAppendsMetric = "taskforge_eventstore_group_appends"
 
 // histogramTotals returns the count and sum of the histogram name.
-func histogramTotals(g prometheus.Gatherer, name string) (count uint64, sum float64, err error) {
+func histogramTotals(g prometheus.Gatherer, name string) (count, sum float64, err error) {
 	families, err := g.Gather()
 	if err != nil {
 		return 0, 0, err
@@ -140,7 +143,7 @@ func histogramTotals(g prometheus.Gatherer, name string) (count uint64, sum floa
 			continue
 		}
 		for _, m := range fam.GetMetric() {
-			count += m.GetHistogram().GetSampleCount()
+			count += float64(m.GetHistogram().GetSampleCount())
 			sum += m.GetHistogram().GetSampleSum()
 		}
 	}
