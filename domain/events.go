@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // Event is a fact recorded on a stream. Every event is a plain struct (a
@@ -49,9 +51,13 @@ func entry[E Event](name string, version int) registration {
 		name:    name,
 		version: version,
 		goType:  reflect.TypeFor[E](),
+		// segmentio's decoder reads what encoding/json reads, into the same values
+		// (TestDecodeAgreesWithEncodingJSON), in a third of the time: decoding was
+		// the largest Go cost of a rebuild (1M events: 6.7 of 17.9 CPU-seconds)
+		// and is on every projection's and command's read of the log.
 		decode: func(data []byte) (Event, error) {
 			var e E
-			if err := json.Unmarshal(data, &e); err != nil {
+			if err := fastjson.Unmarshal(data, &e); err != nil {
 				return nil, err
 			}
 			return e, nil

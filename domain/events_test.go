@@ -103,7 +103,7 @@ func TestEventsRoundTrip(t *testing.T) {
 }
 
 // fill sets every field reachable from v to a non-zero value.
-func fill(t *testing.T, v reflect.Value, seed int) {
+func fill(t testing.TB, v reflect.Value, seed int) {
 	t.Helper()
 	switch v.Type() {
 	case reflect.TypeFor[time.Time]():
