@@ -34,7 +34,7 @@ func TestInboxReadState(t *testing.T) {
 	}
 	res, err := f.h.CreateTask.Handle(ctx, commands.CreateTask{Actor: owner, ProjectID: w.project, Title: "For mia", Assignee: member.UserID})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+	f.applied(res.Position)
 
 	counts := func() map[uuid.UUID]int {
 		t.Helper()

@@ -30,7 +30,7 @@ func TestPendingInvitations(t *testing.T) {
 	require.NoError(t, err)
 	res, err := f.h.RevokeInvitation.Handle(ctx, commands.RevokeInvitation{Actor: owner, WorkspaceID: w.ws, InvitationID: gone.InvitationID})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+	f.applied(res.Position)
 
 	now := time.Now()
 	mine, err := f.q.InvitationsForEmail(ctx, "NINA@example.com", now, 10)
@@ -63,7 +63,7 @@ func TestPendingInvitations(t *testing.T) {
 	require.Equal(t, domain.CodeInvitationExpired, domain.CodeOf(err))
 	again, err := h.InviteMember.Handle(ctx, commands.InviteMember{Actor: owner, WorkspaceID: w.ws, Email: "nina@example.com", Role: domain.RoleMember})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, again.Position))
+	f.applied(again.Position)
 	pending, err := f.q.WorkspaceInvitations(ctx, w.ws, later)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
@@ -74,7 +74,7 @@ func TestPendingInvitations(t *testing.T) {
 
 	joined, err := h.AcceptInvitation.Handle(ctx, commands.AcceptInvitation{Actor: nina, WorkspaceID: w.ws, InvitationID: again.InvitationID})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, joined.Position))
+	f.applied(joined.Position)
 	pending, err = f.q.WorkspaceInvitations(ctx, w.ws, later)
 	require.NoError(t, err)
 	require.Empty(t, pending)

@@ -119,6 +119,17 @@ func (f *fixture) caughtUp() {
 	}, "projections to catch up")
 }
 
+// applied waits until every projection has applied pos. The bound is a stall's, not a timing:
+// WaitFor's default (DefaultWait, 5 s) is an API request's, and the read horizon is the whole
+// server's, so another package's transaction held open meanwhile (make test runs them all at once)
+// holds these projections back too.
+func (f *fixture) applied(pos eventstore.GlobalPosition) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(f.ctx, 60*time.Second)
+	defer cancel()
+	require.NoError(f.t, f.q.WaitFor(ctx, pos))
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func (f *fixture) waitFor(d time.Duration, cond func() bool, what string) {
 	f.t.Helper()

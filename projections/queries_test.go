@@ -33,7 +33,7 @@ func TestReadModels(t *testing.T) {
 	require.NoError(t, err)
 	res, err := f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: w.tasks[2]})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+	f.applied(res.Position)
 
 	ws, err := f.q.Workspace(ctx, w.ws)
 	require.NoError(t, err)
@@ -210,7 +210,7 @@ func TestListTasksDueBefore(t *testing.T) {
 	archived := want[3]
 	res, err := f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: archived})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+	f.applied(res.Position)
 
 	walk := func(filter projections.TaskFilter) (seen []uuid.UUID, sizes []int) {
 		t.Helper()
@@ -283,7 +283,7 @@ func TestSearchPagesFull(t *testing.T) {
 	}
 	res, err := f.h.ArchiveTask.Handle(ctx, commands.ArchiveTask{Actor: member, TaskID: labelled[0]})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(ctx, res.Position))
+	f.applied(res.Position)
 
 	walk := func(filter projections.TaskFilter) (seen []uuid.UUID, sizes []int) {
 		t.Helper()
@@ -334,7 +334,7 @@ func TestUnreadNotifications(t *testing.T) {
 		require.NoError(t, err)
 		last = res
 	}
-	require.NoError(t, f.q.WaitFor(ctx, last.Position))
+	f.applied(last.Position)
 	all, err := f.q.Notifications(ctx, w.ws, "max", nil, 100)
 	require.NoError(t, err)
 	require.Len(t, all.Items, 12)

@@ -22,7 +22,7 @@ func TestRebuildUpcastsOldEvents(t *testing.T) {
 	f := setup(t)
 	w := f.world(3)
 	hook := uuid.New()
-	_, err := f.store.Append(f.ctx, eventstore.StreamAppend{
+	appended, err := f.store.Append(f.ctx, eventstore.StreamAppend{
 		StreamID: domain.WorkspaceStream(w.ws), StreamType: domain.StreamTypeWorkspace, Expected: eventstore.Any(),
 		Events: []eventstore.EventData{{ID: uuid.New(), Type: domain.EventWebhookRegistered, SchemaVersion: 1,
 			Data: []byte(fmt.Sprintf(`{"workspace_id":%q,"webhook_id":%q,"url":"http://127.0.0.1:9/hook","secret":"s3cret","by":"%s","at":%q}`,
@@ -30,6 +30,15 @@ func TestRebuildUpcastsOldEvents(t *testing.T) {
 			Metadata: eventstore.Metadata{Actor: string(owner.UserID), WorkspaceID: w.ws, ClientMutationID: "m\"1"}}},
 	})
 	require.NoError(t, err)
+	// A rebuild reads only below the read horizon, which is the whole server's: while another
+	// package's transaction holds it (make test runs them all at once), the rebuild would end
+	// before reaching the event, and nothing would be refused.
+	f.waitFor(60*time.Second, func() bool {
+		var below bool
+		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`,
+			fmt.Sprint(appended.TransactionID)).Scan(&below))
+		return below
+	}, "the event to be below the read horizon")
 
 	// Without the upcaster the version-1 payload is refused: the load did meet it.
 	_, err = projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{})

@@ -86,7 +86,7 @@ func newFilterWorld(t *testing.T, f *fixture, rng *rand.Rand, n int) filterWorld
 		require.NoError(t, err)
 		last = res.Result
 	}
-	require.NoError(t, f.q.WaitFor(ctx, last.Position))
+	f.applied(last.Position)
 	all, err := f.q.ListTasks(ctx, fw.ws, projections.TaskFilter{IncludeArchived: true, Limit: projections.MaxPage})
 	require.NoError(t, err)
 	require.Len(t, all.Tasks, n)

@@ -41,11 +41,11 @@ func TestProjectVersionWithTaskNumbers(t *testing.T) {
 			Events: encode(domain.TaskCreated{TaskID: task, ProjectID: old.ID, WorkspaceID: w.ws, Number: 1, Key: "OLD-1", Title: "Old",
 				Priority: domain.PriorityNone, Labels: []string{}, Status: "todo", Rank: "000001", By: member.UserID, At: now})})
 	require.NoError(t, err)
-	require.NoError(t, f.q.WaitFor(f.ctx, res.Head()))
+	f.applied(res.Head())
 	added, err := f.h.CreateTask.Handle(f.ctx, commands.CreateTask{Actor: member, ProjectID: old.ID, Title: "New"})
 	require.NoError(t, err)
 	require.Equal(t, "OLD-2", added.Key)
-	require.NoError(t, f.q.WaitFor(f.ctx, added.Position))
+	f.applied(added.Position)
 
 	check := func(what string) {
 		t.Helper()
