@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskforge/taskforge/commands"
@@ -85,7 +86,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Message = err.Error()
 			ext["code"] = CodeSubscriptionLimit
 		case errors.Is(err, context.DeadlineExceeded):
-			// logged once per operation, at WARN, by logTimeouts
+			// logged once per operation, at WARN, by answerTimeouts
 			out.Message = "the operation took too long"
 			ext["code"] = CodeTimeout
 		case presentLimit(err, out, ext):
@@ -113,11 +114,18 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 	}
 }
 
-// logTimeouts logs, once per operation, at WARN, an operation that ran out of
-// Options.OperationTimeout: with its request id and name, what an operator needs to find it.
-func logTimeouts(log *slog.Logger) graphql.OperationMiddleware {
+// answerTimeouts logs, once per operation, at WARN, an operation that ran out of
+// Options.OperationTimeout: with its request id and name, what an operator needs to find it. And it
+// answers a query or mutation whose time ran out before it ran: gqlgen then answers nothing, which
+// its HTTP transports send as a 200 with the body null (no data, no error). That happens when the
+// read cache's wait for a consistency token takes the whole timeout (the request's first read of
+// the cache, readCacheExtension, waits before gqlgen executes): the client got an empty answer to a
+// read it had asked to be at least as new as its write. Such an operation gets its TIMEOUT error
+// instead; nothing of it ran.
+func answerTimeouts(log *slog.Logger, present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		respond := next(ctx)
+		answered := false // a transport that iterates (websockets) takes nil as the end
 		return func(ctx context.Context) *graphql.Response {
 			resp := respond(ctx)
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -132,7 +140,11 @@ func logTimeouts(log *slog.Logger) graphql.OperationMiddleware {
 				}
 				log.WarnContext(ctx, "graphql: operation timed out", "request_id", info.RequestID,
 					"operation", name, "elapsed", time.Since(oc.Stats.OperationStart))
+				if resp == nil && !answered && oc.Operation != nil && oc.Operation.Operation != ast.Subscription {
+					resp = &graphql.Response{Errors: gqlerror.List{present(ctx, ctx.Err())}}
+				}
 			}
+			answered = answered || resp != nil
 			return resp
 		}
 	}

@@ -178,7 +178,7 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	srv.AroundResponses(deliverSubscriptionEnd)
 	srv.AroundFields(stopWhenOver)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
-	srv.AroundOperations(logTimeouts(o.Logger))
+	srv.AroundOperations(answerTimeouts(o.Logger, errorPresenter(o.Logger)))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
 	m, err := newMetrics(o.Metrics)
