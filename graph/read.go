@@ -44,6 +44,10 @@ type requestState struct {
 	token   string
 	mu      sync.Mutex
 	reached eventstore.GlobalPosition
+	// failed is a wait that ended STALE at failedAt: a later field, or the resolvers after the
+	// read cache's wait, get that answer at once instead of waiting as long again.
+	failed   error
+	failedAt eventstore.GlobalPosition
 }
 
 type stateKey struct{}
@@ -82,8 +86,14 @@ func (r *Resolver) consistent(ctx context.Context, arg *string) error {
 		if !st.reached.Less(pos) {
 			return nil
 		}
+		if st.failed != nil && !pos.Less(st.failedAt) {
+			return st.failed
+		}
 	}
 	if err := r.await(ctx, pos); err != nil {
+		if st != nil && errors.Is(err, ErrStale) {
+			st.failed, st.failedAt = err, pos
+		}
 		return err
 	}
 	if st != nil {

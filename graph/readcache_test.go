@@ -44,18 +44,28 @@ func cachedBoard1(t *testing.T, key, title string) (*api, team, result) {
 // hit is a response served from the cache: its one statement is the state read (no token).
 func hit(r response) bool { return r.Status == 200 && len(r.Errors) == 0 && r.Statements == "1" }
 
-// TestTokenWaitPastTheTimeoutIsATimeout: a read whose consistency token the read models do not
-// reach within the operation's timeout answers TIMEOUT, with the cache on (the first request of a
-// query waits in the cache's extension, before gqlgen executes; a known one in its middleware)
-// and off. Before, the cache's wait used the whole timeout and gqlgen then answered nothing: a
-// 200 with the body null, which a client reads as an empty answer at least as new as its write.
-// The token names a transaction the log will not reach within the test (its head's + 10^9).
-func TestTokenWaitPastTheTimeoutIsATimeout(t *testing.T) {
+// TestTokenWaitPastItsBound: a read whose consistency token the read models do not reach in time
+// answers STALE when the consistency wait runs out first, TIMEOUT when the operation's own time
+// does; with the cache on (the first request of a query waits in the cache's extension, before
+// gqlgen executes; a known one in its middleware) and off, for the header and consistentWith.
+// Before, with the cache on, a wait that used the whole operation timeout left gqlgen nothing to
+// answer: a 200 with the body null, which a client reads as an empty answer at least as new as its
+// write. The token names a transaction the log will not reach within the test (its head's + 10^9).
+func TestTokenWaitPastItsBound(t *testing.T) {
 	t.Parallel()
-	for _, cache := range []int64{16 << 20, 0} {
+	for _, c := range []struct {
+		cache           int64
+		wait, opTimeout time.Duration
+		want            string
+	}{
+		{16 << 20, 30 * time.Second, time.Second, "TIMEOUT"},
+		{0, 30 * time.Second, time.Second, "TIMEOUT"},
+		{16 << 20, 300 * time.Millisecond, 15 * time.Second, "STALE"},
+		{0, 300 * time.Millisecond, 15 * time.Second, "STALE"},
+	} {
 		a := setupOptions(t, live.HubOptions{}, func(o *graph.Options) {
-			o.ReadCacheBytes, o.OperationTimeout = cache, time.Second
-		})
+			o.ReadCacheBytes, o.OperationTimeout = c.cache, c.opTimeout
+		}, func(r *graph.Resolver) { r.ConsistencyWait = c.wait })
 		tm := newTeam(t, a, "TO")
 		var task result
 		a.ok(tm.alice, `mutation($p: ID!) { createTask(input: {projectId: $p, title: "one"}) { id consistencyToken } }`,
@@ -66,10 +76,10 @@ func TestTokenWaitPastTheTimeoutIsATimeout(t *testing.T) {
 		vars := map[string]any{"p": tm.project}
 		for i := range 2 { // the cache's first sight of the query, then a known one
 			r := a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, future)
-			require.Equal(t, "TIMEOUT", code(t, r), "cache %d, request %d: %+v", cache, i+1, r)
+			require.Equal(t, c.want, code(t, r), "%+v, request %d: %+v", c, i+1, r)
 			r = a.do(tm.alice, `query($p: ID!, $tok: String) { project(id: $p, consistentWith: $tok) { name } }`,
 				map[string]any{"p": tm.project, "tok": future})
-			require.Equal(t, "TIMEOUT", code(t, r), "consistentWith, cache %d, request %d: %+v", cache, i+1, r)
+			require.Equal(t, c.want, code(t, r), "consistentWith, %+v, request %d: %+v", c, i+1, r)
 		}
 		// Nothing is kept of them: the board is served as it is.
 		require.Empty(t, a.raw(tm.alice, body(t, cachedBoard, vars), graph.ConsistencyHeader, task.ConsistencyToken).Errors)
