@@ -239,7 +239,7 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 		defer close(raw)
 		pos := from
 		for {
-			evs, err := readLoad(gctx, pool, store, opts.Registry, pos, opts.BatchEvents)
+			evs, err := readLoad(gctx, pool, store, opts.Registry, pos, opts.BatchEvents, false)
 			if err != nil {
 				return err
 			}

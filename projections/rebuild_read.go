@@ -43,9 +43,10 @@ const loadReadSQL = `SELECT position, transaction_id::text::bigint, stream_id, s
 	  AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 	ORDER BY events.transaction_id, events.position LIMIT $3`
 
-// readLoad reads up to limit events after pos in the global order, for the load phase.
+// readLoad reads up to limit events after pos in the global order, for the load phase. scan
+// decodes every row with scanEvent instead of from the raw values (tests compare both ways).
 func readLoad(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, reg *domain.Registry, after eventstore.GlobalPosition,
-	limit int) ([]eventstore.RecordedEvent, error) {
+	limit int, scan bool) ([]eventstore.RecordedEvent, error) {
 	if after.TransactionID > math.MaxInt64 {
 		return nil, fmt.Errorf("read log: transaction id %d out of range", after.TransactionID)
 	}
@@ -55,7 +56,7 @@ func readLoad(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, 
 	}
 	defer rows.Close()
 	out := make([]eventstore.RecordedEvent, 0, limit)
-	raw := rawFormats(rows.FieldDescriptions()) && !forceScan
+	raw := rawFormats(rows.FieldDescriptions()) && !scan
 	var rd rowDecoder
 	for rows.Next() {
 		var (
@@ -101,9 +102,6 @@ func readLoad(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, 
 	}
 	return out, nil
 }
-
-// forceScan makes readLoad use scanEvent (tests compare both ways).
-var forceScan bool
 
 // scanEvent scans a row of loadReadSQL with pgx; it returns the metadata's bytes.
 func scanEvent(rows pgx.Rows, e *eventstore.RecordedEvent) ([]byte, error) {
