@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,10 +33,7 @@ func decodeVariants(enc []byte) [][]byte {
 	}
 	for k := range m { // each field with a value of every other JSON type
 		for _, bad := range []string{`1`, `"s"`, `true`, `[1]`, `{"a":1}`, `-1.5e3`, `"2025-13-45T00:00:00Z"`} {
-			broken := map[string]json.RawMessage{}
-			for k2, v := range m {
-				broken[k2] = v
-			}
+			broken := maps.Clone(m)
 			broken[k] = json.RawMessage(bad)
 			b, _ := json.Marshal(broken)
 			out = append(out, b)

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -47,7 +48,12 @@ func BenchmarkGroupCommitCeiling(b *testing.B) {
 		`"number":42,"key":"TF-42","title":"Ship the read-your-writes consistency token","priority":"high",` +
 		`"labels":["backend","api"],"status":"todo"}`
 	meta := Metadata{Actor: "user-bench", CorrelationID: uuid.New(), CausationID: uuid.New(), WorkspaceID: uuid.New(), RequestID: "bench"}
-	metaJSON := `{"actor":"user-bench","request_id":"bench"}`
+	// The metadata's bytes as Append writes them, for the plain INSERT and the ideal client too.
+	metaBytes, err := json.Marshal(meta)
+	if err != nil {
+		b.Fatal(err)
+	}
+	metaJSON := string(metaBytes)
 	hash := sha256.Sum256([]byte("ceiling"))
 
 	var round int

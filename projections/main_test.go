@@ -102,9 +102,7 @@ func (f *fixture) caughtUp() {
 		ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`).Scan(&tx, &head.Position)
 	require.NoError(f.t, err)
 	head.TransactionID = uint64(tx)
-	// A bound for a stall, not a timing: make test runs every package at once with -race, and on
-	// 2 cores catching up took over 10 s there (TestTwoRunnersApplyEachEventOnce, TestCrashRecovery).
-	f.waitFor(60*time.Second, func() bool {
+	f.waitFor(stallBound, func() bool {
 		sts, err := projections.Statuses(f.ctx, f.pool)
 		require.NoError(f.t, err)
 		if len(sts) == 0 {
@@ -119,15 +117,30 @@ func (f *fixture) caughtUp() {
 	}, "projections to catch up")
 }
 
-// applied waits until every projection has applied pos. The bound is a stall's, not a timing:
-// WaitFor's default (DefaultWait, 5 s) is an API request's, and the read horizon is the whole
-// server's, so another package's transaction held open meanwhile (make test runs them all at once)
-// holds these projections back too.
+// stallBound bounds the tests' waits for the projections, as a stall, not a timing: make test runs
+// every package at once with -race, on 2 cores catching up took over 10 s there
+// (TestTwoRunnersApplyEachEventOnce, TestCrashRecovery), and the read horizon is the whole
+// server's, so another package's transaction held open holds these projections back too.
+// (WaitFor's own default, DefaultWait, is an API request's.)
+const stallBound = 60 * time.Second
+
+// applied waits until every projection has applied pos.
 func (f *fixture) applied(pos eventstore.GlobalPosition) {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(f.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(f.ctx, stallBound)
 	defer cancel()
 	require.NoError(f.t, f.q.WaitFor(ctx, pos))
+}
+
+// belowHorizon waits until readers of the log see pos: the store's head, which stops at the oldest
+// transaction running anywhere on the server, has reached it.
+func (f *fixture) belowHorizon(pos eventstore.GlobalPosition) {
+	f.t.Helper()
+	f.waitFor(stallBound, func() bool {
+		head, err := f.store.Head(f.ctx)
+		require.NoError(f.t, err)
+		return !head.Less(pos)
+	}, "the log to be readable up to "+pos.String())
 }
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -33,12 +33,7 @@ func TestRebuildUpcastsOldEvents(t *testing.T) {
 	// A rebuild reads only below the read horizon, which is the whole server's: while another
 	// package's transaction holds it (make test runs them all at once), the rebuild would end
 	// before reaching the event, and nothing would be refused.
-	f.waitFor(60*time.Second, func() bool {
-		var below bool
-		require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`,
-			fmt.Sprint(appended.TransactionID)).Scan(&below))
-		return below
-	}, "the event to be below the read horizon")
+	f.belowHorizon(appended.Head())
 
 	// Without the upcaster the version-1 payload is refused: the load did meet it.
 	_, err = projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{})
