@@ -7,8 +7,8 @@
 #             groups of 4 from 2 sessions: 8 writers in the shape group commit aims for
 #   group8x1  groups of 8 from one session
 #
-# and prints rows/s and the ratio to plain of the same round. `bench append` at 8 writers is the
-# same work plus the Go side's: compare its ratio with these.
+# and prints rows/s, the ratio to plain of the same round and rows per WAL flush. `bench append` at
+# 8 writers is the same work plus the Go side's: compare its ratio and ev/flush with these.
 #
 #   scripts/bench-append-ceiling.sh [ROUNDS] [SECONDS]     (defaults 2 and 6; needs bin/taskforge)
 set -euo pipefail
@@ -68,17 +68,26 @@ EOF
 group 4 >"$work/group4.sql"
 group 8 >"$work/group8.sql"
 
-rows() { # rows FILE SESSIONS ROWS_PER_STATEMENT: rows/s over secs
-  local tps
+syncs() { psql -Atq "$url" -c "SELECT wal_sync FROM pg_stat_wal"; }
+
+rows() { # rows FILE SESSIONS ROWS_PER_STATEMENT: "rows/s rows-per-WAL-flush" over secs
+  local tps s0 s1
+  s0=$(syncs)
+  # pgbench's sessions end with the run, and a backend adds its WAL counts to pg_stat_wal as it
+  # exits: the difference is the run's flushes (the WAL writer's, and any other session's, too).
   tps=$("$pgbench" -n -M prepared -T "$secs" -c "$2" -j "$2" -f "$work/$1.sql" "$url" 2>/dev/null |
     awk '/^tps/ {print $3}')
-  awk -v t="$tps" -v n="$3" 'BEGIN {printf "%.0f", t * n}'
+  s1=$(syncs)
+  awk -v t="$tps" -v n="$3" -v s="$secs" -v f="$((s1 - s0))" \
+    'BEGIN {printf "%.0f %.1f\n", t * n, (f > 0 ? t * n * s / f : 0)}'
 }
-printf '%-6s %10s %10s %7s %10s %7s\n' round plain group4x2 ratio group8x1 ratio
+# ev/flush: rows per WAL flush. A commit waits for its WAL's flush, which takes every commit
+# waiting at that moment: where flushes bound the rate, rows/s follow rows per flush.
+printf '%-6s %10s %9s %10s %7s %9s %10s %7s %9s\n' round plain ev/flush group4x2 ratio ev/flush group8x1 ratio ev/flush
 for r in $(seq 1 "$rounds"); do
-  p=$(rows plain 8 1)
-  g4=$(rows group4 2 4)
-  g8=$(rows group8 1 8)
-  awk -v r="$r" -v p="$p" -v g4="$g4" -v g8="$g8" \
-    'BEGIN {printf "%-6s %10d %10d %7.2f %10d %7.2f\n", r, p, g4, g4 / p, g8, g8 / p}'
+  read -r p pf < <(rows plain 8 1)
+  read -r g4 g4f < <(rows group4 2 4)
+  read -r g8 g8f < <(rows group8 1 8)
+  awk -v r="$r" -v p="$p" -v g4="$g4" -v g8="$g8" -v pf="$pf" -v g4f="$g4f" -v g8f="$g8f" \
+    'BEGIN {printf "%-6s %10d %9.1f %10d %7.2f %9.1f %10d %7.2f %9.1f\n", r, p, pf, g4, g4 / p, g4f, g8, g8 / p, g8f}'
 done

@@ -38,6 +38,13 @@ type AppendOptions struct {
 //	append_no_group        the same without group commit (--group-commit both)
 //	baseline_insert_batch  one INSERT of 100 rows, autocommit
 //	append_batch           100 events in one append, exact expected version
+//
+// "ev/flush" is the case's events per WAL flush of the server (pg_stat_wal's wal_sync). A commit
+// returns once its WAL is flushed, and PostgreSQL flushes for every commit waiting at that moment:
+// one-row transactions from 8 sessions share a flush among about 3, a group commit statement
+// brings its whole group to one. Where the disk's flushes are what bounds the rate (on this
+// machine's 8 writers, a flush costs more than the statements it commits), the ratio follows the
+// events per flush.
 func Append(ctx context.Context, o AppendOptions) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -101,9 +108,14 @@ func Append(ctx context.Context, o AppendOptions) error {
 						return err
 					}
 				}
+				syncs, counted := walSyncs(ctx, pool)
 				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
 				if err != nil {
 					return err
+				}
+				if syncsAfter, ok := walSyncs(ctx, pool); counted && ok && syncsAfter > syncs {
+					perFlush := float64(r.Events) / float64(syncsAfter-syncs)
+					r.EventsPerFlush = &perFlush
 				}
 				if groupCase {
 					groupsAfter, groupedAfter, err := histogramTotals(reg, groupAppendsMetric)
@@ -127,6 +139,28 @@ func Append(ctx context.Context, o AppendOptions) error {
 		}
 	}
 	return print(o.Options, out)
+}
+
+// walSyncs returns how many times the server has flushed its WAL to disk (pg_stat_wal), with the
+// pending counts of pool's connections included, or false where the server cannot tell
+// (PostgreSQL before 15). A backend adds its counts to pg_stat_wal at most once a second while
+// busy and within 10 s when idle: each idle connection is asked to add them now
+// (pg_stat_force_next_flush, carried out before the statement's reply). Between measurements
+// every connection is idle. The WAL writer's own flushes, and any other session's, count too.
+func walSyncs(ctx context.Context, pool *pgxpool.Pool) (int64, bool) {
+	conns := pool.AcquireAllIdle(ctx)
+	ok := true
+	for _, c := range conns {
+		if _, err := c.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			ok = false
+		}
+		c.Release()
+	}
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT wal_sync FROM pg_stat_wal`).Scan(&n); err != nil {
+		return 0, false
+	}
+	return n, ok
 }
 
 // groupAppendsMetric is the store's histogram of appends per group commit.

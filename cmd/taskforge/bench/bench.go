@@ -74,6 +74,8 @@ type Result struct {
 	BaselineName         string   `json:"baseline,omitempty"`
 	// GroupMean is bench append's appends per group commit statement.
 	GroupMean *float64 `json:"group_mean,omitempty"`
+	// EventsPerFlush is bench append's events per WAL flush of the server.
+	EventsPerFlush *float64 `json:"events_per_flush,omitempty"`
 }
 
 // compareWithPaired sets the ratio to the median of rs[i]/base[i], rounds measured side by side,
@@ -247,27 +249,39 @@ func print(o Options, results []Result) error {
 		return jsonLines(o.Out, results)
 	}
 	grouped := slices.ContainsFunc(results, func(r Result) bool { return r.GroupMean != nil })
+	flushed := slices.ContainsFunc(results, func(r Result) bool { return r.EventsPerFlush != nil })
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "name\twriters\tevents/s\tp50 ms\tp99 ms\tbaseline events/s\tratio\t"
 	if grouped {
 		header += "group\t"
 	}
+	if flushed {
+		header += "ev/flush\t"
+	}
 	fmt.Fprintln(tw, header)
 	for _, r := range results {
-		base, ratio, group := "-", "-", "-"
+		base, ratio := "-", "-"
 		if r.Ratio != nil {
 			base, ratio = fmt.Sprintf("%.0f", *r.BaselineEventsPerSec), fmt.Sprintf("%.2f", *r.Ratio)
 		}
-		if r.GroupMean != nil {
-			group = fmt.Sprintf("%.1f", *r.GroupMean)
-		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%s\t%s\t", r.Name, r.Writers, r.EventsPerSec, r.P50ms, r.P99ms, base, ratio)
 		if grouped {
-			fmt.Fprintf(tw, "%s\t", group)
+			fmt.Fprintf(tw, "%s\t", optFigure(r.GroupMean))
+		}
+		if flushed {
+			fmt.Fprintf(tw, "%s\t", optFigure(r.EventsPerFlush))
 		}
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// optFigure prints a figure that a case may lack.
+func optFigure(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *f)
 }
 
 // jsonLines writes each result as one JSON line (--json).
