@@ -71,15 +71,16 @@ group 8 >"$work/group8.sql"
 syncs() { psql -Atq "$url" -c "SELECT wal_sync FROM pg_stat_wal"; }
 
 rows() { # rows FILE SESSIONS ROWS_PER_STATEMENT: "rows/s rows-per-WAL-flush" over secs
-  local tps s0 s1
+  local out tps txs s0 s1
   s0=$(syncs)
   # pgbench's sessions end with the run, and a backend adds its WAL counts to pg_stat_wal as it
   # exits: the difference is the run's flushes (the WAL writer's, and any other session's, too).
-  tps=$("$pgbench" -n -M prepared -T "$secs" -c "$2" -j "$2" -f "$work/$1.sql" "$url" 2>/dev/null |
-    awk '/^tps/ {print $3}')
+  out=$("$pgbench" -n -M prepared -T "$secs" -c "$2" -j "$2" -f "$work/$1.sql" "$url" 2>/dev/null)
   s1=$(syncs)
-  awk -v t="$tps" -v n="$3" -v s="$secs" -v f="$((s1 - s0))" \
-    'BEGIN {printf "%.0f %.1f\n", t * n, (f > 0 ? t * n * s / f : 0)}'
+  tps=$(awk '/^tps/ {print $3}' <<<"$out")
+  txs=$(awk '/actually processed/ {print $NF}' <<<"$out")
+  awk -v t="$tps" -v x="$txs" -v n="$3" -v f="$((s1 - s0))" \
+    'BEGIN {printf "%.0f %.1f\n", t * n, (f > 0 ? x * n / f : 0)}'
 }
 # ev/flush: rows per WAL flush. A commit waits for its WAL's flush, which takes every commit
 # waiting at that moment: where flushes bound the rate, rows/s follow rows per flush.
