@@ -174,11 +174,12 @@ func NewHandler(r *Resolver, o Options) (http.Handler, error) {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(loaders.With(ctx, loaders.New(r.Queries)))
 	})
-	srv.AroundResponses(limitResponses(o.MaxRows, errorPresenter(o.Logger)))
+	present := errorPresenter(o.Logger)
+	srv.AroundResponses(limitResponses(o.MaxRows, present))
 	srv.AroundResponses(deliverSubscriptionEnd)
 	srv.AroundFields(stopWhenOver)
-	srv.SetErrorPresenter(errorPresenter(o.Logger))
-	srv.AroundOperations(answerTimeouts(o.Logger, errorPresenter(o.Logger)))
+	srv.SetErrorPresenter(present)
+	srv.AroundOperations(answerTimeouts(o.Logger, present))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 
 	m, err := newMetrics(o.Metrics)
