@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -96,20 +97,37 @@ type ProjectionResult struct {
 	// the same rows in every table.
 	Identical *bool `json:"identical,omitempty"`
 	Run       int   `json:"run,omitempty"` // rebuild --runs: which run
+	// Rebuild: the CPU time this process used, and the machine's busy CPU time (every process,
+	// PostgreSQL's too when it runs here; Linux only). CPUBoundRate is the rate at which this
+	// run's CPU per event would keep every core busy: no parallelism on this machine can rebuild
+	// faster, only spending less CPU per event can.
+	ProcessCPUSeconds float64 `json:"process_cpu_s,omitempty"`
+	MachineCPUSeconds float64 `json:"machine_cpu_s,omitempty"`
+	CPUBoundRate      float64 `json:"cpu_bound_events_per_sec,omitempty"`
 }
 
 func printProjectionResults(o ProjectionOptions, rs []ProjectionResult) error {
 	if o.JSON {
 		return jsonLines(o.Out, rs)
 	}
+	cpu := slices.ContainsFunc(rs, func(r ProjectionResult) bool { return r.ProcessCPUSeconds > 0 })
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "name\tevents\tseconds\tevents/s\tp50 ms\tp99 ms\tmax ms\t")
+	fmt.Fprint(tw, "name\tevents\tseconds\tevents/s\tp50 ms\tp99 ms\tmax ms\t")
+	if cpu {
+		fmt.Fprint(tw, "process cpu s\tmachine cpu s\tcpu-bound events/s\t")
+	}
+	fmt.Fprintln(tw)
 	for _, r := range rs {
 		name := r.Name
 		if r.Run > 0 {
 			name = fmt.Sprintf("%s #%d", name, r.Run)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", name, r.Events, r.Seconds, r.EventsPerSec, r.P50ms, r.P99ms, r.MaxMS)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t", name, r.Events, r.Seconds, r.EventsPerSec, r.P50ms, r.P99ms, r.MaxMS)
+		if cpu {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t", orDash(r.ProcessCPUSeconds, "%.1f"), orDash(r.MachineCPUSeconds, "%.1f"),
+				orDash(r.CPUBoundRate, "%.0f"))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
@@ -164,27 +182,31 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		o.Progress = &lockedWriter{w: o.Progress}
 		logger = slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	var rates []float64
+	var runs []ProjectionResult
 	for run := 1; run <= o.Runs; run++ {
-		start := time.Now()
+		start, proc0 := time.Now(), processCPU()
+		machine0, machineOK := machineCPU()
 		_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Logger: logger,
 			Progress: rebuildProgress(o.Progress, "rebuild")})
 		if err != nil {
 			return err
 		}
 		took := time.Since(start)
+		r := ProjectionResult{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds(),
+			ProcessCPUSeconds: (processCPU() - proc0).Seconds()}
+		if machine1, ok := machineCPU(); ok && machineOK && machine1 > machine0 {
+			r.MachineCPUSeconds = (machine1 - machine0).Seconds()
+			r.CPUBoundRate = float64(n) / (r.MachineCPUSeconds / float64(runtime.NumCPU()))
+		}
 		fmt.Fprintln(o.Progress)
-		r := ProjectionResult{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds()}
 		if o.Runs > 1 {
 			r.Run = run
 		}
 		results = append(results, r)
-		rates = append(rates, r.EventsPerSec)
+		runs = append(runs, r)
 	}
 	if o.Runs > 1 {
-		slices.Sort(rates)
-		med := rates[len(rates)/2]
-		results = append(results, ProjectionResult{Name: "rebuild_all_median", Events: n, Seconds: float64(n) / med, EventsPerSec: med})
+		results = append(results, medianRun(runs))
 	}
 	if o.Verify {
 		r, err := verifyRebuild(ctx, es, ps, o, n)
@@ -194,6 +216,31 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		results = append(results, r)
 	}
 	return printProjectionResults(o, results)
+}
+
+// orDash prints v, or "-" for a figure not measured (zero).
+func orDash(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// medianRun is the rebuild_all_median line: the median of each figure over the runs.
+func medianRun(runs []ProjectionResult) ProjectionResult {
+	median := func(f func(ProjectionResult) float64) float64 {
+		vs := make([]float64, len(runs))
+		for i, r := range runs {
+			vs[i] = f(r)
+		}
+		slices.Sort(vs)
+		return vs[len(vs)/2]
+	}
+	rate := median(func(r ProjectionResult) float64 { return r.EventsPerSec })
+	return ProjectionResult{Name: "rebuild_all_median", Events: runs[0].Events, Seconds: float64(runs[0].Events) / rate, EventsPerSec: rate,
+		ProcessCPUSeconds: median(func(r ProjectionResult) float64 { return r.ProcessCPUSeconds }),
+		MachineCPUSeconds: median(func(r ProjectionResult) float64 { return r.MachineCPUSeconds }),
+		CPUBoundRate:      median(func(r ProjectionResult) float64 { return r.CPUBoundRate })}
 }
 
 // lockedWriter serializes writes to w.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,11 @@ func TestRebuildKeepsItsLog(t *testing.T) {
 	for i, r := range second["rebuild_all"] {
 		require.EqualValues(t, i+1, r["run"])
 		require.Equal(t, events, r["events"])
+		require.Greater(t, r["process_cpu_s"], 0.0, "each run states its CPU time")
+		if _, err := os.Stat("/proc/stat"); err == nil {
+			require.Greater(t, r["machine_cpu_s"], 0.0, "and the machine's")
+			require.Greater(t, r["cpu_bound_events_per_sec"], 0.0)
+		}
 	}
 	require.Len(t, second["rebuild_all_median"], 1)
 
