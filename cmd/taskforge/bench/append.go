@@ -44,7 +44,9 @@ type AppendOptions struct {
 // one-row transactions from 8 sessions share a flush among about 3, a group commit statement
 // brings its whole group to one. Where the disk's flushes are what bounds the rate (on this
 // machine's 8 writers, a flush costs more than the statements it commits), the ratio follows the
-// events per flush.
+// events per flush. "cpu µs/ev" is the machine's busy CPU per event (every process, PostgreSQL's
+// too when it runs here; Linux only): where it times the rate comes near the machine's cores, the
+// CPU is what bounds the rate, and a case that commits several events at once spends less of it.
 func Append(ctx context.Context, o AppendOptions) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -109,9 +111,14 @@ func Append(ctx context.Context, o AppendOptions) error {
 					}
 				}
 				syncs, counted := walSyncs(ctx, pool)
+				cpu, cpuOK := machineCPU()
 				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
 				if err != nil {
 					return err
+				}
+				if cpuAfter, ok := machineCPU(); cpuOK && ok && r.Events > 0 {
+					perEvent := float64((cpuAfter - cpu).Nanoseconds()) / 1e3 / float64(r.Events)
+					r.CPUPerEventUs = &perEvent
 				}
 				if syncsAfter, ok := walSyncs(ctx, pool); counted && ok && syncsAfter > syncs {
 					perFlush := float64(r.Events) / float64(syncsAfter-syncs)

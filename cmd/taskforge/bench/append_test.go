@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,9 @@ func TestAppendSmoke(t *testing.T) {
 			// the figure is there, not its size.
 			for _, name := range []string{"baseline_insert", "append", "baseline_insert_batch", "append_batch"} {
 				require.Greater(t, lines[name]["events_per_flush"], 0.0, name)
+				if _, err := os.Stat("/proc/stat"); err == nil {
+					require.Contains(t, lines[name], "machine_cpu_us_per_event", name)
+				}
 			}
 			group, ok := lines["append"]["group_mean"]
 			if mode == "off" {

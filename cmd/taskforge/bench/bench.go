@@ -76,6 +76,8 @@ type Result struct {
 	GroupMean *float64 `json:"group_mean,omitempty"`
 	// EventsPerFlush is bench append's events per WAL flush of the server.
 	EventsPerFlush *float64 `json:"events_per_flush,omitempty"`
+	// CPUPerEventUs is bench append's busy CPU of the whole machine per event, in µs.
+	CPUPerEventUs *float64 `json:"machine_cpu_us_per_event,omitempty"`
 }
 
 // compareWithPaired sets the ratio to the median of rs[i]/base[i], rounds measured side by side,
@@ -250,6 +252,7 @@ func print(o Options, results []Result) error {
 	}
 	grouped := slices.ContainsFunc(results, func(r Result) bool { return r.GroupMean != nil })
 	flushed := slices.ContainsFunc(results, func(r Result) bool { return r.EventsPerFlush != nil })
+	cpu := slices.ContainsFunc(results, func(r Result) bool { return r.CPUPerEventUs != nil })
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "name\twriters\tevents/s\tp50 ms\tp99 ms\tbaseline events/s\tratio\t"
 	if grouped {
@@ -257,6 +260,9 @@ func print(o Options, results []Result) error {
 	}
 	if flushed {
 		header += "ev/flush\t"
+	}
+	if cpu {
+		header += "cpu µs/ev\t"
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range results {
@@ -270,6 +276,9 @@ func print(o Options, results []Result) error {
 		}
 		if flushed {
 			fmt.Fprintf(tw, "%s\t", optFigure(r.EventsPerFlush))
+		}
+		if cpu {
+			fmt.Fprintf(tw, "%s\t", optFigure(r.CPUPerEventUs))
 		}
 		fmt.Fprintln(tw)
 	}
