@@ -111,12 +111,12 @@ func Append(ctx context.Context, o AppendOptions) error {
 					}
 				}
 				syncs, counted := walSyncs(ctx, pool)
-				cpu, cpuOK := machineCPU()
+				cpu, _, cpuOK := machineCPU()
 				r, err := measure(ctx, c.name, writers, o.Duration, c.fn(run))
 				if err != nil {
 					return err
 				}
-				if cpuAfter, ok := machineCPU(); cpuOK && ok && r.Events > 0 {
+				if cpuAfter, _, ok := machineCPU(); cpuOK && ok && r.Events > 0 {
 					perEvent := float64((cpuAfter - cpu).Nanoseconds()) / 1e3 / float64(r.Events)
 					r.CPUPerEventUs = &perEvent
 				}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -185,7 +184,7 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 	var runs []ProjectionResult
 	for run := 1; run <= o.Runs; run++ {
 		start, proc0 := time.Now(), processCPU()
-		machine0, machineOK := machineCPU()
+		machine0, _, machineOK := machineCPU()
 		_, err = projections.Rebuild(ctx, es, ps, projections.RebuildOptions{BatchEvents: o.Batch, Logger: logger,
 			Progress: rebuildProgress(o.Progress, "rebuild")})
 		if err != nil {
@@ -194,9 +193,9 @@ func Rebuild(ctx context.Context, o ProjectionOptions) error {
 		took := time.Since(start)
 		r := ProjectionResult{Name: "rebuild_all", Events: n, Seconds: took.Seconds(), EventsPerSec: float64(n) / took.Seconds(),
 			ProcessCPUSeconds: (processCPU() - proc0).Seconds()}
-		if machine1, ok := machineCPU(); ok && machineOK && machine1 > machine0 {
+		if machine1, cores, ok := machineCPU(); ok && machineOK && machine1 > machine0 {
 			r.MachineCPUSeconds = (machine1 - machine0).Seconds()
-			r.CPUBoundRate = float64(n) / (r.MachineCPUSeconds / float64(runtime.NumCPU()))
+			r.CPUBoundRate = float64(n) / (r.MachineCPUSeconds / float64(cores))
 		}
 		fmt.Fprintln(o.Progress)
 		if o.Runs > 1 {
