@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,10 +56,18 @@ type RebuildOptions struct {
 type Progress struct {
 	Phase   string // "load", "index", "catch-up", "swap", "done"
 	Done    int64  // events applied by the slowest projection
-	Total   int64  // events to apply as counted at the start (more may arrive)
+	Total   int64  // events to apply as counted at the start (more may arrive); 0 until counted
 	Rate    float64
 	ETA     time.Duration
 	Elapsed time.Duration
+}
+
+// TotalText is Total for a progress line: "?" while the events are being counted.
+func (p Progress) TotalText() string {
+	if p.Total == 0 && p.Phase != "done" {
+		return "?"
+	}
+	return strconv.FormatInt(p.Total, 10)
 }
 
 // RebuildResult describes one projection's finished rebuild.
@@ -130,12 +139,30 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			from = b.cp
 		}
 	}
-	var total int64
-	// served by events_global_order_idx
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)`,
-		int64(from.TransactionID), from.Position).Scan(&total); err != nil {
-		return nil, fmt.Errorf("count events: %w", err)
-	}
+	// The progress total is counted beside the load rather than before it: a count reads the whole
+	// log's index (0.4 s of a 1M-event rebuild here, and it grows with the log), and the load need
+	// not wait for a figure only the progress line shows. Until it is known, Total is 0.
+	var total atomic.Int64
+	total.Store(-1)
+	countCtx, stopCount := context.WithCancel(ctx)
+	var countWG sync.WaitGroup
+	countWG.Go(func() {
+		var n int64
+		// served by events_global_order_idx
+		err := pool.QueryRow(countCtx, `SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)`,
+			int64(from.TransactionID), from.Position).Scan(&n)
+		if err != nil {
+			if countCtx.Err() == nil {
+				opts.Logger.Warn("rebuild: counting the events to apply for the progress total", "err", err)
+			}
+			return
+		}
+		total.Store(n)
+	})
+	defer func() {
+		stopCount()
+		countWG.Wait()
+	}()
 	var phase atomic.Value
 	phase.Store("load")
 	// The ticker's report and the last one may overlap: Progress is never called concurrently.
@@ -151,7 +178,12 @@ func Rebuild(ctx context.Context, store *eventstore.Store, ps []*Projection, opt
 			done = min(done, b.applied.Load())
 		}
 		el := time.Since(start)
-		p := Progress{Phase: phase.Load().(string), Done: done, Total: max(total, done), Elapsed: el}
+		p := Progress{Phase: phase.Load().(string), Done: done, Elapsed: el}
+		if t := total.Load(); t >= 0 {
+			p.Total = max(t, done)
+		} else if p.Phase == "done" {
+			p.Total = done // every event is applied, counted or not
+		}
 		if el > 0 {
 			p.Rate = float64(done) / el.Seconds()
 		}

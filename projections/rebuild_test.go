@@ -101,9 +101,36 @@ func TestRebuildWhileServing(t *testing.T) {
 		require.Equal(t, 2, s.ActiveVersion, s.Name)
 		require.Nil(t, s.BuildingVersion, s.Name)
 	}
-	// Version 2 (rebuilt, then fed live) equals a from-scratch version 3.
-	res, err = projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true})
+	// Version 2 (rebuilt, then fed live) equals a from-scratch version 3. Its progress: a total
+	// counted beside the load ("?" until then) that never falls below what is applied, and at the
+	// end every event of the log, applied.
+	var (
+		progressMu sync.Mutex
+		reports    []projections.Progress
+	)
+	res, err = projections.Rebuild(f.ctx, f.store, projections.All(), projections.RebuildOptions{KeepOld: true,
+		Progress: func(p projections.Progress) {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			reports = append(reports, p)
+		}})
 	require.NoError(t, err)
+	var events int64
+	require.NoError(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM events`).Scan(&events))
+	require.NotEmpty(t, reports)
+	for _, p := range reports {
+		if p.Total == 0 {
+			require.Equal(t, "?", p.TotalText(), "not counted yet: %+v", p)
+			continue
+		}
+		require.GreaterOrEqual(t, p.Total, p.Done, "%+v", p)
+		require.Equal(t, events, p.Total, "%+v", p)
+	}
+	last := reports[len(reports)-1]
+	require.Equal(t, "done", last.Phase)
+	require.Equal(t, events, last.Done)
+	require.Equal(t, events, last.Total)
+	require.Equal(t, fmt.Sprint(events), last.TotalText())
 	for _, r := range res {
 		p, err := projections.ByName(r.Name)
 		require.NoError(t, err)

@@ -270,7 +270,7 @@ func rebuildDatabase(ctx context.Context, o ProjectionOptions) (*pgxpool.Pool, f
 // rebuildProgress prints a rebuild's progress on one line of w, labelled.
 func rebuildProgress(w io.Writer, label string) func(projections.Progress) {
 	return func(p projections.Progress) {
-		fmt.Fprintf(w, "\r%-7s %-8s %d/%d events %6.0f/s ETA %s   ", label, p.Phase, p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+		fmt.Fprintf(w, "\r%-7s %-8s %d/%s events %6.0f/s ETA %s   ", label, p.Phase, p.Done, p.TotalText(), p.Rate, p.ETA.Round(time.Second))
 	}
 }
 

@@ -180,8 +180,8 @@ func progressBar(w io.Writer) func(projections.Progress) {
 			frac = min(float64(p.Done)/float64(p.Total), 1)
 		}
 		filled := int(frac * width)
-		fmt.Fprintf(w, "\r%-8s [%s%s] %d/%d events %6.0f/s ETA %s   ", p.Phase, strings.Repeat("#", filled),
-			strings.Repeat(".", width-filled), p.Done, p.Total, p.Rate, p.ETA.Round(time.Second))
+		fmt.Fprintf(w, "\r%-8s [%s%s] %d/%s events %6.0f/s ETA %s   ", p.Phase, strings.Repeat("#", filled),
+			strings.Repeat(".", width-filled), p.Done, p.TotalText(), p.Rate, p.ETA.Round(time.Second))
 	}
 }
 
