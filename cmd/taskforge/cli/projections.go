@@ -66,6 +66,9 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if o.action == "rebuild" {
+		useRebuildGC()
+	}
 	pools, err := openPools(ctx, cfg, 16)
 	if err != nil {
 		return err
@@ -206,6 +209,7 @@ func benchProjections(ctx context.Context, cfg config.Config, args []string, std
 		return err
 	}
 	if args[0] == "rebuild" {
+		useRebuildGC()
 		return bench.Rebuild(ctx, o)
 	}
 	return bench.Lag(ctx, o)
