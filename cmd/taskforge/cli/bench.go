@@ -48,7 +48,7 @@ func benchCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 	case "hotproject":
 		return benchHotProject(ctx, cfg, args[1:], stdout, stderr)
 	case "seed":
-		useRebuildGC()
+		SetGCPercent(rebuildGCPercent)
 		return benchSeed(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)

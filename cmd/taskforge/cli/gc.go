@@ -16,9 +16,9 @@ import (
 // still wins.
 const rebuildGCPercent = 100
 
-// useRebuildGC sets rebuildGCPercent unless GOGC is set.
-func useRebuildGC() {
+// SetGCPercent sets Go's GOGC to p, unless GOGC is set in the environment, which wins.
+func SetGCPercent(p int) {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(rebuildGCPercent)
+		debug.SetGCPercent(p)
 	}
 }

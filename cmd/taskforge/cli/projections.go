@@ -67,7 +67,7 @@ func projectionsCmd(ctx context.Context, cfg config.Config, args []string, stdou
 		return err
 	}
 	if o.action == "rebuild" {
-		useRebuildGC()
+		SetGCPercent(rebuildGCPercent)
 	}
 	pools, err := openPools(ctx, cfg, 16)
 	if err != nil {
@@ -209,7 +209,7 @@ func benchProjections(ctx context.Context, cfg config.Config, args []string, std
 		return err
 	}
 	if args[0] == "rebuild" {
-		useRebuildGC()
+		SetGCPercent(rebuildGCPercent)
 		return bench.Rebuild(ctx, o)
 	}
 	return bench.Lag(ctx, o)
