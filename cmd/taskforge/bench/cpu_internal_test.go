@@ -23,6 +23,8 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+// TestMachineCPUGrows: 50 ms of this test's own busy loop shows in the machine's busy time (a
+// reading of idle or iowait, or a constant, would not grow).
 func TestMachineCPUGrows(t *testing.T) {
 	before, cores, ok := machineCPU()
 	if !ok {
@@ -33,5 +35,5 @@ func TestMachineCPUGrows(t *testing.T) {
 	require.Positive(t, cores)
 	after, _, ok := machineCPU()
 	require.True(t, ok)
-	require.GreaterOrEqual(t, after, before)
+	require.Greater(t, after, before)
 }
